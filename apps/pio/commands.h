@@ -1,0 +1,13 @@
+// Each subcommand of `pio` registers itself on the app; main() calls them all.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace pio::cli {
+
+void add_make_checkpoint(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_logits(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace pio::cli

@@ -1,0 +1,23 @@
+// pio: the Inference-PIO command line.
+#include <exception>
+#include <iostream>
+
+#include "apps/pio/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"pio: run Qwen3-VL checkpoints (Inference-PIO)"};
+  app.require_subcommand(1);
+  pio::cli::add_make_checkpoint(app);
+  pio::cli::add_generate(app);
+  pio::cli::add_logits(app);
+  pio::cli::add_bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "pio: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

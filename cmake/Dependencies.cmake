@@ -1,0 +1,6 @@
+# Every third-party dependency, found once. All come from Debian packages (scripts/setup).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(nlohmann_json 3 CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS unit_test_framework)

@@ -1,0 +1,85 @@
+// The compute interface the model is written against. One implementation per device kind:
+// `cpu/` now, `cuda/` later. All activations are float32 row-major; weights stay in their
+// checkpoint dtype and are converted inside the kernels.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "gpu/dtype.h"
+
+namespace pio {
+
+// A 2D weight matrix [rows, cols] in PyTorch layout: rows are outputs, cols are inputs,
+// so y = x · Wᵀ. A 1D vector (a norm weight, a bias) has rows == 1.
+struct WeightView {
+  DType dtype = DType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+// One layer's share of the paged KV cache: K and V each hold num_blocks blocks of
+// block_size token rows, every row kv_heads * head_dim floats.
+struct PagedKvLayer {
+  float* k = nullptr;
+  float* v = nullptr;
+  int block_size = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+};
+
+// The queries of one sequence inside a batched attention call.
+struct AttentionSequence {
+  const int32_t* block_table = nullptr;  // physical block of each logical block
+  int64_t q_begin = 0;                   // first row of this sequence in q / out
+  int64_t n_queries = 0;
+  int64_t cached_before = 0;             // query i sees cache slots [0, cached_before + i]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // y[m, w.rows] = x[m, w.cols] · Wᵀ (+ bias[w.rows] when bias.data is set).
+  virtual void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) = 0;
+  // Per row of `dim` values: y = x / sqrt(mean(x²) + eps) * weight.
+  virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight, float eps,
+                        float* y) = 0;
+  // Per row: y = (x - mean) / sqrt(var + eps) * weight + bias.
+  virtual void layer_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight,
+                          const WeightView& bias, float eps, float* y) = 0;
+  // Rotates `heads` heads of each of `rows` rows in place (rotate_half pairs i, i + head_dim/2).
+  // cos/sin hold head_dim/2 values per row; row r of x starts at r * row_stride.
+  virtual void rotary(float* x, int64_t rows, int64_t row_stride, int heads, int head_dim, const float* cos,
+                      const float* sin) = 0;
+  // gate[i] = silu(gate[i]) * up[i]
+  virtual void silu_mul(float* gate, const float* up, int64_t n) = 0;
+  virtual void gelu_tanh(float* x, int64_t n) = 0;
+  virtual void gelu_erf(float* x, int64_t n) = 0;
+  // x[i] += y[i]
+  virtual void add(float* x, const float* y, int64_t n) = 0;
+  // out[i] = table row ids[i], converted to float.
+  virtual void embed(const WeightView& table, std::span<const int32_t> ids, float* out) = 0;
+  // Copies n rows of k and v (kv_heads * head_dim each) into cache slots [first_slot, first_slot + n).
+  virtual void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n,
+                        const float* k, const float* v) = 0;
+  // Causal attention over the paged cache; q and out are [rows, n_heads * head_dim].
+  // Query head h reads KV head h / (n_heads / kv_heads).
+  virtual void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv,
+                               std::span<const AttentionSequence> seqs, float scale, float* out) = 0;
+  // Full (non-causal) attention within each segment [begin, end) of rows: the vision encoder's
+  // per-image blocks. q, k, v and out are [rows, heads * head_dim] with the given row strides.
+  virtual void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride,
+                                 int heads, int head_dim, std::span<const int64_t> segment_bounds, float scale,
+                                 float* out, int64_t out_stride) = 0;
+  virtual int64_t argmax(const float* x, int64_t n) = 0;
+};
+
+// The CPU backend with `threads` compute threads (0: all cores).
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+}  // namespace pio

@@ -1,0 +1,26 @@
+// Attention kernels: causal over the paged KV cache (the text decoder) and full attention
+// within segments (the vision encoder's per-image blocks).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "gpu/backend.h"
+#include "gpu/cpu/thread_pool.h"
+
+namespace pio::cpu {
+
+// Per-worker buffers for attention scores; grown before a call, never during one.
+using ScoreScratch = std::vector<std::vector<float>>;
+
+void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,
+                     std::span<const AttentionSequence> seqs, float scale, float* out);
+
+void segment_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, const float* k, const float* v,
+                       int64_t row_stride, int heads, int head_dim, std::span<const int64_t> segment_bounds,
+                       float scale, float* out, int64_t out_stride);
+
+void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
+              const float* v);
+
+}  // namespace pio::cpu

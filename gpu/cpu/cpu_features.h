@@ -1,0 +1,9 @@
+// Which instruction-set paths this CPU can run, decided once at start-up.
+// PIO_CPU_ISA=avx2 forces the baseline path (to compare paths on one machine).
+#pragma once
+
+namespace pio::cpu {
+
+bool has_avx512_bf16();
+
+}  // namespace pio::cpu

@@ -1,0 +1,71 @@
+// bf16 weights on CPUs with AVX-512 BF16: x is rounded to bf16 once per call (as a bf16 model
+// computes anyway) and vdpbf16ps multiplies 32 pairs per instruction with float32 accumulation.
+// Compiled with AVX-512 flags; only called after the run-time check in cpu_features.
+#include <immintrin.h>
+
+#include "gpu/cpu/matmul.h"
+#include "gpu/cpu/weight_access.h"
+
+namespace pio::cpu {
+namespace {
+
+constexpr int kRows = 4;  // 4 x 4 accumulators of 16 lanes + 4 x loads + 1 weight: 21 of 32 zmm
+constexpr int kCols = 4;
+
+template <int MR, int NR>
+void tile(const MatmulArgs& a, const uint16_t* w, int64_t m0, int64_t n0) {
+  const int64_t k = a.k;
+  const uint16_t* x = a.x_bf16 + m0 * k;
+  __m512 acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; kk += 32) {
+    const __mmask32 mask = k - kk >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (k - kk)) - 1u);
+    __m512bh xv[MR];
+    for (int r = 0; r < MR; ++r) xv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + kk);
+    for (int c = 0; c < NR; ++c) {
+      const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask, w + (n0 + c) * k + kk);
+      for (int r = 0; r < MR; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
+    }
+  }
+  const int64_t n = a.w.rows;
+  for (int r = 0; r < MR; ++r) {
+    for (int c = 0; c < NR; ++c) {
+      float s = _mm512_reduce_add_ps(acc[r][c]);
+      if (a.bias.data) s += weight_at(a.bias, n0 + c);
+      a.y[(m0 + r) * n + n0 + c] = s;
+    }
+  }
+}
+
+template <int MR>
+void row_strip(const MatmulArgs& a, const uint16_t* w, int64_t m0, int64_t n0, int64_t n1) {
+  int64_t n = n0;
+  for (; n + kCols <= n1; n += kCols) tile<MR, kCols>(a, w, m0, n);
+  for (; n < n1; ++n) tile<MR, 1>(a, w, m0, n);
+}
+
+}  // namespace
+
+void matmul_block_avx512_bf16(const MatmulArgs& a, int64_t n0, int64_t n1) {
+  const auto* w = static_cast<const uint16_t*>(a.w.data);
+  int64_t m = 0;
+  for (; m + kRows <= a.m; m += kRows) row_strip<kRows>(a, w, m, n0, n1);
+  switch (a.m - m) {
+    case 3: row_strip<3>(a, w, m, n0, n1); break;
+    case 2: row_strip<2>(a, w, m, n0, n1); break;
+    case 1: row_strip<1>(a, w, m, n0, n1); break;
+    default: break;
+  }
+}
+
+void round_to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+    _mm512_storeu_si512(out + i, (__m512i)v);
+  }
+  for (; i < n; ++i) out[i] = math::f32_to_bf16(x[i]);
+}
+
+}  // namespace pio::cpu

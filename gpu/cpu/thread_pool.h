@@ -1,0 +1,49 @@
+// A fixed set of compute threads that split one step's work. The calling thread takes part,
+// so a pool of N threads starts N - 1 workers. Workers spin briefly between jobs (a decode
+// step issues hundreds of small jobs), then sleep.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace pio::cpu {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(task, worker) for every task in [0, n_tasks) and returns when all are done.
+  // worker is in [0, size()) and identifies per-thread scratch space.
+  template <class Fn>
+  void run(int64_t n_tasks, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    run_erased(n_tasks, const_cast<void*>(static_cast<const void*>(&fn)),
+               [](void* f, int64_t task, int worker) { (*static_cast<F*>(f))(task, worker); });
+  }
+
+ private:
+  using Trampoline = void (*)(void*, int64_t, int);
+  void run_erased(int64_t n_tasks, void* fn, Trampoline call);
+  void work(int worker);
+  void worker_loop(int worker);
+
+  std::vector<std::thread> workers_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> next_task_{0};
+  std::atomic<int> pending_workers_{0};
+  std::atomic<bool> stopping_{false};
+  int64_t n_tasks_ = 0;
+  void* fn_ = nullptr;
+  Trampoline call_ = nullptr;
+};
+
+}  // namespace pio::cpu

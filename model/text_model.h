@@ -1,0 +1,73 @@
+// The Qwen3-VL text decoder: embeddings, decoder layers (RMSNorm, GQA attention with per-head
+// q/k norms and interleaved M-RoPE over the paged KV cache, SwiGLU MLP), final norm, lm_head.
+// One forward pass serves a batch of sequences, each with any number of new tokens (a prefill
+// chunk or one decode token).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "gpu/backend.h"
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/rope.h"
+#include "model/text_weights.h"
+
+namespace pio {
+
+// One sequence's share of a batch: its next n_tokens rows of the batch input.
+struct SequenceStep {
+  SequenceId seq = 0;
+  int64_t n_tokens = 0;
+  bool all_logits = false;  // logits for every new token, else only for the last
+};
+
+// DeepStack: visual features added to the hidden state of visual rows after decoder layers
+// 0, 1, ... (one feature set per layer), in prefill only.
+struct DeepstackInput {
+  std::span<const int64_t> rows;         // batch rows that hold visual tokens
+  std::vector<const float*> per_layer;   // per_layer[k]: [rows.size(), hidden], added after layer k
+};
+
+struct ForwardBatch {
+  std::vector<SequenceStep> steps;
+  std::span<const int32_t> ids;          // one id per row (ignored when embeddings is set)
+  const float* embeddings = nullptr;     // [rows, hidden]: the input rows, e.g. with image features
+  std::span<const Pos3> positions;       // one (t, h, w) position per row
+  const DeepstackInput* deepstack = nullptr;
+};
+
+class TextModel {
+ public:
+  TextModel(const TextConfig& cfg, TextWeights weights, Backend& backend);
+
+  const TextConfig& config() const { return cfg_; }
+  KvCacheShape kv_shape() const;
+
+  // Token embeddings for ids, as rows of `hidden` floats.
+  void embed(std::span<const int32_t> ids, float* out);
+
+  // Runs the batch, appending every step's tokens to its KV cache sequence. Returns the logits:
+  // for each step in order, all its rows or its last row ([rows, vocab]; valid until the next
+  // call). Throws ModelError for an inconsistent batch or a full KV cache (nothing appended then).
+  std::span<const float> forward(const ForwardBatch& batch, PagedKvCache& cache);
+
+ private:
+  void reserve(int64_t rows);
+  void decoder_layer(int layer, int64_t rows, PagedKvCache& cache, std::span<const AttentionSequence> seqs);
+
+  TextConfig cfg_;
+  TextWeights w_;
+  Backend& be_;
+  std::vector<float> inv_freq_;
+
+  // Work buffers sized for the largest batch seen; they only grow.
+  int64_t capacity_ = 0;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, cos_, sin_, final_rows_, logits_;
+  std::vector<AttentionSequence> attn_seqs_;
+  std::vector<int64_t> first_slots_;
+  std::vector<int64_t> logit_rows_;
+};
+
+}  // namespace pio
