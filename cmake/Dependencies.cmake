@@ -4,3 +4,5 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS unit_test_framework)
+# Image decoding and colour conversion (model/image).
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
