@@ -1,11 +1,14 @@
 // Decode and resample against Pillow itself (tests/data/image/pillow, written by
 // tools/goldens/make_image_goldens.py with Debian's python3-pil 9.4).
 //
-// Decoding must be exact. Resampled pixels may differ from Pillow's by one level at most:
-// we reproduce torchvision's uint8 path (int16 weights at an adaptive precision, which the HF
-// processor uses), while Pillow keeps int32 weights at 22 bits, so a sum that lands next to a
-// rounding boundary can go either way. Measured over the 36 images: 160 of 1,058,304 resized
-// values (0.015%) differ by one; the bound below leaves little room above that.
+// Decoding must be exact, and so must resampling with Pillow's arithmetic. With torchvision's
+// arithmetic (int16 weights at an adaptive precision: what the HF fast processor, and so
+// preprocess_image, uses) a sum that lands next to a rounding boundary can go the other way;
+// the two passes can compound that to two levels on noise. Measured over the 36 images:
+// 4,654 of 1,643,520 resized values (0.28%) differ by one and 2 by two (both in rgb16_66x50,
+// upscaled noise); the bounds below leave a little room above that. With Pillow's 22-bit
+// weights instead, every one of those values is equal, which shows that the filter, the bounds
+// and the passes match Pillow exactly and only the weights' precision differs.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
@@ -21,7 +24,8 @@
 
 namespace {
 
-constexpr double kMaxOffByOneFraction = 0.0005;  // of all resized values, over all images
+constexpr size_t kMaxOffByOne = 5000;  // of all resized values, over all images
+constexpr size_t kMaxOffByTwo = 10;
 
 nlohmann::json load_manifest() {
   std::ifstream in(pio::test::image_data_dir() / "pillow" / "manifest.json");
@@ -37,7 +41,7 @@ BOOST_AUTO_TEST_CASE(decode_resize_and_grid_match_pillow) {
   const nlohmann::json manifest = load_manifest();
   BOOST_REQUIRE(manifest.size() >= 30u);
   const pio::PreprocessorConfig cfg;
-  size_t total_values = 0, off_by_one = 0;
+  size_t total_values = 0, off_by_one = 0, off_by_two = 0;
   for (const auto& e : manifest) {
     const std::string name = e.at("name");
     BOOST_TEST_CONTEXT(name) {
@@ -53,20 +57,23 @@ BOOST_AUTO_TEST_CASE(decode_resize_and_grid_match_pillow) {
       BOOST_TEST(size.height == e.at("resized_height").get<int64_t>());
       BOOST_TEST(size.width == e.at("resized_width").get<int64_t>());
 
-      const pio::RgbImage ours = pio::resize_bicubic(decoded, size.width, size.height);
       const pio::RgbImage pil = pio::test::read_reference_png(dir / e.at("resized").get<std::string>());
-      BOOST_REQUIRE(ours.pixels.size() == pil.pixels.size());
-      int max_diff = 0;
-      size_t ones = 0;
-      for (size_t i = 0; i < ours.pixels.size(); ++i) {
-        const int d = std::abs(int(ours.pixels[i]) - int(pil.pixels[i]));
-        max_diff = std::max(max_diff, d);
-        ones += d == 1;
+      const auto pillow_way = pio::resize_bicubic(decoded, size.width, size.height,
+                                                  pio::ResampleArithmetic::pillow);
+      BOOST_TEST((pillow_way.pixels == pil.pixels), "Pillow-arithmetic resize differs from Pillow");
+
+      const auto hf_way = pio::resize_bicubic(decoded, size.width, size.height);
+      BOOST_REQUIRE(hf_way.pixels.size() == pil.pixels.size());
+      size_t diff_count[256] = {};
+      for (size_t i = 0; i < hf_way.pixels.size(); ++i) {
+        ++diff_count[std::abs(int(hf_way.pixels[i]) - int(pil.pixels[i]))];
       }
-      BOOST_TEST(max_diff <= 1);
-      BOOST_TEST_MESSAGE(name << ": " << ones << " of " << ours.pixels.size() << " values off by one");
-      total_values += ours.pixels.size();
-      off_by_one += ones;
+      BOOST_TEST(diff_count[0] + diff_count[1] + diff_count[2] == hf_way.pixels.size());
+      BOOST_TEST_MESSAGE(name << ": " << diff_count[1] << " off by one, " << diff_count[2]
+                              << " by two, of " << hf_way.pixels.size());
+      total_values += hf_way.pixels.size();
+      off_by_one += diff_count[1];
+      off_by_two += diff_count[2];
 
       const pio::ImageLimits limits{min_pixels, max_pixels};
       const pio::PixelValues pv = pio::preprocess_image(bytes, cfg, limits);
@@ -74,8 +81,10 @@ BOOST_AUTO_TEST_CASE(decode_resize_and_grid_match_pillow) {
       BOOST_TEST(grid == e.at("grid_thw").get<std::vector<int64_t>>(), boost::test_tools::per_element());
     }
   }
-  BOOST_TEST_MESSAGE("all images: " << off_by_one << " of " << total_values << " values off by one");
-  BOOST_TEST(double(off_by_one) <= kMaxOffByOneFraction * double(total_values));
+  BOOST_TEST_MESSAGE("all images: " << off_by_one << " off by one, " << off_by_two << " by two, of "
+                                     << total_values);
+  BOOST_TEST(off_by_one <= kMaxOffByOne);
+  BOOST_TEST(off_by_two <= kMaxOffByTwo);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
