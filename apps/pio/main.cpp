@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   pio::cli::add_generate(app);
   pio::cli::add_logits(app);
   pio::cli::add_bench(app);
+  pio::cli::add_preprocess(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,7 @@
 #include "model/image/preprocess.h"
 
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "model/errors.h"
@@ -32,6 +34,14 @@ PixelValues preprocess_image(std::span<const uint8_t> encoded, const Preprocesso
   const ResizedSize size = smart_resize(rgb.height, rgb.width, cfg.resize_factor(),
                                         limits.min_pixels, limits.max_pixels);
   return patchify(resize_bicubic(rgb, size.width, size.height), cfg);
+}
+
+std::vector<uint8_t> read_image_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError("cannot open image file " + path.string());
+  std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) throw ModelError("cannot read image file " + path.string());
+  return bytes;
 }
 
 }  // namespace pio

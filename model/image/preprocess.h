@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <span>
+#include <vector>
 
 #include "model/image/pixel_values.h"
 #include "model/image/preprocessor_config.h"
@@ -29,5 +31,8 @@ struct ImageLimits {
 // zero-size images, a declared size over limits.max_decoded_pixels, and aspect ratios over 200.
 PixelValues preprocess_image(std::span<const uint8_t> encoded, const PreprocessorConfig& cfg,
                              const ImageLimits& limits);
+
+// The encoded bytes of an image file; throws ModelError when it cannot be read.
+std::vector<uint8_t> read_image_file(const std::filesystem::path& path);
 
 }  // namespace pio
