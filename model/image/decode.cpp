@@ -1,6 +1,7 @@
 #include "model/image/decode.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include <opencv2/core.hpp>
@@ -33,6 +34,9 @@ cv::Mat to_8bit(const cv::Mat& m) {
 }  // namespace
 
 RgbImage decode_rgb(std::span<const uint8_t> encoded) {
+  if (encoded.size() > size_t(std::numeric_limits<int>::max())) {
+    throw ModelError("cannot decode image: encoded data over 2 GiB");
+  }
   // IMREAD_UNCHANGED: keep 16-bit samples and alpha, and ignore EXIF orientation, as Pillow does.
   const cv::Mat raw(1, int(encoded.size()), CV_8U, const_cast<uint8_t*>(encoded.data()));
   cv::Mat img;
