@@ -9,6 +9,9 @@ void add_make_checkpoint(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_logits(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_detokenize(CLI::App& app);
+void add_bench_tokenizer(CLI::App& app);
 void add_preprocess(CLI::App& app);
 
 }  // namespace pio::cli

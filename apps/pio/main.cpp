@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   pio::cli::add_generate(app);
   pio::cli::add_logits(app);
   pio::cli::add_bench(app);
+  pio::cli::add_tokenize(app);
+  pio::cli::add_detokenize(app);
+  pio::cli::add_bench_tokenizer(app);
   pio::cli::add_preprocess(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,77 @@
+// pio tokenize / pio detokenize: the model directory's tokenizer from the command line.
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/pio/cli_util.h"
+#include "apps/pio/commands.h"
+#include "model/errors.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace pio::cli {
+
+namespace {
+
+// One JSON string per line (blank lines skipped).
+std::vector<std::string> read_jsonl_strings(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError(path + ": cannot open");
+  std::vector<std::string> texts;
+  std::size_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      texts.push_back(nlohmann::json::parse(line).get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+      throw ModelError(path + ":" + std::to_string(line_no) + ": expected a JSON string: " + e.what());
+    }
+  }
+  return texts;
+}
+
+}  // namespace
+
+void add_tokenize(CLI::App& app) {
+  auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
+  struct Args {
+    std::string model, text, jsonl;
+    bool no_special = false;
+    unsigned threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--model", a->model, "model directory")->required();
+  auto* text = cmd->add_option("text", a->text, "text to tokenize");
+  auto* jsonl = cmd->add_option("--jsonl", a->jsonl, "file with one JSON string per line");
+  text->excludes(jsonl);
+  cmd->add_flag("--no-special", a->no_special, "treat added tokens such as <|im_end|> as plain text");
+  cmd->add_option("--threads", a->threads, "threads for --jsonl (0: all cores)")->default_val(0);
+  cmd->callback([a, jsonl] {
+    const auto tokenizer = load_tokenizer(a->model);
+    if (jsonl->count() == 0) {
+      std::cout << ids_to_json(tokenizer->encode(a->text, !a->no_special)) << "\n";
+      return;
+    }
+    const auto texts = read_jsonl_strings(a->jsonl);
+    for (const auto& ids : tokenizer->encode_batch(texts, a->threads, !a->no_special)) {
+      std::cout << ids_to_json(ids) << "\n";
+    }
+  });
+}
+
+void add_detokenize(CLI::App& app) {
+  auto* cmd = app.add_subcommand("detokenize", "Print the text of comma-separated token ids");
+  struct Args {
+    std::string model, ids;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--model", a->model, "model directory")->required();
+  cmd->add_option("ids", a->ids, "token ids, e.g. 9707,11,1879")->required();
+  cmd->callback([a] {
+    const auto tokenizer = load_tokenizer(a->model);
+    std::cout << tokenizer->decode(parse_ids(a->ids)) << "\n";
+  });
+}
+
+}  // namespace pio::cli
