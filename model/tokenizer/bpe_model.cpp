@@ -75,6 +75,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<std::int32_t>& out)
     int pos;
     std::int32_t left;
     std::int32_t right;
+    std::int32_t result;
     bool operator>(const Candidate& o) const {
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
@@ -83,7 +84,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<std::int32_t>& out)
   const auto push = [&](int pos) {
     if (pos < 0 || next[pos] < 0) return;
     const auto it = merges_.find(pair_key(id[pos], id[next[pos]]));
-    if (it != merges_.end()) heap.push({it->second.rank, pos, id[pos], id[next[pos]]});
+    if (it != merges_.end()) heap.push({it->second.rank, pos, id[pos], id[next[pos]], it->second.result});
   };
   for (int i = 0; i + 1 < n; ++i) push(i);
 
@@ -93,7 +94,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<std::int32_t>& out)
     heap.pop();
     const int right = next[c.pos];
     if (dead[c.pos] || right < 0 || id[c.pos] != c.left || id[right] != c.right) continue;
-    id[c.pos] = merges_.find(pair_key(c.left, c.right))->second.result;
+    id[c.pos] = c.result;
     dead[right] = true;
     next[c.pos] = next[right];
     if (next[right] >= 0) prev[next[right]] = c.pos;

@@ -84,6 +84,9 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::filesystem::path& to
     }
     AddedTokens added;
     for (const json& t : spec.value("added_tokens", json::array())) {
+      if (t.value("lstrip", false) || t.value("rstrip", false) || t.value("single_word", false)) {
+        throw ModelError("tokenizer: added token options lstrip/rstrip/single_word are unsupported");
+      }
       added.add({t.at("id").get<std::int32_t>(), t.at("content").get<std::string>(),
                  t.value("special", false)});
     }

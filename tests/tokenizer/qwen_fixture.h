@@ -12,7 +12,7 @@ namespace pio::test {
 
 const Tokenizer& qwen_tokenizer();
 
-// tests/data/tokenizer/<name> parsed as JSON, or as JSON lines when `lines` is set.
+// tests/data/tokenizer/<name> parsed as one JSON document, or as JSON lines.
 nlohmann::json read_golden(const std::string& name);
 std::vector<nlohmann::json> read_golden_lines(const std::string& name);
 
