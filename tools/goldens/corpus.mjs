@@ -66,6 +66,11 @@ export const categories = {
     " \t \n", "word \u00A0nbsp", "ideographic\u3000space", "em\u2003space", "x\u2028y\u2029z",
     "next\u0085line", "bom\uFEFFinside", "zero\u200Bwidth", "\v\f",
   ],
+  // Where JavaScript's regex semantics (the reference's) differ from PCRE2's defaults.
+  regexEdges: [
+    "a  \uFEFF", "x \u0085\u0085 y", "\u0085 \u0085", "end  \u0085", "tab\t\uFEFF\n",
+    "  \uFEFF\uFEFF", "he'\u017Ftop", "DON'\u017FT", "it'\u017F", "\u0085\u0085\u0085",
+  ],
   lookalikes: [
     "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|image_pad|>", "<|vision_start|>",
     "<|im_start|>user\nhi<|im_end|>", "<|im_start|", "|im_end|>", "<|im_end|", "<||>", "<|>",
