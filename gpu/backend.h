@@ -76,7 +76,6 @@ class Backend {
   virtual void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride,
                                  int heads, int head_dim, std::span<const int64_t> segment_bounds, float scale,
                                  float* out, int64_t out_stride) = 0;
-  virtual int64_t argmax(const float* x, int64_t n) = 0;
 };
 
 // The CPU backend with `threads` compute threads (0: all cores).

@@ -76,8 +76,6 @@ class CpuBackend final : public Backend {
                            out_stride);
   }
 
-  int64_t argmax(const float* x, int64_t n) override { return cpu::argmax(x, n); }
-
  private:
   // Splits rows into tasks of about kElementsPerTask values.
   template <class Fn>

@@ -73,11 +73,4 @@ void embed_rows(const WeightView& table, std::span<const int32_t> ids, int64_t b
   }
 }
 
-int64_t argmax(const float* x, int64_t n) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < n; ++i)
-    if (x[i] > x[best]) best = i;
-  return best;
-}
-
 }  // namespace pio::cpu

@@ -20,6 +20,5 @@ void gelu_tanh_range(float* x, int64_t begin, int64_t end);
 void gelu_erf_range(float* x, int64_t begin, int64_t end);
 void add_range(float* x, const float* y, int64_t begin, int64_t end);
 void embed_rows(const WeightView& table, std::span<const int32_t> ids, int64_t begin, int64_t end, float* out);
-int64_t argmax(const float* x, int64_t n);
 
 }  // namespace pio::cpu

@@ -1,0 +1,19 @@
+// Helpers shared by the pio subcommands.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/kv_cache.h"
+
+namespace pio::cli {
+
+// "1,2,3" -> {1, 2, 3}; throws std::invalid_argument with the offending piece.
+std::vector<int32_t> parse_ids(const std::string& text);
+std::string ids_to_json(const std::vector<int32_t>& ids);
+
+// Default KV cache budget for command-line runs.
+constexpr int64_t kDefaultKvBudgetMb = 1024;
+
+}  // namespace pio::cli

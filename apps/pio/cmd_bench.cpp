@@ -1,0 +1,133 @@
+// `pio bench`: prefill and decode throughput on a checkpoint, median of several runs, and peak RSS.
+// A program that prints figures, not a test.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/pio/cli_util.h"
+#include "apps/pio/commands.h"
+#include "model/model.h"
+
+namespace pio::cli {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// Deterministic prompt ids spread over the vocabulary.
+std::vector<int32_t> bench_prompt(int64_t n, int64_t vocab) {
+  std::vector<int32_t> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back(static_cast<int32_t>((i * 7919 + 13) % std::min<int64_t>(vocab, 150000)));
+  return ids;
+}
+
+struct RunTimes {
+  double prefill_s = 0, decode_s = 0;
+};
+
+RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32_t>& prompt, int gen_tokens) {
+  RunTimes t;
+  const SequenceId seq = cache.add_sequence();
+  std::vector<Pos3> pos;
+  text_positions(0, static_cast<int64_t>(prompt.size()), pos);
+  ForwardBatch batch;
+  batch.steps.push_back({seq, static_cast<int64_t>(prompt.size()), false});
+  batch.ids = prompt;
+  batch.positions = pos;
+  auto t0 = std::chrono::steady_clock::now();
+  auto logits = model.forward(batch, cache);
+  t.prefill_s = seconds_since(t0);
+  const int64_t vocab = model.config().vocab_size;
+  std::vector<int32_t> next(1);
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < gen_tokens; ++i) {
+    next[0] = static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + vocab) - logits.begin());
+    text_positions(static_cast<int32_t>(prompt.size()) + i, 1, pos);
+    batch.steps[0].n_tokens = 1;
+    batch.ids = next;
+    batch.positions = pos;
+    logits = model.forward(batch, cache);
+  }
+  t.decode_s = seconds_since(t0);
+  cache.release(seq);
+  return t;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prefill and decode tokens/s (median of several runs) and peak RSS");
+  struct Args {
+    std::string model;
+    int threads = 0, gen_tokens = 32, runs = 3;
+    std::vector<int64_t> prompt_tokens{128, 512};
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--model", a->model, "model directory")->required();
+  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")->default_val(std::vector<int64_t>{128, 512});
+  cmd->add_option("--gen-tokens", a->gen_tokens, "tokens to decode per run")->default_val(32)->check(CLI::PositiveNumber);
+  cmd->add_option("--runs", a->runs, "runs per figure (median reported)")->default_val(3)->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", a->json, "print one JSON object");
+  cmd->callback([a] {
+    auto backend = make_cpu_backend(a->threads);
+    auto t0 = std::chrono::steady_clock::now();
+    Model model(a->model, *backend);
+    const double load_s = seconds_since(t0);
+    const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
+    const KvCacheShape shape = model.text().kv_shape();
+    PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((longest + a->gen_tokens + 15) / 16 + 1));
+    const int64_t vocab = model.config().text.vocab_size;
+
+    nlohmann::ordered_json out;
+    out["model"] = a->model;
+    out["backend"] = backend->name();
+    out["load_s"] = load_s;
+    std::vector<double> decode_rates;
+    for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
+      const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
+      run_once(model.text(), cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
+      std::vector<double> prefill;
+      for (int r = 0; r < a->runs; ++r) {
+        // Decode is measured after the first (shortest) prompt only.
+        const RunTimes t = run_once(model.text(), cache, prompt, p == 0 ? a->gen_tokens : 1);
+        prefill.push_back(static_cast<double>(prompt.size()) / t.prefill_s);
+        if (p == 0) decode_rates.push_back((a->gen_tokens) / t.decode_s);
+      }
+      const double rate = median(prefill);
+      out["prefill_tok_s_" + std::to_string(prompt.size())] = rate;
+      if (p == 0) out["prefill_tok_s"] = rate;
+      if (!a->json)
+        std::cout << "prefill " << prompt.size() << " tokens: " << rate << " tok/s (median of " << a->runs << ")\n";
+    }
+    out["decode_tok_s"] = median(decode_rates);
+    out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
+    out["peak_rss_mb"] = peak_rss_mb();
+    if (a->json) {
+      std::cout << out.dump() << std::endl;
+    } else {
+      std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
+                << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n"
+                << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
+                << "backend: " << backend->name() << ", load " << load_s << " s\n";
+    }
+  });
+}
+
+}  // namespace pio::cli

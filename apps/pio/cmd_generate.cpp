@@ -1,0 +1,33 @@
+#include <iostream>
+
+#include "apps/pio/cli_util.h"
+#include "apps/pio/commands.h"
+#include "model/generate.h"
+#include "model/model.h"
+
+namespace pio::cli {
+
+void add_generate(CLI::App& app) {
+  auto* cmd = app.add_subcommand("generate", "Greedy generation from token ids; prints the new ids as a JSON array");
+  struct Args {
+    std::string model, ids;
+    int max_tokens = 16, threads = 0;
+    int64_t kv_mb = kDefaultKvBudgetMb;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--model", a->model, "model directory")->required();
+  cmd->add_option("--ids", a->ids, "prompt token ids, comma separated")->required();
+  cmd->add_option("--max-tokens", a->max_tokens, "tokens to generate")->default_val(16)->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  cmd->add_option("--kv-cache-mb", a->kv_mb, "KV cache budget in MiB")->default_val(kDefaultKvBudgetMb);
+  cmd->callback([a] {
+    const auto prompt = parse_ids(a->ids);
+    auto backend = make_cpu_backend(a->threads);
+    Model model(a->model, *backend);
+    PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
+    const auto out = generate_greedy(model.text(), cache, prompt, {a->max_tokens, model.stop_ids(), {}});
+    std::cout << ids_to_json(out) << std::endl;
+  });
+}
+
+}  // namespace pio::cli

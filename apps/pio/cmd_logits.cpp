@@ -1,0 +1,50 @@
+#include <fstream>
+#include <iomanip>
+
+#include "apps/pio/cli_util.h"
+#include "apps/pio/commands.h"
+#include "model/errors.h"
+#include "model/model.h"
+
+namespace pio::cli {
+
+void add_logits(CLI::App& app) {
+  auto* cmd = app.add_subcommand("logits", "Write the float32 logits of every prompt position as JSON");
+  struct Args {
+    std::string model, ids, out;
+    int threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--model", a->model, "model directory")->required();
+  cmd->add_option("--ids", a->ids, "token ids, comma separated")->required();
+  cmd->add_option("--out", a->out, "output JSON file")->required();
+  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  cmd->callback([a] {
+    const auto ids = parse_ids(a->ids);
+    auto backend = make_cpu_backend(a->threads);
+    Model model(a->model, *backend);
+    const auto n = static_cast<int64_t>(ids.size());
+    const KvCacheShape shape = model.text().kv_shape();
+    PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((n + 15) / 16));
+    const SequenceId seq = cache.add_sequence();
+    std::vector<Pos3> positions;
+    text_positions(0, n, positions);
+    ForwardBatch batch;
+    batch.steps.push_back({seq, n, true});
+    batch.ids = ids;
+    batch.positions = positions;
+    const auto logits = model.text().forward(batch, cache);
+    std::ofstream out(a->out);
+    if (!out) throw ModelError(a->out + ": cannot write");
+    const int64_t vocab = model.config().text.vocab_size;
+    out << std::setprecision(9) << "{\"logits\": [";
+    for (int64_t r = 0; r < n; ++r) {
+      out << (r ? ",\n[" : "\n[");
+      for (int64_t c = 0; c < vocab; ++c) out << (c ? "," : "") << logits[static_cast<size_t>(r * vocab + c)];
+      out << "]";
+    }
+    out << "]}\n";
+  });
+}
+
+}  // namespace pio::cli

@@ -1,0 +1,38 @@
+// A loaded Qwen3-VL model directory: config, mapped weights, the text decoder (and, when the
+// checkpoint has model.visual.* tensors, the vision tower).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "gpu/backend.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "model/text_model.h"
+
+namespace pio {
+
+class Model {
+ public:
+  // Throws ModelError when the directory, its config or its tensors are unusable.
+  Model(const std::filesystem::path& dir, Backend& backend);
+
+  const ModelConfig& config() const { return config_; }
+  const Checkpoint& checkpoint() const { return checkpoint_; }
+  TextModel& text() { return text_; }
+  bool has_vision() const { return has_vision_; }
+  // Token ids that end generation (generation_config.json eos_token_id, else <|im_end|>, <|endoftext|>).
+  const std::vector<int32_t>& stop_ids() const { return stop_ids_; }
+
+ private:
+  ModelConfig config_;
+  Checkpoint checkpoint_;
+  TextModel text_;
+  bool has_vision_;
+  std::vector<int32_t> stop_ids_;
+};
+
+std::vector<int32_t> load_stop_ids(const std::filesystem::path& dir);
+
+}  // namespace pio

@@ -1,0 +1,340 @@
+// Every CPU kernel against a naive double-precision reference, on random shapes including
+// odd sizes. Tolerances are relative to the magnitude of the terms summed (float32
+// accumulation error grows with that, not with the result).
+#define BOOST_TEST_MODULE cpu_kernels
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gpu/backend.h"
+#include "gpu/cpu/cpu_features.h"
+#include "gpu/cpu/matmul.h"
+#include "gpu/cpu/thread_pool.h"
+#include "gpu/kernel_math.h"
+
+using namespace pio;
+
+namespace {
+
+std::mt19937 rng(1234);
+
+std::vector<float> random_floats(size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Weights stored in `dtype`, plus their exact float values for the reference.
+struct TestWeights {
+  DType dtype;
+  std::vector<float> f32;
+  std::vector<uint16_t> half;
+  std::vector<double> exact;
+  int64_t rows, cols;
+  WeightView view() const {
+    return {dtype, dtype == DType::F32 ? static_cast<const void*>(f32.data()) : half.data(), rows, cols};
+  }
+};
+
+TestWeights make_weights(DType dtype, int64_t rows, int64_t cols, float scale = 1.0f) {
+  TestWeights w{dtype, random_floats(static_cast<size_t>(rows * cols), scale), {}, {}, rows, cols};
+  for (float v : w.f32) {
+    if (dtype == DType::BF16) {
+      w.half.push_back(math::f32_to_bf16(v));
+      w.exact.push_back(math::bf16_to_f32(w.half.back()));
+    } else if (dtype == DType::F16) {
+      w.half.push_back(math::f32_to_f16(v));
+      w.exact.push_back(math::f16_to_f32(w.half.back()));
+    } else {
+      w.exact.push_back(v);
+    }
+  }
+  return w;
+}
+
+// y = x·Wᵀ + b in double; `bound` gets Σ|x·w| + |b| per output for the tolerance.
+void reference_matmul(const std::vector<double>& x, int64_t m, const TestWeights& w, const TestWeights* bias,
+                      std::vector<double>& y, std::vector<double>& bound) {
+  y.assign(static_cast<size_t>(m * w.rows), 0.0);
+  bound = y;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < w.rows; ++j) {
+      double s = bias ? bias->exact[static_cast<size_t>(j)] : 0.0, a = std::abs(s);
+      for (int64_t t = 0; t < w.cols; ++t) {
+        const double p = x[static_cast<size_t>(i * w.cols + t)] * w.exact[static_cast<size_t>(j * w.cols + t)];
+        s += p;
+        a += std::abs(p);
+      }
+      y[static_cast<size_t>(i * w.rows + j)] = s;
+      bound[static_cast<size_t>(i * w.rows + j)] = a;
+    }
+}
+
+void check_close(const std::vector<float>& got, const std::vector<double>& want, const std::vector<double>& bound,
+                 double rel) {
+  BOOST_REQUIRE_EQUAL(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    BOOST_TEST_REQUIRE(std::abs(got[i] - want[i]) <= rel * bound[i] + 1e-6, "element " << i << ": " << got[i]
+                                                                                         << " vs " << want[i]);
+}
+
+const std::vector<int64_t> kMs{1, 2, 3, 4, 5, 9};
+const std::vector<int64_t> kKs{1, 7, 8, 31, 33, 64, 100};
+const std::vector<int64_t> kNs{1, 3, 5, 13, 64, 67};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bf16_and_f16_conversions_round_to_nearest_even) {
+  BOOST_TEST(math::f32_to_bf16(1.0f) == 0x3f80);
+  BOOST_TEST(math::bf16_to_f32(0x3f80) == 1.0f);
+  // 1 + 2^-8 is exactly halfway between bf16 neighbours 1 and 1 + 2^-7: ties go to even (1).
+  BOOST_TEST(math::f32_to_bf16(1.0f + std::ldexp(1.0f, -8)) == 0x3f80);
+  BOOST_TEST(math::f32_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)) == 0x3f82);
+  BOOST_TEST(math::f32_to_f16(1.0f) == 0x3c00);
+  BOOST_TEST(math::f16_to_f32(0x3c00) == 1.0f);
+  BOOST_TEST(math::f16_to_f32(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
+  BOOST_TEST(math::f32_to_f16(65504.0f) == 0x7bff);
+  BOOST_TEST(math::f32_to_f16(1e6f) == 0x7c00);  // overflow to infinity
+  for (float v : random_floats(1000, 10.0f)) {
+    BOOST_TEST(std::abs(math::bf16_to_f32(math::f32_to_bf16(v)) - v) <= std::abs(v) * std::ldexp(1.0, -8));
+    BOOST_TEST(std::abs(math::f16_to_f32(math::f32_to_f16(v)) - v) <= std::abs(v) * std::ldexp(1.0, -11) + 1e-7);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(thread_pool_runs_every_task_once) {
+  cpu::ThreadPool pool(3);
+  for (int64_t n : {0, 1, 2, 7, 1000}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    pool.run(n, [&](int64_t t, int worker) {
+      BOOST_REQUIRE(worker >= 0 && worker < pool.size());
+      hits[static_cast<size_t>(t)]++;
+    });
+    for (auto& h : hits) BOOST_TEST(h.load() == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(avx2_matmul_matches_reference_for_every_dtype) {
+  for (DType dt : {DType::F32, DType::BF16, DType::F16})
+    for (int64_t m : kMs)
+      for (int64_t k : kKs)
+        for (int64_t n : kNs) {
+          const auto w = make_weights(dt, n, k);
+          const auto b = make_weights(dt, 1, n);
+          const auto xf = random_floats(static_cast<size_t>(m * k));
+          std::vector<double> x(xf.begin(), xf.end()), want, bound;
+          reference_matmul(x, m, w, &b, want, bound);
+          std::vector<float> y(static_cast<size_t>(m * n));
+          cpu::MatmulArgs a{xf.data(), nullptr, m, k, w.view(), b.view(), y.data()};
+          cpu::matmul_block_avx2(a, 0, n);
+          check_close(y, want, bound, 1e-5);
+        }
+}
+
+BOOST_AUTO_TEST_CASE(avx512_bf16_matmul_matches_reference_on_bf16_inputs) {
+  if (!cpu::has_avx512_bf16()) {
+    BOOST_TEST_MESSAGE("SKIPPED: this CPU has no AVX-512 BF16; the AVX2 path is tested above");
+    return;
+  }
+  for (int64_t m : kMs)
+    for (int64_t k : kKs)
+      for (int64_t n : kNs) {
+        const auto w = make_weights(DType::BF16, n, k);
+        const auto xf = random_floats(static_cast<size_t>(m * k));
+        // This path rounds x to bf16 (as a bf16 model does); the reference sees the same x.
+        std::vector<uint16_t> xb(xf.size());
+        cpu::round_to_bf16_avx512(xf.data(), static_cast<int64_t>(xf.size()), xb.data());
+        std::vector<double> x, want, bound;
+        for (size_t i = 0; i < xf.size(); ++i) {
+          BOOST_REQUIRE_EQUAL(xb[i], math::f32_to_bf16(xf[i]));
+          x.push_back(math::bf16_to_f32(xb[i]));
+        }
+        reference_matmul(x, m, w, nullptr, want, bound);
+        std::vector<float> y(static_cast<size_t>(m * n));
+        cpu::MatmulArgs a{xf.data(), xb.data(), m, k, w.view(), {}, y.data()};
+        cpu::matmul_block_avx512_bf16(a, 0, n);
+        check_close(y, want, bound, 1e-5);
+      }
+}
+
+BOOST_AUTO_TEST_CASE(backend_matmul_splits_large_products_correctly) {
+  auto be = make_cpu_backend(2);
+  const int64_t m = 37, k = 129, n = 301;
+  const auto w = make_weights(DType::F32, n, k);
+  const auto xf = random_floats(static_cast<size_t>(m * k));
+  std::vector<double> x(xf.begin(), xf.end()), want, bound;
+  reference_matmul(x, m, w, nullptr, want, bound);
+  std::vector<float> y(static_cast<size_t>(m * n));
+  be->matmul(xf.data(), m, w.view(), {}, y.data());
+  check_close(y, want, bound, 1e-5);
+}
+
+BOOST_AUTO_TEST_CASE(norms_match_reference) {
+  auto be = make_cpu_backend(2);
+  for (int64_t dim : {1, 5, 8, 16, 127}) {
+    const int64_t rows = 7;
+    const auto x = random_floats(static_cast<size_t>(rows * dim), 3.0f);
+    const auto w = make_weights(DType::BF16, 1, dim);
+    const auto b = make_weights(DType::F32, 1, dim);
+    std::vector<float> rms(x.size()), ln(x.size());
+    be->rms_norm(x.data(), rows, dim, w.view(), 1e-6f, rms.data());
+    be->layer_norm(x.data(), rows, dim, w.view(), b.view(), 1e-6f, ln.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      double ss = 0, mean = 0, var = 0;
+      for (int64_t i = 0; i < dim; ++i) ss += double(x[r * dim + i]) * x[r * dim + i], mean += x[r * dim + i];
+      mean /= dim;
+      for (int64_t i = 0; i < dim; ++i) var += (x[r * dim + i] - mean) * (x[r * dim + i] - mean);
+      for (int64_t i = 0; i < dim; ++i) {
+        const double want_rms = x[r * dim + i] / std::sqrt(ss / dim + 1e-6) * w.exact[i];
+        const double want_ln = (x[r * dim + i] - mean) / std::sqrt(var / dim + 1e-6) * w.exact[i] + b.exact[i];
+        BOOST_TEST(std::abs(rms[r * dim + i] - want_rms) <= 1e-5 * (1 + std::abs(want_rms)));
+        BOOST_TEST(std::abs(ln[r * dim + i] - want_ln) <= 1e-4 * (1 + std::abs(want_ln)));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(elementwise_ops_match_reference) {
+  auto be = make_cpu_backend(2);
+  const int64_t n = 40001;  // several tasks plus a ragged tail
+  const auto a = random_floats(n, 4.0f), b = random_floats(n, 4.0f);
+  auto silu = a, gt = a, ge = a, sum = a;
+  be->silu_mul(silu.data(), b.data(), n);
+  be->gelu_tanh(gt.data(), n);
+  be->gelu_erf(ge.data(), n);
+  be->add(sum.data(), b.data(), n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = a[i];
+    const double want_silu = x / (1 + std::exp(-x)) * b[i];
+    const double want_gt = 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    const double want_ge = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    BOOST_TEST_REQUIRE(std::abs(silu[i] - want_silu) <= 1e-5 * (1 + std::abs(want_silu)));
+    BOOST_TEST_REQUIRE(std::abs(gt[i] - want_gt) <= 1e-5 * (1 + std::abs(want_gt)));
+    BOOST_TEST_REQUIRE(std::abs(ge[i] - want_ge) <= 1e-5 * (1 + std::abs(want_ge)));
+    BOOST_TEST_REQUIRE(std::abs(sum[i] - (x + b[i])) <= 1e-6 * (1 + std::abs(x + b[i])));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(rotary_and_embedding_match_reference) {
+  auto be = make_cpu_backend(2);
+  const int64_t rows = 5;
+  const int heads = 3, head_dim = 10, half = head_dim / 2, stride = heads * head_dim + 4;  // padded rows
+  const auto x0 = random_floats(static_cast<size_t>(rows * stride));
+  std::vector<float> cos(rows * half), sin(rows * half);
+  for (int64_t i = 0; i < rows * half; ++i) cos[i] = std::cos(0.3f * i), sin[i] = std::sin(0.3f * i);
+  auto x = x0;
+  be->rotary(x.data(), rows, stride, heads, head_dim, cos.data(), sin.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < head_dim; ++i) {
+        const int64_t base = r * stride + h * head_dim;
+        const int j = i % half;
+        const double rot = i < half ? -double(x0[base + i + half]) : double(x0[base + i - half]);
+        const double want = x0[base + i] * double(cos[r * half + j]) + rot * sin[r * half + j];
+        BOOST_TEST(std::abs(x[base + i] - want) <= 1e-6 * (1 + std::abs(want)));
+      }
+  for (int64_t r = 0; r < rows; ++r)  // the 4 padding floats of each row are untouched
+    for (int64_t i = heads * head_dim; i < stride; ++i) BOOST_TEST(x[r * stride + i] == x0[r * stride + i]);
+
+  const auto table = make_weights(DType::F16, 11, 6);
+  const std::vector<int32_t> ids{3, 0, 10, 3};
+  std::vector<float> out(ids.size() * 6);
+  be->embed(table.view(), ids, out.data());
+  for (size_t r = 0; r < ids.size(); ++r)
+    for (int i = 0; i < 6; ++i) BOOST_TEST(out[r * 6 + i] == table.exact[ids[r] * 6 + i]);
+}
+
+namespace {
+
+// Naive softmax(q·Kᵀ·scale)·V for one head over rows [0, ctx) of dense k, v.
+std::vector<double> naive_attention(const float* q, const std::vector<std::vector<float>>& k,
+                                    const std::vector<std::vector<float>>& v, int64_t ctx, int head_dim, double scale) {
+  std::vector<double> s(static_cast<size_t>(ctx)), out(static_cast<size_t>(head_dim), 0.0);
+  double mx = -1e300, sum = 0;
+  for (int64_t t = 0; t < ctx; ++t) {
+    double d = 0;
+    for (int i = 0; i < head_dim; ++i) d += double(q[i]) * k[t][i];
+    s[t] = d * scale;
+    mx = std::max(mx, s[t]);
+  }
+  for (auto& e : s) sum += (e = std::exp(e - mx));
+  for (int64_t t = 0; t < ctx; ++t)
+    for (int i = 0; i < head_dim; ++i) out[i] += s[t] / sum * v[t][i];
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(paged_attention_matches_dense_reference) {
+  auto be = make_cpu_backend(2);
+  const int n_heads = 6, kv_heads = 2, head_dim = 12, block_size = 4, num_blocks = 16;
+  const int64_t kv_row = kv_heads * head_dim;
+  std::vector<float> kpool(num_blocks * block_size * kv_row), vpool(kpool.size());
+  PagedKvLayer kv{kpool.data(), vpool.data(), block_size, kv_heads, head_dim};
+  // Two sequences with scrambled physical blocks: 3 cached + 4 new tokens, and 9 cached + 1 new.
+  const std::vector<int32_t> table_a{7, 2}, table_b{0, 11, 5};
+  const int64_t cached[2] = {3, 9}, fresh[2] = {4, 1};
+  const std::vector<int32_t>* tables[2] = {&table_a, &table_b};
+  std::vector<std::vector<float>> dense_k[2], dense_v[2];  // per sequence, per slot: kv_row floats
+  for (int s = 0; s < 2; ++s) {
+    const int64_t total = cached[s] + fresh[s];
+    const auto k = random_floats(static_cast<size_t>(total * kv_row)), v = random_floats(k.size());
+    be->store_kv(kv, tables[s]->data(), 0, total, k.data(), v.data());
+    for (int64_t t = 0; t < total; ++t) {
+      dense_k[s].emplace_back(k.begin() + t * kv_row, k.begin() + (t + 1) * kv_row);
+      dense_v[s].emplace_back(v.begin() + t * kv_row, v.begin() + (t + 1) * kv_row);
+    }
+  }
+  const int64_t rows = fresh[0] + fresh[1];
+  const auto q = random_floats(static_cast<size_t>(rows * n_heads * head_dim));
+  std::vector<float> out(q.size());
+  const std::vector<AttentionSequence> seqs{{table_a.data(), 0, fresh[0], cached[0]},
+                                            {table_b.data(), fresh[0], fresh[1], cached[1]}};
+  const double scale = 1 / std::sqrt(double(head_dim));
+  be->paged_attention(q.data(), n_heads, kv, seqs, static_cast<float>(scale), out.data());
+  for (int s = 0; s < 2; ++s)
+    for (int64_t i = 0; i < fresh[s]; ++i)
+      for (int h = 0; h < n_heads; ++h) {
+        const int kvh = h / (n_heads / kv_heads);
+        std::vector<std::vector<float>> kh, vh;  // this KV head's slice of every slot
+        for (size_t t = 0; t < dense_k[s].size(); ++t) {
+          kh.emplace_back(dense_k[s][t].begin() + kvh * head_dim, dense_k[s][t].begin() + (kvh + 1) * head_dim);
+          vh.emplace_back(dense_v[s][t].begin() + kvh * head_dim, dense_v[s][t].begin() + (kvh + 1) * head_dim);
+        }
+        const int64_t row = seqs[s].q_begin + i;
+        const auto want = naive_attention(q.data() + (row * n_heads + h) * head_dim, kh, vh, cached[s] + i + 1,
+                                          head_dim, scale);
+        for (int d = 0; d < head_dim; ++d)
+          BOOST_TEST(std::abs(out[(row * n_heads + h) * head_dim + d] - want[d]) <= 1e-5);
+      }
+}
+
+BOOST_AUTO_TEST_CASE(segment_attention_is_full_within_each_segment_only) {
+  auto be = make_cpu_backend(2);
+  const int heads = 2, head_dim = 8;
+  const int64_t stride = 3 * heads * head_dim;  // q, k, v interleaved per row as the vision qkv output is
+  const std::vector<int64_t> bounds{0, 5, 6, 13};
+  const int64_t rows = bounds.back();
+  const auto qkv = random_floats(static_cast<size_t>(rows * stride));
+  std::vector<float> out(static_cast<size_t>(rows * heads * head_dim));
+  const double scale = 1 / std::sqrt(double(head_dim));
+  be->segment_attention(qkv.data(), qkv.data() + heads * head_dim, qkv.data() + 2 * heads * head_dim, stride, heads,
+                        head_dim, bounds, static_cast<float>(scale), out.data(), heads * head_dim);
+  for (size_t s = 0; s + 1 < bounds.size(); ++s)
+    for (int h = 0; h < heads; ++h) {
+      std::vector<std::vector<float>> k, v;
+      for (int64_t t = bounds[s]; t < bounds[s + 1]; ++t) {
+        const float* base = qkv.data() + t * stride + h * head_dim;
+        k.emplace_back(base + heads * head_dim, base + heads * head_dim + head_dim);
+        v.emplace_back(base + 2 * heads * head_dim, base + 2 * heads * head_dim + head_dim);
+      }
+      for (int64_t r = bounds[s]; r < bounds[s + 1]; ++r) {
+        const auto want = naive_attention(qkv.data() + r * stride + h * head_dim, k, v, bounds[s + 1] - bounds[s],
+                                          head_dim, scale);
+        for (int d = 0; d < head_dim; ++d) BOOST_TEST(std::abs(out[(r * heads + h) * head_dim + d] - want[d]) <= 1e-5);
+      }
+    }
+}
