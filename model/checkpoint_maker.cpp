@@ -189,31 +189,32 @@ float random_weight(uint64_t seed, const std::string& name, int64_t i) {
   return v;
 }
 
-void make_checkpoint(const CheckpointRequest& req) {
-  ModelConfig cfg = preset_config(req.preset);
-  const DType dtype = req.dtype.value_or(dtype_from_config(cfg.text.dtype));
-  cfg.text.dtype = config_dtype(dtype);
-  const VisionConfig vision = *cfg.vision;
-  if (req.text_only) cfg.vision.reset();
-
-  std::filesystem::create_directories(req.out);
+void write_random_checkpoint(const ModelConfig& cfg, uint64_t seed, const std::filesystem::path& out,
+                             uint64_t max_shard_bytes) {
+  const DType dtype = dtype_from_config(cfg.text.dtype);
+  std::filesystem::create_directories(out);
   cpu::ThreadPool pool(0);
   std::vector<float> values;
-  write_checkpoint_tensors(req.out, checkpoint_tensors(cfg, dtype), req.max_shard_bytes,
+  write_checkpoint_tensors(out, checkpoint_tensors(cfg, dtype), max_shard_bytes,
                            [&](const TensorSpec& t, std::vector<unsigned char>& bytes) {
                              const auto n = static_cast<int64_t>(t.bytes() / dtype_size(t.dtype));
                              values.resize(static_cast<size_t>(n));
                              pool.run((n + kChunk - 1) / kChunk, [&](int64_t c, int) {
                                const int64_t b = c * kChunk, e = std::min(n, b + kChunk);
-                               fill_range(req.seed, t.name, b, e, values.data() + b);
+                               fill_range(seed, t.name, b, e, values.data() + b);
                                store(t.dtype, values.data() + b, e - b, bytes.data() + b * dtype_size(t.dtype));
                              });
                            });
+  write_json(out / "config.json", to_hf_json(cfg));
+  write_json(out / "generation_config.json", generation_config());
+  if (cfg.vision) write_json(out / "preprocessor_config.json", preprocessor_config(*cfg.vision));
+}
 
-  nlohmann::ordered_json config = to_hf_json(cfg);
-  write_json(req.out / "config.json", config);
-  write_json(req.out / "generation_config.json", generation_config());
-  write_json(req.out / "preprocessor_config.json", preprocessor_config(vision));
+void make_checkpoint(const CheckpointRequest& req) {
+  ModelConfig cfg = preset_config(req.preset);
+  if (req.dtype) cfg.text.dtype = config_dtype(*req.dtype);
+  if (req.text_only) cfg.vision.reset();
+  write_random_checkpoint(cfg, req.seed, req.out, req.max_shard_bytes);
   if (!req.tokenizer_source.empty()) {
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
       const auto src = req.tokenizer_source / f;

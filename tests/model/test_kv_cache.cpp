@@ -1,0 +1,55 @@
+// The paged KV cache's block bookkeeping.
+#define BOOST_TEST_MODULE kv_cache
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+
+#include "model/errors.h"
+#include "model/kv_cache.h"
+
+using namespace pio;
+
+namespace {
+const KvCacheShape kShape{2, 3, 4};  // 2 layers, 3 KV heads of 4
+}
+
+BOOST_AUTO_TEST_CASE(budget_sets_the_block_count) {
+  const int64_t per_block = PagedKvCache::bytes_per_block(kShape, 8);
+  BOOST_TEST(per_block == 2 * 2 * 8 * 3 * 4 * 4);
+  const PagedKvCache cache(kShape, per_block * 5 + per_block / 2, 8);
+  BOOST_TEST(cache.total_blocks() == 5);
+  BOOST_TEST(cache.free_blocks() == 5);
+  BOOST_CHECK_THROW(PagedKvCache(kShape, per_block - 1, 8), ModelError);
+}
+
+BOOST_AUTO_TEST_CASE(sequences_take_blocks_as_they_grow_and_return_them) {
+  PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 6, 4);
+  const SequenceId a = cache.add_sequence(), b = cache.add_sequence();
+  BOOST_TEST(cache.append(a, 3) == 0);
+  BOOST_TEST(cache.free_blocks() == 5);
+  BOOST_TEST(cache.append(a, 1) == 3);  // still fits the first block
+  BOOST_TEST(cache.free_blocks() == 5);
+  BOOST_TEST(cache.append(a, 1) == 4);  // crosses into a second block
+  BOOST_TEST(cache.free_blocks() == 4);
+  BOOST_TEST(cache.append(b, 16) == 0);
+  BOOST_TEST(cache.free_blocks() == 0);
+  std::set<int32_t> used;  // no block is shared between sequences
+  for (int i = 0; i < 2; ++i) used.insert(cache.block_table(a)[i]);
+  for (int i = 0; i < 4; ++i) used.insert(cache.block_table(b)[i]);
+  BOOST_TEST(used.size() == 6u);
+  BOOST_TEST(cache.append(a, 4) == -1);  // no room: nothing changes
+  BOOST_TEST(cache.length(a) == 5);
+  cache.release(b);
+  BOOST_TEST(cache.free_blocks() == 4);
+  BOOST_TEST(cache.append(a, 4) == 5);
+  BOOST_CHECK_THROW(cache.length(b), ModelError);
+}
+
+BOOST_AUTO_TEST_CASE(layers_are_disjoint_views_of_the_pool) {
+  const PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 3, 4);
+  const PagedKvLayer l0 = cache.layer(0), l1 = cache.layer(1);
+  BOOST_TEST(l1.k - l0.k == 3 * 4 * 3 * 4);  // blocks x block_size x kv_heads x head_dim
+  BOOST_TEST(l0.block_size == 4);
+  BOOST_TEST(l0.kv_heads == 3);
+  BOOST_TEST(l0.head_dim == 4);
+}
