@@ -1,0 +1,57 @@
+// The Qwen3-VL vision encoder: patch embedding, interpolated learned position embeddings, 2D
+// rotary, pre-norm transformer blocks with full attention inside each image, the final patch
+// merger and the DeepStack mergers. Several images of different sizes run as one batch.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "gpu/backend.h"
+#include "model/config.h"
+#include "model/image/pixel_values.h"
+#include "model/vision_weights.h"
+
+namespace pio {
+
+struct VisionOutput {
+  int64_t tokens = 0;                              // merged tokens of all images, in input order
+  std::span<const float> image_embeds;             // [tokens, out_hidden_size]
+  std::vector<std::span<const float>> deepstack;   // one per DeepStack tap: [tokens, out_hidden_size]
+};
+
+class VisionModel {
+ public:
+  VisionModel(const VisionConfig& cfg, VisionWeights weights, Backend& backend);
+
+  const VisionConfig& config() const { return cfg_; }
+
+  // Encodes the images together; the result stays valid until the next call. Throws ModelError
+  // when an image's patch layout does not match the config.
+  const VisionOutput& encode(std::span<const PixelValues> images);
+
+ private:
+  void check(const PixelValues& image, size_t index) const;
+  void reserve(int64_t rows);
+  void prepare(std::span<const PixelValues> images);
+  void run(std::span<const PixelValues> images, int64_t rows);
+  void block(const VisionBlockWeights& b, int64_t rows);
+  // fc2(gelu_erf(fc1(z))) over `groups` rows of merged patches.
+  void merger_mlp(const float* z, int64_t groups, const VisionMergerWeights& m, float* out);
+
+  VisionConfig cfg_;
+  VisionWeights w_;
+  Backend& be_;
+  int64_t head_dim_, merged_dim_, pos_side_;
+  std::vector<float> pos_table_;  // pos_embed as float32
+  std::vector<float> inv_freq_;
+
+  // Work buffers sized for the most rows seen; they only grow.
+  int64_t capacity_ = 0;
+  std::vector<float> x_, xn_, qkv_, attn_, mlp_, pos_, cos_, sin_, merge_hidden_, embeds_;
+  std::vector<std::vector<float>> deepstack_;
+  std::vector<int64_t> segments_;
+  VisionOutput out_;
+};
+
+}  // namespace pio
