@@ -1,41 +1,71 @@
 #include "model/generate.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "model/errors.h"
 
 namespace pio {
+namespace {
 
-std::vector<int32_t> generate_greedy(TextModel& model, PagedKvCache& cache, std::span<const int32_t> prompt,
-                                     const GenerateOptions& options) {
-  if (prompt.empty()) throw ModelError("the prompt has no tokens");
-  const SequenceId seq = cache.add_sequence();
-  std::vector<int32_t> out;
-  std::vector<Pos3> positions;
-  try {
-    std::vector<int32_t> step_ids(prompt.begin(), prompt.end());
-    int32_t next_pos = 0;
-    const int64_t vocab = model.config().vocab_size;
-    while (static_cast<int>(out.size()) < options.max_tokens) {
-      text_positions(next_pos, static_cast<int64_t>(step_ids.size()), positions);
-      ForwardBatch batch;
-      batch.steps.push_back({seq, static_cast<int64_t>(step_ids.size()), false});
-      batch.ids = step_ids;
-      batch.positions = positions;
-      const auto logits = model.forward(batch, cache);
-      next_pos += static_cast<int32_t>(step_ids.size());
-      const auto best = static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + vocab) - logits.begin());
-      out.push_back(best);
-      if (options.on_token) options.on_token(best);
-      if (std::find(options.stop_ids.begin(), options.stop_ids.end(), best) != options.stop_ids.end()) break;
-      step_ids.assign(1, best);
-    }
-  } catch (...) {
-    cache.release(seq);
-    throw;
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Releases the sequence's KV blocks however generation ends.
+struct SequenceGuard {
+  PagedKvCache& cache;
+  SequenceId seq;
+  ~SequenceGuard() { cache.release(seq); }
+};
+
+}  // namespace
+
+ForwardBatch prefill_batch(const PreparedPrompt& prompt, SequenceId seq, bool all_logits,
+                           const DeepstackInput& deepstack) {
+  ForwardBatch batch;
+  batch.steps.push_back({seq, static_cast<int64_t>(prompt.ids.size()), all_logits});
+  batch.ids = prompt.ids;
+  batch.positions = prompt.positions;
+  if (!prompt.embeddings.empty()) {
+    batch.embeddings = prompt.embeddings.data();
+    batch.deepstack = &deepstack;
   }
-  cache.release(seq);
-  return out;
+  return batch;
+}
+
+GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPrompt& prompt,
+                        const GenerateOptions& options) {
+  if (prompt.ids.empty()) throw ModelError("the prompt has no tokens");
+  const SequenceGuard guard{cache, cache.add_sequence()};
+  Sampler sampler(options.sampling);
+  GenerateResult result;
+  const DeepstackInput deepstack = prompt.deepstack_input();
+
+  ForwardBatch batch = prefill_batch(prompt, guard.seq, false, deepstack);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<int32_t> next(1);
+  std::vector<Pos3> position(1);
+  int32_t pos = prompt.next_position;  // decode positions continue from max + 1 (rope_delta)
+  while (static_cast<int>(result.tokens.size()) < options.max_tokens) {
+    const auto logits = model.forward(batch, cache);
+    next[0] = sampler.next(logits.subspan(0, static_cast<size_t>(model.config().vocab_size)));
+    if (result.tokens.empty()) {
+      result.prefill_seconds = seconds_since(t0);
+      t0 = std::chrono::steady_clock::now();
+    }
+    result.tokens.push_back(next[0]);
+    if (options.on_token) options.on_token(next[0]);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next[0]) != options.stop_ids.end()) break;
+    position[0] = {pos, pos, pos};
+    ++pos;
+    batch = ForwardBatch{};
+    batch.steps.push_back({guard.seq, 1, false});
+    batch.ids = next;
+    batch.positions = position;
+  }
+  result.decode_seconds = seconds_since(t0);
+  return result;
 }
 
 }  // namespace pio

@@ -1,25 +1,38 @@
-// Greedy generation for one sequence: prefill the prompt, then decode one token per step.
+// Generation for one sequence: prefill the prepared prompt, then decode one token per step
+// with the sampler, streaming each token to a callback.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <span>
 #include <vector>
 
 #include "model/kv_cache.h"
+#include "model/prompt.h"
+#include "model/sampler.h"
 #include "model/text_model.h"
 
 namespace pio {
 
 struct GenerateOptions {
   int max_tokens = 16;
-  std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
-  std::function<void(int32_t)> on_token;         // called for each generated token, if set
+  std::vector<int32_t> stop_ids;          // generation ends after emitting one of these
+  SamplingOptions sampling;               // greedy by default
+  std::function<void(int32_t)> on_token;  // called for each generated token, if set
 };
 
-// Returns the generated ids (the stop id included when one ends generation). The sequence's
-// KV blocks are released before returning.
-std::vector<int32_t> generate_greedy(TextModel& model, PagedKvCache& cache, std::span<const int32_t> prompt,
-                                     const GenerateOptions& options);
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // the stop id included when one ended generation
+  double prefill_seconds = 0;   // time to the first token
+  double decode_seconds = 0;    // the remaining tokens
+};
+
+// The prefill of a prepared prompt as one batch step; `deepstack` (prompt.deepstack_input())
+// must outlive the batch.
+ForwardBatch prefill_batch(const PreparedPrompt& prompt, SequenceId seq, bool all_logits,
+                           const DeepstackInput& deepstack);
+
+// The sequence's KV blocks are released before returning, also on error.
+GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPrompt& prompt,
+                        const GenerateOptions& options);
 
 }  // namespace pio

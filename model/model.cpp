@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/errors.h"
+#include "model/vision_weights.h"
 
 namespace pio {
 
@@ -24,7 +25,17 @@ Model::Model(const std::filesystem::path& dir, Backend& backend)
     : config_(load_model_config(dir)),
       checkpoint_(dir),
       text_(config_.text, load_text_weights(checkpoint_, config_.text), backend),
-      has_vision_(config_.vision && checkpoint_.has_prefix("model.visual.")),
-      stop_ids_(load_stop_ids(dir)) {}
+      stop_ids_(load_stop_ids(dir)) {
+  if (config_.vision && checkpoint_.has_prefix("model.visual."))
+    vision_ = std::make_unique<VisionModel>(*config_.vision, load_vision_weights(checkpoint_, *config_.vision), backend);
+}
+
+VisionModel& Model::vision() {
+  if (!vision_)
+    throw ModelError(checkpoint_.dir().string() +
+                     " is a text-only checkpoint (no model.visual.* tensors): it cannot read images; "
+                     "pass precomputed --image-embeds instead");
+  return *vision_;
+}
 
 }  // namespace pio

@@ -1,5 +1,5 @@
-// A loaded Qwen3-VL model directory: config, mapped weights, the text decoder (and, when the
-// checkpoint has model.visual.* tensors, the vision tower).
+// A loaded Qwen3-VL model directory: config, mapped weights, the text decoder and, when the
+// checkpoint has model.visual.* tensors, the vision tower.
 #pragma once
 
 #include <filesystem>
@@ -10,6 +10,7 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/text_model.h"
+#include "model/vision_model.h"
 
 namespace pio {
 
@@ -21,7 +22,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const Checkpoint& checkpoint() const { return checkpoint_; }
   TextModel& text() { return text_; }
-  bool has_vision() const { return has_vision_; }
+  bool has_vision() const { return vision_ != nullptr; }
+  // The vision tower; throws ModelError for a text-only checkpoint.
+  VisionModel& vision();
   // Token ids that end generation (generation_config.json eos_token_id, else <|im_end|>, <|endoftext|>).
   const std::vector<int32_t>& stop_ids() const { return stop_ids_; }
 
@@ -29,7 +32,7 @@ class Model {
   ModelConfig config_;
   Checkpoint checkpoint_;
   TextModel text_;
-  bool has_vision_;
+  std::unique_ptr<VisionModel> vision_;
   std::vector<int32_t> stop_ids_;
 };
 

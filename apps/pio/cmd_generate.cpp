@@ -2,6 +2,7 @@
 
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
+#include "apps/pio/image_inputs.h"
 #include "model/generate.h"
 #include "model/model.h"
 
@@ -13,20 +14,25 @@ void add_generate(CLI::App& app) {
     std::string model, ids;
     int max_tokens = 16, threads = 0;
     int64_t kv_mb = kDefaultKvBudgetMb;
+    ImageArgs image;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
-  cmd->add_option("--ids", a->ids, "prompt token ids, comma separated")->required();
+  cmd->add_option("--ids", a->ids, "prompt token ids, comma separated; image placeholders are filled from --image")
+      ->required();
   cmd->add_option("--max-tokens", a->max_tokens, "tokens to generate")->default_val(16)->check(CLI::PositiveNumber);
   cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
   cmd->add_option("--kv-cache-mb", a->kv_mb, "KV cache budget in MiB")->default_val(kDefaultKvBudgetMb);
+  add_image_options(cmd, a->image, true);
   cmd->callback([a] {
-    const auto prompt = parse_ids(a->ids);
+    const auto ids = parse_ids(a->ids);
     auto backend = make_cpu_backend(a->threads);
     Model model(a->model, *backend);
+    const auto images = image_features(model, a->model, a->image);
+    const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr);
     PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
-    const auto out = generate_greedy(model.text(), cache, prompt, {a->max_tokens, model.stop_ids(), {}});
-    std::cout << ids_to_json(out) << std::endl;
+    const auto out = generate(model.text(), cache, prompt, {a->max_tokens, model.stop_ids(), {}, {}});
+    std::cout << ids_to_json(out.tokens) << std::endl;
   });
 }
 

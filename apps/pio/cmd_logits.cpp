@@ -3,7 +3,9 @@
 
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
+#include "apps/pio/image_inputs.h"
 #include "model/errors.h"
+#include "model/generate.h"
 #include "model/model.h"
 
 namespace pio::cli {
@@ -13,27 +15,25 @@ void add_logits(CLI::App& app) {
   struct Args {
     std::string model, ids, out;
     int threads = 0;
+    ImageArgs image;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   cmd->add_option("--ids", a->ids, "token ids, comma separated")->required();
   cmd->add_option("--out", a->out, "output JSON file")->required();
   cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     const auto ids = parse_ids(a->ids);
     auto backend = make_cpu_backend(a->threads);
     Model model(a->model, *backend);
-    const auto n = static_cast<int64_t>(ids.size());
+    const auto images = image_features(model, a->model, a->image);
+    const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr);
+    const auto n = static_cast<int64_t>(prompt.ids.size());
     const KvCacheShape shape = model.text().kv_shape();
     PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((n + 15) / 16));
-    const SequenceId seq = cache.add_sequence();
-    std::vector<Pos3> positions;
-    text_positions(0, n, positions);
-    ForwardBatch batch;
-    batch.steps.push_back({seq, n, true});
-    batch.ids = ids;
-    batch.positions = positions;
-    const auto logits = model.text().forward(batch, cache);
+    const DeepstackInput deepstack = prompt.deepstack_input();
+    const auto logits = model.text().forward(prefill_batch(prompt, cache.add_sequence(), true, deepstack), cache);
     std::ofstream out(a->out);
     if (!out) throw ModelError(a->out + ": cannot write");
     const int64_t vocab = model.config().text.vocab_size;

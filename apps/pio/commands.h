@@ -13,5 +13,7 @@ void add_tokenize(CLI::App& app);
 void add_detokenize(CLI::App& app);
 void add_bench_tokenizer(CLI::App& app);
 void add_preprocess(CLI::App& app);
+void add_chat(CLI::App& app);
+void add_encode_image(CLI::App& app);
 
 }  // namespace pio::cli

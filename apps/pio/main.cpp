@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   pio::cli::add_detokenize(app);
   pio::cli::add_bench_tokenizer(app);
   pio::cli::add_preprocess(app);
+  pio::cli::add_chat(app);
+  pio::cli::add_encode_image(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -184,8 +184,9 @@ BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
   Model model(dir.path(), *be);
   PagedKvCache cache(model.text().kv_shape(), 1 << 22);
   const std::vector<int32_t> prompt{3, 1, 4, 1, 5};
-  const auto a = generate_greedy(model.text(), cache, prompt, {8, {}, {}});
-  const auto b = generate_greedy(model.text(), cache, prompt, {8, {}, {}});
+  const PreparedPrompt prepared = prepare_prompt(model.text(), model.config(), prompt, nullptr);
+  const auto a = generate(model.text(), cache, prepared, {8, {}, {}, {}}).tokens;
+  const auto b = generate(model.text(), cache, prepared, {8, {}, {}, {}}).tokens;
   BOOST_TEST(a == b);
   BOOST_TEST(a.size() == 8u);
   BOOST_TEST(cache.free_blocks() == cache.total_blocks());  // sequences released
@@ -199,7 +200,7 @@ BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
     seq.push_back(tok);
   }
   // A stop id ends generation right after it is produced.
-  const auto stopped = generate_greedy(model.text(), cache, prompt, {8, {a[2]}, {}});
+  const auto stopped = generate(model.text(), cache, prepared, {8, {a[2]}, {}, {}}).tokens;
   BOOST_TEST(stopped.size() <= 3u);
   BOOST_TEST(stopped.back() == a[2]);
 }

@@ -1,0 +1,34 @@
+#include <iostream>
+
+#include "apps/pio/cli_util.h"
+#include "apps/pio/commands.h"
+#include "apps/pio/image_inputs.h"
+#include "model/model.h"
+
+namespace pio::cli {
+
+void add_encode_image(CLI::App& app) {
+  auto* cmd = app.add_subcommand("encode-image",
+                                 "Run preprocessing and the vision encoder; write image_embeds, deepstack, grid_thw");
+  struct Args {
+    std::string model, out;
+    int threads = 0;
+    ImageArgs image;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--model", a->model, "model directory")->required();
+  cmd->add_option("--out", a->out, "output .safetensors file")->required();
+  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  add_image_options(cmd, a->image, false);
+  cmd->callback([a] {
+    if (a->image.images.empty()) throw std::invalid_argument("encode-image needs at least one --image");
+    auto backend = make_cpu_backend(a->threads);
+    Model model(a->model, *backend);
+    const auto features = image_features(model, a->model, a->image);
+    write_image_features(a->out, *features);
+    std::cerr << "wrote " << features->tokens << " image tokens of " << a->image.images.size() << " image(s) to "
+              << a->out << "\n";
+  });
+}
+
+}  // namespace pio::cli

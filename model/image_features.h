@@ -1,0 +1,30 @@
+// The vision encoder's output for a set of images — what the LLM consumes and what the
+// vision-embedding cache stores — and its safetensors file form (`pio encode-image`,
+// `--image-embeds`): image_embeds [n, hidden], deepstack [k, n, hidden], grid_thw [images, 3].
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "model/mm_positions.h"
+#include "model/vision_model.h"
+
+namespace pio {
+
+struct ImageFeatures {
+  std::vector<ImageGrid> grids;               // per image, in patches
+  int64_t tokens = 0;                         // merged tokens of all images
+  int64_t hidden = 0;
+  std::vector<float> embeds;                  // [tokens, hidden]
+  std::vector<std::vector<float>> deepstack;  // per DeepStack layer: [tokens, hidden]
+};
+
+ImageFeatures encode_images(VisionModel& vision, std::span<const PixelValues> images);
+
+void write_image_features(const std::filesystem::path& path, const ImageFeatures& f);
+// Throws ModelError naming the file when a tensor is missing or the shapes disagree.
+ImageFeatures read_image_features(const std::filesystem::path& path);
+
+}  // namespace pio
