@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "model/errors.h"
+#include "model/prefill_batch.h"
 
 namespace pio {
 namespace {
@@ -21,29 +22,16 @@ struct SequenceGuard {
 
 }  // namespace
 
-ForwardBatch prefill_batch(const PreparedPrompt& prompt, SequenceId seq, bool all_logits,
-                           const DeepstackInput& deepstack) {
-  ForwardBatch batch;
-  batch.steps.push_back({seq, static_cast<int64_t>(prompt.ids.size()), all_logits});
-  batch.ids = prompt.ids;
-  batch.positions = prompt.positions;
-  if (!prompt.embeddings.empty()) {
-    batch.embeddings = prompt.embeddings.data();
-    batch.deepstack = &deepstack;
-  }
-  return batch;
-}
-
 GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPrompt& prompt,
                         const GenerateOptions& options) {
   if (prompt.ids.empty()) throw ModelError("the prompt has no tokens");
   const SequenceGuard guard{cache, cache.add_sequence()};
   Sampler sampler(options.sampling);
   GenerateResult result;
-  const DeepstackInput deepstack = prompt.deepstack_input();
-
-  ForwardBatch batch = prefill_batch(prompt, guard.seq, false, deepstack);
   auto t0 = std::chrono::steady_clock::now();
+  const PrefillEntry entry{&prompt, guard.seq, false};
+  const PrefillBatch prefill(model, {&entry, 1});
+  ForwardBatch batch = prefill.batch();
   std::vector<int32_t> next(1);
   std::vector<Pos3> position(1);
   int32_t pos = prompt.next_position;  // decode positions continue from max + 1 (rope_delta)

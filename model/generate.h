@@ -26,11 +26,6 @@ struct GenerateResult {
   double decode_seconds = 0;    // the remaining tokens
 };
 
-// The prefill of a prepared prompt as one batch step; `deepstack` (prompt.deepstack_input())
-// must outlive the batch.
-ForwardBatch prefill_batch(const PreparedPrompt& prompt, SequenceId seq, bool all_logits,
-                           const DeepstackInput& deepstack);
-
 // The sequence's KV blocks are released before returning, also on error.
 GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPrompt& prompt,
                         const GenerateOptions& options);

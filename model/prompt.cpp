@@ -40,12 +40,4 @@ PreparedPrompt prepare_prompt(TextModel& text, const ModelConfig& cfg, std::span
   return p;
 }
 
-DeepstackInput PreparedPrompt::deepstack_input() const {
-  DeepstackInput d;
-  if (!images) return d;
-  d.rows = visual_rows;
-  for (const auto& ds : images->deepstack) d.per_layer.push_back(ds.data());
-  return d;
-}
-
 }  // namespace pio

@@ -20,9 +20,6 @@ struct PreparedPrompt {
   std::vector<float> embeddings;  // [ids, hidden]; empty for text-only prompts
   std::vector<int64_t> visual_rows;
   const ImageFeatures* images = nullptr;  // not owned
-
-  // DeepStack rows and features for the prefill (empty without images); views into this prompt.
-  DeepstackInput deepstack_input() const;
 };
 
 // Throws ModelError when the placeholders and images disagree, or features do not fit the model.

@@ -5,7 +5,7 @@
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
 #include "model/errors.h"
-#include "model/generate.h"
+#include "model/prefill_batch.h"
 #include "model/model.h"
 
 namespace pio::cli {
@@ -32,8 +32,8 @@ void add_logits(CLI::App& app) {
     const auto n = static_cast<int64_t>(prompt.ids.size());
     const KvCacheShape shape = model.text().kv_shape();
     PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((n + 15) / 16));
-    const DeepstackInput deepstack = prompt.deepstack_input();
-    const auto logits = model.text().forward(prefill_batch(prompt, cache.add_sequence(), true, deepstack), cache);
+    const PrefillEntry entry{&prompt, cache.add_sequence(), true};
+    const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
     std::ofstream out(a->out);
     if (!out) throw ModelError(a->out + ": cannot write");
     const int64_t vocab = model.config().text.vocab_size;

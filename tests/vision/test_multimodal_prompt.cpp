@@ -1,0 +1,145 @@
+// Image+text prompts through the text decoder: several prompts prefilled in one batch against
+// each alone, image features saved and reloaded (--image-embeds), and a text-only checkpoint
+// fed precomputed features.
+#include <boost/test/unit_test.hpp>
+
+#include <cmath>
+
+#include "model/errors.h"
+#include "model/image_features.h"
+#include "model/model.h"
+#include "model/prefill_batch.h"
+#include "model/prompt.h"
+#include "model/safetensors_writer.h"
+#include "vision_support.h"
+
+using namespace pio;
+
+namespace {
+
+const ModelConfig kIds;  // the genuine special token ids, which the tiny preset keeps
+const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = kIds.vision_end_token_id;
+
+// Logits of every row of one prompt prefilled alone.
+std::vector<float> logits_alone(Model& model, const PreparedPrompt& prompt) {
+  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
+  const PrefillEntry entry{&prompt, cache.add_sequence(), true};
+  const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
+  return {logits.begin(), logits.end()};
+}
+
+double max_relative_difference(std::span<const float> a, std::span<const float> b) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, std::abs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+  }
+  return err / scale;
+}
+
+struct Fixture {
+  std::unique_ptr<Backend> backend = make_cpu_backend(2);
+  Model model{vtest::tiny(DType::F32).dir.path(), *backend};
+  const VisionConfig& vcfg = *model.config().vision;
+  // Two images of different sizes (2x3 and 3x2 merged tokens), and a third for another prompt.
+  ImageFeatures two = encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1),
+                                                                            vtest::random_image(vcfg, 1, 6, 4, 2)});
+  ImageFeatures one = encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 4, 3)});
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(multimodal_prompt, Fixture)
+
+// Text-image-text-image, image-text and text-only prompts in one pass: every row's logits
+// equal those of its prompt alone. Rows are computed independently and attention stays within
+// a sequence, so only float summation order may differ; 1e-5 is far below what a misplaced
+// DeepStack row or image feature does (checked below: swapping the images changes the logits).
+BOOST_AUTO_TEST_CASE(batched_prefill_equals_each_prompt_alone) {
+  const std::vector<int32_t> a{1, 2, VS, IMG, VE, 3, 4, VS, IMG, VE, 5};
+  const std::vector<int32_t> b{VS, IMG, VE, 6, 7, 8};
+  const std::vector<int32_t> c{9, 10, 11, 12};
+  const PreparedPrompt pa = prepare_prompt(model.text(), model.config(), a, &two);
+  const PreparedPrompt pb = prepare_prompt(model.text(), model.config(), b, &one);
+  const PreparedPrompt pc = prepare_prompt(model.text(), model.config(), c, nullptr);
+  const std::vector<const PreparedPrompt*> prompts{&pa, &pb, &pc};
+
+  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
+  std::vector<PrefillEntry> entries;
+  for (const auto* p : prompts) entries.push_back({p, cache.add_sequence(), true});
+  const auto batched = model.text().forward(PrefillBatch(model.text(), entries).batch(), cache);
+
+  const auto vocab = static_cast<size_t>(model.config().text.vocab_size);
+  size_t offset = 0;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto alone = logits_alone(model, *prompts[i]);
+    const auto err = max_relative_difference(batched.subspan(offset, alone.size()), alone);
+    BOOST_TEST_MESSAGE("prompt " << i << ": max relative difference " << err);
+    BOOST_TEST(err < 1e-5, "prompt " << i);
+    offset += alone.size();
+  }
+  BOOST_TEST(offset == batched.size());
+  BOOST_TEST(pa.ids.size() == 11u - 2u + 6u + 6u);
+  BOOST_TEST(offset == vocab * (pa.ids.size() + pb.ids.size() + pc.ids.size()));
+}
+
+// The image features and DeepStack reach the logits: the other image, or the same image
+// without DeepStack, gives different logits after the image.
+BOOST_AUTO_TEST_CASE(image_features_and_deepstack_change_the_logits) {
+  const std::vector<int32_t> ids{VS, IMG, VE, 6, 7};
+  const auto with_image = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &one));
+  ImageFeatures other = encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 4, 9)});
+  const auto other_image = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &other));
+  ImageFeatures no_deepstack = one;
+  no_deepstack.deepstack.clear();
+  const auto without_deepstack = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &no_deepstack));
+  BOOST_TEST(max_relative_difference(other_image, with_image) > 1e-3);
+  BOOST_TEST(max_relative_difference(without_deepstack, with_image) > 1e-3);
+}
+
+// What `pio encode-image` writes, `--image-embeds` reads back bit for bit, and a text-only
+// checkpoint with the same text weights gives the same logits from it as the full model.
+BOOST_AUTO_TEST_CASE(saved_features_serve_a_text_only_checkpoint) {
+  vtest::TempDir dir("features");
+  const auto file = dir.path() / "embeds.safetensors";
+  write_image_features(file, two);
+  const ImageFeatures back = read_image_features(file);
+  BOOST_TEST(back.tokens == two.tokens);
+  BOOST_TEST(back.hidden == two.hidden);
+  BOOST_TEST(back.embeds == two.embeds);
+  BOOST_TEST((back.deepstack == two.deepstack));
+  BOOST_REQUIRE(back.grids.size() == 2u);
+  BOOST_TEST((back.grids[1].t == 1 && back.grids[1].h == 6 && back.grids[1].w == 4));
+
+  const std::vector<int32_t> ids{1, VS, IMG, VE, VS, IMG, VE, 2};
+  const auto full = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &two));
+  Model text_only(vtest::tiny(DType::F32, vtest::Weights::text_only).dir.path(), *backend);
+  BOOST_TEST(!text_only.has_vision());
+  const auto from_file = logits_alone(text_only, prepare_prompt(text_only.text(), text_only.config(), ids, &back));
+  BOOST_TEST(from_file == full, "logits from saved features differ");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_feature_files_are_refused) {
+  vtest::TempDir dir("bad_features");
+  const auto missing = dir.path() / "missing.safetensors";
+  write_safetensors(missing, {{"image_embeds", DType::F32, {2, 4}}}, [](const TensorSpec&, std::vector<unsigned char>&) {});
+  BOOST_CHECK_EXCEPTION(read_image_features(missing), ModelError, [&](const ModelError& e) {
+    return std::string(e.what()).find("no tensor 'deepstack'") != std::string::npos &&
+           std::string(e.what()).find(missing.string()) != std::string::npos;
+  });
+  const auto mismatched = dir.path() / "mismatched.safetensors";
+  write_safetensors(mismatched,
+                    {{"image_embeds", DType::F32, {2, 4}}, {"deepstack", DType::F32, {1, 3, 4}}, {"grid_thw", DType::I32, {1, 3}}},
+                    [](const TensorSpec&, std::vector<unsigned char>&) {});
+  BOOST_CHECK_EXCEPTION(read_image_features(mismatched), ModelError, [](const ModelError& e) {
+    return std::string(e.what()).find("deepstack [k, n, hidden]") != std::string::npos;
+  });
+  // Features of the wrong width for the model, or too few tokens for the placeholders.
+  ImageFeatures narrow = one;
+  narrow.hidden = 16;
+  BOOST_CHECK_THROW(prepare_prompt(model.text(), model.config(), std::vector<int32_t>{VS, IMG, VE}, &narrow), ModelError);
+  BOOST_CHECK_THROW(prepare_prompt(model.text(), model.config(), std::vector<int32_t>{VS, IMG, VE, VS, IMG, VE}, &one),
+                    ModelError);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
