@@ -34,10 +34,12 @@ GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPro
   ForwardBatch batch = prefill.batch();
   std::vector<int32_t> next(1);
   std::vector<Pos3> position(1);
+  const int64_t vocab = model.config().vocab_size;
+  const int64_t candidates = options.id_limit > 0 ? std::min<int64_t>(options.id_limit, vocab) : vocab;
   int32_t pos = prompt.next_position;  // decode positions continue from max + 1 (rope_delta)
   while (static_cast<int>(result.tokens.size()) < options.max_tokens) {
     const auto logits = model.forward(batch, cache);
-    next[0] = sampler.next(logits.subspan(0, static_cast<size_t>(model.config().vocab_size)));
+    next[0] = sampler.next(logits.subspan(0, static_cast<size_t>(candidates)));
     if (result.tokens.empty()) {
       result.prefill_seconds = seconds_since(t0);
       t0 = std::chrono::steady_clock::now();

@@ -17,6 +17,8 @@ struct GenerateOptions {
   int max_tokens = 16;
   std::vector<int32_t> stop_ids;          // generation ends after emitting one of these
   SamplingOptions sampling;               // greedy by default
+  int32_t id_limit = 0;                   // only ids below it are generated (a tokenizer's
+                                          // vocabulary inside a padded embedding); 0: all
   std::function<void(int32_t)> on_token;  // called for each generated token, if set
 };
 

@@ -15,12 +15,18 @@ Sampler::Sampler(const SamplingOptions& options) : opt_(options), rng_(options.s
 int32_t Sampler::next(std::span<const float> logits) {
   if (opt_.temperature <= 0.0f) return argmax(logits);
   const auto n = static_cast<int32_t>(logits.size());
-  // Top-k first (a partial sort of the ids by logit), then softmax over the survivors.
   const int32_t k = opt_.top_k > 0 ? std::min(opt_.top_k, n) : n;
+  const auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b]; };
   order_.resize(static_cast<size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
-  std::partial_sort(order_.begin(), order_.begin() + k, order_.end(),
-                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  // Only top-p needs the survivors in order; top-k alone only needs to know which they are.
+  // Either way the first candidate is the largest logit (the softmax's shift).
+  if (opt_.top_p < 1.0f) {
+    std::partial_sort(order_.begin(), order_.begin() + k, order_.end(), by_logit);
+  } else {
+    if (k < n) std::nth_element(order_.begin(), order_.begin() + k - 1, order_.end(), by_logit);
+    std::iter_swap(order_.begin(), std::min_element(order_.begin(), order_.begin() + k, by_logit));
+  }
   probs_.resize(static_cast<size_t>(k));
   const double top = logits[order_[0]];
   double sum = 0;

@@ -1,4 +1,5 @@
-// `pio bench`: prefill and decode throughput on a checkpoint, median of several runs, and peak RSS.
+// `pio bench`: prefill and decode throughput on a checkpoint, vision encode and image+text
+// time to first token when it has a vision tower, medians of several runs, and peak RSS.
 // A program that prints figures, not a test.
 #include <sys/resource.h>
 
@@ -7,21 +8,14 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/pio/bench_util.h"
+#include "apps/pio/bench_vision.h"
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "model/model.h"
 
 namespace pio::cli {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 double peak_rss_mb() {
   rusage u{};
@@ -76,7 +70,8 @@ void add_bench(CLI::App& app) {
     std::string model;
     int threads = 0, gen_tokens = 32, runs = 3;
     std::vector<int64_t> prompt_tokens{128, 512};
-    bool json = false;
+    std::vector<std::string> image_sizes{"448x448", "1280x720"};
+    bool json = false, no_vision = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
@@ -84,6 +79,9 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")->default_val(std::vector<int64_t>{128, 512});
   cmd->add_option("--gen-tokens", a->gen_tokens, "tokens to decode per run")->default_val(32)->check(CLI::PositiveNumber);
   cmd->add_option("--runs", a->runs, "runs per figure (median reported)")->default_val(3)->check(CLI::PositiveNumber);
+  cmd->add_option("--image-sizes", a->image_sizes, "image sizes (WxH) to encode; the first is also the TTFT prompt's")
+      ->default_val(std::vector<std::string>{"448x448", "1280x720"});
+  cmd->add_flag("--no-vision", a->no_vision, "measure the text decoder only");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] {
     auto backend = make_cpu_backend(a->threads);
@@ -118,13 +116,15 @@ void add_bench(CLI::App& app) {
     }
     out["decode_tok_s"] = median(decode_rates);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
+    if (!a->json)
+      std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
+                << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n";
+    if (!a->no_vision) bench_vision(model, a->model, {a->image_sizes, a->runs}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {
-      std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
-                << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n"
-                << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
+      std::cout << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
                 << "backend: " << backend->name() << ", load " << load_s << " s\n";
     }
   });

@@ -1,13 +1,14 @@
 // `pio chat`: one image+text turn end to end — chat template, image preprocessing, vision
 // encoder, prefill and decode — streaming the answer to stdout.
+#include <algorithm>
 #include <iostream>
 
+#include "apps/pio/chat_prompt.h"
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
 #include "model/generate.h"
 #include "model/model.h"
-#include "model/tokenizer/chat_template.h"
 #include "model/tokenizer/stream_detokenizer.h"
 #include "model/tokenizer/tokenizer.h"
 
@@ -41,13 +42,7 @@ void add_chat(CLI::App& app) {
     Model model(a->model, *backend);
     const auto tokenizer = load_tokenizer(a->model);
 
-    std::vector<ChatMessage> messages;
-    if (!a->system.empty()) messages.push_back({"system", {ChatPart::of_text(a->system)}});
-    ChatMessage user{"user", {}};
-    for (size_t i = 0; i < a->image.images.size(); ++i) user.content.push_back(ChatPart::image());
-    user.content.push_back(ChatPart::of_text(a->prompt));
-    messages.push_back(std::move(user));
-    const auto ids = encode_chat(*tokenizer, render_chat(messages));
+    const auto ids = single_turn_chat_ids(*tokenizer, a->system, a->prompt, a->image.images.size());
 
     ImageTimings timings;
     const auto images = image_features(model, a->model, a->image, &timings);
@@ -55,7 +50,7 @@ void add_chat(CLI::App& app) {
     PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
     StreamDetokenizer detok(*tokenizer);
     const auto& stops = model.stop_ids();
-    GenerateOptions options{a->max_tokens, stops, a->sampling, [&](int32_t id) {
+    GenerateOptions options{a->max_tokens, stops, a->sampling, tokenizer->vocab_size(), [&](int32_t id) {
                               if (std::find(stops.begin(), stops.end(), id) != stops.end()) return;
                               std::cout << detok.push(id) << std::flush;
                             }};

@@ -31,7 +31,7 @@ void add_generate(CLI::App& app) {
     const auto images = image_features(model, a->model, a->image);
     const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr);
     PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
-    const auto out = generate(model.text(), cache, prompt, {a->max_tokens, model.stop_ids(), {}, {}});
+    const auto out = generate(model.text(), cache, prompt, {a->max_tokens, model.stop_ids(), {}, 0, {}});
     std::cout << ids_to_json(out.tokens) << std::endl;
   });
 }

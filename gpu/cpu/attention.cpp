@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "gpu/cpu/matmul.h"
 #include "gpu/cpu/vector_ops.h"
 
 namespace pio::cpu {
@@ -16,23 +17,27 @@ void ensure_scratch(ThreadPool& pool, ScoreScratch& scratch, int64_t len) {
     if (s.size() < static_cast<size_t>(len)) s.resize(static_cast<size_t>(len));
 }
 
+// scores = softmax(scores * scale), in place.
+void softmax_scaled(float* scores, int64_t n, float scale) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int64_t t = 0; t < n; ++t) max_score = std::max(max_score, scores[t]);
+  float sum = 0.0f;
+  for (int64_t t = 0; t < n; ++t) {
+    scores[t] = std::exp((scores[t] - max_score) * scale);
+    sum += scores[t];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t t = 0; t < n; ++t) scores[t] *= inv;
+}
+
 // softmax(scores) · V for one query head; key_row(t) / value_row(t) give the t-th context row.
 template <class KeyRow, class ValueRow>
 void attend(const float* q, int64_t ctx, int head_dim, float scale, float* scores, KeyRow key_row,
             ValueRow value_row, float* out) {
-  float max_score = -std::numeric_limits<float>::infinity();
-  for (int64_t t = 0; t < ctx; ++t) {
-    scores[t] = dot(q, key_row(t), head_dim) * scale;
-    max_score = std::max(max_score, scores[t]);
-  }
-  float sum = 0.0f;
-  for (int64_t t = 0; t < ctx; ++t) {
-    scores[t] = std::exp(scores[t] - max_score);
-    sum += scores[t];
-  }
+  for (int64_t t = 0; t < ctx; ++t) scores[t] = dot(q, key_row(t), head_dim);
+  softmax_scaled(scores, ctx, scale);
   std::memset(out, 0, sizeof(float) * static_cast<size_t>(head_dim));
-  const float inv = 1.0f / sum;
-  for (int64_t t = 0; t < ctx; ++t) axpy(scores[t] * inv, value_row(t), out, head_dim);
+  for (int64_t t = 0; t < ctx; ++t) axpy(scores[t], value_row(t), out, head_dim);
 }
 
 }  // namespace
@@ -70,25 +75,67 @@ void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, in
   });
 }
 
-void segment_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, const float* k, const float* v,
+// Full attention over whole images is long (thousands of rows), so it runs as matrix products
+// on the matmul kernel's FMA tiles rather than one dot product per score: each (segment, head)
+// has its K rows and Vᵀ packed contiguously, then each task takes a chunk of query rows and
+// computes S = Q·Kᵀ, softmax(S · scale), O = S·V.
+void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q, const float* k, const float* v,
                        int64_t row_stride, int heads, int head_dim, std::span<const int64_t> segment_bounds,
                        float scale, float* out, int64_t out_stride) {
   if (segment_bounds.size() < 2) return;
-  int64_t longest = 0;
-  for (size_t s = 1; s < segment_bounds.size(); ++s)
-    longest = std::max(longest, segment_bounds[s] - segment_bounds[s - 1]);
-  ensure_scratch(pool, scratch, longest);
+  constexpr int64_t kChunk = 64;  // query rows per task: scores of kChunk x segment stay in L2
+  const auto segments = static_cast<int64_t>(segment_bounds.size()) - 1;
   const int64_t rows = segment_bounds.back() - segment_bounds.front();
-  pool.run(rows * heads, [&](int64_t task, int worker) {
-    const int64_t row = segment_bounds.front() + task / heads;
-    const int64_t head_offset = (task % heads) * head_dim;
-    const auto it = std::upper_bound(segment_bounds.begin(), segment_bounds.end(), row) - 1;
-    const int64_t begin = *it, end = *(it + 1);
-    attend(q + row * row_stride + head_offset, end - begin, head_dim, scale,
-           scratch[static_cast<size_t>(worker)].data(),
-           [&](int64_t t) { return k + (begin + t) * row_stride + head_offset; },
-           [&](int64_t t) { return v + (begin + t) * row_stride + head_offset; },
-           out + row * out_stride + head_offset);
+  int64_t longest = 0;
+  for (int64_t s = 0; s < segments; ++s) longest = std::max(longest, segment_bounds[s + 1] - segment_bounds[s]);
+  const int64_t hd = head_dim;
+  const auto grow = [](std::vector<float>& b, int64_t n) {
+    if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
+  };
+  grow(scratch.packed, 2 * rows * heads * hd);
+  scratch.per_worker.resize(static_cast<size_t>(pool.size()));
+  for (auto& w : scratch.per_worker) grow(w, kChunk * (2 * hd + longest));
+
+  // (segment, head) -> K [len, hd] then Vᵀ [hd, len], at 2 * (first row - bounds[0] + head * len) * hd.
+  const auto packed_at = [&](int64_t s, int64_t h) {
+    const int64_t len = segment_bounds[s + 1] - segment_bounds[s];
+    return scratch.packed.data() + 2 * hd * ((segment_bounds[s] - segment_bounds.front()) * heads + h * len);
+  };
+  pool.run(segments * heads, [&](int64_t task, int) {
+    const int64_t s = task / heads, h = task % heads, begin = segment_bounds[s];
+    const int64_t len = segment_bounds[s + 1] - begin;
+    float* kp = packed_at(s, h);
+    float* vt = kp + len * hd;
+    for (int64_t t = 0; t < len; ++t) {
+      const int64_t src = (begin + t) * row_stride + h * hd;
+      std::memcpy(kp + t * hd, k + src, sizeof(float) * static_cast<size_t>(hd));
+      for (int64_t d = 0; d < hd; ++d) vt[d * len + t] = v[src + d];
+    }
+  });
+
+  // Tasks: for each segment and head, its query chunks.
+  std::vector<int64_t> first_task(static_cast<size_t>(segments) + 1, 0);
+  for (int64_t s = 0; s < segments; ++s) {
+    const int64_t chunks = (segment_bounds[s + 1] - segment_bounds[s] + kChunk - 1) / kChunk;
+    first_task[static_cast<size_t>(s) + 1] = first_task[static_cast<size_t>(s)] + chunks * heads;
+  }
+  pool.run(first_task.back(), [&](int64_t task, int worker) {
+    const int64_t s = std::upper_bound(first_task.begin(), first_task.end(), task) - first_task.begin() - 1;
+    const int64_t begin = segment_bounds[s], len = segment_bounds[s + 1] - begin;
+    const int64_t local = task - first_task[static_cast<size_t>(s)];
+    const int64_t h = local % heads, r0 = begin + (local / heads) * kChunk;
+    const int64_t n = std::min(kChunk, begin + len - r0);
+    float* qc = scratch.per_worker[static_cast<size_t>(worker)].data();
+    float* oc = qc + kChunk * hd;
+    float* scores = oc + kChunk * hd;
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(qc + i * hd, q + (r0 + i) * row_stride + h * hd, sizeof(float) * static_cast<size_t>(hd));
+    const float* kp = packed_at(s, h);
+    matmul_block_avx2({qc, nullptr, n, hd, {DType::F32, kp, len, hd}, {}, scores}, 0, len);
+    for (int64_t i = 0; i < n; ++i) softmax_scaled(scores + i * len, len, scale);
+    matmul_block_avx2({scores, nullptr, n, len, {DType::F32, kp + len * hd, hd, len}, {}, oc}, 0, hd);
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(out + (r0 + i) * out_stride + h * hd, oc + i * hd, sizeof(float) * static_cast<size_t>(hd));
   });
 }
 

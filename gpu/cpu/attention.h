@@ -16,7 +16,13 @@ using ScoreScratch = std::vector<std::vector<float>>;
 void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,
                      std::span<const AttentionSequence> seqs, float scale, float* out);
 
-void segment_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, const float* k, const float* v,
+// Buffers of segment_attention; they only grow.
+struct SegmentScratch {
+  std::vector<float> packed;                 // every (segment, head)'s K rows and Vᵀ, contiguous
+  std::vector<std::vector<float>> per_worker;  // a query chunk, its scores and its output
+};
+
+void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q, const float* k, const float* v,
                        int64_t row_stride, int heads, int head_dim, std::span<const int64_t> segment_bounds,
                        float scale, float* out, int64_t out_stride);
 

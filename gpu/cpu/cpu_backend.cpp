@@ -72,7 +72,7 @@ class CpuBackend final : public Backend {
   void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride, int heads,
                          int head_dim, std::span<const int64_t> segment_bounds, float scale, float* out,
                          int64_t out_stride) override {
-    cpu::segment_attention(pool_, scores_, q, k, v, row_stride, heads, head_dim, segment_bounds, scale, out,
+    cpu::segment_attention(pool_, segment_scratch_, q, k, v, row_stride, heads, head_dim, segment_bounds, scale, out,
                            out_stride);
   }
 
@@ -90,6 +90,7 @@ class CpuBackend final : public Backend {
   cpu::ThreadPool pool_;
   std::vector<uint16_t> bf16_scratch_;
   cpu::ScoreScratch scores_;
+  cpu::SegmentScratch segment_scratch_;
 };
 
 }  // namespace

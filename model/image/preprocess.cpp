@@ -31,6 +31,11 @@ PixelValues preprocess_image(std::span<const uint8_t> encoded, const Preprocesso
   if (rgb.width != header.width || rgb.height != header.height) {
     throw ModelError("cannot decode image: decoded size differs from the header's");
   }
+  return preprocess_rgb(rgb, cfg, limits);
+}
+
+PixelValues preprocess_rgb(const RgbImage& rgb, const PreprocessorConfig& cfg, const ImageLimits& limits) {
+  check_image_dims(rgb.height, rgb.width);
   const ResizedSize size = smart_resize(rgb.height, rgb.width, cfg.resize_factor(),
                                         limits.min_pixels, limits.max_pixels);
   return patchify(resize_bicubic(rgb, size.width, size.height), cfg);

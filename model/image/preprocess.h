@@ -8,6 +8,7 @@
 
 #include "model/image/pixel_values.h"
 #include "model/image/preprocessor_config.h"
+#include "model/image/rgb_image.h"
 
 namespace pio {
 
@@ -31,6 +32,9 @@ struct ImageLimits {
 // zero-size images, a declared size over limits.max_decoded_pixels, and aspect ratios over 200.
 PixelValues preprocess_image(std::span<const uint8_t> encoded, const PreprocessorConfig& cfg,
                              const ImageLimits& limits);
+
+// The steps after decoding: smart_resize, resample, rescale/normalise, patchify.
+PixelValues preprocess_rgb(const RgbImage& rgb, const PreprocessorConfig& cfg, const ImageLimits& limits);
 
 // The encoded bytes of an image file; throws ModelError when it cannot be read.
 std::vector<uint8_t> read_image_file(const std::filesystem::path& path);

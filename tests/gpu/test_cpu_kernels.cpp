@@ -312,11 +312,13 @@ BOOST_AUTO_TEST_CASE(paged_attention_matches_dense_reference) {
       }
 }
 
+// Segments shorter and longer than one query chunk (64 rows), and a head size that is not a
+// multiple of the vector width.
 BOOST_AUTO_TEST_CASE(segment_attention_is_full_within_each_segment_only) {
   auto be = make_cpu_backend(2);
-  const int heads = 2, head_dim = 8;
+  const int heads = 3, head_dim = 12;
   const int64_t stride = 3 * heads * head_dim;  // q, k, v interleaved per row as the vision qkv output is
-  const std::vector<int64_t> bounds{0, 5, 6, 13};
+  const std::vector<int64_t> bounds{0, 5, 6, 13, 163};
   const int64_t rows = bounds.back();
   const auto qkv = random_floats(static_cast<size_t>(rows * stride));
   std::vector<float> out(static_cast<size_t>(rows * heads * head_dim));

@@ -185,8 +185,8 @@ BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
   PagedKvCache cache(model.text().kv_shape(), 1 << 22);
   const std::vector<int32_t> prompt{3, 1, 4, 1, 5};
   const PreparedPrompt prepared = prepare_prompt(model.text(), model.config(), prompt, nullptr);
-  const auto a = generate(model.text(), cache, prepared, {8, {}, {}, {}}).tokens;
-  const auto b = generate(model.text(), cache, prepared, {8, {}, {}, {}}).tokens;
+  const auto a = generate(model.text(), cache, prepared, {8, {}, {}, 0, {}}).tokens;
+  const auto b = generate(model.text(), cache, prepared, {8, {}, {}, 0, {}}).tokens;
   BOOST_TEST(a == b);
   BOOST_TEST(a.size() == 8u);
   BOOST_TEST(cache.free_blocks() == cache.total_blocks());  // sequences released
@@ -200,7 +200,19 @@ BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
     seq.push_back(tok);
   }
   // A stop id ends generation right after it is produced.
-  const auto stopped = generate(model.text(), cache, prepared, {8, {a[2]}, {}, {}}).tokens;
+  const auto stopped = generate(model.text(), cache, prepared, {8, {a[2]}, {}, 0, {}}).tokens;
   BOOST_TEST(stopped.size() <= 3u);
   BOOST_TEST(stopped.back() == a[2]);
+
+  // An id limit (a tokenizer smaller than the padded embedding) confines every token below it,
+  // to the argmax among the allowed ids.
+  const int32_t limit = *std::min_element(a.begin(), a.end());
+  BOOST_REQUIRE(limit > 1);
+  const auto limited = generate(model.text(), cache, prepared, {3, {}, {}, limit, {}}).tokens;
+  seq = prompt;
+  for (int32_t tok : limited) {
+    const auto last = logits_row(test::pio_logits(model, seq), static_cast<int64_t>(seq.size()) - 1, vocab);
+    BOOST_TEST(tok == std::max_element(last.begin(), last.begin() + limit) - last.begin());
+    seq.push_back(tok);
+  }
 }

@@ -1,0 +1,24 @@
+// The vision half of `pio bench`: preprocessing and vision-encode time per image size, and
+// time to first token for an image+text chat prompt.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model.h"
+
+namespace pio::cli {
+
+struct VisionBenchOptions {
+  std::vector<std::string> sizes;  // "WxH"; the first is also the TTFT prompt's image
+  int runs = 3;
+};
+
+// Adds its figures to `out`; prints them to `text` when it is set.
+void bench_vision(Model& model, const std::string& model_dir, const VisionBenchOptions& options,
+                  nlohmann::ordered_json& out, std::ostream* text);
+
+}  // namespace pio::cli
