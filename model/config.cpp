@@ -1,6 +1,9 @@
 #include "model/config.h"
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
 #include "model/errors.h"
@@ -101,7 +104,8 @@ VisionConfig parse_vision(const json& j, const std::string& where) {
   v.spatial_merge_size = f.optional<int>("spatial_merge_size", 2);
   v.out_hidden_size = f.required<int64_t>("out_hidden_size");
   v.num_position_embeddings = f.required<int64_t>("num_position_embeddings");
-  v.deepstack_visual_indexes = f.optional<std::vector<int>>("deepstack_visual_indexes", {});
+  // transformers' Qwen3VLVisionConfig default when the key is absent.
+  v.deepstack_visual_indexes = f.optional<std::vector<int>>("deepstack_visual_indexes", {8, 16, 24});
   v.hidden_act = f.optional<std::string>("hidden_act", "gelu_pytorch_tanh");
   for (int64_t x : {int64_t{v.depth}, v.hidden_size, int64_t{v.num_heads}, v.intermediate_size,
                     int64_t{v.patch_size}, int64_t{v.temporal_patch_size}, int64_t{v.spatial_merge_size},
@@ -109,7 +113,12 @@ VisionConfig parse_vision(const json& j, const std::string& where) {
     require_positive(x, where + " sizes");
   if (v.hidden_size % v.num_heads) throw ModelError(where + ": hidden_size must be a multiple of num_heads");
   for (int idx : v.deepstack_visual_indexes)
-    if (idx < 0 || idx >= v.depth) throw ModelError(where + ": deepstack index " + std::to_string(idx) + " >= depth");
+    if (idx < 0 || idx >= v.depth)
+      throw ModelError(where + ": deepstack index " + std::to_string(idx) + " is outside 0.." + std::to_string(v.depth - 1));
+  // Feature k goes to decoder layer k in block order; transformers reads unsorted or repeated
+  // lists differently, so accept only the increasing lists real checkpoints have.
+  if (!std::is_sorted(v.deepstack_visual_indexes.begin(), v.deepstack_visual_indexes.end(), std::less_equal<int>()))
+    throw ModelError(where + ".deepstack_visual_indexes must be strictly increasing");
   return v;
 }
 

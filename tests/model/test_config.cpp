@@ -48,6 +48,14 @@ BOOST_AUTO_TEST_CASE(genuine_2b_config_parses_to_its_values) {
   BOOST_TEST(c.vision_start_token_id == 151652);
 }
 
+// Without the key, transformers' default taps blocks 8, 16 and 24.
+BOOST_AUTO_TEST_CASE(deepstack_indexes_default_as_transformers) {
+  json j = genuine_2b();
+  j["vision_config"].erase("deepstack_visual_indexes");
+  j["vision_config"]["depth"] = 27;
+  BOOST_TEST((parse_model_config(j, "config.json").vision->deepstack_visual_indexes == std::vector<int>{8, 16, 24}));
+}
+
 BOOST_AUTO_TEST_CASE(the_2b_preset_writes_the_genuine_config) {
   const json written = to_hf_json(preset_config("2b"));
   const json genuine = genuine_2b();
@@ -101,6 +109,11 @@ BOOST_AUTO_TEST_CASE(bad_configs_name_the_field) {
   j = genuine_2b();
   j["vision_config"]["deepstack_visual_indexes"] = {5, 30};
   BOOST_TEST(error_of(j).find("deepstack index 30") != std::string::npos);
+  for (const auto& unordered : {std::vector<int>{11, 5}, std::vector<int>{5, 5}}) {
+    j = genuine_2b();
+    j["vision_config"]["deepstack_visual_indexes"] = unordered;
+    BOOST_TEST(error_of(j).find("deepstack_visual_indexes must be strictly increasing") != std::string::npos);
+  }
   j = genuine_2b();
   j["vision_config"]["out_hidden_size"] = 1024;
   BOOST_TEST(error_of(j).find("out_hidden_size must equal") != std::string::npos);
