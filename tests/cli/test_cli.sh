@@ -30,6 +30,12 @@ done
   --temperature 0.8 --seed 5 >"$work/chat2.out" 2>/dev/null
 cmp -s "$work/chat.out" "$work/chat2.out" || fail "sampled chat with one seed differs between runs"
 
+# Two images of different sizes and a system prompt in one turn.
+"$pio" chat --model "$work/tiny" --image "$image" --image "$root/tests/data/image/pillow/rgb_128x128.png" \
+  --max-pixels 20000 --system "Be brief." --prompt "Compare the images." --max-tokens 3 --verbose \
+  >/dev/null 2>"$work/two.err"
+grep -qF "images: 2" "$work/two.err" || fail "two-image chat: $(cat "$work/two.err")"
+
 # preprocess: the demo image (320x240) rounds to 256x320 pixels, 16x20 patches, at the default
 # budget; with --max-pixels 20000 it scales by sqrt(76800/20000) and floors to 96x160: 6x10.
 "$pio" preprocess --model "$work/tiny" --image "$image" --out "$work/pix.json"
