@@ -28,31 +28,34 @@ GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPro
   const SequenceGuard guard{cache, cache.add_sequence()};
   Sampler sampler(options.sampling);
   GenerateResult result;
+  result.tokens.reserve(static_cast<size_t>(std::max(options.max_tokens, 0)));
   auto t0 = std::chrono::steady_clock::now();
   const PrefillEntry entry{&prompt, guard.seq, false};
   const PrefillBatch prefill(model, {&entry, 1});
-  ForwardBatch batch = prefill.batch();
-  std::vector<int32_t> next(1);
-  std::vector<Pos3> position(1);
+  // The decode step's batch is built once; each step only rewrites its id and position.
+  int32_t next = 0;
+  Pos3 position;
+  ForwardBatch decode;
+  decode.steps.push_back({guard.seq, 1, false});
+  decode.ids = {&next, 1};
+  decode.positions = {&position, 1};
+  const ForwardBatch* batch = &prefill.batch();
   const int64_t vocab = model.config().vocab_size;
   const int64_t candidates = options.id_limit > 0 ? std::min<int64_t>(options.id_limit, vocab) : vocab;
   int32_t pos = prompt.next_position;  // decode positions continue from max + 1 (rope_delta)
   while (static_cast<int>(result.tokens.size()) < options.max_tokens) {
-    const auto logits = model.forward(batch, cache);
-    next[0] = sampler.next(logits.subspan(0, static_cast<size_t>(candidates)));
+    const auto logits = model.forward(*batch, cache);
+    next = sampler.next(logits.subspan(0, static_cast<size_t>(candidates)));
     if (result.tokens.empty()) {
       result.prefill_seconds = seconds_since(t0);
       t0 = std::chrono::steady_clock::now();
     }
-    result.tokens.push_back(next[0]);
-    if (options.on_token) options.on_token(next[0]);
-    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next[0]) != options.stop_ids.end()) break;
-    position[0] = {pos, pos, pos};
+    result.tokens.push_back(next);
+    if (options.on_token) options.on_token(next);
+    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) break;
+    position = {pos, pos, pos};
     ++pos;
-    batch = ForwardBatch{};
-    batch.steps.push_back({guard.seq, 1, false});
-    batch.ids = next;
-    batch.positions = position;
+    batch = &decode;
   }
   result.decode_seconds = seconds_since(t0);
   return result;

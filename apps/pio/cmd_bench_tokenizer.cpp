@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/pio/bench_util.h"
 #include "apps/pio/commands.h"
 #include "model/errors.h"
 #include "model/tokenizer/tokenizer.h"
@@ -30,10 +31,9 @@ double median_seconds(int runs, F&& run) {
   for (int r = 0; r < runs; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     run();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    times.push_back(seconds_since(t0));
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return median(std::move(times));
 }
 
 }  // namespace

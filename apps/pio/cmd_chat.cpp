@@ -38,15 +38,12 @@ void add_chat(CLI::App& app) {
   cmd->add_flag("--verbose", a->verbose, "print timings to stderr at the end");
   add_image_options(cmd, a->image, false);
   cmd->callback([a] {
-    auto backend = make_cpu_backend(a->threads);
-    Model model(a->model, *backend);
     const auto tokenizer = load_tokenizer(a->model);
-
     const auto ids = single_turn_chat_ids(*tokenizer, a->system, a->prompt, a->image.images.size());
-
     ImageTimings timings;
-    const auto images = image_features(model, a->model, a->image, &timings);
-    const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr);
+    LoadedPrompt run(a->model, a->threads, ids, a->image, &timings);
+    Model& model = run.model;
+    const PreparedPrompt& prompt = run.prompt;
     PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
     StreamDetokenizer detok(*tokenizer);
     const auto& stops = model.stop_ids();

@@ -4,7 +4,6 @@
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
 #include "model/generate.h"
-#include "model/model.h"
 
 namespace pio::cli {
 
@@ -25,13 +24,9 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--kv-cache-mb", a->kv_mb, "KV cache budget in MiB")->default_val(kDefaultKvBudgetMb);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
-    const auto ids = parse_ids(a->ids);
-    auto backend = make_cpu_backend(a->threads);
-    Model model(a->model, *backend);
-    const auto images = image_features(model, a->model, a->image);
-    const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr);
-    PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
-    const auto out = generate(model.text(), cache, prompt, {a->max_tokens, model.stop_ids(), {}, 0, {}});
+    LoadedPrompt run(a->model, a->threads, parse_ids(a->ids), a->image);
+    PagedKvCache cache(run.model.text().kv_shape(), a->kv_mb << 20);
+    const auto out = generate(run.model.text(), cache, run.prompt, {a->max_tokens, run.model.stop_ids(), {}, 0, {}});
     std::cout << ids_to_json(out.tokens) << std::endl;
   });
 }

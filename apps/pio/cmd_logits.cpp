@@ -6,7 +6,6 @@
 #include "apps/pio/image_inputs.h"
 #include "model/errors.h"
 #include "model/prefill_batch.h"
-#include "model/model.h"
 
 namespace pio::cli {
 
@@ -24,11 +23,9 @@ void add_logits(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
-    const auto ids = parse_ids(a->ids);
-    auto backend = make_cpu_backend(a->threads);
-    Model model(a->model, *backend);
-    const auto images = image_features(model, a->model, a->image);
-    const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr);
+    LoadedPrompt run(a->model, a->threads, parse_ids(a->ids), a->image);
+    Model& model = run.model;
+    const PreparedPrompt& prompt = run.prompt;
     const auto n = static_cast<int64_t>(prompt.ids.size());
     const KvCacheShape shape = model.text().kv_shape();
     PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((n + 15) / 16));

@@ -50,4 +50,11 @@ std::optional<ImageFeatures> image_features(Model& model, const std::string& mod
   return features;
 }
 
+LoadedPrompt::LoadedPrompt(const std::string& model_dir, int threads, std::span<const int32_t> ids,
+                           const ImageArgs& args, ImageTimings* timings)
+    : backend(make_cpu_backend(threads)),
+      model(model_dir, *backend),
+      images(image_features(model, model_dir, args, timings)),
+      prompt(prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr)) {}
+
 }  // namespace pio::cli

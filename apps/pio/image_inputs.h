@@ -1,8 +1,11 @@
 // The image options that several subcommands share: --image files (preprocessed and encoded
-// by the model's vision tower) or --image-embeds (features computed earlier), and --max-pixels.
+// by the model's vision tower) or --image-embeds (features computed earlier), and --max-pixels;
+// and the prompt those subcommands prepare from them.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -10,6 +13,7 @@
 
 #include "model/image_features.h"
 #include "model/model.h"
+#include "model/prompt.h"
 
 namespace pio::cli {
 
@@ -32,5 +36,20 @@ std::vector<PixelValues> preprocess_images(const std::string& model_dir, const s
 // The features the prompt's image placeholders take, or nothing when no image was given.
 std::optional<ImageFeatures> image_features(Model& model, const std::string& model_dir, const ImageArgs& args,
                                             ImageTimings* timings = nullptr);
+
+// What generate, logits and chat share: the model loaded on a CPU backend, the prompt's image
+// features (from --image or --image-embeds) and the prompt prepared over them. Not copyable:
+// the prompt points into the features.
+struct LoadedPrompt {
+  LoadedPrompt(const std::string& model_dir, int threads, std::span<const int32_t> ids, const ImageArgs& args,
+               ImageTimings* timings = nullptr);
+  LoadedPrompt(const LoadedPrompt&) = delete;
+  LoadedPrompt& operator=(const LoadedPrompt&) = delete;
+
+  std::unique_ptr<Backend> backend;
+  Model model;
+  std::optional<ImageFeatures> images;
+  PreparedPrompt prompt;
+};
 
 }  // namespace pio::cli

@@ -36,6 +36,21 @@ class AddedTokens {
   // position (as the reference does). Empty text pieces are dropped.
   std::vector<TextPiece> split(std::string_view text) const;
 
+  // Appends the ids of `text`: with parse_special, the added tokens found in it become their
+  // ids and the text between goes through encode_ordinary(text, ids); without, all of it does.
+  template <class EncodeOrdinary>
+  void encode(std::string_view text, bool parse_special, std::vector<std::int32_t>& ids,
+              EncodeOrdinary&& encode_ordinary) const {
+    if (!parse_special) {
+      encode_ordinary(text, ids);
+      return;
+    }
+    for (const TextPiece& piece : split(text)) {
+      if (piece.id >= 0) ids.push_back(piece.id);
+      else encode_ordinary(piece.text, ids);
+    }
+  }
+
  private:
   std::vector<AddedToken> tokens_;
   std::unordered_map<std::string, std::size_t> by_content_;

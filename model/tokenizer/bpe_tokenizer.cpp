@@ -124,17 +124,8 @@ std::vector<std::int32_t> BpeTokenizer::encode(std::string_view text, bool parse
   }
   std::vector<std::int32_t> ids;
   ids.reserve(text.size() / 3 + 1);
-  if (!parse_special) {
-    encode_ordinary(text, ids);
-    return ids;
-  }
-  for (const TextPiece& piece : added_.split(text)) {
-    if (piece.id >= 0) {
-      ids.push_back(piece.id);
-    } else {
-      encode_ordinary(piece.text, ids);
-    }
-  }
+  added_.encode(text, parse_special, ids,
+                [this](std::string_view piece, std::vector<std::int32_t>& out) { encode_ordinary(piece, out); });
   return ids;
 }
 

@@ -55,17 +55,8 @@ std::vector<std::int32_t> SentencePieceTokenizer::encode(std::string_view text,
                                                          bool parse_special) const {
   const std::string valid = utf8::sanitized(text);
   std::vector<std::int32_t> ids;
-  if (!parse_special) {
-    encode_ordinary(valid, ids);
-    return ids;
-  }
-  for (const TextPiece& piece : control_.split(valid)) {
-    if (piece.id >= 0) {
-      ids.push_back(piece.id);
-    } else {
-      encode_ordinary(piece.text, ids);
-    }
-  }
+  control_.encode(valid, parse_special, ids,
+                  [this](std::string_view piece, std::vector<std::int32_t>& out) { encode_ordinary(piece, out); });
   return ids;
 }
 

@@ -1,32 +1,16 @@
 // Shared helpers for the model tests: temporary checkpoints and running pio's forward pass.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "model/checkpoint_maker.h"
 #include "model/model.h"
+#include "tests/support/relative_error.h"
+#include "tests/support/temp_dir.h"
 
 namespace test {
-
-// A fresh directory under the system temp dir, removed when the object dies.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag) {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("pio-test-" + tag + "-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // The tiny preset's text tower with the vocabulary cut down so double-precision reference
 // runs stay fast, in the given dtype.
@@ -50,17 +34,6 @@ inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_
   batch.positions = pos;
   const auto logits = model.text().forward(batch, cache);
   return {logits.begin(), logits.end()};
-}
-
-// max |a - b| / max |b|: the error relative to the logits' scale.
-template <class A, class B>
-double max_relative_error(const A& a, const B& b) {
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
-    scale = std::max(scale, std::abs(double(b[i])));
-  }
-  return diff / scale;
 }
 
 }  // namespace test

@@ -3,14 +3,13 @@
 // fed precomputed features.
 #include <boost/test/unit_test.hpp>
 
-#include <cmath>
-
 #include "model/errors.h"
 #include "model/image_features.h"
 #include "model/model.h"
 #include "model/prefill_batch.h"
 #include "model/prompt.h"
 #include "model/safetensors_writer.h"
+#include "tests/support/relative_error.h"
 #include "vision_support.h"
 
 using namespace pio;
@@ -26,15 +25,6 @@ std::vector<float> logits_alone(Model& model, const PreparedPrompt& prompt) {
   const PrefillEntry entry{&prompt, cache.add_sequence(), true};
   const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
   return {logits.begin(), logits.end()};
-}
-
-double max_relative_difference(std::span<const float> a, std::span<const float> b) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  return err / scale;
 }
 
 struct Fixture {
@@ -73,7 +63,7 @@ BOOST_AUTO_TEST_CASE(batched_prefill_equals_each_prompt_alone) {
   size_t offset = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
     const auto alone = logits_alone(model, *prompts[i]);
-    const auto err = max_relative_difference(batched.subspan(offset, alone.size()), alone);
+    const auto err = test::max_relative_error(batched.subspan(offset, alone.size()), alone);
     BOOST_TEST_MESSAGE("prompt " << i << ": max relative difference " << err);
     BOOST_TEST(err < 1e-5, "prompt " << i);
     offset += alone.size();
@@ -93,14 +83,14 @@ BOOST_AUTO_TEST_CASE(image_features_and_deepstack_change_the_logits) {
   ImageFeatures no_deepstack = one;
   no_deepstack.deepstack.clear();
   const auto without_deepstack = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &no_deepstack));
-  BOOST_TEST(max_relative_difference(other_image, with_image) > 1e-3);
-  BOOST_TEST(max_relative_difference(without_deepstack, with_image) > 1e-3);
+  BOOST_TEST(test::max_relative_error(other_image, with_image) > 1e-3);
+  BOOST_TEST(test::max_relative_error(without_deepstack, with_image) > 1e-3);
 }
 
 // What `pio encode-image` writes, `--image-embeds` reads back bit for bit, and a text-only
 // checkpoint with the same text weights gives the same logits from it as the full model.
 BOOST_AUTO_TEST_CASE(saved_features_serve_a_text_only_checkpoint) {
-  vtest::TempDir dir("features");
+  test::TempDir dir("features");
   const auto file = dir.path() / "embeds.safetensors";
   write_image_features(file, two);
   const ImageFeatures back = read_image_features(file);
@@ -120,7 +110,7 @@ BOOST_AUTO_TEST_CASE(saved_features_serve_a_text_only_checkpoint) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_feature_files_are_refused) {
-  vtest::TempDir dir("bad_features");
+  test::TempDir dir("bad_features");
   const auto missing = dir.path() / "missing.safetensors";
   write_safetensors(missing, {{"image_embeds", DType::F32, {2, 4}}}, [](const TensorSpec&, std::vector<unsigned char>&) {});
   BOOST_CHECK_EXCEPTION(read_image_features(missing), ModelError, [&](const ModelError& e) {

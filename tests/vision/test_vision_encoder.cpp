@@ -4,6 +4,7 @@
 
 #include "model/vision_model.h"
 #include "reference_vision.h"
+#include "tests/support/relative_error.h"
 #include "vision_support.h"
 
 using namespace pio;
@@ -42,9 +43,9 @@ Errors encode_against_reference(DType dtype, vtest::Weights weights) {
   BOOST_TEST(got.image_embeds.size() == static_cast<size_t>(got.tokens * cfg.out_hidden_size));
   BOOST_REQUIRE(got.deepstack.size() == want.deepstack.size());
   Errors e;
-  e.embeds = vtest::max_relative_error(got.image_embeds, want.image_embeds);
+  e.embeds = test::max_relative_error(got.image_embeds, want.image_embeds);
   for (size_t k = 0; k < want.deepstack.size(); ++k)
-    e.deepstack = std::max(e.deepstack, vtest::max_relative_error(got.deepstack[k], want.deepstack[k]));
+    e.deepstack = std::max(e.deepstack, test::max_relative_error(got.deepstack[k], want.deepstack[k]));
   BOOST_TEST_MESSAGE(dtype_name(dtype) << (weights == vtest::Weights::sharp ? " sharp" : " preset")
                                        << " weights: max relative error image_embeds " << e.embeds
                                        << ", deepstack " << e.deepstack);

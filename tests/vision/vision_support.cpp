@@ -6,33 +6,14 @@
 #include <map>
 #include <memory>
 #include <random>
-#include <unistd.h>
 
+#include "gpu/kernel_math.h"
 #include "model/checkpoint_maker.h"
 #include "model/safetensors_writer.h"
 
 namespace vtest {
 
-TempDir::TempDir(const std::string& tag)
-    : path_(std::filesystem::temp_directory_path() /
-            ("pio_vision_" + tag + "_" + std::to_string(::getpid()))) {
-  std::filesystem::remove_all(path_);
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 namespace {
-
-uint16_t to_bf16(float f) {  // round to nearest even
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>(u >> 16);
-}
 
 // Standard deviations that keep activations O(1) and attention scores O(several).
 float sharp_value(const std::string& name, std::mt19937_64& gen) {
@@ -57,7 +38,7 @@ void write_sharp(const pio::ModelConfig& cfg, pio::DType dtype, const std::files
     for (size_t i = 0; i < n; ++i) {
       const float v = sharp_value(t.name, gen);
       if (t.dtype == pio::DType::BF16) {
-        const uint16_t b = to_bf16(v);
+        const uint16_t b = pio::math::f32_to_bf16(v);
         std::memcpy(out.data() + 2 * i, &b, 2);
       } else {
         std::memcpy(out.data() + 4 * i, &v, 4);
@@ -66,7 +47,7 @@ void write_sharp(const pio::ModelConfig& cfg, pio::DType dtype, const std::files
   });
 }
 
-std::filesystem::path written(const TempDir& dir, pio::DType dtype, Weights weights) {
+std::filesystem::path written(const test::TempDir& dir, pio::DType dtype, Weights weights) {
   if (weights == Weights::sharp) {
     write_sharp(pio::preset_config("tiny"), dtype, dir.path());
     return dir.path();
@@ -110,16 +91,6 @@ pio::PixelValues random_image(const pio::VisionConfig& cfg, int64_t t, int64_t h
   p.data.resize(static_cast<size_t>(p.rows() * p.row_width()));
   for (float& v : p.data) v = dist(gen);
   return p;
-}
-
-double max_relative_error(std::span<const float> got, std::span<const double> want) {
-  if (got.size() != want.size()) return INFINITY;
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < got.size(); ++i) {
-    err = std::max(err, std::abs(static_cast<double>(got[i]) - want[i]));
-    scale = std::max(scale, std::abs(want[i]));
-  }
-  return err / scale;
 }
 
 }  // namespace vtest

@@ -11,21 +11,9 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/image/pixel_values.h"
+#include "tests/support/temp_dir.h"
 
 namespace vtest {
-
-// A directory removed with the object.
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag);
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // How a tiny test checkpoint is filled.
 enum class Weights {
@@ -36,7 +24,7 @@ enum class Weights {
 };
 
 struct TinyModel {
-  TempDir dir;
+  test::TempDir dir;
   pio::ModelConfig config;
   pio::Checkpoint ckpt;
   TinyModel(pio::DType dtype, Weights weights);
@@ -46,8 +34,5 @@ const TinyModel& tiny(pio::DType dtype, Weights weights = Weights::preset);
 
 // An image's patch rows with uniform values in [-1, 1], reproducible from the seed.
 pio::PixelValues random_image(const pio::VisionConfig& cfg, int64_t t, int64_t h, int64_t w, uint32_t seed);
-
-// max |got - want| / max |want|
-double max_relative_error(std::span<const float> got, std::span<const double> want);
 
 }  // namespace vtest
