@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,22 @@ inline pio::ModelConfig small_text_config(const std::string& dtype) {
   c.vision.reset();
   return c;
 }
+
+// A random checkpoint written to a temporary directory and loaded on a CPU backend.
+struct RandomModel {
+  RandomModel(const pio::ModelConfig& cfg, uint64_t seed, int threads = 2)
+      : backend(pio::make_cpu_backend(threads)), model(written(cfg, seed, dir), *backend) {}
+
+  TempDir dir{"model"};
+  std::unique_ptr<pio::Backend> backend;
+  pio::Model model;
+
+ private:
+  static const std::filesystem::path& written(const pio::ModelConfig& cfg, uint64_t seed, const TempDir& dir) {
+    pio::write_random_checkpoint(cfg, seed, dir.path());
+    return dir.path();
+  }
+};
 
 // All-position logits for ids, run through pio's TextModel in one prefill.
 inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_t>& ids) {

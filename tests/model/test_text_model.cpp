@@ -22,11 +22,8 @@ std::vector<float> logits_row(std::span<const float> all, int64_t row, int64_t v
 
 // pio's logits for kIds on a random small checkpoint of `dtype` against the reference forward.
 double error_against_reference(const std::string& dtype, uint64_t seed) {
-  test::TempDir dir(dtype);
-  write_random_checkpoint(test::small_text_config(dtype), seed, dir.path());
-  auto be = make_cpu_backend(2);
-  Model model(dir.path(), *be);
-  const double err = test::max_relative_error(test::pio_logits(model, kIds), ref::text_logits(dir.path(), kIds));
+  test::RandomModel m(test::small_text_config(dtype), seed);
+  const double err = test::max_relative_error(test::pio_logits(m.model, kIds), ref::text_logits(m.dir.path(), kIds));
   BOOST_TEST_MESSAGE(dtype << " max relative error " << err);
   return err;
 }
@@ -49,7 +46,6 @@ BOOST_AUTO_TEST_CASE(bf16_logits_match_reference) {
 // Shapes the 2B does not have: head_dim unrelated to hidden/heads, GQA 3:1, odd vocab and
 // widths, untied lm_head, f16 weights, the v5 rope_parameters spelling.
 BOOST_AUTO_TEST_CASE(unusual_shapes_match_reference) {
-  test::TempDir dir("odd");
   ModelConfig c = test::small_text_config("float16");
   c.text.vocab_size = 97;
   c.text.hidden_size = 40;
@@ -60,20 +56,16 @@ BOOST_AUTO_TEST_CASE(unusual_shapes_match_reference) {
   c.text.head_dim = 14;
   c.text.mrope_section = {3, 2, 2};
   c.text.tie_word_embeddings = false;
-  write_random_checkpoint(c, 5, dir.path());
-  auto be = make_cpu_backend(2);
-  Model model(dir.path(), *be);
+  test::RandomModel m(c, 5);
   const std::vector<int32_t> ids{1, 96, 50, 3, 3, 0, 77};
-  const double err = test::max_relative_error(test::pio_logits(model, ids), ref::text_logits(dir.path(), ids));
+  const double err = test::max_relative_error(test::pio_logits(m.model, ids), ref::text_logits(m.dir.path(), ids));
   BOOST_TEST_MESSAGE("odd-shape f16 max relative error " << err);
   BOOST_TEST(err < 1e-4);
 }
 
 BOOST_AUTO_TEST_CASE(incremental_decode_equals_recomputation) {
-  test::TempDir dir("incr");
-  write_random_checkpoint(test::small_text_config("float32"), 6, dir.path());
-  auto be = make_cpu_backend(2);
-  Model model(dir.path(), *be);
+  test::RandomModel m(test::small_text_config("float32"), 6, 2);
+  Model& model = m.model;
   const int64_t vocab = model.config().text.vocab_size;
   const auto full = test::pio_logits(model, kIds);
 
@@ -100,10 +92,8 @@ BOOST_AUTO_TEST_CASE(incremental_decode_equals_recomputation) {
 }
 
 BOOST_AUTO_TEST_CASE(batch_equals_sequences_alone) {
-  test::TempDir dir("batch");
-  write_random_checkpoint(test::small_text_config("float32"), 7, dir.path());
-  auto be = make_cpu_backend(2);
-  Model model(dir.path(), *be);
+  test::RandomModel m(test::small_text_config("float32"), 7, 2);
+  Model& model = m.model;
   const int64_t vocab = model.config().text.vocab_size;
   const std::vector<std::vector<int32_t>> prompts{{1, 2, 3}, {400, 5, 6, 7, 8, 9, 10}, {11}};
   std::vector<std::vector<float>> alone;
@@ -142,10 +132,8 @@ BOOST_AUTO_TEST_CASE(batch_equals_sequences_alone) {
 }
 
 BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
-  test::TempDir dir("full");
-  write_random_checkpoint(test::small_text_config("float32"), 8, dir.path());
-  auto be = make_cpu_backend(1);
-  Model model(dir.path(), *be);
+  test::RandomModel m(test::small_text_config("float32"), 8, 1);
+  Model& model = m.model;
   const KvCacheShape shape = model.text().kv_shape();
   PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 4) * 2, 4);  // 8 slots
   const SequenceId seq = cache.add_sequence();
@@ -173,10 +161,8 @@ BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
 }
 
 BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
-  test::TempDir dir("gen");
-  write_random_checkpoint(test::small_text_config("bfloat16"), 9, dir.path());
-  auto be = make_cpu_backend(2);
-  Model model(dir.path(), *be);
+  test::RandomModel m(test::small_text_config("bfloat16"), 9, 2);
+  Model& model = m.model;
   PagedKvCache cache(model.text().kv_shape(), 1 << 22);
   const std::vector<int32_t> prompt{3, 1, 4, 1, 5};
   const PreparedPrompt prepared = prepare_prompt(model.text(), model.config(), prompt, nullptr);
