@@ -183,11 +183,6 @@ std::vector<TensorSpec> checkpoint_tensors(const ModelConfig& c, DType dtype) {
   return out;
 }
 
-float random_weight(uint64_t seed, const std::string& name, int64_t i) {
-  float v = 0.0f;
-  fill_range(seed, name, i, i + 1, &v);
-  return v;
-}
 
 void write_random_checkpoint(const ModelConfig& cfg, uint64_t seed, const std::filesystem::path& out,
                              uint64_t max_shard_bytes) {

@@ -38,8 +38,4 @@ void make_checkpoint(const CheckpointRequest& req);
 void write_random_checkpoint(const ModelConfig& cfg, uint64_t seed, const std::filesystem::path& out,
                              uint64_t max_shard_bytes = 2ull << 30);
 
-// The value a random checkpoint holds at element i of tensor `name` (normal, std 0.02; norm
-// weights around 1), independent of thread count and file layout.
-float random_weight(uint64_t seed, const std::string& name, int64_t i);
-
 }  // namespace pio
