@@ -4,8 +4,13 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS unit_test_framework)
-# Image decoding and colour conversion (model/image).
+# Image decoding (model/image): libjpeg, libpng, libwebp's demux and giflib per format, OpenCV
+# for BMP and colour conversion.
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+pkg_check_modules(LIBJPEG REQUIRED IMPORTED_TARGET libjpeg)
+pkg_check_modules(LIBPNG REQUIRED IMPORTED_TARGET libpng)
+pkg_check_modules(LIBWEBPDEMUX REQUIRED IMPORTED_TARGET libwebpdemux)
+find_package(GIF 5 REQUIRED)  # giflib ships no .pc; CMake's FindGIF looks for gif_lib.h and libgif
 # Tokenizer (model/tokenizer): PCRE2 for the pre-tokenizer regex, utf8proc for NFC, SentencePiece.
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)

@@ -27,11 +27,7 @@ PixelValues preprocess_image(std::span<const uint8_t> encoded, const Preprocesso
                      " pixels exceeds the limit of " + std::to_string(limits.max_decoded_pixels) +
                      " pixels");
   }
-  const RgbImage rgb = decode_rgb(encoded);
-  if (rgb.width != header.width || rgb.height != header.height) {
-    throw ModelError("cannot decode image: decoded size differs from the header's");
-  }
-  return preprocess_rgb(rgb, cfg, limits);
+  return preprocess_rgb(decode_rgb(encoded, header), cfg, limits);
 }
 
 PixelValues preprocess_rgb(const RgbImage& rgb, const PreprocessorConfig& cfg, const ImageLimits& limits) {

@@ -27,9 +27,10 @@ struct ImageLimits {
   }
 };
 
-// Decode (PNG, JPEG, WebP, BMP) -> RGB as Pillow converts it -> smart_resize -> antialiased
-// bicubic -> rescale/normalise -> patchify. Throws ModelError for unsupported or corrupt data,
-// zero-size images, a declared size over limits.max_decoded_pixels, and aspect ratios over 200.
+// Decode (PNG, JPEG, WebP, GIF, BMP) -> RGB as load_image gives it (EXIF orientation applied)
+// -> smart_resize -> antialiased bicubic -> rescale/normalise -> patchify. Throws ModelError for
+// unsupported, truncated or corrupt data, zero-size images, a declared size over
+// limits.max_decoded_pixels, and aspect ratios over 200.
 PixelValues preprocess_image(std::span<const uint8_t> encoded, const PreprocessorConfig& cfg,
                              const ImageLimits& limits);
 

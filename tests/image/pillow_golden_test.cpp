@@ -18,6 +18,7 @@
 
 #include "model/image/bicubic_resize.h"
 #include "model/image/decode.h"
+#include "model/image/image_probe.h"
 #include "model/image/preprocess.h"
 #include "model/image/smart_resize.h"
 #include "tests/image/test_util.h"
@@ -46,7 +47,7 @@ BOOST_AUTO_TEST_CASE(decode_resize_and_grid_match_pillow) {
     const std::string name = e.at("name");
     BOOST_TEST_CONTEXT(name) {
       const auto bytes = pio::test::read_bytes(dir / e.at("file").get<std::string>());
-      const pio::RgbImage decoded = pio::decode_rgb(bytes);
+      const pio::RgbImage decoded = pio::decode_rgb(bytes, pio::probe_image(bytes));
       const pio::RgbImage pil_decoded = pio::test::read_reference_png(dir / e.at("decoded").get<std::string>());
       BOOST_TEST(decoded.width == pil_decoded.width);
       BOOST_TEST(decoded.height == pil_decoded.height);

@@ -81,18 +81,19 @@ BOOST_AUTO_TEST_SUITE(refusals)
 BOOST_AUTO_TEST_CASE(undecodable_data) {
   expect_refusal({}, "empty");
   expect_refusal({'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'}, "unsupported or undecodable");
-  expect_refusal({'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0}, "unsupported or undecodable");
+  expect_refusal({'G', 'I', 'F', '8', '7', 'b', 1, 0, 1, 0}, "unsupported or undecodable");
+  expect_refusal({'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0}, "truncated GIF header");
   Bytes png = real_png(40, 30);
   png.resize(20);  // IHDR tag present, height cut off
   expect_refusal(png, "truncated PNG header");
   png = real_png(40, 30);
   png.resize(60);  // a valid IHDR, the pixel data cut off
-  expect_refusal(png, "cannot decode");
+  expect_refusal(png, "PNG image file is truncated");
   png = real_png(40, 30);
   for (size_t i = 41; i < png.size() - 12; ++i) png[i] ^= 0x5A;  // corrupt the compressed data
   expect_refusal(png, "cannot decode");
   expect_refusal({0xFF, 0xD8, 0xFF, 0xD9}, "no frame header");
-  expect_refusal(jpeg_header(64, 48), "cannot decode");
+  expect_refusal(jpeg_header(64, 48), "JPEG image file is truncated");
 }
 
 BOOST_AUTO_TEST_CASE(zero_size) {
