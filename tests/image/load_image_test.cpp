@@ -165,6 +165,12 @@ BOOST_AUTO_TEST_CASE(cmyk_and_ycck_jpegs_convert_as_pillow) {
   check_decoded(golden("min_cmyk_black_32"));
 }
 
+BOOST_AUTO_TEST_CASE(png_layouts_as_pillow) {
+  // 2- and 4-bit grey, 16-bit grey+alpha and RGBA, Adam7 in RGB, 1-bit grey and 4-bit palette
+  // (shorter than its indices).
+  BOOST_TEST(check_kind("png") == 7u);
+}
+
 BOOST_AUTO_TEST_CASE(user_gif_is_decoded) {
   const Bytes bytes = user_file("still_240.gif");
   const pio::ImageHeader header = pio::probe_image(bytes);

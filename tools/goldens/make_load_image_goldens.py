@@ -9,8 +9,9 @@ of truncated files (each refused by Pillow), and EXIF payloads with the orientat
 
 Kinds: EXIF orientation 1..8 in JPEG (APP1), PNG (eXIf, before and after the image data) and
 WebP (EXIF chunk, with and without the "Exif\\0\\0" marker); CMYK JPEGs (Adobe, no Adobe marker,
-YCCK); GIF first frames (interlaced, transparent, animated, offset or oversized frames, short
-palettes, no palette); animated WebP first frames; truncated files of every format.
+YCCK); PNG layouts Pillow cannot write (2- and 4-bit grey, 16-bit with alpha, Adam7); GIF first
+frames (interlaced, transparent, animated, offset or oversized frames, short palettes); animated
+WebP first frames; truncated files of every format.
 
 Run with Debian's python3-pil and python3-numpy:  /usr/bin/python3 tools/goldens/make_load_image_goldens.py
 """
@@ -138,6 +139,36 @@ def exif_payload_cases():
 
 def png_chunk(tag, data):
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_raw(samples, depth, color_type, interlace=False, plte=None):
+    """A PNG of `samples` (height x width x channels) at `depth` bits, every row unfiltered,
+    optionally Adam7-interlaced: layouts Pillow cannot write."""
+    h, w = samples.shape[:2]
+
+    def rows(img):
+        out = b""
+        for row in img:
+            flat = row.reshape(-1)
+            if depth == 16:
+                data = flat.astype(">u2").tobytes()
+            elif depth == 8:
+                data = flat.astype(np.uint8).tobytes()
+            else:
+                bits = np.unpackbits(flat.astype(np.uint8)[:, None], axis=1)[:, 8 - depth:]
+                data = np.packbits(bits.reshape(-1)).tobytes()
+            out += b"\0" + data
+        return out
+
+    if interlace:  # the seven passes: first row, first column, row step, column step
+        passes = [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1)]
+        raw = b"".join(rows(samples[y0::dy, x0::dx]) for y0, x0, dy, dx in passes
+                       if samples[y0::dy, x0::dx].size)
+    else:
+        raw = rows(samples)
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, int(interlace))
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + (png_chunk(b"PLTE", plte) if plte else b"")
+            + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""))
 
 
 def png_chunks(data):
@@ -307,6 +338,16 @@ def decoded_cases():
         gif_layout(encode(indices, "GIF", optimize=False), palette_entries=2))
     add("gif", "gif_grey_36x20", "gif", encode(rgb(36, 20, 225).convert("L"), "GIF"))
 
+    noise = np.random.default_rng(260)
+    add("png", "png_grey2_21x13", "png", png_raw(noise.integers(0, 4, (13, 21, 1)), 2, 0))
+    add("png", "png_grey4_21x13", "png", png_raw(noise.integers(0, 16, (13, 21, 1)), 4, 0))
+    add("png", "png_grey_alpha16_21x13", "png", png_raw(noise.integers(0, 65536, (13, 21, 2)), 16, 4))
+    add("png", "png_rgba16_21x13", "png", png_raw(noise.integers(0, 65536, (13, 21, 4)), 16, 6))
+    add("png", "png_adam7_rgb_37x23", "png", png_raw(pattern(37, 23, 261), 8, 2, interlace=True))
+    add("png", "png_adam7_bilevel_19x11", "png", png_raw(noise.integers(0, 2, (11, 19, 1)), 1, 0, interlace=True))
+    add("png", "png_adam7_palette4_short_19x11", "png",
+        png_raw(noise.integers(0, 16, (11, 19, 1)), 4, 3, interlace=True, plte=bytes(range(30))))
+
     anim = [rgb(40, 24, 230 + i) for i in range(2)]
     add("animated_webp", "webp_anim_lossless_40x24", "webp",
         encode(anim[0], "WEBP", save_all=True, append_images=anim[1:], lossless=True, duration=80))
@@ -326,6 +367,7 @@ def truncation_sources():
         ("jpeg_baseline_48x40", "jpg", encode(img, "JPEG", quality=90)),
         ("jpeg_progressive_48x40", "jpg", encode(img, "JPEG", quality=90, progressive=True)),
         ("png_48x40", "png", encode(img, "PNG")),
+        ("png_adam7_48x40", "png", png_raw(np.asarray(img), 8, 2, interlace=True)),
         ("webp_lossy_48x40", "webp", encode(img, "WEBP", quality=80)),
         ("webp_lossless_48x40", "webp", encode(img, "WEBP", lossless=True)),
         ("webp_anim_48x40", "webp", encode(img, "WEBP", save_all=True, append_images=[rgb(48, 40, 241)])),
