@@ -119,7 +119,9 @@ int exif_orientation(std::span<const uint8_t> tiff) {
   if (!le && !be && !prefix("II+\0") && !prefix("MM\0+")) {
     throw NotTiffError("invalid EXIF data: not a TIFF header");
   }
-  if ((!le && !be) || tiff.size() < 8) throw ModelError("invalid EXIF data: BigTIFF or cut-short TIFF header");
+  if ((!le && !be) || tiff.size() < 8) {
+    throw ModelError("invalid EXIF data: BigTIFF or cut-short TIFF header");
+  }
   const Tiff t(tiff, le);
   const uint64_t ifd = t.uint(4, 4);
   if (!t.has(ifd, 2)) return 1;

@@ -1,4 +1,5 @@
-// BMP: header probe, and decoding through OpenCV (the only Debian library that reads BMP alone).
+// BMP: header probe, and decoding through OpenCV's BMP reader, which sizes its image from the same
+// header fields as the probe (so from the size the caller checked).
 #include <cstdlib>
 #include <limits>
 #include <string>

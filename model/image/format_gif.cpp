@@ -128,7 +128,8 @@ RgbImage decode_gif(std::span<const uint8_t> data, const ImageHeader& header) {
   const GifImageDesc& frame = gif->Image;
   RgbImage out = allocate_stored(header, std::max<int64_t>(gif->SWidth, int64_t(frame.Left) + frame.Width),
                                  std::max<int64_t>(gif->SHeight, int64_t(frame.Top) + frame.Height));
-  std::vector<GifPixelType> indices(size_t(out.width * out.height), GifPixelType(transparency < 0 ? 0 : transparency));
+  const auto fill = GifPixelType(transparency < 0 ? 0 : transparency);
+  std::vector<GifPixelType> indices(size_t(out.width * out.height), fill);
   if (frame.Width > 0) {
     for (int y : row_order(frame.Height, frame.Interlace)) {
       GifPixelType* row = &indices[size_t((int64_t(frame.Top) + y) * out.width + frame.Left)];

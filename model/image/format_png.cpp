@@ -112,14 +112,17 @@ Palette read_palette(png_structp png, png_infop info) {
   png_colorp entries = nullptr;
   int count = 0;
   if (png_get_PLTE(png, info, &entries, &count) != 0) {
-    for (int i = 0; i < count && i < 256; ++i) p[size_t(i)] = {entries[i].red, entries[i].green, entries[i].blue};
+    for (int i = 0; i < count && i < 256; ++i) {
+      p[size_t(i)] = {entries[i].red, entries[i].green, entries[i].blue};
+    }
   }
   return p;
 }
 
 bool is_chunk_type(std::span<const uint8_t> t) {
   for (uint8_t c : t) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    const bool word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    if (!word) return false;
   }
   return true;
 }
@@ -128,6 +131,7 @@ bool is_chunk_type(std::span<const uint8_t> t) {
 
 ImageHeader probe_png(const ByteReader& b) {
   // The first chunk must be IHDR: width and height as big-endian u32 at bytes 16 and 20.
+  b.need(12, 4);
   if (!b.starts_with(12, "IHDR")) throw ModelError("invalid PNG: first chunk is not IHDR");
   const int64_t width = b.be32(16), height = b.be32(20);
   // The chunks as Pillow reads them, up to IEND or a name that is not one. A chunk whose data
@@ -186,7 +190,9 @@ RgbImage decode_png(std::span<const uint8_t> data, const ImageHeader& header) {
   std::vector<png_bytep> rows(l.height);
   for (size_t y = 0; y < rows.size(); ++y) rows[y] = image.data() + y * row_bytes;
   if (!read_image(png, rows.data())) throw fail();
-  for (size_t y = 0; y < rows.size(); ++y) convert_row(l, palette, rows[y], out.pixels.data() + y * l.width * 3);
+  for (size_t y = 0; y < rows.size(); ++y) {
+    convert_row(l, palette, rows[y], out.pixels.data() + y * l.width * 3);
+  }
   return out;
 }
 

@@ -43,6 +43,7 @@ std::span<const uint8_t> exif_chunk(std::span<const uint8_t> data) {
 
 ImageHeader probe_webp(const ByteReader& b) {
   // RIFF container; the first chunk at byte 12 is VP8 (lossy), VP8L (lossless) or VP8X (extended).
+  b.need(12, 4);
   if (b.starts_with(12, "VP8 ")) {
     // Key-frame header: 3-byte tag, start code 9D 01 2A, then 14-bit width and height.
     if (b.u8(23) != 0x9D || b.u8(24) != 0x01 || b.u8(25) != 0x2A) {
@@ -69,13 +70,18 @@ ImageHeader probe_webp(const ByteReader& b) {
 RgbImage decode_webp(std::span<const uint8_t> data, const ImageHeader& header) {
   WebPDemuxState state;
   const Demuxer container = demux(data, state);
-  if (!container) throw ModelError("cannot decode WebP image: invalid container");
+  if (!container) {
+    if (state == WEBP_DEMUX_PARSING_HEADER) throw truncated_error(ImageFormat::webp);
+    throw ModelError("cannot decode WebP image: invalid container");
+  }
   if (state != WEBP_DEMUX_DONE) throw truncated_error(ImageFormat::webp);
   // The canvas size, checked before the animation decoder allocates two canvases of it.
   RgbImage out = allocate_stored(header, WebPDemuxGetI(container.get(), WEBP_FF_CANVAS_WIDTH),
                                  WebPDemuxGetI(container.get(), WEBP_FF_CANVAS_HEIGHT));
   WebPAnimDecoderOptions options;
-  if (!WebPAnimDecoderOptionsInit(&options)) throw ModelError("cannot decode WebP image: libwebp version mismatch");
+  if (!WebPAnimDecoderOptionsInit(&options)) {
+    throw ModelError("cannot decode WebP image: libwebp version mismatch");
+  }
   options.color_mode = MODE_RGBA;
   options.use_threads = 0;
   const WebPData webp{data.data(), data.size()};

@@ -1,7 +1,7 @@
 // Per-format header probes and decoders behind probe_image and decode_rgb (one file per format).
-// A probe returns the size as stored (before orientation) with the orientation; a decoder
-// returns the stored image, after checking that the size its library reads is the probed one
-// before it allocates anything for the pixels.
+// A probe builds its header with stored_header; a decoder returns the image as stored (before
+// the orientation), after checking that the size its library reads is the probed one before it
+// allocates anything for the pixels.
 #pragma once
 
 #include <cstdint>

@@ -34,7 +34,9 @@ const nlohmann::json& manifest() {
   return m;
 }
 
-Bytes data_file(const std::string& relative) { return pio::test::read_bytes(pio::test::image_data_dir() / relative); }
+Bytes data_file(const std::string& relative) {
+  return pio::test::read_bytes(pio::test::image_data_dir() / relative);
+}
 Bytes user_file(const std::string& name) { return data_file("user-inputs/" + name); }
 
 std::vector<int64_t> grid_of(const Bytes& bytes) {
@@ -60,11 +62,13 @@ void check_decoded(const nlohmann::json& e) {
     BOOST_TEST(header.width == e.at("width").get<int64_t>());
     BOOST_TEST(header.height == e.at("height").get<int64_t>());
     const pio::RgbImage img = pio::decode_rgb(bytes, header);
-    const pio::RgbImage pil = pio::test::read_reference_png(pio::test::image_data_dir() / e.at("decoded").get<std::string>());
+    const pio::RgbImage pil =
+        pio::test::read_reference_png(pio::test::image_data_dir() / e.at("decoded").get<std::string>());
     BOOST_TEST(img.width == pil.width);
     BOOST_TEST(img.height == pil.height);
     BOOST_TEST((img.pixels == pil.pixels), "decoded pixels differ from load_image's");
-    BOOST_TEST(grid_of(bytes) == e.at("grid_thw").get<std::vector<int64_t>>(), boost::test_tools::per_element());
+    BOOST_TEST(grid_of(bytes) == e.at("grid_thw").get<std::vector<int64_t>>(),
+               boost::test_tools::per_element());
   }
 }
 
@@ -115,7 +119,9 @@ BOOST_AUTO_TEST_CASE(exif_payloads_read_as_pillow_reads_them) {
     BOOST_TEST_CONTEXT(p.at("name").get<std::string>()) {
       const std::string hex = p.at("hex");
       Bytes tiff;
-      for (size_t i = 0; i + 1 < hex.size(); i += 2) tiff.push_back(uint8_t(std::stoi(hex.substr(i, 2), nullptr, 16)));
+      for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+        tiff.push_back(uint8_t(std::stoi(hex.substr(i, 2), nullptr, 16)));
+      }
       if (p.contains("orientation")) {
         BOOST_TEST(pio::exif_orientation(tiff) == p.at("orientation").get<int>());
       } else {
@@ -143,7 +149,8 @@ BOOST_AUTO_TEST_CASE(pixel_limit_holds_for_an_oriented_image) {
     pio::preprocess_image(bytes, kConfig, limits);
     BOOST_ERROR("a 64x32 image passed a 2047-pixel limit");
   } catch (const pio::ModelError& e) {
-    BOOST_TEST(std::string(e.what()).find("image of 32x64 pixels exceeds the limit") != std::string::npos, e.what());
+    const std::string why = e.what();
+    BOOST_TEST(why.find("image of 32x64 pixels exceeds the limit") != std::string::npos, why);
   }
   limits.max_decoded_pixels = 64 * 32;
   BOOST_CHECK_NO_THROW(pio::preprocess_image(bytes, kConfig, limits));
@@ -229,7 +236,8 @@ BOOST_AUTO_TEST_CASE(refused_where_load_image_raises) {
   for (const auto& e : manifest().at("refused")) {
     BOOST_TEST_CONTEXT(e.at("name").get<std::string>()) {
       const std::string why = refusal(data_file(e.at("file")));
-      BOOST_TEST(why.find(e.at("reason").get<std::string>()) != std::string::npos, "refused for: '" << why << "'");
+      BOOST_TEST(why.find(e.at("reason").get<std::string>()) != std::string::npos,
+                 "refused for: '" << why << "'");
     }
   }
 }

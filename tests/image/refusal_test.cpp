@@ -86,6 +86,9 @@ BOOST_AUTO_TEST_CASE(undecodable_data) {
   Bytes png = real_png(40, 30);
   png.resize(20);  // IHDR tag present, height cut off
   expect_refusal(png, "truncated PNG header");
+  png.resize(14);  // the first chunk's name cut off
+  expect_refusal(png, "truncated PNG header");
+  expect_refusal({'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P'}, "truncated WebP header");
   png = real_png(40, 30);
   png.resize(60);  // a valid IHDR, the pixel data cut off
   expect_refusal(png, "PNG image file is truncated");
