@@ -1,14 +1,14 @@
-// A small bounds-checked reader of one TIFF directory rather than libexif: load_image's answer
-// is Pillow's, and libexif answers differently where it matters here. libexif requires 0x2A in
-// the declared byte order (Pillow takes both), rewrites tags whose type breaks the specification
-// unless told not to, and reads only SHORT orientation values consistently; it also parses every
-// directory, thumbnail and vendor maker note of untrusted data to answer one tag of IFD0.
+// A small bounds-checked reader of IFD0 rather than libexif: load_image's answer is Pillow's, and
+// libexif's differs where it matters here. It requires 42 in the declared byte order (Pillow
+// takes both), rewrites by default entries whose type breaks the specification, keeps the first
+// of duplicate tags, and parses every directory, thumbnail and vendor maker note of the untrusted
+// data to answer one tag.
 #include "model/image/exif_orientation.h"
 
 #include <array>
 #include <cstring>
 #include <optional>
-#include <utility>
+#include <vector>
 
 #include "model/errors.h"
 

@@ -5,12 +5,12 @@
 //
 // libpng reports errors through a handler that must not return: it longjmps back to the setjmp
 // of the step that called libpng. Those step functions hold no C++ object with a destructor.
+#include <algorithm>
 #include <array>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <png.h>
