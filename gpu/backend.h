@@ -16,7 +16,7 @@ namespace pio {
 // so y = x · Wᵀ. A 1D vector (a norm weight, a bias) has rows == 1.
 struct WeightView {
   DType dtype = DType::F32;
-  const void* data = nullptr;
+  const void* data = nullptr;  // aligned to the dtype's size (SafetensorsFile guarantees it)
   int64_t rows = 0;
   int64_t cols = 0;
 };

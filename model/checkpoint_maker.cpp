@@ -14,12 +14,20 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 16;  // elements per independently seeded chunk
 
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+// SplitMix64's finalizer: a bijection of 64-bit words that scatters nearby inputs.
+uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
+
+uint64_t splitmix(uint64_t& state) { return mix(state += 0x9e3779b97f4a7c15ull); }
+
+// Where a chunk's stream starts. SplitMix64 steps its state by a constant, so starting points
+// that also differ by multiples of it (base + chunk * step) would make each chunk's stream the
+// previous one's shifted by a draw, repeating values across the tensor; mixed starting points
+// are unrelated instead.
+uint64_t chunk_state(uint64_t base, int64_t chunk) { return mix(base + mix(static_cast<uint64_t>(chunk) + 1)); }
 
 uint64_t name_hash(const std::string& s) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
@@ -40,7 +48,7 @@ void fill_range(uint64_t seed, const std::string& name, int64_t begin, int64_t e
   const bool norm = is_norm_weight(name);
   const uint64_t base = seed * 0x2545f4914f6cdd1dull ^ name_hash(name);
   for (int64_t chunk = begin / kChunk; chunk * kChunk < end; ++chunk) {
-    uint64_t state = base + static_cast<uint64_t>(chunk) * 0x9e3779b97f4a7c15ull;
+    uint64_t state = chunk_state(base, chunk);
     const int64_t first = chunk * kChunk;
     for (int64_t i = first; i < first + kChunk && i < end; i += 2) {
       const double u1 = (static_cast<double>(splitmix(state) >> 11) + 1.0) * 0x1.0p-53;

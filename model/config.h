@@ -55,7 +55,11 @@ struct ModelConfig {
   std::string model_type = "qwen3_vl";
 };
 
-// Parses and checks the fields; throws ModelError naming the file and the field.
+// Parses and checks every field: exact JSON types, each size and count within model/limits.h
+// (so no later product overflows), the parameter count the shapes imply at most 2^40, finite
+// positive rms_norm_eps and rope_theta, plain (default) rotary only, and, with a vision tower,
+// the special token ids inside the vocabulary. Throws ModelError naming the file, the field
+// and its allowed range. Field names and defaults follow transformers' Qwen3VLConfig.
 ModelConfig parse_model_config(const nlohmann::json& j, const std::string& source);
 ModelConfig load_model_config(const std::filesystem::path& model_dir);
 // The genuine Hugging Face config.json layout (text_config + vision_config).

@@ -1,8 +1,11 @@
 #include "model/image_features.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "model/errors.h"
+#include "model/limits.h"
 #include "model/safetensors.h"
 #include "model/safetensors_writer.h"
 
@@ -39,20 +42,57 @@ void write_image_features(const std::filesystem::path& path, const ImageFeatures
 
 namespace {
 
+// A float32 tensor's values; the caller has checked its shape (never empty).
 std::vector<float> as_floats(const TensorInfo& t) {
+  if (t.dtype != DType::F32) throw ModelError("tensor '" + t.name + "' must be F32");
   std::vector<float> out(static_cast<size_t>(t.numel()));
-  if (t.dtype == DType::F32) std::memcpy(out.data(), t.data, t.bytes);
-  else throw ModelError("tensor '" + t.name + "' must be F32");
+  std::memcpy(out.data(), t.data, t.bytes);
   return out;
+}
+
+int64_t grid_value(const TensorInfo& grid, int64_t i) {
+  if (grid.dtype == DType::I64) return static_cast<const int64_t*>(grid.data)[i];
+  return static_cast<const int32_t*>(grid.data)[i];
+}
+
+// grid_thw, checked against the rows it must account for: every value in [1, kMaxGrid], and
+// the patches of all images equal to rows x merge² for one merge size that divides every
+// image's height and width (the merge size is the model's, which the file does not name).
+std::vector<ImageGrid> read_grids(const TensorInfo& grid, int64_t rows, const std::string& where) {
+  std::vector<ImageGrid> grids;
+  int64_t patches = 0;
+  bool overflow = false;
+  for (int64_t i = 0; i < grid.shape[0]; ++i) {
+    int64_t v[3];
+    for (int64_t j = 0; j < 3; ++j) {
+      v[j] = grid_value(grid, i * 3 + j);
+      if (v[j] < 1 || v[j] > limits::kMaxGrid)
+        throw ModelError(where + "grid_thw[" + std::to_string(i) + "] holds " + std::to_string(v[j]) +
+                         ", outside the allowed range [1, " + std::to_string(limits::kMaxGrid) + "]");
+    }
+    grids.push_back({v[0], v[1], v[2]});
+    overflow = overflow || __builtin_add_overflow(patches, v[0] * v[1] * v[2], &patches);
+  }
+  int64_t merge = 1;
+  while (!overflow && merge < limits::kMaxMergeSize && rows * merge * merge < patches) ++merge;
+  const bool divides = std::all_of(grids.begin(), grids.end(), [&](const ImageGrid& g) {
+    return g.h % merge == 0 && g.w % merge == 0;
+  });
+  if (overflow || rows * merge * merge != patches || !divides)
+    throw ModelError(where + "grid_thw does not match image_embeds: its images hold " +
+                     (overflow ? std::string("over 2^63") : std::to_string(patches)) + " patches, which no "
+                     "merge size turns into the " + std::to_string(rows) + " image_embeds rows");
+  return grids;
 }
 
 }  // namespace
 
 ImageFeatures read_image_features(const std::filesystem::path& path) {
   const auto file = SafetensorsFile::open(path);
+  const std::string where = path.string() + ": ";
   const auto get = [&](const char* name) -> const TensorInfo& {
     const auto it = file->tensors().find(name);
-    if (it == file->tensors().end()) throw ModelError(path.string() + ": no tensor '" + name + "'");
+    if (it == file->tensors().end()) throw ModelError(where + "no tensor '" + name + "'");
     return it->second;
   };
   const TensorInfo& embeds = get("image_embeds");
@@ -60,12 +100,22 @@ ImageFeatures read_image_features(const std::filesystem::path& path) {
   const TensorInfo& grid = get("grid_thw");
   if (embeds.shape.size() != 2 || deepstack.shape.size() != 3 || grid.shape.size() != 2 || grid.shape[1] != 3 ||
       deepstack.shape[1] != embeds.shape[0] || deepstack.shape[2] != embeds.shape[1])
-    throw ModelError(path.string() + ": expected image_embeds [n, hidden], deepstack [k, n, hidden], grid_thw [images, 3]");
+    throw ModelError(where + "expected image_embeds [n, hidden], deepstack [k, n, hidden], grid_thw [images, 3]");
+  if (embeds.shape[0] < 1 || embeds.shape[1] < 1 || grid.shape[0] < 1)
+    throw ModelError(where + "image_embeds and grid_thw must hold at least one image token and one image");
+  if (embeds.shape[1] > limits::kMaxHidden)
+    throw ModelError(where + "image_embeds rows of " + std::to_string(embeds.shape[1]) + " values exceed the largest "
+                     "hidden size, " + std::to_string(limits::kMaxHidden));
+  // Qwen3-VL's features always carry DeepStack sets (config.json requires at least one).
+  if (deepstack.shape[0] < 1 || deepstack.shape[0] > limits::kMaxLayers)
+    throw ModelError(where + "deepstack holds " + std::to_string(deepstack.shape[0]) + " feature sets, allowed 1 to " +
+                     std::to_string(limits::kMaxLayers));
   if (grid.dtype != DType::I32 && grid.dtype != DType::I64)
-    throw ModelError(path.string() + ": grid_thw must be int32 or int64");
+    throw ModelError(where + "grid_thw must be int32 or int64");
   ImageFeatures f;
   f.tokens = embeds.shape[0];
   f.hidden = embeds.shape[1];
+  f.grids = read_grids(grid, f.tokens, where);
   try {
     f.embeds = as_floats(embeds);
     const auto all = as_floats(deepstack);
@@ -74,19 +124,7 @@ ImageFeatures read_image_features(const std::filesystem::path& path) {
       f.deepstack.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(k * per),
                                all.begin() + static_cast<std::ptrdiff_t>((k + 1) * per));
   } catch (const ModelError& e) {
-    throw ModelError(path.string() + ": " + e.what());
-  }
-  for (int64_t i = 0; i < grid.shape[0]; ++i) {
-    int64_t v[3];
-    for (int j = 0; j < 3; ++j) {
-      if (grid.dtype == DType::I64) std::memcpy(&v[j], static_cast<const char*>(grid.data) + (i * 3 + j) * 8, 8);
-      else {
-        int32_t x;
-        std::memcpy(&x, static_cast<const char*>(grid.data) + (i * 3 + j) * 4, 4);
-        v[j] = x;
-      }
-    }
-    f.grids.push_back({v[0], v[1], v[2]});
+    throw ModelError(where + e.what());
   }
   return f;
 }

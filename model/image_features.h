@@ -24,7 +24,10 @@ struct ImageFeatures {
 ImageFeatures encode_images(VisionModel& vision, std::span<const PixelValues> images);
 
 void write_image_features(const std::filesystem::path& path, const ImageFeatures& f);
-// Throws ModelError naming the file when a tensor is missing or the shapes disagree.
+// Throws ModelError naming the file when a tensor is missing or not F32 / integer, the shapes
+// disagree or are empty, deepstack holds no set (or over 1024), a grid_thw value lies outside
+// [1, 2^17], or the grids' patches are not the image_embeds rows times merge² for one merge
+// size dividing every grid's height and width.
 ImageFeatures read_image_features(const std::filesystem::path& path);
 
 }  // namespace pio

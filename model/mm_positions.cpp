@@ -1,9 +1,11 @@
 #include "model/mm_positions.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "model/errors.h"
+#include "model/limits.h"
 
 namespace pio {
 namespace {
@@ -16,6 +18,8 @@ std::string grid_string(const ImageGrid& g) {
 // merged grid. Returns the next free position, base + max(T, H, W).
 int32_t append_image(MultimodalPrompt& p, const ImageGrid& g, int merge, int32_t image_id, int32_t base) {
   const int64_t gh = g.h / merge, gw = g.w / merge;
+  if (base + std::max({g.t, gh, gw}) > std::numeric_limits<int32_t>::max())
+    throw ModelError("the prompt's positions exceed the int32 range of M-RoPE positions");
   for (int64_t t = 0; t < g.t; ++t)
     for (int64_t r = 0; r < gh; ++r)
       for (int64_t c = 0; c < gw; ++c) {
@@ -28,6 +32,11 @@ int32_t append_image(MultimodalPrompt& p, const ImageGrid& g, int merge, int32_t
 }
 
 }  // namespace
+
+bool grid_fits(const ImageGrid& g, int merge_size) {
+  const auto side = [](int64_t v) { return v >= 1 && v <= limits::kMaxGrid; };
+  return side(g.t) && side(g.h) && side(g.w) && merge_size >= 1 && g.h % merge_size == 0 && g.w % merge_size == 0;
+}
 
 int64_t image_token_count(const ImageGrid& g, int merge_size) {
   return g.t * (g.h / merge_size) * (g.w / merge_size);
@@ -55,9 +64,10 @@ MultimodalPrompt build_multimodal_prompt(std::span<const int32_t> ids, std::span
       throw ModelError("the prompt has more image placeholder runs than the " + std::to_string(images.size()) +
                        " images given");
     const ImageGrid& g = images[image];
-    if (g.t <= 0 || g.h <= 0 || g.w <= 0 || g.h % merge || g.w % merge)
-      throw ModelError("image " + std::to_string(image) + ": grid " + grid_string(g) +
-                       " is empty or not a multiple of the merge size " + std::to_string(merge));
+    if (!grid_fits(g, merge))
+      throw ModelError("image " + std::to_string(image) + ": grid " + grid_string(g) + " is empty, over " +
+                       std::to_string(limits::kMaxGrid) + " on a side or not a multiple of the merge size " +
+                       std::to_string(merge));
     const size_t run_begin = i;
     while (i < ids.size() && ids[i] == image_id) ++i;
     const auto run = static_cast<int64_t>(i - run_begin), need = image_token_count(g, merge);

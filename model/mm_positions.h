@@ -15,7 +15,10 @@ struct ImageGrid {
   int64_t t = 1, h = 0, w = 0;  // in patches, as grid_thw
 };
 
-// Language-model tokens of an image after the merge_size x merge_size merger.
+// Whether a grid can be placed: every side in [1, limits::kMaxGrid] (so token counts stay far
+// from overflow) and h and w multiples of merge_size.
+bool grid_fits(const ImageGrid& grid, int merge_size);
+// Language-model tokens of an image after the merge_size x merge_size merger (for a grid that fits).
 int64_t image_token_count(const ImageGrid& grid, int merge_size);
 
 // Where the prompt starts: after `tokens` already cached tokens whose next free position is
@@ -37,7 +40,8 @@ struct MultimodalPrompt {
 // A placeholder run is <|vision_start|>, image_token_id once (expanded) or exactly the image's
 // token count times, <|vision_end|>; runs take the images in order. Throws ModelError when the
 // runs and images differ in number, a run has the wrong length or is not closed, an image token
-// stands outside a run, or the prompt holds a video.
+// stands outside a run, a grid does not fit, positions pass the int32 range, or the prompt holds
+// a video.
 MultimodalPrompt build_multimodal_prompt(std::span<const int32_t> ids, std::span<const ImageGrid> images,
                                          const ModelConfig& cfg, int merge_size, PromptStart start = {});
 

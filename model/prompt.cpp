@@ -7,10 +7,39 @@
 
 namespace pio {
 
+namespace {
+
+// Features against the model, before any placeholder is expanded: a single <|image_pad|> grows
+// to its grid's token count, so the grids must first agree with the rows the features hold.
+void check_features(const ImageFeatures& f, const ModelConfig& cfg, const TextConfig& text, int merge) {
+  if (f.hidden != text.hidden_size)
+    throw ModelError("image features are " + std::to_string(f.hidden) + " wide, the model's hidden size is " +
+                     std::to_string(text.hidden_size));
+  int64_t tokens = 0;
+  for (size_t i = 0; i < f.grids.size(); ++i) {
+    if (!grid_fits(f.grids[i], merge))
+      throw ModelError("image " + std::to_string(i) + ": its grid is empty, too large or not a multiple of the "
+                       "model's merge size " + std::to_string(merge));
+    tokens += image_token_count(f.grids[i], merge);
+  }
+  if (tokens != f.tokens)
+    throw ModelError("the image grids make " + std::to_string(tokens) + " tokens at the model's merge size " +
+                     std::to_string(merge) + ", the features hold " + std::to_string(f.tokens));
+  // A model with a vision tower says how many DeepStack sets its features carry.
+  const size_t sets = cfg.vision ? cfg.vision->deepstack_visual_indexes.size() : f.deepstack.size();
+  if (f.deepstack.size() != sets || static_cast<int64_t>(sets) > text.num_hidden_layers)
+    throw ModelError("the image features carry " + std::to_string(f.deepstack.size()) +
+                     " DeepStack feature sets, the model takes " + std::to_string(sets) + " (at most one per " +
+                     "decoder layer, " + std::to_string(text.num_hidden_layers) + ")");
+}
+
+}  // namespace
+
 PreparedPrompt prepare_prompt(TextModel& text, const ModelConfig& cfg, std::span<const int32_t> ids,
                               const ImageFeatures* images) {
   const int merge = cfg.vision ? cfg.vision->spatial_merge_size : 2;
   const std::span<const ImageGrid> grids = images ? std::span<const ImageGrid>(images->grids) : std::span<const ImageGrid>();
+  if (images) check_features(*images, cfg, text.config(), merge);
   MultimodalPrompt mm = build_multimodal_prompt(ids, grids, cfg, merge);
   PreparedPrompt p;
   p.ids = std::move(mm.ids);
@@ -20,14 +49,6 @@ PreparedPrompt prepare_prompt(TextModel& text, const ModelConfig& cfg, std::span
   if (!images) return p;
 
   const int64_t hidden = text.config().hidden_size;
-  if (images->hidden != hidden)
-    throw ModelError("image features are " + std::to_string(images->hidden) + " wide, the model's hidden size is " +
-                     std::to_string(hidden));
-  if (static_cast<int64_t>(p.visual_rows.size()) != images->tokens)
-    throw ModelError("the prompt has " + std::to_string(p.visual_rows.size()) + " image tokens, the features " +
-                     std::to_string(images->tokens));
-  if (static_cast<int>(images->deepstack.size()) > text.config().num_hidden_layers)
-    throw ModelError("more DeepStack feature sets than decoder layers");
   p.embeddings.resize(p.ids.size() * static_cast<size_t>(hidden));
   // Image tokens have no embedding row of their own; embed a harmless id there, then overwrite.
   std::vector<int32_t> safe_ids = p.ids;

@@ -22,7 +22,9 @@ struct PreparedPrompt {
   const ImageFeatures* images = nullptr;  // not owned
 };
 
-// Throws ModelError when the placeholders and images disagree, or features do not fit the model.
+// Throws ModelError when the placeholders and images disagree, or features do not fit the model
+// (their width, their grids at the model's merge size, their number of DeepStack sets); the
+// features are checked before any placeholder is expanded.
 PreparedPrompt prepare_prompt(TextModel& text, const ModelConfig& cfg, std::span<const int32_t> ids,
                               const ImageFeatures* images);
 

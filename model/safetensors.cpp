@@ -15,6 +15,8 @@ namespace pio {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // the format's own limit
+constexpr size_t kMaxRank = 8;                     // pio's tensors have at most 5 dimensions
+constexpr uint64_t kMaxElements = uint64_t{1} << 48;  // keeps numel and bytes far from overflow
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
   throw ModelError(path.string() + ": " + what);
@@ -90,11 +92,14 @@ void SafetensorsFile::parse_header() {
       fail(path_, where + "unsupported dtype " + entry["dtype"].dump());
     const auto& shape = entry["shape"];
     if (!shape.is_array()) fail(path_, where + "shape is not an array");
+    if (shape.size() > kMaxRank)
+      fail(path_, where + "shape has " + std::to_string(shape.size()) + " dimensions, at most " +
+                      std::to_string(kMaxRank) + " are supported");
     uint64_t numel = 1;
     for (const auto& d : shape) {
-      if (!d.is_number_integer() || d.get<int64_t>() < 0) fail(path_, where + "bad dimension " + d.dump());
+      if (!d.is_number_unsigned()) fail(path_, where + "bad dimension " + d.dump());
       const auto dim = d.get<uint64_t>();
-      if (dim != 0 && numel > (uint64_t{1} << 48) / dim) fail(path_, where + "shape is absurdly large");
+      if (dim != 0 && numel > kMaxElements / dim) fail(path_, where + "shape is absurdly large");
       numel *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -117,6 +122,16 @@ void SafetensorsFile::parse_header() {
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
     if (ranges[i].first < ranges[i - 1].second) fail(path_, "two tensors overlap in the data section");
+
+  // The format allows any offset (its writers pad the header so that none is needed), but the
+  // kernels read whole elements: a tensor whose data is not aligned to its element size is
+  // read from an aligned copy instead (new[] aligns for every element type).
+  for (auto& [name, t] : tensors_) {
+    if (reinterpret_cast<uintptr_t>(t.data) % dtype_size(t.dtype) == 0) continue;
+    auto& copy = aligned_copies_.emplace_back(new unsigned char[t.bytes]);
+    std::memcpy(copy.get(), t.data, t.bytes);
+    t.data = copy.get();
+  }
 }
 
 }  // namespace pio

@@ -1,5 +1,7 @@
 // Reads a .safetensors file by mapping it into memory: tensors point into the mapping, nothing
-// is copied. The header is checked completely before any tensor is handed out.
+// is copied, except a tensor whose data the file places at an offset not aligned to its element
+// size, which is read from an aligned copy. The header is checked completely before any tensor
+// is handed out.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +19,7 @@ struct TensorInfo {
   std::string name;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
-  const void* data = nullptr;  // inside the file mapping
+  const void* data = nullptr;  // inside the file mapping, or an aligned copy; aligned to the dtype
   size_t bytes = 0;
 
   int64_t numel() const;
@@ -25,7 +27,8 @@ struct TensorInfo {
 
 class SafetensorsFile {
  public:
-  // Throws ModelError naming the file and the problem when it is missing, truncated or corrupt.
+  // Throws ModelError naming the file and the problem when it is missing, truncated or corrupt
+  // (including shapes of more than 8 dimensions or 2^48 elements).
   static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
@@ -44,6 +47,7 @@ class SafetensorsFile {
   size_t size_ = 0;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
+  std::vector<std::unique_ptr<unsigned char[]>> aligned_copies_;  // of misaligned tensors
 };
 
 }  // namespace pio

@@ -24,6 +24,12 @@ struct PreprocessorConfig {
 };
 
 // Reads model_dir/preprocessor_config.json; absent keys keep the Qwen3-VL defaults above.
+// Validates as transformers' Qwen2VLImageProcessor(Fast) does, and range-checks every number
+// (bounds in model/limits.h): throws ModelError naming the field and its allowed range for a
+// `size` without both shortest_edge and longest_edge (after min_pixels / max_pixels fill it
+// in), budgets outside [1, 2^26] or min over max, patch / merge / temporal sizes out of range,
+// a non-finite or out-of-range rescale_factor, image_mean or image_std, a resampling filter
+// other than bicubic, or a do_* step turned off.
 PreprocessorConfig load_preprocessor_config(const std::filesystem::path& model_dir);
 PreprocessorConfig parse_preprocessor_config(const nlohmann::json& j);
 

@@ -3,11 +3,16 @@
 #include <algorithm>
 
 #include "model/errors.h"
+#include "model/limits.h"
 
 namespace pio {
 
 void AddedTokens::add(AddedToken token) {
   if (token.content.empty()) throw ModelError("tokenizer: an added token has empty content");
+  // A negative id would read as ordinary text in TextPiece; 2^24 bounds vocab_size() as a config does.
+  if (token.id < 0 || token.id >= limits::kMaxVocab)
+    throw ModelError("tokenizer: added token '" + token.content + "' has id " + std::to_string(token.id) +
+                     ", outside [0, " + std::to_string(limits::kMaxVocab) + ")");
   const std::size_t index = tokens_.size();
   if (!by_content_.emplace(token.content, index).second) return;  // listed twice: keep first
   by_id_.emplace(token.id, index);

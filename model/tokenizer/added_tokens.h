@@ -26,6 +26,8 @@ struct TextPiece {
 
 class AddedTokens {
  public:
+  // Throws ModelError for empty content or an id outside [0, 2^24); a content listed twice
+  // keeps its first id.
   void add(AddedToken token);
 
   std::optional<std::int32_t> find(std::string_view content) const;

@@ -3,17 +3,30 @@
 #include <queue>
 
 #include "model/errors.h"
+#include "model/limits.h"
 
 namespace pio {
+namespace {
+
+constexpr std::int64_t kMaxId = limits::kMaxVocab;  // ids are below the largest vocab_size a config may give
+
+}  // namespace
 
 BpeModel::BpeModel(const std::unordered_map<std::string, std::int32_t>& vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges) {
   const ByteLevelMap bytes;
-  std::int32_t max_id = -1;
+  std::int64_t max_id = -1;
   for (const auto& [token, id] : vocab) {
-    if (id < 0) throw ModelError("tokenizer: negative id in vocabulary for '" + token + "'");
-    max_id = std::max(max_id, id);
+    if (id < 0 || id >= kMaxId)
+      throw ModelError("tokenizer: vocabulary id " + std::to_string(id) + " of '" + token + "' is outside [0, " +
+                       std::to_string(kMaxId) + ")");
+    max_id = std::max<std::int64_t>(max_id, id);
   }
+  // Ids index a dense table: a few ids far beyond the vocabulary's size would make it mostly
+  // empty (and, at 2^24 slots, half a gigabyte), so the table may hold at most twice the entries.
+  if (max_id + 1 > 2 * static_cast<std::int64_t>(vocab.size()))
+    throw ModelError("tokenizer: vocabulary id " + std::to_string(max_id) + " is too sparse for " +
+                     std::to_string(vocab.size()) + " entries (ids must stay below twice the entry count)");
   bytes_of_id_.resize(static_cast<std::size_t>(max_id + 1));
   for (const auto& [token, id] : vocab) {
     auto raw = bytes.bytes_of(token);

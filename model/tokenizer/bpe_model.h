@@ -17,7 +17,9 @@ namespace pio {
 
 class BpeModel {
  public:
-  // `vocab`: byte-level spelling -> id; `merges`: pairs of spellings in rank order.
+  // `vocab`: byte-level spelling -> id; `merges`: pairs of spellings in rank order. Throws
+  // ModelError for an id outside [0, 2^24), ids reaching twice the entry count (the id table
+  // is dense), a spelling that is not byte-level, a missing byte, or a merge of unknown tokens.
   BpeModel(const std::unordered_map<std::string, std::int32_t>& vocab,
            const std::vector<std::pair<std::string, std::string>>& merges);
 

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "model/errors.h"
+#include "model/json_fields.h"
+#include "model/limits.h"
 #include "model/tokenizer/nfc.h"
 #include "model/tokenizer/utf8.h"
 
@@ -13,6 +15,8 @@ namespace pio {
 namespace {
 
 using nlohmann::json;
+
+constexpr std::int64_t kIdLimit = limits::kMaxVocab;
 
 json read_json(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -63,6 +67,20 @@ bool read_nfc(const json& normalizer) {
   throw ModelError("tokenizer: unsupported normalizer '" + normalizer.dump() + "'");
 }
 
+// model.vocab: spelling -> id, every id a JSON integer in [0, 2^24) (as the model's vocab_size).
+std::unordered_map<std::string, std::int32_t> read_vocab(const json& vocab) {
+  if (!vocab.is_object()) throw ModelError("tokenizer: model.vocab must be an object of token -> id");
+  std::unordered_map<std::string, std::int32_t> out;
+  out.reserve(vocab.size());
+  for (const auto& [token, id] : vocab.items()) {
+    // Cheap test first: integer_in builds the message, and always throws, only for a bad id.
+    if (!id.is_number_unsigned() || id.get<std::uint64_t>() >= kIdLimit)
+      json_fields::integer_in(id, "tokenizer: the id of vocabulary entry '" + token + "'", 0, kIdLimit - 1);
+    out.emplace(token, static_cast<std::int32_t>(id.get<std::uint64_t>()));
+  }
+  return out;
+}
+
 // A token in tokenizer_config.json is a string or an AddedToken object.
 std::optional<std::string> read_config_token(const json& config, const char* key) {
   const auto it = config.find(key);
@@ -83,19 +101,22 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::filesystem::path& to
       throw ModelError("tokenizer: byte_fallback and ignore_merges are unsupported");
     }
     AddedTokens added;
-    for (const json& t : spec.value("added_tokens", json::array())) {
+    const json added_tokens = spec.value("added_tokens", json::array());
+    for (std::size_t i = 0; i < added_tokens.size(); ++i) {
+      const json& t = added_tokens.at(i);
       if (t.value("lstrip", false) || t.value("rstrip", false) || t.value("single_word", false)) {
         throw ModelError("tokenizer: added token options lstrip/rstrip/single_word are unsupported");
       }
-      added.add({t.at("id").get<std::int32_t>(), t.at("content").get<std::string>(),
-                 t.value("special", false)});
+      const auto id = json_fields::integer_in(t.at("id"), "tokenizer: added_tokens[" + std::to_string(i) + "].id",
+                                              0, kIdLimit - 1);
+      added.add({static_cast<std::int32_t>(id), t.at("content").get<std::string>(), t.value("special", false)});
     }
     std::optional<std::string> eos;
     if (std::filesystem::exists(tokenizer_config)) {
       eos = read_config_token(read_json(tokenizer_config), "eos_token");
     }
     return std::make_unique<BpeTokenizer>(
-        model.at("vocab").get<std::unordered_map<std::string, std::int32_t>>(),
+        read_vocab(model.at("vocab")),
         read_merges(model.at("merges")), std::move(added),
         read_split_regex(spec.at("pre_tokenizer")), read_nfc(spec.value("normalizer", json())),
         std::move(eos));

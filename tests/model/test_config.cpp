@@ -2,6 +2,7 @@
 #define BOOST_TEST_MODULE config
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -108,7 +109,7 @@ BOOST_AUTO_TEST_CASE(bad_configs_name_the_field) {
   BOOST_TEST(error_of(j).find("vocab_size has the wrong type") != std::string::npos);
   j = genuine_2b();
   j["vision_config"]["deepstack_visual_indexes"] = {5, 30};
-  BOOST_TEST(error_of(j).find("deepstack index 30") != std::string::npos);
+  BOOST_TEST(error_of(j).find("deepstack index 30 is outside 0..23") != std::string::npos);
   for (const auto& unordered : {std::vector<int>{11, 5}, std::vector<int>{5, 5}}) {
     j = genuine_2b();
     j["vision_config"]["deepstack_visual_indexes"] = unordered;
@@ -117,4 +118,146 @@ BOOST_AUTO_TEST_CASE(bad_configs_name_the_field) {
   j = genuine_2b();
   j["vision_config"]["out_hidden_size"] = 1024;
   BOOST_TEST(error_of(j).find("out_hidden_size must equal") != std::string::npos);
+}
+
+// Numbers near or past 2^31 (and 2^63) in any size or count field are refused with the field's
+// name and its allowed range, never wrapped or truncated: a plain int read made 2^32 + 16 heads
+// into 16, and 2^31 layers into a negative count.
+BOOST_AUTO_TEST_CASE(huge_counts_and_sizes_are_refused_with_their_range) {
+  struct Case {
+    const char* section;  // "" for the top level
+    const char* field;
+    const char* range;
+  };
+  const Case cases[] = {
+      {"text_config", "vocab_size", "[1, 16777216]"},
+      {"text_config", "hidden_size", "[1, 65536]"},
+      {"text_config", "intermediate_size", "[1, 262144]"},
+      {"text_config", "num_hidden_layers", "[1, 1024]"},
+      {"text_config", "num_attention_heads", "[1, 1024]"},
+      {"text_config", "num_key_value_heads", "[1, 16]"},
+      {"text_config", "head_dim", "[2, 1024]"},
+      {"text_config", "max_position_embeddings", "[0, 16777216]"},
+      {"vision_config", "depth", "[1, 1024]"},
+      {"vision_config", "hidden_size", "[1, 65536]"},
+      {"vision_config", "num_heads", "[1, 1024]"},
+      {"vision_config", "intermediate_size", "[1, 262144]"},
+      {"vision_config", "in_channels", "[1, 4]"},
+      {"vision_config", "patch_size", "[1, 256]"},
+      {"vision_config", "temporal_patch_size", "[1, 16]"},
+      {"vision_config", "spatial_merge_size", "[1, 16]"},
+      {"vision_config", "out_hidden_size", "[1, 65536]"},
+      {"vision_config", "num_position_embeddings", "[1, 1048576]"},
+      {"", "image_token_id", "[0, 151935]"},
+      {"", "video_token_id", "[0, 151935]"},
+      {"", "vision_start_token_id", "[0, 151935]"},
+      {"", "vision_end_token_id", "[0, 151935]"},
+  };
+  const json values[] = {json(2147483647), json(int64_t{2147483648}), json(int64_t{4294967296} + 16),
+                         json(uint64_t{18446744073709551615u}), json(-1)};
+  for (const Case& c : cases) {
+    for (const json& v : values) {
+      json j = genuine_2b();
+      (*c.section ? j[c.section] : j)[c.field] = v;
+      const std::string name = std::string("config.json.") + c.section + (*c.section ? "." : "") + c.field;
+      BOOST_TEST_CONTEXT(name << " = " << v.dump()) {
+        BOOST_TEST(error_of(j) == name + " = " + v.dump() + " is outside the allowed range " + c.range);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fractional_and_non_numeric_counts_are_refused) {
+  json j = genuine_2b();
+  j["text_config"]["num_hidden_layers"] = 28.5;
+  BOOST_TEST(error_of(j) == "config.json.text_config.num_hidden_layers has the wrong type: expected an integer, got 28.5");
+  j = genuine_2b();
+  j["text_config"]["num_hidden_layers"] = 1e300;  // a float past every integer type
+  BOOST_TEST(error_of(j).find("num_hidden_layers has the wrong type: expected an integer") != std::string::npos);
+  j = genuine_2b();
+  j["vision_config"]["deepstack_visual_indexes"] = {5, 11.0, 17};
+  BOOST_TEST(error_of(j).find("deepstack_visual_indexes[1] has the wrong type") != std::string::npos);
+  j = genuine_2b();
+  j["text_config"]["rope_scaling"]["mrope_section"] = {24, 20, "20"};
+  BOOST_TEST(error_of(j).find("rope_scaling.mrope_section[2] has the wrong type") != std::string::npos);
+}
+
+// Every field in range, yet the shapes multiply past 2^40 parameters (2 TB of bf16).
+BOOST_AUTO_TEST_CASE(size_products_past_the_parameter_limit_are_refused) {
+  json j = genuine_2b();
+  auto& t = j["text_config"];
+  t["num_hidden_layers"] = 1024;
+  t["intermediate_size"] = 262144;
+  t["hidden_size"] = 65536;
+  t["num_attention_heads"] = 512;
+  t["num_key_value_heads"] = 512;
+  t["head_dim"] = 128;
+  t["rope_scaling"]["mrope_section"] = {24, 20, 20};
+  BOOST_TEST(error_of(j) == "config.json.text_config: the shapes imply more than 2^40 parameters, above any model "
+                            "pio can hold");
+  j = genuine_2b();
+  j["vision_config"]["hidden_size"] = 65536;
+  j["vision_config"]["num_heads"] = 64;
+  j["vision_config"]["spatial_merge_size"] = 16;  // merger matrices of (65536 * 256)^2 weights
+  BOOST_TEST(error_of(j).find("config.json.vision_config: the shapes imply more than 2^40 parameters") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_float_fields_are_refused) {
+  for (const json& eps : {json(-1e-6), json(0.0), json(2.0), json(std::nan("")), json(INFINITY)}) {
+    json j = genuine_2b();
+    j["text_config"]["rms_norm_eps"] = eps;
+    BOOST_TEST_CONTEXT("rms_norm_eps " << eps.dump()) {
+      BOOST_TEST(error_of(j).find("config.json.text_config.rms_norm_eps") == 0u, error_of(j));
+    }
+  }
+  for (const json& theta : {json(0.0), json(-10000.0), json(std::nan(""))}) {
+    json j = genuine_2b();
+    j["text_config"]["rope_theta"] = theta;
+    BOOST_TEST_CONTEXT("rope_theta " << theta.dump()) {
+      BOOST_TEST(error_of(j).find("rope_theta") != std::string::npos, error_of(j));
+    }
+  }
+  json j = genuine_2b();
+  j["text_config"]["rope_scaling"]["rope_type"] = "yarn";
+  BOOST_TEST(error_of(j) == "config.json.text_config: rope_type 'yarn' is not supported (default only)");
+}
+
+// Entries that sum right but are negative would index rotary slots outside the head.
+BOOST_AUTO_TEST_CASE(negative_mrope_sections_are_refused) {
+  json j = genuine_2b();
+  j["text_config"]["rope_scaling"]["mrope_section"] = {-10, 42, 32};
+  BOOST_TEST(error_of(j) ==
+             "config.json.text_config.rope_scaling.mrope_section[0] = -10 is outside the allowed range [0, 64]");
+}
+
+// Token ids are embedded when the model has a vision tower, so they must be in its vocabulary;
+// a text-only config only compares against them (the tests' cut vocabularies keep the real ids).
+BOOST_AUTO_TEST_CASE(token_ids_must_lie_in_the_vocabulary_of_a_vision_model) {
+  json j = genuine_2b();
+  j["text_config"]["vocab_size"] = 512;
+  j.erase("image_token_id");
+  BOOST_TEST(error_of(j) == "config.json.image_token_id = 151655 (the default) is outside the vocabulary of 512 "
+                            "ids; set it in config.json");
+  j.erase("vision_config");
+  BOOST_TEST(parse_model_config(j, "config.json").image_token_id == 151655);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_sections_are_refused) {
+  json j = genuine_2b();
+  j["vision_config"] = 3;
+  BOOST_TEST(error_of(j) == "config.json.vision_config must be a JSON object, got 3");
+  j = genuine_2b();
+  j["text_config"] = json::array();
+  BOOST_TEST(error_of(j) == "config.json.text_config must be a JSON object, got []");
+  j = genuine_2b();
+  j["vision_config"]["deepstack_visual_indexes"] = json::array();
+  BOOST_TEST(error_of(j) == "config.json.vision_config.deepstack_visual_indexes must list 1 to num_hidden_layers "
+                            "= 28 blocks");
+  j = genuine_2b();
+  j["text_config"]["num_hidden_layers"] = 2;
+  BOOST_TEST(error_of(j).find("must list 1 to num_hidden_layers = 2 blocks") != std::string::npos);
+  j = genuine_2b();
+  j["vision_config"]["num_heads"] = 1;  // head dim 1024 is the limit; 2048 is over it
+  j["vision_config"]["hidden_size"] = 2048;
+  BOOST_TEST(error_of(j).find("hidden_size / num_heads must be at most 1024") != std::string::npos);
 }

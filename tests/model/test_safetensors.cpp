@@ -145,3 +145,56 @@ BOOST_AUTO_TEST_CASE(text_only_checkpoint_loads_without_vision) {
   BOOST_TEST(!model.has_vision());
   BOOST_TEST((model.stop_ids() == std::vector<int32_t>{151645, 151643}));
 }
+
+// The format lets a writer start tensor data anywhere. Here the data section starts at an odd
+// address, so an F32 tensor at offset 0 and a BF16 one at offset 12 are both misaligned in the
+// mapping: they must come back aligned, with the file's values (the typed reads below are what
+// UBSan would flag on misaligned data).
+BOOST_AUTO_TEST_CASE(misaligned_tensor_data_is_read_from_an_aligned_copy) {
+  test::TempDir dir("misaligned");
+  const auto p = dir.path() / "odd.safetensors";
+  std::string header = R"({"f":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},)"
+                       R"("h":{"dtype":"BF16","shape":[2],"data_offsets":[12,16]},)"
+                       R"("i":{"dtype":"I64","shape":[1],"data_offsets":[16,24]}})";
+  if (header.size() % 2 == 0) header += ' ';  // 8 + odd length: the data starts at an odd address
+  const float f[3] = {1.5f, -2.25f, 3.0e-3f};
+  const uint16_t h[2] = {0x3f80, 0xc040};  // bf16 1.0 and -3.0
+  const int64_t i = -1234567890123;
+  std::string data(24, '\0');
+  std::memcpy(data.data(), f, 12);
+  std::memcpy(data.data() + 12, h, 4);
+  std::memcpy(data.data() + 16, &i, 8);
+  {
+    std::ofstream out(p, std::ios::binary);
+    const uint64_t len = header.size();
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out << header << data;
+  }
+  const auto file = SafetensorsFile::open(p);
+  const TensorInfo& tf = file->tensors().at("f");
+  const TensorInfo& th = file->tensors().at("h");
+  const TensorInfo& ti = file->tensors().at("i");
+  BOOST_TEST(reinterpret_cast<uintptr_t>(tf.data) % 4 == 0);
+  BOOST_TEST(reinterpret_cast<uintptr_t>(th.data) % 2 == 0);
+  BOOST_TEST(reinterpret_cast<uintptr_t>(ti.data) % 8 == 0);
+  for (int k = 0; k < 3; ++k) BOOST_TEST(static_cast<const float*>(tf.data)[k] == f[k]);
+  BOOST_TEST(static_cast<const uint16_t*>(th.data)[0] == 0x3f80);
+  BOOST_TEST(static_cast<const uint16_t*>(th.data)[1] == 0xc040);
+  BOOST_TEST(static_cast<const int64_t*>(ti.data)[0] == i);
+}
+
+BOOST_AUTO_TEST_CASE(shapes_beyond_the_limits_are_refused) {
+  test::TempDir dir("limits");
+  const auto p = dir.path() / "big.safetensors";
+  const auto open = [&] { SafetensorsFile::open(p); };
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})", 4);
+  BOOST_TEST(error_says(open, "shape has 9 dimensions, at most 8 are supported"));
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[16777216,16777216,2],"data_offsets":[0,4]}})", 4);
+  BOOST_TEST(error_says(open, "shape is absurdly large"));
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]}})", 4);
+  BOOST_TEST(error_says(open, "shape is absurdly large"));
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}})", 4);
+  BOOST_TEST(error_says(open, "bad dimension 1.0"));
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,18446744073709551615]}})", 4);
+  BOOST_TEST(error_says(open, "truncated?"));
+}
