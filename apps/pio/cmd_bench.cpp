@@ -95,7 +95,7 @@ void add_bench(CLI::App& app) {
     Model model(a->model, *backend);
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
-    PagedKvCache cache = sequence_kv_cache(model.text(), longest, {"--prompt-tokens", a->gen_tokens}, 0);
+    PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0);
     const int64_t vocab = model.config().text.vocab_size;
 
     nlohmann::ordered_json out;

@@ -59,8 +59,8 @@ void add_chat(CLI::App& app) {
     LoadedPrompt run(a->model, a->threads, ids, a->image, &timings);
     Model& model = run.model;
     const PreparedPrompt& prompt_ids = run.prompt;
-    PagedKvCache cache = sequence_kv_cache(model.text(), static_cast<int64_t>(prompt_ids.ids.size()),
-                                           {"--max-tokens", a->max_tokens}, a->kv_mb);
+    PagedKvCache cache = sequence_kv_cache(model.text(), static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,
+                                           "--max-tokens", a->kv_mb);
     StreamDetokenizer detok(*tokenizer, a->show_special ? SpecialTokens::show : SpecialTokens::skip);
     const auto& stops = model.stop_ids();
     GenerateOptions options{a->max_tokens, stops, a->sampling, tokenizer->vocab_size(), [&](int32_t id) {

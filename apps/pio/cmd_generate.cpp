@@ -27,7 +27,7 @@ void add_generate(CLI::App& app) {
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, parse_ids(a->ids), a->image);
     PagedKvCache cache = sequence_kv_cache(run.model.text(), static_cast<int64_t>(run.prompt.ids.size()),
-                                           {"--max-tokens", a->max_tokens}, a->kv_mb);
+                                           a->max_tokens, "--max-tokens", a->kv_mb);
     const auto out = generate(run.model.text(), cache, run.prompt, {a->max_tokens, run.model.stop_ids(), {}, 0, {}});
     std::cout << ids_to_json(out.tokens) << std::endl;
   });

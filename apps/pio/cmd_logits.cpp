@@ -28,7 +28,7 @@ void add_logits(CLI::App& app) {
     Model& model = run.model;
     const PreparedPrompt& prompt = run.prompt;
     const auto n = static_cast<int64_t>(prompt.ids.size());
-    PagedKvCache cache = sequence_kv_cache(model.text(), n, {"--ids", 0}, 0);
+    PagedKvCache cache = sequence_kv_cache(model.text(), n, 0, "--ids", 0);
     const int64_t vocab = model.config().text.vocab_size;
     // Every position's logits are kept: n x vocab floats must fit the machine (n <= context).
     if (n * vocab > (physical_memory_mb() << 20) / int64_t{sizeof(float)})

@@ -123,15 +123,15 @@ CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels) {
       ->check(integer_in(1, kMaxPixels));
 }
 
-PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, const TokenCount& new_tokens,
-                               int64_t budget_mb) {
-  const int64_t tokens = prompt_tokens + new_tokens.value;  // both far below 2^62: no overflow
+PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, int64_t new_tokens,
+                               const std::string& length_option, int64_t budget_mb) {
+  const int64_t tokens = prompt_tokens + new_tokens;  // both far below 2^62: no overflow
   const std::string sequence =
-      std::to_string(prompt_tokens) + " prompt + " + std::to_string(new_tokens.value) + " new tokens";
+      std::to_string(prompt_tokens) + " prompt + " + std::to_string(new_tokens) + " new tokens";
   const int64_t context = model.config().max_position_embeddings;
   if (context > 0 && tokens > context)
-    throw CLI::ValidationError(new_tokens.option, sequence + " exceed the model's context of " + std::to_string(context) +
-                                                      " tokens (max_position_embeddings)");
+    throw CLI::ValidationError(length_option, sequence + " exceed the model's context of " + std::to_string(context) +
+                                                  " tokens (max_position_embeddings)");
   const KvCacheShape shape = model.kv_shape();
   constexpr int kBlock = 16;
   const int64_t block_bytes = PagedKvCache::bytes_per_block(shape, kBlock);
@@ -141,7 +141,7 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, co
   // limit_mb << 20 fits: it is at most the machine's memory.
   if (blocks > (limit_mb << 20) / block_bytes) {
     const int64_t need_mb = static_cast<int64_t>(std::ceil(static_cast<double>(blocks) * block_bytes / (1 << 20)));
-    throw CLI::ValidationError(machine ? new_tokens.option : "--kv-cache-mb",
+    throw CLI::ValidationError(machine ? length_option : "--kv-cache-mb",
                                sequence + " need " + std::to_string(need_mb) + " MiB of KV cache, more than " +
                                    (machine ? "the machine's " : "the budget of ") + std::to_string(limit_mb) +
                                    " MiB");

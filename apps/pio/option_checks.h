@@ -50,19 +50,13 @@ void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling);
 // --max-pixels 1..2^28; 0 (the option absent) leaves preprocessor_config.json's limit.
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
 
-// A new token count with the option that set it, for the messages of sequence_kv_cache.
-struct TokenCount {
-  std::string option;
-  int64_t value = 0;
-};
-
 // The KV cache for one sequence: the prompt's tokens and up to `new_tokens` more, sized to
 // exactly that (so a large budget costs nothing). Refuses with CLI::ValidationError a sequence
 // longer than the model's context (max_position_embeddings, when the config gives it), naming
-// new_tokens.option, or one whose KV cache needs more than `budget_mb` (naming --kv-cache-mb)
-// or, when budget_mb is 0, more than the machine's memory (naming new_tokens.option).
+// `length_option`, or one whose KV cache needs more than `budget_mb` (naming --kv-cache-mb)
+// or, when budget_mb is 0, more than the machine's memory (naming `length_option`).
 // vLLM refuses prompt + max_tokens beyond the context in the same way.
-PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, const TokenCount& new_tokens,
-                               int64_t budget_mb);
+PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, int64_t new_tokens,
+                               const std::string& length_option, int64_t budget_mb);
 
 }  // namespace pio::cli

@@ -114,4 +114,19 @@ for key in "${!accepted[@]}"; do
 done
 wait
 if compgen -G "$work/option*/FAIL" >/dev/null; then fail "$(cat "$work"/option*/FAIL)"; fi
-echo "option ranges: $n options x ${#values[@]} values, none ended by a signal, every refusal named its option"
+
+# bench --image-sizes takes numbers as text: WxH, each side 1..8192.
+bench_args=(--model "$model" --prompt-tokens 1 --gen-tokens 1 --runs 1 --threads 1 --json)
+for v in 0x0 1x1 8193x1 1x2147483648 -1x1 9223372036854775808x1 1e308x1 nanx1 x 32 abc ""; do
+  timeout 60 "$pio" bench "${bench_args[@]}" --image-sizes "$v" >"$work/out" 2>"$work/err"
+  rc=$?
+  if [ "$v" = 1x1 ]; then
+    [ "$rc" -eq 0 ] || fail "pio bench --image-sizes 1x1 exited $rc: $(tail -c 300 "$work/err")"
+  else
+    [ "$rc" -eq 2 ] || fail "pio bench --image-sizes '$v' exited $rc, not 2: $(tail -c 300 "$work/err")"
+    grep -qE -- "^--image-sizes: '.*' is not an image size WxH, each side 1..8192" "$work/err" ||
+      fail "pio bench --image-sizes '$v': $(cat "$work/err")"
+  fi
+done
+echo "option ranges: $n options x ${#values[@]} values and 12 image sizes; none ended by a signal," \
+  "every refusal named its option and range"
