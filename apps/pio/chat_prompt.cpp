@@ -3,8 +3,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "model/errors.h"
 #include "model/tokenizer/chat_template.h"
 
@@ -13,7 +11,6 @@ namespace pio::cli {
 namespace {
 
 constexpr std::streamoff kMaxMessagesFileBytes = 16 << 20;
-constexpr int kMaxMessagesDepth = 32;  // the messages shape nests 4 deep; extra keys may add some
 
 }  // namespace
 
@@ -37,18 +34,8 @@ ParsedChat read_chat_messages_file(const std::string& path) {
   in.seekg(0);
   std::ostringstream text;
   text << in.rdbuf();
-  nlohmann::json messages;
   try {
-    messages = nlohmann::json::parse(text.str(), [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > kMaxMessagesDepth)
-        throw ModelError(path + ": JSON nested deeper than " + std::to_string(kMaxMessagesDepth) + " levels");
-      return true;
-    });
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(path + ": not valid JSON: " + e.what());
-  }
-  try {
-    return parse_chat_messages(messages);
+    return parse_chat_messages_text(text.str());
   } catch (const ModelError& e) {
     throw ModelError(path + ": " + e.what());
   }

@@ -106,4 +106,18 @@ ParsedChat parse_chat_messages(const nlohmann::json& messages, const ChatMessage
   return out;
 }
 
+ParsedChat parse_chat_messages_text(std::string_view text, const ChatMessageLimits& limits) {
+  constexpr int kMaxDepth = 32;  // the messages shape nests 4 deep; extra keys may add some
+  nlohmann::json messages;
+  try {
+    messages = nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > kMaxDepth) throw ModelError("JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
+      return true;
+    });
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(std::string("not valid JSON: ") + e.what());
+  }
+  return parse_chat_messages(messages, limits);
+}
+
 }  // namespace pio

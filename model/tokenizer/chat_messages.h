@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -39,5 +40,9 @@ struct ParsedChat {
 // ModelError naming the offending element (`messages[2].content[0]`) for any other shape,
 // role or part type, and for a conversation over `limits`. Pure: reads no file.
 ParsedChat parse_chat_messages(const nlohmann::json& messages, const ChatMessageLimits& limits = {});
+
+// The same from JSON text (a --messages file, a request body): refuses with ModelError text
+// that is not JSON or nests deeper than 32 levels, before parse_chat_messages.
+ParsedChat parse_chat_messages_text(std::string_view text, const ChatMessageLimits& limits = {});
 
 }  // namespace pio
