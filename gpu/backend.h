@@ -1,6 +1,12 @@
 // The compute interface the model is written against. One implementation per device kind:
 // `cpu/` now, `cuda/` later. All activations are float32 row-major; weights stay in their
 // checkpoint dtype and are converted inside the kernels.
+//
+// Batch invariance: every kernel computes each output row (of attention: each query row) by a
+// fixed sequence of operations on its own inputs, so its bits never depend on the other rows or
+// sequences in the call nor on the number of compute threads. A sequence's logits are then the
+// same whatever shares its forward pass and however its prompt is split into chunks
+// (tests/model/test_batch_invariance.cpp); new kernels must keep this.
 #pragma once
 
 #include <cstdint>

@@ -31,6 +31,10 @@ void softmax_scaled(float* scores, int64_t n, float scale) {
 }
 
 // softmax(scores) · V for one query head; key_row(t) / value_row(t) give the t-th context row.
+// The whole context in one pass keeps the reduction order fixed (see attention.h). A faster
+// version that splits the context (online softmax over KV tiles, flash-decoding) must cut it
+// at fixed positions (multiples of one tile size from slot 0) and combine the tiles in order,
+// never where a prefill chunk or a cache block happens to end.
 template <class KeyRow, class ValueRow>
 void attend(const float* q, int64_t ctx, int head_dim, float scale, float* scores, KeyRow key_row,
             ValueRow value_row, float* out) {

@@ -13,6 +13,11 @@ namespace pio::cpu {
 // Per-worker buffers for attention scores; grown before a call, never during one.
 using ScoreScratch = std::vector<std::vector<float>>;
 
+// Batch invariance: each (query row, head) is computed alone over its context slots
+// [0, cached_before + i] in position order — its dot products, one max, one sum, then the V rows
+// accumulated in that order — so its bits depend only on its q row and the cached K/V: not on
+// the other queries or sequences in the call, on how the sequence's KV was prefilled (one chunk,
+// many, token by token), on the block size or on the thread that runs it.
 void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,
                      std::span<const AttentionSequence> seqs, float scale, float* out);
 

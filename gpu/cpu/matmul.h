@@ -1,4 +1,10 @@
 // Matrix multiplication y = x · Wᵀ (+ bias) for float32 activations and f32/bf16/f16 weights.
+//
+// Batch invariance: each y[i, j] is one fixed sequence of operations on row i of x and row j of W
+// that depends only on k and the path (AVX2 or AVX-512 BF16): the same lane layout and k order
+// whatever the number of rows m, the tile or remainder strip that holds row i, the column range
+// [n0, n1) and the thread that runs it. So a sequence's rows come out bit-identical whatever
+// else shares the call. The path depends only on the weight dtype and the CPU, never on m.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +29,8 @@ struct MatmulArgs {
 void matmul_block_avx2(const MatmulArgs& a, int64_t n0, int64_t n1);
 // Requires bf16 weights, a.x_bf16, and a CPU with AVX-512 BF16.
 void matmul_block_avx512_bf16(const MatmulArgs& a, int64_t n0, int64_t n1);
-// Rounds n floats to bf16 (nearest even) with AVX-512 BF16 instructions.
+// Rounds n floats to bf16 (nearest even, subnormals flushed to zero as vdpbf16ps reads them
+// anyway) with AVX-512 BF16 instructions, each element the same way wherever it lies.
 void round_to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
 
 // Picks the fastest path for this CPU and dtype and splits the columns over the pool.

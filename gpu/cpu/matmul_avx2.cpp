@@ -1,6 +1,11 @@
 // Baseline matmul: AVX2 + FMA, weights converted to float32 eight at a time.
-// Each tile keeps MR x NR accumulators of 8 lanes in registers while walking k.
+// Each tile keeps MR x NR accumulators of 8 lanes in registers while walking k. Every output is
+// the same operations whatever tile holds it (see matmul.h): one 8-lane FMA accumulator over the
+// whole k, hsum, then the k % 8 tail by explicit fused multiply-adds, so no tile shape leaves the
+// tail's rounding to the compiler's contraction choices.
 #include <immintrin.h>
+
+#include <cmath>
 
 #include "gpu/cpu/matmul.h"
 #include "gpu/cpu/weight_access.h"
@@ -31,7 +36,7 @@ void tile(const MatmulArgs& a, const typename W::T* w, int64_t m0, int64_t n0) {
   for (int r = 0; r < MR; ++r) {
     for (int c = 0; c < NR; ++c) {
       float s = hsum(acc[r][c]);
-      for (int64_t t = kk; t < k; ++t) s += x[r * k + t] * W::load1(w + (n0 + c) * k + t);
+      for (int64_t t = kk; t < k; ++t) s = std::fma(x[r * k + t], W::load1(w + (n0 + c) * k + t), s);
       if (a.bias.data) s += weight_at(a.bias, n0 + c);
       a.y[(m0 + r) * n + n0 + c] = s;
     }

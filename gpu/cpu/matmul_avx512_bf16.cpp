@@ -59,13 +59,20 @@ void matmul_block_avx512_bf16(const MatmulArgs& a, int64_t n0, int64_t n1) {
   }
 }
 
+// The tail goes through the same conversion (masked) as the body: it flushes subnormals to zero
+// where math::f32_to_bf16 keeps them, and which elements fall in the tail depends on how many
+// rows share the call.
 void round_to_bf16_avx512(const float* x, int64_t n, uint16_t* out) {
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
     _mm512_storeu_si512(out + i, (__m512i)v);
   }
-  for (; i < n; ++i) out[i] = math::f32_to_bf16(x[i]);
+  for (; i < n; i += 16) {
+    const __mmask16 mask = n - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m256bh v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + i));
+    _mm256_mask_storeu_epi16(out + i, mask, (__m256i)v);
+  }
 }
 
 }  // namespace pio::cpu

@@ -1,6 +1,8 @@
 // A fixed set of compute threads that split one step's work. The calling thread takes part,
 // so a pool of N threads starts N - 1 workers. Workers spin briefly between jobs (a decode
-// step issues hundreds of small jobs), then sleep.
+// step issues hundreds of small jobs), then sleep. Kernels cut tasks at bounds that do not
+// depend on size() and never reduce across tasks, so their results do not depend on the
+// thread count.
 #pragma once
 
 #include <atomic>

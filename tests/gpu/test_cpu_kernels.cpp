@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -80,6 +81,12 @@ void check_close(const std::vector<float>& got, const std::vector<double>& want,
   for (size_t i = 0; i < got.size(); ++i)
     BOOST_TEST_REQUIRE(std::abs(got[i] - want[i]) <= rel * bound[i] + 1e-6, "element " << i << ": " << got[i]
                                                                                          << " vs " << want[i]);
+}
+
+// True when got[i] has the bits of want[offset + i] for every i.
+bool same_bits(const std::vector<float>& got, const std::vector<float>& want, int64_t offset) {
+  return static_cast<int64_t>(want.size()) >= offset + static_cast<int64_t>(got.size()) &&
+         std::memcmp(got.data(), want.data() + offset, sizeof(float) * got.size()) == 0;
 }
 
 const std::vector<int64_t> kMs{1, 2, 3, 4, 5, 9};
@@ -158,6 +165,55 @@ BOOST_AUTO_TEST_CASE(avx512_bf16_matmul_matches_reference_on_bf16_inputs) {
         cpu::matmul_block_avx512_bf16(a, 0, n);
         check_close(y, want, bound, 1e-5);
       }
+}
+
+// Each element through the same conversion wherever it lies, subnormals flushed to zero as
+// vdpbf16ps reads them: a row's bf16 copy does not depend on how many rows share the call.
+BOOST_AUTO_TEST_CASE(avx512_bf16_rounding_does_not_depend_on_the_position) {
+  if (!cpu::has_avx512_bf16()) {
+    BOOST_TEST_MESSAGE("SKIPPED: this CPU has no AVX-512 BF16");
+    return;
+  }
+  auto x = random_floats(71);
+  for (size_t i = 0; i < x.size(); i += 3) x[i] = std::ldexp(x[i], -130);  // subnormal
+  std::vector<uint16_t> all(x.size()), one(1);
+  cpu::round_to_bf16_avx512(x.data(), static_cast<int64_t>(x.size()), all.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    cpu::round_to_bf16_avx512(&x[i], 1, one.data());
+    BOOST_TEST_REQUIRE(all[i] == one[0], "element " << i);
+    BOOST_TEST_REQUIRE(all[i] == (i % 3 == 0 ? (x[i] < 0 ? 0x8000 : 0) : math::f32_to_bf16(x[i])), "element " << i);
+  }
+}
+
+// Batch invariance (matmul.h): a row's outputs have the same bits alone or with any other rows
+// before and after it, in any tile or remainder strip, over any column split or thread count,
+// including subnormal inputs. The backend covers the fastest path for each dtype, the direct
+// calls the AVX2 path.
+BOOST_AUTO_TEST_CASE(matmul_rows_are_batch_invariant) {
+  const int64_t m = 9, n = 301;  // 3 rows x 301 columns x k >= 100 splits over several tasks
+  auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
+  for (DType dt : {DType::F32, DType::BF16, DType::F16})
+    for (int64_t k : {7, 33, 100}) {
+      const auto w = make_weights(dt, n, k);
+      const auto b = make_weights(dt, 1, n);
+      auto x = random_floats(static_cast<size_t>(m * k));
+      for (size_t i = 0; i < x.size(); i += 5) x[i] = std::ldexp(x[i], -130);
+      std::vector<float> alone(static_cast<size_t>(m * n)), alone_avx2(alone.size());
+      for (int64_t i = 0; i < m; ++i) {
+        one_thread->matmul(x.data() + i * k, 1, w.view(), b.view(), alone.data() + i * n);
+        cpu::matmul_block_avx2({x.data() + i * k, nullptr, 1, k, w.view(), b.view(), alone_avx2.data() + i * n}, 0, n);
+      }
+      for (int64_t first = 0; first < m; ++first)
+        for (int64_t rows = 1; first + rows <= m; ++rows) {
+          std::vector<float> y(static_cast<size_t>(rows * n)), y_avx2(y.size());
+          three_threads->matmul(x.data() + first * k, rows, w.view(), b.view(), y.data());
+          const cpu::MatmulArgs a{x.data() + first * k, nullptr, rows, k, w.view(), b.view(), y_avx2.data()};
+          cpu::matmul_block_avx2(a, 0, 13);  // a split that moves the 4-column tiles
+          cpu::matmul_block_avx2(a, 13, n);
+          BOOST_TEST_REQUIRE(same_bits(y, alone, first * n), "k " << k << ", rows " << first << "+" << rows);
+          BOOST_TEST_REQUIRE(same_bits(y_avx2, alone_avx2, first * n), "k " << k << ", rows " << first << "+" << rows);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(backend_matmul_splits_large_products_correctly) {
@@ -310,6 +366,45 @@ BOOST_AUTO_TEST_CASE(paged_attention_matches_dense_reference) {
         for (int d = 0; d < head_dim; ++d)
           BOOST_TEST(std::abs(out[(row * n_heads + h) * head_dim + d] - want[d]) <= 1e-5);
       }
+}
+
+// Batch invariance (attention.h): a query row's output has the same bits whether its sequence's
+// queries come in one call, in chunks or one at a time, alone or after another sequence's
+// queries, with any block size or thread count.
+BOOST_AUTO_TEST_CASE(paged_attention_rows_are_batch_invariant) {
+  const int n_heads = 6, kv_heads = 2, head_dim = 12;
+  const int64_t len = 13, other_len = 6, kv_row = kv_heads * head_dim, q_row = n_heads * head_dim;
+  const auto k = random_floats(static_cast<size_t>(len * kv_row)), v = random_floats(k.size());
+  const auto q = random_floats(static_cast<size_t>(len * q_row));
+  const auto other_kv = random_floats(static_cast<size_t>(other_len * kv_row));
+  const auto other_q = random_floats(static_cast<size_t>(other_len * q_row));
+  auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
+
+  // Output rows of queries [first, first + n), the cache holding slots [0, first + n); with
+  // `other`, another sequence's 6 new queries come first in the call.
+  const auto run = [&](Backend& be, int block_size, int64_t first, int64_t n, bool other) {
+    const int blocks = 2 * static_cast<int>((len + other_len) / block_size + 2);
+    std::vector<float> kpool(static_cast<size_t>(blocks * block_size * kv_row)), vpool(kpool.size());
+    const PagedKvLayer kv{kpool.data(), vpool.data(), block_size, kv_heads, head_dim};
+    std::vector<int32_t> table, other_table;  // interleaved physical blocks
+    for (int i = 0; i < blocks / 2; ++i) table.push_back(2 * i + 1), other_table.push_back(2 * i);
+    be.store_kv(kv, table.data(), 0, first + n, k.data(), v.data());
+    be.store_kv(kv, other_table.data(), 0, other_len, other_kv.data(), other_kv.data());
+    const int64_t before = other ? other_len : 0;
+    std::vector<float> qs(other_q.begin(), other_q.begin() + before * q_row);
+    qs.insert(qs.end(), q.begin() + first * q_row, q.begin() + (first + n) * q_row);
+    std::vector<AttentionSequence> seqs{{table.data(), before, n, first}};
+    if (other) seqs.insert(seqs.begin(), AttentionSequence{other_table.data(), 0, other_len, 0});
+    std::vector<float> out(qs.size());
+    be.paged_attention(qs.data(), n_heads, kv, seqs, 0.3f, out.data());
+    return std::vector<float>(out.begin() + before * q_row, out.end());
+  };
+  const auto whole = run(*one_thread, 16, 0, len, false);
+  BOOST_TEST(same_bits(run(*three_threads, 4, 0, len, true), whole, 0));
+  BOOST_TEST(same_bits(run(*three_threads, 4, 0, 5, true), whole, 0));
+  BOOST_TEST(same_bits(run(*one_thread, 3, 5, 8, false), whole, 5 * q_row));
+  for (int64_t i = 0; i < len; ++i)
+    BOOST_TEST(same_bits(run(*three_threads, 4, i, 1, i % 2 == 0), whole, i * q_row), "query " << i);
 }
 
 // Segments shorter and longer than one query chunk (64 rows), and a head size that is not a

@@ -1,5 +1,5 @@
-// The text decoder against the plain reference, incremental decode against recomputation,
-// and batches against single sequences.
+// The text decoder against the plain reference, its errors, and greedy generation. Incremental
+// decode and batches against single sequences, bit for bit: test_batch_invariance.cpp.
 #define BOOST_TEST_MODULE text_model
 #include <boost/test/unit_test.hpp>
 
@@ -61,74 +61,6 @@ BOOST_AUTO_TEST_CASE(unusual_shapes_match_reference) {
   const double err = test::max_relative_error(test::pio_logits(m.model, ids), ref::text_logits(m.dir.path(), ids));
   BOOST_TEST_MESSAGE("odd-shape f16 max relative error " << err);
   BOOST_TEST(err < 1e-4);
-}
-
-BOOST_AUTO_TEST_CASE(incremental_decode_equals_recomputation) {
-  test::RandomModel m(test::small_text_config("float32"), 6, 2);
-  Model& model = m.model;
-  const int64_t vocab = model.config().text.vocab_size;
-  const auto full = test::pio_logits(model, kIds);
-
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);  // small blocks: decode crosses block edges
-  const SequenceId seq = cache.add_sequence();
-  const int64_t prefill = 5;
-  std::vector<Pos3> pos;
-  text_positions(0, prefill, pos);
-  ForwardBatch batch;
-  batch.steps.push_back({seq, prefill, true});
-  batch.ids = std::span(kIds).first(prefill);
-  batch.positions = pos;
-  auto logits = model.text().forward(batch, cache);
-  BOOST_TEST(test::max_relative_error(logits, std::span(full).first(prefill * vocab)) < 1e-5);
-  for (int64_t i = prefill; i < static_cast<int64_t>(kIds.size()); ++i) {
-    text_positions(static_cast<int32_t>(i), 1, pos);
-    batch.steps[0] = {seq, 1, false};
-    batch.ids = std::span(kIds).subspan(static_cast<size_t>(i), 1);
-    batch.positions = pos;
-    logits = model.text().forward(batch, cache);
-    BOOST_TEST(test::max_relative_error(logits, logits_row(full, i, vocab)) < 1e-5, "decode step " << i);
-  }
-  BOOST_TEST(cache.length(seq) == static_cast<int64_t>(kIds.size()));
-}
-
-BOOST_AUTO_TEST_CASE(batch_equals_sequences_alone) {
-  test::RandomModel m(test::small_text_config("float32"), 7, 2);
-  Model& model = m.model;
-  const int64_t vocab = model.config().text.vocab_size;
-  const std::vector<std::vector<int32_t>> prompts{{1, 2, 3}, {400, 5, 6, 7, 8, 9, 10}, {11}};
-  std::vector<std::vector<float>> alone;
-  for (const auto& p : prompts) alone.push_back(test::pio_logits(model, p));
-
-  // Step 1: the first two prefill together with the third; step 2: decode one token for each
-  // of the first two while the third sits out — mixed lengths in one pass.
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
-  std::vector<SequenceId> seqs;
-  ForwardBatch batch;
-  std::vector<int32_t> ids;
-  std::vector<Pos3> pos, p;
-  for (const auto& prompt : prompts) {
-    seqs.push_back(cache.add_sequence());
-    batch.steps.push_back({seqs.back(), static_cast<int64_t>(prompt.size()) - (prompt.size() > 1), true});
-    ids.insert(ids.end(), prompt.begin(), prompt.end() - (prompt.size() > 1));
-    text_positions(0, batch.steps.back().n_tokens, p);
-    pos.insert(pos.end(), p.begin(), p.end());
-  }
-  batch.ids = ids;
-  batch.positions = pos;
-  auto logits = model.text().forward(batch, cache);
-  int64_t row = 0;
-  for (size_t s = 0; s < prompts.size(); ++s)
-    for (int64_t i = 0; i < batch.steps[s].n_tokens; ++i, ++row)
-      BOOST_TEST(test::max_relative_error(logits_row(logits, row, vocab), logits_row(alone[s], i, vocab)) < 1e-5);
-
-  batch.steps = {{seqs[0], 1, false}, {seqs[1], 1, false}};
-  ids = {prompts[0].back(), prompts[1].back()};
-  pos = {{2, 2, 2}, {6, 6, 6}};
-  batch.ids = ids;
-  batch.positions = pos;
-  logits = model.text().forward(batch, cache);
-  BOOST_TEST(test::max_relative_error(logits_row(logits, 0, vocab), logits_row(alone[0], 2, vocab)) < 1e-5);
-  BOOST_TEST(test::max_relative_error(logits_row(logits, 1, vocab), logits_row(alone[1], 6, vocab)) < 1e-5);
 }
 
 BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
