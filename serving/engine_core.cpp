@@ -28,7 +28,7 @@ EngineCore::EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache&
                  std::move(policy)),
       candidates_(id_limit > 0 ? std::min<int64_t>(id_limit, text.config().vocab_size) : text.config().vocab_size) {}
 
-void EngineCore::submit(EngineRequest request) {
+int64_t EngineCore::submit(EngineRequest request) {
   const uint64_t id = request.queue.id;
   if (active_.count(id)) throw std::invalid_argument("request id " + std::to_string(id) + " is already running");
   if (request.max_tokens <= 0) throw std::invalid_argument("max_tokens must be positive");
@@ -39,6 +39,7 @@ void EngineCore::submit(EngineRequest request) {
   // The prompt points at the features it was prepared from; keep it pointing at the stored copy.
   Active& a = active_.at(id);
   a.known.images = a.request.images.get();
+  return static_cast<int64_t>(a.known.ids.size());
 }
 
 void EngineCore::release_kv(Active& a) {

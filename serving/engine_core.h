@@ -56,10 +56,10 @@ class EngineCore {
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit);
 
-  // Expands the prompt's images and queues it. Throws ModelError for features that do not fit
-  // the prompt, std::invalid_argument for a request that can never fit the KV cache or a
-  // duplicate id.
-  void submit(EngineRequest request);
+  // Expands the prompt's images and queues it; returns the prompt's length in tokens. Throws
+  // ModelError for features that do not fit the prompt, std::invalid_argument for a request
+  // that can never fit the KV cache or a duplicate id.
+  int64_t submit(EngineRequest request);
   // Ends a request wherever it is and frees its KV blocks. False when the id is unknown.
   bool cancel(uint64_t id);
 
