@@ -154,6 +154,11 @@ std::optional<std::int32_t> BpeTokenizer::token_id(std::string_view token) const
   return it->second;
 }
 
+bool BpeTokenizer::is_special(std::int32_t id) const {
+  const AddedToken* t = added_.by_id(id);
+  return t != nullptr && t->special;
+}
+
 std::int32_t BpeTokenizer::vocab_size() const {
   std::int32_t size = model_.id_limit();
   for (const AddedToken& t : added_.all()) size = std::max(size, t.id + 1);

@@ -31,6 +31,7 @@ class BpeTokenizer final : public Tokenizer {
   std::optional<std::int32_t> token_id(std::string_view token) const override;
   std::int32_t vocab_size() const override;
   std::optional<std::int32_t> eos_id() const override { return eos_id_; }
+  bool is_special(std::int32_t id) const override;
 
  private:
   void encode_ordinary(std::string_view text, std::vector<std::int32_t>& ids) const;

@@ -86,6 +86,10 @@ std::optional<std::int32_t> SentencePieceTokenizer::token_id(std::string_view to
 
 std::int32_t SentencePieceTokenizer::vocab_size() const { return sp_->GetPieceSize(); }
 
+bool SentencePieceTokenizer::is_special(std::int32_t id) const {
+  return id >= 0 && id < vocab_size() && (sp_->IsControl(id) || sp_->IsUnknown(id));
+}
+
 std::optional<std::int32_t> SentencePieceTokenizer::eos_id() const {
   const int id = sp_->eos_id();
   return id >= 0 ? std::optional<std::int32_t>(id) : std::nullopt;

@@ -5,7 +5,8 @@
 namespace pio {
 
 std::string StreamDetokenizer::push(std::int32_t id) {
-  const std::string_view bytes = tokenizer_.token_bytes(id, !started_);
+  const std::string_view bytes = tokenizer_.token_bytes(id, !started_);  // refuses an unknown id
+  if (special_ == SpecialTokens::skip && tokenizer_.is_special(id)) return {};
   started_ = started_ || !bytes.empty();
   pending_.append(bytes);
   std::string out;

@@ -9,9 +9,12 @@
 
 namespace pio {
 
-std::string Tokenizer::decode(std::span<const std::int32_t> ids) const {
+std::string Tokenizer::decode(std::span<const std::int32_t> ids, SpecialTokens special) const {
   std::string raw;
-  for (const std::int32_t id : ids) raw.append(token_bytes(id, raw.empty()));
+  for (const std::int32_t id : ids) {
+    const std::string_view bytes = token_bytes(id, raw.empty());  // refuses an unknown id
+    if (special == SpecialTokens::show || !is_special(id)) raw.append(bytes);
+  }
   return utf8::sanitized(raw);
 }
 

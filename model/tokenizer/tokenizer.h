@@ -13,6 +13,10 @@
 
 namespace pio {
 
+// Whether decoding keeps the text of special tokens (`<|im_start|>`, `<|image_pad|>`...):
+// Hugging Face's `decode(..., skip_special_tokens=...)`, whose default is to show them.
+enum class SpecialTokens { show, skip };
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -37,8 +41,17 @@ class Tokenizer {
   // End-of-sequence id named by the tokenizer files, if any.
   virtual std::optional<std::int32_t> eos_id() const = 0;
 
-  // Ids to text. Ill-formed UTF-8 from partial pieces becomes U+FFFD.
-  std::string decode(std::span<const std::int32_t> ids) const;
+  // Whether `id` is a special token, the ones Hugging Face's skip_special_tokens drops:
+  // tokenizer.json's added tokens marked "special": true (so `<|im_start|>`, `<|image_pad|>`,
+  // but not `<think>`), or SentencePiece's control and unknown pieces. False for any id
+  // outside the vocabulary.
+  virtual bool is_special(std::int32_t id) const = 0;
+
+  // Ids to text. Ill-formed UTF-8 from partial pieces becomes U+FFFD. With
+  // SpecialTokens::skip the special ids contribute nothing. Throws ModelError for an id
+  // outside the vocabulary.
+  std::string decode(std::span<const std::int32_t> ids,
+                     SpecialTokens special = SpecialTokens::show) const;
 
   // Encodes many texts on `threads` threads (0: all cores); results in input order.
   std::vector<std::vector<std::int32_t>> encode_batch(std::span<const std::string> texts,

@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(round_trips_text) {
 
 BOOST_AUTO_TEST_CASE(streaming_equals_decode) {
   const auto ids = sp_tokenizer().encode("caf\xC3\xA9 \xF0\x9F\x98\x80 the cat");
-  StreamDetokenizer stream(sp_tokenizer());
+  StreamDetokenizer stream(sp_tokenizer(), SpecialTokens::show);
   std::string streamed;
   for (const auto id : ids) streamed += stream.push(id);
   streamed += stream.finish();
@@ -77,6 +77,27 @@ BOOST_AUTO_TEST_CASE(control_tokens_parse_only_when_asked) {
   const auto plain = sp_tokenizer().encode("the cat</s>", false);
   BOOST_TEST(parsed.back() == eos);
   BOOST_TEST(std::count(plain.begin(), plain.end(), eos) == 0);
+}
+
+// Hugging Face's skip_special_tokens drops SentencePiece's control pieces (<s>, </s>) and
+// <unk>, which spm itself decodes to " \u2047 ".
+BOOST_AUTO_TEST_CASE(skipping_drops_control_and_unknown_pieces) {
+  const Tokenizer& t = sp_tokenizer();
+  const std::int32_t eos = t.eos_id().value();
+  const std::int32_t unk = t.token_id("<unk>").value();
+  BOOST_TEST(t.is_special(eos));
+  BOOST_TEST(t.is_special(unk));
+  BOOST_TEST(!t.is_special(t.encode("cat").back()));
+  BOOST_TEST(!t.is_special(t.vocab_size()));
+  std::vector<std::int32_t> ids = t.encode("the cat");
+  ids.insert(ids.begin() + 1, unk);
+  ids.push_back(eos);
+  BOOST_TEST(t.decode(ids, SpecialTokens::skip) == "the cat");
+  BOOST_TEST(t.decode(ids, SpecialTokens::show).find("\xE2\x81\x87") != std::string::npos);
+  StreamDetokenizer stream(t, SpecialTokens::skip);
+  std::string streamed;
+  for (const auto id : ids) streamed += stream.push(id);
+  BOOST_TEST(streamed + stream.finish() == "the cat");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
