@@ -24,6 +24,7 @@ struct StatsReport {
   int64_t queued = 0;
   int64_t max_batch_size = 0;  // most sequences in one step since start
   int64_t token_budget = 0;    // the batcher's current per-step budget
+  int64_t preemptions = 0;     // sequences preempted since start
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
   double rss_mb = 0;
@@ -44,7 +45,7 @@ typename Inspector::result_type inspect(Inspector& f, LatencySummary& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StatsReport& x) {
   return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.max_batch_size,
-           x.token_budget, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.prompt_tokens, x.generated_tokens,
+           x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.prompt_tokens, x.generated_tokens,
            x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration);
 }
 

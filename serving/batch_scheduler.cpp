@@ -90,7 +90,7 @@ StepPlan BatchScheduler::plan(double now_s) {
 
 void BatchScheduler::admit(double now_s, int64_t& budget, StepPlan& plan) {
   std::vector<QueuedRequest> requests;
-  while (budget > 0 && !waiting_.empty() && static_cast<int64_t>(running_.size()) < limits_.max_sequences) {
+  while (admitting_ && budget > 0 && !waiting_.empty() && static_cast<int64_t>(running_.size()) < limits_.max_sequences) {
     requests.clear();
     for (const auto& w : waiting_) requests.push_back(w.request);
     const size_t pick = policy_->next(requests, now_s);
@@ -128,6 +128,15 @@ void BatchScheduler::finish(uint64_t id) {
     running_.erase(it);
   }
   std::erase_if(waiting_, same);
+}
+
+std::optional<uint64_t> BatchScheduler::preempt_one() {
+  if (running_.empty()) return std::nullopt;
+  std::vector<QueuedRequest> requests;
+  for (const auto& r : running_) requests.push_back(r.request);
+  StepPlan none;
+  preempt(policy_->victim(requests), none);
+  return none.preempted.front();
 }
 
 void BatchScheduler::set_max_batch_tokens(int64_t tokens) {

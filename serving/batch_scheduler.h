@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "serving/scheduling_policy.h"
@@ -56,6 +57,12 @@ class BatchScheduler {
   // Ends a sequence (stop token, cancellation, deadline) wherever it is; its blocks are free.
   void finish(uint64_t id);
 
+  // Memory pressure: preempts the policy's victim among the running sequences (it waits again
+  // and is recomputed when readmitted). Returns its id, or nothing when none runs.
+  std::optional<uint64_t> preempt_one();
+  // While paused, no waiting sequence is admitted (running ones go on).
+  void set_admitting(bool admitting) { admitting_ = admitting; }
+
   // Adaptive batching moves the budget; clamped to at least max_sequences.
   void set_max_batch_tokens(int64_t tokens);
 
@@ -88,6 +95,7 @@ class BatchScheduler {
   std::vector<Sequence> waiting_;
   std::vector<Sequence> running_;
   int64_t used_blocks_ = 0;
+  bool admitting_ = true;
 };
 
 }  // namespace pio

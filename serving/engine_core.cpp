@@ -62,6 +62,12 @@ bool EngineCore::cancel(uint64_t id) {
   return true;
 }
 
+std::optional<uint64_t> EngineCore::preempt_one() {
+  const auto id = scheduler_.preempt_one();
+  if (id) release_kv(active_.at(*id));
+  return id;
+}
+
 TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
   const int32_t token = a.sampler.next(row.subspan(0, static_cast<size_t>(candidates_)));
   const int32_t pos = a.known.next_position + a.generated;

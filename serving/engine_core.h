@@ -63,6 +63,11 @@ class EngineCore {
   // Ends a request wherever it is and frees its KV blocks. False when the id is unknown.
   bool cancel(uint64_t id);
 
+  // Memory pressure: preempts the policy's victim (its KV blocks are freed now; it is recomputed
+  // when readmitted, its output unchanged) and returns its id, or nothing when none runs.
+  std::optional<uint64_t> preempt_one();
+  void set_admitting(bool admitting) { scheduler_.set_admitting(admitting); }
+
   // Runs one step at monotonic time now_s; returns the sampled tokens in plan order, and an
   // error event for each sequence of a step whose forward pass failed.
   std::vector<TokenEvent> step(double now_s);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "model/errors.h"
 
@@ -115,6 +116,12 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
   }
 }
 
+std::optional<uint64_t> EngineGroup::preempt_one() {
+  const auto id = core_.preempt_one();
+  if (id) ++memory_preemptions_;
+  return id;
+}
+
 std::vector<StreamEvent> EngineGroup::step(double now_s) {
   std::vector<StreamEvent> events;
   stats_ = {};
@@ -148,7 +155,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
   stats_.sequences = report.sequences;
   stats_.prefill_tokens = report.prefill_tokens;
   stats_.decode_tokens = report.decode_tokens;
-  stats_.preempted = static_cast<int64_t>(report.preempted.size());
+  stats_.preempted = static_cast<int64_t>(report.preempted.size()) + std::exchange(memory_preemptions_, 0);
   stats_.ms = ms_since(t0);
   budget_.observe(report.prefill_tokens + report.decode_tokens, report.ms);
   core_.scheduler().set_max_batch_tokens(budget_.budget());

@@ -43,6 +43,10 @@ class EngineGroup {
   // Ends a request wherever it is. Returns its final event ("cancelled"), or nothing if unknown.
   std::optional<StreamEvent> cancel(uint64_t id);
 
+  // Memory pressure, from the supervisor: see EngineCore::preempt_one and set_admitting.
+  std::optional<uint64_t> preempt_one();
+  void set_admitting(bool admitting) { core_.set_admitting(admitting); }
+
   // Runs a piece of the vision queue and one text step. Returns the events to send, in order;
   // a request's last event has final set.
   std::vector<StreamEvent> step(double now_s);
@@ -75,7 +79,8 @@ class EngineGroup {
   std::unordered_map<uint64_t, Request> requests_;
   std::deque<uint64_t> vision_queue_;  // jobs waiting for their images, the front one encoding
   bool vision_started_ = false;
-  double ms_per_block_ = 0;            // measured per encoder block of the current job
+  double ms_per_block_ = 0;
+  int64_t memory_preemptions_ = 0;     // since the last step            // measured per encoder block of the current job
   StepStats stats_;
 };
 
