@@ -91,7 +91,7 @@ void bench_vision(Model& model, const std::string& model_dir, const VisionBenchO
   }
 
   const auto tokenizer = load_tokenizer(model_dir);
-  const auto ids = single_turn_chat_ids(*tokenizer, "", "Describe this image.", 1);
+  const auto ids = single_turn_chat_ids(*tokenizer, std::nullopt, "Describe this image.", 1);
   std::vector<double> ttft;
   for (int r = 0; r < options.runs; ++r) ttft.push_back(time_to_first_token(model, ids, images.front(), cfg));
   out["ttft_s_image_text"] = median(ttft);

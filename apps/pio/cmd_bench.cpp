@@ -12,6 +12,7 @@
 #include "apps/pio/bench_vision.h"
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
+#include "apps/pio/option_checks.h"
 #include "model/model.h"
 
 namespace pio::cli {
@@ -75,12 +76,17 @@ void add_bench(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
-  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
-  cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")->default_val(std::vector<int64_t>{128, 512});
-  cmd->add_option("--gen-tokens", a->gen_tokens, "tokens to decode per run")->default_val(32)->check(CLI::PositiveNumber);
-  cmd->add_option("--runs", a->runs, "runs per figure (median reported)")->default_val(3)->check(CLI::PositiveNumber);
+  add_threads_option(cmd, a->threads);
+  cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")
+      ->default_val(std::vector<int64_t>{128, 512})
+      ->check(integer_in(1, kMaxTokens));
+  cmd->add_option("--gen-tokens", a->gen_tokens, "tokens to decode per run")
+      ->default_val(32)
+      ->check(integer_in(1, kMaxTokens));
+  cmd->add_option("--runs", a->runs, "runs per figure (median reported)")->default_val(3)->check(integer_in(1, kMaxRuns));
   cmd->add_option("--image-sizes", a->image_sizes, "image sizes (WxH) to encode; the first is also the TTFT prompt's")
-      ->default_val(std::vector<std::string>{"448x448", "1280x720"});
+      ->default_val(std::vector<std::string>{"448x448", "1280x720"})
+      ->check(image_size());
   cmd->add_flag("--no-vision", a->no_vision, "measure the text decoder only");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] {
@@ -89,8 +95,7 @@ void add_bench(CLI::App& app) {
     Model model(a->model, *backend);
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
-    const KvCacheShape shape = model.text().kv_shape();
-    PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((longest + a->gen_tokens + 15) / 16 + 1));
+    PagedKvCache cache = sequence_kv_cache(model.text(), longest, {"--prompt-tokens", a->gen_tokens}, 0);
     const int64_t vocab = model.config().text.vocab_size;
 
     nlohmann::ordered_json out;

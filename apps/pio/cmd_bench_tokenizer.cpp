@@ -9,6 +9,7 @@
 
 #include "apps/pio/bench_util.h"
 #include "apps/pio/commands.h"
+#include "apps/pio/option_checks.h"
 #include "model/errors.h"
 #include "model/tokenizer/tokenizer.h"
 
@@ -43,13 +44,13 @@ void add_bench_tokenizer(CLI::App& app) {
   struct Args {
     std::string model, text;
     int runs = 5;
-    unsigned threads = 0;
+    int threads = 0;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   cmd->add_option("--text", a->text, "text file (see tools/goldens/bench_reference.mjs)")->required();
-  cmd->add_option("--runs", a->runs, "timed runs; the median is reported")->default_val(5);
-  cmd->add_option("--threads", a->threads, "threads of the parallel run (0: all cores)")->default_val(0);
+  cmd->add_option("--runs", a->runs, "timed runs; the median is reported")->default_val(5)->check(integer_in(1, kMaxRuns));
+  add_threads_option(cmd, a->threads, "threads of the parallel run");
   cmd->callback([a] {
     const auto tokenizer = load_tokenizer(a->model);
     const auto docs = read_lines(a->text);
@@ -60,7 +61,8 @@ void add_bench_tokenizer(CLI::App& app) {
       tokens = 0;
       for (const auto& d : docs) tokens += tokenizer->encode(d).size();
     });
-    const unsigned threads = a->threads ? a->threads : std::max(1u, std::thread::hardware_concurrency());
+    const unsigned threads =
+        a->threads > 0 ? static_cast<unsigned>(a->threads) : std::max(1u, std::thread::hardware_concurrency());
     const double parallel = median_seconds(a->runs, [&] { tokenizer->encode_batch(docs, threads); });
     std::cout << "text: " << mb << " MB, " << docs.size() << " lines, " << tokens << " tokens\n"
               << "encode 1 thread:  " << mb / single << " MB/s (median of " << a->runs << ")\n"

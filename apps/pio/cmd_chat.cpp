@@ -1,5 +1,5 @@
-// `pio chat`: one image+text turn end to end — chat template, image preprocessing, vision
-// encoder, prefill and decode — streaming the answer to stdout.
+// `pio chat`: one image+text turn (or a --messages conversation) end to end — chat template,
+// image preprocessing, vision encoder, prefill and decode — streaming the answer to stdout.
 #include <algorithm>
 #include <iostream>
 
@@ -7,6 +7,7 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
+#include "apps/pio/option_checks.h"
 #include "model/generate.h"
 #include "model/model.h"
 #include "model/tokenizer/stream_detokenizer.h"
@@ -17,45 +18,60 @@ namespace pio::cli {
 void add_chat(CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Ask about images and stream the model's answer");
   struct Args {
-    std::string model, prompt, system;
+    std::string model, prompt, system, messages;
     int max_tokens = 256, threads = 0;
     SamplingOptions sampling;
     int64_t kv_mb = kDefaultKvBudgetMb;
-    bool verbose = false;
+    bool verbose = false, show_special = false;
     ImageArgs image;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
-  cmd->add_option("--prompt", a->prompt, "the user's text")->required();
-  cmd->add_option("--system", a->system, "system prompt");
-  cmd->add_option("--max-tokens", a->max_tokens, "most tokens to generate")->default_val(256)->check(CLI::PositiveNumber);
-  cmd->add_option("--temperature", a->sampling.temperature, "0: greedy")->default_val(0.0f)->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", a->sampling.top_p, "nucleus sampling mass")->default_val(1.0f)->check(CLI::Range(0.0f, 1.0f));
-  cmd->add_option("--top-k", a->sampling.top_k, "0: no limit")->default_val(0)->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", a->sampling.seed, "sampling seed")->default_val(0);
-  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
-  cmd->add_option("--kv-cache-mb", a->kv_mb, "KV cache budget in MiB")->default_val(kDefaultKvBudgetMb);
+  auto* prompt = cmd->add_option("--prompt", a->prompt, "the user's text (or --messages)");
+  auto* system = cmd->add_option("--system", a->system, "system prompt (\"\" gives an empty system turn)");
+  auto* messages = cmd->add_option("--messages", a->messages,
+                                   "JSON file: an OpenAI-style messages array, instead of --prompt, --system and "
+                                   "--image (content: a string or parts {\"type\": \"text\", \"text\": ...} and "
+                                   "{\"type\": \"image\", \"image\": PATH})");
+  add_max_tokens_option(cmd, a->max_tokens, 256);
+  add_sampling_options(cmd, a->sampling);
+  add_threads_option(cmd, a->threads);
+  add_kv_cache_option(cmd, a->kv_mb);
+  cmd->add_flag("--show-special-tokens", a->show_special,
+                "print special tokens such as <|image_pad|> the model generates (default: skipped, as "
+                "skip_special_tokens=True)");
   cmd->add_flag("--verbose", a->verbose, "print timings to stderr at the end");
-  add_image_options(cmd, a->image, false);
-  cmd->callback([a] {
+  auto* image = add_image_options(cmd, a->image, false);
+  messages->excludes(prompt)->excludes(system)->excludes(image);
+  cmd->callback([a, prompt, system, messages] {
+    if (prompt->count() == 0 && messages->count() == 0) throw CLI::RequiredError("--prompt or --messages");
     const auto tokenizer = load_tokenizer(a->model);
-    const auto ids = single_turn_chat_ids(*tokenizer, a->system, a->prompt, a->image.images.size());
+    std::vector<int32_t> ids;
+    if (messages->count() > 0) {
+      ParsedChat chat = read_chat_messages_file(a->messages);
+      ids = encode_chat(*tokenizer, render_chat(chat.messages));
+      a->image.images = std::move(chat.image_paths);
+    } else {
+      ids = single_turn_chat_ids(*tokenizer, system->count() > 0 ? std::optional(a->system) : std::nullopt,
+                                 a->prompt, a->image.images.size());
+    }
     ImageTimings timings;
     LoadedPrompt run(a->model, a->threads, ids, a->image, &timings);
     Model& model = run.model;
-    const PreparedPrompt& prompt = run.prompt;
-    PagedKvCache cache(model.text().kv_shape(), a->kv_mb << 20);
-    StreamDetokenizer detok(*tokenizer);
+    const PreparedPrompt& prompt_ids = run.prompt;
+    PagedKvCache cache = sequence_kv_cache(model.text(), static_cast<int64_t>(prompt_ids.ids.size()),
+                                           {"--max-tokens", a->max_tokens}, a->kv_mb);
+    StreamDetokenizer detok(*tokenizer, a->show_special ? SpecialTokens::show : SpecialTokens::skip);
     const auto& stops = model.stop_ids();
     GenerateOptions options{a->max_tokens, stops, a->sampling, tokenizer->vocab_size(), [&](int32_t id) {
                               if (std::find(stops.begin(), stops.end(), id) != stops.end()) return;
                               std::cout << detok.push(id) << std::flush;
                             }};
-    const GenerateResult r = generate(model.text(), cache, prompt, options);
+    const GenerateResult r = generate(model.text(), cache, prompt_ids, options);
     std::cout << detok.finish() << std::endl;
     if (a->verbose) {
       const auto n = static_cast<double>(r.tokens.size());
-      std::cerr << "prompt tokens: " << prompt.ids.size() << ", images: " << a->image.images.size()
+      std::cerr << "prompt tokens: " << prompt_ids.ids.size() << ", images: " << a->image.images.size()
                 << ", generated: " << r.tokens.size() << "\n"
                 << "preprocess: " << timings.preprocess_s * 1000 << " ms, vision encode: " << timings.encode_s * 1000
                 << " ms, prefill (to first token): " << r.prefill_seconds * 1000 << " ms, decode: "

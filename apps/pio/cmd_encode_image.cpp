@@ -3,6 +3,7 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
+#include "apps/pio/option_checks.h"
 #include "model/model.h"
 
 namespace pio::cli {
@@ -18,7 +19,7 @@ void add_encode_image(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   cmd->add_option("--out", a->out, "output .safetensors file")->required();
-  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  add_threads_option(cmd, a->threads);
   add_image_options(cmd, a->image, false);
   cmd->callback([a] {
     if (a->image.images.empty()) throw std::invalid_argument("encode-image needs at least one --image");

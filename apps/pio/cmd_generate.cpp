@@ -3,6 +3,7 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
+#include "apps/pio/option_checks.h"
 #include "model/generate.h"
 
 namespace pio::cli {
@@ -19,13 +20,14 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--model", a->model, "model directory")->required();
   cmd->add_option("--ids", a->ids, "prompt token ids, comma separated; image placeholders are filled from --image")
       ->required();
-  cmd->add_option("--max-tokens", a->max_tokens, "tokens to generate")->default_val(16)->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
-  cmd->add_option("--kv-cache-mb", a->kv_mb, "KV cache budget in MiB")->default_val(kDefaultKvBudgetMb);
+  add_max_tokens_option(cmd, a->max_tokens, 16);
+  add_threads_option(cmd, a->threads);
+  add_kv_cache_option(cmd, a->kv_mb);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, parse_ids(a->ids), a->image);
-    PagedKvCache cache(run.model.text().kv_shape(), a->kv_mb << 20);
+    PagedKvCache cache = sequence_kv_cache(run.model.text(), static_cast<int64_t>(run.prompt.ids.size()),
+                                           {"--max-tokens", a->max_tokens}, a->kv_mb);
     const auto out = generate(run.model.text(), cache, run.prompt, {a->max_tokens, run.model.stop_ids(), {}, 0, {}});
     std::cout << ids_to_json(out.tokens) << std::endl;
   });

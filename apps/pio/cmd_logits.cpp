@@ -4,6 +4,7 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
+#include "apps/pio/option_checks.h"
 #include "model/errors.h"
 #include "model/prefill_batch.h"
 
@@ -20,20 +21,23 @@ void add_logits(CLI::App& app) {
   cmd->add_option("--model", a->model, "model directory")->required();
   cmd->add_option("--ids", a->ids, "token ids, comma separated")->required();
   cmd->add_option("--out", a->out, "output JSON file")->required();
-  cmd->add_option("--threads", a->threads, "compute threads (0: all cores)")->default_val(0);
+  add_threads_option(cmd, a->threads);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, parse_ids(a->ids), a->image);
     Model& model = run.model;
     const PreparedPrompt& prompt = run.prompt;
     const auto n = static_cast<int64_t>(prompt.ids.size());
-    const KvCacheShape shape = model.text().kv_shape();
-    PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * ((n + 15) / 16));
+    PagedKvCache cache = sequence_kv_cache(model.text(), n, {"--ids", 0}, 0);
+    const int64_t vocab = model.config().text.vocab_size;
+    // Every position's logits are kept: n x vocab floats must fit the machine (n <= context).
+    if (n * vocab > (physical_memory_mb() << 20) / int64_t{sizeof(float)})
+      throw CLI::ValidationError("--ids", std::to_string(n) + " positions of " + std::to_string(vocab) +
+                                              " logits are more than the machine's memory holds");
     const PrefillEntry entry{&prompt, cache.add_sequence(), true};
     const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
     std::ofstream out(a->out);
     if (!out) throw ModelError(a->out + ": cannot write");
-    const int64_t vocab = model.config().text.vocab_size;
     out << std::setprecision(9) << "{\"logits\": [";
     for (int64_t r = 0; r < n; ++r) {
       out << (r ? ",\n[" : "\n[");

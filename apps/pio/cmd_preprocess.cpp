@@ -6,6 +6,7 @@
 #include <string>
 
 #include "apps/pio/commands.h"
+#include "apps/pio/option_checks.h"
 #include "model/errors.h"
 #include "model/image/preprocess.h"
 
@@ -44,23 +45,18 @@ void add_preprocess(CLI::App& app) {
       "preprocess", "Write an image's pixel_values and grid_thw (the vision encoder's input) as JSON");
   struct Args {
     std::string model, image, out;
-    int64_t max_pixels = 0;  // used only when given
+    int64_t max_pixels = 0;  // 0: the config's
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory (only preprocessor_config.json is read)")
       ->required();
   cmd->add_option("--image", a->image, "image file: PNG, JPEG, WebP or BMP")->required();
-  auto* max_pixels = cmd->add_option(
-      "--max-pixels", a->max_pixels,
-      "largest resized image in pixels (default: the config's size.longest_edge)");
+  add_max_pixels_option(cmd, a->max_pixels);
   cmd->add_option("--out", a->out, "output JSON file")->required();
-  cmd->callback([a, max_pixels] {
+  cmd->callback([a] {
     const PreprocessorConfig cfg = load_preprocessor_config(a->model);
     ImageLimits limits = ImageLimits::from_config(cfg);
-    if (*max_pixels) {
-      if (a->max_pixels <= 0) throw ModelError("--max-pixels must be positive");
-      limits.max_pixels = a->max_pixels;
-    }
+    if (a->max_pixels > 0) limits.max_pixels = a->max_pixels;
     const PixelValues pv = preprocess_image(read_image_file(a->image), cfg, limits);
     write_pixel_values_json(pv, a->out);
   });

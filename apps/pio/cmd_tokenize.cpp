@@ -6,6 +6,7 @@
 
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
+#include "apps/pio/option_checks.h"
 #include "model/errors.h"
 #include "model/tokenizer/tokenizer.h"
 
@@ -38,7 +39,7 @@ void add_tokenize(CLI::App& app) {
   struct Args {
     std::string model, text, jsonl;
     bool no_special = false;
-    unsigned threads = 0;
+    int threads = 0;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
@@ -46,7 +47,7 @@ void add_tokenize(CLI::App& app) {
   auto* jsonl = cmd->add_option("--jsonl", a->jsonl, "file with one JSON string per line");
   text->excludes(jsonl);
   cmd->add_flag("--no-special", a->no_special, "treat added tokens such as <|im_end|> as plain text");
-  cmd->add_option("--threads", a->threads, "threads for --jsonl (0: all cores)")->default_val(0);
+  add_threads_option(cmd, a->threads, "threads for --jsonl");
   cmd->callback([a, jsonl] {
     const auto tokenizer = load_tokenizer(a->model);
     if (jsonl->count() == 0) {
@@ -54,7 +55,7 @@ void add_tokenize(CLI::App& app) {
       return;
     }
     const auto texts = read_jsonl_strings(a->jsonl);
-    for (const auto& ids : tokenizer->encode_batch(texts, a->threads, !a->no_special)) {
+    for (const auto& ids : tokenizer->encode_batch(texts, static_cast<unsigned>(a->threads), !a->no_special)) {
       std::cout << ids_to_json(ids) << "\n";
     }
   });
@@ -64,13 +65,17 @@ void add_detokenize(CLI::App& app) {
   auto* cmd = app.add_subcommand("detokenize", "Print the text of comma-separated token ids");
   struct Args {
     std::string model, ids;
+    bool skip_special = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   cmd->add_option("ids", a->ids, "token ids, e.g. 9707,11,1879")->required();
+  cmd->add_flag("--skip-special-tokens", a->skip_special,
+                "leave out special tokens such as <|im_start|> (Hugging Face's skip_special_tokens)");
   cmd->callback([a] {
     const auto tokenizer = load_tokenizer(a->model);
-    std::cout << tokenizer->decode(parse_ids(a->ids)) << "\n";
+    const SpecialTokens special = a->skip_special ? SpecialTokens::skip : SpecialTokens::show;
+    std::cout << tokenizer->decode(parse_ids(a->ids), special) << "\n";
   });
 }
 

@@ -2,18 +2,19 @@
 
 #include <chrono>
 
+#include "apps/pio/option_checks.h"
 #include "model/errors.h"
 #include "model/image/preprocess.h"
 
 namespace pio::cli {
 
-void add_image_options(CLI::App* cmd, ImageArgs& args, bool allow_embeds) {
+CLI::Option* add_image_options(CLI::App* cmd, ImageArgs& args, bool allow_embeds) {
   auto* image = cmd->add_option("--image", args.images, "image file (repeatable; in prompt order)");
-  cmd->add_option("--max-pixels", args.max_pixels, "largest resized image in pixels (default: the model's)")
-      ->check(CLI::PositiveNumber);
+  add_max_pixels_option(cmd, args.max_pixels);
   if (allow_embeds)
     cmd->add_option("--image-embeds", args.embeds, "safetensors file from `pio encode-image` instead of --image")
         ->excludes(image);
+  return image;
 }
 
 std::vector<PixelValues> preprocess_images(const std::string& model_dir, const std::vector<std::string>& images,

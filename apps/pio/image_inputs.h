@@ -27,7 +27,8 @@ struct ImageTimings {
   double preprocess_s = 0, encode_s = 0;
 };
 
-void add_image_options(CLI::App* cmd, ImageArgs& args, bool allow_embeds);
+// Adds --image, --max-pixels and, with allow_embeds, --image-embeds; returns --image.
+CLI::Option* add_image_options(CLI::App* cmd, ImageArgs& args, bool allow_embeds);
 
 // Preprocesses every image with the model directory's preprocessor_config.json.
 std::vector<PixelValues> preprocess_images(const std::string& model_dir, const std::vector<std::string>& images,

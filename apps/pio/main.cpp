@@ -1,6 +1,7 @@
 // pio: the Inference-PIO command line.
 #include <exception>
 #include <iostream>
+#include <new>
 
 #include "apps/pio/commands.h"
 
@@ -20,7 +21,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; a refused option or usage exits 2, like getopt tools.
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "pio: error: out of memory\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "pio: error: " << e.what() << "\n";
     return 1;

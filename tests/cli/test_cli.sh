@@ -57,6 +57,95 @@ g2="$("$pio" generate --model "$work/text" --ids "$ids" --image-embeds "$work/em
 [ "$g1" = "$g2" ] || fail "generate: $g1 vs $g2"
 [[ "$g1" =~ ^\[[0-9]+(,[0-9]+){4}\]$ ]] || fail "generate printed '$g1'"
 
+# Special tokens never reach the answer (Hugging Face's skip_special_tokens=True, as vLLM and
+# llama.cpp's server answer); --show-special-tokens shows them. They count as generated either
+# way. With seed 32 the tiny checkpoint samples <|object_ref_end|> within its first 80 tokens.
+special='<\|(endoftext|im_start|im_end|object_ref_start|object_ref_end|box_start|box_end|quad_start|quad_end|vision_start|vision_end|vision_pad|image_pad|video_pad)\|>'
+sampled=(chat --model "$work/tiny" --prompt "Describe this image." --temperature 1 --seed 32 --max-tokens 80
+         --threads 1 --verbose)
+"$pio" "${sampled[@]}" >"$work/skipped.out" 2>"$work/skipped.err"
+"$pio" "${sampled[@]}" --show-special-tokens >"$work/shown.out" 2>"$work/shown.err"
+grep -qF "<|object_ref_end|>" "$work/shown.out" || fail "--show-special-tokens shows no special token"
+if grep -qE "$special" "$work/skipped.out"; then fail "special token text in the answer: $(cat "$work/skipped.out")"; fi
+[ "$(sed -E "s/$special//g" "$work/shown.out")" = "$(cat "$work/skipped.out")" ] ||
+  fail "the answer is not the shown one without its special tokens"
+grep -qF "generated: 80" "$work/skipped.err" || fail "skipped special tokens do not count: $(cat "$work/skipped.err")"
+grep -qF "generated: 80" "$work/shown.err" || fail "shown special tokens do not count: $(cat "$work/shown.err")"
+
+# --system "" renders an empty system turn, as the template does: "<|im_start|>system\n<|im_end|>\n"
+# adds 5 tokens to the 9 of "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n".
+prompt_tokens() {
+  "$pio" chat --model "$work/tiny" --max-tokens 1 --verbose "$@" 2>&1 >/dev/null | grep -o 'prompt tokens: [0-9]*'
+}
+[ "$(prompt_tokens --prompt hi)" = "prompt tokens: 9" ] || fail "no --system: $(prompt_tokens --prompt hi)"
+[ "$(prompt_tokens --prompt hi --system "")" = "prompt tokens: 14" ] ||
+  fail "--system \"\": $(prompt_tokens --prompt hi --system "")"
+
+# --messages: an OpenAI-style conversation. One turn gives the same answer as --image/--prompt.
+printf '[{"role": "user", "content": [{"type": "image", "image": "%s"}, {"type": "text", "text": "Describe this image."}]}]' \
+  "$image" >"$work/one.json"
+"$pio" chat --model "$work/tiny" --messages "$work/one.json" --max-tokens 6 --temperature 0.8 --seed 5 \
+  >"$work/one.out" 2>/dev/null
+cmp -s "$work/chat.out" "$work/one.out" || fail "--messages answer differs from --image/--prompt's"
+# A two-turn history with an image renders as the template's text: its tokens, with the image's
+# pad expanded to the 80 tokens of the demo image (16x20 patches merged 2x2).
+printf '%s\n' '[{"role": "system", "content": "Be brief."},' \
+  ' {"role": "user", "content": [{"type": "image", "image": "'"$image"'"}, {"type": "text", "text": "What is it?"}]},' \
+  ' {"role": "assistant", "content": "A cat."},' \
+  ' {"role": "user", "content": [{"type": "text", "text": "And the colour?"}]}]' >"$work/two.json"
+rendered='<|im_start|>system
+Be brief.<|im_end|>
+<|im_start|>user
+<|vision_start|><|image_pad|><|vision_end|>What is it?<|im_end|>
+<|im_start|>assistant
+A cat.<|im_end|>
+<|im_start|>user
+And the colour?<|im_end|>
+<|im_start|>assistant
+'
+text_ids="$("$pio" tokenize --model "$work/tiny" "$rendered")"
+commas="${text_ids//[^,]/}"
+want=$((${#commas} + 1 + 79))
+"$pio" chat --model "$work/tiny" --messages "$work/two.json" --max-tokens 2 --verbose >/dev/null 2>"$work/two.err"
+grep -qF "prompt tokens: $want, images: 1," "$work/two.err" ||
+  fail "two-turn --messages: want $want prompt tokens: $(cat "$work/two.err")"
+printf '[{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]' >"$work/tool.json"
+expect_error "tool.json: messages[1].role: unknown role 'tool'" "$pio" chat --model "$work/tiny" --messages "$work/tool.json"
+printf '[{"role": "user", "content": "a"}' >"$work/cut.json"
+expect_error "cut.json: not valid JSON" "$pio" chat --model "$work/tiny" --messages "$work/cut.json"
+expect_error "--prompt or --messages is required" "$pio" chat --model "$work/tiny"
+expect_error "--prompt excludes --messages" "$pio" chat --model "$work/tiny" --messages "$work/one.json" --prompt hi
+
+# Options out of range are refused up front (exit 2) with the option and its range; token
+# counts also against the model's context and the KV budget once the prompt is known.
+expect_status() {  # expect_status STATUS "message part" command...
+  local want="$1" part="$2" rc=0
+  shift 2
+  "$@" >"$work/out" 2>"$work/err" || rc=$?
+  [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, not $want: $(cat "$work/err")"
+  grep -qF -- "$part" "$work/err" || fail "error of '$*' lacks '$part': $(cat "$work/err")"
+}
+expect_status 2 "--temperature: 'nan' is not a number in [0, 100]" \
+  "$pio" chat --model "$work/tiny" --prompt hi --temperature nan
+expect_status 2 "--threads: '100000' is not an integer in 0..1024" \
+  "$pio" chat --model "$work/tiny" --prompt hi --threads 100000
+expect_status 2 "--kv-cache-mb: '99999999999' is not an integer in 1.." \
+  "$pio" generate --model "$work/tiny" --ids 1,2 --kv-cache-mb 99999999999
+expect_status 2 "--max-tokens: '2147483647' is not an integer in 1..1048576" \
+  "$pio" generate --model "$work/tiny" --ids 1,2 --max-tokens 2147483647
+expect_status 2 "--max-tokens: 2 prompt + 262143 new tokens exceed the model's context of 262144 tokens" \
+  "$pio" generate --model "$work/tiny" --ids 1,2 --max-tokens 262143
+expect_status 2 "--kv-cache-mb: 9 prompt + 2000 new tokens need 2 MiB of KV cache, more than the budget of 1 MiB" \
+  "$pio" chat --model "$work/tiny" --prompt hi --max-tokens 2000 --kv-cache-mb 1
+expect_status 2 "--prompt-tokens: '9223372036854775807' is not an integer in 1..1048576" \
+  "$pio" bench --model "$work/tiny" --prompt-tokens 9223372036854775807
+expect_status 2 "--prompt-tokens: 262144 prompt + 32 new tokens exceed the model's context" \
+  "$pio" bench --model "$work/tiny" --prompt-tokens 262144
+expect_status 2 "--runs: '0' is not an integer in 1..1000" \
+  "$pio" bench-tokenizer --model "$work/tiny" --text "$work/one.json" --runs 0
+expect_status 2 "--seed: '-1' is not an integer in 0..18446744073709551615" \
+  "$pio" chat --model "$work/tiny" --prompt hi --seed -1
+
 # Refusals: clear messages, non-zero exit.
 expect_error "text-only checkpoint" "$pio" chat --model "$work/text" --image "$image" --prompt hi
 printf 'not an image' >"$work/bad.jpg"

@@ -1,0 +1,152 @@
+#include "apps/pio/option_checks.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "apps/pio/cli_util.h"
+
+namespace pio::cli {
+
+namespace {
+
+// The whole of `text` as a decimal T, or false (empty text, a sign where T has none, a '+',
+// spaces, trailing characters, out of T's range).
+template <class T>
+bool parse_whole(std::string_view text, T& value) {
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
+}
+
+std::string with_note(std::string range, const std::string& note) {
+  return note.empty() ? range : range + " (" + note + ")";
+}
+
+// Shortest decimal text that reads back as the same double.
+std::string shortest(double v) {
+  char buf[32];
+  return {buf, std::to_chars(buf, buf + sizeof buf, v).ptr};
+}
+
+}  // namespace
+
+int64_t physical_memory_mb() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return 0;
+  return static_cast<int64_t>(pages) * page_size >> 20;
+}
+
+CLI::Validator integer_in(int64_t lo, int64_t hi, const std::string& note) {
+  const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+  return CLI::Validator(
+      [lo, hi, allowed = with_note(range, note)](std::string& text) -> std::string {
+        int64_t v = 0;
+        if (!parse_whole(text, v) || v < lo || v > hi) return "'" + text + "' is not an integer in " + allowed;
+        text = std::to_string(v);
+        return {};
+      },
+      range);
+}
+
+CLI::Validator any_uint64() {
+  const std::string range = "0.." + std::to_string(std::numeric_limits<uint64_t>::max());
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        uint64_t v = 0;
+        if (!parse_whole(text, v)) return "'" + text + "' is not an integer in " + range;
+        text = std::to_string(v);
+        return {};
+      },
+      range);
+}
+
+CLI::Validator real_in(double lo, double hi, bool lo_open, const std::string& note) {
+  const std::string range = (lo_open ? "(" : "[") + shortest(lo) + ", " + shortest(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, lo_open, allowed = with_note(range, note)](std::string& text) -> std::string {
+        double v = 0;
+        if (!parse_whole(text, v) || !std::isfinite(v) || v < lo || (lo_open && v == lo) || v > hi)
+          return "'" + text + "' is not a number in " + allowed;
+        text = shortest(v);
+        return {};
+      },
+      range);
+}
+
+CLI::Validator image_size() {
+  const std::string range = "WxH, each side 1.." + std::to_string(kMaxImageSide);
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        const size_t x = text.find('x');
+        int64_t w = 0, h = 0;
+        if (x == std::string::npos || !parse_whole(std::string_view(text).substr(0, x), w) ||
+            !parse_whole(std::string_view(text).substr(x + 1), h) || w < 1 || w > kMaxImageSide || h < 1 ||
+            h > kMaxImageSide)
+          return "'" + text + "' is not an image size " + range;
+        return {};
+      },
+      range);
+}
+
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& what) {
+  return cmd->add_option("--threads", threads, what + " (0: all cores)")
+      ->default_val(0)
+      ->check(integer_in(0, kMaxThreads, "0: all cores"));
+}
+
+CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb) {
+  return cmd->add_option("--kv-cache-mb", mb, "most KV cache memory in MiB (at most the machine's memory)")
+      ->default_val(kDefaultKvBudgetMb)
+      ->check(integer_in(1, physical_memory_mb(), "MiB, at most the machine's memory"));
+}
+
+CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value) {
+  return cmd->add_option("--max-tokens", max_tokens, "most tokens to generate (prompt + these fit the model's context)")
+      ->default_val(default_value)
+      ->check(integer_in(1, kMaxTokens));
+}
+
+void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling) {
+  cmd->add_option("--temperature", sampling.temperature, "0: greedy")
+      ->default_val(0.0f)
+      ->check(real_in(0, kMaxTemperature, false, "0: greedy"));
+  cmd->add_option("--top-p", sampling.top_p, "nucleus sampling mass")->default_val(1.0f)->check(real_in(0, 1, true));
+  cmd->add_option("--top-k", sampling.top_k, "0: no limit")->default_val(0)->check(integer_in(0, kMaxTopK, "0: no limit"));
+  cmd->add_option("--seed", sampling.seed, "sampling seed")->default_val(0)->check(any_uint64());
+}
+
+CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels) {
+  return cmd->add_option("--max-pixels", max_pixels,
+                         "largest resized image in pixels (default: preprocessor_config.json's size.longest_edge)")
+      ->check(integer_in(1, kMaxPixels));
+}
+
+PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, const TokenCount& new_tokens,
+                               int64_t budget_mb) {
+  const int64_t tokens = prompt_tokens + new_tokens.value;  // both far below 2^62: no overflow
+  const std::string sequence =
+      std::to_string(prompt_tokens) + " prompt + " + std::to_string(new_tokens.value) + " new tokens";
+  const int64_t context = model.config().max_position_embeddings;
+  if (context > 0 && tokens > context)
+    throw CLI::ValidationError(new_tokens.option, sequence + " exceed the model's context of " + std::to_string(context) +
+                                                      " tokens (max_position_embeddings)");
+  const KvCacheShape shape = model.kv_shape();
+  constexpr int kBlock = 16;
+  const int64_t block_bytes = PagedKvCache::bytes_per_block(shape, kBlock);
+  const int64_t blocks = (tokens + kBlock - 1) / kBlock;
+  const bool machine = budget_mb == 0;
+  const int64_t limit_mb = machine ? physical_memory_mb() : budget_mb;
+  // limit_mb << 20 fits: it is at most the machine's memory.
+  if (blocks > (limit_mb << 20) / block_bytes) {
+    const int64_t need_mb = static_cast<int64_t>(std::ceil(static_cast<double>(blocks) * block_bytes / (1 << 20)));
+    throw CLI::ValidationError(machine ? new_tokens.option : "--kv-cache-mb",
+                               sequence + " need " + std::to_string(need_mb) + " MiB of KV cache, more than " +
+                                   (machine ? "the machine's " : "the budget of ") + std::to_string(limit_mb) +
+                                   " MiB");
+  }
+  return PagedKvCache(shape, blocks * block_bytes, kBlock);
+}
+
+}  // namespace pio::cli

@@ -1,0 +1,68 @@
+// The range of every numeric option of `pio`, checked in one place: CLI11 validators that
+// refuse a value before the subcommand does anything, naming the option and what it allows
+// ("--threads: '100000' is not an integer in 0..1024 (0: all cores)"), the options several
+// subcommands share, and the checks that need the loaded model (its context, KV memory).
+// A refused option exits with status 2, before any file is read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "model/kv_cache.h"
+#include "model/sampler.h"
+#include "model/text_model.h"
+
+namespace pio::cli {
+
+constexpr int kMaxThreads = 1024;
+// Token counts (--max-tokens, --gen-tokens, --prompt-tokens) before the model's own context
+// (max_position_embeddings) bounds them once it is loaded.
+constexpr int64_t kMaxTokens = int64_t{1} << 20;
+constexpr int kMaxRuns = 1000;
+constexpr int kMaxTopK = 1 << 20;
+constexpr double kMaxTemperature = 100;
+constexpr int64_t kMaxPixels = int64_t{1} << 28;  // 16384 x 16384
+constexpr int64_t kMaxImageSide = 8192;            // bench's synthetic images
+constexpr int64_t kMaxShardMb = int64_t{1} << 20;  // 1 TiB
+
+// The machine's physical memory in MiB (sysconf), the most any memory budget may ask for.
+int64_t physical_memory_mb();
+
+// A decimal integer in [lo, hi]; `note` explains special values ("0: all cores"). The option's
+// text is rewritten in canonical form, so CLI11 never reads "010" as octal.
+CLI::Validator integer_in(int64_t lo, int64_t hi, const std::string& note = "");
+// Any decimal integer in [0, 2^64 - 1] (a seed); "-1" is refused rather than wrapped.
+CLI::Validator any_uint64();
+// A finite decimal number in [lo, hi], or (lo, hi] when lo_open; refuses nan and inf.
+CLI::Validator real_in(double lo, double hi, bool lo_open = false, const std::string& note = "");
+// "WxH" with both sides in 1..kMaxImageSide.
+CLI::Validator image_size();
+
+// The options several subcommands share, each declared once with its range.
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& what = "compute threads");
+CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb);
+CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value);
+// --temperature [0, 100] (0: greedy), --top-p (0, 1], --top-k 0..2^20 (0: no limit), --seed
+// any 64-bit value: the ranges transformers' logits warpers accept (they refuse nan).
+void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling);
+// --max-pixels 1..2^28; 0 (the option absent) leaves preprocessor_config.json's limit.
+CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
+
+// A new token count with the option that set it, for the messages of sequence_kv_cache.
+struct TokenCount {
+  std::string option;
+  int64_t value = 0;
+};
+
+// The KV cache for one sequence: the prompt's tokens and up to `new_tokens` more, sized to
+// exactly that (so a large budget costs nothing). Refuses with CLI::ValidationError a sequence
+// longer than the model's context (max_position_embeddings, when the config gives it), naming
+// new_tokens.option, or one whose KV cache needs more than `budget_mb` (naming --kv-cache-mb)
+// or, when budget_mb is 0, more than the machine's memory (naming new_tokens.option).
+// vLLM refuses prompt + max_tokens beyond the context in the same way.
+PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, const TokenCount& new_tokens,
+                               int64_t budget_mb);
+
+}  // namespace pio::cli
