@@ -34,6 +34,8 @@ using stage_atom = caf::atom_constant<caf::atom("stage")>;
 using preempt_atom = caf::atom_constant<caf::atom("preempt")>;
 using admit_atom = caf::atom_constant<caf::atom("admit")>;
 using engine_atom = caf::atom_constant<caf::atom("engine")>;
+using filter_atom = caf::atom_constant<caf::atom("filter")>;
+using output_atom = caf::atom_constant<caf::atom("output")>;
 
 // A client's receiver of one or more requests' stream events.
 using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
@@ -69,6 +71,10 @@ using tokenizer_actor = caf::typed_actor<caf::replies_to<tokenize_atom, ChatRequ
 using preprocessor_actor =
     caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PixelValues>>;
 
+
+// Plug-in stages (actors/plugin.h): a request filter and an output processor, each in its own actor.
+using filter_actor = caf::typed_actor<caf::replies_to<filter_atom, ChatRequest>::with<ChatRequest>>;
+using output_actor = caf::typed_actor<caf::replies_to<output_atom, StreamEvent>::with<StreamEvent>>;
 
 // The profiler: stage timings, step figures and outcomes in; the report out.
 using profiler_actor = caf::typed_actor<caf::reacts_to<StepStats>,

@@ -36,6 +36,8 @@ struct Children {
   preprocessor_actor preprocessor;
   engine_actor engine;
   profiler_actor profiler;
+  std::vector<filter_actor> filters;  // plug-in stages
+  std::vector<output_actor> outputs;
 };
 
 struct SupervisorState {
@@ -76,7 +78,13 @@ class Supervisor {
     self_->monitor(st_.kids->tokenizer);
     self_->monitor(st_.kids->preprocessor);
     // They end with the supervisor.
+    if (s.plugins) {
+      st_.kids->filters = spawn_request_filters(sys, *s.plugins);
+      st_.kids->outputs = spawn_output_processors(sys, *s.plugins);
+    }
     self_->attach_functor([kids = st_.kids] {
+      for (const auto& f : kids->filters) caf::anon_send_exit(f, caf::exit_reason::user_shutdown);
+      for (const auto& o : kids->outputs) caf::anon_send_exit(o, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->engine, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->tokenizer, caf::exit_reason::user_shutdown);
@@ -131,15 +139,7 @@ class Supervisor {
       else self_->send(st_.kids->profiler, stage_atom::value, std::string("itl"), (now - r.last_event_s) * 1000);
       r.last_event_s = now;
     }
-    if (!e.final) {
-      self_->send(r.sink, event_atom::value, std::move(e));
-      return;
-    }
-    if (!r.end_reason.empty()) {  // the supervisor ended it: a deadline or a client that left
-      e.finish_reason = r.end_code == ErrorCode::cancelled ? "cancelled" : "error";
-      e.error = {r.end_code, r.end_reason};
-    }
-    end(e.request_id, std::move(e));
+    through_outputs(std::move(e), 0);
   }
 
   void tick() {
@@ -230,11 +230,63 @@ class Supervisor {
     for (uint64_t id : st_.admission->release(used)) start(id);
   }
 
-  // Tokenize and preprocess in parallel; the job goes to the engine when both are in.
+  // Plug-ins' output processors, in order, then the client.
+  void through_outputs(StreamEvent e, size_t stage) {
+    if (stage == st_.kids->outputs.size()) {
+      deliver(std::move(e));
+      return;
+    }
+    const uint64_t id = e.request_id;
+    self_->request(st_.kids->outputs[stage], caf::infinite, output_atom::value, std::move(e))
+        .then([this, stage](StreamEvent& processed) { through_outputs(std::move(processed), stage + 1); },
+              [this, id](caf::error& err) {
+                if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::internal, self_->system().render(err)));
+              });
+  }
+
+  void deliver(StreamEvent e) {
+    const auto it = st_.requests.find(e.request_id);
+    if (it == st_.requests.end()) return;
+    InFlight& r = it->second;
+    if (!e.final) {
+      self_->send(r.sink, event_atom::value, std::move(e));
+      return;
+    }
+    if (!r.end_reason.empty()) {  // the supervisor ended it: a deadline or a client that left
+      e.finish_reason = r.end_code == ErrorCode::cancelled ? "cancelled" : "error";
+      e.error = {r.end_code, r.end_reason};
+    }
+    end(e.request_id, std::move(e));
+  }
+
   void start(uint64_t id) {
     InFlight& r = st_.requests.at(id);
     r.started_s = monotonic_s();
     r.timings.queue_ms = (r.started_s - r.arrival_s) * 1000;
+    filter(id, 0);
+  }
+
+  // Plug-ins' request filters, in order, then the pipeline.
+  void filter(uint64_t id, size_t stage) {
+    if (stage == st_.kids->filters.size()) {
+      run_pipeline(id);
+      return;
+    }
+    self_->request(st_.kids->filters[stage], caf::infinite, filter_atom::value, st_.requests.at(id).request)
+        .then(
+            [this, id, stage](ChatRequest& request) {
+              if (!st_.requests.count(id)) return;
+              st_.requests.at(id).request = std::move(request);
+              filter(id, stage + 1);
+            },
+            [this, id](caf::error& err) {
+              if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::bad_request, self_->system().render(err)));
+            });
+  }
+
+  // Tokenize and preprocess in parallel; the job goes to the engine when both are in.
+  void run_pipeline(uint64_t id) {
+    InFlight& r = st_.requests.at(id);
     for (const auto& turn : r.request.messages)
       for (const auto& part : turn.parts)
         if (part.is_image) ++r.pending;

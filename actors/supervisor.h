@@ -14,6 +14,7 @@
 
 #include "actors/engine_actor.h"
 #include "actors/interfaces.h"
+#include "actors/plugin.h"
 #include "model/image/preprocessor_config.h"
 #include "serving/admission.h"
 #include "serving/profiler.h"
@@ -31,6 +32,7 @@ struct NodeSettings {
   double tick_s = 0.05;              // deadline and memory checks
   std::function<double()> memory_mb; // memory in use for the thresholds; default: process RSS
   std::shared_ptr<Profiler> profiler;
+  std::shared_ptr<const PluginRegistry> plugins;  // stages added by plug-ins; may be null
 };
 
 supervisor_actor spawn_supervisor(caf::actor_system& sys, NodeSettings settings);

@@ -1,6 +1,8 @@
 #include "serving/scheduling_policy.h"
 
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <tuple>
 
@@ -69,14 +71,46 @@ class Fair final : public SchedulingPolicy {
   uint64_t turn_ = 0;
 };
 
+// Every policy by name: the built-in ones, then those plug-ins add.
+struct Policies {
+  std::mutex m;
+  std::map<std::string, PolicyFactory, std::less<>> factories{
+      {"fcfs", [](double) { return std::make_unique<Fcfs>(); }},
+      {"priority", [](double ageing_s) { return std::make_unique<Priority>(ageing_s); }},
+      {"fair", [](double) { return std::make_unique<Fair>(); }}};
+};
+
+Policies& policies() {
+  static Policies p;
+  return p;
+}
+
 }  // namespace
+
+void register_policy(const std::string& name, PolicyFactory factory) {
+  auto& p = policies();
+  std::lock_guard lock(p.m);
+  if (!factory || !p.factories.emplace(name, std::move(factory)).second)
+    throw std::invalid_argument("scheduling policy '" + name + "' is already registered");
+}
+
+bool policy_exists(std::string_view name) {
+  auto& p = policies();
+  std::lock_guard lock(p.m);
+  return p.factories.find(name) != p.factories.end();
+}
 
 std::unique_ptr<SchedulingPolicy> make_policy(std::string_view name, double ageing_s) {
   if (!(ageing_s > 0) || !std::isfinite(ageing_s)) throw std::invalid_argument("ageing period must be positive");
-  if (name == "fcfs") return std::make_unique<Fcfs>();
-  if (name == "priority") return std::make_unique<Priority>(ageing_s);
-  if (name == "fair") return std::make_unique<Fair>();
-  throw std::invalid_argument("unknown scheduling policy '" + std::string(name) + "' (fcfs, priority, fair)");
+  auto& p = policies();
+  std::lock_guard lock(p.m);
+  const auto it = p.factories.find(name);
+  if (it == p.factories.end()) {
+    std::string known;
+    for (const auto& [n, f] : p.factories) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown scheduling policy '" + std::string(name) + "' (" + known + ")");
+  }
+  return it->second(ageing_s);
 }
 
 }  // namespace pio

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,8 +36,16 @@ class SchedulingPolicy {
   virtual size_t victim(std::span<const QueuedRequest> running) const = 0;
 };
 
-// name: "fcfs", "priority" or "fair". Throws std::invalid_argument for another name or an
-// ageing period that is not positive.
+// Makes a policy; ageing_s is the priority policy's ageing period.
+using PolicyFactory = std::function<std::unique_ptr<SchedulingPolicy>(double ageing_s)>;
+
+// Adds a policy under a new name (plug-ins); thread-safe. Throws std::invalid_argument for a
+// name already taken.
+void register_policy(const std::string& name, PolicyFactory factory);
+bool policy_exists(std::string_view name);
+
+// name: "fcfs", "priority", "fair" or a registered one. Throws std::invalid_argument for another
+// name or an ageing period that is not positive.
 std::unique_ptr<SchedulingPolicy> make_policy(std::string_view name, double ageing_s = 10.0);
 
 }  // namespace pio
