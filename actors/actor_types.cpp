@@ -26,7 +26,9 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<LatencySummary>("pio::LatencySummary")
       .add_message_type<StatsReport>("pio::StatsReport")
       .add_message_type<std::vector<uint8_t>>("std::vector<uint8_t>")
-      .add_message_type<stream_sink>("pio::stream_sink");
+      .add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>")
+      .add_message_type<stream_sink>("pio::stream_sink")
+      .add_message_type<engine_actor>("pio::engine_actor");
 }
 
 }  // namespace pio

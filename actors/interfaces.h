@@ -36,6 +36,7 @@ using admit_atom = caf::atom_constant<caf::atom("admit")>;
 using engine_atom = caf::atom_constant<caf::atom("engine")>;
 using filter_atom = caf::atom_constant<caf::atom("filter")>;
 using output_atom = caf::atom_constant<caf::atom("output")>;
+using group_atom = caf::atom_constant<caf::atom("group")>;
 
 // A client's receiver of one or more requests' stream events.
 using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
@@ -55,6 +56,19 @@ using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
                                       caf::reacts_to<preempt_atom>,
                                       caf::reacts_to<admit_atom, bool>,
                                       caf::reacts_to<step_atom>>;
+
+// The router: the seam between the pipeline and compute. It places each job on an engine group
+// (addressed by handle, so a group may live in another process) and sends cancellations and
+// memory-pressure orders where they belong; `done` forgets a request's placement; `group` puts
+// an engine group in a slot (a new one, or one replacing a dead engine) and replies the ids
+// the slot's previous group held.
+using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
+                                      caf::reacts_to<cancel_atom, uint64_t>,
+                                      caf::reacts_to<done_atom, uint64_t>,
+                                      caf::replies_to<load_atom>::with<EngineLoad>,
+                                      caf::reacts_to<preempt_atom>,
+                                      caf::reacts_to<admit_atom, bool>,
+                                      caf::replies_to<group_atom, uint32_t, engine_actor>::with<std::vector<uint64_t>>>;
 
 // Admission, the pipeline and supervision. Besides the front door: engine groups' events, the
 // periodic memory and deadline check, drain (stop admitting; replies once nothing runs) and,

@@ -8,6 +8,7 @@
 
 #include "actors/clock.h"
 #include "actors/profiler_actor.h"
+#include "actors/router.h"
 #include "actors/workers.h"
 
 namespace pio {
@@ -35,6 +36,7 @@ struct Children {
   tokenizer_actor tokenizer;
   preprocessor_actor preprocessor;
   engine_actor engine;
+  router_actor router;
   profiler_actor profiler;
   std::vector<filter_actor> filters;  // plug-in stages
   std::vector<output_actor> outputs;
@@ -86,6 +88,7 @@ class Supervisor {
       for (const auto& f : kids->filters) caf::anon_send_exit(f, caf::exit_reason::user_shutdown);
       for (const auto& o : kids->outputs) caf::anon_send_exit(o, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->engine, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(kids->router, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->tokenizer, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->preprocessor, caf::exit_reason::user_shutdown);
@@ -123,7 +126,7 @@ class Supervisor {
       // The engine answers with its own final event, which end() turns into this outcome.
       it->second.end_reason = why;
       it->second.end_code = code;
-      self_->send(st_.kids->engine, cancel_atom::value, id);
+      self_->send(st_.kids->router, cancel_atom::value, id);
       return;
     }
     end(id, error_event(id, code, why));
@@ -156,11 +159,10 @@ class Supervisor {
   // went away: its requests free their sequences at the next step.
   void on_down(const caf::down_msg& down) {
     if (down.source == st_.kids->engine.address()) {
-      // Every request the engine held ends with an error; a new engine group takes over.
-      std::vector<uint64_t> held;
-      for (const auto& [id, r] : st_.requests)
-        if (r.at_engine) held.push_back(id);
-      for (uint64_t id : held) end(id, error_event(id, ErrorCode::internal, "the engine stopped; it was restarted"));
+      spawn_engine_group();  // the requests the dead one held end with an error
+    } else if (down.source == st_.kids->router.address()) {
+      st_.kids->router = spawn_router(self_->system(), 1);
+      self_->monitor(st_.kids->router);
       spawn_engine_group();
     } else if (down.source == st_.kids->profiler.address()) {
       st_.kids->profiler = spawn_profiler(self_->system(), st_.settings.profiler);
@@ -184,7 +186,7 @@ class Supervisor {
     auto promise = self_->make_response_promise<StatsReport>();
     const auto running = static_cast<int64_t>(st_.admission->running());
     const auto queued = static_cast<int64_t>(st_.admission->queued());
-    self_->request(st_.kids->engine, std::chrono::seconds(10), load_atom::value)
+    self_->request(st_.kids->router, std::chrono::seconds(10), load_atom::value)
         .then(
             [=, this](const EngineLoad& load) mutable {
               self_->request(st_.kids->profiler, std::chrono::seconds(10), stats_atom::value, load, running, queued)
@@ -210,6 +212,10 @@ class Supervisor {
     st_.kids->engine = spawn_engine(self_->system(), st_.settings.engine, caf::actor_cast<supervisor_actor>(self_), st_.kids->profiler);
     self_->monitor(st_.kids->engine);
     if (st_.level == MemoryLevel::hard) self_->send(st_.kids->engine, admit_atom::value, false);
+    self_->request(st_.kids->router, caf::infinite, group_atom::value, uint32_t{0}, st_.kids->engine)
+        .then([this](const std::vector<uint64_t>& lost) {
+          for (uint64_t id : lost) end(id, error_event(id, ErrorCode::internal, "the engine stopped; it was restarted"));
+        });
   }
 
   uint64_t refuse(uint64_t id, const stream_sink& sink, ErrorCode code, const std::string& why) {
@@ -223,9 +229,9 @@ class Supervisor {
   void check_memory() {
     const double used = memory_mb();
     const MemoryLevel level = st_.admission->level(used);
-    if (level == MemoryLevel::hard) self_->send(st_.kids->engine, preempt_atom::value);
+    if (level == MemoryLevel::hard) self_->send(st_.kids->router, preempt_atom::value);
     if ((level == MemoryLevel::hard) != (st_.level == MemoryLevel::hard))
-      self_->send(st_.kids->engine, admit_atom::value, level != MemoryLevel::hard);
+      self_->send(st_.kids->router, admit_atom::value, level != MemoryLevel::hard);
     st_.level = level;
     for (uint64_t id : st_.admission->release(used)) start(id);
   }
@@ -348,7 +354,7 @@ class Supervisor {
     job.show_special_tokens = r.request.show_special_tokens;
     job.timings = r.timings;
     r.at_engine = true;
-    self_->send(st_.kids->engine, enqueue_atom::value, std::move(job));
+    self_->send(st_.kids->router, enqueue_atom::value, std::move(job));
   }
 
   // Sends the final event, records the outcome, and lets waiting requests in.
@@ -365,6 +371,7 @@ class Supervisor {
     e.timings.total_ms = (now - r.arrival_s) * 1000;
     self_->send(st_.kids->profiler, done_atom::value, e.finish_reason, e.usage, e.timings);
     self_->send(r.sink, event_atom::value, std::move(e));
+    if (r.at_engine) self_->send(st_.kids->router, done_atom::value, id);
     st_.requests.erase(it);
     st_.admission->ended(id);
     for (uint64_t next : st_.admission->release(memory_mb())) start(next);
