@@ -26,7 +26,7 @@ GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPro
                         const GenerateOptions& options) {
   if (prompt.ids.empty()) throw ModelError("the prompt has no tokens");
   const SequenceGuard guard{cache, cache.add_sequence()};
-  Sampler sampler(options.sampling);
+  Sampler sampler(options.sampling, prompt.ids);
   GenerateResult result;
   result.tokens.reserve(static_cast<size_t>(std::max(options.max_tokens, 0)));
   auto t0 = std::chrono::steady_clock::now();

@@ -12,11 +12,14 @@
 namespace pio {
 
 ImageFeatures encode_images(VisionModel& vision, std::span<const PixelValues> images) {
-  const VisionOutput& out = vision.encode(images);
+  return image_features_of(vision.encode(images), images, vision.config().out_hidden_size);
+}
+
+ImageFeatures image_features_of(const VisionOutput& out, std::span<const PixelValues> images, int64_t hidden) {
   ImageFeatures f;
   for (const auto& img : images) f.grids.push_back({img.grid_t, img.grid_h, img.grid_w});
   f.tokens = out.tokens;
-  f.hidden = vision.config().out_hidden_size;
+  f.hidden = hidden;
   f.embeds.assign(out.image_embeds.begin(), out.image_embeds.end());
   for (const auto& ds : out.deepstack) f.deepstack.emplace_back(ds.begin(), ds.end());
   return f;

@@ -22,6 +22,9 @@ struct ImageFeatures {
 };
 
 ImageFeatures encode_images(VisionModel& vision, std::span<const PixelValues> images);
+// The features of a finished encode (VisionModel::finish) of these images; hidden: the
+// encoder's out_hidden_size.
+ImageFeatures image_features_of(const VisionOutput& out, std::span<const PixelValues> images, int64_t hidden);
 
 void write_image_features(const std::filesystem::path& path, const ImageFeatures& f);
 // Throws ModelError naming the file when a tensor is missing or not F32 / integer, the shapes

@@ -10,18 +10,54 @@ int32_t argmax(std::span<const float> logits) {
   return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
-Sampler::Sampler(const SamplingOptions& options) : opt_(options), rng_(options.seed) {}
+float penalised_logit(float logit, bool in_prompt, int32_t count, const SamplingOptions& o) {
+  if (in_prompt || count > 0) logit = logit > 0 ? logit / o.repetition_penalty : logit * o.repetition_penalty;
+  if (count > 0) logit -= o.presence_penalty + o.frequency_penalty * static_cast<float>(count);
+  return logit;
+}
+
+Sampler::Sampler(const SamplingOptions& options, std::span<const int32_t> prompt)
+    : opt_(options), rng_(options.seed) {
+  if (opt_.has_penalties()) {
+    prompt_ids_.assign(prompt.begin(), prompt.end());
+    std::sort(prompt_ids_.begin(), prompt_ids_.end());
+    prompt_ids_.erase(std::unique(prompt_ids_.begin(), prompt_ids_.end()), prompt_ids_.end());
+  }
+}
 
 int32_t Sampler::next(std::span<const float> logits) {
-  if (opt_.temperature <= 0.0f) return argmax(logits);
+  const std::span<const float> row = opt_.has_penalties() ? penalised(logits) : logits;
+  const int32_t id = opt_.temperature <= 0.0f ? argmax(row) : sample(row);
+  if (opt_.has_penalties()) ++generated_[id];
+  return id;
+}
+
+// Only the ids seen so far change, so the copy is the only per-vocabulary cost.
+std::span<const float> Sampler::penalised(std::span<const float> logits) {
+  work_.assign(logits.begin(), logits.end());
+  const auto n = static_cast<int32_t>(logits.size());
+  for (int32_t id : prompt_ids_) {
+    if (id < 0 || id >= n || generated_.count(id)) continue;
+    work_[static_cast<size_t>(id)] = penalised_logit(logits[static_cast<size_t>(id)], true, 0, opt_);
+  }
+  for (const auto& [id, count] : generated_) {
+    if (id < 0 || id >= n) continue;
+    const bool in_prompt = std::binary_search(prompt_ids_.begin(), prompt_ids_.end(), id);
+    work_[static_cast<size_t>(id)] = penalised_logit(logits[static_cast<size_t>(id)], in_prompt, count, opt_);
+  }
+  return work_;
+}
+
+int32_t Sampler::sample(std::span<const float> logits) {
   const auto n = static_cast<int32_t>(logits.size());
   const int32_t k = opt_.top_k > 0 ? std::min(opt_.top_k, n) : n;
   const auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b]; };
   order_.resize(static_cast<size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
-  // Only top-p needs the survivors in order; top-k alone only needs to know which they are.
+  // Top-p and min-p need the survivors in order; top-k alone only needs to know which they are.
   // Either way the first candidate is the largest logit (the softmax's shift).
-  if (opt_.top_p < 1.0f) {
+  const bool ordered = opt_.top_p < 1.0f || opt_.min_p > 0.0f;
+  if (ordered) {
     std::partial_sort(order_.begin(), order_.begin() + k, order_.end(), by_logit);
   } else {
     if (k < n) std::nth_element(order_.begin(), order_.begin() + k - 1, order_.end(), by_logit);
@@ -42,6 +78,12 @@ int32_t Sampler::next(std::span<const float> logits) {
         break;
       }
     }
+  }
+  // Min-p: of those, the ids at least min_p times as likely as the top one (probs_[0] is 1).
+  if (opt_.min_p > 0.0f) {
+    int32_t above = 1;
+    while (above < keep && probs_[above] >= opt_.min_p) ++above;
+    keep = above;
   }
   std::discrete_distribution<int32_t> pick(probs_.begin(), probs_.begin() + keep);
   return order_[static_cast<size_t>(pick(rng_))];

@@ -1,33 +1,58 @@
-// Picks the next token from a row of logits: greedy, or sampled the way HF processes logits
-// (temperature, then top-k, then top-p, then a draw), reproducible from a seed.
+// Picks the next token from a row of logits: greedy, or sampled the way HF's generate processes
+// logits: repetition penalty (RepetitionPenaltyLogitsProcessor), presence and frequency
+// penalties (OpenAI / vLLM semantics), then temperature, top-k, top-p, min-p (MinPLogitsWarper,
+// applied after top-p as transformers orders its warpers), then a draw reproducible from a seed.
 #pragma once
 
 #include <cstdint>
 #include <random>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace pio {
 
 struct SamplingOptions {
-  float temperature = 0.0f;  // 0: greedy
-  int top_k = 0;             // 0: no limit
-  float top_p = 1.0f;        // 1: no limit
+  float temperature = 0.0f;         // 0: greedy
+  int top_k = 0;                    // 0: no limit
+  float top_p = 1.0f;               // 1: no limit
   uint64_t seed = 0;
+  float min_p = 0.0f;               // 0: off; keeps ids with p >= min_p * p_max
+  float repetition_penalty = 1.0f;  // 1: off; over prompt and generated ids (HF)
+  float presence_penalty = 0.0f;    // 0: off; subtracted once from every generated id's logit
+  float frequency_penalty = 0.0f;   // 0: off; subtracted per occurrence in the generated ids
+
+  bool has_penalties() const {
+    return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
+  }
 };
 
 class Sampler {
  public:
-  explicit Sampler(const SamplingOptions& options);
+  // prompt: the ids the repetition penalty covers besides the generated ones.
+  explicit Sampler(const SamplingOptions& options, std::span<const int32_t> prompt = {});
+
+  // Picks the next id from one row of logits and records it as generated.
   int32_t next(std::span<const float> logits);
 
  private:
+  std::span<const float> penalised(std::span<const float> logits);
+  int32_t sample(std::span<const float> logits);
+
   SamplingOptions opt_;
   std::mt19937_64 rng_;
-  std::vector<int32_t> order_;  // candidate ids, reused between calls
+  std::unordered_map<int32_t, int32_t> generated_;  // id -> occurrences among generated ids
+  std::vector<int32_t> prompt_ids_;                  // distinct prompt ids (penalties only)
+  std::vector<float> work_;                          // penalised logits
+  std::vector<int32_t> order_;                       // candidate ids, reused between calls
   std::vector<double> probs_;
 };
 
 int32_t argmax(std::span<const float> logits);
+
+// The logit after the penalties for an id seen `in_prompt` and `count` times among generated
+// ids: HF's repetition penalty (divide a positive logit, multiply a negative one), then
+// logit - presence * (count > 0) - frequency * count.
+float penalised_logit(float logit, bool in_prompt, int32_t count, const SamplingOptions& o);
 
 }  // namespace pio

@@ -113,12 +113,24 @@ void VisionModel::merger_mlp(const float* z, int64_t groups, const VisionMergerW
   be_.matmul(merge_hidden_.data(), groups, m.fc2_weight, m.fc2_bias, out);
 }
 
-void VisionModel::run(std::span<const PixelValues> images, int64_t rows) {
+void VisionModel::begin(std::span<const PixelValues> images) {
+  int64_t rows = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    check(images[i], i);
+    rows += images[i].rows();
+  }
+  rows_ = rows;
+  next_block_ = 0;
+  if (rows == 0) return;
   reserve(rows);
-  const int64_t h = cfg_.hidden_size, groups = rows * h / merged_dim_;
   prepare(images);
-  for (int j = 0; j < cfg_.depth; ++j) {
-    block(w_.blocks[static_cast<size_t>(j)], rows);
+}
+
+bool VisionModel::advance(int blocks) {
+  const int64_t groups = rows_ * cfg_.hidden_size / merged_dim_;
+  for (; rows_ > 0 && blocks > 0 && next_block_ < cfg_.depth; --blocks, ++next_block_) {
+    const int j = next_block_;
+    block(w_.blocks[static_cast<size_t>(j)], rows_);
     for (size_t k = 0; k < deepstack_.size(); ++k) {
       if (cfg_.deepstack_visual_indexes[k] != j) continue;
       // DeepStack normalises the concatenated 2x2 group (each group is 4 consecutive rows).
@@ -127,23 +139,27 @@ void VisionModel::run(std::span<const PixelValues> images, int64_t rows) {
       merger_mlp(xn_.data(), groups, w_.deepstack[k], deepstack_[k].data());
     }
   }
-  // The final merger normalises each patch before concatenating.
-  be_.layer_norm(x_.data(), rows, h, w_.merger.norm_weight, w_.merger.norm_bias, kNormEps, xn_.data());
-  merger_mlp(xn_.data(), groups, w_.merger, embeds_.data());
+  return rows_ == 0 || next_block_ == cfg_.depth;
 }
 
-const VisionOutput& VisionModel::encode(std::span<const PixelValues> images) {
-  int64_t rows = 0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    check(images[i], i);
-    rows += images[i].rows();
+const VisionOutput& VisionModel::finish() {
+  const int64_t groups = rows_ * cfg_.hidden_size / merged_dim_;
+  if (rows_ > 0) {
+    // The final merger normalises each patch before concatenating.
+    be_.layer_norm(x_.data(), rows_, cfg_.hidden_size, w_.merger.norm_weight, w_.merger.norm_bias, kNormEps, xn_.data());
+    merger_mlp(xn_.data(), groups, w_.merger, embeds_.data());
   }
-  if (rows > 0) run(images, rows);
-  out_.tokens = rows * cfg_.hidden_size / merged_dim_;
+  out_.tokens = groups;
   const auto out_values = static_cast<size_t>(out_.tokens * cfg_.out_hidden_size);
   out_.image_embeds = {embeds_.data(), out_values};
   for (size_t k = 0; k < deepstack_.size(); ++k) out_.deepstack[k] = {deepstack_[k].data(), out_values};
   return out_;
+}
+
+const VisionOutput& VisionModel::encode(std::span<const PixelValues> images) {
+  begin(images);
+  advance(cfg_.depth);
+  return finish();
 }
 
 }  // namespace pio

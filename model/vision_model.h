@@ -30,11 +30,19 @@ class VisionModel {
   // when an image's patch layout does not match the config.
   const VisionOutput& encode(std::span<const PixelValues> images);
 
+  // The same encode in pieces, so that a server can interleave a large image's blocks with
+  // decode steps: begin() embeds the patches, each advance() runs up to `blocks` encoder blocks
+  // and returns true once all have run, then finish() runs the merger and returns the output.
+  // The images must outlive the encode; one encode at a time.
+  void begin(std::span<const PixelValues> images);
+  bool advance(int blocks);
+  const VisionOutput& finish();
+  int depth() const { return cfg_.depth; }
+
  private:
   void check(const PixelValues& image, size_t index) const;
   void reserve(int64_t rows);
   void prepare(std::span<const PixelValues> images);
-  void run(std::span<const PixelValues> images, int64_t rows);
   void block(const VisionBlockWeights& b, int64_t rows);
   // fc2(gelu_erf(fc1(z))) over `groups` rows of merged patches.
   void merger_mlp(const float* z, int64_t groups, const VisionMergerWeights& m, float* out);
@@ -51,6 +59,8 @@ class VisionModel {
   std::vector<float> x_, xn_, qkv_, attn_, mlp_, pos_, cos_, sin_, merge_hidden_, embeds_;
   std::vector<std::vector<float>> deepstack_;
   std::vector<int64_t> segments_;
+  int64_t rows_ = 0;     // patch rows of the encode under way
+  int next_block_ = 0;   // its next encoder block
   VisionOutput out_;
 };
 

@@ -7,6 +7,7 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
+#include "apps/pio/node_requests.h"
 #include "apps/pio/option_checks.h"
 #include "model/generate.h"
 #include "model/model.h"
@@ -18,7 +19,7 @@ namespace pio::cli {
 void add_chat(CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Ask about images and stream the model's answer");
   struct Args {
-    std::string model, prompt, system, messages;
+    std::string model, prompt, system, messages, node;
     int max_tokens = 256, threads = 0;
     SamplingOptions sampling;
     int64_t kv_mb = kDefaultKvBudgetMb;
@@ -26,7 +27,10 @@ void add_chat(CLI::App& app) {
     ImageArgs image;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  auto* model_dir = cmd->add_option("--model", a->model, "model directory");
+  auto* node = cmd->add_option("--node", a->node, "stream the answer from a running pio-node instead (HOST:PORT)")
+                   ->check(host_port());
+  model_dir->excludes(node);
   auto* prompt = cmd->add_option("--prompt", a->prompt, "the user's text (or --messages)");
   auto* system = cmd->add_option("--system", a->system, "system prompt (\"\" gives an empty system turn)");
   auto* messages = cmd->add_option("--messages", a->messages,
@@ -43,8 +47,22 @@ void add_chat(CLI::App& app) {
   cmd->add_flag("--verbose", a->verbose, "print timings to stderr at the end");
   auto* image = add_image_options(cmd, a->image, false);
   messages->excludes(prompt)->excludes(system)->excludes(image);
-  cmd->callback([a, prompt, system, messages] {
+  cmd->callback([a, prompt, system, messages, node] {
     if (prompt->count() == 0 && messages->count() == 0) throw CLI::RequiredError("--prompt or --messages");
+    if (node->count() > 0) {
+      ChatRequest request = messages->count() > 0
+                                ? conversation_request(read_chat_messages_file(a->messages))
+                                : one_turn_request(system->count() > 0 ? std::optional(a->system) : std::nullopt,
+                                                   a->image.images, a->prompt);
+      request.client_id = "pio-chat";
+      request.max_tokens = a->max_tokens;
+      request.sampling = a->sampling;
+      request.max_pixels = a->image.max_pixels;
+      request.show_special_tokens = a->show_special;
+      stream_from_node(a->node, std::move(request), a->verbose);
+      return;
+    }
+    if (a->model.empty()) throw CLI::RequiredError("--model or --node");
     const auto tokenizer = load_tokenizer(a->model);
     std::vector<int32_t> ids;
     if (messages->count() > 0) {

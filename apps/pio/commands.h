@@ -15,5 +15,7 @@ void add_bench_tokenizer(CLI::App& app);
 void add_preprocess(CLI::App& app);
 void add_chat(CLI::App& app);
 void add_encode_image(CLI::App& app);
+void add_stats(CLI::App& app);
+void add_bench_serve(CLI::App& app);
 
 }  // namespace pio::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   pio::cli::add_preprocess(app);
   pio::cli::add_chat(app);
   pio::cli::add_encode_image(app);
+  pio::cli::add_stats(app);
+  pio::cli::add_bench_serve(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

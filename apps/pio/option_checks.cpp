@@ -115,6 +115,37 @@ void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling) {
   cmd->add_option("--top-p", sampling.top_p, "nucleus sampling mass")->default_val(1.0f)->check(real_in(0, 1, true));
   cmd->add_option("--top-k", sampling.top_k, "0: no limit")->default_val(0)->check(integer_in(0, kMaxTopK, "0: no limit"));
   cmd->add_option("--seed", sampling.seed, "sampling seed")->default_val(0)->check(any_uint64());
+  cmd->add_option("--min-p", sampling.min_p, "keep ids at least this times as likely as the top one (0: off)")
+      ->default_val(0.0f)
+      ->check(real_in(0, 1, false, "0: off"));
+  cmd->add_option("--repetition-penalty", sampling.repetition_penalty, "HF repetition penalty over prompt and answer")
+      ->default_val(1.0f)
+      ->check(real_in(0, 10, true, "1: off"));
+  cmd->add_option("--presence-penalty", sampling.presence_penalty, "OpenAI presence penalty")
+      ->default_val(0.0f)
+      ->check(real_in(-2, 2, false, "0: off"));
+  cmd->add_option("--frequency-penalty", sampling.frequency_penalty, "OpenAI frequency penalty")
+      ->default_val(0.0f)
+      ->check(real_in(-2, 2, false, "0: off"));
+}
+
+CLI::Validator host_port() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const size_t colon = text.rfind(':');
+        if (colon == std::string::npos || colon == 0) return "expected HOST:PORT, got '" + text + "'";
+        const std::string port = text.substr(colon + 1);
+        if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+            std::stol(port) < 1 || std::stol(port) > 65535)
+          return "the port of '" + text + "' is not in 1..65535";
+        return {};
+      },
+      "HOST:PORT");
+}
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  return {text.substr(0, colon), static_cast<uint16_t>(std::stoi(text.substr(colon + 1)))};
 }
 
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels) {

@@ -37,6 +37,11 @@ CLI::Validator integer_in(int64_t lo, int64_t hi, const std::string& note = "");
 CLI::Validator any_uint64();
 // A finite decimal number in [lo, hi], or (lo, hi] when lo_open; refuses nan and inf.
 CLI::Validator real_in(double lo, double hi, bool lo_open = false, const std::string& note = "");
+// "HOST:PORT" of a node (port 1..65535).
+CLI::Validator host_port();
+// Splits a checked "HOST:PORT".
+std::pair<std::string, uint16_t> split_host_port(const std::string& text);
+
 // "WxH" with both sides in 1..kMaxImageSide.
 CLI::Validator image_size();
 
@@ -45,7 +50,9 @@ CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& 
 CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb);
 CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value);
 // --temperature [0, 100] (0: greedy), --top-p (0, 1], --top-k 0..2^20 (0: no limit), --seed
-// any 64-bit value: the ranges transformers' logits warpers accept (they refuse nan).
+// any 64-bit value, --min-p [0, 1], --repetition-penalty (0, 10]: the ranges transformers'
+// logits processors accept (they refuse nan); --presence-penalty and --frequency-penalty
+// [-2, 2] as OpenAI's API.
 void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling);
 // --max-pixels 1..2^28; 0 (the option absent) leaves preprocessor_config.json's limit.
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);

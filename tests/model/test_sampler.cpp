@@ -2,7 +2,10 @@
 #define BOOST_TEST_MODULE sampler
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <map>
+#include <random>
+#include <set>
 
 #include "model/sampler.h"
 
@@ -49,4 +52,75 @@ BOOST_AUTO_TEST_CASE(temperature_flattens_and_seed_reproduces) {
 
   Sampler a({0.7f, 20, 0.8f, 42}), b({0.7f, 20, 0.8f, 42});
   for (int i = 0; i < 100; ++i) BOOST_TEST(a.next(kLogits) == b.next(kLogits));
+}
+
+namespace {
+// The penalties as transformers and vLLM state them, over the whole vocabulary in double:
+// RepetitionPenaltyLogitsProcessor over prompt + generated ids, then
+// logits -= presence * (count > 0) + frequency * count over the generated ids.
+std::vector<double> reference_penalised(const std::vector<float>& logits, const std::vector<int32_t>& prompt,
+                                        const std::vector<int32_t>& generated, const SamplingOptions& o) {
+  std::vector<double> out(logits.begin(), logits.end());
+  std::vector<bool> seen(logits.size(), false);
+  std::vector<int> count(logits.size(), 0);
+  for (int32_t id : prompt) seen[id] = true;
+  for (int32_t id : generated) seen[id] = true, ++count[id];
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (seen[i]) out[i] = out[i] > 0 ? out[i] / o.repetition_penalty : out[i] * o.repetition_penalty;
+    if (count[i] > 0) out[i] -= o.presence_penalty + o.frequency_penalty * count[i];
+  }
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(penalties_match_the_reference_step_by_step) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(64);
+  for (auto& l : logits) l = normal(rng);
+  const std::vector<int32_t> prompt{3, 7, 7, 12, 40};
+  for (const SamplingOptions& o : {SamplingOptions{0.0f, 0, 1.0f, 0, 0.0f, 1.3f, 0.0f, 0.0f},
+                                   SamplingOptions{0.0f, 0, 1.0f, 0, 0.0f, 1.0f, 0.4f, 0.0f},
+                                   SamplingOptions{0.0f, 0, 1.0f, 0, 0.0f, 1.0f, 0.0f, 0.7f},
+                                   SamplingOptions{0.0f, 0, 1.0f, 0, 0.0f, 1.2f, 0.3f, 0.5f}}) {
+    Sampler sampler(o, prompt);
+    std::vector<int32_t> generated;
+    std::set<int32_t> distinct;
+    for (int step = 0; step < 40; ++step) {
+      const auto ref = reference_penalised(logits, prompt, generated, o);
+      const auto want = static_cast<int32_t>(std::max_element(ref.begin(), ref.end()) - ref.begin());
+      const int32_t got = sampler.next(logits);
+      BOOST_TEST(got == want, "step " << step);
+      generated.push_back(got);
+      distinct.insert(got);
+    }
+    // Without penalties greedy repeats one id forever; a frequency penalty grows until it moves on.
+    if (o.frequency_penalty > 0) BOOST_TEST(distinct.size() > 1u);
+  }
+  // Each id's penalised logit, against the reference formula, for both signs.
+  const SamplingOptions o{0.0f, 0, 1.0f, 0, 0.0f, 1.5f, 0.25f, 0.5f};
+  BOOST_TEST(penalised_logit(3.0f, true, 0, o) == 2.0f);
+  BOOST_TEST(penalised_logit(-3.0f, true, 0, o) == -4.5f);
+  BOOST_TEST(penalised_logit(3.0f, false, 2, o) == 2.0f - 0.25f - 1.0f);
+  BOOST_TEST(penalised_logit(3.0f, false, 0, o) == 3.0f);
+}
+
+BOOST_AUTO_TEST_CASE(min_p_keeps_ids_at_least_min_p_times_the_top_probability) {
+  // Relative to id 1 (logit 3) at temperature 1: id 2 0.905, id 5 0.368, id 0 0.135,
+  // id 4 0.082, id 3 0.018. min_p 0.3 keeps ids 1, 2 and 5 in proportion 1 : 0.905 : 0.368.
+  Sampler s({1.0f, 0, 1.0f, 9, 0.3f});
+  std::map<int32_t, int> seen;
+  const int draws = 4000;
+  for (int i = 0; i < draws; ++i) ++seen[s.next(kLogits)];
+  BOOST_TEST(seen.size() == 3u);
+  BOOST_TEST(seen.count(1) + seen.count(2) + seen.count(5) == 3u);
+  const double total = 1 + std::exp(-0.1) + std::exp(-1.0);
+  // Each frequency within 4 standard deviations of its expectation.
+  for (const auto& [id, rel] : std::map<int32_t, double>{{1, 1.0}, {2, std::exp(-0.1)}, {5, std::exp(-1.0)}}) {
+    const double p = rel / total;
+    BOOST_TEST(std::abs(seen[id] - draws * p) < 4 * std::sqrt(draws * p * (1 - p)), "id " << id);
+  }
+  // min_p at its maximum keeps only the top id.
+  Sampler top_only({1.0f, 0, 1.0f, 9, 1.0f});
+  for (int i = 0; i < 50; ++i) BOOST_TEST(top_only.next(kLogits) == 1);
 }

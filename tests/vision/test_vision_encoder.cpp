@@ -113,3 +113,23 @@ BOOST_AUTO_TEST_CASE(no_images_give_no_tokens) {
   BOOST_TEST(out.tokens == 0);
   BOOST_TEST(out.image_embeds.empty());
 }
+
+// The encode in pieces (a block per advance, as a server interleaves it with decode steps)
+// gives exactly the one-call encode: the same operations in the same order.
+BOOST_AUTO_TEST_CASE(staged_encode_equals_one_call) {
+  const vtest::TinyModel& tiny = vtest::tiny(DType::F32, vtest::Weights::sharp);
+  const VisionConfig& cfg = *tiny.config.vision;
+  auto be = make_cpu_backend(2);
+  VisionModel model(cfg, load_vision_weights(tiny.ckpt, cfg), *be);
+  const std::vector<PixelValues> images = sample_images(cfg);
+  const VisionOutput& whole = model.encode(images);
+  const std::vector<float> embeds(whole.image_embeds.begin(), whole.image_embeds.end());
+  const std::vector<float> last_tap(whole.deepstack.back().begin(), whole.deepstack.back().end());
+  model.begin(images);
+  int advances = 1;
+  while (!model.advance(1)) ++advances;
+  BOOST_TEST(advances == cfg.depth);
+  const VisionOutput& staged = model.finish();
+  BOOST_TEST(std::vector<float>(staged.image_embeds.begin(), staged.image_embeds.end()) == embeds);
+  BOOST_TEST(std::vector<float>(staged.deepstack.back().begin(), staged.deepstack.back().end()) == last_tap);
+}

@@ -1,0 +1,99 @@
+// The typed interfaces of pio's actors, and the atoms that name their messages. Everything an
+// interface carries is a registered, serialisable type (actor_types.h), so any of these actors
+// may live in another process.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "messages/chat.h"
+#include "messages/events.h"
+#include "messages/pipeline.h"
+#include "messages/stats.h"
+
+namespace pio {
+
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
+using event_atom = caf::atom_constant<caf::atom("event")>;
+using tokenize_atom = caf::atom_constant<caf::atom("tokenize")>;
+using preprocess_atom = caf::atom_constant<caf::atom("preproc")>;
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+using step_atom = caf::atom_constant<caf::atom("step")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using stage_atom = caf::atom_constant<caf::atom("stage")>;
+using preempt_atom = caf::atom_constant<caf::atom("preempt")>;
+using admit_atom = caf::atom_constant<caf::atom("admit")>;
+using engine_atom = caf::atom_constant<caf::atom("engine")>;
+using filter_atom = caf::atom_constant<caf::atom("filter")>;
+using output_atom = caf::atom_constant<caf::atom("output")>;
+using group_atom = caf::atom_constant<caf::atom("group")>;
+
+// A client's receiver of one or more requests' stream events.
+using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
+
+// The node's front door (published on --port): submit a request whose events go to `sink`
+// (replies the request id), cancel one, or ask for the profiler's report.
+using node_api = caf::typed_actor<caf::replies_to<submit_atom, ChatRequest, stream_sink>::with<uint64_t>,
+                                  caf::reacts_to<cancel_atom, uint64_t>,
+                                  caf::replies_to<stats_atom>::with<StatsReport>>;
+
+// An engine group (batcher + engine, one process): takes jobs and cancellations; its events
+// go to the supervisor it was spawned with. Memory pressure: preempt the lowest-priority
+// running sequence, pause or resume admission. `step` is its own loop.
+using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
+                                      caf::reacts_to<cancel_atom, uint64_t>,
+                                      caf::replies_to<load_atom>::with<EngineLoad>,
+                                      caf::reacts_to<preempt_atom>,
+                                      caf::reacts_to<admit_atom, bool>,
+                                      caf::reacts_to<step_atom>>;
+
+// The router: the seam between the pipeline and compute. It places each job on an engine group
+// (addressed by handle, so a group may live in another process) and sends cancellations and
+// memory-pressure orders where they belong; `done` forgets a request's placement; `group` puts
+// an engine group in a slot (a new one, or one replacing a dead engine) and replies the ids
+// the slot's previous group held.
+using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
+                                      caf::reacts_to<cancel_atom, uint64_t>,
+                                      caf::reacts_to<done_atom, uint64_t>,
+                                      caf::replies_to<load_atom>::with<EngineLoad>,
+                                      caf::reacts_to<preempt_atom>,
+                                      caf::reacts_to<admit_atom, bool>,
+                                      caf::replies_to<group_atom, uint32_t, engine_actor>::with<std::vector<uint64_t>>>;
+
+// Admission, the pipeline and supervision. Besides the front door: engine groups' events, the
+// periodic memory and deadline check, drain (stop admitting; replies once nothing runs) and,
+// for tests and tools, the current engine group's handle.
+using supervisor_actor = node_api::extend<caf::reacts_to<event_atom, StreamEvent>,
+                                          caf::reacts_to<tick_atom>,
+                                          caf::replies_to<drain_atom>::with<bool>,
+                                          caf::replies_to<engine_atom>::with<engine_actor>>;
+
+// Tokenizer pool worker: the chat template's ids for a request (one placeholder per image).
+using tokenizer_actor = caf::typed_actor<caf::replies_to<tokenize_atom, ChatRequest>::with<PromptTokens>>;
+
+// Preprocessor pool worker: an encoded image and a pixel limit in, the encoder's input out.
+using preprocessor_actor =
+    caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PixelValues>>;
+
+
+// Plug-in stages (actors/plugin.h): a request filter and an output processor, each in its own actor.
+using filter_actor = caf::typed_actor<caf::replies_to<filter_atom, ChatRequest>::with<ChatRequest>>;
+using output_actor = caf::typed_actor<caf::replies_to<output_atom, StreamEvent>::with<StreamEvent>>;
+
+// The profiler: stage timings, step figures and outcomes in; the report out.
+using profiler_actor = caf::typed_actor<caf::reacts_to<StepStats>,
+                                        caf::reacts_to<done_atom, std::string, Usage, StageTimings>,
+                                        caf::reacts_to<stage_atom, std::string, double>,
+                                        caf::replies_to<stats_atom, EngineLoad, int64_t, int64_t>::with<StatsReport>>;
+
+}  // namespace pio

@@ -1,0 +1,47 @@
+#include "actors/node.h"
+
+#include <stdexcept>
+
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/actor_types.h"
+
+namespace pio {
+
+std::unique_ptr<caf::actor_system_config> make_actor_system_config() {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  cfg->load<caf::io::middleman>();
+  register_message_types(*cfg);
+  // Quiet: the node reports through its own output, not CAF's console logger.
+  cfg->set("logger.console", caf::atom("none"));
+  return cfg;
+}
+
+Node::Node(NodeSettings settings) : config_(make_actor_system_config()) {
+  if (!settings.engine.model || !settings.engine.tokenizer) throw std::invalid_argument("node: no model or tokenizer");
+  if (!settings.profiler) settings.profiler = std::make_shared<Profiler>(describe_hardware(), "");
+  system_ = std::make_unique<caf::actor_system>(*config_);
+  supervisor_ = spawn_supervisor(*system_, std::move(settings));
+}
+
+Node::~Node() {
+  caf::anon_send_exit(supervisor_, caf::exit_reason::user_shutdown);
+  supervisor_ = nullptr;
+  system_.reset();
+}
+
+uint16_t Node::publish(const std::string& host, uint16_t port) {
+  auto bound = system_->middleman().publish(api(), port, host.c_str(), true);
+  if (!bound) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + system_->render(bound.error()));
+  return *bound;
+}
+
+bool Node::drain(std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*system_};
+  bool drained = false;
+  self->request(supervisor_, timeout, drain_atom::value).receive([&](bool done) { drained = done; }, [](caf::error&) {});
+  return drained;
+}
+
+}  // namespace pio

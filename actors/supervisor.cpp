@@ -1,0 +1,412 @@
+#include "actors/supervisor.h"
+
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/clock.h"
+#include "actors/profiler_actor.h"
+#include "actors/router.h"
+#include "actors/workers.h"
+
+namespace pio {
+namespace {
+
+// One request from arrival to its final event.
+struct InFlight {
+  ChatRequest request;
+  stream_sink sink;
+  double arrival_s = 0;
+  double deadline_s = std::numeric_limits<double>::infinity();
+  double started_s = -1;     // admitted into the pipeline
+  int pending = 0;           // tokenize and preprocess answers still outstanding
+  PromptTokens tokens;
+  std::vector<PixelValues> images;
+  StageTimings timings;
+  bool at_engine = false;
+  double last_event_s = -1;  // for inter-token latency
+  std::string end_reason;    // set when the supervisor ended it while the engine still held it
+  ErrorCode end_code = ErrorCode::none;
+};
+
+// The supervisor's children; shared with the clean-up that stops them when it ends.
+struct Children {
+  tokenizer_actor tokenizer;
+  preprocessor_actor preprocessor;
+  engine_actor engine;
+  router_actor router;
+  profiler_actor profiler;
+  std::vector<filter_actor> filters;  // plug-in stages
+  std::vector<output_actor> outputs;
+};
+
+struct SupervisorState {
+  NodeSettings settings;
+  std::unique_ptr<Admission> admission;
+  std::shared_ptr<Children> kids = std::make_shared<Children>();
+  std::unordered_map<uint64_t, InFlight> requests;
+  uint64_t next_id = 1;
+  bool draining = false;
+  std::vector<caf::typed_response_promise<bool>> drain_waiters;
+  MemoryLevel level = MemoryLevel::normal;
+};
+
+using supervisor_pointer = supervisor_actor::stateful_pointer<SupervisorState>;
+
+StreamEvent error_event(uint64_t id, ErrorCode code, const std::string& message) {
+  StreamEvent e;
+  e.request_id = id;
+  e.final = true;
+  e.finish_reason = code == ErrorCode::cancelled ? "cancelled" : "error";
+  e.error = {code, message};
+  return e;
+}
+
+class Supervisor {
+ public:
+  explicit Supervisor(supervisor_pointer self) : self_(self), st_(self->state) {}
+
+  void spawn_children() {
+    auto& sys = self_->system();
+    const auto& s = st_.settings;
+    st_.kids->profiler = spawn_profiler(sys, s.profiler);
+    st_.kids->tokenizer = spawn_tokenizer_pool(sys, s.engine.tokenizer, s.tokenizer_workers);
+    st_.kids->preprocessor = spawn_preprocessor_pool(sys, s.preprocessor, s.max_pixels, s.preprocessor_workers);
+    spawn_engine_group();
+    // Monitored, not linked: a killed child must not take the supervisor with it.
+    self_->monitor(st_.kids->profiler);
+    self_->monitor(st_.kids->tokenizer);
+    self_->monitor(st_.kids->preprocessor);
+    // They end with the supervisor.
+    if (s.plugins) {
+      st_.kids->filters = spawn_request_filters(sys, *s.plugins);
+      st_.kids->outputs = spawn_output_processors(sys, *s.plugins);
+    }
+    self_->attach_functor([kids = st_.kids] {
+      for (const auto& f : kids->filters) caf::anon_send_exit(f, caf::exit_reason::user_shutdown);
+      for (const auto& o : kids->outputs) caf::anon_send_exit(o, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(kids->engine, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(kids->router, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(kids->tokenizer, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(kids->preprocessor, caf::exit_reason::user_shutdown);
+    });
+  }
+
+  uint64_t submit(ChatRequest& request, const stream_sink& sink) {
+    const uint64_t id = st_.next_id++;
+    if (st_.draining) return refuse(id, sink, ErrorCode::overloaded, "the node is shutting down");
+    if (request.max_tokens <= 0 || request.max_tokens > st_.settings.max_tokens_limit)
+      return refuse(id, sink, ErrorCode::bad_request,
+                    "max_tokens must be in [1, " + std::to_string(st_.settings.max_tokens_limit) + "]");
+    if (request.deadline_ms < 0) return refuse(id, sink, ErrorCode::bad_request, "deadline_ms must be >= 0");
+    self_->monitor(sink);
+    InFlight r;
+    r.sink = sink;
+    r.arrival_s = monotonic_s();
+    if (request.deadline_ms > 0) r.deadline_s = r.arrival_s + static_cast<double>(request.deadline_ms) / 1000;
+    r.request = std::move(request);
+    st_.requests.emplace(id, std::move(r));
+    switch (st_.admission->arrive(id, memory_mb())) {
+      case Admission::Decision::start: start(id); break;
+      case Admission::Decision::wait: break;
+      case Admission::Decision::refuse:
+        end(id, error_event(id, ErrorCode::overloaded, "the node is overloaded; retry later"));
+        break;
+    }
+    return id;
+  }
+
+  void cancel(uint64_t id, ErrorCode code, const std::string& why) {
+    const auto it = st_.requests.find(id);
+    if (it == st_.requests.end()) return;
+    if (it->second.at_engine) {
+      // The engine answers with its own final event, which end() turns into this outcome.
+      it->second.end_reason = why;
+      it->second.end_code = code;
+      self_->send(st_.kids->router, cancel_atom::value, id);
+      return;
+    }
+    end(id, error_event(id, code, why));
+  }
+
+  void on_event(StreamEvent& e) {
+    const auto it = st_.requests.find(e.request_id);
+    if (it == st_.requests.end()) return;  // ended already (cancelled, deadline)
+    InFlight& r = it->second;
+    const double now = monotonic_s();
+    if (!e.token_ids.empty()) {
+      if (r.last_event_s < 0) r.timings.ttft_ms = (now - r.arrival_s) * 1000;
+      else self_->send(st_.kids->profiler, stage_atom::value, std::string("itl"), (now - r.last_event_s) * 1000);
+      r.last_event_s = now;
+    }
+    through_outputs(std::move(e), 0);
+  }
+
+  void tick() {
+    const double now = monotonic_s();
+    std::vector<uint64_t> late;
+    for (const auto& [id, r] : st_.requests)
+      if (now >= r.deadline_s && r.end_reason.empty()) late.push_back(id);
+    for (uint64_t id : late) cancel(id, ErrorCode::deadline_exceeded, "the request's deadline passed");
+    check_memory();
+    self_->delayed_send(self_, std::chrono::milliseconds(static_cast<int64_t>(st_.settings.tick_s * 1000)), tick_atom::value);
+  }
+
+  // A child died: restart it; the requests it held end with an error event. A client's sink
+  // went away: its requests free their sequences at the next step.
+  void on_down(const caf::down_msg& down) {
+    if (down.source == st_.kids->engine.address()) {
+      spawn_engine_group();  // the requests the dead one held end with an error
+    } else if (down.source == st_.kids->router.address()) {
+      st_.kids->router = spawn_router(self_->system(), 1);
+      self_->monitor(st_.kids->router);
+      spawn_engine_group();
+    } else if (down.source == st_.kids->profiler.address()) {
+      st_.kids->profiler = spawn_profiler(self_->system(), st_.settings.profiler);
+      self_->monitor(st_.kids->profiler);
+    } else if (down.source == st_.kids->tokenizer.address()) {
+      st_.kids->tokenizer = spawn_tokenizer_pool(self_->system(), st_.settings.engine.tokenizer, st_.settings.tokenizer_workers);
+      self_->monitor(st_.kids->tokenizer);
+    } else if (down.source == st_.kids->preprocessor.address()) {
+      st_.kids->preprocessor = spawn_preprocessor_pool(self_->system(), st_.settings.preprocessor, st_.settings.max_pixels,
+                                                 st_.settings.preprocessor_workers);
+      self_->monitor(st_.kids->preprocessor);
+    } else {
+      std::vector<uint64_t> orphaned;
+      for (const auto& [id, r] : st_.requests)
+        if (r.sink.address() == down.source) orphaned.push_back(id);
+      for (uint64_t id : orphaned) cancel(id, ErrorCode::cancelled, "the client went away");
+    }
+  }
+
+  caf::typed_response_promise<StatsReport> stats() {
+    auto promise = self_->make_response_promise<StatsReport>();
+    const auto running = static_cast<int64_t>(st_.admission->running());
+    const auto queued = static_cast<int64_t>(st_.admission->queued());
+    self_->request(st_.kids->router, std::chrono::seconds(10), load_atom::value)
+        .then(
+            [=, this](const EngineLoad& load) mutable {
+              self_->request(st_.kids->profiler, std::chrono::seconds(10), stats_atom::value, load, running, queued)
+                  .then([=](const StatsReport& r) mutable { promise.deliver(r); },
+                        [=](caf::error& e) mutable { promise.deliver(std::move(e)); });
+            },
+            [=](caf::error& e) mutable { promise.deliver(std::move(e)); });
+    return promise;
+  }
+
+  caf::typed_response_promise<bool> drain() {
+    st_.draining = true;
+    auto promise = self_->make_response_promise<bool>();
+    if (st_.requests.empty()) promise.deliver(true);
+    else st_.drain_waiters.push_back(promise);
+    return promise;
+  }
+
+ private:
+  double memory_mb() const { return st_.settings.memory_mb ? st_.settings.memory_mb() : resident_mb(); }
+
+  void spawn_engine_group() {
+    st_.kids->engine = spawn_engine(self_->system(), st_.settings.engine, caf::actor_cast<supervisor_actor>(self_), st_.kids->profiler);
+    self_->monitor(st_.kids->engine);
+    if (st_.level == MemoryLevel::hard) self_->send(st_.kids->engine, admit_atom::value, false);
+    self_->request(st_.kids->router, caf::infinite, group_atom::value, uint32_t{0}, st_.kids->engine)
+        .then([this](const std::vector<uint64_t>& lost) {
+          for (uint64_t id : lost) end(id, error_event(id, ErrorCode::internal, "the engine stopped; it was restarted"));
+        });
+  }
+
+  uint64_t refuse(uint64_t id, const stream_sink& sink, ErrorCode code, const std::string& why) {
+    self_->send(sink, event_atom::value, error_event(id, code, why));
+    self_->send(st_.kids->profiler, done_atom::value, std::string("refused"), Usage{}, StageTimings{});
+    return id;
+  }
+
+  // Memory: above hard the engine preempts (one sequence per tick) and admits nothing new;
+  // back at normal it admits again and waiting requests start.
+  void check_memory() {
+    const double used = memory_mb();
+    const MemoryLevel level = st_.admission->level(used);
+    if (level == MemoryLevel::hard) self_->send(st_.kids->router, preempt_atom::value);
+    if ((level == MemoryLevel::hard) != (st_.level == MemoryLevel::hard))
+      self_->send(st_.kids->router, admit_atom::value, level != MemoryLevel::hard);
+    st_.level = level;
+    for (uint64_t id : st_.admission->release(used)) start(id);
+  }
+
+  // Plug-ins' output processors, in order, then the client.
+  void through_outputs(StreamEvent e, size_t stage) {
+    if (stage == st_.kids->outputs.size()) {
+      deliver(std::move(e));
+      return;
+    }
+    const uint64_t id = e.request_id;
+    self_->request(st_.kids->outputs[stage], caf::infinite, output_atom::value, std::move(e))
+        .then([this, stage](StreamEvent& processed) { through_outputs(std::move(processed), stage + 1); },
+              [this, id](caf::error& err) {
+                if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::internal, self_->system().render(err)));
+              });
+  }
+
+  void deliver(StreamEvent e) {
+    const auto it = st_.requests.find(e.request_id);
+    if (it == st_.requests.end()) return;
+    InFlight& r = it->second;
+    if (!e.final) {
+      self_->send(r.sink, event_atom::value, std::move(e));
+      return;
+    }
+    if (!r.end_reason.empty()) {  // the supervisor ended it: a deadline or a client that left
+      e.finish_reason = r.end_code == ErrorCode::cancelled ? "cancelled" : "error";
+      e.error = {r.end_code, r.end_reason};
+    }
+    end(e.request_id, std::move(e));
+  }
+
+  void start(uint64_t id) {
+    InFlight& r = st_.requests.at(id);
+    r.started_s = monotonic_s();
+    r.timings.queue_ms = (r.started_s - r.arrival_s) * 1000;
+    filter(id, 0);
+  }
+
+  // Plug-ins' request filters, in order, then the pipeline.
+  void filter(uint64_t id, size_t stage) {
+    if (stage == st_.kids->filters.size()) {
+      run_pipeline(id);
+      return;
+    }
+    self_->request(st_.kids->filters[stage], caf::infinite, filter_atom::value, st_.requests.at(id).request)
+        .then(
+            [this, id, stage](ChatRequest& request) {
+              if (!st_.requests.count(id)) return;
+              st_.requests.at(id).request = std::move(request);
+              filter(id, stage + 1);
+            },
+            [this, id](caf::error& err) {
+              if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::bad_request, self_->system().render(err)));
+            });
+  }
+
+  // Tokenize and preprocess in parallel; the job goes to the engine when both are in.
+  void run_pipeline(uint64_t id) {
+    InFlight& r = st_.requests.at(id);
+    for (const auto& turn : r.request.messages)
+      for (const auto& part : turn.parts)
+        if (part.is_image) ++r.pending;
+    r.images.resize(static_cast<size_t>(r.pending));
+    ++r.pending;  // the text
+    const auto failed = [this, id](const char* stage) {
+      return [this, id, stage](caf::error& err) {
+        if (st_.requests.count(id))
+          end(id, error_event(id, ErrorCode::bad_request, std::string(stage) + ": " + self_->system().render(err)));
+      };
+    };
+    self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)
+        .then(
+            [this, id](PromptTokens& tokens) {
+              if (!st_.requests.count(id)) return;
+              InFlight& q = st_.requests.at(id);
+              q.timings.tokenize_ms = (monotonic_s() - q.started_s) * 1000;
+              q.tokens = std::move(tokens);
+              part_done(id);
+            },
+            failed("tokenize"));
+    size_t index = 0;
+    for (auto& turn : r.request.messages) {
+      for (auto& part : turn.parts) {
+        if (!part.is_image) continue;
+        const size_t i = index++;
+        self_->request(st_.kids->preprocessor, caf::infinite, preprocess_atom::value, std::move(part.image),
+                       r.request.max_pixels)
+            .then(
+                [this, id, i](PixelValues& pixels) {
+                  if (!st_.requests.count(id)) return;
+                  InFlight& q = st_.requests.at(id);
+                  q.timings.preprocess_ms = std::max(q.timings.preprocess_ms, (monotonic_s() - q.started_s) * 1000);
+                  q.images[i] = std::move(pixels);
+                  part_done(id);
+                },
+                failed("image"));
+        part.image.clear();  // the bytes moved to the preprocessor
+      }
+    }
+  }
+
+  void part_done(uint64_t id) {
+    InFlight& r = st_.requests.at(id);
+    if (--r.pending > 0) return;
+    EngineJob job;
+    job.id = id;
+    job.client_id = r.request.client_id;
+    job.priority = r.request.priority;
+    job.ids = std::move(r.tokens.ids);
+    job.images = std::move(r.images);
+    job.sampling = r.request.sampling;
+    job.max_tokens = r.request.max_tokens;
+    job.stop_ids = r.request.stop_ids;
+    const auto& model_stops = st_.settings.engine.model->stop_ids();
+    job.stop_ids.insert(job.stop_ids.end(), model_stops.begin(), model_stops.end());
+    job.stop = r.request.stop;
+    job.stream = r.request.stream;
+    job.show_special_tokens = r.request.show_special_tokens;
+    job.timings = r.timings;
+    r.at_engine = true;
+    self_->send(st_.kids->router, enqueue_atom::value, std::move(job));
+  }
+
+  // Sends the final event, records the outcome, and lets waiting requests in.
+  void end(uint64_t id, StreamEvent e) {
+    const auto it = st_.requests.find(id);
+    if (it == st_.requests.end()) return;
+    InFlight& r = it->second;
+    const double now = monotonic_s();
+    const double ttft = r.timings.ttft_ms;
+    e.timings.queue_ms = r.timings.queue_ms;
+    e.timings.tokenize_ms = r.timings.tokenize_ms;
+    e.timings.preprocess_ms = r.timings.preprocess_ms;
+    e.timings.ttft_ms = ttft;
+    e.timings.total_ms = (now - r.arrival_s) * 1000;
+    self_->send(st_.kids->profiler, done_atom::value, e.finish_reason, e.usage, e.timings);
+    self_->send(r.sink, event_atom::value, std::move(e));
+    if (r.at_engine) self_->send(st_.kids->router, done_atom::value, id);
+    st_.requests.erase(it);
+    st_.admission->ended(id);
+    for (uint64_t next : st_.admission->release(memory_mb())) start(next);
+    if (st_.draining && st_.requests.empty()) {
+      for (auto& p : st_.drain_waiters) p.deliver(true);
+      st_.drain_waiters.clear();
+    }
+  }
+
+  supervisor_pointer self_;
+  SupervisorState& st_;
+};
+
+supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, NodeSettings settings) {
+  self->state.settings = std::move(settings);
+  self->state.admission = std::make_unique<Admission>(self->state.settings.admission);
+  auto sup = std::make_shared<Supervisor>(self);
+  sup->spawn_children();
+  self->set_down_handler([sup](caf::down_msg& down) { sup->on_down(down); });
+  self->send(self, tick_atom::value);
+  return {
+      [sup](submit_atom, ChatRequest& request, const stream_sink& sink) { return sup->submit(request, sink); },
+      [sup](cancel_atom, uint64_t id) { sup->cancel(id, ErrorCode::cancelled, "cancelled by the client"); },
+      [sup](stats_atom) { return sup->stats(); },
+      [sup](event_atom, StreamEvent& e) { sup->on_event(e); },
+      [sup](tick_atom) { sup->tick(); },
+      [sup](drain_atom) { return sup->drain(); },
+      [self](engine_atom) { return self->state.kids->engine; },
+  };
+}
+
+}  // namespace
+
+supervisor_actor spawn_supervisor(caf::actor_system& sys, NodeSettings settings) {
+  return sys.spawn(supervisor_behavior, std::move(settings));
+}
+
+}  // namespace pio

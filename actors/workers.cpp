@@ -1,0 +1,56 @@
+#include "actors/workers.h"
+
+#include <caf/actor_pool.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "model/errors.h"
+#include "serving/chat_request.h"
+
+namespace pio {
+namespace {
+
+// Bad input ends the one request with a clear error; the worker lives on.
+caf::error bad_request(const std::exception& e) { return caf::make_error(caf::sec::runtime_error, e.what()); }
+
+template <class Handle, class Factory>
+Handle spawn_pool(caf::actor_system& sys, size_t workers, Factory make_worker) {
+  const auto pool = caf::actor_pool::make(
+      sys.dummy_execution_unit(), std::max<size_t>(workers, 1),
+      [=, &sys] { return caf::actor_cast<caf::actor>(make_worker(sys)); }, caf::actor_pool::round_robin());
+  return caf::actor_cast<Handle>(pool);
+}
+
+}  // namespace
+
+tokenizer_actor spawn_tokenizer_pool(caf::actor_system& sys, std::shared_ptr<const Tokenizer> tokenizer, size_t workers) {
+  return spawn_pool<tokenizer_actor>(sys, workers, [tokenizer](caf::actor_system& s) {
+    return s.spawn([tokenizer]() -> tokenizer_actor::behavior_type {
+      return {[tokenizer](tokenize_atom, const ChatRequest& request) -> caf::result<PromptTokens> {
+        try {
+          return tokenize_chat(*tokenizer, request);
+        } catch (const std::exception& e) {
+          return bad_request(e);
+        }
+      }};
+    });
+  });
+}
+
+preprocessor_actor spawn_preprocessor_pool(caf::actor_system& sys, PreprocessorConfig config, int64_t node_max_pixels,
+                                           size_t workers) {
+  return spawn_pool<preprocessor_actor>(sys, workers, [config, node_max_pixels](caf::actor_system& s) {
+    return s.spawn([config, node_max_pixels]() -> preprocessor_actor::behavior_type {
+      return {[config, node_max_pixels](preprocess_atom, const std::vector<uint8_t>& bytes,
+                                        int64_t max_pixels) -> caf::result<PixelValues> {
+        try {
+          return preprocess_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels));
+        } catch (const std::exception& e) {
+          return bad_request(e);
+        }
+      }};
+    });
+  });
+}
+
+}  // namespace pio

@@ -1,0 +1,137 @@
+// pio-node: loads a checkpoint, starts the actor runtime (tokenizer and preprocessor pools,
+// engine group, profiler, supervisor) and serves clients (`pio chat --node`, pio::Client) on a
+// loopback port. SIGINT/SIGTERM: stop admitting, finish what runs (bounded by --drain-timeout),
+// exit 0.
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "actors/node.h"
+#include "actors/plugin.h"
+#include "apps/pio/option_checks.h"
+#include "model/errors.h"
+#include "model/image/preprocessor_config.h"
+#include "serving/profiler.h"
+
+namespace {
+
+struct Args {
+  std::string model, host = "127.0.0.1", policy = "fcfs";
+  std::vector<std::string> plugins;
+  int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
+  int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
+  int64_t max_queued = 256;
+  double target_step_ms = 250, ageing_s = 10, drain_timeout_s = 30;
+};
+
+void add_options(CLI::App& app, Args& a) {
+  using namespace pio::cli;
+  app.set_config("--config", "", "read options from this TOML or INI file (command-line flags win)");
+  app.add_option("--model", a.model, "model directory (Hugging Face layout)")->required();
+  app.add_option("--host", a.host, "address to listen on (loopback unless told otherwise)")->default_val("127.0.0.1");
+  app.add_option("--port", a.port, "port (0: any free port)")->default_val(7070)->check(integer_in(0, 65535));
+  add_threads_option(&app, a.threads);
+  app.add_option("--policy", a.policy, "scheduling policy: fcfs, priority, fair, or one a plug-in adds")->default_val("fcfs");
+  app.add_option("--plugin", a.plugins, "shared library with pio_plugin_register (repeatable; see actors/plugin.h)");
+  app.add_option("--ageing-s", a.ageing_s, "priority policy: seconds of waiting worth one priority level")
+      ->default_val(10)->check(real_in(0, 1e6, true));
+  app.add_option("--max-batch-tokens", a.max_batch_tokens, "most tokens computed in one step (the adaptive budget's ceiling)")
+      ->default_val(256)->check(integer_in(1, 1 << 16));
+  app.add_option("--max-sequences", a.max_sequences, "most sequences running at once")
+      ->default_val(32)->check(integer_in(1, 4096));
+  app.add_option("--target-step-ms", a.target_step_ms, "adaptive batching: the step latency aimed at")
+      ->default_val(250)->check(real_in(0, 60000, true));
+  app.add_option("--kv-memory", a.kv_memory_mb, "KV cache memory in MiB")
+      ->default_val(1024)->check(integer_in(1, physical_memory_mb(), "MiB, at most the machine's memory"));
+  app.add_option("--memory-soft", a.memory_soft_mb, "above this RSS (MiB) new requests wait (0: off)")
+      ->default_val(0)->check(integer_in(0, physical_memory_mb(), "0: off"));
+  app.add_option("--memory-hard", a.memory_hard_mb, "above this RSS (MiB) running sequences are preempted and new ones refused (0: off)")
+      ->default_val(0)->check(integer_in(0, physical_memory_mb(), "0: off"));
+  app.add_option("--max-queued", a.max_queued, "requests waiting for admission before new ones are refused")
+      ->default_val(256)->check(integer_in(1, 1 << 20));
+  add_max_pixels_option(&app, a.max_pixels);
+  app.add_option("--tokenizer-workers", a.tokenizer_workers, "tokenizer pool size (0: from the cores)")
+      ->default_val(0)->check(integer_in(0, 256, "0: from the cores"));
+  app.add_option("--preprocessor-workers", a.preprocessor_workers, "image preprocessor pool size (0: from the cores)")
+      ->default_val(0)->check(integer_in(0, 256, "0: from the cores"));
+  app.add_option("--drain-timeout", a.drain_timeout_s, "seconds to finish running requests on SIGINT/SIGTERM")
+      ->default_val(30)->check(real_in(0, 3600));
+}
+
+pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  pio::NodeSettings s;
+  s.engine.model = std::move(model);
+  s.engine.tokenizer = pio::load_tokenizer(a.model);
+  s.engine.kv_bytes = a.kv_memory_mb << 20;
+  s.engine.options.max_batch_tokens = std::max<int64_t>(a.max_batch_tokens, a.max_sequences);
+  s.engine.options.max_sequences = a.max_sequences;
+  s.engine.options.target_step_ms = a.target_step_ms;
+  s.engine.options.policy = a.policy;
+  s.engine.options.ageing_s = a.ageing_s;
+  s.preprocessor = pio::load_preprocessor_config(a.model);
+  s.max_pixels = a.max_pixels;
+  // Pools run on CAF's scheduler threads, beside the engine's compute threads: half the cores each.
+  s.tokenizer_workers = a.tokenizer_workers ? static_cast<size_t>(a.tokenizer_workers) : std::max(1u, cores / 2);
+  s.preprocessor_workers = a.preprocessor_workers ? static_cast<size_t>(a.preprocessor_workers) : std::max(1u, cores / 2);
+  s.admission = {static_cast<double>(a.memory_soft_mb), static_cast<double>(a.memory_hard_mb),
+                 static_cast<size_t>(a.max_queued), 4096};
+  configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) +
+                  ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
+                  std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
+                  std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
+                  " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB, memory soft/hard " +
+                  std::to_string(a.memory_soft_mb) + "/" + std::to_string(a.memory_hard_mb) + " MiB";
+  s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(), configuration);
+  auto plugins = std::make_shared<pio::PluginRegistry>();
+  pio::load_plugins(a.plugins, *plugins);
+  s.plugins = plugins;
+  if (!pio::policy_exists(a.policy)) throw std::invalid_argument("--policy: unknown scheduling policy '" + a.policy + "'");
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pio-node: serve a Qwen3-VL checkpoint to pio clients"};
+  Args a;
+  add_options(app, a);
+  CLI11_PARSE(app, argc, argv);
+  if (a.memory_soft_mb && a.memory_hard_mb && a.memory_hard_mb < a.memory_soft_mb) {
+    std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
+    return 2;
+  }
+  // Every thread started from here on inherits the blocked signals; main waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  try {
+    std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto backend = pio::make_cpu_backend(a.threads);
+    auto model = std::make_shared<pio::Model>(a.model, *backend);
+    std::string configuration;
+    pio::NodeSettings settings = node_settings(a, model, configuration);
+    std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
+              << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration
+              << "\n";
+    if (a.host != "127.0.0.1" && a.host != "localhost" && a.host != "::1")
+      std::cerr << "pio-node: warning: listening on " << a.host << ", not loopback: anyone who reaches it can use the model\n";
+    pio::Node node(std::move(settings));
+    const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
+    std::cout << "listening on " << a.host << ":" << port << std::endl;
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::cerr << "pio-node: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": draining\n";
+    const bool drained = node.drain(std::chrono::milliseconds(static_cast<int64_t>(a.drain_timeout_s * 1000)));
+    std::cerr << "pio-node: " << (drained ? "every request finished" : "drain timeout: ending the rest") << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "\npio-node: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

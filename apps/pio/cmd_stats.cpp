@@ -1,0 +1,65 @@
+// `pio stats --node HOST:PORT [--json]`: the node profiler's report.
+#include <iomanip>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/client.h"
+#include "apps/pio/commands.h"
+#include "apps/pio/option_checks.h"
+
+namespace pio::cli {
+
+nlohmann::ordered_json stats_json(const StatsReport& r) {
+  nlohmann::ordered_json latencies = nlohmann::ordered_json::object();
+  for (const auto& l : r.latencies)
+    latencies[l.stage] = {{"count", l.count}, {"p50", l.p50_ms}, {"p90", l.p90_ms}, {"p99", l.p99_ms}, {"max", l.max_ms}};
+  return {{"requests", r.requests},
+          {"running", r.running},
+          {"queued", r.queued},
+          {"max_batch_size", r.max_batch_size},
+          {"token_budget", r.token_budget},
+          {"preemptions", r.preemptions},
+          {"kv_blocks_used", r.kv_blocks_used},
+          {"kv_blocks_total", r.kv_blocks_total},
+          {"rss_mb", r.rss_mb},
+          {"prompt_tokens", r.prompt_tokens},
+          {"generated_tokens", r.generated_tokens},
+          {"generated_tok_s", r.generated_tok_s},
+          {"uptime_s", r.uptime_s},
+          {"latency_ms", latencies},
+          {"hardware", r.hardware},
+          {"configuration", r.configuration}};
+}
+
+void add_stats(CLI::App& app) {
+  auto* cmd = app.add_subcommand("stats", "Print a running node's profiler report");
+  struct Args {
+    std::string node;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--node", a->node, "the node (HOST:PORT)")->required()->check(host_port());
+  cmd->add_flag("--json", a->json, "print JSON");
+  cmd->callback([a] {
+    const auto [host, port] = split_host_port(a->node);
+    const StatsReport r = Client::connect(host, port)->stats();
+    if (a->json) {
+      std::cout << stats_json(r).dump(2) << "\n";
+      return;
+    }
+    std::cout << "hardware: " << r.hardware << "\nconfiguration: " << r.configuration << "\nrequests:";
+    for (const auto& [outcome, n] : r.requests) std::cout << " " << outcome << "=" << n;
+    std::cout << "\nrunning: " << r.running << ", queued: " << r.queued << ", largest batch: " << r.max_batch_size
+              << " sequences, token budget: " << r.token_budget << ", preemptions: " << r.preemptions
+              << "\nKV blocks: " << r.kv_blocks_used << " / " << r.kv_blocks_total << ", RSS: " << std::fixed
+              << std::setprecision(1) << r.rss_mb << " MiB\ntokens: " << r.prompt_tokens << " prompt, "
+              << r.generated_tokens << " generated (" << r.generated_tok_s << " tok/s over " << r.uptime_s << " s)\n"
+              << "latency (ms)      count     p50     p90     p99     max\n";
+    for (const auto& l : r.latencies)
+      std::cout << std::left << std::setw(16) << l.stage << std::right << std::setw(7) << l.count << std::setw(8)
+                << l.p50_ms << std::setw(8) << l.p90_ms << std::setw(8) << l.p99_ms << std::setw(8) << l.max_ms << "\n";
+  });
+}
+
+}  // namespace pio::cli

@@ -1,0 +1,64 @@
+// A chat request as it enters a node, and everything about it that crosses actors and
+// processes: sampling parameters, stop conditions, priority and deadline. Every struct has a
+// CAF inspect() overload, so it serialises unchanged across a process boundary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "model/sampler.h"
+
+namespace pio {
+
+// One part of a turn: text, or an encoded image file's bytes (PNG, JPEG, WebP, BMP, GIF).
+struct ContentPart {
+  std::string text;
+  std::vector<uint8_t> image;  // empty for a text part
+  bool is_image = false;
+};
+
+struct ChatTurn {
+  std::string role;  // system, user, assistant, tool
+  std::vector<ContentPart> parts;
+};
+
+struct ChatRequest {
+  std::string client_id;             // who sent it (fair scheduling, cancellation)
+  int32_t priority = 0;              // lower is more urgent (the priority policy)
+  int64_t deadline_ms = 0;           // the request ends with an error this long after arrival; 0: none
+  std::vector<ChatTurn> messages;
+  SamplingOptions sampling;
+  std::vector<std::string> stop;     // stop strings: never emitted, generation ends before them
+  std::vector<int32_t> stop_ids;     // besides the model's own end-of-turn ids
+  int32_t max_tokens = 256;
+  int64_t max_pixels = 0;            // per image; 0: the node's limit
+  bool stream = true;                // text deltas as they come, else one final event
+  bool show_special_tokens = false;  // special tokens' text in the answer (HF skip_special_tokens=False)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, SamplingOptions& x) {
+  return f(caf::meta::type_name("pio::SamplingOptions"), x.temperature, x.top_k, x.top_p, x.seed, x.min_p,
+           x.repetition_penalty, x.presence_penalty, x.frequency_penalty);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ContentPart& x) {
+  return f(caf::meta::type_name("pio::ContentPart"), x.text, x.image, x.is_image);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ChatTurn& x) {
+  return f(caf::meta::type_name("pio::ChatTurn"), x.role, x.parts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ChatRequest& x) {
+  return f(caf::meta::type_name("pio::ChatRequest"), x.client_id, x.priority, x.deadline_ms, x.messages, x.sampling,
+           x.stop, x.stop_ids, x.max_tokens, x.max_pixels, x.stream, x.show_special_tokens);
+}
+
+}  // namespace pio

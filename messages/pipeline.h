@@ -1,0 +1,100 @@
+// Messages inside a node's pipeline: a tokenized prompt, a preprocessed image, the job that
+// crosses the router to an engine group (serialisable, so the group may live in another
+// process), and what an engine group reports about its steps.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "messages/chat.h"
+#include "messages/events.h"
+#include "model/image/pixel_values.h"
+#include "serving/batch_scheduler.h"
+
+namespace pio {
+
+// The tokenizer pool's answer: the chat template's ids (one placeholder per image).
+struct PromptTokens {
+  std::vector<int32_t> ids;
+  int32_t images = 0;
+};
+
+// Everything an engine group needs for one request; no pointer into the pipeline's memory.
+struct EngineJob {
+  uint64_t id = 0;
+  std::string client_id;
+  int32_t priority = 0;
+  std::vector<int32_t> ids;             // with image placeholders
+  std::vector<PixelValues> images;      // in prompt order
+  SamplingOptions sampling;
+  int32_t max_tokens = 256;
+  std::vector<int32_t> stop_ids;        // the request's and the model's
+  std::vector<std::string> stop;
+  bool stream = true;
+  bool show_special_tokens = false;
+  StageTimings timings;                 // the stages before the engine
+};
+
+// One engine step, for the profiler.
+struct StepStats {
+  int64_t sequences = 0;
+  int64_t prefill_tokens = 0;
+  int64_t decode_tokens = 0;
+  int64_t token_budget = 0;
+  int64_t vision_blocks = 0;  // encoder blocks run before the step
+  double ms = 0;
+  int64_t preempted = 0;
+};
+
+// An engine group's state, for the supervisor and the profiler.
+struct EngineLoad {
+  int64_t running = 0;
+  int64_t waiting = 0;       // admitted to the group, not yet running (vision included)
+  int64_t kv_blocks_used = 0;
+  int64_t kv_blocks_total = 0;
+  int64_t kv_bytes_per_block = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PromptTokens& x) {
+  return f(caf::meta::type_name("pio::PromptTokens"), x.ids, x.images);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PixelValues& x) {
+  return f(caf::meta::type_name("pio::PixelValues"), x.grid_t, x.grid_h, x.grid_w, x.channels, x.temporal_patch_size,
+           x.patch_size, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
+  return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.sampling,
+           x.max_tokens, x.stop_ids, x.stop, x.stream, x.show_special_tokens, x.timings);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepItem& x) {
+  return f(caf::meta::type_name("pio::StepItem"), x.id, x.first, x.count, x.sample);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepPlan& x) {
+  return f(caf::meta::type_name("pio::StepPlan"), x.items, x.preempted);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepStats& x) {
+  return f(caf::meta::type_name("pio::StepStats"), x.sequences, x.prefill_tokens, x.decode_tokens, x.token_budget,
+           x.vision_blocks, x.ms, x.preempted);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, EngineLoad& x) {
+  return f(caf::meta::type_name("pio::EngineLoad"), x.running, x.waiting, x.kv_blocks_used, x.kv_blocks_total,
+           x.kv_bytes_per_block);
+}
+
+}  // namespace pio

@@ -1,0 +1,52 @@
+// The profiler's report (`pio stats`): request outcomes, queue and batch figures, KV use,
+// memory, throughput and per-stage latency summaries, plus the hardware and configuration
+// detected at start.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace pio {
+
+struct LatencySummary {
+  std::string stage;  // queue_wait, preprocess, tokenize, vision_encode, prefill, ttft, itl, step
+  int64_t count = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+struct StatsReport {
+  std::map<std::string, int64_t> requests;  // by outcome: stop, length, cancelled, error, refused
+  int64_t running = 0;
+  int64_t queued = 0;
+  int64_t max_batch_size = 0;  // most sequences in one step since start
+  int64_t token_budget = 0;    // the batcher's current per-step budget
+  int64_t preemptions = 0;     // sequences preempted since start
+  int64_t kv_blocks_used = 0;
+  int64_t kv_blocks_total = 0;
+  double rss_mb = 0;
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double generated_tok_s = 0;  // since start
+  double uptime_s = 0;
+  std::vector<LatencySummary> latencies;
+  std::string hardware;        // detected at start
+  std::string configuration;   // derived from it and the flags
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, LatencySummary& x) {
+  return f(caf::meta::type_name("pio::LatencySummary"), x.stage, x.count, x.p50_ms, x.p90_ms, x.p99_ms, x.max_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StatsReport& x) {
+  return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.max_batch_size,
+           x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.prompt_tokens, x.generated_tokens,
+           x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration);
+}
+
+}  // namespace pio

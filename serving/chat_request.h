@@ -1,0 +1,26 @@
+// What the pipeline's plain stages do with a ChatRequest: its turns as the chat template's
+// messages, its prompt ids, and the pixel limits one of its images is preprocessed under.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "messages/chat.h"
+#include "messages/pipeline.h"
+#include "model/image/preprocess.h"
+#include "model/tokenizer/chat_template.h"
+#include "model/tokenizer/tokenizer.h"
+
+namespace pio {
+
+// The request's turns for render_chat. Throws ModelError for an empty conversation, an unknown
+// role, a system turn that is not first, or an image outside a user turn.
+std::vector<ChatMessage> chat_messages_of(const ChatRequest& request);
+
+// The chat template's ids with the generation prompt, one placeholder per image.
+PromptTokens tokenize_chat(const Tokenizer& tokenizer, const ChatRequest& request);
+
+// The node's limits, tightened by the request's max_pixels (never loosened past node_max_pixels).
+ImageLimits request_image_limits(const PreprocessorConfig& cfg, int64_t node_max_pixels, int64_t request_max_pixels);
+
+}  // namespace pio

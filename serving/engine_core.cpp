@@ -1,0 +1,126 @@
+#include "serving/engine_core.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "model/prefill_batch.h"
+
+namespace pio {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::none: return "none";
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::error: return "error";
+  }
+  return "none";
+}
+
+EngineCore::EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
+                       std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit)
+    : text_(text),
+      config_(config),
+      cache_(cache),
+      scheduler_({limits.max_batch_tokens, limits.max_sequences, cache.block_size(), cache.total_blocks()},
+                 std::move(policy)),
+      candidates_(id_limit > 0 ? std::min<int64_t>(id_limit, text.config().vocab_size) : text.config().vocab_size) {}
+
+int64_t EngineCore::submit(EngineRequest request) {
+  const uint64_t id = request.queue.id;
+  if (active_.count(id)) throw std::invalid_argument("request id " + std::to_string(id) + " is already running");
+  if (request.max_tokens <= 0) throw std::invalid_argument("max_tokens must be positive");
+  PreparedPrompt known = prepare_prompt(text_, config_, request.ids, request.images.get());
+  scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens);
+  Sampler sampler(request.sampling, known.ids);
+  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, 0});
+  // The prompt points at the features it was prepared from; keep it pointing at the stored copy.
+  Active& a = active_.at(id);
+  a.known.images = a.request.images.get();
+  return static_cast<int64_t>(a.known.ids.size());
+}
+
+void EngineCore::release_kv(Active& a) {
+  if (a.seq < 0) return;
+  cache_.release(a.seq);
+  a.seq = -1;
+}
+
+void EngineCore::end(uint64_t id) {
+  const auto it = active_.find(id);
+  if (it == active_.end()) return;
+  release_kv(it->second);
+  scheduler_.finish(id);
+  active_.erase(it);
+}
+
+bool EngineCore::cancel(uint64_t id) {
+  if (!active_.count(id)) return false;
+  end(id);
+  return true;
+}
+
+std::optional<uint64_t> EngineCore::preempt_one() {
+  const auto id = scheduler_.preempt_one();
+  if (id) release_kv(active_.at(*id));
+  return id;
+}
+
+TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
+  const int32_t token = a.sampler.next(row.subspan(0, static_cast<size_t>(candidates_)));
+  const int32_t pos = a.known.next_position + a.generated;
+  ++a.generated;
+  a.known.ids.push_back(token);
+  a.known.positions.push_back({pos, pos, pos});
+  const auto& stops = a.request.stop_ids;
+  TokenEvent event{a.request.queue.id, token, FinishReason::none};
+  if (std::find(stops.begin(), stops.end(), token) != stops.end()) event.finish = FinishReason::stop;
+  else if (a.generated >= a.request.max_tokens) event.finish = FinishReason::length;
+  return event;
+}
+
+std::vector<TokenEvent> EngineCore::step(double now_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  report_ = {};
+  const StepPlan plan = scheduler_.plan(now_s);
+  for (uint64_t id : plan.preempted) release_kv(active_.at(id));
+  report_.preempted = plan.preempted;
+  std::vector<TokenEvent> events;
+  if (plan.items.empty()) return events;
+
+  std::vector<PrefillEntry> entries;
+  entries.reserve(plan.items.size());
+  for (const auto& item : plan.items) {
+    Active& a = active_.at(item.id);
+    if (a.seq < 0) a.seq = cache_.add_sequence();
+    entries.push_back({&a.known, a.seq, false, item.first, item.count});
+    const bool decode = a.generated > 0 && item.first + 1 == static_cast<int64_t>(a.known.ids.size());
+    (decode ? report_.decode_tokens : report_.prefill_tokens) += item.count;
+  }
+  report_.sequences = static_cast<int64_t>(plan.items.size());
+  try {
+    const PrefillBatch batch(text_, entries);
+    const auto logits = text_.forward(batch.batch(), cache_);
+    const auto vocab = static_cast<size_t>(text_.config().vocab_size);
+    for (size_t i = 0; i < plan.items.size(); ++i) {
+      if (!plan.items[i].sample) continue;
+      events.push_back(sample(active_.at(plan.items[i].id), logits.subspan(i * vocab, vocab)));
+    }
+  } catch (const std::exception& e) {
+    report_.error = e.what();
+    for (const auto& item : plan.items) {
+      events.push_back({item.id, -1, FinishReason::error});
+      end(item.id);
+    }
+    return events;
+  }
+  scheduler_.step_done(plan);
+  for (const auto& event : events)
+    if (event.finish != FinishReason::none) end(event.id);
+  report_.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return events;
+}
+
+}  // namespace pio

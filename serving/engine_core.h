@@ -1,0 +1,104 @@
+// One engine group's compute, without actors: requests are queued in a BatchScheduler and every
+// step() runs the scheduler's plan (prefill chunks and decode rows of many sequences) as one
+// batched forward pass of the text model over the paged KV cache, then samples the sequences
+// whose chunk reached their last known token. Preempted sequences lose their KV blocks and are
+// recomputed (prompt plus generated tokens) when readmitted, so their output is unchanged.
+// Not thread-safe: the engine actor owns it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/config.h"
+#include "model/image_features.h"
+#include "model/kv_cache.h"
+#include "model/prompt.h"
+#include "model/sampler.h"
+#include "model/text_model.h"
+#include "serving/batch_scheduler.h"
+
+namespace pio {
+
+struct EngineRequest {
+  QueuedRequest queue;                           // id, client, priority, arrival
+  std::vector<int32_t> ids;                      // the chat's ids, image placeholders not expanded
+  std::shared_ptr<const ImageFeatures> images;   // the images' features in prompt order, or null
+  SamplingOptions sampling;
+  int32_t max_tokens = 256;
+  std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
+};
+
+enum class FinishReason : uint8_t { none, stop, length, cancelled, error };
+const char* finish_reason_name(FinishReason r);
+
+struct TokenEvent {
+  uint64_t id = 0;
+  int32_t token = -1;                       // -1 with FinishReason::error
+  FinishReason finish = FinishReason::none; // set on a sequence's last event
+};
+
+struct StepReport {
+  int64_t sequences = 0;  // sequences computed in the step
+  int64_t prefill_tokens = 0;
+  int64_t decode_tokens = 0;
+  double ms = 0;          // forward pass and sampling
+  std::vector<uint64_t> preempted;
+  std::string error;      // set when the forward pass failed (its sequences ended with an error)
+};
+
+class EngineCore {
+ public:
+  // id_limit: only ids below it are sampled (the tokenizer's vocabulary inside a padded
+  // embedding); 0: all. The cache's block size and count bound the scheduler's KV accounting.
+  EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
+             std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit);
+
+  // Expands the prompt's images and queues it; returns the prompt's length in tokens. Throws
+  // ModelError for features that do not fit the prompt, std::invalid_argument for a request
+  // that can never fit the KV cache or a duplicate id.
+  int64_t submit(EngineRequest request);
+  // Ends a request wherever it is and frees its KV blocks. False when the id is unknown.
+  bool cancel(uint64_t id);
+
+  // Memory pressure: preempts the policy's victim (its KV blocks are freed now; it is recomputed
+  // when readmitted, its output unchanged) and returns its id, or nothing when none runs.
+  std::optional<uint64_t> preempt_one();
+  void set_admitting(bool admitting) { scheduler_.set_admitting(admitting); }
+
+  // Runs one step at monotonic time now_s; returns the sampled tokens in plan order, and an
+  // error event for each sequence of a step whose forward pass failed.
+  std::vector<TokenEvent> step(double now_s);
+
+  bool idle() const { return active_.empty(); }
+  size_t running() const { return scheduler_.running(); }
+  size_t waiting() const { return scheduler_.waiting(); }
+  const StepReport& last_step() const { return report_; }
+  BatchScheduler& scheduler() { return scheduler_; }
+  const PagedKvCache& cache() const { return cache_; }
+
+ private:
+  struct Active {
+    EngineRequest request;
+    PreparedPrompt known;  // the prompt, then every generated token appended (ids, positions)
+    Sampler sampler;
+    SequenceId seq = -1;   // its KV cache sequence, -1 while it holds none
+    int32_t generated = 0;
+  };
+  void release_kv(Active& a);
+  void end(uint64_t id);
+  // Samples from one logits row for an item that reached its last known token.
+  TokenEvent sample(Active& a, std::span<const float> row);
+
+  TextModel& text_;
+  const ModelConfig& config_;
+  PagedKvCache& cache_;
+  BatchScheduler scheduler_;
+  int64_t candidates_;
+  std::unordered_map<uint64_t, Active> active_;
+  StepReport report_;
+};
+
+}  // namespace pio

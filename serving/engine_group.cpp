@@ -1,0 +1,172 @@
+#include "serving/engine_group.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include "model/errors.h"
+
+namespace pio {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
+                         const EngineGroupOptions& options)
+    : model_(model),
+      tokenizer_(std::move(tokenizer)),
+      cache_(cache),
+      options_(options),
+      core_(model.text(), model.config(), cache, {options.max_batch_tokens, options.max_sequences},
+            make_policy(options.policy, options.ageing_s), static_cast<int32_t>(tokenizer_->vocab_size())),
+      budget_(options.target_step_ms, std::max(options.min_batch_tokens, options.max_sequences),
+              std::max(options.max_batch_tokens, options.max_sequences),
+              std::max(options.max_batch_tokens, options.max_sequences)) {}
+
+void EngineGroup::add(EngineJob job, double now_s) {
+  const uint64_t id = job.id;
+  if (requests_.count(id)) throw std::invalid_argument("request id " + std::to_string(id) + " is already queued");
+  if (!job.images.empty() && !model_.has_vision())
+    throw ModelError("this checkpoint has no vision tower: it cannot take images");
+  OutputStream output(id, *tokenizer_, job.show_special_tokens, job.stop, job.stream);
+  const bool has_images = !job.images.empty();
+  requests_.emplace(id, Request{std::move(job), std::move(output), now_s});
+  if (has_images) {
+    vision_queue_.push_back(id);
+    return;
+  }
+  try {
+    submit_to_core(id, nullptr, now_s);
+  } catch (...) {
+    requests_.erase(id);
+    throw;
+  }
+}
+
+void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeatures> images, double now_s) {
+  Request& r = requests_.at(id);
+  EngineRequest er;
+  er.queue = {id, r.job.client_id, r.job.priority, now_s};
+  er.ids = r.job.ids;
+  er.images = std::move(images);
+  er.sampling = r.job.sampling;
+  er.max_tokens = r.job.max_tokens;
+  er.stop_ids = r.job.stop_ids;
+  r.prompt_tokens = core_.submit(std::move(er));
+}
+
+std::optional<StreamEvent> EngineGroup::cancel(uint64_t id) {
+  const auto it = requests_.find(id);
+  if (it == requests_.end()) return std::nullopt;
+  core_.cancel(id);
+  if (!vision_queue_.empty() && vision_queue_.front() == id) vision_started_ = false;  // abandon its encode
+  std::erase(vision_queue_, id);
+  return final_event(it->second, "cancelled", 0);
+}
+
+StreamEvent EngineGroup::final_event(Request& r, const std::string& reason, double now_s) {
+  StreamEvent e = r.output.finish(reason);
+  const uint64_t id = r.job.id;
+  e.usage.prompt_tokens = r.prompt_tokens;
+  e.timings = r.job.timings;
+  if (r.vision_start_s >= 0 && r.vision_end_s >= 0) e.timings.vision_ms = (r.vision_end_s - r.vision_start_s) * 1000;
+  if (r.first_token_s >= 0) {
+    e.timings.prefill_ms = (r.first_token_s - std::max(r.arrival_s, r.vision_end_s)) * 1000;
+    e.timings.decode_ms = std::max(0.0, now_s - r.first_token_s) * 1000;
+  }
+  requests_.erase(id);  // r is gone from here on
+  return e;
+}
+
+void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<StreamEvent>& events) {
+  if (vision_queue_.empty()) return;
+  const uint64_t id = vision_queue_.front();
+  Request& r = requests_.at(id);
+  VisionModel& vision = model_.vision();
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    if (!vision_started_) {
+      vision.begin(r.job.images);
+      vision_started_ = true;
+      r.vision_start_s = now_s;
+    }
+    const int blocks = ms_per_block_ > 0 ? static_cast<int>(std::clamp(budget_ms / ms_per_block_, 1.0, 1e6)) : 1;
+    const bool done = vision.advance(blocks);
+    ms_per_block_ = ms_since(t0) / blocks;
+    stats_.vision_blocks += blocks;
+    if (!done) return;
+    auto features = std::make_shared<const ImageFeatures>(
+        image_features_of(vision.finish(), r.job.images, model_.config().vision->out_hidden_size));
+    vision_started_ = false;
+    vision_queue_.pop_front();
+    r.vision_end_s = now_s + ms_since(t0) / 1000;
+    r.job.images.clear();  // the features replace the pixels
+    submit_to_core(id, std::move(features), now_s);
+  } catch (const std::exception& e) {
+    vision_started_ = false;
+    std::erase(vision_queue_, id);
+    StreamEvent ev = final_event(r, "error", now_s);
+    ev.error = {ErrorCode::bad_request, e.what()};
+    events.push_back(std::move(ev));
+  }
+}
+
+std::optional<uint64_t> EngineGroup::preempt_one() {
+  const auto id = core_.preempt_one();
+  if (id) ++memory_preemptions_;
+  return id;
+}
+
+std::vector<StreamEvent> EngineGroup::step(double now_s) {
+  std::vector<StreamEvent> events;
+  stats_ = {};
+  // With no text to interleave with, an image is encoded whole; otherwise in pieces of about
+  // half a step, so decoding streams keep their pace.
+  const double vision_budget = core_.idle() ? std::numeric_limits<double>::infinity() : options_.target_step_ms / 2;
+  advance_vision(vision_budget, now_s, events);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<TokenEvent> tokens = core_.step(now_s);
+  const StepReport& report = core_.last_step();
+  const double done_s = now_s + ms_since(t0) / 1000;
+  for (const TokenEvent& t : tokens) {
+    Request& r = requests_.at(t.id);
+    if (t.finish == FinishReason::error) {
+      StreamEvent ev = final_event(r, "error", done_s);
+      ev.error = {ErrorCode::internal, report.error};
+      events.push_back(std::move(ev));
+      continue;
+    }
+    if (r.first_token_s < 0) r.first_token_s = done_s;
+    StreamEvent delta = r.output.push(t.token);
+    if (!delta.token_ids.empty()) events.push_back(std::move(delta));
+    if (r.output.stop_matched()) {
+      core_.cancel(t.id);  // a stop string ends the sequence at the step that completed it
+      events.push_back(final_event(r, "stop", done_s));
+    } else if (t.finish != FinishReason::none) {
+      events.push_back(final_event(r, finish_reason_name(t.finish), done_s));
+    }
+  }
+  stats_.sequences = report.sequences;
+  stats_.prefill_tokens = report.prefill_tokens;
+  stats_.decode_tokens = report.decode_tokens;
+  stats_.preempted = static_cast<int64_t>(report.preempted.size()) + std::exchange(memory_preemptions_, 0);
+  stats_.ms = ms_since(t0);
+  budget_.observe(report.prefill_tokens + report.decode_tokens, report.ms);
+  core_.scheduler().set_max_batch_tokens(budget_.budget());
+  stats_.token_budget = core_.scheduler().max_batch_tokens();
+  return events;
+}
+
+EngineLoad EngineGroup::load() const {
+  return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
+          cache_.total_blocks() - cache_.free_blocks(), cache_.total_blocks(),
+          PagedKvCache::bytes_per_block(model_.text().kv_shape(), cache_.block_size())};
+}
+
+}  // namespace pio

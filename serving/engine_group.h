@@ -1,0 +1,87 @@
+// An engine group without actors: the engine core (continuous batching over the text model),
+// the vision encoder's queue, whose blocks are interleaved with text steps so that a large image
+// never freezes the other streams, the adaptive token budget, and each request's output stream.
+// The engine actor owns one and calls step() while it has work. Not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "messages/pipeline.h"
+#include "model/model.h"
+#include "model/tokenizer/tokenizer.h"
+#include "serving/engine_core.h"
+#include "serving/output_stream.h"
+#include "serving/token_budget.h"
+
+namespace pio {
+
+struct EngineGroupOptions {
+  int64_t max_batch_tokens = 256;  // the budget's ceiling (and start)
+  int64_t min_batch_tokens = 16;
+  int64_t max_sequences = 32;
+  double target_step_ms = 250;     // adaptive batching aims every step (vision piece included) at this
+  std::string policy = "fcfs";
+  double ageing_s = 10;
+};
+
+class EngineGroup {
+ public:
+  // Throws std::invalid_argument for options that cannot schedule anything.
+  EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
+              const EngineGroupOptions& options);
+
+  // Queues a job: its images go to the vision queue first. Throws ModelError or
+  // std::invalid_argument when the job can never run (its prompt does not fit, a bad image).
+  void add(EngineJob job, double now_s);
+  // Ends a request wherever it is. Returns its final event ("cancelled"), or nothing if unknown.
+  std::optional<StreamEvent> cancel(uint64_t id);
+
+  // Memory pressure, from the supervisor: see EngineCore::preempt_one and set_admitting.
+  std::optional<uint64_t> preempt_one();
+  void set_admitting(bool admitting) { core_.set_admitting(admitting); }
+
+  // Runs a piece of the vision queue and one text step. Returns the events to send, in order;
+  // a request's last event has final set.
+  std::vector<StreamEvent> step(double now_s);
+
+  bool idle() const { return core_.idle() && vision_queue_.empty(); }
+  EngineLoad load() const;
+  const StepStats& last_step() const { return stats_; }
+
+ private:
+  struct Request {
+    EngineJob job;
+    OutputStream output;
+    double arrival_s = 0;
+    int64_t prompt_tokens = 0;
+    double first_token_s = -1;
+    double vision_start_s = -1, vision_end_s = -1;
+  };
+  // Runs encoder blocks for about `budget_ms`; submits a job to the core once its images are
+  // done, or adds its error event.
+  void advance_vision(double budget_ms, double now_s, std::vector<StreamEvent>& events);
+  void submit_to_core(uint64_t id, std::shared_ptr<const ImageFeatures> images, double now_s);
+  StreamEvent final_event(Request& r, const std::string& reason, double now_s);
+
+  Model& model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  PagedKvCache& cache_;
+  EngineGroupOptions options_;
+  EngineCore core_;
+  TokenBudget budget_;
+  std::unordered_map<uint64_t, Request> requests_;
+  std::deque<uint64_t> vision_queue_;  // jobs waiting for their images, the front one encoding
+  bool vision_started_ = false;
+  double ms_per_block_ = 0;
+  int64_t memory_preemptions_ = 0;     // since the last step            // measured per encoder block of the current job
+  StepStats stats_;
+};
+
+}  // namespace pio

@@ -1,0 +1,123 @@
+#include "serving/profiler.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include <prometheus/client_metric.h>
+
+#include "gpu/cpu/cpu_features.h"
+
+namespace pio {
+namespace {
+
+// Latency buckets in milliseconds, from sub-millisecond steps to minute-long prefills.
+prometheus::Histogram::BucketBoundaries latency_buckets() {
+  return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000};
+}
+
+const prometheus::Summary::Quantiles& quantiles() {
+  static const prometheus::Summary::Quantiles q{{0.5, 0.01}, {0.9, 0.01}, {0.99, 0.001}};
+  return q;
+}
+
+}  // namespace
+
+const std::vector<std::string>& Profiler::stages() {
+  static const std::vector<std::string> names{"queue_wait", "preprocess", "tokenize", "vision_encode",
+                                              "prefill",    "ttft",       "itl",      "step"};
+  return names;
+}
+
+Profiler::Profiler(std::string hardware, std::string configuration)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      hardware_(std::move(hardware)),
+      configuration_(std::move(configuration)) {
+  auto& hist = prometheus::BuildHistogram().Name("pio_stage_latency_ms").Help("Latency per request stage, ms").Register(*registry_);
+  auto& sum = prometheus::BuildSummary().Name("pio_stage_latency_quantiles_ms").Help("Latency quantiles per stage, ms (10 min window)").Register(*registry_);
+  for (const auto& name : stages())
+    stages_[name] = {&hist.Add({{"stage", name}}, latency_buckets()), &sum.Add({{"stage", name}}, quantiles()), 0};
+  outcomes_ = &prometheus::BuildCounter().Name("pio_requests_total").Help("Requests by outcome").Register(*registry_);
+  auto& tokens = prometheus::BuildCounter().Name("pio_tokens_total").Help("Tokens by kind").Register(*registry_);
+  prompt_tokens_ = &tokens.Add({{"kind", "prompt"}});
+  generated_tokens_ = &tokens.Add({{"kind", "generated"}});
+  batch_size_ = &prometheus::BuildHistogram().Name("pio_batch_sequences").Help("Sequences per engine step").Register(*registry_)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
+  token_budget_ = &prometheus::BuildGauge().Name("pio_token_budget").Help("The batcher's tokens per step").Register(*registry_).Add({});
+}
+
+void Profiler::stage(const std::string& name, double ms) {
+  const auto it = stages_.find(name);
+  if (it == stages_.end() || !(ms >= 0)) return;
+  it->second.histogram->Observe(ms);
+  it->second.summary->Observe(ms);
+  it->second.max_ms = std::max(it->second.max_ms, ms);
+}
+
+void Profiler::step(const StepStats& s) {
+  if (s.sequences > 0) {
+    batch_size_->Observe(static_cast<double>(s.sequences));
+    stage("step", s.ms);
+  }
+  max_batch_size_ = std::max(max_batch_size_, s.sequences);
+  last_budget_ = s.token_budget;
+  preemptions_ += s.preempted;
+  token_budget_->Set(static_cast<double>(s.token_budget));
+}
+
+void Profiler::finished(const std::string& outcome, const Usage& usage) {
+  outcomes_->Add({{"outcome", outcome}}).Increment();
+  ++outcome_counts_[outcome];
+  prompt_tokens_->Increment(static_cast<double>(usage.prompt_tokens));
+  generated_tokens_->Increment(static_cast<double>(usage.completion_tokens));
+}
+
+StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t queued) const {
+  StatsReport r;
+  r.requests = outcome_counts_;
+  r.running = running;
+  r.queued = queued;
+  r.max_batch_size = max_batch_size_;
+  r.token_budget = last_budget_;
+  r.preemptions = preemptions_;
+  r.kv_blocks_used = load.kv_blocks_used;
+  r.kv_blocks_total = load.kv_blocks_total;
+  r.rss_mb = resident_mb();
+  r.prompt_tokens = static_cast<int64_t>(prompt_tokens_->Value());
+  r.generated_tokens = static_cast<int64_t>(generated_tokens_->Value());
+  r.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  r.generated_tok_s = r.uptime_s > 0 ? static_cast<double>(r.generated_tokens) / r.uptime_s : 0;
+  for (const auto& name : stages()) {
+    const Stage& s = stages_.at(name);
+    const prometheus::ClientMetric m = s.summary->Collect();
+    LatencySummary l{name, static_cast<int64_t>(m.summary.sample_count), 0, 0, 0, s.max_ms};
+    for (const auto& q : m.summary.quantile) {
+      const double v = std::isnan(q.value) ? 0 : q.value;
+      if (q.quantile == 0.5) l.p50_ms = v;
+      if (q.quantile == 0.9) l.p90_ms = v;
+      if (q.quantile == 0.99) l.p99_ms = v;
+    }
+    r.latencies.push_back(l);
+  }
+  r.hardware = hardware_;
+  r.configuration = configuration_;
+  return r;
+}
+
+double resident_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+std::string describe_hardware() {
+  const double mem_gb = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e9;
+  return std::to_string(std::thread::hardware_concurrency()) + " cores, SIMD " +
+         (cpu::has_avx512_bf16() ? "AVX-512 BF16" : "AVX2+FMA") + ", " + std::to_string(static_cast<int>(mem_gb + 0.5)) +
+         " GB memory, GPU: none (CPU backend)";
+}
+
+}  // namespace pio

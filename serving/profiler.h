@@ -1,0 +1,67 @@
+// The profiler's plain class: per-stage latency histograms (queue wait, preprocess, tokenize,
+// vision encode, prefill, time to first token, inter-token latency, step time), request
+// outcomes, token counters, batch sizes and the token budget, kept in a prometheus-cpp registry
+// (so the HTTP gateway can serve them as /metrics) and summarised for `pio stats`.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/summary.h>
+
+#include "messages/events.h"
+#include "messages/pipeline.h"
+#include "messages/stats.h"
+
+namespace pio {
+
+class Profiler {
+ public:
+  // The stages with latency figures, in report order.
+  static const std::vector<std::string>& stages();
+
+  Profiler(std::string hardware, std::string configuration);
+
+  // One observation of a stage's latency in milliseconds; unknown stage names are ignored.
+  void stage(const std::string& name, double ms);
+  void step(const StepStats& s);
+  // A request ended: outcome is its finish reason (stop, length, cancelled, error) or "refused".
+  void finished(const std::string& outcome, const Usage& usage);
+
+  StatsReport report(const EngineLoad& load, int64_t running, int64_t queued) const;
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+ private:
+  struct Stage {
+    prometheus::Histogram* histogram;
+    prometheus::Summary* summary;
+    double max_ms = 0;
+  };
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::map<std::string, Stage> stages_;
+  prometheus::Family<prometheus::Counter>* outcomes_;
+  std::map<std::string, int64_t> outcome_counts_;
+  prometheus::Counter* prompt_tokens_;
+  prometheus::Counter* generated_tokens_;
+  prometheus::Histogram* batch_size_;
+  prometheus::Gauge* token_budget_;
+  int64_t max_batch_size_ = 0;
+  int64_t last_budget_ = 0;
+  int64_t preemptions_ = 0;
+  std::string hardware_, configuration_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// Resident set size of this process in MiB (from /proc/self/statm), 0 if unknown.
+double resident_mb();
+
+// The machine as the node sees it at start: cores, SIMD path, memory.
+std::string describe_hardware();
+
+}  // namespace pio

@@ -1,0 +1,261 @@
+// The node in this process, through pio::Client: answers equal the model layer's generate()
+// (greedy and sampled, with and without images), concurrent requests are batched and still
+// equal their answers alone, and the supervisor's duties: memory thresholds (waiting,
+// preemption with unchanged output, refusal), a killed engine restarted, deadlines,
+// cancellation and a client that goes away, each freeing its KV blocks.
+#define BOOST_TEST_MODULE node
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/client.h"
+#include "actors/node.h"
+#include "model/checkpoint_maker.h"
+#include "model/generate.h"
+#include "model/image/preprocess.h"
+#include "model/prompt.h"
+#include "serving/chat_request.h"
+#include "tests/support/temp_dir.h"
+
+using namespace pio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// One tiny checkpoint (with the real Qwen tokenizer) for the whole run.
+const std::filesystem::path& tiny_dir() {
+  static test::TempDir dir{"node"};
+  static const bool made = [] {
+    CheckpointRequest req;
+    req.preset = "tiny";
+    req.seed = 3;
+    req.out = dir.path();
+    req.tokenizer_source = PIO_QWEN_TOKENIZER_DIR;
+    make_checkpoint(req);
+    return true;
+  }();
+  (void)made;
+  return dir.path();
+}
+
+std::vector<uint8_t> image_bytes(const std::string& repo_path) {
+  return read_image_file(std::filesystem::path(PIO_REPO_DIR) / repo_path);
+}
+
+ChatRequest chat(const std::string& text, std::vector<std::vector<uint8_t>> images, int max_tokens, float temperature,
+                 uint64_t seed) {
+  ChatRequest r;
+  r.client_id = "test";
+  ChatTurn user{"user", {}};
+  for (auto& img : images) user.parts.push_back({"", std::move(img), true});
+  user.parts.push_back({text, {}, false});
+  r.messages.push_back(std::move(user));
+  r.max_tokens = max_tokens;
+  r.sampling = {temperature, 0, 1.0f, seed};
+  return r;
+}
+
+struct Fixture {
+  std::unique_ptr<Backend> backend = make_cpu_backend(2);
+  std::shared_ptr<Model> model = std::make_shared<Model>(tiny_dir(), *backend);
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(tiny_dir());
+  std::atomic<double> memory{0};  // what the supervisor sees as memory in use (MiB)
+
+  NodeSettings settings() {
+    NodeSettings s;
+    s.engine.model = model;
+    s.engine.tokenizer = tokenizer;
+    s.engine.kv_bytes = 64 << 20;
+    s.engine.kv_block_size = 16;
+    s.engine.options.max_batch_tokens = 64;
+    s.engine.options.max_sequences = 16;
+    s.engine.options.target_step_ms = 1000;
+    s.preprocessor = load_preprocessor_config(tiny_dir());
+    s.max_pixels = 40000;
+    s.memory_mb = [this] { return memory.load(); };
+    s.tick_s = 0.01;
+    return s;
+  }
+
+  // The model layer's answer: the same prompt through generate() with the model's stop ids.
+  std::vector<int32_t> direct(const ChatRequest& r) {
+    const PromptTokens tokens = tokenize_chat(*tokenizer, r);
+    std::vector<PixelValues> pixels;
+    const auto cfg = load_preprocessor_config(tiny_dir());
+    for (const auto& turn : r.messages)
+      for (const auto& part : turn.parts)
+        if (part.is_image) pixels.push_back(preprocess_image(part.image, cfg, request_image_limits(cfg, 40000, 0)));
+    std::optional<ImageFeatures> features;
+    if (!pixels.empty()) features = encode_images(model->vision(), pixels);
+    PagedKvCache cache(model->text().kv_shape(), 64 << 20, 16);
+    const PreparedPrompt p = prepare_prompt(model->text(), model->config(), tokens.ids, features ? &*features : nullptr);
+    return generate(model->text(), cache, p,
+                    {r.max_tokens, model->stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})
+        .tokens;
+  }
+};
+
+ChatResult wait(std::future<ChatResult>& f) {
+  BOOST_REQUIRE(f.wait_for(120s) == std::future_status::ready);
+  return f.get();
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(node, Fixture)
+
+BOOST_AUTO_TEST_CASE(answers_equal_the_model_layer_greedy_and_sampled_with_and_without_images) {
+  Node node(settings());
+  Client client(node);
+  const std::vector<ChatRequest> requests{
+      chat("Hello there, who are you?", {}, 12, 0.0f, 0),
+      chat("Tell me a story.", {}, 12, 0.9f, 42),
+      chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 10, 0.0f, 0),
+      chat("Compare them.", {image_bytes("assets/demo.jpg"), image_bytes("tests/data/image/pillow/rgb_128x128.png")}, 10, 0.8f, 7)};
+  for (const auto& r : requests) {
+    auto f = client.complete(r);
+    const ChatResult got = wait(f);
+    const auto want = direct(r);
+    BOOST_TEST(got.token_ids == want);
+    BOOST_TEST(got.text == tokenizer->decode(want, SpecialTokens::skip));
+    BOOST_TEST(got.usage.completion_tokens == static_cast<int64_t>(want.size()));
+    BOOST_TEST(got.usage.prompt_tokens > 0);
+    BOOST_TEST((got.finish_reason == "stop" || got.finish_reason == "length"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(eight_concurrent_requests_batch_together_and_equal_their_answers_alone) {
+  Node node(settings());
+  Client client(node);
+  std::vector<ChatRequest> requests;
+  for (int i = 0; i < 8; ++i) {
+    std::vector<std::vector<uint8_t>> images;
+    if (i % 3 == 0) images.push_back(image_bytes(i % 2 ? "assets/demo.jpg" : "tests/data/image/pillow/rgb_128x128.png"));
+    requests.push_back(chat(std::string(static_cast<size_t>(1 + i * 9), 'a' + static_cast<char>(i)), std::move(images),
+                            8 + i, i % 2 ? 0.7f : 0.0f, static_cast<uint64_t>(i)));
+  }
+  std::vector<std::future<ChatResult>> futures;
+  for (const auto& r : requests) futures.push_back(client.complete(r));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const ChatResult got = wait(futures[i]);
+    BOOST_TEST(got.token_ids == direct(requests[i]), "request " << i);
+  }
+  const StatsReport stats = client.stats();
+  BOOST_TEST(stats.max_batch_size > 1);
+  BOOST_TEST(stats.requests.at("length") + (stats.requests.count("stop") ? stats.requests.at("stop") : 0) == 8);
+  BOOST_TEST(stats.kv_blocks_used == 0);
+}
+
+BOOST_AUTO_TEST_CASE(memory_thresholds_wait_preempt_and_refuse_and_every_request_ends) {
+  NodeSettings s = settings();
+  s.admission = {100, 200, 4, 64};
+  Node node(std::move(s));
+  Client client(node);
+  const ChatRequest long_one = chat("Write a long answer.", {}, 200, 0.0f, 0);
+  std::atomic<int> tokens_seen{0};
+  std::promise<ChatResult> long_done;
+  ChatResult long_result;
+  std::mutex m;
+  client.submit(long_one, [&](const StreamEvent& e) {
+    std::lock_guard lock(m);
+    long_result.token_ids.insert(long_result.token_ids.end(), e.token_ids.begin(), e.token_ids.end());
+    tokens_seen += static_cast<int>(e.token_ids.size());
+    if (e.final) {
+      long_result.finish_reason = e.finish_reason;
+      long_done.set_value(long_result);
+    }
+  });
+  while (tokens_seen < 5) std::this_thread::sleep_for(1ms);
+  memory = 150;  // above soft: new requests wait
+  auto waiting = client.complete(chat("Wait for me.", {}, 5, 0.0f, 0));
+  std::this_thread::sleep_for(100ms);
+  BOOST_TEST(client.stats().queued == 1);
+  memory = 250;  // above hard: the running sequence is preempted, new work refused
+  auto refused = client.complete(chat("Refuse me.", {}, 5, 0.0f, 0));
+  const ChatResult r = wait(refused);
+  BOOST_TEST(r.finish_reason == "error");
+  BOOST_TEST((r.error.code == ErrorCode::overloaded));
+  std::this_thread::sleep_for(100ms);
+  BOOST_TEST(client.stats().preemptions >= 1);
+  memory = 50;  // back to normal: the preempted sequence resumes, the waiting one starts
+  auto long_future = long_done.get_future();
+  BOOST_REQUIRE(long_future.wait_for(120s) == std::future_status::ready);
+  BOOST_TEST(long_future.get().token_ids == direct(long_one));  // unchanged by the preemption
+  BOOST_TEST(wait(waiting).finish_reason != "error");
+  BOOST_TEST(client.stats().kv_blocks_used == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_engine_is_restarted_its_requests_end_with_an_error_and_others_finish) {
+  Node node(settings());
+  Client client(node);
+  std::atomic<int> tokens_seen{0};
+  std::promise<StreamEvent> final_event;
+  client.submit(chat("Keep talking.", {}, 500, 0.0f, 0), [&](const StreamEvent& e) {
+    tokens_seen += static_cast<int>(e.token_ids.size());
+    if (e.final) final_event.set_value(e);
+  });
+  while (tokens_seen < 3) std::this_thread::sleep_for(1ms);
+  caf::scoped_actor self{node.system()};
+  self->request(node.supervisor(), 10s, engine_atom::value).receive(
+      [&](const engine_actor& engine) { caf::anon_send_exit(engine, caf::exit_reason::kill); },
+      [](caf::error&) { BOOST_FAIL("no engine handle"); });
+  auto f = final_event.get_future();
+  BOOST_REQUIRE(f.wait_for(60s) == std::future_status::ready);
+  const StreamEvent e = f.get();
+  BOOST_TEST(e.finish_reason == "error");
+  BOOST_TEST((e.error.code == ErrorCode::internal));
+  const ChatRequest after = chat("Are you back?", {}, 6, 0.0f, 0);
+  auto later = client.complete(after);
+  BOOST_TEST(wait(later).token_ids == direct(after));
+}
+
+BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free_kv) {
+  Node node(settings());
+  Client client(node);
+  ChatRequest late = chat("Slow one.", {}, 2000, 0.0f, 0);
+  late.deadline_ms = 150;
+  auto late_future = client.complete(late);
+  const ChatResult late_result = wait(late_future);
+  BOOST_TEST(late_result.finish_reason == "error");
+  BOOST_TEST((late_result.error.code == ErrorCode::deadline_exceeded));
+
+  std::atomic<int> seen{0};
+  std::promise<StreamEvent> cancelled;
+  const uint64_t id = client.submit(chat("Cancel me.", {}, 2000, 0.0f, 0), [&](const StreamEvent& e) {
+    seen += static_cast<int>(e.token_ids.size());
+    if (e.final) cancelled.set_value(e);
+  });
+  while (seen < 2) std::this_thread::sleep_for(1ms);
+  client.cancel(id);
+  auto c = cancelled.get_future();
+  BOOST_REQUIRE(c.wait_for(60s) == std::future_status::ready);
+  BOOST_TEST(c.get().finish_reason == "cancelled");
+
+  // A client whose sink dies mid-stream: the node cancels its request.
+  caf::scoped_actor self{node.system()};
+  std::atomic<int> orphan_seen{0};
+  const stream_sink sink = node.system().spawn([&](stream_sink::pointer) -> stream_sink::behavior_type {
+    return {[&](event_atom, const StreamEvent& e) { orphan_seen += static_cast<int>(e.token_ids.size()); }};
+  });
+  self->request(node.api(), 10s, submit_atom::value, chat("Nobody listens.", {}, 2000, 0.0f, 0), sink)
+      .receive([](uint64_t) {}, [](caf::error&) { BOOST_FAIL("submit failed"); });
+  while (orphan_seen < 2) std::this_thread::sleep_for(1ms);
+  caf::anon_send_exit(sink, caf::exit_reason::kill);
+  StatsReport stats;
+  for (int i = 0; i < 500; ++i) {
+    stats = client.stats();
+    if (stats.running == 0 && stats.kv_blocks_used == 0) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(stats.running == 0);
+  BOOST_TEST(stats.kv_blocks_used == 0);
+  BOOST_TEST(stats.requests.at("cancelled") == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

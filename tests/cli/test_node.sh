@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End-to-end checks of pio-node with separate client processes over loopback: answers through
+# the node equal local `pio chat` with the same seed (greedy and sampled, with and without an
+# image, a --messages history), `pio stats --json`, `pio bench-serve --json`, the example
+# plug-in and refused plug-ins, and SIGTERM during a stream (drained, exit 0).
+#   test_node.sh PIO PIO_NODE PLUGIN_DIR REPO_ROOT
+set -euo pipefail
+pio="$1"; node_bin="$2"; plugins="$3"; root="$4"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+image="$root/assets/demo.jpg"
+
+# start_node NAME ARGS...: starts pio-node on a free port; sets $port and $node_pid.
+start_node() {
+  local name="$1"; shift
+  "$node_bin" --model "$work/tiny" --port 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  node_pid=$!
+  pids+=("$node_pid")
+  for _ in $(seq 1 300); do
+    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out")"
+    [ -n "$port" ] && return 0
+    kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
+    sleep 0.1
+  done
+  fail "$name printed no 'listening on' within 30 s"
+}
+
+"$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
+start_node node
+
+# The same answer through the node as from the model layer in this process.
+same() {  # same LABEL ARGS... (chat arguments without --model/--node)
+  local label="$1"; shift
+  timeout 120 "$pio" chat --model "$work/tiny" "$@" >"$work/local.txt" || fail "$label: local chat failed"
+  timeout 120 "$pio" chat --node "127.0.0.1:$port" "$@" >"$work/remote.txt" || fail "$label: node chat failed"
+  cmp -s "$work/local.txt" "$work/remote.txt" || fail "$label: node answer differs: $(cat "$work/remote.txt") vs $(cat "$work/local.txt")"
+  [ -s "$work/remote.txt" ] || fail "$label: empty answer"
+}
+same "greedy text" --prompt "Say something." --max-tokens 12
+same "sampled text" --prompt "Say something else." --max-tokens 12 --temperature 0.8 --top-p 0.9 --seed 11
+same "greedy image" --image "$image" --prompt "Describe this image." --max-tokens 10 --max-pixels 40000
+same "sampled image, penalties" --image "$image" --prompt "Describe." --max-tokens 10 --temperature 0.7 --seed 3 \
+  --repetition-penalty 1.2 --presence-penalty 0.5 --min-p 0.05 --max-pixels 40000
+cat >"$work/history.json" <<JSON
+[{"role": "system", "content": "Be brief."},
+ {"role": "user", "content": [{"type": "image", "image": "$image"}, {"type": "text", "text": "What is this?"}]},
+ {"role": "assistant", "content": "A picture."},
+ {"role": "user", "content": "What colour is it?"}]
+JSON
+same "two-turn history" --messages "$work/history.json" --max-tokens 8 --max-pixels 40000
+
+# A refused request fails alone, with the node's message on stderr and a non-zero exit.
+if timeout 60 "$pio" chat --node "127.0.0.1:$port" --image "$root/tests/data/image/user-inputs/min_truncated_64.jpg" \
+  --prompt "x" >/dev/null 2>"$work/bad.err"; then fail "a truncated image was accepted"; fi
+grep -q "truncated" "$work/bad.err" || fail "truncated image error: $(cat "$work/bad.err")"
+timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "still here?" --max-tokens 3 >/dev/null || fail "node died after a bad request"
+
+# Stats and the serving benchmark.
+timeout 60 "$pio" bench-serve --node "127.0.0.1:$port" --clients 4 --requests 8 --max-tokens 8 --json >"$work/bench.json"
+for key in requests_per_s output_tok_s ttft_ms_p50 ttft_ms_p99 itl_ms_p50 itl_ms_p99 itl_ms_max; do
+  grep -q "\"$key\"" "$work/bench.json" || fail "bench-serve JSON lacks $key"
+done
+grep -q '"errors": 0' "$work/bench.json" || fail "bench-serve had errors: $(cat "$work/bench.json")"
+timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/stats.json"
+for key in requests running queued max_batch_size kv_blocks_used kv_blocks_total rss_mb; do
+  grep -q "\"$key\"" "$work/stats.json" || fail "stats JSON lacks $key"
+done
+grep -q '"max_batch_size": [2-9]' "$work/stats.json" || fail "4 concurrent clients never shared a step: $(cat "$work/stats.json")"
+grep -q '"error": 1' "$work/stats.json" || fail "stats do not count the refused request: $(cat "$work/stats.json")"
+
+# SIGTERM during a stream: the stream finishes, the node exits 0.
+timeout 120 "$pio" chat --node "127.0.0.1:$port" --prompt "A long story." --max-tokens 400 >"$work/long.txt" 2>&1 &
+chat_pid=$!
+for _ in $(seq 1 300); do [ -s "$work/long.txt" ] && break; sleep 0.1; done
+[ -s "$work/long.txt" ] || fail "the long stream never started"
+kill -TERM "$node_pid"
+wait "$chat_pid" || fail "the stream did not finish during the drain: $(cat "$work/long.txt")"
+status=0; timeout 60 tail --pid="$node_pid" -f /dev/null || fail "the node did not exit after SIGTERM"
+wait "$node_pid" || status=$?
+[ "$status" = 0 ] || fail "the node exited $status after SIGTERM"
+grep -q "every request finished" "$work/node.err" || fail "no drain message: $(cat "$work/node.err")"
+
+# The example plug-in acts: the answer comes back upper-cased.
+start_node plugged --plugin "$plugins/libpio_plugin_uppercase.so"
+timeout 120 "$pio" chat --model "$work/tiny" --prompt "Hello." --max-tokens 12 --temperature 0.9 --seed 2 >"$work/plain.txt"
+timeout 120 "$pio" chat --node "127.0.0.1:$port" --prompt "Hello." --max-tokens 12 --temperature 0.9 --seed 2 >"$work/upper.txt"
+[ "$(tr 'a-z' 'A-Z' <"$work/plain.txt")" = "$(cat "$work/upper.txt")" ] || fail "plug-in: $(cat "$work/upper.txt")"
+grep -q '[a-z]' "$work/plain.txt" || fail "the plain answer has no lower-case letter to change"
+kill -TERM "$node_pid"
+
+# Plug-ins that cannot load are refused with a clear error.
+if "$node_bin" --model "$work/tiny" --port 0 --plugin "$work/missing.so" >/dev/null 2>"$work/p1.err"; then fail "missing plug-in accepted"; fi
+grep -q "cannot load plug-in" "$work/p1.err" || fail "missing plug-in: $(cat "$work/p1.err")"
+if "$node_bin" --model "$work/tiny" --port 0 --plugin "$plugins/libpio_test_not_a_plugin.so" >/dev/null 2>"$work/p2.err"; then
+  fail "a library without the entry point was accepted"
+fi
+grep -q "no entry point pio_plugin_register" "$work/p2.err" || fail "not a plug-in: $(cat "$work/p2.err")"
+echo "test_node: all checks passed"

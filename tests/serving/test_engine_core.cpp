@@ -1,0 +1,135 @@
+// The engine core against the model layer's own generate(): the same tokens for every request,
+// whatever else runs in its steps, however its prompt is chunked, and after preemption.
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+
+#include "model/generate.h"
+#include "model/model.h"
+#include "model/prompt.h"
+#include "serving/engine_core.h"
+#include "tests/vision/vision_support.h"
+
+using namespace pio;
+
+namespace {
+
+const ModelConfig kIds;
+const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = kIds.vision_end_token_id;
+
+struct Fixture {
+  std::unique_ptr<Backend> backend = make_cpu_backend(2);
+  Model model{vtest::tiny(DType::F32).dir.path(), *backend};
+  const VisionConfig& vcfg = *model.config().vision;
+  std::shared_ptr<const ImageFeatures> wide = std::make_shared<ImageFeatures>(
+      encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1)}));
+  std::shared_ptr<const ImageFeatures> tall = std::make_shared<ImageFeatures>(
+      encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 6, 4, 2)}));
+
+  EngineRequest request(uint64_t id, std::vector<int32_t> ids, std::shared_ptr<const ImageFeatures> images,
+                        int32_t max_tokens, float temperature) {
+    EngineRequest r;
+    r.queue = {id, "client", 0, static_cast<double>(id)};
+    r.ids = std::move(ids);
+    r.images = std::move(images);
+    r.sampling = {temperature, 20, 0.9f, 1000 + id};
+    r.max_tokens = max_tokens;
+    return r;
+  }
+
+  // The model layer's answer for the request alone (no stop ids: full length).
+  std::vector<int32_t> alone(const EngineRequest& r) {
+    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    const PreparedPrompt p = prepare_prompt(model.text(), model.config(), r.ids, r.images.get());
+    return generate(model.text(), cache, p, {r.max_tokens, r.stop_ids, r.sampling, 0, {}}).tokens;
+  }
+
+  // Runs the engine until every request ended; returns each one's tokens and finish reason.
+  std::map<uint64_t, std::vector<int32_t>> run(EngineCore& engine, std::map<uint64_t, FinishReason>* reasons = nullptr,
+                                               int64_t* max_sequences = nullptr, bool* preempted = nullptr) {
+    std::map<uint64_t, std::vector<int32_t>> out;
+    for (int step = 0; !engine.idle(); ++step) {
+      BOOST_REQUIRE(step < 2000);
+      for (const auto& e : engine.step(step)) {
+        BOOST_REQUIRE(e.finish != FinishReason::error);
+        out[e.id].push_back(e.token);
+        if (reasons && e.finish != FinishReason::none) (*reasons)[e.id] = e.finish;
+      }
+      if (max_sequences) *max_sequences = std::max(*max_sequences, engine.last_step().sequences);
+      if (preempted && !engine.last_step().preempted.empty()) *preempted = true;
+    }
+    return out;
+  }
+
+  std::vector<EngineRequest> eight_requests() {
+    std::vector<EngineRequest> rs;
+    rs.push_back(request(1, {1, 2, 3, 4, 5}, nullptr, 12, 0.0f));
+    rs.push_back(request(2, {VS, IMG, VE, 6, 7, 8}, wide, 9, 0.0f));
+    rs.push_back(request(3, {9, 10, VS, IMG, VE, 11, 12, 13, 14, 15, 16, 17}, tall, 14, 0.8f));
+    rs.push_back(request(4, {20, 21}, nullptr, 7, 0.7f));
+    std::vector<int32_t> long_ids;
+    for (int32_t i = 0; i < 90; ++i) long_ids.push_back(100 + i * 7);
+    rs.push_back(request(5, long_ids, nullptr, 5, 0.0f));
+    rs.push_back(request(6, {30, 31, 32, VS, IMG, VE}, wide, 10, 1.0f));
+    rs.push_back(request(7, {40}, nullptr, 16, 0.0f));
+    rs.push_back(request(8, {50, 51, 52, 53, 54, 55, 56, 57}, nullptr, 11, 0.9f));
+    return rs;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(engine_core, Fixture)
+
+BOOST_AUTO_TEST_CASE(eight_concurrent_requests_each_equal_their_answer_alone) {
+  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  const auto rs = eight_requests();
+  for (const auto& r : rs) engine.submit(r);
+  std::map<uint64_t, FinishReason> reasons;
+  int64_t max_sequences = 0;
+  const auto out = run(engine, &reasons, &max_sequences);
+  BOOST_TEST(max_sequences > 1);  // they really shared steps
+  for (const auto& r : rs) {
+    BOOST_TEST(out.at(r.queue.id) == alone(r), "request " << r.queue.id);
+    BOOST_TEST((reasons.at(r.queue.id) == FinishReason::length));
+  }
+  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+}
+
+BOOST_AUTO_TEST_CASE(preempted_requests_recompute_and_answer_the_same) {
+  // 28 blocks of 4 slots cannot hold all eight at once: some are preempted and recomputed.
+  PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
+  EngineCore engine(model.text(), model.config(), cache, {64, 8}, make_policy("fcfs"), 0);
+  const auto rs = eight_requests();
+  for (const auto& r : rs) engine.submit(r);
+  bool preempted = false;
+  const auto out = run(engine, nullptr, nullptr, &preempted);
+  BOOST_TEST(preempted);
+  for (const auto& r : rs) BOOST_TEST(out.at(r.queue.id) == alone(r), "request " << r.queue.id);
+  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+}
+
+BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
+  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  EngineRequest r = request(1, {1, 2, 3, 4, 5}, nullptr, 12, 0.0f);
+  const auto full = alone(r);
+  r.stop_ids = {full[3]};
+  engine.submit(r);
+  engine.submit(request(2, {7, 8, 9}, nullptr, 50, 0.0f));
+  std::vector<int32_t> got;
+  FinishReason reason = FinishReason::none;
+  for (int step = 0; step < 100 && reason == FinishReason::none; ++step)
+    for (const auto& e : engine.step(step))
+      if (e.id == 1) got.push_back(e.token), reason = e.finish;
+  const auto first_stop = std::find(full.begin(), full.end(), full[3]);
+  BOOST_TEST(got == std::vector<int32_t>(full.begin(), first_stop + 1));
+  BOOST_TEST((reason == FinishReason::stop));
+  BOOST_TEST(engine.cancel(2));
+  BOOST_TEST(!engine.cancel(2));
+  BOOST_TEST(engine.idle());
+  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
