@@ -74,8 +74,10 @@ class Supervisor {
     st_.kids->profiler = spawn_profiler(sys, s.profiler);
     st_.kids->tokenizer = spawn_tokenizer_pool(sys, s.engine.tokenizer, s.tokenizer_workers);
     st_.kids->preprocessor = spawn_preprocessor_pool(sys, s.preprocessor, s.max_pixels, s.preprocessor_workers);
+    st_.kids->router = spawn_router(sys, 1);
     spawn_engine_group();
     // Monitored, not linked: a killed child must not take the supervisor with it.
+    self_->monitor(st_.kids->router);
     self_->monitor(st_.kids->profiler);
     self_->monitor(st_.kids->tokenizer);
     self_->monitor(st_.kids->preprocessor);
@@ -213,9 +215,11 @@ class Supervisor {
     self_->monitor(st_.kids->engine);
     if (st_.level == MemoryLevel::hard) self_->send(st_.kids->engine, admit_atom::value, false);
     self_->request(st_.kids->router, caf::infinite, group_atom::value, uint32_t{0}, st_.kids->engine)
-        .then([this](const std::vector<uint64_t>& lost) {
-          for (uint64_t id : lost) end(id, error_event(id, ErrorCode::internal, "the engine stopped; it was restarted"));
-        });
+        .then(
+            [this](const std::vector<uint64_t>& lost) {
+              for (uint64_t id : lost) end(id, error_event(id, ErrorCode::internal, "the engine stopped; it was restarted"));
+            },
+            [](caf::error&) {});  // the router died: its down message restarts it and the group
   }
 
   uint64_t refuse(uint64_t id, const stream_sink& sink, ErrorCode code, const std::string& why) {

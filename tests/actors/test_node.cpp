@@ -84,6 +84,7 @@ struct Fixture {
   }
 
   // The model layer's answer: the same prompt through generate() with the model's stop ids.
+  // It shares the model (and its work buffers) with the node: call it while no node runs.
   std::vector<int32_t> direct(const ChatRequest& r) {
     const PromptTokens tokens = tokenize_chat(*tokenizer, r);
     std::vector<PixelValues> pixels;
@@ -111,17 +112,20 @@ ChatResult wait(std::future<ChatResult>& f) {
 BOOST_FIXTURE_TEST_SUITE(node, Fixture)
 
 BOOST_AUTO_TEST_CASE(answers_equal_the_model_layer_greedy_and_sampled_with_and_without_images) {
-  Node node(settings());
-  Client client(node);
   const std::vector<ChatRequest> requests{
       chat("Hello there, who are you?", {}, 12, 0.0f, 0),
       chat("Tell me a story.", {}, 12, 0.9f, 42),
       chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 10, 0.0f, 0),
       chat("Compare them.", {image_bytes("assets/demo.jpg"), image_bytes("tests/data/image/pillow/rgb_128x128.png")}, 10, 0.8f, 7)};
-  for (const auto& r : requests) {
+  std::vector<std::vector<int32_t>> wants;
+  for (const auto& r : requests) wants.push_back(direct(r));
+  Node node(settings());
+  Client client(node);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const ChatRequest& r = requests[i];
     auto f = client.complete(r);
     const ChatResult got = wait(f);
-    const auto want = direct(r);
+    const auto& want = wants[i];
     BOOST_TEST(got.token_ids == want);
     BOOST_TEST(got.text == tokenizer->decode(want, SpecialTokens::skip));
     BOOST_TEST(got.usage.completion_tokens == static_cast<int64_t>(want.size()));
@@ -131,8 +135,6 @@ BOOST_AUTO_TEST_CASE(answers_equal_the_model_layer_greedy_and_sampled_with_and_w
 }
 
 BOOST_AUTO_TEST_CASE(eight_concurrent_requests_batch_together_and_equal_their_answers_alone) {
-  Node node(settings());
-  Client client(node);
   std::vector<ChatRequest> requests;
   for (int i = 0; i < 8; ++i) {
     std::vector<std::vector<uint8_t>> images;
@@ -140,11 +142,15 @@ BOOST_AUTO_TEST_CASE(eight_concurrent_requests_batch_together_and_equal_their_an
     requests.push_back(chat(std::string(static_cast<size_t>(1 + i * 9), 'a' + static_cast<char>(i)), std::move(images),
                             8 + i, i % 2 ? 0.7f : 0.0f, static_cast<uint64_t>(i)));
   }
+  std::vector<std::vector<int32_t>> wants;
+  for (const auto& r : requests) wants.push_back(direct(r));
+  Node node(settings());
+  Client client(node);
   std::vector<std::future<ChatResult>> futures;
   for (const auto& r : requests) futures.push_back(client.complete(r));
   for (size_t i = 0; i < requests.size(); ++i) {
     const ChatResult got = wait(futures[i]);
-    BOOST_TEST(got.token_ids == direct(requests[i]), "request " << i);
+    BOOST_TEST(got.token_ids == wants[i], "request " << i);
   }
   const StatsReport stats = client.stats();
   BOOST_TEST(stats.max_batch_size > 1);
@@ -153,11 +159,12 @@ BOOST_AUTO_TEST_CASE(eight_concurrent_requests_batch_together_and_equal_their_an
 }
 
 BOOST_AUTO_TEST_CASE(memory_thresholds_wait_preempt_and_refuse_and_every_request_ends) {
+  const ChatRequest long_one = chat("Write a long answer.", {}, 200, 0.0f, 0);
+  const auto long_want = direct(long_one);
   NodeSettings s = settings();
   s.admission = {100, 200, 4, 64};
   Node node(std::move(s));
   Client client(node);
-  const ChatRequest long_one = chat("Write a long answer.", {}, 200, 0.0f, 0);
   std::atomic<int> tokens_seen{0};
   std::promise<ChatResult> long_done;
   ChatResult long_result;
@@ -186,12 +193,14 @@ BOOST_AUTO_TEST_CASE(memory_thresholds_wait_preempt_and_refuse_and_every_request
   memory = 50;  // back to normal: the preempted sequence resumes, the waiting one starts
   auto long_future = long_done.get_future();
   BOOST_REQUIRE(long_future.wait_for(120s) == std::future_status::ready);
-  BOOST_TEST(long_future.get().token_ids == direct(long_one));  // unchanged by the preemption
+  BOOST_TEST(long_future.get().token_ids == long_want);  // unchanged by the preemption
   BOOST_TEST(wait(waiting).finish_reason != "error");
   BOOST_TEST(client.stats().kv_blocks_used == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_engine_is_restarted_its_requests_end_with_an_error_and_others_finish) {
+  const ChatRequest after = chat("Are you back?", {}, 6, 0.0f, 0);
+  const auto after_want = direct(after);
   Node node(settings());
   Client client(node);
   std::atomic<int> tokens_seen{0};
@@ -210,9 +219,8 @@ BOOST_AUTO_TEST_CASE(a_killed_engine_is_restarted_its_requests_end_with_an_error
   const StreamEvent e = f.get();
   BOOST_TEST(e.finish_reason == "error");
   BOOST_TEST((e.error.code == ErrorCode::internal));
-  const ChatRequest after = chat("Are you back?", {}, 6, 0.0f, 0);
   auto later = client.complete(after);
-  BOOST_TEST(wait(later).token_ids == direct(after));
+  BOOST_TEST(wait(later).token_ids == after_want);
 }
 
 BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free_kv) {
