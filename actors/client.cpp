@@ -30,12 +30,15 @@ Client::~Client() {
 
 uint64_t Client::submit(ChatRequest request, std::function<void(const StreamEvent&)> on_event) {
   // One sink per request; it ends after the final event, which tells the node it is gone.
-  const stream_sink sink = system_.spawn([on_event](stream_sink::pointer self) -> stream_sink::behavior_type {
-    return {[self, on_event](event_atom, const StreamEvent& e) {
-      on_event(e);
-      if (e.final) self->quit();
-    }};
-  });
+  // on_event is a spawn argument: CAF 0.17 dereferences a null argument tuple otherwise.
+  const stream_sink sink = system_.spawn(
+      [](stream_sink::pointer self, std::function<void(const StreamEvent&)> callback) -> stream_sink::behavior_type {
+        return {[self, callback](event_atom, const StreamEvent& e) {
+          callback(e);
+          if (e.final) self->quit();
+        }};
+      },
+      std::move(on_event));
   caf::scoped_actor self{system_};
   uint64_t id = 0;
   std::string failure;

@@ -11,7 +11,7 @@ namespace pio {
 std::vector<filter_actor> spawn_request_filters(caf::actor_system& sys, const PluginRegistry& registry) {
   std::vector<filter_actor> out;
   for (const auto& filter : registry.request_filters()) {
-    out.push_back(sys.spawn([filter]() -> filter_actor::behavior_type {
+    out.push_back(sys.spawn([](std::shared_ptr<RequestFilter> filter) -> filter_actor::behavior_type {
       return {[filter](filter_atom, ChatRequest& request) -> caf::result<ChatRequest> {
         try {
           filter->filter(request);
@@ -20,7 +20,7 @@ std::vector<filter_actor> spawn_request_filters(caf::actor_system& sys, const Pl
           return caf::make_error(caf::sec::runtime_error, std::string("refused by a plug-in: ") + e.what());
         }
       }};
-    }));
+    }, filter));
   }
   return out;
 }
@@ -28,7 +28,7 @@ std::vector<filter_actor> spawn_request_filters(caf::actor_system& sys, const Pl
 std::vector<output_actor> spawn_output_processors(caf::actor_system& sys, const PluginRegistry& registry) {
   std::vector<output_actor> out;
   for (const auto& processor : registry.output_processors()) {
-    out.push_back(sys.spawn([processor]() -> output_actor::behavior_type {
+    out.push_back(sys.spawn([](std::shared_ptr<OutputProcessor> processor) -> output_actor::behavior_type {
       return {[processor](output_atom, StreamEvent& event) -> caf::result<StreamEvent> {
         try {
           processor->process(event);
@@ -37,7 +37,7 @@ std::vector<output_actor> spawn_output_processors(caf::actor_system& sys, const 
           return caf::make_error(caf::sec::runtime_error, std::string("plug-in output processor: ") + e.what());
         }
       }};
-    }));
+    }, processor));
   }
   return out;
 }

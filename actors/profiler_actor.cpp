@@ -4,8 +4,11 @@
 
 namespace pio {
 
-profiler_actor spawn_profiler(caf::actor_system& sys, std::shared_ptr<Profiler> profiler) {
-  return sys.spawn([profiler]() -> profiler_actor::behavior_type {
+namespace {
+
+// The profiler is a spawn argument: CAF 0.17 dereferences a null argument tuple for actors
+// spawned without arguments.
+profiler_actor::behavior_type profiler_behavior(std::shared_ptr<Profiler> profiler) {
     return {
         [profiler](const StepStats& s) { profiler->step(s); },
         [profiler](done_atom, const std::string& outcome, const Usage& usage, const StageTimings& t) {
@@ -20,7 +23,12 @@ profiler_actor spawn_profiler(caf::actor_system& sys, std::shared_ptr<Profiler> 
           return profiler->report(load, running, queued);
         },
     };
-  });
+}
+
+}  // namespace
+
+profiler_actor spawn_profiler(caf::actor_system& sys, std::shared_ptr<Profiler> profiler) {
+  return sys.spawn(profiler_behavior, std::move(profiler));
 }
 
 }  // namespace pio

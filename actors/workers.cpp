@@ -21,35 +21,40 @@ Handle spawn_pool(caf::actor_system& sys, size_t workers, Factory make_worker) {
   return caf::actor_cast<Handle>(pool);
 }
 
+// Spawn arguments rather than captures: CAF 0.17 dereferences a null argument tuple for
+// actors spawned without arguments (UBSan reports it).
+tokenizer_actor::behavior_type tokenizer_worker(std::shared_ptr<const Tokenizer> tokenizer) {
+  return {[tokenizer](tokenize_atom, const ChatRequest& request) -> caf::result<PromptTokens> {
+    try {
+      return tokenize_chat(*tokenizer, request);
+    } catch (const std::exception& e) {
+      return bad_request(e);
+    }
+  }};
+}
+
+preprocessor_actor::behavior_type preprocessor_worker(PreprocessorConfig config, int64_t node_max_pixels) {
+  return {[config, node_max_pixels](preprocess_atom, const std::vector<uint8_t>& bytes,
+                                    int64_t max_pixels) -> caf::result<PixelValues> {
+    try {
+      return preprocess_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels));
+    } catch (const std::exception& e) {
+      return bad_request(e);
+    }
+  }};
+}
+
 }  // namespace
 
 tokenizer_actor spawn_tokenizer_pool(caf::actor_system& sys, std::shared_ptr<const Tokenizer> tokenizer, size_t workers) {
-  return spawn_pool<tokenizer_actor>(sys, workers, [tokenizer](caf::actor_system& s) {
-    return s.spawn([tokenizer]() -> tokenizer_actor::behavior_type {
-      return {[tokenizer](tokenize_atom, const ChatRequest& request) -> caf::result<PromptTokens> {
-        try {
-          return tokenize_chat(*tokenizer, request);
-        } catch (const std::exception& e) {
-          return bad_request(e);
-        }
-      }};
-    });
-  });
+  return spawn_pool<tokenizer_actor>(sys, workers,
+                                     [tokenizer](caf::actor_system& s) { return s.spawn(tokenizer_worker, tokenizer); });
 }
 
 preprocessor_actor spawn_preprocessor_pool(caf::actor_system& sys, PreprocessorConfig config, int64_t node_max_pixels,
                                            size_t workers) {
   return spawn_pool<preprocessor_actor>(sys, workers, [config, node_max_pixels](caf::actor_system& s) {
-    return s.spawn([config, node_max_pixels]() -> preprocessor_actor::behavior_type {
-      return {[config, node_max_pixels](preprocess_atom, const std::vector<uint8_t>& bytes,
-                                        int64_t max_pixels) -> caf::result<PixelValues> {
-        try {
-          return preprocess_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels));
-        } catch (const std::exception& e) {
-          return bad_request(e);
-        }
-      }};
-    });
+    return s.spawn(preprocessor_worker, config, node_max_pixels);
   });
 }
 

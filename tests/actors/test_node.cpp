@@ -248,9 +248,11 @@ BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free
   // A client whose sink dies mid-stream: the node cancels its request.
   caf::scoped_actor self{node.system()};
   std::atomic<int> orphan_seen{0};
-  const stream_sink sink = node.system().spawn([&](stream_sink::pointer) -> stream_sink::behavior_type {
-    return {[&](event_atom, const StreamEvent& e) { orphan_seen += static_cast<int>(e.token_ids.size()); }};
-  });
+  const stream_sink sink = node.system().spawn(
+      [](stream_sink::pointer, std::atomic<int>* seen) -> stream_sink::behavior_type {
+        return {[seen](event_atom, const StreamEvent& e) { *seen += static_cast<int>(e.token_ids.size()); }};
+      },
+      &orphan_seen);
   self->request(node.api(), 10s, submit_atom::value, chat("Nobody listens.", {}, 2000, 0.0f, 0), sink)
       .receive([](uint64_t) {}, [](caf::error&) { BOOST_FAIL("submit failed"); });
   while (orphan_seen < 2) std::this_thread::sleep_for(1ms);
