@@ -78,13 +78,18 @@ class Backend {
   virtual void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv,
                                std::span<const AttentionSequence> seqs, float scale, float* out) = 0;
   // Full (non-causal) attention within each segment [begin, end) of rows: the vision encoder's
-  // per-image blocks. q, k, v and out are [rows, heads * head_dim] with the given row strides.
-  virtual void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride,
-                                 int heads, int head_dim, std::span<const int64_t> segment_bounds, float scale,
-                                 float* out, int64_t out_stride) = 0;
+  // per-image blocks. In two calls, so that a large image's queries can be split over several:
+  // prepare_segment_attention keeps k and v ([rows, heads * head_dim], row stride row_stride)
+  // in the backend; segment_attention then writes the output rows [query_begin, query_end)
+  // from q (the same layout) to out. A row's result does not depend on how the rows are split.
+  virtual void prepare_segment_attention(const float* k, const float* v, int64_t row_stride, int heads,
+                                         int head_dim, std::span<const int64_t> segment_bounds) = 0;
+  virtual void segment_attention(const float* q, int64_t row_stride, float scale, int64_t query_begin,
+                                 int64_t query_end, float* out, int64_t out_stride) = 0;
 };
 
-// The CPU backend with `threads` compute threads (0: all cores).
-std::unique_ptr<Backend> make_cpu_backend(int threads);
+// The CPU backend with `threads` compute threads (0: all cores), each bound to its own core when
+// `pin` is set.
+std::unique_ptr<Backend> make_cpu_backend(int threads, bool pin = false);
 
 }  // namespace pio

@@ -44,7 +44,7 @@ struct StepStats {
   int64_t prefill_tokens = 0;
   int64_t decode_tokens = 0;
   int64_t token_budget = 0;
-  int64_t vision_blocks = 0;  // encoder blocks run before the step
+  int64_t vision_rows = 0;  // vision encoder work run before the step, in VisionModel::advance rows
   double ms = 0;
   int64_t preempted = 0;
 };
@@ -88,7 +88,7 @@ typename Inspector::result_type inspect(Inspector& f, StepPlan& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StepStats& x) {
   return f(caf::meta::type_name("pio::StepStats"), x.sequences, x.prefill_tokens, x.decode_tokens, x.token_budget,
-           x.vision_blocks, x.ms, x.preempted);
+           x.vision_rows, x.ms, x.preempted);
 }
 
 template <class Inspector>

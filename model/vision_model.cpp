@@ -1,6 +1,8 @@
 #include "model/vision_model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -89,22 +91,48 @@ void VisionModel::prepare(std::span<const PixelValues> images) {
   be_.add(x_.data(), pos_.data(), row * h);
 }
 
-void VisionModel::block(const VisionBlockWeights& b, int64_t rows) {
-  const int64_t h = cfg_.hidden_size;
-  float* qkv = qkv_.data();
-  be_.layer_norm(x_.data(), rows, h, b.norm1_weight, b.norm1_bias, kNormEps, xn_.data());
-  be_.matmul(xn_.data(), rows, b.qkv_weight, b.qkv_bias, qkv);
-  be_.rotary(qkv, rows, 3 * h, cfg_.num_heads, static_cast<int>(head_dim_), cos_.data(), sin_.data());
-  be_.rotary(qkv + h, rows, 3 * h, cfg_.num_heads, static_cast<int>(head_dim_), cos_.data(), sin_.data());
-  be_.segment_attention(qkv, qkv + h, qkv + 2 * h, 3 * h, cfg_.num_heads, static_cast<int>(head_dim_), segments_,
-                        1.0f / std::sqrt(static_cast<float>(head_dim_)), attn_.data(), h);
-  be_.matmul(attn_.data(), rows, b.proj_weight, b.proj_bias, xn_.data());
-  be_.add(x_.data(), xn_.data(), rows * h);
-  be_.layer_norm(x_.data(), rows, h, b.norm2_weight, b.norm2_bias, kNormEps, xn_.data());
-  be_.matmul(xn_.data(), rows, b.fc1_weight, b.fc1_bias, mlp_.data());
-  be_.gelu_tanh(mlp_.data(), rows * cfg_.intermediate_size);
-  be_.matmul(mlp_.data(), rows, b.fc2_weight, b.fc2_bias, xn_.data());
-  be_.add(x_.data(), xn_.data(), rows * h);
+// Rows [r0, r0 + n) of a block's first half: norm1, QKV, rotary on Q and K. The last rows
+// hand K and V to the backend's segment attention.
+void VisionModel::block_qkv(const VisionBlockWeights& b, int64_t r0, int64_t n) {
+  const int64_t h = cfg_.hidden_size, half = head_dim_ / 2;
+  float* qkv = qkv_.data() + r0 * 3 * h;
+  be_.layer_norm(x_.data() + r0 * h, n, h, b.norm1_weight, b.norm1_bias, kNormEps, xn_.data() + r0 * h);
+  be_.matmul(xn_.data() + r0 * h, n, b.qkv_weight, b.qkv_bias, qkv);
+  for (const int64_t part : {int64_t{0}, h})
+    be_.rotary(qkv + part, n, 3 * h, cfg_.num_heads, static_cast<int>(head_dim_), cos_.data() + r0 * half,
+               sin_.data() + r0 * half);
+  if (r0 + n == rows_)
+    be_.prepare_segment_attention(qkv_.data() + h, qkv_.data() + 2 * h, 3 * h, cfg_.num_heads,
+                                  static_cast<int>(head_dim_), segments_);
+}
+
+// Rows [r0, r0 + n) of a block's second half: attention, projection and residual, norm2, MLP
+// and residual. Only these rows of x change, and the attention reads the QKV rows only.
+void VisionModel::block_attend(const VisionBlockWeights& b, int64_t r0, int64_t n) {
+  const int64_t h = cfg_.hidden_size, inter = cfg_.intermediate_size;
+  float* x = x_.data() + r0 * h;
+  float* xn = xn_.data() + r0 * h;
+  float* mlp = mlp_.data() + r0 * inter;
+  be_.segment_attention(qkv_.data(), 3 * h, 1.0f / std::sqrt(static_cast<float>(head_dim_)), r0, r0 + n, attn_.data(), h);
+  be_.matmul(attn_.data() + r0 * h, n, b.proj_weight, b.proj_bias, xn);
+  be_.add(x, xn, n * h);
+  be_.layer_norm(x, n, h, b.norm2_weight, b.norm2_bias, kNormEps, xn);
+  be_.matmul(xn, n, b.fc1_weight, b.fc1_bias, mlp);
+  be_.gelu_tanh(mlp, n * inter);
+  be_.matmul(mlp, n, b.fc2_weight, b.fc2_bias, xn);
+  be_.add(x, xn, n * h);
+}
+
+// Merged groups [g0, g0 + n) through a merger: `postshuffle` (DeepStack) normalises each
+// concatenated 2x2 group of 4 consecutive rows; the final merger normalises each patch first.
+void VisionModel::merge(const VisionMergerWeights& m, bool postshuffle, int64_t g0, int64_t n, float* out) {
+  const int64_t h = cfg_.hidden_size, per_group = merged_dim_ / h;
+  float* xn = xn_.data() + g0 * merged_dim_;
+  if (postshuffle)
+    be_.layer_norm(x_.data() + g0 * merged_dim_, n, merged_dim_, m.norm_weight, m.norm_bias, kNormEps, xn);
+  else
+    be_.layer_norm(x_.data() + g0 * merged_dim_, n * per_group, h, m.norm_weight, m.norm_bias, kNormEps, xn);
+  merger_mlp(xn, n, m, out + g0 * cfg_.out_hidden_size);
 }
 
 void VisionModel::merger_mlp(const float* z, int64_t groups, const VisionMergerWeights& m, float* out) {
@@ -121,35 +149,74 @@ void VisionModel::begin(std::span<const PixelValues> images) {
   }
   rows_ = rows;
   next_block_ = 0;
+  next_row_ = 0;
+  tap_ = 0;
+  phase_ = rows == 0 ? Phase::done : cfg_.depth > 0 ? Phase::qkv : Phase::merge;
   if (rows == 0) return;
   reserve(rows);
   prepare(images);
 }
 
-bool VisionModel::advance(int blocks) {
+int64_t VisionModel::phase_rows() const {
   const int64_t groups = rows_ * cfg_.hidden_size / merged_dim_;
-  for (; rows_ > 0 && blocks > 0 && next_block_ < cfg_.depth; --blocks, ++next_block_) {
-    const int j = next_block_;
-    block(w_.blocks[static_cast<size_t>(j)], rows_);
-    for (size_t k = 0; k < deepstack_.size(); ++k) {
-      if (cfg_.deepstack_visual_indexes[k] != j) continue;
-      // DeepStack normalises the concatenated 2x2 group (each group is 4 consecutive rows).
-      be_.layer_norm(x_.data(), groups, merged_dim_, w_.deepstack[k].norm_weight, w_.deepstack[k].norm_bias,
-                     kNormEps, xn_.data());
-      merger_mlp(xn_.data(), groups, w_.deepstack[k], deepstack_[k].data());
-    }
+  return phase_ == Phase::qkv || phase_ == Phase::attend ? rows_ : groups;
+}
+
+// The DeepStack tap at or after tap_ that reads block next_block_, or -1.
+int VisionModel::next_tap() const {
+  for (size_t k = static_cast<size_t>(tap_); k < deepstack_.size(); ++k)
+    if (cfg_.deepstack_visual_indexes[k] == next_block_) return static_cast<int>(k);
+  return -1;
+}
+
+void VisionModel::next_phase() {
+  next_row_ = 0;
+  if (phase_ == Phase::qkv) {
+    phase_ = Phase::attend;
+    return;
   }
-  return rows_ == 0 || next_block_ == cfg_.depth;
+  if (phase_ == Phase::merge) {
+    phase_ = Phase::done;
+    return;
+  }
+  // A block's second half or a DeepStack tap ended: the block's next tap, or the next block.
+  if (phase_ == Phase::deepstack) ++tap_;
+  else tap_ = 0;
+  const int tap = next_tap();
+  if (tap >= 0) {
+    tap_ = tap;
+    phase_ = Phase::deepstack;
+    return;
+  }
+  tap_ = 0;
+  ++next_block_;
+  phase_ = next_block_ < cfg_.depth ? Phase::qkv : Phase::merge;
+}
+
+bool VisionModel::advance(int64_t rows) {
+  const int64_t per_group = merged_dim_ / cfg_.hidden_size;
+  while (rows > 0 && phase_ != Phase::done) {
+    const bool grouped = phase_ == Phase::deepstack || phase_ == Phase::merge;
+    const int64_t n = std::min(phase_rows() - next_row_, std::max<int64_t>(1, grouped ? rows / per_group : rows));
+    switch (phase_) {
+      case Phase::qkv: block_qkv(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
+      case Phase::attend: block_attend(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
+      case Phase::deepstack:
+        merge(w_.deepstack[static_cast<size_t>(tap_)], true, next_row_, n, deepstack_[static_cast<size_t>(tap_)].data());
+        break;
+      case Phase::merge: merge(w_.merger, false, next_row_, n, embeds_.data()); break;
+      case Phase::done: break;
+    }
+    rows -= grouped ? n * per_group : n;
+    next_row_ += n;
+    if (next_row_ == phase_rows()) next_phase();
+  }
+  return phase_ == Phase::done;
 }
 
 const VisionOutput& VisionModel::finish() {
-  const int64_t groups = rows_ * cfg_.hidden_size / merged_dim_;
-  if (rows_ > 0) {
-    // The final merger normalises each patch before concatenating.
-    be_.layer_norm(x_.data(), rows_, cfg_.hidden_size, w_.merger.norm_weight, w_.merger.norm_bias, kNormEps, xn_.data());
-    merger_mlp(xn_.data(), groups, w_.merger, embeds_.data());
-  }
-  out_.tokens = groups;
+  advance(std::numeric_limits<int64_t>::max());
+  out_.tokens = rows_ * cfg_.hidden_size / merged_dim_;
   const auto out_values = static_cast<size_t>(out_.tokens * cfg_.out_hidden_size);
   out_.image_embeds = {embeds_.data(), out_values};
   for (size_t k = 0; k < deepstack_.size(); ++k) out_.deepstack[k] = {deepstack_[k].data(), out_values};
@@ -158,7 +225,6 @@ const VisionOutput& VisionModel::finish() {
 
 const VisionOutput& VisionModel::encode(std::span<const PixelValues> images) {
   begin(images);
-  advance(cfg_.depth);
   return finish();
 }
 

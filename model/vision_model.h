@@ -30,20 +30,31 @@ class VisionModel {
   // when an image's patch layout does not match the config.
   const VisionOutput& encode(std::span<const PixelValues> images);
 
-  // The same encode in pieces, so that a server can interleave a large image's blocks with
-  // decode steps: begin() embeds the patches, each advance() runs up to `blocks` encoder blocks
-  // and returns true once all have run, then finish() runs the merger and returns the output.
+  // The same encode in pieces, so that a server can interleave a large image's work with decode
+  // steps: begin() embeds the patches; each advance(rows) runs about `rows` patch rows of work
+  // (every encoder block passes over all rows twice, QKV then attention and MLP; each merger
+  // once over the merged groups, 4 rows each) and returns true once all is done; finish() runs
+  // what is left and returns the output. The result is bit-identical however it is split.
   // The images must outlive the encode; one encode at a time.
   void begin(std::span<const PixelValues> images);
-  bool advance(int blocks);
+  bool advance(int64_t rows);
   const VisionOutput& finish();
-  int depth() const { return cfg_.depth; }
+  // Patch rows of the encode under way (one block is 2 * rows() of advance's work).
+  int64_t rows() const { return rows_; }
 
  private:
   void check(const PixelValues& image, size_t index) const;
   void reserve(int64_t rows);
   void prepare(std::span<const PixelValues> images);
-  void block(const VisionBlockWeights& b, int64_t rows);
+  void block_qkv(const VisionBlockWeights& b, int64_t r0, int64_t n);
+  void block_attend(const VisionBlockWeights& b, int64_t r0, int64_t n);
+  void merge(const VisionMergerWeights& m, bool postshuffle, int64_t g0, int64_t n, float* out);
+  // The staged encode's cursor: a phase of block next_block_ (or of the DeepStack tap tap_ after
+  // it, or the final merger), at row or group next_row_.
+  enum class Phase : uint8_t { qkv, attend, deepstack, merge, done };
+  int64_t phase_rows() const;
+  int next_tap() const;
+  void next_phase();
   // fc2(gelu_erf(fc1(z))) over `groups` rows of merged patches.
   void merger_mlp(const float* z, int64_t groups, const VisionMergerWeights& m, float* out);
 
@@ -60,7 +71,10 @@ class VisionModel {
   std::vector<std::vector<float>> deepstack_;
   std::vector<int64_t> segments_;
   int64_t rows_ = 0;     // patch rows of the encode under way
-  int next_block_ = 0;   // its next encoder block
+  int next_block_ = 0;
+  int tap_ = 0;
+  int64_t next_row_ = 0;
+  Phase phase_ = Phase::done;
   VisionOutput out_;
 };
 

@@ -95,10 +95,18 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
       vision_started_ = true;
       r.vision_start_s = now_s;
     }
-    const int blocks = ms_per_block_ > 0 ? static_cast<int>(std::clamp(budget_ms / ms_per_block_, 1.0, 1e6)) : 1;
-    const bool done = vision.advance(blocks);
-    ms_per_block_ = ms_since(t0) / blocks;
-    stats_.vision_blocks += blocks;
+    // Pieces of about a quarter of the budget left, the cost per row re-estimated after each
+    // (a block's attention half costs several times its QKV half per row), until it is spent.
+    bool done = false;
+    for (double spent = 0; !done && spent < budget_ms;) {
+      const double rows = ms_per_row_ > 0 ? std::clamp((budget_ms - spent) / 4 / ms_per_row_, 1.0, 1e12) : 16.0;
+      const auto piece_start = std::chrono::steady_clock::now();
+      done = vision.advance(static_cast<int64_t>(rows));
+      const double ms = ms_since(piece_start);
+      ms_per_row_ = ms / rows;
+      spent += ms;
+      stats_.vision_rows += static_cast<int64_t>(rows);
+    }
     if (!done) return;
     auto features = std::make_shared<const ImageFeatures>(
         image_features_of(vision.finish(), r.job.images, model_.config().vision->out_hidden_size));

@@ -79,7 +79,7 @@ class EngineGroup {
   std::unordered_map<uint64_t, Request> requests_;
   std::deque<uint64_t> vision_queue_;  // jobs waiting for their images, the front one encoding
   bool vision_started_ = false;
-  double ms_per_block_ = 0;
+  double ms_per_row_ = 0;  // the vision encoder's latest cost per VisionModel::advance row
   int64_t memory_preemptions_ = 0;     // since the last step            // measured per encoder block of the current job
   StepStats stats_;
 };

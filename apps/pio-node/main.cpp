@@ -23,6 +23,7 @@ struct Args {
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
   int64_t max_queued = 256;
+  bool pin = false;
   double target_step_ms = 250, ageing_s = 10, drain_timeout_s = 30;
 };
 
@@ -33,6 +34,7 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--host", a.host, "address to listen on (loopback unless told otherwise)")->default_val("127.0.0.1");
   app.add_option("--port", a.port, "port (0: any free port)")->default_val(7070)->check(integer_in(0, 65535));
   add_threads_option(&app, a.threads);
+  app.add_flag("--pin", a.pin, "bind each compute thread to its own core");
   app.add_option("--policy", a.policy, "scheduling policy: fcfs, priority, fair, or one a plug-in adds")->default_val("fcfs");
   app.add_option("--plugin", a.plugins, "shared library with pio_plugin_register (repeatable; see actors/plugin.h)");
   app.add_option("--ageing-s", a.ageing_s, "priority policy: seconds of waiting worth one priority level")
@@ -78,7 +80,7 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
   s.preprocessor_workers = a.preprocessor_workers ? static_cast<size_t>(a.preprocessor_workers) : std::max(1u, cores / 2);
   s.admission = {static_cast<double>(a.memory_soft_mb), static_cast<double>(a.memory_hard_mb),
                  static_cast<size_t>(a.max_queued), 4096};
-  configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) +
+  configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +
                   ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
                   std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
                   std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
@@ -112,7 +114,7 @@ int main(int argc, char** argv) {
   try {
     std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
     const auto t0 = std::chrono::steady_clock::now();
-    auto backend = pio::make_cpu_backend(a.threads);
+    auto backend = pio::make_cpu_backend(a.threads, a.pin);
     auto model = std::make_shared<pio::Model>(a.model, *backend);
     std::string configuration;
     pio::NodeSettings settings = node_settings(a, model, configuration);

@@ -81,34 +81,23 @@ void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, in
 
 // Full attention over whole images is long (thousands of rows), so it runs as matrix products
 // on the matmul kernel's FMA tiles rather than one dot product per score: each (segment, head)
-// has its K rows and Vᵀ packed contiguously, then each task takes a chunk of query rows and
-// computes S = Q·Kᵀ, softmax(S · scale), O = S·V.
-void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q, const float* k, const float* v,
-                       int64_t row_stride, int heads, int head_dim, std::span<const int64_t> segment_bounds,
-                       float scale, float* out, int64_t out_stride) {
+// has its K rows and Vᵀ packed contiguously once, then each task takes a chunk of query rows and
+// computes S = Q·Kᵀ, softmax(S · scale), O = S·V. A query row's arithmetic is the same whatever
+// chunk holds it, so the queries may be split over calls.
+void pack_segments(ThreadPool& pool, SegmentScratch& scratch, const float* k, const float* v, int64_t row_stride,
+                   int heads, int head_dim, std::span<const int64_t> segment_bounds) {
+  scratch.bounds.assign(segment_bounds.begin(), segment_bounds.end());
+  scratch.heads = heads;
+  scratch.head_dim = head_dim;
   if (segment_bounds.size() < 2) return;
-  constexpr int64_t kChunk = 64;  // query rows per task: scores of kChunk x segment stay in L2
   const auto segments = static_cast<int64_t>(segment_bounds.size()) - 1;
-  const int64_t rows = segment_bounds.back() - segment_bounds.front();
-  int64_t longest = 0;
-  for (int64_t s = 0; s < segments; ++s) longest = std::max(longest, segment_bounds[s + 1] - segment_bounds[s]);
-  const int64_t hd = head_dim;
-  const auto grow = [](std::vector<float>& b, int64_t n) {
-    if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
-  };
-  grow(scratch.packed, 2 * rows * heads * hd);
-  scratch.per_worker.resize(static_cast<size_t>(pool.size()));
-  for (auto& w : scratch.per_worker) grow(w, kChunk * (2 * hd + longest));
-
-  // (segment, head) -> K [len, hd] then Vᵀ [hd, len], at 2 * (first row - bounds[0] + head * len) * hd.
-  const auto packed_at = [&](int64_t s, int64_t h) {
-    const int64_t len = segment_bounds[s + 1] - segment_bounds[s];
-    return scratch.packed.data() + 2 * hd * ((segment_bounds[s] - segment_bounds.front()) * heads + h * len);
-  };
+  const int64_t rows = segment_bounds.back() - segment_bounds.front(), hd = head_dim;
+  if (scratch.packed.size() < static_cast<size_t>(2 * rows * heads * hd))
+    scratch.packed.resize(static_cast<size_t>(2 * rows * heads * hd));
   pool.run(segments * heads, [&](int64_t task, int) {
     const int64_t s = task / heads, h = task % heads, begin = segment_bounds[s];
     const int64_t len = segment_bounds[s + 1] - begin;
-    float* kp = packed_at(s, h);
+    float* kp = scratch.packed_at(s, h);
     float* vt = kp + len * hd;
     for (int64_t t = 0; t < len; ++t) {
       const int64_t src = (begin + t) * row_stride + h * hd;
@@ -116,25 +105,53 @@ void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q
       for (int64_t d = 0; d < hd; ++d) vt[d * len + t] = v[src + d];
     }
   });
+}
 
-  // Tasks: for each segment and head, its query chunks.
-  std::vector<int64_t> first_task(static_cast<size_t>(segments) + 1, 0);
+float* SegmentScratch::packed_at(int64_t segment, int64_t head) {
+  const auto s = static_cast<size_t>(segment);
+  const int64_t len = bounds[s + 1] - bounds[s];
+  return packed.data() + 2 * head_dim * ((bounds[s] - bounds.front()) * heads + head * len);
+}
+
+void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q, int64_t row_stride, float scale,
+                       int64_t query_begin, int64_t query_end, float* out, int64_t out_stride) {
+  const std::vector<int64_t>& bounds = scratch.bounds;
+  if (bounds.size() < 2) return;
+  query_begin = std::max(query_begin, bounds.front());
+  query_end = std::min(query_end, bounds.back());
+  if (query_begin >= query_end) return;
+  constexpr int64_t kChunk = 64;  // query rows per task (chunks start at fixed offsets in each segment)
+  const auto segments = static_cast<int64_t>(bounds.size()) - 1;
+  const int heads = scratch.heads;
+  const int64_t hd = scratch.head_dim;
+  int64_t longest = 0;
+  for (int64_t s = 0; s < segments; ++s) longest = std::max(longest, bounds[s + 1] - bounds[s]);
+  scratch.per_worker.resize(static_cast<size_t>(pool.size()));
+  for (auto& w : scratch.per_worker)
+    if (w.size() < static_cast<size_t>(kChunk * (2 * hd + longest))) w.resize(static_cast<size_t>(kChunk * (2 * hd + longest)));
+
+  // Tasks: for each segment and head, its chunks that meet [query_begin, query_end).
+  std::vector<int64_t> first_chunk(static_cast<size_t>(segments), 0), first_task(static_cast<size_t>(segments) + 1, 0);
   for (int64_t s = 0; s < segments; ++s) {
-    const int64_t chunks = (segment_bounds[s + 1] - segment_bounds[s] + kChunk - 1) / kChunk;
-    first_task[static_cast<size_t>(s) + 1] = first_task[static_cast<size_t>(s)] + chunks * heads;
+    const auto i = static_cast<size_t>(s);
+    const int64_t lo = std::max(query_begin, bounds[i]), hi = std::min(query_end, bounds[i + 1]);
+    const int64_t chunks = lo < hi ? (hi - 1 - bounds[i]) / kChunk - (lo - bounds[i]) / kChunk + 1 : 0;
+    first_chunk[i] = lo < hi ? (lo - bounds[i]) / kChunk : 0;
+    first_task[i + 1] = first_task[i] + chunks * heads;
   }
   pool.run(first_task.back(), [&](int64_t task, int worker) {
-    const int64_t s = std::upper_bound(first_task.begin(), first_task.end(), task) - first_task.begin() - 1;
-    const int64_t begin = segment_bounds[s], len = segment_bounds[s + 1] - begin;
-    const int64_t local = task - first_task[static_cast<size_t>(s)];
-    const int64_t h = local % heads, r0 = begin + (local / heads) * kChunk;
-    const int64_t n = std::min(kChunk, begin + len - r0);
+    const auto s = static_cast<size_t>(std::upper_bound(first_task.begin(), first_task.end(), task) - first_task.begin() - 1);
+    const int64_t begin = bounds[s], len = bounds[s + 1] - begin;
+    const int64_t local = task - first_task[s];
+    const int64_t h = local % heads, chunk0 = begin + (first_chunk[s] + local / heads) * kChunk;
+    const int64_t r0 = std::max(chunk0, query_begin);
+    const int64_t n = std::min({chunk0 + kChunk, begin + len, query_end}) - r0;
     float* qc = scratch.per_worker[static_cast<size_t>(worker)].data();
     float* oc = qc + kChunk * hd;
     float* scores = oc + kChunk * hd;
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(qc + i * hd, q + (r0 + i) * row_stride + h * hd, sizeof(float) * static_cast<size_t>(hd));
-    const float* kp = packed_at(s, h);
+    const float* kp = scratch.packed_at(static_cast<int64_t>(s), h);
     matmul_block_avx2({qc, nullptr, n, hd, {DType::F32, kp, len, hd}, {}, scores}, 0, len);
     for (int64_t i = 0; i < n; ++i) softmax_scaled(scores + i * len, len, scale);
     matmul_block_avx2({scores, nullptr, n, len, {DType::F32, kp + len * hd, hd, len}, {}, oc}, 0, hd);

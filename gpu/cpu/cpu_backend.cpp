@@ -17,7 +17,7 @@ constexpr int64_t kElementsPerTask = 1 << 14;
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads) {}
+  CpuBackend(int threads, bool pin) : pool_(threads, pin) {}
 
   std::string name() const override { return "cpu(" + std::to_string(pool_.size()) + " threads)"; }
 
@@ -69,11 +69,14 @@ class CpuBackend final : public Backend {
     cpu::paged_attention(pool_, scores_, q, n_heads, kv, seqs, scale, out);
   }
 
-  void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride, int heads,
-                         int head_dim, std::span<const int64_t> segment_bounds, float scale, float* out,
-                         int64_t out_stride) override {
-    cpu::segment_attention(pool_, segment_scratch_, q, k, v, row_stride, heads, head_dim, segment_bounds, scale, out,
-                           out_stride);
+  void prepare_segment_attention(const float* k, const float* v, int64_t row_stride, int heads, int head_dim,
+                                 std::span<const int64_t> segment_bounds) override {
+    cpu::pack_segments(pool_, segment_scratch_, k, v, row_stride, heads, head_dim, segment_bounds);
+  }
+
+  void segment_attention(const float* q, int64_t row_stride, float scale, int64_t query_begin, int64_t query_end,
+                         float* out, int64_t out_stride) override {
+    cpu::segment_attention(pool_, segment_scratch_, q, row_stride, scale, query_begin, query_end, out, out_stride);
   }
 
  private:
@@ -95,6 +98,6 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+std::unique_ptr<Backend> make_cpu_backend(int threads, bool pin) { return std::make_unique<CpuBackend>(threads, pin); }
 
 }  // namespace pio

@@ -9,25 +9,35 @@
 namespace pio::cpu {
 namespace {
 
-constexpr int kRows = 4;  // 4 x 4 accumulators of 16 lanes + 4 x loads + 1 weight: 21 of 32 zmm
-constexpr int kCols = 4;
+// Register tiles: up to 4 rows x 4 columns (16 accumulators + 4 x rows + one weight vector of
+// the 32 zmm). Fewer rows take more columns, so at least 8 independent accumulator chains hide
+// vdpbf16ps's latency even for a single decode row.
+constexpr int kRows = 4;
+
+// acc[r][c] += x[r, kk..kk+32) · w[n0 + c, kk..kk+32) for the lanes in mask.
+template <int MR, int NR>
+[[gnu::always_inline]] inline void accumulate(__m512 (&acc)[MR][NR], const uint16_t* x, const uint16_t* w, int64_t k,
+                                              int64_t kk, __mmask32 mask) {
+  __m512bh xv[MR];
+  for (int r = 0; r < MR; ++r) xv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + kk);
+  for (int c = 0; c < NR; ++c) {
+    const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask, w + c * k + kk);
+    for (int r = 0; r < MR; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
+  }
+}
 
 template <int MR, int NR>
 void tile(const MatmulArgs& a, const uint16_t* w, int64_t m0, int64_t n0) {
   const int64_t k = a.k;
   const uint16_t* x = a.x_bf16 + m0 * k;
+  const uint16_t* wn = w + n0 * k;
   __m512 acc[MR][NR];
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) acc[r][c] = _mm512_setzero_ps();
-  for (int64_t kk = 0; kk < k; kk += 32) {
-    const __mmask32 mask = k - kk >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (k - kk)) - 1u);
-    __m512bh xv[MR];
-    for (int r = 0; r < MR; ++r) xv[r] = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + r * k + kk);
-    for (int c = 0; c < NR; ++c) {
-      const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask, w + (n0 + c) * k + kk);
-      for (int r = 0; r < MR; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv[r], wv);
-    }
-  }
+  // Full 32-element steps, then the masked tail: the same lanes and order either way.
+  int64_t kk = 0;
+  for (; kk + 32 <= k; kk += 32) accumulate(acc, x, wn, k, kk, ~__mmask32{0});
+  if (kk < k) accumulate(acc, x, wn, k, kk, static_cast<__mmask32>((1u << (k - kk)) - 1u));
   const int64_t n = a.w.rows;
   for (int r = 0; r < MR; ++r) {
     for (int c = 0; c < NR; ++c) {
@@ -38,10 +48,10 @@ void tile(const MatmulArgs& a, const uint16_t* w, int64_t m0, int64_t n0) {
   }
 }
 
-template <int MR>
+template <int MR, int NR>
 void row_strip(const MatmulArgs& a, const uint16_t* w, int64_t m0, int64_t n0, int64_t n1) {
   int64_t n = n0;
-  for (; n + kCols <= n1; n += kCols) tile<MR, kCols>(a, w, m0, n);
+  for (; n + NR <= n1; n += NR) tile<MR, NR>(a, w, m0, n);
   for (; n < n1; ++n) tile<MR, 1>(a, w, m0, n);
 }
 
@@ -50,11 +60,11 @@ void row_strip(const MatmulArgs& a, const uint16_t* w, int64_t m0, int64_t n0, i
 void matmul_block_avx512_bf16(const MatmulArgs& a, int64_t n0, int64_t n1) {
   const auto* w = static_cast<const uint16_t*>(a.w.data);
   int64_t m = 0;
-  for (; m + kRows <= a.m; m += kRows) row_strip<kRows>(a, w, m, n0, n1);
+  for (; m + kRows <= a.m; m += kRows) row_strip<kRows, 4>(a, w, m, n0, n1);
   switch (a.m - m) {
-    case 3: row_strip<3>(a, w, m, n0, n1); break;
-    case 2: row_strip<2>(a, w, m, n0, n1); break;
-    case 1: row_strip<1>(a, w, m, n0, n1); break;
+    case 3: row_strip<3, 4>(a, w, m, n0, n1); break;
+    case 2: row_strip<2, 8>(a, w, m, n0, n1); break;
+    case 1: row_strip<1, 8>(a, w, m, n0, n1); break;
     default: break;
   }
 }

@@ -1,16 +1,37 @@
 #include "gpu/cpu/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+#include <utility>
+
 #include <immintrin.h>
 
 namespace pio::cpu {
 
 namespace {
 constexpr int kSpinIterations = 20000;  // roughly 50 µs of pause before a worker sleeps
+
+// Binds the calling thread to one core (modulo the cores there are); a refusal (a container's
+// CPU set, say) leaves it unpinned: pinning is a speed hint, not a requirement.
+void pin_to_core(int core) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(core % cores, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
-ThreadPool::ThreadPool(int threads) {
+}  // namespace
+
+ThreadPool::ThreadPool(int threads, bool pin) : pin_caller_(pin) {
   const int n = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
-  for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n; ++i)
+    workers_.emplace_back([this, i, pin] {
+      if (pin) pin_to_core(i);
+      worker_loop(i);
+    });
 }
 
 ThreadPool::~ThreadPool() {
@@ -22,6 +43,7 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::run_erased(int64_t n_tasks, void* fn, Trampoline call) {
   if (n_tasks <= 0) return;
+  if (std::exchange(pin_caller_, false)) pin_to_core(0);
   if (workers_.empty() || n_tasks == 1) {
     for (int64_t t = 0; t < n_tasks; ++t) call(fn, t, 0);
     return;

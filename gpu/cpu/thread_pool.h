@@ -2,7 +2,8 @@
 // so a pool of N threads starts N - 1 workers. Workers spin briefly between jobs (a decode
 // step issues hundreds of small jobs), then sleep. Kernels cut tasks at bounds that do not
 // depend on size() and never reduce across tasks, so their results do not depend on the
-// thread count.
+// thread count. Pinned (optional), thread i runs on core i: worker i from its start, the
+// calling thread (thread 0) from its first run.
 #pragma once
 
 #include <atomic>
@@ -16,7 +17,8 @@ namespace pio::cpu {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // threads: 0 means all cores. pin: bind each thread to its own core.
+  explicit ThreadPool(int threads, bool pin = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -38,6 +40,7 @@ class ThreadPool {
   void work(int worker);
   void worker_loop(int worker);
 
+  bool pin_caller_;  // the calling thread still has to pin itself
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> next_task_{0};

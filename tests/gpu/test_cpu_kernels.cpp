@@ -4,7 +4,13 @@
 #define BOOST_TEST_MODULE cpu_kernels
 #include <boost/test/unit_test.hpp>
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -122,6 +128,33 @@ BOOST_AUTO_TEST_CASE(thread_pool_runs_every_task_once) {
     });
     for (auto& h : hits) BOOST_TEST(h.load() == 1);
   }
+}
+
+// --pin: each thread runs on its own core (checked where the process may use two cores).
+BOOST_AUTO_TEST_CASE(pinned_thread_pool_binds_thread_i_to_core_i) {
+  cpu_set_t allowed;
+  BOOST_REQUIRE(sched_getaffinity(0, sizeof(allowed), &allowed) == 0);
+  if (std::thread::hardware_concurrency() < 2 || !CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed)) {
+    BOOST_TEST_MESSAGE("skipped: cores 0 and 1 are not both available");
+    return;
+  }
+  std::array<std::atomic<int>, 2> core_of{-1, -1};
+  std::thread caller([&] {
+    cpu::ThreadPool pool(2, true);
+    // Two tasks, each holding its thread until both have run (bounded): one per thread.
+    pool.run(2, [&](int64_t, int worker) {
+      cpu_set_t set;
+      pthread_getaffinity_np(pthread_self(), sizeof(set), &set);
+      const int core = CPU_COUNT(&set) != 1 ? -3 : CPU_ISSET(0, &set) ? 0 : CPU_ISSET(1, &set) ? 1 : -2;
+      core_of[static_cast<size_t>(worker)] = core;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while ((core_of[0] == -1 || core_of[1] == -1) && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    });
+  });
+  caller.join();
+  BOOST_TEST(core_of[0] == 0);
+  BOOST_TEST(core_of[1] == 1);
 }
 
 BOOST_AUTO_TEST_CASE(avx2_matmul_matches_reference_for_every_dtype) {
@@ -407,8 +440,8 @@ BOOST_AUTO_TEST_CASE(paged_attention_rows_are_batch_invariant) {
     BOOST_TEST(same_bits(run(*three_threads, 4, i, 1, i % 2 == 0), whole, i * q_row), "query " << i);
 }
 
-// Segments shorter and longer than one query chunk (64 rows), and a head size that is not a
-// multiple of the vector width.
+// Segments shorter and longer than one query chunk (64 rows), a head size that is not a
+// multiple of the vector width, and the queries in one call or split.
 BOOST_AUTO_TEST_CASE(segment_attention_is_full_within_each_segment_only) {
   auto be = make_cpu_backend(2);
   const int heads = 3, head_dim = 12;
@@ -418,8 +451,15 @@ BOOST_AUTO_TEST_CASE(segment_attention_is_full_within_each_segment_only) {
   const auto qkv = random_floats(static_cast<size_t>(rows * stride));
   std::vector<float> out(static_cast<size_t>(rows * heads * head_dim));
   const double scale = 1 / std::sqrt(double(head_dim));
-  be->segment_attention(qkv.data(), qkv.data() + heads * head_dim, qkv.data() + 2 * heads * head_dim, stride, heads,
-                        head_dim, bounds, static_cast<float>(scale), out.data(), heads * head_dim);
+  be->prepare_segment_attention(qkv.data() + heads * head_dim, qkv.data() + 2 * heads * head_dim, stride, heads,
+                                head_dim, bounds);
+  be->segment_attention(qkv.data(), stride, static_cast<float>(scale), 0, rows, out.data(), heads * head_dim);
+  // The queries split at odd rows (across segments and chunks) give the same bits.
+  std::vector<float> split(out.size(), 0.0f);
+  for (int64_t r0 = 0; r0 < rows; r0 += 37)
+    be->segment_attention(qkv.data(), stride, static_cast<float>(scale), r0, std::min(rows, r0 + 37), split.data(),
+                          heads * head_dim);
+  BOOST_TEST(split == out);
   for (size_t s = 0; s + 1 < bounds.size(); ++s)
     for (int h = 0; h < heads; ++h) {
       std::vector<std::vector<float>> k, v;
