@@ -193,11 +193,11 @@ void VisionModel::next_phase() {
   phase_ = next_block_ < cfg_.depth ? Phase::qkv : Phase::merge;
 }
 
-bool VisionModel::advance(int64_t rows) {
+int64_t VisionModel::advance(int64_t rows) {
+  if (phase_ == Phase::done || rows <= 0) return 0;
   const int64_t per_group = merged_dim_ / cfg_.hidden_size;
-  while (rows > 0 && phase_ != Phase::done) {
-    const bool grouped = phase_ == Phase::deepstack || phase_ == Phase::merge;
-    const int64_t n = std::min(phase_rows() - next_row_, std::max<int64_t>(1, grouped ? rows / per_group : rows));
+  const bool grouped = phase_ == Phase::deepstack || phase_ == Phase::merge;
+  const int64_t n = std::min(phase_rows() - next_row_, std::max<int64_t>(1, grouped ? rows / per_group : rows));
     switch (phase_) {
       case Phase::qkv: block_qkv(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
       case Phase::attend: block_attend(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
@@ -206,16 +206,14 @@ bool VisionModel::advance(int64_t rows) {
         break;
       case Phase::merge: merge(w_.merger, false, next_row_, n, embeds_.data()); break;
       case Phase::done: break;
-    }
-    rows -= grouped ? n * per_group : n;
-    next_row_ += n;
-    if (next_row_ == phase_rows()) next_phase();
   }
-  return phase_ == Phase::done;
+  next_row_ += n;
+  if (next_row_ == phase_rows()) next_phase();
+  return grouped ? n * per_group : n;
 }
 
 const VisionOutput& VisionModel::finish() {
-  advance(std::numeric_limits<int64_t>::max());
+  while (!finished()) advance(std::numeric_limits<int64_t>::max());
   out_.tokens = rows_ * cfg_.hidden_size / merged_dim_;
   const auto out_values = static_cast<size_t>(out_.tokens * cfg_.out_hidden_size);
   out_.image_embeds = {embeds_.data(), out_values};

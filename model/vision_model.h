@@ -31,13 +31,15 @@ class VisionModel {
   const VisionOutput& encode(std::span<const PixelValues> images);
 
   // The same encode in pieces, so that a server can interleave a large image's work with decode
-  // steps: begin() embeds the patches; each advance(rows) runs about `rows` patch rows of work
-  // (every encoder block passes over all rows twice, QKV then attention and MLP; each merger
-  // once over the merged groups, 4 rows each) and returns true once all is done; finish() runs
-  // what is left and returns the output. The result is bit-identical however it is split.
-  // The images must outlive the encode; one encode at a time.
+  // steps: begin() embeds the patches; each advance(rows) runs up to `rows` patch rows of the
+  // current pass and returns the rows it ran (every encoder block passes over all rows twice,
+  // QKV then attention and MLP; each merger once over the merged groups, 4 rows each; a call
+  // stops at the end of its pass, so a caller can time each kind); finished() says when all
+  // passes ran; finish() runs what is left and returns the output. The result is bit-identical
+  // however it is split. The images must outlive the encode; one encode at a time.
   void begin(std::span<const PixelValues> images);
-  bool advance(int64_t rows);
+  int64_t advance(int64_t rows);
+  bool finished() const { return phase_ == Phase::done; }
   const VisionOutput& finish();
   // Patch rows of the encode under way (one block is 2 * rows() of advance's work).
   int64_t rows() const { return rows_; }

@@ -96,18 +96,17 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
       r.vision_start_s = now_s;
     }
     // Pieces of about a quarter of the budget left, the cost per row re-estimated after each
-    // (a block's attention half costs several times its QKV half per row), until it is spent.
-    bool done = false;
-    for (double spent = 0; !done && spent < budget_ms;) {
+    // (a block's attention pass costs several times its QKV pass per row), until it is spent.
+    for (double spent = 0; !vision.finished() && spent < budget_ms;) {
       const double rows = ms_per_row_ > 0 ? std::clamp((budget_ms - spent) / 4 / ms_per_row_, 1.0, 1e12) : 16.0;
       const auto piece_start = std::chrono::steady_clock::now();
-      done = vision.advance(static_cast<int64_t>(rows));
+      const int64_t ran = vision.advance(static_cast<int64_t>(rows));
       const double ms = ms_since(piece_start);
-      ms_per_row_ = ms / rows;
+      ms_per_row_ = ms / static_cast<double>(std::max<int64_t>(1, ran));
       spent += ms;
-      stats_.vision_rows += static_cast<int64_t>(rows);
+      stats_.vision_rows += ran;
     }
-    if (!done) return;
+    if (!vision.finished()) return;
     auto features = std::make_shared<const ImageFeatures>(
         image_features_of(vision.finish(), r.job.images, model_.config().vision->out_hidden_size));
     vision_started_ = false;

@@ -131,10 +131,16 @@ BOOST_AUTO_TEST_CASE(staged_encode_equals_one_call) {
   for (const int64_t piece : {int64_t{1}, int64_t{7}, int64_t{50}}) {
     model.begin(images);
     const int64_t rows = model.rows();
-    int64_t advances = 1;
-    while (!model.advance(piece)) ++advances;
-    if (piece == 1)  // each block passes twice over the rows, each merger once over the groups
-      BOOST_TEST(advances == 2 * cfg.depth * rows + static_cast<int64_t>(taps.size() + 1) * tokens);
+    int64_t advances = 0, work = 0;
+    for (; !model.finished(); ++advances) {
+      const int64_t ran = model.advance(piece);
+      BOOST_TEST(ran >= 1);
+      BOOST_TEST(ran <= std::max<int64_t>(piece, 4));  // a merger group is 4 rows
+      work += ran;
+    }
+    // Each block passes twice over the rows, each merger once over the groups (4 rows each).
+    BOOST_TEST(work == 2 * cfg.depth * rows + static_cast<int64_t>(taps.size() + 1) * 4 * tokens);
+    if (piece == 1) BOOST_TEST(advances == 2 * cfg.depth * rows + static_cast<int64_t>(taps.size() + 1) * tokens);
     const VisionOutput& staged = model.finish();
     BOOST_TEST(std::vector<float>(staged.image_embeds.begin(), staged.image_embeds.end()) == embeds, "piece " << piece);
     for (size_t k = 0; k < taps.size(); ++k)
