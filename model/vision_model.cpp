@@ -73,7 +73,8 @@ void VisionModel::reserve(int64_t rows) {
   capacity_ = rows;
 }
 
-// Patch embedding plus position embedding, the rotary tables and the attention segments.
+// The position embeddings, the rotary tables and the attention segments (the patch embedding
+// itself is the first pass).
 void VisionModel::prepare(std::span<const PixelValues> images) {
   const int64_t h = cfg_.hidden_size, half = head_dim_ / 2;
   const int m = cfg_.spatial_merge_size;
@@ -81,14 +82,26 @@ void VisionModel::prepare(std::span<const PixelValues> images) {
   int64_t row = 0;
   for (const PixelValues& im : images) {
     const PatchGrid grid{im.grid_t, im.grid_h, im.grid_w};
-    be_.matmul(im.data.data(), im.rows(), w_.patch_weight, w_.patch_bias, x_.data() + row * h);
     interpolate_position_embedding(pos_table_.data(), pos_side_, h, grid, m, pos_.data() + row * h);
     vision_rotary_tables(grid, m, inv_freq_, cos_.data() + row * half, sin_.data() + row * half);
     // Every frame of every image attends only to itself.
     for (int64_t t = 0; t < im.grid_t; ++t) segments_.push_back(segments_.back() + im.grid_h * im.grid_w);
     row += im.rows();
   }
-  be_.add(x_.data(), pos_.data(), row * h);
+}
+
+// Rows [r0, r0 + n) of the patch embedding plus their position embedding.
+void VisionModel::embed(int64_t r0, int64_t n) {
+  const int64_t h = cfg_.hidden_size;
+  int64_t first = 0;  // the first row of each image in turn
+  for (const PixelValues& im : images_) {
+    const int64_t lo = std::max(r0, first), hi = std::min(r0 + n, first + im.rows());
+    if (lo < hi)
+      be_.matmul(im.data.data() + (lo - first) * im.row_width(), hi - lo, w_.patch_weight, w_.patch_bias,
+                 x_.data() + lo * h);
+    first += im.rows();
+  }
+  be_.add(x_.data() + r0 * h, pos_.data() + r0 * h, n * h);
 }
 
 // Rows [r0, r0 + n) of a block's first half: norm1, QKV, rotary on Q and K. The last rows
@@ -147,19 +160,20 @@ void VisionModel::begin(std::span<const PixelValues> images) {
     check(images[i], i);
     rows += images[i].rows();
   }
+  images_ = images;
   rows_ = rows;
   next_block_ = 0;
   next_row_ = 0;
   tap_ = 0;
-  phase_ = rows == 0 ? Phase::done : cfg_.depth > 0 ? Phase::qkv : Phase::merge;
+  pass_ = rows == 0 ? Pass::done : Pass::embed;
   if (rows == 0) return;
   reserve(rows);
   prepare(images);
 }
 
-int64_t VisionModel::phase_rows() const {
+int64_t VisionModel::pass_rows() const {
   const int64_t groups = rows_ * cfg_.hidden_size / merged_dim_;
-  return phase_ == Phase::qkv || phase_ == Phase::attend ? rows_ : groups;
+  return pass_ == Pass::embed || pass_ == Pass::qkv || pass_ == Pass::attend ? rows_ : groups;
 }
 
 // The DeepStack tap at or after tap_ that reads block next_block_, or -1.
@@ -169,46 +183,51 @@ int VisionModel::next_tap() const {
   return -1;
 }
 
-void VisionModel::next_phase() {
+void VisionModel::next_pass() {
   next_row_ = 0;
-  if (phase_ == Phase::qkv) {
-    phase_ = Phase::attend;
+  if (pass_ == Pass::embed) {
+    pass_ = cfg_.depth > 0 ? Pass::qkv : Pass::merge;
     return;
   }
-  if (phase_ == Phase::merge) {
-    phase_ = Phase::done;
+  if (pass_ == Pass::qkv) {
+    pass_ = Pass::attend;
+    return;
+  }
+  if (pass_ == Pass::merge) {
+    pass_ = Pass::done;
     return;
   }
   // A block's second half or a DeepStack tap ended: the block's next tap, or the next block.
-  if (phase_ == Phase::deepstack) ++tap_;
+  if (pass_ == Pass::deepstack) ++tap_;
   else tap_ = 0;
   const int tap = next_tap();
   if (tap >= 0) {
     tap_ = tap;
-    phase_ = Phase::deepstack;
+    pass_ = Pass::deepstack;
     return;
   }
   tap_ = 0;
   ++next_block_;
-  phase_ = next_block_ < cfg_.depth ? Phase::qkv : Phase::merge;
+  pass_ = next_block_ < cfg_.depth ? Pass::qkv : Pass::merge;
 }
 
 int64_t VisionModel::advance(int64_t rows) {
-  if (phase_ == Phase::done || rows <= 0) return 0;
+  if (pass_ == Pass::done || rows <= 0) return 0;
   const int64_t per_group = merged_dim_ / cfg_.hidden_size;
-  const bool grouped = phase_ == Phase::deepstack || phase_ == Phase::merge;
-  const int64_t n = std::min(phase_rows() - next_row_, std::max<int64_t>(1, grouped ? rows / per_group : rows));
-    switch (phase_) {
-      case Phase::qkv: block_qkv(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
-      case Phase::attend: block_attend(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
-      case Phase::deepstack:
+  const bool grouped = pass_ == Pass::deepstack || pass_ == Pass::merge;
+  const int64_t n = std::min(pass_rows() - next_row_, std::max<int64_t>(1, grouped ? rows / per_group : rows));
+    switch (pass_) {
+      case Pass::embed: embed(next_row_, n); break;
+      case Pass::qkv: block_qkv(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
+      case Pass::attend: block_attend(w_.blocks[static_cast<size_t>(next_block_)], next_row_, n); break;
+      case Pass::deepstack:
         merge(w_.deepstack[static_cast<size_t>(tap_)], true, next_row_, n, deepstack_[static_cast<size_t>(tap_)].data());
         break;
-      case Phase::merge: merge(w_.merger, false, next_row_, n, embeds_.data()); break;
-      case Phase::done: break;
+      case Pass::merge: merge(w_.merger, false, next_row_, n, embeds_.data()); break;
+      case Pass::done: break;
   }
   next_row_ += n;
-  if (next_row_ == phase_rows()) next_phase();
+  if (next_row_ == pass_rows()) next_pass();
   return grouped ? n * per_group : n;
 }
 

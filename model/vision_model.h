@@ -31,15 +31,18 @@ class VisionModel {
   const VisionOutput& encode(std::span<const PixelValues> images);
 
   // The same encode in pieces, so that a server can interleave a large image's work with decode
-  // steps: begin() embeds the patches; each advance(rows) runs up to `rows` patch rows of the
-  // current pass and returns the rows it ran (every encoder block passes over all rows twice,
-  // QKV then attention and MLP; each merger once over the merged groups, 4 rows each; a call
-  // stops at the end of its pass, so a caller can time each kind); finished() says when all
-  // passes ran; finish() runs what is left and returns the output. The result is bit-identical
-  // however it is split. The images must outlive the encode; one encode at a time.
+  // steps: begin() checks the images and computes the position tables; each advance(rows) runs
+  // up to `rows` patch rows of the current pass and returns the rows it ran (the patch embedding
+  // is one pass over the rows; every encoder block two, QKV then attention and MLP; each merger
+  // one over the merged groups, 4 rows each). A call stops at the end of its pass, so a caller
+  // can time each kind of pass (`pass()`). finished() says when all passes ran; finish() runs
+  // what is left and returns the output. The result is bit-identical however it is split. The
+  // images must outlive the encode; one encode at a time.
+  enum class Pass : uint8_t { embed, qkv, attend, deepstack, merge, done };
   void begin(std::span<const PixelValues> images);
   int64_t advance(int64_t rows);
-  bool finished() const { return phase_ == Phase::done; }
+  Pass pass() const { return pass_; }
+  bool finished() const { return pass_ == Pass::done; }
   const VisionOutput& finish();
   // Patch rows of the encode under way (one block is 2 * rows() of advance's work).
   int64_t rows() const { return rows_; }
@@ -48,15 +51,15 @@ class VisionModel {
   void check(const PixelValues& image, size_t index) const;
   void reserve(int64_t rows);
   void prepare(std::span<const PixelValues> images);
+  void embed(int64_t r0, int64_t n);
   void block_qkv(const VisionBlockWeights& b, int64_t r0, int64_t n);
   void block_attend(const VisionBlockWeights& b, int64_t r0, int64_t n);
   void merge(const VisionMergerWeights& m, bool postshuffle, int64_t g0, int64_t n, float* out);
-  // The staged encode's cursor: a phase of block next_block_ (or of the DeepStack tap tap_ after
+  // The staged encode's cursor: a pass of block next_block_ (or of the DeepStack tap tap_ after
   // it, or the final merger), at row or group next_row_.
-  enum class Phase : uint8_t { qkv, attend, deepstack, merge, done };
-  int64_t phase_rows() const;
+  int64_t pass_rows() const;
   int next_tap() const;
-  void next_phase();
+  void next_pass();
   // fc2(gelu_erf(fc1(z))) over `groups` rows of merged patches.
   void merger_mlp(const float* z, int64_t groups, const VisionMergerWeights& m, float* out);
 
@@ -72,11 +75,12 @@ class VisionModel {
   std::vector<float> x_, xn_, qkv_, attn_, mlp_, pos_, cos_, sin_, merge_hidden_, embeds_;
   std::vector<std::vector<float>> deepstack_;
   std::vector<int64_t> segments_;
-  int64_t rows_ = 0;     // patch rows of the encode under way
+  std::span<const PixelValues> images_;  // of the encode under way
+  int64_t rows_ = 0;     // its patch rows
   int next_block_ = 0;
   int tap_ = 0;
   int64_t next_row_ = 0;
-  Phase phase_ = Phase::done;
+  Pass pass_ = Pass::done;
   VisionOutput out_;
 };
 

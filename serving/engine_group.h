@@ -4,6 +4,7 @@
 // The engine actor owns one and calls step() while it has work. Not thread-safe.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -16,6 +17,7 @@
 #include "messages/pipeline.h"
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
+#include "model/vision_model.h"
 #include "serving/engine_core.h"
 #include "serving/output_stream.h"
 #include "serving/token_budget.h"
@@ -79,7 +81,8 @@ class EngineGroup {
   std::unordered_map<uint64_t, Request> requests_;
   std::deque<uint64_t> vision_queue_;  // jobs waiting for their images, the front one encoding
   bool vision_started_ = false;
-  double ms_per_row_ = 0;  // the vision encoder's latest cost per VisionModel::advance row
+  // The vision encoder's latest cost per row of each kind of pass (VisionModel::Pass).
+  std::array<double, static_cast<size_t>(VisionModel::Pass::done) + 1> ms_per_row_{};
   int64_t memory_preemptions_ = 0;     // since the last step            // measured per encoder block of the current job
   StepStats stats_;
 };
