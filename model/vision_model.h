@@ -10,6 +10,7 @@
 #include "gpu/backend.h"
 #include "model/config.h"
 #include "model/image/pixel_values.h"
+#include "model/scratch_buffer.h"
 #include "model/vision_weights.h"
 
 namespace pio {
@@ -72,8 +73,8 @@ class VisionModel {
 
   // Work buffers sized for the most rows seen; they only grow.
   int64_t capacity_ = 0;
-  std::vector<float> x_, xn_, qkv_, attn_, mlp_, pos_, cos_, sin_, merge_hidden_, embeds_;
-  std::vector<std::vector<float>> deepstack_;
+  ScratchBuffer x_, xn_, qkv_, attn_, mlp_, pos_, cos_, sin_, merge_hidden_, embeds_;
+  std::vector<ScratchBuffer> deepstack_;
   std::vector<int64_t> segments_;
   std::span<const PixelValues> images_;  // of the encode under way
   int64_t rows_ = 0;     // its patch rows
