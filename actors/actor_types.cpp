@@ -7,6 +7,8 @@ namespace pio {
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<ContentPart>("pio::ContentPart")
       .add_message_type<std::vector<ContentPart>>("std::vector<pio::ContentPart>")
+      .add_message_type<ToolCall>("pio::ToolCall")
+      .add_message_type<std::vector<ToolCall>>("std::vector<pio::ToolCall>")
       .add_message_type<ChatTurn>("pio::ChatTurn")
       .add_message_type<std::vector<ChatTurn>>("std::vector<pio::ChatTurn>")
       .add_message_type<SamplingOptions>("pio::SamplingOptions")

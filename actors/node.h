@@ -30,6 +30,8 @@ class Node {
   supervisor_actor supervisor() const { return supervisor_; }
   // The front door clients talk to (the supervisor, seen through its public interface).
   node_api api() const { return caf::actor_cast<node_api>(supervisor_); }
+  // The profiler whose registry /metrics serves (refreshed by each stats request).
+  std::shared_ptr<Profiler> profiler() const { return profiler_; }
 
   // Opens the front door on host:port (0: any free port); returns the port. Throws
   // std::runtime_error when the address cannot be bound.
@@ -43,6 +45,7 @@ class Node {
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   supervisor_actor supervisor_;
+  std::shared_ptr<Profiler> profiler_;
 };
 
 // An actor system configuration with pio's message types registered and the network module

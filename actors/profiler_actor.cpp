@@ -20,6 +20,7 @@ profiler_actor::behavior_type profiler_behavior(std::shared_ptr<Profiler> profil
         },
         [profiler](stage_atom, const std::string& stage, double ms) { profiler->stage(stage, ms); },
         [profiler](stats_atom, const EngineLoad& load, int64_t running, int64_t queued) {
+          profiler->load(load, running, queued);
           return profiler->report(load, running, queued);
         },
     };

@@ -302,10 +302,10 @@ class Supervisor {
         if (part.is_image) ++r.pending;
     r.images.resize(static_cast<size_t>(r.pending));
     ++r.pending;  // the text
-    const auto failed = [this, id](const char* stage) {
-      return [this, id, stage](caf::error& err) {
+    const auto failed = [this, id](const char* stage, ErrorCode code) {
+      return [this, id, stage, code](caf::error& err) {
         if (st_.requests.count(id))
-          end(id, error_event(id, ErrorCode::bad_request, std::string(stage) + ": " + self_->system().render(err)));
+          end(id, error_event(id, code, std::string(stage) + ": " + self_->system().render(err)));
       };
     };
     self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)
@@ -317,7 +317,7 @@ class Supervisor {
               q.tokens = std::move(tokens);
               part_done(id);
             },
-            failed("tokenize"));
+            failed("tokenize", ErrorCode::bad_request));
     size_t index = 0;
     for (auto& turn : r.request.messages) {
       for (auto& part : turn.parts) {
@@ -333,7 +333,7 @@ class Supervisor {
                   q.images[i] = std::move(pixels);
                   part_done(id);
                 },
-                failed("image"));
+                failed("image", ErrorCode::bad_image));
         part.image.clear();  // the bytes moved to the preprocessor
       }
     }

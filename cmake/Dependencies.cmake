@@ -25,3 +25,6 @@ add_library(CAF::io SHARED IMPORTED)
 set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION ${CAF_IO_LIBRARY} INTERFACE_LINK_LIBRARIES CAF::core)
 # The profiler's counters and histograms, also served as Prometheus text.
 find_package(prometheus-cpp CONFIG REQUIRED)
+# The HTTP gateway (http/): cpp-httplib, and OpenSSL's libcrypto for base64 and constant-time compares.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)

@@ -20,9 +20,16 @@ struct ContentPart {
   bool is_image = false;
 };
 
+// A function call an assistant turn made (OpenAI's tool_calls[].function).
+struct ToolCall {
+  std::string name;
+  std::string arguments;  // JSON text
+};
+
 struct ChatTurn {
   std::string role;  // system, user, assistant, tool
   std::vector<ContentPart> parts;
+  std::vector<ToolCall> tool_calls = {};  // assistant turns
 };
 
 struct ChatRequest {
@@ -37,6 +44,11 @@ struct ChatRequest {
   int64_t max_pixels = 0;            // per image; 0: the node's limit
   bool stream = true;                // text deltas as they come, else one final event
   bool show_special_tokens = false;  // special tokens' text in the answer (HF skip_special_tokens=False)
+  std::vector<std::string> tools = {};  // tool definitions as JSON text (the chat template's `tools | tojson`)
+  // A raw completion (OpenAI /v1/completions) when `messages` is empty: the prompt's ids, or
+  // its text (added tokens in it parsed, no chat template).
+  std::string prompt = {};
+  std::vector<int32_t> prompt_ids = {};
 };
 
 template <class Inspector>
@@ -51,14 +63,20 @@ typename Inspector::result_type inspect(Inspector& f, ContentPart& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ToolCall& x) {
+  return f(caf::meta::type_name("pio::ToolCall"), x.name, x.arguments);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ChatTurn& x) {
-  return f(caf::meta::type_name("pio::ChatTurn"), x.role, x.parts);
+  return f(caf::meta::type_name("pio::ChatTurn"), x.role, x.parts, x.tool_calls);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ChatRequest& x) {
   return f(caf::meta::type_name("pio::ChatRequest"), x.client_id, x.priority, x.deadline_ms, x.messages, x.sampling,
-           x.stop, x.stop_ids, x.max_tokens, x.max_pixels, x.stream, x.show_special_tokens);
+           x.stop, x.stop_ids, x.max_tokens, x.max_pixels, x.stream, x.show_special_tokens, x.tools, x.prompt,
+           x.prompt_ids);
 }
 
 }  // namespace pio

@@ -11,6 +11,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::deadline_exceeded: return "deadline_exceeded";
     case ErrorCode::cancelled: return "cancelled";
     case ErrorCode::internal: return "internal";
+    case ErrorCode::bad_image: return "bad_image";
   }
   return "internal";
 }

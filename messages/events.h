@@ -10,8 +10,9 @@
 
 namespace pio {
 
-// Stable error codes; the HTTP gateway maps them to statuses.
-enum class ErrorCode : uint8_t { none, bad_request, too_large, overloaded, deadline_exceeded, cancelled, internal };
+// Stable error codes; the HTTP gateway maps them to statuses. bad_image: an image that cannot
+// be decoded or is over the pixel limits.
+enum class ErrorCode : uint8_t { none, bad_request, too_large, overloaded, deadline_exceeded, cancelled, internal, bad_image };
 const char* error_code_name(ErrorCode c);
 
 struct ErrorInfo {

@@ -15,7 +15,10 @@ std::vector<ChatMessage> chat_messages_of(const ChatRequest& request) {
     if (turn.role != "system" && turn.role != "user" && turn.role != "assistant" && turn.role != "tool")
       throw ModelError(where + ": unknown role '" + turn.role + "' (system, user, assistant, tool)");
     if (turn.role == "system" && i != 0) throw ModelError(where + ": a system message must come first");
+    if (!turn.tool_calls.empty() && turn.role != "assistant")
+      throw ModelError(where + ": only assistant messages may carry tool calls");
     ChatMessage m{turn.role, {}};
+    for (const ToolCall& call : turn.tool_calls) m.tool_calls.push_back({call.name, call.arguments});
     for (const ContentPart& part : turn.parts) {
       if (!part.is_image) {
         m.content.push_back(ChatPart::of_text(part.text));
@@ -29,10 +32,28 @@ std::vector<ChatMessage> chat_messages_of(const ChatRequest& request) {
   return out;
 }
 
+namespace {
+
+PromptTokens raw_prompt(const Tokenizer& tokenizer, const ChatRequest& request) {
+  PromptTokens out;
+  out.ids = request.prompt_ids.empty() ? tokenizer.encode(request.prompt) : request.prompt_ids;
+  for (const int32_t id : out.ids)
+    if (id < 0 || id >= tokenizer.vocab_size())
+      throw ModelError("prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                       std::to_string(tokenizer.vocab_size()) + ")");
+  return out;
+}
+
+}  // namespace
+
 PromptTokens tokenize_chat(const Tokenizer& tokenizer, const ChatRequest& request) {
+  if (request.messages.empty() && (!request.prompt.empty() || !request.prompt_ids.empty()))
+    return raw_prompt(tokenizer, request);
   const auto messages = chat_messages_of(request);
   PromptTokens out;
-  out.ids = encode_chat(tokenizer, render_chat(messages));
+  ChatOptions options;
+  options.tools = request.tools;
+  out.ids = encode_chat(tokenizer, render_chat(messages, options));
   for (const auto& m : messages)
     out.images += static_cast<int32_t>(std::count_if(m.content.begin(), m.content.end(),
                                                      [](const ChatPart& p) { return p.kind == ChatPart::Kind::image; }));

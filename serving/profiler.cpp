@@ -13,9 +13,9 @@
 namespace pio {
 namespace {
 
-// Latency buckets in milliseconds, from sub-millisecond steps to minute-long prefills.
+// Latency buckets in seconds (Prometheus' base unit), from millisecond steps to minute-long prefills.
 prometheus::Histogram::BucketBoundaries latency_buckets() {
-  return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000};
+  return {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60};
 }
 
 const prometheus::Summary::Quantiles& quantiles() {
@@ -35,14 +35,22 @@ Profiler::Profiler(std::string hardware, std::string configuration)
     : registry_(std::make_shared<prometheus::Registry>()),
       hardware_(std::move(hardware)),
       configuration_(std::move(configuration)) {
-  auto& hist = prometheus::BuildHistogram().Name("pio_stage_latency_ms").Help("Latency per request stage, ms").Register(*registry_);
-  auto& sum = prometheus::BuildSummary().Name("pio_stage_latency_quantiles_ms").Help("Latency quantiles per stage, ms (10 min window)").Register(*registry_);
+  auto& hist = prometheus::BuildHistogram().Name("pio_stage_latency_seconds").Help("Latency per request stage").Register(*registry_);
+  auto& sum = prometheus::BuildSummary().Name("pio_stage_latency_quantiles_seconds").Help("Latency quantiles per stage (10 min window)").Register(*registry_);
   for (const auto& name : stages())
     stages_[name] = {&hist.Add({{"stage", name}}, latency_buckets()), &sum.Add({{"stage", name}}, quantiles()), 0};
   outcomes_ = &prometheus::BuildCounter().Name("pio_requests_total").Help("Requests by outcome").Register(*registry_);
   auto& tokens = prometheus::BuildCounter().Name("pio_tokens_total").Help("Tokens by kind").Register(*registry_);
   prompt_tokens_ = &tokens.Add({{"kind", "prompt"}});
   generated_tokens_ = &tokens.Add({{"kind", "generated"}});
+  cached_tokens_ = &tokens.Add({{"kind", "cached"}});
+  auto& sequences = prometheus::BuildGauge().Name("pio_sequences").Help("Requests in the node by state").Register(*registry_);
+  running_ = &sequences.Add({{"state", "running"}});
+  queued_ = &sequences.Add({{"state", "queued"}});
+  auto& kv = prometheus::BuildGauge().Name("pio_kv_blocks").Help("KV cache blocks").Register(*registry_);
+  kv_blocks_used_ = &kv.Add({{"state", "used"}});
+  kv_blocks_total_ = &kv.Add({{"state", "total"}});
+  rss_bytes_ = &prometheus::BuildGauge().Name("pio_resident_memory_bytes").Help("Resident set size of the node").Register(*registry_).Add({});
   batch_size_ = &prometheus::BuildHistogram().Name("pio_batch_sequences").Help("Sequences per engine step").Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
   token_budget_ = &prometheus::BuildGauge().Name("pio_token_budget").Help("The batcher's tokens per step").Register(*registry_).Add({});
@@ -51,8 +59,8 @@ Profiler::Profiler(std::string hardware, std::string configuration)
 void Profiler::stage(const std::string& name, double ms) {
   const auto it = stages_.find(name);
   if (it == stages_.end() || !(ms >= 0)) return;
-  it->second.histogram->Observe(ms);
-  it->second.summary->Observe(ms);
+  it->second.histogram->Observe(ms / 1000);
+  it->second.summary->Observe(ms / 1000);
   it->second.max_ms = std::max(it->second.max_ms, ms);
 }
 
@@ -72,6 +80,15 @@ void Profiler::finished(const std::string& outcome, const Usage& usage) {
   ++outcome_counts_[outcome];
   prompt_tokens_->Increment(static_cast<double>(usage.prompt_tokens));
   generated_tokens_->Increment(static_cast<double>(usage.completion_tokens));
+  cached_tokens_->Increment(static_cast<double>(usage.cached_tokens));
+}
+
+void Profiler::load(const EngineLoad& load, int64_t running, int64_t queued) {
+  running_->Set(static_cast<double>(running));
+  queued_->Set(static_cast<double>(queued));
+  kv_blocks_used_->Set(static_cast<double>(load.kv_blocks_used));
+  kv_blocks_total_->Set(static_cast<double>(load.kv_blocks_total));
+  rss_bytes_->Set(resident_mb() * 1024 * 1024);
 }
 
 StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t queued) const {
@@ -94,7 +111,7 @@ StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t qu
     const prometheus::ClientMetric m = s.summary->Collect();
     LatencySummary l{name, static_cast<int64_t>(m.summary.sample_count), 0, 0, 0, s.max_ms};
     for (const auto& q : m.summary.quantile) {
-      const double v = std::isnan(q.value) ? 0 : q.value;
+      const double v = std::isnan(q.value) ? 0 : q.value * 1000;
       if (q.quantile == 0.5) l.p50_ms = v;
       if (q.quantile == 0.9) l.p90_ms = v;
       if (q.quantile == 0.99) l.p99_ms = v;

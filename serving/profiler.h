@@ -34,6 +34,8 @@ class Profiler {
   // A request ended: outcome is its finish reason (stop, length, cancelled, error) or "refused".
   void finished(const std::string& outcome, const Usage& usage);
 
+  // The node's current load, kept as gauges (running, queued, KV blocks, RSS) for /metrics.
+  void load(const EngineLoad& load, int64_t running, int64_t queued);
   StatsReport report(const EngineLoad& load, int64_t running, int64_t queued) const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -49,6 +51,12 @@ class Profiler {
   std::map<std::string, int64_t> outcome_counts_;
   prometheus::Counter* prompt_tokens_;
   prometheus::Counter* generated_tokens_;
+  prometheus::Counter* cached_tokens_;
+  prometheus::Gauge* running_;
+  prometheus::Gauge* queued_;
+  prometheus::Gauge* kv_blocks_used_;
+  prometheus::Gauge* kv_blocks_total_;
+  prometheus::Gauge* rss_bytes_;
   prometheus::Histogram* batch_size_;
   prometheus::Gauge* token_budget_;
   int64_t max_batch_size_ = 0;

@@ -1,8 +1,9 @@
 // pio-node: loads a checkpoint, starts the actor runtime (tokenizer and preprocessor pools,
 // engine group, profiler, supervisor) and serves clients (`pio chat --node`, pio::Client) on a
-// loopback port. SIGINT/SIGTERM: stop admitting, finish what runs (bounded by --drain-timeout),
-// exit 0.
+// loopback port, and with --http-port the OpenAI-compatible HTTP API (http/gateway.h).
+// SIGINT/SIGTERM: stop admitting, finish what runs (bounded by --drain-timeout), exit 0.
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "actors/node.h"
 #include "actors/plugin.h"
 #include "apps/pio/option_checks.h"
+#include "http/gateway.h"
 #include "model/errors.h"
 #include "model/image/preprocessor_config.h"
 #include "serving/profiler.h"
@@ -25,6 +27,11 @@ struct Args {
   int64_t max_queued = 256;
   bool pin = false;
   double target_step_ms = 250, ageing_s = 10, drain_timeout_s = 30;
+  // The HTTP gateway (off unless --http-port).
+  int http_port = -1, max_images = 8, max_connections = 64, http_max_tokens = 4096;
+  std::string http_host = "127.0.0.1", api_key, allowed_media_dir;
+  int64_t max_body_mb = 64, max_image_pixels = int64_t(1) << 26;
+  double request_timeout_s = 600;
 };
 
 void add_options(CLI::App& app, Args& a) {
@@ -60,7 +67,44 @@ void add_options(CLI::App& app, Args& a) {
       ->default_val(0)->check(integer_in(0, 256, "0: from the cores"));
   app.add_option("--drain-timeout", a.drain_timeout_s, "seconds to finish running requests on SIGINT/SIGTERM")
       ->default_val(30)->check(real_in(0, 3600));
+  app.add_option("--http-port", a.http_port, "serve the OpenAI-compatible HTTP API on this port (0: any free port)")
+      ->check(integer_in(0, 65535));
+  app.add_option("--http-host", a.http_host, "address of the HTTP API")->default_val("127.0.0.1");
+  app.add_option("--api-key", a.api_key, "HTTP API: require Authorization: Bearer KEY on /v1/");
+  app.add_option("--allowed-media-dir", a.allowed_media_dir, "HTTP API: image paths and file:// URLs may name files under this directory")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--max-body-mb", a.max_body_mb, "HTTP API: largest request body in MiB")->default_val(64)->check(integer_in(1, 4096));
+  app.add_option("--max-images", a.max_images, "HTTP API: images per request")->default_val(8)->check(integer_in(1, 256));
+  app.add_option("--max-image-pixels", a.max_image_pixels, "HTTP API: largest declared width x height of an image, checked before decoding")
+      ->default_val(int64_t(1) << 26)->check(integer_in(1, int64_t(1) << 30));
+  app.add_option("--http-max-tokens", a.http_max_tokens, "HTTP API: the largest max_tokens a request may ask")
+      ->default_val(4096)->check(integer_in(1, 32768));
+  app.add_option("--max-connections", a.max_connections, "HTTP API: requests served at once (more get 429)")
+      ->default_val(64)->check(integer_in(1, 4096));
+  app.add_option("--request-timeout", a.request_timeout_s, "HTTP API: seconds a request may take before it ends with 504")
+      ->default_val(600)->check(real_in(0, 86400, true));
 }
+
+pio::http::HttpSettings http_settings(const Args& a) {
+  pio::http::HttpSettings h;
+  h.host = a.http_host;
+  h.port = static_cast<uint16_t>(a.http_port);
+  h.api_key = a.api_key;
+  const std::filesystem::path model(a.model);
+  h.model_name = (model.has_filename() ? model.filename() : model.parent_path().filename()).string();
+  h.limits.max_tokens = a.http_max_tokens;
+  h.limits.default_max_tokens = std::min(1024, a.http_max_tokens);
+  h.limits.max_images = a.max_images;
+  h.limits.media.allowed_dir = a.allowed_media_dir;
+  h.limits.media.max_pixels = a.max_image_pixels;
+  h.max_body_bytes = static_cast<uint64_t>(a.max_body_mb) << 20;
+  h.limits.media.max_image_bytes = h.max_body_bytes;
+  h.max_connections = a.max_connections;
+  h.deadline_ms = static_cast<int64_t>(a.request_timeout_s * 1000);
+  return h;
+}
+
+bool loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
 
 pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -121,16 +165,25 @@ int main(int argc, char** argv) {
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
               << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration
               << "\n";
-    if (a.host != "127.0.0.1" && a.host != "localhost" && a.host != "::1")
+    if (!loopback(a.host))
       std::cerr << "pio-node: warning: listening on " << a.host << ", not loopback: anyone who reaches it can use the model\n";
+    if (a.http_port >= 0 && !loopback(a.http_host) && a.api_key.empty())
+      std::cerr << "pio-node: warning: the HTTP API listens on " << a.http_host
+                << ", not loopback, without --api-key: anyone who reaches it can use the model\n";
     pio::Node node(std::move(settings));
     const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
+    std::unique_ptr<pio::http::HttpGateway> gateway;
+    if (a.http_port >= 0) {
+      gateway = std::make_unique<pio::http::HttpGateway>(node, http_settings(a));
+      std::cout << "http listening on " << a.http_host << ":" << gateway->start() << std::endl;
+    }
     std::cout << "listening on " << a.host << ":" << port << std::endl;
     int signal = 0;
     sigwait(&stop_signals, &signal);
     std::cerr << "pio-node: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": draining\n";
     const bool drained = node.drain(std::chrono::milliseconds(static_cast<int64_t>(a.drain_timeout_s * 1000)));
     std::cerr << "pio-node: " << (drained ? "every request finished" : "drain timeout: ending the rest") << "\n";
+    if (gateway) gateway->stop();
   } catch (const std::exception& e) {
     std::cerr << "\npio-node: error: " << e.what() << "\n";
     return 1;

@@ -61,12 +61,49 @@ void close_turn(SegmentWriter& w) {
   w.text("\n");
 }
 
+// The system turn of a request with tools: the system text, then the tool list and the
+// instructions, word for word the template's (its <tool_call> markers are added tokens).
+void write_tools_system(std::span<const ChatMessage> messages, const std::vector<std::string>& tools,
+                        SegmentWriter& w) {
+  open_turn("system", w);
+  if (!messages.empty() && messages[0].role == "system") {
+    write_text_parts(messages[0], w);
+    w.text("\n\n");
+  }
+  w.text("# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+         "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
+  for (const std::string& tool : tools) {
+    w.text("\n");
+    w.text(tool);
+  }
+  w.text("\n</tools>\n\nFor each function call, return a json object with function name and arguments within ");
+  w.marker("<tool_call>");
+  w.marker("</tool_call>");
+  w.text(" XML tags:\n");
+  w.marker("<tool_call>");
+  w.text("\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n");
+  w.marker("</tool_call>");
+  close_turn(w);
+}
+
+// An assistant turn's calls, each on a line of its own after any content.
+void write_tool_calls(const ChatMessage& m, SegmentWriter& w) {
+  for (std::size_t k = 0; k < m.tool_calls.size(); ++k) {
+    if (k > 0 || !m.content.empty()) w.text("\n");
+    w.marker("<tool_call>");
+    w.text("\n{\"name\": \"" + m.tool_calls[k].name + "\", \"arguments\": " + m.tool_calls[k].arguments + "}\n");
+    w.marker("</tool_call>");
+  }
+}
+
 }  // namespace
 
 std::vector<ChatSegment> render_chat(std::span<const ChatMessage> messages,
                                      const ChatOptions& options) {
   SegmentWriter w;
-  if (!messages.empty() && messages[0].role == "system") {
+  if (!options.tools.empty()) {
+    write_tools_system(messages, options.tools, w);
+  } else if (!messages.empty() && messages[0].role == "system") {
     open_turn("system", w);
     write_text_parts(messages[0], w);
     close_turn(w);
@@ -81,6 +118,7 @@ std::vector<ChatSegment> render_chat(std::span<const ChatMessage> messages,
     } else if (m.role == "assistant") {
       open_turn("assistant", w);
       write_text_parts(m, w);
+      write_tool_calls(m, w);
       close_turn(w);
     } else if (m.role == "tool") {  // consecutive tool results share one user turn
       if (i == 0 || messages[i - 1].role != "tool") {

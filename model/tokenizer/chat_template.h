@@ -23,14 +23,24 @@ struct ChatPart {
   static ChatPart video() { return {Kind::video, {}}; }
 };
 
+// A function call an assistant turn made (OpenAI's tool_calls[].function).
+struct ChatToolCall {
+  std::string name;
+  std::string arguments;  // JSON text, written as it is (the template's `arguments is string`)
+};
+
 struct ChatMessage {
   std::string role;  // "system" (first message only), "user", "assistant", "tool"
-  std::vector<ChatPart> content;
+  std::vector<ChatPart> content;  // empty: no content (Jinja's falsy content)
+  std::vector<ChatToolCall> tool_calls = {};  // assistant turns only
 };
 
 struct ChatOptions {
   bool add_generation_prompt = true;
   bool add_vision_id = false;  // "Picture k: " / "Video k: " before each image / video
+  // The template's `tools`: each tool as `tool | tojson` renders it. Non-empty: the system turn
+  // lists them with the instructions for <tool_call> output.
+  std::vector<std::string> tools = {};
 };
 
 // One run of rendered text: a template marker (exactly one added token) or ordinary text.

@@ -6,6 +6,7 @@
 #define BOOST_TEST_MODULE node
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -132,6 +133,32 @@ BOOST_AUTO_TEST_CASE(answers_equal_the_model_layer_greedy_and_sampled_with_and_w
     BOOST_TEST(got.usage.prompt_tokens > 0);
     BOOST_TEST((got.finish_reason == "stop" || got.finish_reason == "length"));
   }
+}
+
+BOOST_AUTO_TEST_CASE(tools_and_raw_prompts_reach_the_model_as_rendered) {
+  ChatRequest with_tools = chat("Weather in Paris?", {}, 8, 0.0f, 0);
+  with_tools.tools = {R"({"type": "function", "function": {"name": "get_weather", "parameters": {}}})"};
+  ChatRequest raw;  // /v1/completions: the same ids, no chat template
+  raw.prompt_ids = tokenize_chat(*tokenizer, with_tools).ids;
+  raw.max_tokens = 8;
+  // The tool instructions' <tool_call></tool_call> and <tool_call> ... </tool_call> markers.
+  BOOST_TEST(std::count(raw.prompt_ids.begin(), raw.prompt_ids.end(), 151657) == 2);
+  BOOST_TEST(std::count(raw.prompt_ids.begin(), raw.prompt_ids.end(), 151658) == 2);
+  ChatRequest outside = raw;
+  outside.prompt_ids.push_back(tokenizer->vocab_size());
+  const auto want = direct(with_tools);
+  Node node(settings());
+  Client client(node);
+  auto chat_answer = client.complete(with_tools);
+  auto raw_answer = client.complete(raw);
+  auto refused = client.complete(outside);
+  const ChatResult c = wait(chat_answer), r = wait(raw_answer), bad = wait(refused);
+  BOOST_TEST(c.token_ids == want);
+  BOOST_TEST(r.token_ids == want);
+  BOOST_TEST(r.usage.prompt_tokens == static_cast<int64_t>(raw.prompt_ids.size()));
+  BOOST_TEST(bad.finish_reason == "error");
+  BOOST_TEST(std::string(error_code_name(bad.error.code)) == "bad_request");
+  BOOST_TEST(bad.error.message.find("outside the vocabulary") != std::string::npos, bad.error.message);
 }
 
 BOOST_AUTO_TEST_CASE(eight_concurrent_requests_batch_together_and_equal_their_answers_alone) {

@@ -15,7 +15,8 @@ namespace {
 // The golden's messages with a path on each image part ("img1.png", ...), or null when the
 // golden uses what --messages refuses (videos, tools, a late system turn, vision ids...).
 json with_image_paths(const json& golden, std::vector<std::string>& paths) {
-  if (golden["add_vision_id"].get<bool>() || !golden["add_generation_prompt"].get<bool>()) return nullptr;
+  if (golden["add_vision_id"].get<bool>() || !golden["add_generation_prompt"].get<bool>() || !golden["tools"].empty())
+    return nullptr;
   json messages = golden["messages"];
   for (std::size_t i = 0; i < messages.size(); ++i) {
     json& m = messages[i];

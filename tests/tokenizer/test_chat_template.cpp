@@ -12,13 +12,16 @@ using pio::test::qwen_tokenizer;
 
 namespace {
 
-// HF message JSON: content is a string or a list of {type: text|image|video}.
+// HF message JSON: content is a string ("" is no content) or a list of {type: text|image|video};
+// assistant tool_calls carry their arguments as JSON text.
 std::vector<ChatMessage> messages_from_json(const nlohmann::json& messages) {
   std::vector<ChatMessage> out;
   for (const auto& m : messages) {
     ChatMessage msg{m["role"].get<std::string>(), {}};
+    for (const auto& call : m.value("tool_calls", nlohmann::json::array()))
+      msg.tool_calls.push_back({call["function"]["name"].get<std::string>(), call["function"]["arguments"].get<std::string>()});
     if (m["content"].is_string()) {
-      msg.content.push_back(ChatPart::of_text(m["content"].get<std::string>()));
+      if (!m["content"].get<std::string>().empty()) msg.content.push_back(ChatPart::of_text(m["content"].get<std::string>()));
     } else {
       for (const auto& part : m["content"]) {
         const std::string type = part["type"].get<std::string>();
@@ -45,7 +48,8 @@ BOOST_AUTO_TEST_CASE(renders_like_the_jinja_template) {
   BOOST_TEST(goldens.size() >= 10u);
   for (const auto& g : goldens) {
     BOOST_TEST_CONTEXT(g["name"].get<std::string>()) {
-      const ChatOptions options{g["add_generation_prompt"].get<bool>(), g["add_vision_id"].get<bool>()};
+      const ChatOptions options{g["add_generation_prompt"].get<bool>(), g["add_vision_id"].get<bool>(),
+                                g["tools_json"].get<std::vector<std::string>>()};
       const auto segments = render_chat(messages_from_json(g["messages"]), options);
       BOOST_TEST(chat_text(segments) == g["text"].get<std::string>());
       BOOST_TEST(encode_chat(qwen_tokenizer(), segments) == g["ids"].get<std::vector<std::int32_t>>(),

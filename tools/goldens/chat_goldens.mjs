@@ -16,6 +16,12 @@ const image = { type: "image" };
 const video = { type: "video" };
 const text = (t) => ({ type: "text", text: t });
 
+// OpenAI-style tool definitions, rendered by the template with `tool | tojson`.
+const weatherTool = { type: "function", function: { name: "get_weather", description: "Current weather; °C",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } };
+const timeTool = { type: "function", function: { name: "get_time", parameters: { type: "object",
+  properties: { zone: { type: "string", enum: ["UTC", "Asia/Tokyo"] }, precise: { type: "boolean" }, n: { type: "number", minimum: 1.5 } } } } };
+
 const cases = [
   ["single_turn_text", [{ role: "user", content: "Hello!" }]],
   ["single_turn_image", [{ role: "user", content: [image, text("Describe this image.")] }]],
@@ -58,17 +64,37 @@ const cases = [
     { role: "system", content: "ignored" },
     { role: "user", content: "b" }]],
   ["empty_user_text", [{ role: "user", content: "" }]],
+  ["tools_with_system", [
+    { role: "system", content: "You are a helpful assistant." },
+    { role: "user", content: [image, text("Weather where this was taken?")] }], { tools: [weatherTool, timeTool] }],
+  ["tool_call_round_trip", [
+    { role: "user", content: "Weather in Paris and the time in Tokyo?" },
+    { role: "assistant", content: "", tool_calls: [
+      { id: "call_1", type: "function", function: { name: "get_weather", arguments: "{\"city\": \"Paris\"}" } },
+      { id: "call_2", type: "function", function: { name: "get_time", arguments: "{\"zone\": \"Asia/Tokyo\"}" } }] },
+    { role: "tool", tool_call_id: "call_1", content: "{\"temp_c\": 21}" },
+    { role: "tool", tool_call_id: "call_2", content: "09:30" }], { tools: [weatherTool, timeTool] }],
+  ["tool_call_after_content", [
+    { role: "user", content: "Paris?" },
+    { role: "assistant", content: "Checking.", tool_calls: [
+      { type: "function", function: { name: "get_weather", arguments: "{\"city\": \"Paris\"}" } }] },
+    { role: "tool", content: "sunny" }]],
 ];
 
 const templatePath = process.argv[2] ??
   new URL("../../../shared/data/qwen3-vl-chat_template.jinja", import.meta.url).pathname;
 const template = new (jinja().Template)(readTemplate(templatePath));
+const toJson = new (jinja().Template)("{{ tool | tojson }}");
 const tokenizer = referenceTokenizer();
 const goldens = cases.map(([name, messages, options = {}]) => {
   const add_generation_prompt = options.add_generation_prompt ?? true;
   const add_vision_id = options.add_vision_id ?? false;
-  const rendered = template.render({ messages, add_generation_prompt, add_vision_id });
-  return { name, messages, add_generation_prompt, add_vision_id, text: rendered,
+  const tools = options.tools ?? [];
+  const rendered = template.render({ messages, add_generation_prompt, add_vision_id,
+                                     ...(tools.length ? { tools } : {}) });
+  // Each tool as the template's tojson writes it (the gateway's JSON writer is tested on these).
+  const tools_json = tools.map((tool) => toJson.render({ tool }));
+  return { name, messages, add_generation_prompt, add_vision_id, tools, tools_json, text: rendered,
            ids: encode(tokenizer, rendered) };
 });
 writeFileSync(dataPath("chat_goldens.json"), JSON.stringify(goldens, null, 1) + "\n");

@@ -1,0 +1,40 @@
+#include "http/api_error.h"
+
+#include <nlohmann/json.hpp>
+
+namespace pio::http {
+
+ApiError::ApiError(int status, std::string message, std::string param)
+    : std::runtime_error(std::move(message)), status_(status), param_(std::move(param)) {}
+
+const char* error_type(int status) {
+  switch (status) {
+    case 400: case 404: case 413: case 422: return "invalid_request_error";
+    case 401: return "authentication_error";
+    case 429: return "rate_limit_error";
+    case 503: case 504: return "overloaded_error";
+    default: return "server_error";
+  }
+}
+
+std::string error_body(int status, const std::string& message, const std::string& param) {
+  nlohmann::json error = {{"message", message},
+                          {"type", error_type(status)},
+                          {"param", param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param)},
+                          {"code", status}};
+  // Replace, not throw, on bytes that are not UTF-8 (a message may quote the request).
+  return nlohmann::json{{"error", error}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_request: return 400;
+    case ErrorCode::too_large: return 413;
+    case ErrorCode::bad_image: return 422;
+    case ErrorCode::overloaded: return 503;
+    case ErrorCode::deadline_exceeded: return 504;
+    default: return 500;
+  }
+}
+
+}  // namespace pio::http

@@ -1,0 +1,35 @@
+// Errors the HTTP gateway answers with: a status and OpenAI's error JSON shape,
+// {"error": {"message", "type", "param", "code"}}, as api.openai.com and vLLM send them.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "messages/events.h"
+
+namespace pio::http {
+
+class ApiError : public std::runtime_error {
+ public:
+  // status: the HTTP status; param: the request field at fault ("" when none).
+  ApiError(int status, std::string message, std::string param = "");
+  int status() const { return status_; }
+  const std::string& param() const { return param_; }
+
+ private:
+  int status_;
+  std::string param_;
+};
+
+// The OpenAI error type for a status: invalid_request_error (400, 404, 413, 422),
+// authentication_error (401), rate_limit_error (429), overloaded_error (503, 504), server_error.
+const char* error_type(int status);
+
+// The error JSON for a status and message (param null when empty).
+std::string error_body(int status, const std::string& message, const std::string& param = "");
+
+// The status a node's error code is answered with: bad_request 400, too_large 413, bad_image
+// 422, overloaded 503, deadline_exceeded 504, anything else 500.
+int status_of(ErrorCode code);
+
+}  // namespace pio::http

@@ -1,0 +1,248 @@
+#include "http/openai_request.h"
+
+#include <cmath>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "http/api_error.h"
+#include "http/python_json.h"
+
+namespace pio::http {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Parses the body; deeper nesting than the limit is refused while parsing, before it is built.
+json parse_body(std::string_view body, int max_depth) {
+  const auto depth_check = [max_depth](int depth, json::parse_event_t, json&) {
+    if (depth > max_depth) throw ApiError(400, "the JSON nests deeper than " + std::to_string(max_depth) + " levels");
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(body, depth_check);
+  } catch (const json::exception& e) {
+    throw ApiError(400, std::string("the body is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ApiError(400, "the body must be a JSON object");
+  return j;
+}
+
+// A present, non-null field (OpenAI clients send null for "not given").
+const json* field(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string string_of(const json& v, const std::string& param) {
+  if (!v.is_string()) throw ApiError(400, param + " must be a string", param);
+  return v.get<std::string>();
+}
+
+bool bool_of(const json& v, const std::string& param) {
+  if (!v.is_boolean()) throw ApiError(400, param + " must be a boolean", param);
+  return v.get<bool>();
+}
+
+double number_in(const json& v, const std::string& param, double lo, double hi, bool lo_open = false) {
+  if (!v.is_number()) throw ApiError(400, param + " must be a number", param);
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo))
+    throw ApiError(400, param + " must be in " + (lo_open ? "(" : "[") + std::to_string(lo) + ", " + std::to_string(hi) + "]", param);
+  return x;
+}
+
+int64_t integer_in(const json& v, const std::string& param, int64_t lo, int64_t hi) {
+  if (!v.is_number_integer()) throw ApiError(400, param + " must be an integer", param);
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
+    throw ApiError(400, param + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", param);
+  const int64_t x = v.get<int64_t>();
+  if (x < lo || x > hi) throw ApiError(400, param + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", param);
+  return x;
+}
+
+// The fields both endpoints share: sampling, stop, n, stream, user, max_tokens.
+void parse_common(const json& j, const RequestLimits& limits, int32_t default_max_tokens, ParsedRequest& out) {
+  ChatRequest& r = out.request;
+  if (const json* v = field(j, "model")) out.model = string_of(*v, "model");
+  SamplingOptions& s = r.sampling;
+  s.temperature = 1.0f;  // OpenAI's default
+  if (const json* v = field(j, "temperature")) s.temperature = static_cast<float>(number_in(*v, "temperature", 0, 2));
+  if (const json* v = field(j, "top_p")) s.top_p = static_cast<float>(number_in(*v, "top_p", 0, 1, true));
+  if (const json* v = field(j, "top_k")) {  // vLLM: -1 or 0 is no limit
+    const int64_t k = integer_in(*v, "top_k", -1, 1 << 20);
+    s.top_k = static_cast<int>(std::max<int64_t>(k, 0));
+  }
+  if (const json* v = field(j, "min_p")) s.min_p = static_cast<float>(number_in(*v, "min_p", 0, 1));
+  if (const json* v = field(j, "presence_penalty")) s.presence_penalty = static_cast<float>(number_in(*v, "presence_penalty", -2, 2));
+  if (const json* v = field(j, "frequency_penalty")) s.frequency_penalty = static_cast<float>(number_in(*v, "frequency_penalty", -2, 2));
+  if (const json* v = field(j, "repetition_penalty"))
+    s.repetition_penalty = static_cast<float>(number_in(*v, "repetition_penalty", 0, 10, true));
+  if (const json* v = field(j, "seed"))
+    s.seed = static_cast<uint64_t>(integer_in(*v, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
+  if (const json* v = field(j, "n"); v && integer_in(*v, "n", 1, 128) != 1)
+    throw ApiError(400, "n must be 1: one choice per request", "n");
+  r.max_tokens = default_max_tokens;
+  for (const char* key : {"max_tokens", "max_completion_tokens"})
+    if (const json* v = field(j, key)) r.max_tokens = static_cast<int32_t>(integer_in(*v, key, 1, limits.max_tokens));
+  if (const json* v = field(j, "stop")) {
+    if (v->is_string()) {
+      r.stop.push_back(v->get<std::string>());
+    } else if (v->is_array() && v->size() <= 16) {
+      for (size_t i = 0; i < v->size(); ++i) r.stop.push_back(string_of((*v)[i], "stop[" + std::to_string(i) + "]"));
+    } else {
+      throw ApiError(400, "stop must be a string or a list of at most 16 strings", "stop");
+    }
+    std::erase(r.stop, std::string());
+  }
+  if (const json* v = field(j, "stream")) out.stream = bool_of(*v, "stream");
+  if (const json* v = field(j, "stream_options")) {
+    if (!v->is_object()) throw ApiError(400, "stream_options must be an object", "stream_options");
+    if (const json* u = field(*v, "include_usage")) out.include_usage = bool_of(*u, "stream_options.include_usage");
+  }
+  if (const json* v = field(j, "user")) r.client_id = string_of(*v, "user");
+  r.stream = true;  // the gateway collects the deltas itself when the client did not ask for a stream
+}
+
+// One content part: text, or an image_url loaded and probed.
+ContentPart parse_part(const json& part, const std::string& where, bool images_allowed, const RequestLimits& limits,
+                       int& images) {
+  if (!part.is_object()) throw ApiError(400, where + " must be an object", where);
+  const std::string type = field(part, "type") ? string_of(part["type"], where + ".type") : "";
+  if (type == "text") {
+    const json* text = field(part, "text");
+    if (!text) throw ApiError(400, where + ".text is missing", where + ".text");
+    return {string_of(*text, where + ".text"), {}, false};
+  }
+  if (type != "image_url") throw ApiError(400, where + ".type must be text or image_url", where + ".type");
+  if (!images_allowed) throw ApiError(400, "images are allowed in user messages only", where);
+  if (++images > limits.max_images)
+    throw ApiError(400, "more than " + std::to_string(limits.max_images) + " images in one request", where);
+  const json* image = field(part, "image_url");
+  if (!image) throw ApiError(400, where + ".image_url is missing", where + ".image_url");
+  std::string url;
+  if (image->is_string()) {
+    url = image->get<std::string>();
+  } else if (image->is_object() && field(*image, "url")) {
+    url = string_of((*image)["url"], where + ".image_url.url");
+  } else {
+    throw ApiError(400, where + ".image_url must be an object with a url", where + ".image_url");
+  }
+  return {"", load_image(url, limits.media, where + ".image_url"), true};
+}
+
+std::vector<ToolCall> parse_tool_call_list(const json& calls, const std::string& where) {
+  if (!calls.is_array()) throw ApiError(400, where + " must be a list", where);
+  std::vector<ToolCall> out;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    const json* fn = calls[i].is_object() ? field(calls[i], "function") : nullptr;
+    if (!fn || !fn->is_object()) throw ApiError(400, at + ".function must be an object", at + ".function");
+    const json* name = field(*fn, "name");
+    if (!name) throw ApiError(400, at + ".function.name is missing", at + ".function.name");
+    ToolCall call{string_of(*name, at + ".function.name"), "{}"};
+    if (const json* args = field(*fn, "arguments")) call.arguments = args->is_string() ? args->get<std::string>() : python_json(*args);
+    out.push_back(std::move(call));
+  }
+  return out;
+}
+
+ChatTurn parse_message(const json& m, const std::string& where, const RequestLimits& limits, int& images) {
+  if (!m.is_object()) throw ApiError(400, where + " must be an object", where);
+  const json* role = field(m, "role");
+  if (!role) throw ApiError(400, where + ".role is missing", where + ".role");
+  ChatTurn turn{string_of(*role, where + ".role"), {}};
+  if (turn.role == "developer") turn.role = "system";  // OpenAI's newer name for it
+  if (turn.role != "system" && turn.role != "user" && turn.role != "assistant" && turn.role != "tool")
+    throw ApiError(400, where + ".role must be system, developer, user, assistant or tool", where + ".role");
+  if (const json* content = field(m, "content")) {
+    if (content->is_string()) {
+      if (!content->get<std::string>().empty()) turn.parts.push_back({content->get<std::string>(), {}, false});
+    } else if (content->is_array()) {
+      for (size_t i = 0; i < content->size(); ++i)
+        turn.parts.push_back(parse_part((*content)[i], where + ".content[" + std::to_string(i) + "]", turn.role == "user",
+                                        limits, images));
+    } else {
+      throw ApiError(400, where + ".content must be a string or a list of parts", where + ".content");
+    }
+  }
+  if (const json* calls = field(m, "tool_calls")) {
+    if (turn.role != "assistant") throw ApiError(400, "only assistant messages carry tool_calls", where + ".tool_calls");
+    turn.tool_calls = parse_tool_call_list(*calls, where + ".tool_calls");
+  }
+  return turn;
+}
+
+// tools: [{type: function, function: {name, ...}}], each kept as the template's tojson writes it.
+std::vector<std::string> parse_tools(const json& tools) {
+  if (!tools.is_array()) throw ApiError(400, "tools must be a list", "tools");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const std::string at = "tools[" + std::to_string(i) + "]";
+    const json& t = tools[i];
+    if (!t.is_object()) throw ApiError(400, at + " must be an object", at);
+    const json* fn = field(t, "function");
+    if (!fn || !fn->is_object() || !field(*fn, "name") || !(*fn)["name"].is_string())
+      throw ApiError(400, at + ".function must be an object with a string name", at + ".function");
+    out.push_back(python_json(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& limits) {
+  const json j = parse_body(body, limits.max_depth);
+  ParsedRequest out;
+  parse_common(j, limits, limits.default_max_tokens, out);
+  const json* messages = field(j, "messages");
+  if (!messages) throw ApiError(400, "messages is missing", "messages");
+  if (!messages->is_array() || messages->empty()) throw ApiError(400, "messages must be a non-empty list", "messages");
+  int images = 0;
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    out.request.messages.push_back(parse_message((*messages)[i], where, limits, images));
+    if (out.request.messages.back().role == "system" && i != 0)
+      throw ApiError(400, where + ": a system message must come first", where);
+  }
+  std::string tool_choice = "auto";
+  if (const json* v = field(j, "tool_choice")) {
+    if (v->is_string()) {
+      tool_choice = v->get<std::string>();
+      if (tool_choice != "none" && tool_choice != "auto" && tool_choice != "required")
+        throw ApiError(400, "tool_choice must be none, auto, required or a function", "tool_choice");
+    } else if (!v->is_object()) {
+      throw ApiError(400, "tool_choice must be a string or an object", "tool_choice");
+    }
+  }
+  if (const json* v = field(j, "tools"); v && tool_choice != "none") {
+    out.request.tools = parse_tools(*v);
+    out.tools = !out.request.tools.empty();
+  }
+  return out;
+}
+
+ParsedRequest parse_completion_request(std::string_view body, const RequestLimits& limits) {
+  const json j = parse_body(body, limits.max_depth);
+  ParsedRequest out;
+  parse_common(j, limits, 16, out);
+  const json* prompt = field(j, "prompt");
+  if (!prompt) throw ApiError(400, "prompt is missing", "prompt");
+  // A list of one prompt is that prompt; several are a batch, which a request here is not.
+  const json* p = prompt;
+  if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) p = &(*p)[0];
+  if (p->is_string()) {
+    out.request.prompt = p->get<std::string>();
+    if (out.request.prompt.empty()) throw ApiError(400, "prompt is empty", "prompt");
+  } else if (p->is_array() && !p->empty()) {
+    for (size_t i = 0; i < p->size(); ++i)
+      out.request.prompt_ids.push_back(
+          static_cast<int32_t>(integer_in((*p)[i], "prompt[" + std::to_string(i) + "]", 0, std::numeric_limits<int32_t>::max())));
+  } else {
+    throw ApiError(400, "prompt must be a string or a non-empty list of token ids (one prompt per request)", "prompt");
+  }
+  return out;
+}
+
+}  // namespace pio::http

@@ -1,0 +1,42 @@
+// OpenAI request bodies (POST /v1/chat/completions, POST /v1/completions) turned into the
+// node's ChatRequest, checked field by field: a field of the wrong type or out of its range is
+// a 400 naming it, unknown fields are ignored, images are loaded and probed (media.h).
+// References: the OpenAI API reference (Create chat completion, Create completion) and vLLM's
+// extensions top_k, min_p and repetition_penalty.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "http/media.h"
+#include "messages/chat.h"
+
+namespace pio::http {
+
+struct RequestLimits {
+  int32_t max_tokens = 4096;      // the largest max_tokens a request may ask
+  int32_t default_max_tokens = 1024;  // when a chat request gives none (completions: 16, as OpenAI)
+  int max_images = 8;             // per request
+  int max_depth = 64;             // JSON nesting
+  MediaPolicy media;
+};
+
+struct ParsedRequest {
+  ChatRequest request;
+  std::string model;           // as the client named it ("" when absent)
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool tools = false;          // tool calls are parsed out of the answer
+};
+
+// A chat completion. Sampling defaults are OpenAI's (temperature 1, top_p 1) unless given.
+// Throws ApiError (400 for malformed or out-of-range fields and JSON that does not parse,
+// media.h's statuses for images).
+ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& limits);
+
+// A completion: `prompt` a string or token ids (or a list holding one of those), no chat
+// template. Throws ApiError 400 as above.
+ParsedRequest parse_completion_request(std::string_view body, const RequestLimits& limits);
+
+}  // namespace pio::http

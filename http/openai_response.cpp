@@ -1,0 +1,127 @@
+#include "http/openai_response.h"
+
+#include <nlohmann/json.hpp>
+
+#include "http/api_error.h"
+
+namespace pio::http {
+namespace {
+
+using json = nlohmann::json;
+
+// Model output is whole UTF-8 characters, but a special token's text or a byte-level token
+// may not be: replace what is not UTF-8 rather than fail the answer.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json usage_json(const Usage& u) {
+  return {{"prompt_tokens", u.prompt_tokens},
+          {"completion_tokens", u.completion_tokens},
+          {"total_tokens", u.prompt_tokens + u.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", u.cached_tokens}}}};
+}
+
+json timings_json(const StageTimings& t) {
+  return {{"queue_ms", t.queue_ms},     {"preprocess_ms", t.preprocess_ms}, {"tokenize_ms", t.tokenize_ms},
+          {"vision_ms", t.vision_ms},   {"prefill_ms", t.prefill_ms},       {"ttft_ms", t.ttft_ms},
+          {"decode_ms", t.decode_ms},   {"total_ms", t.total_ms}};
+}
+
+json tool_calls_json(const std::vector<ToolCall>& calls, const std::string& id, bool with_index) {
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json call = {{"id", "call_" + id + "_" + std::to_string(i)},
+                 {"type", "function"},
+                 {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (with_index) call["index"] = i;
+    out.push_back(std::move(call));
+  }
+  return out;
+}
+
+json base(const ResponseInfo& info, const char* object) {
+  return {{"id", info.id}, {"object", object}, {"created", info.created}, {"model", info.model}};
+}
+
+}  // namespace
+
+std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final) {
+  json body = base(info, info.chat ? "chat.completion" : "text_completion");
+  json choice = {{"index", 0}, {"finish_reason", final.finish_reason}, {"logprobs", nullptr}};
+  if (!info.chat) {
+    choice["text"] = text;
+  } else {
+    json message = {{"role", "assistant"}, {"content", text}};
+    if (info.tools) {
+      const ParsedOutput parsed = parse_tool_calls(text);
+      if (!parsed.calls.empty()) {
+        message["content"] = parsed.content ? json(*parsed.content) : json(nullptr);
+        message["tool_calls"] = tool_calls_json(parsed.calls, info.id, false);
+        choice["finish_reason"] = "tool_calls";
+      }
+    }
+    choice["message"] = std::move(message);
+  }
+  body["choices"] = json::array({std::move(choice)});
+  body["usage"] = usage_json(final.usage);
+  body["timings"] = timings_json(final.timings);
+  return dump(body);
+}
+
+std::string sse_error(int status, const std::string& message) {
+  return "data: " + error_body(status, message) + "\n\ndata: [DONE]\n\n";
+}
+
+StreamFormatter::StreamFormatter(ResponseInfo info, bool include_usage)
+    : info_(std::move(info)), include_usage_(include_usage) {}
+
+std::string StreamFormatter::chunk(const json& choice, const json& extra) const {
+  json c = base(info_, info_.chat ? "chat.completion.chunk" : "text_completion");
+  c["choices"] = json::array({choice});
+  if (include_usage_) c["usage"] = nullptr;  // OpenAI: null on every chunk but the last
+  if (extra.is_object())
+    for (const auto& [k, v] : extra.items()) c[k] = v;
+  return "data: " + dump(c) + "\n\n";
+}
+
+std::string StreamFormatter::text_chunk(const std::string& text) const {
+  if (text.empty()) return "";
+  if (!info_.chat) return chunk({{"index", 0}, {"text", text}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+  return chunk({{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+}
+
+std::string StreamFormatter::start() {
+  if (!info_.chat) return "";
+  return chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+}
+
+std::string StreamFormatter::delta(const std::string& text) {
+  return text_chunk(info_.tools ? tool_stream_.feed(text) : text);
+}
+
+std::string StreamFormatter::finish(const StreamEvent& final) {
+  std::string out = delta(final.text);
+  std::string reason = final.finish_reason;
+  if (info_.tools) {
+    const ParsedOutput held = tool_stream_.finish();
+    if (held.content) out += text_chunk(*held.content);
+    if (!held.calls.empty()) {
+      out += chunk({{"index", 0}, {"delta", {{"tool_calls", tool_calls_json(held.calls, info_.id, true)}}},
+                    {"finish_reason", nullptr}, {"logprobs", nullptr}});
+      reason = "tool_calls";
+    }
+  }
+  const json timings = {{"timings", timings_json(final.timings)}};
+  if (info_.chat)
+    out += chunk({{"index", 0}, {"delta", json::object()}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
+  else
+    out += chunk({{"index", 0}, {"text", ""}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
+  if (include_usage_) {
+    json c = base(info_, info_.chat ? "chat.completion.chunk" : "text_completion");
+    c["choices"] = json::array();
+    c["usage"] = usage_json(final.usage);
+    out += "data: " + dump(c) + "\n\n";
+  }
+  return out + "data: [DONE]\n\n";
+}
+
+}  // namespace pio::http

@@ -1,0 +1,56 @@
+// OpenAI response bodies for a node's answer: a whole chat.completion / text_completion, or the
+// server-sent events of a stream (chat.completion.chunk / text_completion chunks, a usage chunk
+// when stream_options.include_usage, then `data: [DONE]`). The usage has
+// prompt_tokens_details.cached_tokens; a `timings` object (milliseconds per stage, as
+// llama.cpp's server adds) rides along. Reference: the OpenAI API reference, "The chat
+// completion object" and "The chat completion chunk object".
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "http/tool_calls.h"
+#include "messages/events.h"
+
+namespace pio::http {
+
+struct ResponseInfo {
+  std::string id;        // chatcmpl-... / cmpl-...
+  int64_t created = 0;   // Unix seconds
+  std::string model;
+  bool chat = true;      // chat completion, else text completion
+  bool tools = false;    // parse <tool_call> blocks out of the answer
+};
+
+// The whole answer's body; finish_reason is the node's (stop, length), tool_calls when calls
+// were parsed out of the text.
+std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final);
+
+// One `data: ...\n\n` event carrying an error JSON, then `data: [DONE]`: how a stream that
+// already answered 200 reports a failure.
+std::string sse_error(int status, const std::string& message);
+
+// The events of one streamed answer, in order: start(), delta() per text delta, finish().
+class StreamFormatter {
+ public:
+  StreamFormatter(ResponseInfo info, bool include_usage);
+  // The first chunk (chat: the assistant role with empty content).
+  std::string start();
+  // A text delta; "" when nothing can go out yet (held tool-call text).
+  std::string delta(const std::string& text);
+  // The final event's text, any tool calls, the chunk with the finish reason, the usage chunk
+  // when asked for, and [DONE].
+  std::string finish(const StreamEvent& final);
+
+ private:
+  std::string chunk(const nlohmann::json& choice, const nlohmann::json& extra = nullptr) const;
+  std::string text_chunk(const std::string& text) const;
+
+  ResponseInfo info_;
+  bool include_usage_;
+  ToolCallStream tool_stream_;
+};
+
+}  // namespace pio::http

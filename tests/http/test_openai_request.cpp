@@ -1,0 +1,200 @@
+// OpenAI request bodies into ChatRequest: every field mapped, wrong types and ranges refused
+// with 400 naming the field, unknown fields ignored, malformed JSON and deep nesting refused.
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "http/api_error.h"
+#include "http/openai_request.h"
+#include "tests/http/http_support.h"
+
+using namespace pio;
+using namespace pio::http;
+// Ordered, as a client sends it: the tools' key order must survive.
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// "STATUS PARAM" of the refusal, "0 " when accepted.
+std::string refusal(const std::string& body, bool chat = true, const RequestLimits& limits = {}) {
+  try {
+    chat ? parse_chat_request(body, limits) : parse_completion_request(body, limits);
+  } catch (const ApiError& e) {
+    return std::to_string(e.status()) + " " + e.param();
+  }
+  return "0 ";
+}
+
+int status(const std::string& body, bool chat = true, const RequestLimits& limits = {}) {
+  return std::stoi(refusal(body, chat, limits));
+}
+
+std::string with(const json& extra) {
+  json body = {{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  body.update(extra);
+  return body.dump();
+}
+
+const std::string kPng = test::data_dir() + "/image/pillow/rgb_37x23.png";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(openai_request)
+
+BOOST_AUTO_TEST_CASE(maps_every_field) {
+  const std::string body = with({{"max_tokens", 7}, {"temperature", 0.5}, {"top_p", 0.9}, {"top_k", 40}, {"min_p", 0.05},
+                                 {"presence_penalty", 0.5}, {"frequency_penalty", -0.5}, {"repetition_penalty", 1.1},
+                                 {"seed", 42}, {"stop", {"a", "bc"}}, {"n", 1}, {"stream", true},
+                                 {"stream_options", {{"include_usage", true}}}, {"user", "alice"},
+                                 {"some_future_field", {{"x", 1}}}});
+  const ParsedRequest p = parse_chat_request(body, {});
+  BOOST_TEST(p.model == "m");
+  BOOST_TEST(p.stream);
+  BOOST_TEST(p.include_usage);
+  BOOST_TEST(!p.tools);
+  const ChatRequest& r = p.request;
+  BOOST_TEST(r.max_tokens == 7);
+  BOOST_TEST(r.sampling.temperature == 0.5f);
+  BOOST_TEST(r.sampling.top_p == 0.9f);
+  BOOST_TEST(r.sampling.top_k == 40);
+  BOOST_TEST(r.sampling.min_p == 0.05f);
+  BOOST_TEST(r.sampling.presence_penalty == 0.5f);
+  BOOST_TEST(r.sampling.frequency_penalty == -0.5f);
+  BOOST_TEST(r.sampling.repetition_penalty == 1.1f);
+  BOOST_TEST(r.sampling.seed == 42u);
+  BOOST_TEST(r.stop == (std::vector<std::string>{"a", "bc"}), boost::test_tools::per_element());
+  BOOST_TEST(r.client_id == "alice");
+  BOOST_REQUIRE(r.messages.size() == 1u);
+  BOOST_TEST(r.messages[0].role == "user");
+  BOOST_REQUIRE(r.messages[0].parts.size() == 1u);
+  BOOST_TEST(r.messages[0].parts[0].text == "hi");
+}
+
+BOOST_AUTO_TEST_CASE(defaults_are_openais) {
+  const ParsedRequest p = parse_chat_request(with({{"max_completion_tokens", 9}, {"stop", "x"}, {"seed", -1}, {"top_k", -1}}), {});
+  BOOST_TEST(p.request.sampling.temperature == 1.0f);
+  BOOST_TEST(p.request.sampling.top_p == 1.0f);
+  BOOST_TEST(p.request.sampling.top_k == 0);
+  BOOST_TEST(p.request.sampling.seed == ~uint64_t(0));
+  BOOST_TEST(p.request.max_tokens == 9);
+  BOOST_TEST(p.request.stop == std::vector<std::string>{"x"}, boost::test_tools::per_element());
+  BOOST_TEST(!p.stream);
+  RequestLimits limits;
+  limits.default_max_tokens = 33;
+  BOOST_TEST(parse_chat_request(with({{"temperature", nullptr}}), limits).request.max_tokens == 33);
+  BOOST_TEST(parse_chat_request(with({{"temperature", nullptr}}), limits).request.sampling.temperature == 1.0f);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_400_naming_the_field) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"temperature", "hot"}}, "temperature"},   {{{"temperature", 2.5}}, "temperature"},
+      {{{"top_p", 0}}, "top_p"},                   {{{"top_k", 1.5}}, "top_k"},
+      {{{"max_tokens", 0}}, "max_tokens"},         {{{"max_tokens", 1e30}}, "max_tokens"},
+      {{{"max_tokens", 5000}}, "max_tokens"},      {{{"max_tokens", "10"}}, "max_tokens"},
+      {{{"seed", 1.5}}, "seed"},                   {{{"seed", 18446744073709551615ull}}, "seed"},
+      {{{"n", 2}}, "n"},                           {{{"stop", 3}}, "stop"},
+      {{{"stop", {"a", 1}}}, "stop[1]"},           {{{"stream", "yes"}}, "stream"},
+      {{{"stream_options", {{"include_usage", 1}}}}, "stream_options.include_usage"},
+      {{{"messages", "hi"}}, "messages"},          {{{"messages", json::array()}}, "messages"},
+      {{{"messages", {{{"role", "robot"}, {"content", "x"}}}}}, "messages[0].role"},
+      {{{"messages", {{{"content", "x"}}}}}, "messages[0].role"},
+      {{{"messages", {{{"role", "user"}, {"content", 5}}}}}, "messages[0].content"},
+      {{{"messages", {{{"role", "user"}, {"content", {{{"type", "audio"}}}}}}}}, "messages[0].content[0].type"},
+      {{{"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", 1}}}}}}}}, "messages[0].content[0].text"},
+      {{{"messages", {{{"role", "user"}, {"content", "a"}}, {{"role", "system"}, {"content", "b"}}}}}, "messages[1]"},
+      {{{"tools", {{{"type", "function"}}}}}, "tools[0].function"},
+      {{{"tool_choice", "always"}}, "tool_choice"},
+      {{{"model", 3}}, "model"},                   {{{"user", 3}}, "user"},
+  };
+  for (const auto& [extra, param] : cases) {
+    BOOST_TEST_CONTEXT(extra.dump()) {
+      BOOST_TEST(refusal(with(extra)) == "400 " + param);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(malformed_bodies_are_400) {
+  for (const std::string& body : std::vector<std::string>{"", "{", "[]", "\"x\"", "{\"messages\": [}", "{\"a\": 1e999}", "{\"a\": \"\xff\"}",
+                                 std::string(100000, '[') + std::string(100000, ']')}) {
+    BOOST_TEST_CONTEXT(body.substr(0, 20)) { BOOST_TEST(status(body) == 400); }
+  }
+  BOOST_TEST(refusal("{}") == "400 messages");
+}
+
+BOOST_AUTO_TEST_CASE(images_and_their_limits) {
+  const json image = {{"type", "image_url"}, {"image_url", {{"url", test::data_uri(kPng)}}}};
+  const json text = {{"type", "text"}, {"text", "what?"}};
+  const ParsedRequest p = parse_chat_request(with({{"messages", {{{"role", "user"}, {"content", {image, text}}}}}}), {});
+  BOOST_REQUIRE(p.request.messages[0].parts.size() == 2u);
+  BOOST_TEST(p.request.messages[0].parts[0].is_image);
+  BOOST_TEST(p.request.messages[0].parts[0].image == test::read_bytes(kPng), boost::test_tools::per_element());
+  BOOST_TEST(p.request.messages[0].parts[1].text == "what?");
+  RequestLimits two;
+  two.max_images = 2;
+  BOOST_TEST(status(with({{"messages", {{{"role", "user"}, {"content", {image, image}}}}}}), true, two) == 0);
+  BOOST_TEST(refusal(with({{"messages", {{{"role", "user"}, {"content", {image, image, image}}}}}}), true, two) ==
+             "400 messages[0].content[2]");
+  BOOST_TEST(status(with({{"messages", {{{"role", "assistant"}, {"content", {image}}}}}})) == 400);
+  const json bad = {{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,AAAA"}}}};
+  BOOST_TEST(refusal(with({{"messages", {{{"role", "user"}, {"content", {bad}}}}}})) ==
+             "422 messages[0].content[0].image_url");
+}
+
+BOOST_AUTO_TEST_CASE(tools_and_tool_calls) {
+  const json tool = json::parse(R"({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+      "properties": {"city": {"type": "string"}}}}})");
+  const json messages = json::parse(R"([
+    {"role": "user", "content": "Weather?"},
+    {"role": "assistant", "content": null, "tool_calls": [
+      {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}},
+      {"id": "c2", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}}]},
+    {"role": "tool", "tool_call_id": "c1", "content": "sunny"}])");
+  const ParsedRequest p = parse_chat_request(with({{"messages", messages}, {"tools", {tool}}}), {});
+  BOOST_TEST(p.tools);
+  BOOST_REQUIRE(p.request.tools.size() == 1u);
+  BOOST_TEST(p.request.tools[0] ==
+             R"({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})");
+  const ChatTurn& assistant = p.request.messages[1];
+  BOOST_TEST(assistant.parts.empty());
+  BOOST_REQUIRE(assistant.tool_calls.size() == 2u);
+  BOOST_TEST(assistant.tool_calls[0].name == "get_weather");
+  BOOST_TEST(assistant.tool_calls[0].arguments == R"({"city": "Paris"})");
+  BOOST_TEST(assistant.tool_calls[1].arguments == R"({"city": "Rome"})");
+  BOOST_TEST(p.request.messages[2].role == "tool");
+  // tool_choice none: the tools are neither rendered nor parsed.
+  const ParsedRequest none = parse_chat_request(with({{"tools", {tool}}, {"tool_choice", "none"}}), {});
+  BOOST_TEST(!none.tools);
+  BOOST_TEST(none.request.tools.empty());
+  BOOST_TEST(status(with({{"messages", {{{"role", "user"}, {"content", "x"}, {"tool_calls", json::array()}}}}})) == 400);
+}
+
+// The tools the chat-template goldens were rendered with, written as the template's tojson does.
+BOOST_AUTO_TEST_CASE(tools_are_written_as_the_template_tojson) {
+  std::ifstream in(test::data_dir() + "/tokenizer/chat_goldens.json");
+  int compared = 0;
+  for (const auto& g : json::parse(in)) {
+    if (g["tools"].empty()) continue;
+    const ParsedRequest p = parse_chat_request(with({{"tools", g["tools"]}}), {});
+    BOOST_TEST(p.request.tools == g["tools_json"].get<std::vector<std::string>>(), boost::test_tools::per_element());
+    ++compared;
+  }
+  BOOST_TEST(compared == 2);
+}
+
+BOOST_AUTO_TEST_CASE(completions_take_text_or_token_ids) {
+  const ParsedRequest text = parse_completion_request(R"({"model": "m", "prompt": "Once upon"})", {});
+  BOOST_TEST(text.request.prompt == "Once upon");
+  BOOST_TEST(text.request.messages.empty());
+  BOOST_TEST(text.request.max_tokens == 16);  // OpenAI's completions default
+  const ParsedRequest ids = parse_completion_request(R"({"prompt": [1, 2, 3], "max_tokens": 4})", {});
+  BOOST_TEST(ids.request.prompt_ids == (std::vector<int32_t>{1, 2, 3}), boost::test_tools::per_element());
+  BOOST_TEST(parse_completion_request(R"({"prompt": [[5, 6]]})", {}).request.prompt_ids == (std::vector<int32_t>{5, 6}),
+             boost::test_tools::per_element());
+  BOOST_TEST(parse_completion_request(R"({"prompt": ["x"]})", {}).request.prompt == "x");
+  for (const char* bad : {R"({})", R"({"prompt": ""})", R"({"prompt": []})", R"({"prompt": ["a", "b"]})",
+                          R"({"prompt": [1, -2]})", R"({"prompt": [1, 3000000000]})", R"({"prompt": [1.5]})", R"({"prompt": 7})"}) {
+    BOOST_TEST_CONTEXT(bad) { BOOST_TEST(status(bad, false) == 400); }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
