@@ -25,3 +25,7 @@ add_library(CAF::io SHARED IMPORTED)
 set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION ${CAF_IO_LIBRARY} INTERFACE_LINK_LIBRARIES CAF::core)
 # The profiler's counters and histograms, also served as Prometheus text.
 find_package(prometheus-cpp CONFIG REQUIRED)
+# The tiered cache (storage/): RocksDB's shared library (RocksDB::rocksdb is the static archive),
+# xxHash for content keys and value checksums.
+find_package(RocksDB CONFIG REQUIRED)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
