@@ -18,6 +18,7 @@
 #include "messages/events.h"
 #include "messages/pipeline.h"
 #include "messages/stats.h"
+#include "storage/tiered_cache.h"
 
 namespace pio {
 
@@ -33,6 +34,9 @@ class Profiler {
   void step(const StepStats& s);
   // A request ended: outcome is its finish reason (stop, length, cancelled, error) or "refused".
   void finished(const std::string& outcome, const Usage& usage);
+
+  // The tiered cache whose per-tier figures the report carries (thread-safe to read).
+  void watch_cache(std::shared_ptr<const TieredCache> cache) { cache_ = std::move(cache); }
 
   StatsReport report(const EngineLoad& load, int64_t running, int64_t queued) const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -55,6 +59,7 @@ class Profiler {
   int64_t last_budget_ = 0;
   int64_t preemptions_ = 0;
   std::string hardware_, configuration_;
+  std::shared_ptr<const TieredCache> cache_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
