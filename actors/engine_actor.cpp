@@ -19,7 +19,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
                                             profiler_actor profiler) {
   auto& st = self->state;
   st.cache = std::make_unique<PagedKvCache>(settings.model->text().kv_shape(), settings.kv_bytes, settings.kv_block_size);
-  st.group = std::make_unique<EngineGroup>(*settings.model, settings.tokenizer, *st.cache, settings.options);
+  st.group = std::make_unique<EngineGroup>(*settings.model, settings.tokenizer, *st.cache, settings.options, settings.cache);
   const auto wake = [self] {
     if (self->state.stepping) return;
     self->state.stepping = true;
@@ -47,6 +47,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
       [self, wake](preempt_atom) {
         if (self->state.group->preempt_one()) wake();
       },
+      [self](shrink_atom) { self->state.cache->drop_retained(); },
       [self, wake](admit_atom, bool admitting) {
         self->state.group->set_admitting(admitting);
         if (admitting) wake();

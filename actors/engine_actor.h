@@ -21,6 +21,7 @@ struct EngineSettings {
   int64_t kv_bytes = int64_t{1} << 30;
   int kv_block_size = 16;
   EngineGroupOptions options;
+  std::shared_ptr<TieredCache> cache;  // vision embeddings and prefix KV; null with --no-cache
 };
 
 engine_actor spawn_engine(caf::actor_system& sys, const EngineSettings& settings, supervisor_actor events,

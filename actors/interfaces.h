@@ -37,6 +37,7 @@ using engine_atom = caf::atom_constant<caf::atom("engine")>;
 using filter_atom = caf::atom_constant<caf::atom("filter")>;
 using output_atom = caf::atom_constant<caf::atom("output")>;
 using group_atom = caf::atom_constant<caf::atom("group")>;
+using shrink_atom = caf::atom_constant<caf::atom("shrink")>;
 
 // A client's receiver of one or more requests' stream events.
 using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
@@ -49,11 +50,13 @@ using node_api = caf::typed_actor<caf::replies_to<submit_atom, ChatRequest, stre
 
 // An engine group (batcher + engine, one process): takes jobs and cancellations; its events
 // go to the supervisor it was spawned with. Memory pressure: preempt the lowest-priority
-// running sequence, pause or resume admission. `step` is its own loop.
+// running sequence, pause or resume admission, drop the KV blocks retained for prefix caching
+// (shrink). `step` is its own loop.
 using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
                                       caf::reacts_to<cancel_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,
                                       caf::reacts_to<preempt_atom>,
+                                      caf::reacts_to<shrink_atom>,
                                       caf::reacts_to<admit_atom, bool>,
                                       caf::reacts_to<step_atom>>;
 
@@ -67,6 +70,7 @@ using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
                                       caf::reacts_to<done_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,
                                       caf::reacts_to<preempt_atom>,
+                                      caf::reacts_to<shrink_atom>,
                                       caf::reacts_to<admit_atom, bool>,
                                       caf::replies_to<group_atom, uint32_t, engine_actor>::with<std::vector<uint64_t>>>;
 
@@ -81,9 +85,10 @@ using supervisor_actor = node_api::extend<caf::reacts_to<event_atom, StreamEvent
 // Tokenizer pool worker: the chat template's ids for a request (one placeholder per image).
 using tokenizer_actor = caf::typed_actor<caf::replies_to<tokenize_atom, ChatRequest>::with<PromptTokens>>;
 
-// Preprocessor pool worker: an encoded image and a pixel limit in, the encoder's input out.
+// Preprocessor pool worker: an encoded image and a pixel limit in, the encoder's input out (or,
+// on a vision cache hit, the cached features).
 using preprocessor_actor =
-    caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PixelValues>>;
+    caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PreparedImage>>;
 
 
 // Plug-in stages (actors/plugin.h): a request filter and an output processor, each in its own actor.

@@ -25,6 +25,7 @@ Node::Node(NodeSettings settings) : config_(make_actor_system_config()) {
   if (!settings.engine.model || !settings.engine.tokenizer) throw std::invalid_argument("node: no model or tokenizer");
   if (!settings.profiler) settings.profiler = std::make_shared<Profiler>(describe_hardware(), "");
   profiler_ = settings.profiler;
+  if (settings.engine.cache) settings.profiler->watch_cache(settings.engine.cache);
   system_ = std::make_unique<caf::actor_system>(*config_);
   supervisor_ = spawn_supervisor(*system_, std::move(settings));
 }

@@ -51,6 +51,9 @@ router_actor::behavior_type router_behavior(router_pointer self, uint32_t groups
       [self](preempt_atom) {
         for (const auto& group : self->state.groups) self->send(group, preempt_atom::value);
       },
+      [self](shrink_atom) {
+        for (const auto& group : self->state.groups) self->send(group, shrink_atom::value);
+      },
       [self](admit_atom, bool admitting) {
         for (const auto& group : self->state.groups) self->send(group, admit_atom::value, admitting);
       },

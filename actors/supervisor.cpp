@@ -23,7 +23,7 @@ struct InFlight {
   double started_s = -1;     // admitted into the pipeline
   int pending = 0;           // tokenize and preprocess answers still outstanding
   PromptTokens tokens;
-  std::vector<PixelValues> images;
+  std::vector<PreparedImage> images;
   StageTimings timings;
   bool at_engine = false;
   double last_event_s = -1;  // for inter-token latency
@@ -73,7 +73,7 @@ class Supervisor {
     const auto& s = st_.settings;
     st_.kids->profiler = spawn_profiler(sys, s.profiler);
     st_.kids->tokenizer = spawn_tokenizer_pool(sys, s.engine.tokenizer, s.tokenizer_workers);
-    st_.kids->preprocessor = spawn_preprocessor_pool(sys, s.preprocessor, s.max_pixels, s.preprocessor_workers);
+    st_.kids->preprocessor = spawn_preprocessor_pool(sys, s.preprocessor, s.max_pixels, s.preprocessor_workers, s.engine.cache);
     st_.kids->router = spawn_router(sys, 1);
     spawn_engine_group();
     // Monitored, not linked: a killed child must not take the supervisor with it.
@@ -174,7 +174,7 @@ class Supervisor {
       self_->monitor(st_.kids->tokenizer);
     } else if (down.source == st_.kids->preprocessor.address()) {
       st_.kids->preprocessor = spawn_preprocessor_pool(self_->system(), st_.settings.preprocessor, st_.settings.max_pixels,
-                                                 st_.settings.preprocessor_workers);
+                                                       st_.settings.preprocessor_workers, st_.settings.engine.cache);
       self_->monitor(st_.kids->preprocessor);
     } else {
       std::vector<uint64_t> orphaned;
@@ -228,11 +228,17 @@ class Supervisor {
     return id;
   }
 
-  // Memory: above hard the engine preempts (one sequence per tick) and admits nothing new;
-  // back at normal it admits again and waiting requests start.
+  // Memory: above soft the cache's hot tier is emptied (its entries stay on disk) and the KV
+  // blocks kept for prefix caching are let go; above hard
+  // the engine preempts (one sequence per tick) and admits nothing new; back at normal the hot
+  // tier gets its bound back, the engine admits again and waiting requests start.
   void check_memory() {
     const double used = memory_mb();
     const MemoryLevel level = st_.admission->level(used);
+    if (const auto& cache = st_.settings.engine.cache; cache && level != st_.level) {
+      cache->set_hot_limit(level == MemoryLevel::normal ? cache->configured_hot_limit() : 0);
+      if (level != MemoryLevel::normal) self_->send(st_.kids->router, shrink_atom::value);
+    }
     if (level == MemoryLevel::hard) self_->send(st_.kids->router, preempt_atom::value);
     if ((level == MemoryLevel::hard) != (st_.level == MemoryLevel::hard))
       self_->send(st_.kids->router, admit_atom::value, level != MemoryLevel::hard);
@@ -326,11 +332,11 @@ class Supervisor {
         self_->request(st_.kids->preprocessor, caf::infinite, preprocess_atom::value, std::move(part.image),
                        r.request.max_pixels)
             .then(
-                [this, id, i](PixelValues& pixels) {
+                [this, id, i](PreparedImage& image) {
                   if (!st_.requests.count(id)) return;
                   InFlight& q = st_.requests.at(id);
                   q.timings.preprocess_ms = std::max(q.timings.preprocess_ms, (monotonic_s() - q.started_s) * 1000);
-                  q.images[i] = std::move(pixels);
+                  q.images[i] = std::move(image);
                   part_done(id);
                 },
                 failed("image", ErrorCode::bad_image));
@@ -347,7 +353,11 @@ class Supervisor {
     job.client_id = r.request.client_id;
     job.priority = r.request.priority;
     job.ids = std::move(r.tokens.ids);
-    job.images = std::move(r.images);
+    for (auto& image : r.images) {
+      job.images.push_back(std::move(image.pixels));
+      job.image_keys.push_back(std::move(image.cache_key));
+      job.image_features.push_back(std::move(image.features));
+    }
     job.sampling = r.request.sampling;
     job.max_tokens = r.request.max_tokens;
     job.stop_ids = r.request.stop_ids;

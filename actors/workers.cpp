@@ -6,6 +6,7 @@
 
 #include "model/errors.h"
 #include "serving/chat_request.h"
+#include "serving/vision_cache.h"
 
 namespace pio {
 namespace {
@@ -33,11 +34,12 @@ tokenizer_actor::behavior_type tokenizer_worker(std::shared_ptr<const Tokenizer>
   }};
 }
 
-preprocessor_actor::behavior_type preprocessor_worker(PreprocessorConfig config, int64_t node_max_pixels) {
-  return {[config, node_max_pixels](preprocess_atom, const std::vector<uint8_t>& bytes,
-                                    int64_t max_pixels) -> caf::result<PixelValues> {
+preprocessor_actor::behavior_type preprocessor_worker(PreprocessorConfig config, int64_t node_max_pixels,
+                                                      std::shared_ptr<TieredCache> cache) {
+  return {[config, node_max_pixels, cache](preprocess_atom, const std::vector<uint8_t>& bytes,
+                                           int64_t max_pixels) -> caf::result<PreparedImage> {
     try {
-      return preprocess_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels));
+      return prepare_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels), cache.get());
     } catch (const std::exception& e) {
       return bad_request(e);
     }
@@ -52,9 +54,9 @@ tokenizer_actor spawn_tokenizer_pool(caf::actor_system& sys, std::shared_ptr<con
 }
 
 preprocessor_actor spawn_preprocessor_pool(caf::actor_system& sys, PreprocessorConfig config, int64_t node_max_pixels,
-                                           size_t workers) {
-  return spawn_pool<preprocessor_actor>(sys, workers, [config, node_max_pixels](caf::actor_system& s) {
-    return s.spawn(preprocessor_worker, config, node_max_pixels);
+                                           size_t workers, std::shared_ptr<TieredCache> cache) {
+  return spawn_pool<preprocessor_actor>(sys, workers, [config, node_max_pixels, cache](caf::actor_system& s) {
+    return s.spawn(preprocessor_worker, config, node_max_pixels, cache);
   });
 }
 

@@ -28,3 +28,7 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 # The HTTP gateway (http/): cpp-httplib, and OpenSSL's libcrypto for base64 and constant-time compares.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# The tiered cache (storage/): RocksDB's shared library (RocksDB::rocksdb is the static archive),
+# xxHash for content keys and value checksums.
+find_package(RocksDB CONFIG REQUIRED)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)

@@ -22,13 +22,24 @@ struct PromptTokens {
   int32_t images = 0;
 };
 
+// The preprocessor pool's answer for one image. With the vision cache on, cache_key names the
+// image (serving/vision_cache.h); on a cache hit `features` holds the cached encode-image bytes
+// and `pixels` is empty (preprocessing skipped).
+struct PreparedImage {
+  std::string cache_key;
+  PixelValues pixels;
+  std::string features;
+};
+
 // Everything an engine group needs for one request; no pointer into the pipeline's memory.
 struct EngineJob {
   uint64_t id = 0;
   std::string client_id;
   int32_t priority = 0;
   std::vector<int32_t> ids;             // with image placeholders
-  std::vector<PixelValues> images;      // in prompt order
+  std::vector<PixelValues> images;      // in prompt order (empty pixels for a cache hit)
+  std::vector<std::string> image_keys;  // parallel to images: vision cache keys, or empty without a cache
+  std::vector<std::string> image_features;  // parallel to images: cached encode-image bytes on a hit
   SamplingOptions sampling;
   int32_t max_tokens = 256;
   std::vector<int32_t> stop_ids;        // the request's and the model's
@@ -70,9 +81,14 @@ typename Inspector::result_type inspect(Inspector& f, PixelValues& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, PreparedImage& x) {
+  return f(caf::meta::type_name("pio::PreparedImage"), x.cache_key, x.pixels, x.features);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
-  return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.sampling,
-           x.max_tokens, x.stop_ids, x.stop, x.stream, x.show_special_tokens, x.timings);
+  return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.image_keys,
+           x.image_features, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream, x.show_special_tokens, x.timings);
 }
 
 template <class Inspector>

@@ -10,6 +10,8 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "storage/cache_stats.h"
+
 namespace pio {
 
 struct LatencySummary {
@@ -35,6 +37,8 @@ struct StatsReport {
   std::vector<LatencySummary> latencies;
   std::string hardware;        // detected at start
   std::string configuration;   // derived from it and the flags
+  std::vector<CacheTierStats> cache;  // hot, warm, cold; empty with --no-cache
+  std::string cache_status;    // where the cache keeps its files, or why it runs in memory only
 };
 
 template <class Inspector>
@@ -43,10 +47,16 @@ typename Inspector::result_type inspect(Inspector& f, LatencySummary& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, CacheTierStats& x) {
+  return f(caf::meta::type_name("pio::CacheTierStats"), x.tier, x.entries, x.bytes, x.limit_bytes, x.hits, x.misses,
+           x.evictions, x.promotions, x.corrupt_dropped);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StatsReport& x) {
   return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.max_batch_size,
            x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.prompt_tokens, x.generated_tokens,
-           x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration);
+           x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration, x.cache, x.cache_status);
 }
 
 }  // namespace pio

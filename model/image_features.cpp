@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sstream>
 #include <string>
 
 #include "model/errors.h"
@@ -25,12 +26,18 @@ ImageFeatures image_features_of(const VisionOutput& out, std::span<const PixelVa
   return f;
 }
 
-void write_image_features(const std::filesystem::path& path, const ImageFeatures& f) {
+namespace {
+
+std::vector<TensorSpec> feature_specs(const ImageFeatures& f) {
   const auto k = static_cast<int64_t>(f.deepstack.size());
   const std::vector<TensorSpec> specs{{"image_embeds", DType::F32, {f.tokens, f.hidden}},
                                       {"deepstack", DType::F32, {k, f.tokens, f.hidden}},
                                       {"grid_thw", DType::I64, {static_cast<int64_t>(f.grids.size()), 3}}};
-  write_safetensors(path, specs, [&](const TensorSpec& t, std::vector<unsigned char>& out) {
+  return specs;
+}
+
+TensorFiller feature_filler(const ImageFeatures& f) {
+  return [&f](const TensorSpec& t, std::vector<unsigned char>& out) {
     unsigned char* p = out.data();
     if (t.name == "image_embeds") {
       std::memcpy(p, f.embeds.data(), out.size());
@@ -40,7 +47,19 @@ void write_image_features(const std::filesystem::path& path, const ImageFeatures
       for (const auto& g : f.grids)
         for (int64_t v : {g.t, g.h, g.w}) p = static_cast<unsigned char*>(std::memcpy(p, &v, 8)) + 8;
     }
-  });
+  };
+}
+
+}  // namespace
+
+void write_image_features(const std::filesystem::path& path, const ImageFeatures& f) {
+  write_safetensors(path, feature_specs(f), feature_filler(f));
+}
+
+std::string image_features_bytes(const ImageFeatures& f) {
+  std::ostringstream out(std::ios::binary);
+  write_safetensors(out, "image features", feature_specs(f), feature_filler(f));
+  return std::move(out).str();
 }
 
 namespace {
@@ -88,14 +107,12 @@ std::vector<ImageGrid> read_grids(const TensorInfo& grid, int64_t rows, const st
   return grids;
 }
 
-}  // namespace
-
-ImageFeatures read_image_features(const std::filesystem::path& path) {
-  const auto file = SafetensorsFile::open(path);
-  const std::string where = path.string() + ": ";
+// The features in a parsed encode-image file, every shape checked.
+ImageFeatures features_of(const SafetensorsFile& file, const std::string& source) {
+  const std::string where = source + ": ";
   const auto get = [&](const char* name) -> const TensorInfo& {
-    const auto it = file->tensors().find(name);
-    if (it == file->tensors().end()) throw ModelError(where + "no tensor '" + name + "'");
+    const auto it = file.tensors().find(name);
+    if (it == file.tensors().end()) throw ModelError(where + "no tensor '" + name + "'");
     return it->second;
   };
   const TensorInfo& embeds = get("image_embeds");
@@ -128,6 +145,55 @@ ImageFeatures read_image_features(const std::filesystem::path& path) {
                                all.begin() + static_cast<std::ptrdiff_t>((k + 1) * per));
   } catch (const ModelError& e) {
     throw ModelError(where + e.what());
+  }
+  return f;
+}
+
+}  // namespace
+
+ImageFeatures read_image_features(const std::filesystem::path& path) {
+  return features_of(*SafetensorsFile::open(path), path.string());
+}
+
+ImageFeatures image_features_from_bytes(std::string bytes, const std::string& name) {
+  return features_of(*SafetensorsFile::from_bytes(std::move(bytes), name), name);
+}
+
+std::vector<ImageFeatures> split_image_features(const ImageFeatures& f, int64_t merge) {
+  std::vector<ImageFeatures> out;
+  int64_t row = 0;
+  for (const auto& g : f.grids) {
+    const int64_t rows = g.t * g.h * g.w / (merge * merge);
+    if (rows < 1 || row + rows > f.tokens) throw ModelError("image features: grids do not match the rows");
+    ImageFeatures part;
+    part.grids = {g};
+    part.tokens = rows;
+    part.hidden = f.hidden;
+    const auto slice = [&](const std::vector<float>& all) {
+      return std::vector<float>(all.begin() + row * f.hidden, all.begin() + (row + rows) * f.hidden);
+    };
+    part.embeds = slice(f.embeds);
+    for (const auto& ds : f.deepstack) part.deepstack.push_back(slice(ds));
+    out.push_back(std::move(part));
+    row += rows;
+  }
+  if (row != f.tokens) throw ModelError("image features: grids do not match the rows");
+  return out;
+}
+
+ImageFeatures concat_image_features(std::span<const ImageFeatures> parts) {
+  ImageFeatures f;
+  if (parts.empty()) return f;
+  f.hidden = parts.front().hidden;
+  f.deepstack.resize(parts.front().deepstack.size());
+  for (const auto& p : parts) {
+    if (p.hidden != f.hidden || p.deepstack.size() != f.deepstack.size())
+      throw ModelError("image features: parts differ in hidden size or DeepStack sets");
+    f.grids.insert(f.grids.end(), p.grids.begin(), p.grids.end());
+    f.tokens += p.tokens;
+    f.embeds.insert(f.embeds.end(), p.embeds.begin(), p.embeds.end());
+    for (size_t k = 0; k < p.deepstack.size(); ++k)
+      f.deepstack[k].insert(f.deepstack[k].end(), p.deepstack[k].begin(), p.deepstack[k].end());
   }
   return f;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "model/mm_positions.h"
@@ -27,10 +28,21 @@ ImageFeatures encode_images(VisionModel& vision, std::span<const PixelValues> im
 ImageFeatures image_features_of(const VisionOutput& out, std::span<const PixelValues> images, int64_t hidden);
 
 void write_image_features(const std::filesystem::path& path, const ImageFeatures& f);
+// The bytes write_image_features writes (the vision cache's value).
+std::string image_features_bytes(const ImageFeatures& f);
 // Throws ModelError naming the file when a tensor is missing or not F32 / integer, the shapes
 // disagree or are empty, deepstack holds no set (or over 1024), a grid_thw value lies outside
 // [1, 2^17], or the grids' patches are not the image_embeds rows times merge² for one merge
 // size dividing every grid's height and width.
 ImageFeatures read_image_features(const std::filesystem::path& path);
+// The same from a file's bytes in memory; `name` stands for the path in errors.
+ImageFeatures image_features_from_bytes(std::string bytes, const std::string& name);
+
+// Per image: the features of each of f's images, in order (merge: the spatial merge size).
+// Throws ModelError when f's grids do not account for its rows.
+std::vector<ImageFeatures> split_image_features(const ImageFeatures& f, int64_t merge);
+// The features of several encodes as one, images in order. Throws ModelError when their
+// hidden sizes or DeepStack counts differ.
+ImageFeatures concat_image_features(std::span<const ImageFeatures> parts);
 
 }  // namespace pio

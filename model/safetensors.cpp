@@ -53,12 +53,22 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::pa
   return f;
 }
 
+std::shared_ptr<SafetensorsFile> SafetensorsFile::from_bytes(std::string bytes, const std::string& name) {
+  std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
+  f->path_ = name;
+  f->size_ = bytes.size();
+  if (f->size_ < 8) fail(name, "truncated: " + std::to_string(f->size_) + " bytes, not even the 8-byte header length");
+  f->owned_ = std::move(bytes);
+  f->parse_header();
+  return f;
+}
+
 SafetensorsFile::~SafetensorsFile() {
   if (map_) ::munmap(map_, size_);
 }
 
 void SafetensorsFile::parse_header() {
-  const auto* bytes = static_cast<const unsigned char*>(map_);
+  const auto* bytes = static_cast<const unsigned char*>(map_ ? map_ : owned_.data());
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes, 8);  // little-endian, as the format and x86 agree
   if (header_len > kMaxHeaderBytes) fail(path_, "header length " + std::to_string(header_len) + " is implausible");

@@ -30,6 +30,9 @@ class SafetensorsFile {
   // Throws ModelError naming the file and the problem when it is missing, truncated or corrupt
   // (including shapes of more than 8 dimensions or 2^48 elements).
   static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
+  // The same checks over a file's bytes held in memory (a cached value); `name` stands for the
+  // path in error messages.
+  static std::shared_ptr<SafetensorsFile> from_bytes(std::string bytes, const std::string& name);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -44,6 +47,7 @@ class SafetensorsFile {
 
   std::filesystem::path path_;
   void* map_ = nullptr;
+  std::string owned_;  // the bytes of from_bytes(), instead of a mapping
   size_t size_ = 0;
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;

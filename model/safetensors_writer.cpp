@@ -16,6 +16,13 @@ size_t TensorSpec::bytes() const {
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
                        const TensorFiller& fill) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw ModelError(path.string() + ": cannot write");
+  write_safetensors(out, path.string(), tensors, fill);
+}
+
+void write_safetensors(std::ostream& out, const std::string& where, const std::vector<TensorSpec>& tensors,
+                       const TensorFiller& fill) {
   nlohmann::ordered_json header;
   header["__metadata__"] = {{"format", "pt"}};
   uint64_t offset = 0;
@@ -25,8 +32,6 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps tensor data 8-byte aligned
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw ModelError(path.string() + ": cannot write");
   const uint64_t len = text.size();
   out.write(reinterpret_cast<const char*>(&len), 8);
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
@@ -36,7 +41,7 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
     fill(t, buf);
     out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(buf.size()));
   }
-  if (!out) throw ModelError(path.string() + ": write failed (disk full?)");
+  if (!out) throw ModelError(where + ": write failed (disk full?)");
 }
 
 void write_checkpoint_tensors(const std::filesystem::path& dir, const std::vector<TensorSpec>& tensors,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ using TensorFiller = std::function<void(const TensorSpec&, std::vector<unsigned 
 
 // One file holding `tensors` in the given order.
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
+                       const TensorFiller& fill);
+// The same bytes into a stream; `where` names it in errors.
+void write_safetensors(std::ostream& out, const std::string& where, const std::vector<TensorSpec>& tensors,
                        const TensorFiller& fill);
 
 // model.safetensors when everything fits in max_shard_bytes, else model-0000i-of-0000n.safetensors

@@ -96,9 +96,15 @@ void BatchScheduler::admit(double now_s, int64_t& budget, StepPlan& plan) {
     const size_t pick = policy_->next(requests, now_s);
     // A sequence preempted by this plan waits for the next one (its KV is freed first).
     if (std::count(plan.preempted.begin(), plan.preempted.end(), waiting_[pick].request.id)) break;
+    // Cached leading blocks are taken with the first chunk (chunk_for counts them: blocks is 0).
+    Sequence& w = waiting_[pick];
+    w.computed = probe_ ? probe_(w.request.id) : 0;
     // Keep a block per running sequence free so their decodes are not preempted at once.
-    const int64_t n = chunk_for(waiting_[pick], budget, static_cast<int64_t>(running_.size()));
-    if (n <= 0) break;
+    const int64_t n = chunk_for(w, budget, static_cast<int64_t>(running_.size()));
+    if (n <= 0) {
+      w.computed = 0;
+      break;
+    }
     policy_->admitted(waiting_[pick].request);
     running_.push_back(std::move(waiting_[pick]));
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(pick));

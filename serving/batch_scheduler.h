@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -63,6 +64,11 @@ class BatchScheduler {
   // While paused, no waiting sequence is admitted (running ones go on).
   void set_admitting(bool admitting) { admitting_ = admitting; }
 
+  // Prefix caching: when a waiting sequence is admitted from scratch, probe(id) gives how many
+  // of its leading tokens (whole blocks, fewer than it knows) are cached; it starts past them,
+  // their blocks counted as taken. Without a probe every sequence starts at its first token.
+  void set_prefix_probe(std::function<int64_t(uint64_t id)> probe) { probe_ = std::move(probe); }
+
   // Adaptive batching moves the budget; clamped to at least max_sequences.
   void set_max_batch_tokens(int64_t tokens);
 
@@ -96,6 +102,7 @@ class BatchScheduler {
   std::vector<Sequence> running_;
   int64_t used_blocks_ = 0;
   bool admitting_ = true;
+  std::function<int64_t(uint64_t)> probe_;
 };
 
 }  // namespace pio

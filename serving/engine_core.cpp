@@ -7,6 +7,12 @@
 #include "model/prefill_batch.h"
 
 namespace pio {
+namespace {
+
+// A KV block's key in the tiered cache.
+std::string kv_key(const std::string& hash) { return "kv/" + hash; }
+
+}  // namespace
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
@@ -20,13 +26,16 @@ const char* finish_reason_name(FinishReason r) {
 }
 
 EngineCore::EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
-                       std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit)
+                       std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store)
     : text_(text),
       config_(config),
       cache_(cache),
+      store_(std::move(store)),
       scheduler_({limits.max_batch_tokens, limits.max_sequences, cache.block_size(), cache.total_blocks()},
                  std::move(policy)),
-      candidates_(id_limit > 0 ? std::min<int64_t>(id_limit, text.config().vocab_size) : text.config().vocab_size) {}
+      candidates_(id_limit > 0 ? std::min<int64_t>(id_limit, text.config().vocab_size) : text.config().vocab_size) {
+  if (store_) scheduler_.set_prefix_probe([this](uint64_t id) { return cached_prefix(id); });
+}
 
 int64_t EngineCore::submit(EngineRequest request) {
   const uint64_t id = request.queue.id;
@@ -35,7 +44,8 @@ int64_t EngineCore::submit(EngineRequest request) {
   PreparedPrompt known = prepare_prompt(text_, config_, request.ids, request.images.get());
   scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens);
   Sampler sampler(request.sampling, known.ids);
-  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, 0});
+  PrefixHasher hasher(cache_.block_size(), config_.image_token_id, request.image_keys);
+  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, 0, std::move(hasher)});
   // The prompt points at the features it was prepared from; keep it pointing at the stored copy.
   Active& a = active_.at(id);
   a.known.images = a.request.images.get();
@@ -46,6 +56,47 @@ void EngineCore::release_kv(Active& a) {
   if (a.seq < 0) return;
   cache_.release(a.seq);
   a.seq = -1;
+  a.registered = 0;
+}
+
+int64_t EngineCore::cached_prefix(uint64_t id) {
+  Active& a = active_.at(id);
+  a.hasher.extend(a.known.ids);
+  // The last known token is always computed: its logits give the next token.
+  const auto usable = std::min<int64_t>(static_cast<int64_t>(a.hasher.hashes().size()),
+                                        (static_cast<int64_t>(a.known.ids.size()) - 1) / cache_.block_size());
+  int64_t blocks = 0;
+  while (blocks < usable) {
+    const std::string& h = a.hasher.hashes()[static_cast<size_t>(blocks)];
+    if (!cache_.has_block(h) && !store_->contains(kv_key(h))) break;
+    ++blocks;
+  }
+  return blocks * cache_.block_size();
+}
+
+int64_t EngineCore::attach_prefix(Active& a, int64_t tokens) {
+  for (int64_t b = 0; b * cache_.block_size() < tokens; ++b) {
+    const std::string& h = a.hasher.hashes()[static_cast<size_t>(b)];
+    if (cache_.share_block(a.seq, h)) continue;
+    const CacheValue stored = store_->get(kv_key(h));  // a corrupt value reads as a miss
+    if (!stored || !cache_.load_block(a.seq, *stored)) break;
+  }
+  const int64_t attached = cache_.length(a.seq);
+  a.registered = attached / cache_.block_size();  // registered (shared) or in the store (loaded)
+  for (int64_t b = 0; b < a.registered; ++b) cache_.register_block(a.seq, b, a.hasher.hashes()[static_cast<size_t>(b)]);
+  if (a.cached_tokens < 0) a.cached_tokens = attached;
+  return attached;
+}
+
+void EngineCore::keep_full_blocks(Active& a) {
+  a.hasher.extend(a.known.ids);
+  const int64_t full = std::min<int64_t>(cache_.length(a.seq) / cache_.block_size(),
+                                         static_cast<int64_t>(a.hasher.hashes().size()));
+  for (; a.registered < full; ++a.registered) {
+    const std::string& h = a.hasher.hashes()[static_cast<size_t>(a.registered)];
+    cache_.register_block(a.seq, a.registered, h);
+    if (!store_->contains(kv_key(h))) store_->put(kv_key(h), cache_.export_block(a.seq, a.registered), false);
+  }
 }
 
 void EngineCore::end(uint64_t id) {
@@ -75,7 +126,7 @@ TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
   a.known.ids.push_back(token);
   a.known.positions.push_back({pos, pos, pos});
   const auto& stops = a.request.stop_ids;
-  TokenEvent event{a.request.queue.id, token, FinishReason::none};
+  TokenEvent event{a.request.queue.id, token, FinishReason::none, std::max<int64_t>(a.cached_tokens, 0)};
   if (std::find(stops.begin(), stops.end(), token) != stops.end()) event.finish = FinishReason::stop;
   else if (a.generated >= a.request.max_tokens) event.finish = FinishReason::length;
   return event;
@@ -95,7 +146,10 @@ std::vector<TokenEvent> EngineCore::step(double now_s) {
   for (const auto& item : plan.items) {
     Active& a = active_.at(item.id);
     if (a.seq < 0) a.seq = cache_.add_sequence();
-    entries.push_back({&a.known, a.seq, false, item.first, item.count});
+    // A sequence admitted past its cached prefix: attach those blocks, and compute what could not be.
+    const int64_t first = store_ && cache_.length(a.seq) < item.first ? attach_prefix(a, item.first) : item.first;
+    if (store_ && a.cached_tokens < 0) a.cached_tokens = 0;
+    entries.push_back({&a.known, a.seq, false, first, item.first + item.count - first});
     const bool decode = a.generated > 0 && item.first + 1 == static_cast<int64_t>(a.known.ids.size());
     (decode ? report_.decode_tokens : report_.prefill_tokens) += item.count;
   }
@@ -116,6 +170,8 @@ std::vector<TokenEvent> EngineCore::step(double now_s) {
     }
     return events;
   }
+  if (store_)
+    for (const auto& item : plan.items) keep_full_blocks(active_.at(item.id));
   scheduler_.step_done(plan);
   for (const auto& event : events)
     if (event.finish != FinishReason::none) end(event.id);

@@ -19,6 +19,8 @@
 #include "model/sampler.h"
 #include "model/text_model.h"
 #include "serving/batch_scheduler.h"
+#include "serving/prefix_hash.h"
+#include "storage/tiered_cache.h"
 
 namespace pio {
 
@@ -29,6 +31,7 @@ struct EngineRequest {
   SamplingOptions sampling;
   int32_t max_tokens = 256;
   std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
+  std::vector<std::string> image_keys;           // the images' vision cache keys (prefix hashes), if any
 };
 
 enum class FinishReason : uint8_t { none, stop, length, cancelled, error };
@@ -38,6 +41,7 @@ struct TokenEvent {
   uint64_t id = 0;
   int32_t token = -1;                       // -1 with FinishReason::error
   FinishReason finish = FinishReason::none; // set on a sequence's last event
+  int64_t cached_tokens = 0;                // prompt tokens its first admission found in the prefix cache
 };
 
 struct StepReport {
@@ -53,8 +57,11 @@ class EngineCore {
  public:
   // id_limit: only ids below it are sampled (the tokenizer's vocabulary inside a padded
   // embedding); 0: all. The cache's block size and count bound the scheduler's KV accounting.
+  // With a store, prefix caching is on: full blocks are registered by hash (prefix_hash.h) and
+  // written to the store ("kv/" keys, not kept hot), and a new sequence starts with the longest
+  // run of its leading blocks found in the pool or the store.
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
-             std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit);
+             std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 
   // Expands the prompt's images and queues it; returns the prompt's length in tokens. Throws
   // ModelError for features that do not fit the prompt, std::invalid_argument for a request
@@ -86,7 +93,16 @@ class EngineCore {
     Sampler sampler;
     SequenceId seq = -1;   // its KV cache sequence, -1 while it holds none
     int32_t generated = 0;
+    PrefixHasher hasher;   // its blocks' hashes (prefix caching)
+    int64_t registered = 0;      // its KV sequence's blocks registered and stored
+    int64_t cached_tokens = -1;  // found in the prefix cache at its first admission
   };
+  // Prefix caching: how many leading tokens are cached (the scheduler's probe); attaching them
+  // to a's new KV sequence (returns the tokens attached, fewer if a block vanished meanwhile);
+  // registering and storing the blocks a step filled.
+  int64_t cached_prefix(uint64_t id);
+  int64_t attach_prefix(Active& a, int64_t tokens);
+  void keep_full_blocks(Active& a);
   void release_kv(Active& a);
   void end(uint64_t id);
   // Samples from one logits row for an item that reached its last known token.
@@ -95,6 +111,7 @@ class EngineCore {
   TextModel& text_;
   const ModelConfig& config_;
   PagedKvCache& cache_;
+  std::shared_ptr<TieredCache> store_;
   BatchScheduler scheduler_;
   int64_t candidates_;
   std::unordered_map<uint64_t, Active> active_;

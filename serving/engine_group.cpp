@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "model/errors.h"
+#include "serving/vision_cache.h"
 
 namespace pio {
 namespace {
@@ -17,13 +18,14 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
-                         const EngineGroupOptions& options)
+                         const EngineGroupOptions& options, std::shared_ptr<TieredCache> store)
     : model_(model),
       tokenizer_(std::move(tokenizer)),
+      store_(std::move(store)),
       cache_(cache),
       options_(options),
       core_(model.text(), model.config(), cache, {options.max_batch_tokens, options.max_sequences},
-            make_policy(options.policy, options.ageing_s), static_cast<int32_t>(tokenizer_->vocab_size())),
+            make_policy(options.policy, options.ageing_s), static_cast<int32_t>(tokenizer_->vocab_size()), store_),
       budget_(options.target_step_ms, std::max(options.min_batch_tokens, options.max_sequences),
               std::max(options.max_batch_tokens, options.max_sequences),
               std::max(options.max_batch_tokens, options.max_sequences)) {}
@@ -57,6 +59,7 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   er.sampling = r.job.sampling;
   er.max_tokens = r.job.max_tokens;
   er.stop_ids = r.job.stop_ids;
+  er.image_keys = r.job.image_keys;
   r.prompt_tokens = core_.submit(std::move(er));
 }
 
@@ -73,6 +76,7 @@ StreamEvent EngineGroup::final_event(Request& r, const std::string& reason, doub
   StreamEvent e = r.output.finish(reason);
   const uint64_t id = r.job.id;
   e.usage.prompt_tokens = r.prompt_tokens;
+  e.usage.cached_tokens = r.cached_tokens;
   e.timings = r.job.timings;
   if (r.vision_start_s >= 0 && r.vision_end_s >= 0) e.timings.vision_ms = (r.vision_end_s - r.vision_start_s) * 1000;
   if (r.first_token_s >= 0) {
@@ -83,6 +87,45 @@ StreamEvent EngineGroup::final_event(Request& r, const std::string& reason, doub
   return e;
 }
 
+std::vector<size_t> EngineGroup::resolve_cached_images(Request& r) {
+  const EngineJob& job = r.job;
+  r.images.resize(job.images.size());
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < job.images.size(); ++i) {
+    const bool keyed = i < job.image_keys.size() && !job.image_keys[i].empty();
+    if (i < job.image_features.size() && !job.image_features[i].empty())
+      r.images[i] = parse_cached_features(job.image_features[i]);
+    // An identical image may have been encoded for a job ahead of this one since it was preprocessed.
+    if (!r.images[i] && keyed && store_)
+      if (const CacheValue hit = store_->get(job.image_keys[i])) r.images[i] = parse_cached_features(*hit);
+    if (!r.images[i]) missing.push_back(i);
+  }
+  return missing;
+}
+
+void EngineGroup::encoded(uint64_t id, const VisionOutput& out, double now_s) {
+  Request& r = requests_.at(id);
+  if (!r.encoding.empty()) {
+    const auto& vcfg = *model_.config().vision;
+    auto parts = split_image_features(image_features_of(out, r.encoder_input, vcfg.out_hidden_size),
+                                      vcfg.spatial_merge_size);
+    for (size_t k = 0; k < r.encoding.size(); ++k) {
+      const size_t i = r.encoding[k];
+      if (store_ && i < r.job.image_keys.size() && !r.job.image_keys[i].empty())
+        store_image_features(*store_, r.job.image_keys[i], parts[k]);
+      r.images[i] = std::move(parts[k]);
+    }
+  }
+  std::vector<ImageFeatures> all;
+  for (auto& img : r.images) all.push_back(std::move(*img));
+  auto features = std::make_shared<const ImageFeatures>(concat_image_features(all));
+  r.images.clear();
+  r.encoder_input.clear();
+  r.job.images.clear();  // the features replace the pixels
+  r.job.image_features.clear();
+  submit_to_core(id, std::move(features), now_s);
+}
+
 void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<StreamEvent>& events) {
   if (vision_queue_.empty()) return;
   const uint64_t id = vision_queue_.front();
@@ -91,9 +134,17 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
   const auto t0 = std::chrono::steady_clock::now();
   try {
     if (!vision_started_) {
-      vision.begin(r.job.images);
-      vision_started_ = true;
       r.vision_start_s = now_s;
+      r.encoding = resolve_cached_images(r);
+      if (r.encoding.empty()) {  // every image came from the cache: no encoder at all
+        vision_queue_.pop_front();
+        r.vision_end_s = now_s;
+        encoded(id, {}, now_s);
+        return;
+      }
+      for (size_t i : r.encoding) r.encoder_input.push_back(std::move(r.job.images[i]));
+      vision.begin(r.encoder_input);
+      vision_started_ = true;
     }
     // Pieces of most of the budget left, sized from the last measured cost per row of the same
     // kind of pass (a block's attention pass costs several times its QKV pass per row), until
@@ -109,13 +160,11 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
       stats_.vision_rows += ran;
     }
     if (!vision.finished()) return;
-    auto features = std::make_shared<const ImageFeatures>(
-        image_features_of(vision.finish(), r.job.images, model_.config().vision->out_hidden_size));
+    const VisionOutput& out = vision.finish();
     vision_started_ = false;
     vision_queue_.pop_front();
     r.vision_end_s = now_s + ms_since(t0) / 1000;
-    r.job.images.clear();  // the features replace the pixels
-    submit_to_core(id, std::move(features), now_s);
+    encoded(id, out, now_s);
   } catch (const std::exception& e) {
     vision_started_ = false;
     std::erase(vision_queue_, id);
@@ -152,6 +201,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
       continue;
     }
     if (r.first_token_s < 0) r.first_token_s = done_s;
+    r.cached_tokens = t.cached_tokens;
     StreamEvent delta = r.output.push(t.token);
     if (!delta.token_ids.empty()) events.push_back(std::move(delta));
     if (r.output.stop_matched()) {

@@ -21,6 +21,7 @@
 #include "serving/engine_core.h"
 #include "serving/output_stream.h"
 #include "serving/token_budget.h"
+#include "storage/tiered_cache.h"
 
 namespace pio {
 
@@ -35,9 +36,10 @@ struct EngineGroupOptions {
 
 class EngineGroup {
  public:
-  // Throws std::invalid_argument for options that cannot schedule anything.
+  // Throws std::invalid_argument for options that cannot schedule anything. store: the tiered
+  // cache for vision embeddings (serving/vision_cache.h), or null for none.
   EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
-              const EngineGroupOptions& options);
+              const EngineGroupOptions& options, std::shared_ptr<TieredCache> store = nullptr);
 
   // Queues a job: its images go to the vision queue first. Throws ModelError or
   // std::invalid_argument when the job can never run (its prompt does not fit, a bad image).
@@ -63,9 +65,17 @@ class EngineGroup {
     OutputStream output;
     double arrival_s = 0;
     int64_t prompt_tokens = 0;
+    int64_t cached_tokens = 0;  // of those, served from the prefix cache
     double first_token_s = -1;
     double vision_start_s = -1, vision_end_s = -1;
+    std::vector<std::optional<ImageFeatures>> images{};  // per image, once known (cached or encoded)
+    std::vector<size_t> encoding{};                      // the images the encoder runs on
+    std::vector<PixelValues> encoder_input{};            // their pixels
   };
+  // Fills in the images the job brought from the cache or the cache has now; the indices left.
+  std::vector<size_t> resolve_cached_images(Request& r);
+  // Stores the encoder's output per image and hands the job, all images known, to the core.
+  void encoded(uint64_t id, const VisionOutput& out, double now_s);
   // Runs encoder blocks for about `budget_ms`; submits a job to the core once its images are
   // done, or adds its error event.
   void advance_vision(double budget_ms, double now_s, std::vector<StreamEvent>& events);
@@ -74,6 +84,7 @@ class EngineGroup {
 
   Model& model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
+  std::shared_ptr<TieredCache> store_;
   PagedKvCache& cache_;
   EngineGroupOptions options_;
   EngineCore core_;
@@ -83,7 +94,7 @@ class EngineGroup {
   bool vision_started_ = false;
   // The vision encoder's latest cost per row of each kind of pass (VisionModel::Pass).
   std::array<double, static_cast<size_t>(VisionModel::Pass::done) + 1> ms_per_row_{};
-  int64_t memory_preemptions_ = 0;     // since the last step            // measured per encoder block of the current job
+  int64_t memory_preemptions_ = 0;     // since the last step
   StepStats stats_;
 };
 

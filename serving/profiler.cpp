@@ -120,6 +120,11 @@ StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t qu
   }
   r.hardware = hardware_;
   r.configuration = configuration_;
+  if (cache_) {
+    r.cache = cache_->stats();
+    r.cache_status = cache_->has_disk() ? "warm and cold tiers in " + cache_->dir().string()
+                                        : "memory only" + (cache_->disk_error().empty() ? "" : ": " + cache_->disk_error());
+  }
   return r;
 }
 

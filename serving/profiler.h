@@ -18,6 +18,7 @@
 #include "messages/events.h"
 #include "messages/pipeline.h"
 #include "messages/stats.h"
+#include "storage/tiered_cache.h"
 
 namespace pio {
 
@@ -36,6 +37,9 @@ class Profiler {
 
   // The node's current load, kept as gauges (running, queued, KV blocks, RSS) for /metrics.
   void load(const EngineLoad& load, int64_t running, int64_t queued);
+  // The tiered cache whose per-tier figures the report carries (thread-safe to read).
+  void watch_cache(std::shared_ptr<const TieredCache> cache) { cache_ = std::move(cache); }
+
   StatsReport report(const EngineLoad& load, int64_t running, int64_t queued) const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
@@ -63,6 +67,7 @@ class Profiler {
   int64_t last_budget_ = 0;
   int64_t preemptions_ = 0;
   std::string hardware_, configuration_;
+  std::shared_ptr<const TieredCache> cache_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

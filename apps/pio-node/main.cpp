@@ -4,6 +4,7 @@
 // SIGINT/SIGTERM: stop admitting, finish what runs (bounded by --drain-timeout), exit 0.
 #include <csignal>
 #include <filesystem>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -16,8 +17,17 @@
 #include "model/errors.h"
 #include "model/image/preprocessor_config.h"
 #include "serving/profiler.h"
+#include "storage/fingerprint.h"
+#include "storage/tiered_cache.h"
 
 namespace {
+
+// $XDG_CACHE_HOME/pio, else ~/.cache/pio, else ./pio-cache.
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/pio";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/pio";
+  return "pio-cache";
+}
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs";
@@ -32,6 +42,9 @@ struct Args {
   std::string http_host = "127.0.0.1", api_key, allowed_media_dir;
   int64_t max_body_mb = 64, max_image_pixels = int64_t(1) << 26;
   double request_timeout_s = 600;
+  std::string cache_dir = default_cache_dir();
+  int64_t cache_hot_mb = 512, cache_warm_mb = 2048, cache_cold_mb = 8192;
+  bool no_cache = false;
 };
 
 void add_options(CLI::App& app, Args& a) {
@@ -83,6 +96,26 @@ void add_options(CLI::App& app, Args& a) {
       ->default_val(64)->check(integer_in(1, 4096));
   app.add_option("--request-timeout", a.request_timeout_s, "HTTP API: seconds a request may take before it ends with 504")
       ->default_val(600)->check(real_in(0, 86400, true));
+  // The tiered cache of vision embeddings and prefix KV blocks (storage/).
+  app.add_option("--cache-dir", a.cache_dir, "directory of the cache's warm and cold tiers (RocksDB)")
+      ->default_val(a.cache_dir);
+  app.add_option("--cache-hot-mb", a.cache_hot_mb, "cache: hot tier (memory) in MiB")
+      ->default_val(512)->check(integer_in(0, physical_memory_mb(), "MiB, at most the machine's memory"));
+  app.add_option("--cache-warm-mb", a.cache_warm_mb, "cache: warm tier (disk, uncompressed) in MiB")
+      ->default_val(2048)->check(integer_in(0, int64_t{1} << 24, "MiB"));
+  app.add_option("--cache-cold-mb", a.cache_cold_mb, "cache: cold tier (disk, zstd) in MiB")
+      ->default_val(8192)->check(integer_in(0, int64_t{1} << 24, "MiB"));
+  app.add_flag("--no-cache", a.no_cache, "no vision-embedding or prefix-KV cache");
+}
+
+// The cache for this model (keys carry its fingerprint), or null with --no-cache. A directory
+// that cannot be used leaves it in memory, which the start-up report says.
+std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::Model& model) {
+  if (a.no_cache) return nullptr;
+  const std::string dtype = "weights " + model.config().text.dtype + ", compute and KV f32";
+  return std::make_shared<pio::TieredCache>(pio::TieredCacheOptions{
+      a.cache_dir, pio::model_fingerprint(a.model, dtype), a.cache_hot_mb << 20, a.cache_warm_mb << 20,
+      a.cache_cold_mb << 20});
 }
 
 pio::http::HttpSettings http_settings(const Args& a) {
@@ -109,6 +142,7 @@ bool loopback(const std::string& host) { return host == "127.0.0.1" || host == "
 pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pio::NodeSettings s;
+  s.engine.cache = make_cache(a, *model);
   s.engine.model = std::move(model);
   s.engine.tokenizer = pio::load_tokenizer(a.model);
   s.engine.kv_bytes = a.kv_memory_mb << 20;
@@ -129,7 +163,12 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
                   std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
                   std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
                   " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB, memory soft/hard " +
-                  std::to_string(a.memory_soft_mb) + "/" + std::to_string(a.memory_hard_mb) + " MiB";
+                  std::to_string(a.memory_soft_mb) + "/" + std::to_string(a.memory_hard_mb) + " MiB, cache " +
+                  (!s.engine.cache ? std::string("off")
+                   : std::to_string(a.cache_hot_mb) + "/" + std::to_string(a.cache_warm_mb) + "/" +
+                         std::to_string(a.cache_cold_mb) + " MiB hot/warm/cold, " +
+                         (s.engine.cache->has_disk() ? "in " + a.cache_dir
+                                                     : "memory only: " + s.engine.cache->disk_error()));
   s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(), configuration);
   auto plugins = std::make_shared<pio::PluginRegistry>();
   pio::load_plugins(a.plugins, *plugins);

@@ -14,6 +14,11 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
   nlohmann::ordered_json latencies = nlohmann::ordered_json::object();
   for (const auto& l : r.latencies)
     latencies[l.stage] = {{"count", l.count}, {"p50", l.p50_ms}, {"p90", l.p90_ms}, {"p99", l.p99_ms}, {"max", l.max_ms}};
+  nlohmann::ordered_json cache = nlohmann::ordered_json::object();
+  for (const auto& t : r.cache)
+    cache[t.tier] = {{"entries", t.entries},       {"bytes", t.bytes},         {"limit_bytes", t.limit_bytes},
+                     {"hits", t.hits},             {"misses", t.misses},       {"evictions", t.evictions},
+                     {"promotions", t.promotions}, {"corrupt_dropped", t.corrupt_dropped}};
   return {{"requests", r.requests},
           {"running", r.running},
           {"queued", r.queued},
@@ -29,7 +34,9 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
           {"uptime_s", r.uptime_s},
           {"latency_ms", latencies},
           {"hardware", r.hardware},
-          {"configuration", r.configuration}};
+          {"configuration", r.configuration},
+          {"cache", cache},
+          {"cache_status", r.cache_status}};
 }
 
 void add_stats(CLI::App& app) {
@@ -59,6 +66,13 @@ void add_stats(CLI::App& app) {
     for (const auto& l : r.latencies)
       std::cout << std::left << std::setw(16) << l.stage << std::right << std::setw(7) << l.count << std::setw(8)
                 << l.p50_ms << std::setw(8) << l.p90_ms << std::setw(8) << l.p99_ms << std::setw(8) << l.max_ms << "\n";
+    if (r.cache.empty()) return;
+    std::cout << "cache: " << r.cache_status << "\ntier  entries       MiB  hits  misses  evictions  promotions  corrupt\n";
+    for (const auto& t : r.cache)
+      std::cout << std::left << std::setw(5) << t.tier << std::right << std::setw(8) << t.entries << std::setw(10)
+                << static_cast<double>(t.bytes) / (1 << 20) << std::setw(6) << t.hits << std::setw(8) << t.misses
+                << std::setw(11) << t.evictions << std::setw(12) << t.promotions << std::setw(9) << t.corrupt_dropped
+                << "\n";
   });
 }
 

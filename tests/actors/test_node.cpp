@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "model/image/preprocess.h"
 #include "model/prompt.h"
 #include "serving/chat_request.h"
+#include "storage/tiered_cache.h"
 #include "tests/support/temp_dir.h"
 
 using namespace pio;
@@ -293,6 +295,117 @@ BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free
   BOOST_TEST(stats.running == 0);
   BOOST_TEST(stats.kv_blocks_used == 0);
   BOOST_TEST(stats.requests.at("cancelled") == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The tiered cache through the node (issue 10): vision embeddings and prefix KV blocks are
+// reused within a node and across a restart, and a damaged cache costs only recomputation.
+namespace {
+
+struct CacheFixture : Fixture {
+  test::TempDir dir{"node-cache"};
+
+  NodeSettings cached_settings() {
+    NodeSettings s = settings();
+    s.engine.cache = std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "tiny", 8 << 20, 16 << 20, 32 << 20});
+    return s;
+  }
+};
+
+const CacheTierStats& tier_of(const StatsReport& r, const std::string& name) {
+  for (const auto& t : r.cache)
+    if (t.tier == name) return t;
+  throw std::runtime_error("no cache tier " + name);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(node_cache, CacheFixture)
+
+BOOST_AUTO_TEST_CASE(the_same_image_again_skips_the_encoder_also_after_a_restart_and_a_damaged_file) {
+  const ChatRequest r = chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 10, 0.0f, 0);
+  const std::vector<int32_t> want = direct(r);
+  {
+    Node node(cached_settings());
+    Client client(node);
+    auto first = client.complete(r);
+    const ChatResult a = wait(first);
+    BOOST_TEST(a.token_ids == want);
+    BOOST_TEST(a.timings.vision_ms > 0);
+    auto second = client.complete(r);
+    const ChatResult b = wait(second);
+    BOOST_TEST(b.token_ids == want);
+    BOOST_TEST(b.timings.vision_ms == 0);  // no encoder block ran
+    const StatsReport s = client.stats();
+    BOOST_TEST(tier_of(s, "hot").hits >= 1);
+    BOOST_TEST(s.cache_status.find(dir.path().string()) != std::string::npos, s.cache_status);
+  }
+  {  // a new node over the same directory: the embedding comes from the warm tier
+    Node node(cached_settings());
+    Client client(node);
+    auto again = client.complete(r);
+    const ChatResult c = wait(again);
+    BOOST_TEST(c.token_ids == want);
+    BOOST_TEST(c.timings.vision_ms == 0);
+    BOOST_TEST(tier_of(client.stats(), "warm").hits >= 1);
+  }
+  // Damage the largest table file (the warm tier's) every KiB, sparing its last 8 KiB (index,
+  // properties, footer): every value's data block then fails RocksDB's block checksum.
+  std::filesystem::path largest;
+  for (const auto& f : std::filesystem::directory_iterator(dir.path()))
+    if (f.path().extension() == ".sst" && (largest.empty() || f.file_size() > std::filesystem::file_size(largest)))
+      largest = f.path();
+  BOOST_REQUIRE(!largest.empty());
+  const auto size = static_cast<std::streamoff>(std::filesystem::file_size(largest));
+  BOOST_REQUIRE(size > 16384);
+  {
+    std::fstream io(largest, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::streamoff at = 512; at < size - 8192; at += 1024) {
+      char c = 0;
+      io.seekg(at);
+      io.get(c);
+      io.seekp(at);
+      io.put(static_cast<char>(c ^ 0x5a));
+    }
+  }
+  Node node(cached_settings());
+  Client client(node);
+  auto recomputed = client.complete(r);
+  const ChatResult d = wait(recomputed);
+  BOOST_TEST(d.finish_reason != "error");
+  BOOST_TEST(d.token_ids == want);
+  BOOST_TEST(d.timings.vision_ms > 0);  // encoded again
+  BOOST_TEST(tier_of(client.stats(), "warm").corrupt_dropped >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_turn_reuses_the_first_turns_kv_also_after_a_restart) {
+  const ChatRequest turn1 = chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 8, 0.0f, 0);
+  const std::vector<int32_t> answer1 = direct(turn1);
+  ChatRequest turn2 = turn1;
+  turn2.messages.push_back({"assistant", {{tokenizer->decode(answer1, SpecialTokens::skip), {}, false}}});
+  turn2.messages.push_back({"user", {{"What colours are in it?", {}, false}}});
+  turn2.sampling = {0.7f, 0, 1.0f, 11};
+  const std::vector<int32_t> want2 = direct(turn2);
+  int64_t prompt1 = 0;
+  for (int run = 0; run < 2; ++run) {  // run 1: a restarted node over the same cache directory
+    Node node(cached_settings());
+    Client client(node);
+    if (run == 0) {
+      auto f = client.complete(turn1);
+      const ChatResult a = wait(f);
+      BOOST_TEST(a.token_ids == answer1);
+      BOOST_TEST(a.usage.cached_tokens == 0);
+      prompt1 = a.usage.prompt_tokens;
+    }
+    auto f = client.complete(turn2);
+    const ChatResult b = wait(f);
+    BOOST_TEST(b.token_ids == want2, "run " << run);
+    // Turn 1's prompt is turn 2's prefix: its full 16-token blocks are not computed again.
+    BOOST_TEST(b.usage.cached_tokens >= prompt1 / 16 * 16, "run " << run);
+    BOOST_TEST(b.usage.cached_tokens < b.usage.prompt_tokens);
+    if (run == 1) BOOST_TEST(tier_of(client.stats(), "warm").hits > 0);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of pio-node with separate client processes over loopback: answers through
 # the node equal local `pio chat` with the same seed (greedy and sampled, with and without an
-# image, a --messages history), `pio stats --json`, `pio bench-serve --json`, the example
-# plug-in and refused plug-ins, and SIGTERM during a stream (drained, exit 0).
+# image, a --messages history), `pio stats --json`, `pio bench-serve --json`, the cache (hits,
+# a held directory, a restart), the example plug-in and refused plug-ins, and SIGTERM during a
+# stream (drained, exit 0).
 #   test_node.sh PIO PIO_NODE PLUGIN_DIR REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; plugins="$3"; root="$4"
@@ -13,10 +14,12 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 image="$root/assets/demo.jpg"
 
-# start_node NAME ARGS...: starts pio-node on a free port; sets $port and $node_pid.
+# start_node NAME ARGS...: starts pio-node on a free port; sets $port and $node_pid. Its cache
+# lives in $work/cache-NAME, or $work/cache-$cache_name when that is set.
 start_node() {
   local name="$1"; shift
-  "$node_bin" --model "$work/tiny" --port 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  "$node_bin" --model "$work/tiny" --port 0 --cache-dir "$work/cache-${cache_name:-$name}" "$@" \
+    >"$work/$name.out" 2>"$work/$name.err" &
   node_pid=$!
   pids+=("$node_pid")
   for _ in $(seq 1 300); do
@@ -82,6 +85,33 @@ status=0; timeout 60 tail --pid="$node_pid" -f /dev/null || fail "the node did n
 wait "$node_pid" || status=$?
 [ "$status" = 0 ] || fail "the node exited $status after SIGTERM"
 grep -q "every request finished" "$work/node.err" || fail "no drain message: $(cat "$work/node.err")"
+
+# The cache: the same image again hits the hot tier; a second node on the same directory runs
+# in memory and says so; a restarted node answers the same from the warm tier.
+tier() {  # tier STATS_JSON TIER FIELD: one figure of `pio stats --json`
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["cache"][sys.argv[2]][sys.argv[3]])' "$@"
+}
+ask_image() { timeout 120 "$pio" chat --node "127.0.0.1:$port" --image "$image" --prompt "Describe." --max-tokens 6 --max-pixels 40000; }
+cache_name=shared start_node cached
+cached_pid=$node_pid
+ask_image >"$work/c1.txt" || fail "cached node: first chat failed"
+ask_image >"$work/c2.txt" || fail "cached node: second chat failed"
+cmp -s "$work/c1.txt" "$work/c2.txt" || fail "cache hit changed the answer"
+timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/cstats.json"
+[ "$(tier "$work/cstats.json" hot hits)" -ge 1 ] || fail "no hot hit: $(cat "$work/cstats.json")"
+grep -q "cache-shared" "$work/cstats.json" || fail "stats do not say where the cache lives"
+cache_name=shared start_node locked
+grep -q "memory only" "$work/locked.err" || fail "a held cache directory was not reported: $(cat "$work/locked.err")"
+kill -TERM "$node_pid" "$cached_pid"
+timeout 60 tail --pid="$cached_pid" -f /dev/null || fail "the cached node did not exit"
+cache_name=shared start_node restarted
+ask_image >"$work/c3.txt" || fail "restarted node: chat failed"
+cmp -s "$work/c1.txt" "$work/c3.txt" || fail "the restarted node answers differently"
+timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/rstats.json"
+[ "$(tier "$work/rstats.json" warm hits)" -ge 1 ] || fail "no warm hit after a restart: $(cat "$work/rstats.json")"
+kill -TERM "$node_pid"
+if "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
+grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
 
 # The example plug-in acts: the answer comes back upper-cased.
 start_node plugged --plugin "$plugins/libpio_plugin_uppercase.so"

@@ -53,3 +53,58 @@ BOOST_AUTO_TEST_CASE(layers_are_disjoint_views_of_the_pool) {
   BOOST_TEST(l0.kv_heads == 3);
   BOOST_TEST(l0.head_dim == 4);
 }
+
+// Prefix caching: registered blocks are shared with reference counts, retained after release
+// until the pool needs them, and travel as bytes (the tiered cache's values).
+BOOST_AUTO_TEST_CASE(registered_blocks_are_shared_retained_and_evicted_oldest_first) {
+  PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 4, 4);
+  const SequenceId a = cache.add_sequence();
+  BOOST_TEST(cache.append(a, 9) == 0);  // blocks 0, 1 full, 2 partial
+  cache.register_block(a, 0, "h0");
+  cache.register_block(a, 1, "h1");
+  BOOST_CHECK_THROW(cache.register_block(a, 2, "h2"), ModelError);  // not full
+  const SequenceId b = cache.add_sequence();
+  BOOST_TEST(cache.share_block(b, "h0"));
+  BOOST_TEST(!cache.share_block(b, "nope"));
+  BOOST_TEST(cache.length(b) == 4);
+  BOOST_TEST(cache.block_table(b)[0] == cache.block_table(a)[0]);
+  BOOST_TEST(cache.free_blocks() == 1);
+  cache.release(a);  // h0 still held by b; h1 retained; the partial block freed
+  BOOST_TEST(cache.retained_blocks() == 1);
+  BOOST_TEST(cache.free_blocks() == 3);
+  cache.release(b);  // h0 retained too, released after h1
+  BOOST_TEST(cache.retained_blocks() == 2);
+  BOOST_TEST(cache.free_blocks() == 4);
+  // Plain free blocks go first, then the retained block released longest ago (h1).
+  const SequenceId c = cache.add_sequence();
+  BOOST_TEST(cache.append(c, 12) == 0);
+  BOOST_TEST(cache.has_block("h0"));
+  BOOST_TEST(!cache.has_block("h1"));
+  cache.release(c);
+  cache.drop_retained();
+  BOOST_TEST(!cache.has_block("h0"));
+  BOOST_TEST(cache.retained_blocks() == 0);
+  BOOST_TEST(cache.free_blocks() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(a_block_exported_and_loaded_keeps_every_value) {
+  PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 3, 4);
+  const SequenceId a = cache.add_sequence();
+  cache.append(a, 4);
+  for (int l = 0; l < kShape.layers; ++l) {
+    const PagedKvLayer kv = cache.layer(l);
+    const int64_t base = cache.block_table(a)[0] * 4 * 3 * 4;
+    for (int i = 0; i < 4 * 3 * 4; ++i) {
+      kv.k[base + i] = static_cast<float>(l * 1000 + i);
+      kv.v[base + i] = static_cast<float>(-l * 1000 - i);
+    }
+  }
+  const std::string bytes = cache.export_block(a, 0);
+  BOOST_TEST(static_cast<int64_t>(bytes.size()) == cache.bytes_per_block());
+  const SequenceId b = cache.add_sequence();
+  BOOST_TEST(!cache.load_block(b, bytes.substr(1)));  // wrong size
+  BOOST_TEST(cache.load_block(b, bytes));
+  BOOST_TEST(cache.length(b) == 4);
+  BOOST_TEST(cache.block_table(b)[0] != cache.block_table(a)[0]);
+  BOOST_TEST(cache.export_block(b, 0) == bytes);
+}

@@ -8,6 +8,7 @@
 #include "model/model.h"
 #include "model/prompt.h"
 #include "serving/engine_core.h"
+#include "tests/support/temp_dir.h"
 #include "tests/vision/vision_support.h"
 
 using namespace pio;
@@ -15,6 +16,12 @@ using namespace pio;
 namespace {
 
 const ModelConfig kIds;
+
+int64_t tier_hits(const TieredCache& store, const std::string& tier) {
+  for (const auto& t : store.stats())
+    if (t.tier == tier) return t.hits;
+  return -1;
+}
 const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = kIds.vision_end_token_id;
 
 struct Fixture {
@@ -129,6 +136,81 @@ BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
   BOOST_TEST(engine.cancel(2));
   BOOST_TEST(!engine.cancel(2));
   BOOST_TEST(engine.idle());
+  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+}
+
+// Prefix caching (a tiered cache as the store): a request sharing a prefix with an earlier one
+// starts past the prefix's full blocks, from the pool or, in a new engine, from the store, and
+// every answer equals the uncached one exactly; under preemption too.
+BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_and_the_next) {
+  test::TempDir dir("engine-prefix");
+  auto store = std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26});
+  std::vector<int32_t> prefix{VS, IMG, VE};
+  for (int32_t i = 0; i < 21; ++i) prefix.push_back(300 + i);
+  auto with = [&](uint64_t id, std::vector<int32_t> tail, float temperature) {
+    std::vector<int32_t> ids = prefix;
+    ids.insert(ids.end(), tail.begin(), tail.end());
+    EngineRequest r = request(id, ids, wide, 6, temperature);
+    r.image_keys = {"img/wide"};
+    return r;
+  };
+  const EngineRequest first = with(1, {7, 8}, 0.0f), second = with(2, {9, 10, 11}, 0.8f);
+  // The expanded prompts (6 image tokens) share 29 tokens: 7 full blocks of 4.
+  const int64_t shared = 28;
+  const auto answer = [&](EngineCore& engine, const EngineRequest& r, int64_t& cached) {
+    engine.submit(r);
+    std::vector<int32_t> tokens;
+    for (int step = 0; !engine.idle(); ++step) {
+      BOOST_REQUIRE(step < 500);
+      for (const auto& e : engine.step(step)) {
+        BOOST_REQUIRE(e.finish != FinishReason::error);
+        tokens.push_back(e.token);
+        cached = e.cached_tokens;
+      }
+    }
+    return tokens;
+  };
+  int64_t cached = -1;
+  {
+    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+    BOOST_TEST(answer(engine, first, cached) == alone(first));
+    BOOST_TEST(cached == 0);
+    BOOST_TEST(answer(engine, second, cached) == alone(second));
+    BOOST_TEST(cached == shared);  // from the pool's retained blocks
+    BOOST_TEST(cache.retained_blocks() > 0);
+    BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+  }
+  const int64_t warm_hits = tier_hits(*store, "warm");
+  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+  BOOST_TEST(answer(engine, second, cached) == alone(second));
+  BOOST_TEST(cached == shared);  // now from the store: its last prompt block cannot be (its last token is computed)
+  BOOST_TEST(tier_hits(*store, "warm") > warm_hits);
+  // Without image keys the chain stops at the image: nothing past it is shared.
+  EngineRequest unnamed = with(3, {9, 10, 11}, 0.0f);
+  unnamed.image_keys.clear();
+  BOOST_TEST(answer(engine, unnamed, cached) == alone(unnamed));
+  BOOST_TEST(cached == 0);
+}
+
+BOOST_AUTO_TEST_CASE(preempted_requests_with_prefix_caching_answer_the_same) {
+  test::TempDir dir("engine-prefix-preempt");
+  auto store = std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26});
+  PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
+  EngineCore engine(model.text(), model.config(), cache, {64, 8}, make_policy("fcfs"), 0, store);
+  auto rs = eight_requests();
+  for (auto& r : rs)
+    if (r.images) r.image_keys = {r.images == wide ? "img/wide" : "img/tall"};
+  for (int round = 0; round < 2; ++round) {  // the second round finds every prompt cached
+    for (auto r : rs) {
+      r.queue.id += 100 * static_cast<uint64_t>(round);
+      engine.submit(r);
+    }
+    bool preempted = false;
+    const auto out = run(engine, nullptr, nullptr, &preempted);
+    for (const auto& r : rs) BOOST_TEST(out.at(r.queue.id + 100 * static_cast<uint64_t>(round)) == alone(r), "request " << r.queue.id);
+  }
   BOOST_TEST(cache.free_blocks() == cache.total_blocks());
 }
 
