@@ -333,6 +333,9 @@ BOOST_AUTO_TEST_CASE(the_same_image_again_skips_the_encoder_also_after_a_restart
     const ChatResult a = wait(first);
     BOOST_TEST(a.token_ids == want);
     BOOST_TEST(a.timings.vision_ms > 0);
+    // The stages follow each other: the first token comes after the encode that preceded it.
+    BOOST_TEST(a.timings.prefill_ms >= 0);
+    BOOST_TEST(a.timings.ttft_ms >= a.timings.vision_ms);
     auto second = client.complete(r);
     const ChatResult b = wait(second);
     BOOST_TEST(b.token_ids == want);
