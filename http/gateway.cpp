@@ -175,8 +175,12 @@ void HttpGateway::generate(const std::string& body, bool chat, httplib::Response
           if (!e.final) {
             out += format->delta(e.text);
           } else {
-            const bool answered = e.finish_reason == "stop" || e.finish_reason == "length";
-            out += answered ? format->finish(e) : sse_error(error_of(e).status(), error_of(e).what());
+            if (e.finish_reason == "stop" || e.finish_reason == "length") {
+              out += format->finish(e);
+            } else {
+              const ApiError error = error_of(e);
+              out += sse_error(error.status(), error.what());
+            }
             done = true;
           }
         }
