@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 #include <prometheus/client_metric.h>
 
@@ -54,6 +55,10 @@ Profiler::Profiler(std::string hardware, std::string configuration)
   batch_size_ = &prometheus::BuildHistogram().Name("pio_batch_sequences").Help("Sequences per engine step").Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
   token_budget_ = &prometheus::BuildGauge().Name("pio_token_budget").Help("The batcher's tokens per step").Register(*registry_).Add({});
+  cache_bytes_ = &prometheus::BuildGauge().Name("pio_cache_bytes").Help("Bytes held by each cache tier").Register(*registry_);
+  cache_entries_ = &prometheus::BuildGauge().Name("pio_cache_entries").Help("Entries in each cache tier").Register(*registry_);
+  cache_events_ = &prometheus::BuildCounter().Name("pio_cache_events_total")
+                       .Help("Cache tier events: hit, miss, eviction, promotion, corrupt (dropped)").Register(*registry_);
 }
 
 void Profiler::stage(const std::string& name, double ms) {
@@ -89,6 +94,18 @@ void Profiler::load(const EngineLoad& load, int64_t running, int64_t queued) {
   kv_blocks_used_->Set(static_cast<double>(load.kv_blocks_used));
   kv_blocks_total_->Set(static_cast<double>(load.kv_blocks_total));
   rss_bytes_->Set(resident_mb() * 1024 * 1024);
+  if (!cache_) return;
+  for (const CacheTierStats& t : cache_->stats()) {
+    cache_bytes_->Add({{"tier", t.tier}}).Set(static_cast<double>(t.bytes));
+    cache_entries_->Add({{"tier", t.tier}}).Set(static_cast<double>(t.entries));
+    CacheTierStats& seen = cache_seen_[t.tier];
+    for (const auto& [event, now, before] : {std::tuple{"hit", t.hits, seen.hits}, {"miss", t.misses, seen.misses},
+                                            {"eviction", t.evictions, seen.evictions},
+                                            {"promotion", t.promotions, seen.promotions},
+                                            {"corrupt", t.corrupt_dropped, seen.corrupt_dropped}})
+      if (now > before) cache_events_->Add({{"tier", t.tier}, {"event", event}}).Increment(static_cast<double>(now - before));
+    seen = t;
+  }
 }
 
 StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t queued) const {

@@ -68,6 +68,12 @@ class Profiler {
   int64_t preemptions_ = 0;
   std::string hardware_, configuration_;
   std::shared_ptr<const TieredCache> cache_;
+  // The cache's tiers for /metrics: sizes as gauges, its cumulative counts as counters moved by
+  // what changed since the last load().
+  prometheus::Family<prometheus::Gauge>* cache_bytes_;
+  prometheus::Family<prometheus::Gauge>* cache_entries_;
+  prometheus::Family<prometheus::Counter>* cache_events_;
+  std::map<std::string, CacheTierStats> cache_seen_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

@@ -22,7 +22,7 @@ done
 # start_node NAME ARGS...: pio-node with the HTTP API on free ports; sets $http and $node_pid.
 start_node() {
   local name="$1"; shift
-  "$node_bin" --model "$work/tiny" --port 0 --http-port 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  "$node_bin" --model "$work/tiny" --port 0 --http-port 0 --cache-dir "$work/cache-$name" "$@" >"$work/$name.out" 2>"$work/$name.err" &
   node_pid=$!
   pids+=("$node_pid")
   for _ in $(seq 1 300); do
@@ -176,7 +176,8 @@ step "metrics"
 curl -s "http://127.0.0.1:$http/metrics" >"$work/metrics.txt"
 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics: $(promtool check metrics <"$work/metrics.txt" 2>&1 | head)"
 for name in pio_requests_total pio_tokens_total pio_stage_latency_seconds_bucket pio_sequences pio_batch_sequences_bucket \
-            pio_kv_blocks pio_resident_memory_bytes pio_http_requests_total; do
+            pio_kv_blocks pio_resident_memory_bytes pio_http_requests_total pio_cache_bytes pio_cache_entries \
+            pio_cache_events_total; do
   grep -q "^$name" "$work/metrics.txt" || fail "/metrics lacks $name"
 done
 stop_before="$(metric 'pio_requests_total{outcome="length"}')"
