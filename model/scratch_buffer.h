@@ -17,8 +17,6 @@ class ScratchBuffer {
     size_ = n;
   }
   float* data() { return data_.get(); }
-  const float* data() const { return data_.get(); }
-  size_t size() const { return size_; }
 
  private:
   std::unique_ptr<float[]> data_;
