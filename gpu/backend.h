@@ -18,13 +18,24 @@
 
 namespace pio {
 
+// How a weight matrix's bytes are laid out. Plain is the checkpoint's own row-major layout in
+// its dtype; the others are made once at load (gpu/cpu/weight_packing.h) for the matmul kernels.
+enum class WeightFormat : uint8_t {
+  Plain,
+  BF16Packed,  // bf16 values in column panels for the tiled GEMM
+  Q8,          // 8-bit integers in blocks of 32 along cols, one scale per block (as Q8_0)
+  Q4,          // 4-bit integers in groups of 32 along cols, a scale and a minimum per group
+};
+
 // A 2D weight matrix [rows, cols] in PyTorch layout: rows are outputs, cols are inputs,
-// so y = x · Wᵀ. A 1D vector (a norm weight, a bias) has rows == 1.
+// so y = x · Wᵀ. A 1D vector (a norm weight, a bias) has rows == 1. rows and cols are the
+// logical shape whatever the format; dtype is the checkpoint's element type.
 struct WeightView {
   DType dtype = DType::F32;
-  const void* data = nullptr;  // aligned to the dtype's size (SafetensorsFile guarantees it)
+  const void* data = nullptr;  // aligned to the dtype's size (SafetensorsFile guarantees it), 64 bytes when packed
   int64_t rows = 0;
   int64_t cols = 0;
+  WeightFormat format = WeightFormat::Plain;
 };
 
 // One layer's share of the paged KV cache: K and V each hold num_blocks blocks of
