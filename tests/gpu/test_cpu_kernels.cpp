@@ -12,13 +12,16 @@
 #include <chrono>
 #include <thread>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "gpu/backend.h"
 #include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/matmul.h"
+#include "gpu/cpu/packed_bf16.h"
 #include "gpu/cpu/thread_pool.h"
 #include "gpu/kernel_math.h"
 
@@ -259,6 +262,103 @@ BOOST_AUTO_TEST_CASE(backend_matmul_splits_large_products_correctly) {
   std::vector<float> y(static_cast<size_t>(m * n));
   be->matmul(xf.data(), m, w.view(), {}, y.data());
   check_close(y, want, bound, 1e-5);
+}
+
+// A weight in the BF16Packed format, in 64-byte aligned memory as the kernels require.
+struct PackedWeights {
+  std::unique_ptr<uint16_t[], decltype(&std::free)> data{nullptr, &std::free};
+  WeightView view;
+  explicit PackedWeights(const WeightView& w) {
+    const auto bytes = static_cast<size_t>(cpu::packed_bf16_bytes(w.rows, w.cols));
+    data.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
+    cpu::pack_bf16(w, data.get());
+    view = {DType::BF16, data.get(), w.rows, w.cols, WeightFormat::BF16Packed};
+  }
+};
+
+BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
+  // 10 panels (two groups, the second 2 wide, its last panel padded) and an odd last pair.
+  const int64_t rows = 150, cols = 5, pairs = 3;
+  const auto w = make_weights(DType::BF16, rows, cols);
+  const PackedWeights p(w.view());
+  BOOST_TEST(cpu::packed_bf16_bytes(rows, cols) == 10 * pairs * 64);
+  BOOST_TEST(cpu::packed_bf16_panel(9, 10, pairs).offset == 8 * pairs * 32 + 32);
+  BOOST_TEST(cpu::packed_bf16_panel(9, 10, pairs).pair_stride == 2 * 32);
+  BOOST_TEST(cpu::packed_bf16_panel(3, 10, pairs).pair_stride == 8 * 32);
+  for (int64_t panel = 0; panel < 10; ++panel) {
+    const int64_t group = panel / 8, width = group == 0 ? 8 : 2;
+    for (int64_t j = 0; j < pairs; ++j)
+      for (int64_t c = 0; c < 16; ++c)
+        for (int64_t e = 0; e < 2; ++e) {
+          const int64_t r = panel * 16 + c, col = 2 * j + e;
+          const uint16_t want = r < rows && col < cols ? w.half[static_cast<size_t>(r * cols + col)] : 0;
+          const int64_t at = group * 8 * pairs * 32 + (j * width + panel % 8) * 32 + c * 2 + e;
+          BOOST_TEST_REQUIRE(p.data[static_cast<size_t>(at)] == want);
+        }
+  }
+}
+
+// Both paths over the panels against the double reference: AVX2 reads x in float32, AVX-512
+// BF16 rounds it to bf16 first (the reference sees the same x). f32 weights are rounded to
+// bf16 by the packer.
+BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
+  for (DType dt : {DType::BF16, DType::F32})
+    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17})
+      for (int64_t k : kKs)
+        for (int64_t n : {1, 13, 16, 17, 67, 150}) {
+          auto w = make_weights(dt, n, k);
+          for (size_t i = 0; i < w.exact.size(); ++i) w.exact[i] = math::bf16_to_f32(math::f32_to_bf16(w.f32[i]));
+          const auto b = make_weights(DType::F32, 1, n);
+          const PackedWeights p(w.view());
+          const int64_t panels = cpu::packed_bf16_panels(n);
+          const auto xf = random_floats(static_cast<size_t>(m * k));
+          std::vector<double> x(xf.begin(), xf.end()), want, bound;
+          reference_matmul(x, m, w, &b, want, bound);
+          std::vector<float> y(static_cast<size_t>(m * n));
+          cpu::matmul_panels_avx2({xf.data(), nullptr, m, k, p.view, b.view(), y.data()}, 0, panels);
+          check_close(y, want, bound, 1e-5);
+          if (!cpu::has_avx512_bf16()) continue;
+          const int64_t stride = 2 * cpu::packed_bf16_pairs(k);
+          std::vector<uint16_t> xb(static_cast<size_t>(m * stride), 0);
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t t = 0; t < k; ++t) {
+              xb[static_cast<size_t>(i * stride + t)] = math::f32_to_bf16(xf[static_cast<size_t>(i * k + t)]);
+              x[static_cast<size_t>(i * k + t)] = math::bf16_to_f32(xb[static_cast<size_t>(i * stride + t)]);
+            }
+          reference_matmul(x, m, w, &b, want, bound);
+          cpu::matmul_panels_avx512_bf16({xf.data(), xb.data(), m, k, p.view, b.view(), y.data()}, 0, panels);
+          check_close(y, want, bound, 1e-5);
+        }
+  if (!cpu::has_avx512_bf16()) BOOST_TEST_MESSAGE("SKIPPED the AVX-512 BF16 path: this CPU has none");
+}
+
+// Batch invariance on the packed format: a row's outputs have the same bits alone or inside
+// any block of rows (every tile height), over any panel split and thread count, on both paths.
+BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
+  const int64_t m = 19, n = 301;
+  auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
+  for (int64_t k : {7, 100}) {
+    const auto w = make_weights(DType::BF16, n, k);
+    const auto b = make_weights(DType::F32, 1, n);
+    const PackedWeights p(w.view());
+    const int64_t panels = cpu::packed_bf16_panels(n);
+    const auto x = random_floats(static_cast<size_t>(m * k));
+    std::vector<float> alone(static_cast<size_t>(m * n)), alone_avx2(alone.size());
+    for (int64_t i = 0; i < m; ++i) {
+      one_thread->matmul(x.data() + i * k, 1, p.view, b.view(), alone.data() + i * n);
+      cpu::matmul_panels_avx2({x.data() + i * k, nullptr, 1, k, p.view, b.view(), alone_avx2.data() + i * n}, 0, panels);
+    }
+    for (int64_t first = 0; first < m; first += 2)
+      for (int64_t rows = 1; first + rows <= m; ++rows) {
+        std::vector<float> y(static_cast<size_t>(rows * n)), y_avx2(y.size());
+        three_threads->matmul(x.data() + first * k, rows, p.view, b.view(), y.data());
+        const cpu::MatmulArgs a{x.data() + first * k, nullptr, rows, k, p.view, b.view(), y_avx2.data()};
+        cpu::matmul_panels_avx2(a, 0, 8);  // split at a panel group, as the tasks are
+        cpu::matmul_panels_avx2(a, 8, panels);
+        BOOST_TEST_REQUIRE(same_bits(y, alone, first * n), "k " << k << ", rows " << first << "+" << rows);
+        BOOST_TEST_REQUIRE(same_bits(y_avx2, alone_avx2, first * n), "k " << k << ", rows " << first << "+" << rows);
+      }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(norms_match_reference) {
