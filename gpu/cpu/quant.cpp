@@ -129,8 +129,8 @@ void quantize_weight(const WeightView& w, WeightFormat format, void* dst) {
     const int64_t pr = r % kPanelRows;
     for (int64_t b = 0; b < kb; ++b) {
       read_block(w, r, b, v);
-      uint8_t* quants = panel + b * block_quant_bytes(format) + pr * 4;
-      uint8_t* scales = panel + scale_offset(format, kb, b) + pr * 2;
+      uint8_t* quants = panel + quant_offset(format, b) + pr * 4;
+      uint8_t* scales = panel + scale_offset(format, b) + pr * 2;
       if (format == WeightFormat::Q8) {
         const BlockQ8 q = quantize_q8(v);
         for (int t = 0; t < kBlock; ++t) quants[t / 4 * 64 + t % 4] = static_cast<uint8_t>(q.q[t]);
@@ -157,8 +157,8 @@ void dequantize_weight(const WeightView& w, float* out) {
     const int64_t pr = r % kPanelRows;
     for (int64_t c = 0; c < w.cols; ++c) {
       const int64_t b = c / kBlock, t = c % kBlock;
-      const uint8_t* quants = panel + b * block_quant_bytes(w.format) + pr * 4;
-      const uint8_t* scales = panel + scale_offset(w.format, kb, b) + pr * 2;
+      const uint8_t* quants = panel + quant_offset(w.format, b) + pr * 4;
+      const uint8_t* scales = panel + scale_offset(w.format, b) + pr * 2;
       const float d = math::f16_to_f32(get_f16(scales));
       if (w.format == WeightFormat::Q8) {
         out[r * w.cols + c] = d * static_cast<float>(static_cast<int8_t>(quants[t / 4 * 64 + t % 4]));

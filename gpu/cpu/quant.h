@@ -4,15 +4,18 @@
 //
 // Weight layout. W [n, k] is cut into panels of 16 output rows (the last one zero-padded) and
 // each row into KB = ceil(k / 32) blocks of 32 values along k (zero-padded). Panel p (rows
-// 16p .. 16p + 15) starts at p * panel_bytes; inside it, for block b and row r (0..15):
-//   Q8 (1.0625 bytes/value, as Q8_0): panel_bytes = KB * 512 + KB * 32 rounded up to 64.
-//     quants: int8 q[r][32b + 4j + t] (j 0..7, t 0..3) at byte  b * 512 + j * 64 + r * 4 + t;
-//     scales: f16 d[r][b] at byte  KB * 512 + (b * 16 + r) * 2.
+// 16p .. 16p + 15) starts at p * panel_bytes and is read front to back; for block b, row r
+// (0..15) and value t (0..31) of the block:
+//   Q8 (1.0625 bytes/value when KB is even, as Q8_0): panel_bytes = ceil(KB / 2) * 1088, pairs of
+//     blocks of 64 bytes of scales then 2 x 512 bytes of quants. With g = b / 2 * 1088:
+//     f16 d[r][b] at byte  g + (b % 2) * 32 + r * 2;
+//     int8 q[r][32b + t] at byte  g + 64 + (b % 2) * 512 + (t / 4) * 64 + r * 4 + t % 4.
 //     w ≈ d * q, d = max|w| / 127 rounded up to f16, q = round(w / d) in -127..127.
-//   Q4 (0.625 bytes/value, per-group asymmetric as Q4_1): panel_bytes = KB * 320.
-//     quants: q[r][32b + 8i + t] | q[r][32b + 8i + 4 + t] << 4 (i 0..3, t 0..3) at byte
-//       b * 256 + i * 64 + r * 4 + t;
-//     scales: f16 d[r][b] at byte  KB * 256 + b * 64 + r * 2, f16 m[r][b] 32 bytes after it.
+//   Q4 (0.625 bytes/value, per-group asymmetric as Q4_1): panel_bytes = KB * 320, per block 64
+//     bytes of scales then 256 of quants. With g = b * 320:
+//     f16 d[r][b] at byte  g + r * 2,  f16 m[r][b] at byte  g + 32 + r * 2;
+//     q[r][32b + t] in the low nibble (t % 8 < 4) or the high nibble (t % 8 >= 4) of the byte
+//       g + 64 + (t / 8) * 64 + r * 4 + t % 4.
 //     w ≈ d * q + m, m = min(w) rounded down to f16, d = (max(w) - m) / 15 rounded up to f16,
 //     q = round((w - m) / d) in 0..15.
 // One int32 lane then holds one output row: a 4-byte group of 16 rows is one 512-bit vector

@@ -45,7 +45,8 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t h0, int64_t n0, int64_t 
     for (int c = 0; c < NH; ++c) acc[r][c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < kb; ++b) {
     __m256i dot[MR][NH];
-    const int64_t qoff = b * block_quant_bytes(f);
+    const int64_t qoff = quant_offset(f, b);
+    for (int c = 0; c < NH; ++c) prefetch_ahead(panel[c], f, b);  // a panel's two halves ask twice: harmless
     if constexpr (kQ4) {
       const __m256i low4 = _mm256_set1_epi8(0x0f);
       __m256i sum16[MR][NH];
@@ -89,7 +90,7 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t h0, int64_t n0, int64_t 
       }
     }
     for (int c = 0; c < NH; ++c) {
-      const uint8_t* scales = panel[c] + scale_offset(f, kb, b) + half_off[c] * kHalfRows * 2;
+      const uint8_t* scales = panel[c] + scale_offset(f, b) + half_off[c] * kHalfRows * 2;
       const __m256 d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scales)));
       const __m256 mn = kQ4 ? _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scales + 32)))
                             : _mm256_setzero_ps();

@@ -41,7 +41,8 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t p0, int64_t n0, int64_t 
       const __m512i init = kQ4 ? _mm512_setzero_si512() : _mm512_set1_epi32(x.s[(i0 + r) * kb + b]);
       for (int c = 0; c < NP; ++c) dot[r][c] = init;
     }
-    const int64_t qoff = b * block_quant_bytes(f);
+    const int64_t qoff = quant_offset(f, b);
+    for (int c = 0; c < NP; ++c) prefetch_ahead(panel[c], f, b);
     if constexpr (kQ4) {
       const __m512i low4 = _mm512_set1_epi8(0x0f);
       for (int i = 0; i < 4; ++i) {
@@ -72,7 +73,7 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t p0, int64_t n0, int64_t 
       }
     }
     for (int c = 0; c < NP; ++c) {
-      const uint8_t* scales = panel[c] + scale_offset(f, kb, b);
+      const uint8_t* scales = panel[c] + scale_offset(f, b);
       const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scales)));
       const __m512 mn = kQ4 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scales + 32)))
                             : _mm512_setzero_ps();

@@ -142,7 +142,8 @@ bool same_bits(const float* a, const float* b, int64_t n) { return std::memcmp(a
 
 BOOST_AUTO_TEST_CASE(sizes_are_panels_of_16_rows_and_blocks_of_32) {
   // 37 rows -> 3 panels; 100 cols -> 4 blocks.
-  BOOST_TEST(cpu::quantized_bytes(WeightFormat::Q8, 37, 100) == 3 * (4 * 512 + 128));
+  BOOST_TEST(cpu::quantized_bytes(WeightFormat::Q8, 37, 100) == 3 * (2 * 1088));
+  BOOST_TEST(cpu::quantized_bytes(WeightFormat::Q8, 37, 70) == 3 * (2 * 1088));  // 3 blocks: the pair is padded
   BOOST_TEST(cpu::quantized_bytes(WeightFormat::Q4, 37, 100) == 3 * (4 * 320));
   BOOST_TEST(cpu::quantized_bytes(WeightFormat::Q8, 2048, 2048) == 2048 * 2048 * 34 / 32);
   BOOST_TEST(cpu::quantized_bytes(WeightFormat::Q4, 2048, 2048) == 2048 * 2048 * 20 / 32);
@@ -178,7 +179,7 @@ BOOST_AUTO_TEST_CASE(bytes_follow_the_documented_layout) {
     }
   const QuantWeight q8 = quantize(plain_weight(DType::F32, rows, cols, v8), WeightFormat::Q8);
   const QuantWeight q4 = quantize(plain_weight(DType::F32, rows, cols, v4), WeightFormat::Q4);
-  const int64_t pb8 = kb * 512 + 128, pb4 = kb * 320;
+  const int64_t pb8 = 2 * 1088, pb4 = kb * 320;
   const uint16_t one = math::f32_to_f16(1.0f);
   auto f16_at = [](const uint8_t* p) {
     uint16_t h;
@@ -189,20 +190,21 @@ BOOST_AUTO_TEST_CASE(bytes_follow_the_documented_layout) {
     const int64_t p = r / 16, pr = r % 16;
     for (int64_t c = 0; c < cols; ++c) {
       const int64_t b = c / 32, t = c % 32;
-      const auto q8byte = static_cast<int8_t>(q8.bytes[p * pb8 + b * 512 + t / 4 * 64 + pr * 4 + t % 4]);
+      const auto q8byte = static_cast<int8_t>(q8.bytes[p * pb8 + b / 2 * 1088 + 64 + b % 2 * 512 + t / 4 * 64 + pr * 4 + t % 4]);
       BOOST_TEST_REQUIRE(q8byte == v8[r * cols + c]);
-      const uint8_t q4byte = q4.bytes[p * pb4 + b * 256 + t / 8 * 64 + pr * 4 + t % 4];
+      const uint8_t q4byte = q4.bytes[p * pb4 + b * 320 + 64 + t / 8 * 64 + pr * 4 + t % 4];
       BOOST_TEST_REQUIRE((q4byte >> (t % 8 / 4 * 4) & 15) == v4[r * cols + c]);
     }
     for (int64_t b = 0; b < kb; ++b) {
-      BOOST_TEST_REQUIRE(f16_at(&q8.bytes[p * pb8 + kb * 512 + (b * 16 + pr) * 2]) == one);
-      BOOST_TEST_REQUIRE(f16_at(&q4.bytes[p * pb4 + kb * 256 + b * 64 + pr * 2]) == one);
-      BOOST_TEST_REQUIRE(f16_at(&q4.bytes[p * pb4 + kb * 256 + b * 64 + 32 + pr * 2]) == 0);
+      BOOST_TEST_REQUIRE(f16_at(&q8.bytes[p * pb8 + b / 2 * 1088 + b % 2 * 32 + pr * 2]) == one);
+      BOOST_TEST_REQUIRE(f16_at(&q4.bytes[p * pb4 + b * 320 + pr * 2]) == one);
+      BOOST_TEST_REQUIRE(f16_at(&q4.bytes[p * pb4 + b * 320 + 32 + pr * 2]) == 0);
     }
   }
-  // Padding rows and columns are zero.
-  BOOST_TEST(q8.bytes[1 * pb8 + 2 * 512 + 7 * 64 + 15 * 4] == 0);
-  BOOST_TEST(q4.bytes[1 * pb4 + 2 * 256 + 3 * 64 + 15 * 4] == 0);
+  // Padding rows, columns and the unused fourth Q8 block are zero.
+  BOOST_TEST(q8.bytes[1 * pb8 + 1088 + 64 + 7 * 64 + 15 * 4] == 0);
+  BOOST_TEST(q8.bytes[1 * pb8 + 1088 + 64 + 512 + 3 * 64] == 0);
+  BOOST_TEST(q4.bytes[1 * pb4 + 2 * 320 + 64 + 3 * 64 + 15 * 4] == 0);
 }
 
 // |w - ŵ| <= d / 2 per element, d the block's scale: Q8 d <= max|w| / 127 rounded up to f16;
