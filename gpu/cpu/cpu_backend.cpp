@@ -22,7 +22,7 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu(" + std::to_string(pool_.size()) + " threads)"; }
 
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
-    cpu::matmul(pool_, bf16_scratch_, x, m, w, bias, y);
+    cpu::matmul(pool_, matmul_scratch_, x, m, w, bias, y);
   }
 
   void rms_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight, float eps, float* y) override {
@@ -91,7 +91,7 @@ class CpuBackend final : public Backend {
   void for_elements(int64_t n, Fn fn) { for_rows(n, 1, fn); }
 
   cpu::ThreadPool pool_;
-  std::vector<uint16_t> bf16_scratch_;
+  cpu::MatmulScratch matmul_scratch_;
   cpu::ScoreScratch scores_;
   cpu::SegmentScratch segment_scratch_;
 };

@@ -5,5 +5,7 @@
 namespace pio::cpu {
 
 bool has_avx512_bf16();
+// AVX-512 F/BW/VL/VNNI, for the Q8/Q4 kernels.
+bool has_avx512_vnni();
 
 }  // namespace pio::cpu

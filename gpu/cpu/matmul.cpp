@@ -38,21 +38,47 @@ void matmul_packed_bf16(ThreadPool& pool, std::vector<uint16_t>& scratch, Matmul
     else matmul_panels_avx2(a, p0, p1);
   });
 }
+
+int64_t task_count(int64_t m, const WeightView& w) {
+  return m * w.rows * w.cols < kSerialFlops ? 1 : (w.rows + kColumnsPerTask - 1) / kColumnsPerTask;
+}
+
+// Quantises x once, then splits the columns in tasks of 64 (four 16-row panels).
+void quant_matmul(ThreadPool& pool, QuantizedRows& scratch, const float* x, int64_t m, const WeightView& w,
+                  const WeightView& bias, float* y) {
+  quantize_rows(x, m, w.cols, scratch);
+  const QuantMatmulArgs a{&scratch, w, bias, y};
+  const bool vnni = has_avx512_vnni();
+  const int64_t n = w.rows;
+  const int64_t tasks = task_count(m, w);
+  const int64_t per_task = tasks == 1 ? n : kColumnsPerTask;
+  pool.run(tasks, [&](int64_t task, int) {
+    const int64_t n0 = task * per_task;
+    const int64_t n1 = std::min(n, n0 + per_task);
+    if (vnni) quant_matmul_block_avx512_vnni(a, n0, n1);
+    else quant_matmul_block_avx2(a, n0, n1);
+  });
+}
+
 }  // namespace
 
-void matmul(ThreadPool& pool, std::vector<uint16_t>& scratch, const float* x, int64_t m, const WeightView& w,
+void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t m, const WeightView& w,
             const WeightView& bias, float* y) {
+  if (w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4) {
+    quant_matmul(pool, scratch.quant, x, m, w, bias, y);
+    return;
+  }
   MatmulArgs a{x, nullptr, m, w.cols, w, bias, y};
-  if (w.format == WeightFormat::BF16Packed) return matmul_packed_bf16(pool, scratch, a);
+  if (w.format == WeightFormat::BF16Packed) return matmul_packed_bf16(pool, scratch.bf16, a);
   const bool fast_bf16 = w.dtype == DType::BF16 && has_avx512_bf16();
   if (fast_bf16) {
     const auto need = static_cast<size_t>(m * w.cols);
-    if (scratch.size() < need) scratch.resize(need);
-    round_to_bf16_avx512(x, m * w.cols, scratch.data());
-    a.x_bf16 = scratch.data();
+    if (scratch.bf16.size() < need) scratch.bf16.resize(need);
+    round_to_bf16_avx512(x, m * w.cols, scratch.bf16.data());
+    a.x_bf16 = scratch.bf16.data();
   }
   const int64_t n = w.rows;
-  const int64_t tasks = m * n * w.cols < kSerialFlops ? 1 : (n + kColumnsPerTask - 1) / kColumnsPerTask;
+  const int64_t tasks = task_count(m, w);
   const int64_t per_task = tasks == 1 ? n : kColumnsPerTask;
   pool.run(tasks, [&](int64_t task, int) {
     const int64_t n0 = task * per_task;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gpu/backend.h"
+#include "gpu/cpu/quant.h"
 #include "gpu/cpu/thread_pool.h"
 
 namespace pio::cpu {
@@ -33,9 +34,15 @@ void matmul_block_avx512_bf16(const MatmulArgs& a, int64_t n0, int64_t n1);
 // anyway) with AVX-512 BF16 instructions, each element the same way wherever it lies.
 void round_to_bf16_avx512(const float* x, int64_t n, uint16_t* out);
 
-// Picks the fastest path for this CPU and dtype and splits the columns over the pool.
-// `scratch` holds the bf16 copy of x; it only grows.
-void matmul(ThreadPool& pool, std::vector<uint16_t>& scratch, const float* x, int64_t m, const WeightView& w,
+// The caller's buffers for x's per-call copies; they only grow.
+struct MatmulScratch {
+  std::vector<uint16_t> bf16;  // x rounded to bf16 (AVX-512 BF16 path)
+  QuantizedRows quant;         // x quantised to int8 blocks (Q8 and Q4 weights)
+};
+
+// Picks the fastest path for this CPU, dtype and weight format and splits the columns over the
+// pool. Q8/Q4 weights (quant.h) take the AVX-512 VNNI path where the CPU has it, else AVX2.
+void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t m, const WeightView& w,
             const WeightView& bias, float* y);
 
 }  // namespace pio::cpu
