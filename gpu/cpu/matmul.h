@@ -1,4 +1,5 @@
-// Matrix multiplication y = x · Wᵀ (+ bias) for float32 activations and f32/bf16/f16 weights.
+// Matrix multiplication y = x · Wᵀ (+ bias) for float32 activations and f32/bf16/f16 weights
+// (Q8/Q4 quantised weights: quant.h, which keeps the same invariance).
 //
 // Batch invariance: each y[i, j] is one fixed sequence of operations on row i of x and row j of W
 // that depends only on k and the path (AVX2 or AVX-512 BF16): the same lane layout and k order
