@@ -71,4 +71,8 @@ WeightView Checkpoint::weight(const std::string& name, std::vector<int64_t> shap
   return WeightView{t->dtype, t->data, shape.size() == 2 ? shape[0] : 1, shape.back()};
 }
 
+void Checkpoint::release(const WeightView& w) const {
+  for (const auto& f : files_) f->release_pages(w.data, static_cast<size_t>(w.rows * w.cols) * dtype_size(w.dtype));
+}
+
 }  // namespace pio

@@ -26,6 +26,8 @@ class Checkpoint {
   // The tensor as a weight of exactly `shape` (1 or 2 dims) in a float dtype; throws a
   // ModelError that names the tensor when it is missing or does not match.
   WeightView weight(const std::string& name, std::vector<int64_t> shape) const;
+  // Gives back the resident pages of a weight from weight() once it has been packed elsewhere.
+  void release(const WeightView& w) const;
 
  private:
   std::filesystem::path dir_;

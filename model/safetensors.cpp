@@ -63,6 +63,14 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::from_bytes(std::string bytes, 
   return f;
 }
 
+void SafetensorsFile::release_pages(const void* data, size_t bytes) const {
+  const auto begin = reinterpret_cast<uintptr_t>(data), base = reinterpret_cast<uintptr_t>(map_);
+  if (!map_ || begin < base || begin + bytes > base + size_) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + bytes) / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 SafetensorsFile::~SafetensorsFile() {
   if (map_) ::munmap(map_, size_);
 }

@@ -40,6 +40,10 @@ class SafetensorsFile {
   const std::filesystem::path& path() const { return path_; }
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // Gives back the memory of the mapped pages wholly inside [data, data + bytes) once a tensor
+  // has been copied elsewhere (packed); they are read from the file again if touched later.
+  // A range outside the mapping (an aligned copy, from_bytes()) is left alone.
+  void release_pages(const void* data, size_t bytes) const;
 
  private:
   SafetensorsFile() = default;

@@ -22,12 +22,6 @@
 
 namespace {
 
-// $XDG_CACHE_HOME/pio, else ~/.cache/pio, else ./pio-cache.
-std::string default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/pio";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/pio";
-  return "pio-cache";
-}
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs";
@@ -42,7 +36,7 @@ struct Args {
   std::string http_host = "127.0.0.1", api_key, allowed_media_dir;
   int64_t max_body_mb = 64, max_image_pixels = int64_t(1) << 26;
   double request_timeout_s = 600;
-  std::string cache_dir = default_cache_dir();
+  std::string cache_dir = pio::cli::default_cache_dir(), weights = "auto";
   int64_t cache_hot_mb = 512, cache_warm_mb = 2048, cache_cold_mb = 8192;
   bool no_cache = false;
 };
@@ -55,6 +49,7 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--port", a.port, "port (0: any free port)")->default_val(7070)->check(integer_in(0, 65535));
   add_threads_option(&app, a.threads);
   app.add_flag("--pin", a.pin, "bind each compute thread to its own core");
+  add_weights_option(&app, a.weights);
   app.add_option("--policy", a.policy, "scheduling policy: fcfs, priority, fair, or one a plug-in adds")->default_val("fcfs");
   app.add_option("--plugin", a.plugins, "shared library with pio_plugin_register (repeatable; see actors/plugin.h)");
   app.add_option("--ageing-s", a.ageing_s, "priority policy: seconds of waiting worth one priority level")
@@ -159,6 +154,8 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
   s.admission = {static_cast<double>(a.memory_soft_mb), static_cast<double>(a.memory_hard_mb),
                  static_cast<size_t>(a.max_queued), 4096};
   configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +
+                  ", weights " + a.weights +
+                  (model->packed_weights() ? " (" + model->packed_weights()->origin() + ")" : std::string()) +
                   ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
                   std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
                   std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
@@ -198,7 +195,9 @@ int main(int argc, char** argv) {
     std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
     const auto t0 = std::chrono::steady_clock::now();
     auto backend = pio::make_cpu_backend(a.threads, a.pin);
-    auto model = std::make_shared<pio::Model>(a.model, *backend);
+    // Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
+    auto model = std::make_shared<pio::Model>(a.model, *backend,
+                                              pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir));
     std::string configuration;
     pio::NodeSettings settings = node_settings(a, model, configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"

@@ -68,7 +68,7 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
 void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prefill and decode tokens/s (median of several runs) and peak RSS");
   struct Args {
-    std::string model;
+    std::string model, weights = "auto";
     int threads = 0, gen_tokens = 32, runs = 3;
     std::vector<int64_t> prompt_tokens{128, 512};
     std::vector<std::string> image_sizes{"448x448", "1280x720"};
@@ -77,6 +77,7 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   add_threads_option(cmd, a->threads);
+  add_weights_option(cmd, a->weights);
   cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")
       ->default_val(std::vector<int64_t>{128, 512})
       ->check(integer_in(1, kMaxTokens));
@@ -92,7 +93,7 @@ void add_bench(CLI::App& app) {
   cmd->callback([a] {
     auto backend = make_cpu_backend(a->threads);
     auto t0 = std::chrono::steady_clock::now();
-    Model model(a->model, *backend);
+    Model model(a->model, *backend, model_options(a->weights));
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
     PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0);
@@ -102,6 +103,8 @@ void add_bench(CLI::App& app) {
     out["model"] = a->model;
     out["backend"] = backend->name();
     out["load_s"] = load_s;
+    out["weights"] = weight_scheme_name(model.weight_scheme());
+    out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
     std::vector<double> decode_rates;
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
@@ -130,7 +133,8 @@ void add_bench(CLI::App& app) {
       std::cout << out.dump() << std::endl;
     } else {
       std::cout << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
-                << "backend: " << backend->name() << ", load " << load_s << " s\n";
+                << "backend: " << backend->name() << ", weights " << out["weights"].get<std::string>() << " ("
+                << out["weights_origin"].get<std::string>() << "), load " << load_s << " s\n";
     }
   });
 }

@@ -19,6 +19,7 @@ namespace pio::cli {
 void add_chat(CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Ask about images and stream the model's answer");
   struct Args {
+    std::string weights = "auto";
     std::string model, prompt, system, messages, node;
     int max_tokens = 256, threads = 0;
     SamplingOptions sampling;
@@ -40,6 +41,7 @@ void add_chat(CLI::App& app) {
   add_max_tokens_option(cmd, a->max_tokens, 256);
   add_sampling_options(cmd, a->sampling);
   add_threads_option(cmd, a->threads);
+  add_weights_option(cmd, a->weights);
   add_kv_cache_option(cmd, a->kv_mb);
   cmd->add_flag("--show-special-tokens", a->show_special,
                 "print special tokens such as <|image_pad|> the model generates (default: skipped, as "
@@ -74,7 +76,7 @@ void add_chat(CLI::App& app) {
                                  a->prompt, a->image.images.size());
     }
     ImageTimings timings;
-    LoadedPrompt run(a->model, a->threads, ids, a->image, &timings);
+    LoadedPrompt run(a->model, a->threads, model_options(a->weights), ids, a->image, &timings);
     Model& model = run.model;
     const PreparedPrompt& prompt_ids = run.prompt;
     PagedKvCache cache = sequence_kv_cache(model.text(), static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,

@@ -11,6 +11,7 @@ namespace pio::cli {
 void add_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Greedy generation from token ids; prints the new ids as a JSON array");
   struct Args {
+    std::string weights = "auto";
     std::string model, ids;
     int max_tokens = 16, threads = 0;
     int64_t kv_mb = kDefaultKvBudgetMb;
@@ -22,10 +23,11 @@ void add_generate(CLI::App& app) {
       ->required();
   add_max_tokens_option(cmd, a->max_tokens, 16);
   add_threads_option(cmd, a->threads);
+  add_weights_option(cmd, a->weights);
   add_kv_cache_option(cmd, a->kv_mb);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
-    LoadedPrompt run(a->model, a->threads, parse_ids(a->ids), a->image);
+    LoadedPrompt run(a->model, a->threads, model_options(a->weights), parse_ids(a->ids), a->image);
     PagedKvCache cache = sequence_kv_cache(run.model.text(), static_cast<int64_t>(run.prompt.ids.size()),
                                            a->max_tokens, "--max-tokens", a->kv_mb);
     const auto out = generate(run.model.text(), cache, run.prompt, {a->max_tokens, run.model.stop_ids(), {}, 0, {}});

@@ -51,10 +51,10 @@ std::optional<ImageFeatures> image_features(Model& model, const std::string& mod
   return features;
 }
 
-LoadedPrompt::LoadedPrompt(const std::string& model_dir, int threads, std::span<const int32_t> ids,
-                           const ImageArgs& args, ImageTimings* timings)
+LoadedPrompt::LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options,
+                           std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings)
     : backend(make_cpu_backend(threads)),
-      model(model_dir, *backend),
+      model(model_dir, *backend, options),
       images(image_features(model, model_dir, args, timings)),
       prompt(prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr)) {}
 

@@ -42,8 +42,8 @@ std::optional<ImageFeatures> image_features(Model& model, const std::string& mod
 // features (from --image or --image-embeds) and the prompt prepared over them. Not copyable:
 // the prompt points into the features.
 struct LoadedPrompt {
-  LoadedPrompt(const std::string& model_dir, int threads, std::span<const int32_t> ids, const ImageArgs& args,
-               ImageTimings* timings = nullptr);
+  LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options, std::span<const int32_t> ids,
+               const ImageArgs& args, ImageTimings* timings = nullptr);
   LoadedPrompt(const LoadedPrompt&) = delete;
   LoadedPrompt& operator=(const LoadedPrompt&) = delete;
 

@@ -96,6 +96,27 @@ CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& 
       ->check(integer_in(0, kMaxThreads, "0: all cores"));
 }
 
+CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights) {
+  return cmd->add_option("--weights", weights,
+                         "weight precision: auto (the checkpoint's), bf16, q8 (8-bit blocks) or q4 (4-bit groups); "
+                         "packed once and cached")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "bf16", "q8", "q4"}));
+}
+
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/pio";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/pio";
+  return "pio-cache";
+}
+
+ModelOptions model_options(const std::string& weights, const std::string& cache_dir) {
+  ModelOptions o;
+  if (!parse_weight_scheme(weights, o.weights)) throw std::invalid_argument("--weights: unknown scheme '" + weights + "'");
+  if (!cache_dir.empty()) o.pack_cache_dir = std::filesystem::path(cache_dir) / "weights";
+  return o;
+}
+
 CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb) {
   return cmd->add_option("--kv-cache-mb", mb, "most KV cache memory in MiB (at most the machine's memory)")
       ->default_val(kDefaultKvBudgetMb)

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "model/kv_cache.h"
+#include "model/model.h"
 #include "model/sampler.h"
 #include "model/text_model.h"
 
@@ -54,6 +55,13 @@ CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_v
 // logits processors accept (they refuse nan); --presence-penalty and --frequency-penalty
 // [-2, 2] as OpenAI's API.
 void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling);
+// --weights auto|bf16|q8|q4 (model/packed_weights.h).
+CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights);
+// $XDG_CACHE_HOME/pio, else ~/.cache/pio, else ./pio-cache.
+std::string default_cache_dir();
+// The model options of a checked --weights value, packed weights cached in cache_dir/weights
+// (cache_dir empty: packed in memory).
+ModelOptions model_options(const std::string& weights, const std::string& cache_dir = default_cache_dir());
 // --max-pixels 1..2^28; 0 (the option absent) leaves preprocessor_config.json's limit.
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
 

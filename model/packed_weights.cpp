@@ -1,0 +1,182 @@
+#include "model/packed_weights.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "gpu/cpu/weight_packing.h"
+#include "model/errors.h"
+
+namespace pio {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kMagic[8] = {'P', 'I', 'O', 'P', 'A', 'C', 'K', '1'};
+constexpr size_t kHeaderBytes = 4096;  // the payload starts page-aligned
+
+struct Header {
+  char magic[8];
+  uint64_t key_hash;
+  uint64_t payload_bytes;
+  uint64_t checksum;  // XXH3-64 of the payload
+};
+
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+
+// The key plus every request's format and shape: a file made for other shapes never matches.
+uint64_t hash_key(const std::string& key, const std::vector<PackRequest>& requests) {
+  std::string all = key;
+  for (const auto& r : requests)
+    all += '|' + std::to_string(static_cast<int>(r.format)) + ':' + std::to_string(r.weight->rows) + 'x' +
+           std::to_string(r.weight->cols) + ':' + std::to_string(static_cast<int>(r.weight->dtype));
+  return XXH3_64bits(all.data(), all.size());
+}
+
+}  // namespace
+
+bool parse_weight_scheme(std::string_view name, WeightScheme& out) {
+  for (WeightScheme s : {WeightScheme::Auto, WeightScheme::BF16, WeightScheme::Q8, WeightScheme::Q4})
+    if (name == weight_scheme_name(s)) {
+      out = s;
+      return true;
+    }
+  return false;
+}
+
+std::string_view weight_scheme_name(WeightScheme scheme) {
+  switch (scheme) {
+    case WeightScheme::Auto: return "auto";
+    case WeightScheme::BF16: return "bf16";
+    case WeightScheme::Q8: return "q8";
+    case WeightScheme::Q4: return "q4";
+  }
+  return "auto";
+}
+
+PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
+                             const fs::path& cache_dir) {
+  for (const auto& r : requests) {
+    offsets_.push_back(payload_bytes_);
+    payload_bytes_ += align64(static_cast<size_t>(cpu::packed_weight_bytes(r.format, r.weight->rows, r.weight->cols)));
+  }
+  if (requests.empty()) return;
+  const uint64_t key_hash = hash_key(key, requests);
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.pack", static_cast<unsigned long long>(key_hash));
+  const fs::path path = cache_dir.empty() ? fs::path() : cache_dir / name;
+  std::string why = cache_dir.empty() ? "no cache directory" : "";
+  if (!path.empty() && !map_existing(path, key_hash) && !build_file(path, key_hash, requests))
+    why = "cannot write " + path.string();
+  unsigned char* payload = nullptr;
+  if (map_) {
+    payload = static_cast<unsigned char*>(map_) + kHeaderBytes;
+  } else {
+    memory_ = std::aligned_alloc(4096, align64(payload_bytes_) / 4096 * 4096 + 4096);
+    if (!memory_) throw ModelError("cannot allocate " + std::to_string(payload_bytes_) + " bytes for packed weights");
+    pack_all(requests, static_cast<unsigned char*>(memory_));
+    payload = static_cast<unsigned char*>(memory_);
+    origin_ = "packed in memory (" + why + ")";
+  }
+  for (size_t i = 0; i < requests.size(); ++i) {
+    WeightView& w = *requests[i].weight;
+    ckpt.release(w);
+    w = WeightView{w.dtype, payload + offsets_[i], w.rows, w.cols, requests[i].format};
+  }
+}
+
+PackedWeights::~PackedWeights() {
+  if (map_) ::munmap(map_, map_bytes_);
+  std::free(memory_);
+}
+
+bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const size_t bytes = kHeaderBytes + payload_bytes_;
+  void* m = fs::file_size(path) == bytes ? ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  ::close(fd);
+  if (m == MAP_FAILED) {
+    origin_ = "rebuilt " + path.string() + " (its size was wrong)";
+    return false;
+  }
+  Header h;
+  std::memcpy(&h, m, sizeof h);
+  const unsigned char* payload = static_cast<const unsigned char*>(m) + kHeaderBytes;
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.key_hash != key_hash ||
+      h.payload_bytes != payload_bytes_ || XXH3_64bits(payload, payload_bytes_) != h.checksum) {
+    ::munmap(m, bytes);
+    origin_ = "rebuilt " + path.string() + " (stale or corrupt)";
+    return false;
+  }
+  map_ = m;
+  map_bytes_ = bytes;
+  origin_ = "mapped " + path.string();
+  return true;
+}
+
+// Packs into a temporary file beside `path`, then renames it into place (a crash leaves no
+// half-written file under the final name), and maps the result read-only.
+bool PackedWeights::build_file(const fs::path& path, uint64_t key_hash, const std::vector<PackRequest>& requests) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  const fs::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const size_t bytes = kHeaderBytes + payload_bytes_;
+  void* m = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0
+                ? ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                : MAP_FAILED;
+  ::close(fd);
+  if (m == MAP_FAILED) {
+    fs::remove(tmp, ec);
+    return false;
+  }
+  auto* payload = static_cast<unsigned char*>(m) + kHeaderBytes;
+  pack_all(requests, payload);
+  Header h{};
+  std::memcpy(h.magic, kMagic, sizeof kMagic);
+  h.key_hash = key_hash;
+  h.payload_bytes = payload_bytes_;
+  h.checksum = XXH3_64bits(payload, payload_bytes_);
+  std::memcpy(m, &h, sizeof h);
+  const bool written = ::msync(m, bytes, MS_SYNC) == 0;
+  ::munmap(m, bytes);
+  if (!written || (fs::rename(tmp, path, ec), ec)) {
+    fs::remove(tmp, ec);
+    return false;
+  }
+  const std::string rebuilt = origin_;
+  if (!map_existing(path, key_hash)) return false;
+  origin_ = (rebuilt.empty() ? "packed into " + path.string() : rebuilt);
+  return true;
+}
+
+// The requests over all cores, largest first, each matrix by one thread.
+void PackedWeights::pack_all(const std::vector<PackRequest>& requests, unsigned char* payload) const {
+  std::vector<size_t> order(requests.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return requests[a].weight->rows * requests[a].weight->cols > requests[b].weight->rows * requests[b].weight->cols;
+  });
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next++) < order.size();) {
+      const PackRequest& r = requests[order[i]];
+      cpu::pack_weight(*r.weight, r.format, payload + offsets_[order[i]]);
+    }
+  };
+  std::vector<std::thread> threads(std::max(1u, std::thread::hardware_concurrency()) - 1);
+  for (auto& t : threads) t = std::thread(worker);
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace pio

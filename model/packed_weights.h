@@ -1,0 +1,64 @@
+// The model's matrices in the layouts the matmul kernels read fastest (gpu/cpu/weight_packing.h):
+// panel-packed bf16, or quantised to 8 or 4 bits. Packing happens once: the first load writes
+// the packed matrices to a cache file, later loads map it (so a node's second start costs about
+// the time to map the file and check its checksum).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gpu/backend.h"
+#include "model/checkpoint.h"
+
+namespace pio {
+
+// --weights: auto keeps the checkpoint's precision (bf16 weights panel-packed, f32 and f16 as
+// they are, so those stay exact); bf16 rounds to bf16; q8 and q4 quantise the text decoder's
+// matrices and lm_head (embeddings, norms and the vision tower stay in the checkpoint's dtype,
+// panel-packed when bf16).
+enum class WeightScheme { Auto, BF16, Q8, Q4 };
+
+// "auto", "bf16", "q8", "q4"; false for anything else.
+bool parse_weight_scheme(std::string_view name, WeightScheme& out);
+std::string_view weight_scheme_name(WeightScheme scheme);
+
+// A weight to pack, rewritten in place to the packed view.
+struct PackRequest {
+  WeightView* weight;
+  WeightFormat format;
+};
+
+class PackedWeights {
+ public:
+  // Packs every request's weight, rewriting *weight to point into this object's memory.
+  // cache_dir set: the file cache_dir/<key hash>.pack is mapped when its header (format version,
+  // key, size) and XXH3 checksum agree; otherwise (missing, stale or corrupt) it is rebuilt
+  // there. cache_dir empty, or the file cannot be written: packed into memory. `key` names the
+  // checkpoint and the scheme (model_fingerprint). Each source's mapped pages are given back to
+  // the checkpoint afterwards.
+  PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
+                const std::filesystem::path& cache_dir);
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+
+  // How the weights were obtained: "mapped PATH", "packed into PATH", "packed in memory" (+ why).
+  const std::string& origin() const { return origin_; }
+  int64_t bytes() const { return static_cast<int64_t>(payload_bytes_); }
+
+ private:
+  bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
+  bool build_file(const std::filesystem::path& path, uint64_t key_hash, const std::vector<PackRequest>& requests);
+  void pack_all(const std::vector<PackRequest>& requests, unsigned char* payload) const;
+
+  std::vector<size_t> offsets_;  // of each request in the payload, 64-byte aligned
+  size_t payload_bytes_ = 0;
+  void* map_ = nullptr;          // the whole file when mapped
+  size_t map_bytes_ = 0;
+  void* memory_ = nullptr;       // the payload when packed in memory
+  std::string origin_;
+};
+
+}  // namespace pio
