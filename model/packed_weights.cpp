@@ -73,7 +73,7 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   std::snprintf(name, sizeof name, "%016llx.pack", static_cast<unsigned long long>(key_hash));
   const fs::path path = cache_dir.empty() ? fs::path() : cache_dir / name;
   std::string why = cache_dir.empty() ? "no cache directory" : "";
-  if (!path.empty() && !map_existing(path, key_hash) && !build_file(path, key_hash, requests))
+  if (!path.empty() && !map_existing(path, key_hash) && !build_file(ckpt, path, key_hash, requests))
     why = "cannot write " + path.string();
   unsigned char* payload = nullptr;
   if (map_) {
@@ -81,13 +81,13 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   } else {
     memory_ = std::aligned_alloc(4096, align64(payload_bytes_) / 4096 * 4096 + 4096);
     if (!memory_) throw ModelError("cannot allocate " + std::to_string(payload_bytes_) + " bytes for packed weights");
-    pack_all(requests, static_cast<unsigned char*>(memory_));
+    pack_all(ckpt, requests, static_cast<unsigned char*>(memory_), false);
     payload = static_cast<unsigned char*>(memory_);
     origin_ = "packed in memory (" + why + ")";
   }
   for (size_t i = 0; i < requests.size(); ++i) {
     WeightView& w = *requests[i].weight;
-    ckpt.release(w);
+    ckpt.release(w);  // a mapped file's sources were never read
     w = WeightView{w.dtype, payload + offsets_[i], w.rows, w.cols, requests[i].format};
   }
 }
@@ -124,7 +124,8 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
 
 // Packs into a temporary file beside `path`, then renames it into place (a crash leaves no
 // half-written file under the final name), and maps the result read-only.
-bool PackedWeights::build_file(const fs::path& path, uint64_t key_hash, const std::vector<PackRequest>& requests) {
+bool PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uint64_t key_hash,
+                               const std::vector<PackRequest>& requests) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const fs::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
@@ -140,7 +141,7 @@ bool PackedWeights::build_file(const fs::path& path, uint64_t key_hash, const st
     return false;
   }
   auto* payload = static_cast<unsigned char*>(m) + kHeaderBytes;
-  pack_all(requests, payload);
+  pack_all(ckpt, requests, payload, true);
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.key_hash = key_hash;
@@ -160,7 +161,9 @@ bool PackedWeights::build_file(const fs::path& path, uint64_t key_hash, const st
 }
 
 // The requests over all cores, largest first, each matrix by one thread.
-void PackedWeights::pack_all(const std::vector<PackRequest>& requests, unsigned char* payload) const {
+void PackedWeights::pack_all(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, unsigned char* payload,
+                             bool to_file) const {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   std::vector<size_t> order(requests.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -170,7 +173,16 @@ void PackedWeights::pack_all(const std::vector<PackRequest>& requests, unsigned 
   auto worker = [&] {
     for (size_t i; (i = next++) < order.size();) {
       const PackRequest& r = requests[order[i]];
-      cpu::pack_weight(*r.weight, r.format, payload + offsets_[order[i]]);
+      unsigned char* out = payload + offsets_[order[i]];
+      cpu::pack_weight(*r.weight, r.format, out);
+      ckpt.release(*r.weight);
+      if (!to_file) continue;
+      const auto begin = reinterpret_cast<uintptr_t>(out);
+      const uintptr_t first = (begin + page - 1) / page * page,
+                      last = (begin + static_cast<uintptr_t>(cpu::packed_weight_bytes(r.format, r.weight->rows,
+                                                                                      r.weight->cols))) / page * page;
+      if (first < last && ::msync(reinterpret_cast<void*>(first), last - first, MS_SYNC) == 0)
+        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
     }
   };
   std::vector<std::thread> threads(std::max(1u, std::thread::hardware_concurrency()) - 1);

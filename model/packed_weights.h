@@ -50,8 +50,13 @@ class PackedWeights {
 
  private:
   bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
-  bool build_file(const std::filesystem::path& path, uint64_t key_hash, const std::vector<PackRequest>& requests);
-  void pack_all(const std::vector<PackRequest>& requests, unsigned char* payload) const;
+  bool build_file(const Checkpoint& ckpt, const std::filesystem::path& path, uint64_t key_hash,
+                  const std::vector<PackRequest>& requests);
+  // Packs every request into payload, giving back each source's pages as soon as it is packed
+  // and, when the payload is a file mapping (to_file), the packed pages once written, so a
+  // first load's memory never holds the checkpoint and the packed copy at once.
+  void pack_all(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, unsigned char* payload,
+                bool to_file) const;
 
   std::vector<size_t> offsets_;  // of each request in the payload, 64-byte aligned
   size_t payload_bytes_ = 0;
