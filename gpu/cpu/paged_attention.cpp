@@ -20,6 +20,9 @@ namespace {
 constexpr int T = kAttentionTile;
 constexpr int kMr = 4;  // queries per micro-kernel call (register blocking)
 static_assert(T % 8 == 0);
+// Every loop over the R queries or W vectors of a micro-kernel is unrolled, so that the R x W
+// accumulators live in registers.
+#define PIO_UNROLL _Pragma("GCC unroll 16")
 
 // e^x per lane: Cephes' expf (x = n·ln2 + r, a degree-5 polynomial in r, times 2^n), 0 below
 // -87 (and for -inf). Lanes are independent: a value's result never depends on its neighbours.
@@ -89,18 +92,18 @@ void transpose_tile(const float* rows, int hd, int64_t cols, float* kt) {
 template <int R, int W>
 void scores_at(const float* const* q, const float* kt, int hd, int64_t c, float* s) {
   __m256 a[R][W];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) a[r][w] = _mm256_setzero_ps();
+  PIO_UNROLL for (int r = 0; r < R; ++r)
+    PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_setzero_ps();
   for (int d = 0; d < hd; ++d) {
     __m256 k[W];
-    for (int w = 0; w < W; ++w) k[w] = _mm256_loadu_ps(kt + d * T + c + 8 * w);
-    for (int r = 0; r < R; ++r) {
+    PIO_UNROLL for (int w = 0; w < W; ++w) k[w] = _mm256_loadu_ps(kt + d * T + c + 8 * w);
+    PIO_UNROLL for (int r = 0; r < R; ++r) {
       const __m256 qb = _mm256_broadcast_ss(q[r] + d);
-      for (int w = 0; w < W; ++w) a[r][w] = _mm256_fmadd_ps(qb, k[w], a[r][w]);
+      PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_fmadd_ps(qb, k[w], a[r][w]);
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) _mm256_storeu_ps(s + r * T + c + 8 * w, a[r][w]);
+  PIO_UNROLL for (int r = 0; r < R; ++r)
+    PIO_UNROLL for (int w = 0; w < W; ++w) _mm256_storeu_ps(s + r * T + c + 8 * w, a[r][w]);
 }
 
 // o_r[d] = o_r[d]·α_r, then + p_r[t]·v[t][d] for t < n_r in slot order (one FMA each), for the
@@ -109,24 +112,24 @@ template <int R, int W>
 void values_at(float* const* o, const float* alpha, const float* const* p, const int64_t* n, const float* v,
                int hd, int d) {
   int64_t common = n[0];
-  for (int r = 1; r < R; ++r) common = std::min(common, n[r]);
+  PIO_UNROLL for (int r = 1; r < R; ++r) common = std::min(common, n[r]);
   __m256 a[R][W];
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) a[r][w] = _mm256_mul_ps(_mm256_loadu_ps(o[r] + d + 8 * w), _mm256_set1_ps(alpha[r]));
+  PIO_UNROLL for (int r = 0; r < R; ++r)
+    PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_mul_ps(_mm256_loadu_ps(o[r] + d + 8 * w), _mm256_set1_ps(alpha[r]));
   for (int64_t t = 0; t < common; ++t) {
     __m256 vt[W];
-    for (int w = 0; w < W; ++w) vt[w] = _mm256_loadu_ps(v + t * hd + d + 8 * w);
-    for (int r = 0; r < R; ++r) {
+    PIO_UNROLL for (int w = 0; w < W; ++w) vt[w] = _mm256_loadu_ps(v + t * hd + d + 8 * w);
+    PIO_UNROLL for (int r = 0; r < R; ++r) {
       const __m256 pb = _mm256_broadcast_ss(p[r] + t);
-      for (int w = 0; w < W; ++w) a[r][w] = _mm256_fmadd_ps(pb, vt[w], a[r][w]);
+      PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_fmadd_ps(pb, vt[w], a[r][w]);
     }
   }
-  for (int r = 0; r < R; ++r)  // the queries that see more of this tile (the causal diagonal)
+  PIO_UNROLL for (int r = 0; r < R; ++r)  // the queries that see more of this tile (the causal diagonal)
     for (int64_t t = common; t < n[r]; ++t)
-      for (int w = 0; w < W; ++w)
+      PIO_UNROLL for (int w = 0; w < W; ++w)
         a[r][w] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[r] + t), _mm256_loadu_ps(v + t * hd + d + 8 * w), a[r][w]);
-  for (int r = 0; r < R; ++r)
-    for (int w = 0; w < W; ++w) _mm256_storeu_ps(o[r] + d + 8 * w, a[r][w]);
+  PIO_UNROLL for (int r = 0; r < R; ++r)
+    PIO_UNROLL for (int w = 0; w < W; ++w) _mm256_storeu_ps(o[r] + d + 8 * w, a[r][w]);
 }
 
 // One micro-kernel step for R queries: their scores over the tile's first `cols` slots, or
