@@ -188,7 +188,11 @@ int main(int argc, char** argv) {
   CLI::App app{"pio-node: serve a Qwen3-VL checkpoint to pio clients"};
   Args a;
   add_options(app, a);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help exits 0; a refused option exits 2, as `pio` does
+  }
   if (a.memory_soft_mb && a.memory_hard_mb && a.memory_hard_mb < a.memory_soft_mb) {
     std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
     return 2;

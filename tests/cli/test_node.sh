@@ -127,7 +127,8 @@ ask_image >/dev/null || fail "f32 node: image chat failed"
 timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/fstats.json"
 [ "$(tier "$work/fstats.json" warm hits)" -eq 0 ] || fail "an f32 node read bf16 entries: $(cat "$work/fstats.json")"
 kill -TERM "$node_pid"
-if "$node_bin" --model "$work/tiny" --port 0 --kv-dtype bogus >/dev/null 2>"$work/kv.err"; then fail "--kv-dtype bogus accepted"; fi
+status=0; "$node_bin" --model "$work/tiny" --port 0 --kv-dtype bogus >/dev/null 2>"$work/kv.err" || status=$?
+[ "$status" = 2 ] || fail "--kv-dtype bogus: exit status $status, not 2"
 grep -q -- "--kv-dtype: 'bogus' is not one of" "$work/kv.err" || fail "--kv-dtype bogus: $(cat "$work/kv.err")"
 
 # The example plug-in acts: the answer comes back upper-cased.
