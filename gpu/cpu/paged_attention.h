@@ -14,7 +14,7 @@ namespace pio::cpu {
 // prefill chunks or cache blocks are.
 constexpr int kAttentionTile = 64;
 // Query rows of one sequence per task; with the GQA group's query heads they share each tile.
-constexpr int kAttentionRowBlock = 16;
+constexpr int kAttentionRowBlock = 32;
 
 // Per-worker buffers (converted K/V tiles, scores, running sums); grown before a call, never
 // during one.

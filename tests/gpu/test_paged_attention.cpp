@@ -176,7 +176,7 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_double_reference,
 }
 
 // Batch invariance (paged_attention.h), per dtype: a query row's output has the same bits
-// whether its sequence's queries come in one call, in chunks that cut the 16-row blocks and the
+// whether its sequence's queries come in one call, in chunks that cut the 32-row blocks and the
 // 64-slot tiles anywhere, or one at a time (decode), alone or after another sequence's queries,
 // with any block size or thread count.
 BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtypes), dtype) {
