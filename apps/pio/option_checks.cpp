@@ -102,22 +102,30 @@ CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb) {
       ->check(integer_in(1, physical_memory_mb(), "MiB, at most the machine's memory"));
 }
 
+namespace {
+// The KV dtype --kv-dtype names (auto: the checkpoint's, `weights`), or the refusal's text.
+std::string parse_kv_dtype_option(const std::string& text, KvDType weights, KvDType& out) {
+  out = weights;
+  if (text == "auto" || parse_kv_dtype(text, out)) return {};
+  return "'" + text + "' is not one of auto, bf16, f16, q8, f32";
+}
+}  // namespace
+
 CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype) {
   return cmd->add_option("--kv-dtype", kv_dtype, "KV cache element type: auto (the checkpoint's weight dtype), bf16, f16, q8 (int8, a scale per head row) or f32")
       ->default_val("auto")
       ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            KvDType t;
-            if (text == "auto" || parse_kv_dtype(text, t)) return {};
-            return "'" + text + "' is not one of auto, bf16, f16, q8, f32";
+          [](std::string& text) {
+            KvDType unused;
+            return parse_kv_dtype_option(text, KvDType::F32, unused);
           },
           "auto|bf16|f16|q8|f32"));
 }
 
 KvCacheShape kv_shape(const TextModel& model, const std::string& kv_dtype) {
   KvCacheShape shape = model.kv_shape();
-  if (kv_dtype != "auto" && !parse_kv_dtype(kv_dtype, shape.dtype))
-    throw CLI::ValidationError("--kv-dtype", "'" + kv_dtype + "' is not one of auto, bf16, f16, q8, f32");
+  const std::string refused = parse_kv_dtype_option(kv_dtype, shape.dtype, shape.dtype);
+  if (!refused.empty()) throw CLI::ValidationError("--kv-dtype", refused);
   return shape;
 }
 
