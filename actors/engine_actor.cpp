@@ -18,7 +18,9 @@ using engine_pointer = engine_actor::stateful_pointer<EngineState>;
 engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings settings, supervisor_actor events,
                                             profiler_actor profiler) {
   auto& st = self->state;
-  st.cache = std::make_unique<PagedKvCache>(settings.model->text().kv_shape(), settings.kv_bytes, settings.kv_block_size);
+  KvCacheShape shape = settings.model->text().kv_shape();
+  if (settings.kv_dtype) shape.dtype = *settings.kv_dtype;
+  st.cache = std::make_unique<PagedKvCache>(shape, settings.kv_bytes, settings.kv_block_size);
   st.group = std::make_unique<EngineGroup>(*settings.model, settings.tokenizer, *st.cache, settings.options, settings.cache);
   const auto wake = [self] {
     if (self->state.stepping) return;

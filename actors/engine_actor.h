@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include <caf/actor_system.hpp>
 
@@ -20,6 +21,7 @@ struct EngineSettings {
   std::shared_ptr<const Tokenizer> tokenizer;
   int64_t kv_bytes = int64_t{1} << 30;
   int kv_block_size = 16;
+  std::optional<KvDType> kv_dtype;  // the KV cache's element type; none: the checkpoint's (auto)
   EngineGroupOptions options;
   std::shared_ptr<TieredCache> cache;  // vision embeddings and prefix KV; null with --no-cache
 };

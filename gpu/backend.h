@@ -15,6 +15,7 @@
 #include <string>
 
 #include "gpu/dtype.h"
+#include "gpu/kv_dtype.h"
 
 namespace pio {
 
@@ -39,13 +40,16 @@ struct WeightView {
 };
 
 // One layer's share of the paged KV cache: K and V each hold num_blocks blocks of
-// block_size token rows, every row kv_heads * head_dim floats.
+// block_size slots; slot p (physical: block * block_size + offset) holds kv_heads rows of
+// head_dim values in `dtype`, row (p, h) at byte (p * kv_heads + h) * row_bytes().
 struct PagedKvLayer {
-  float* k = nullptr;
-  float* v = nullptr;
+  void* k = nullptr;
+  void* v = nullptr;
+  KvDType dtype = KvDType::F32;
   int block_size = 0;
   int kv_heads = 0;
   int head_dim = 0;
+  int64_t row_bytes() const { return kv_row_bytes(dtype, head_dim); }
 };
 
 // The queries of one sequence inside a batched attention call.
@@ -81,11 +85,12 @@ class Backend {
   virtual void add(float* x, const float* y, int64_t n) = 0;
   // out[i] = table row ids[i], converted to float.
   virtual void embed(const WeightView& table, std::span<const int32_t> ids, float* out) = 0;
-  // Copies n rows of k and v (kv_heads * head_dim each) into cache slots [first_slot, first_slot + n).
+  // Stores n rows of k and v (kv_heads * head_dim floats each) into cache slots
+  // [first_slot, first_slot + n), converted to the cache's dtype (PagedKvLayer).
   virtual void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n,
                         const float* k, const float* v) = 0;
   // Causal attention over the paged cache; q and out are [rows, n_heads * head_dim].
-  // Query head h reads KV head h / (n_heads / kv_heads).
+  // Query head h reads KV head h / (n_heads / kv_heads). The cache is read in its own dtype.
   virtual void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv,
                                std::span<const AttentionSequence> seqs, float scale, float* out) = 0;
   // Full (non-causal) attention within each segment [begin, end) of rows: the vision encoder's

@@ -8,7 +8,7 @@
 namespace pio {
 
 int64_t PagedKvCache::bytes_per_block(KvCacheShape s, int block_size) {
-  return 2 * int64_t{s.layers} * block_size * s.kv_heads * s.head_dim * int64_t{sizeof(float)};
+  return 2 * int64_t{s.layers} * block_size * s.kv_heads * kv_row_bytes(s.dtype, s.head_dim);
 }
 
 PagedKvCache::PagedKvCache(KvCacheShape shape, int64_t budget_bytes, int block_size)
@@ -18,10 +18,11 @@ PagedKvCache::PagedKvCache(KvCacheShape shape, int64_t budget_bytes, int block_s
   if (total_blocks_ < 1)
     throw ModelError("KV cache budget of " + std::to_string(budget_bytes) + " bytes holds no block of " +
                      std::to_string(bytes_per_block(shape, block_size)) + " bytes");
-  layer_stride_ = total_blocks_ * block_size * shape.kv_heads * shape.head_dim;
+  block_bytes_ = int64_t{block_size} * shape.kv_heads * kv_row_bytes(shape.dtype, shape.head_dim);
+  layer_stride_ = total_blocks_ * block_bytes_;
   // new[] without () leaves the pages untouched, so resident memory grows only with use.
-  k_.reset(new float[static_cast<size_t>(layer_stride_ * shape.layers)]);
-  v_.reset(new float[static_cast<size_t>(layer_stride_ * shape.layers)]);
+  k_.reset(new std::byte[static_cast<size_t>(layer_stride_ * shape.layers)]);
+  v_.reset(new std::byte[static_cast<size_t>(layer_stride_ * shape.layers)]);
   free_.reserve(static_cast<size_t>(total_blocks_));
   for (int64_t b = total_blocks_ - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
   refs_.assign(static_cast<size_t>(total_blocks_), 0);
@@ -120,27 +121,26 @@ bool PagedKvCache::share_block(SequenceId seq, const std::string& hash) {
 std::string PagedKvCache::export_block(SequenceId seq, int64_t index) const {
   const Sequence& s = get(seq);
   if (index < 0 || index >= static_cast<int64_t>(s.blocks.size())) throw ModelError("KV cache: no block " + std::to_string(index));
-  const int64_t floats = int64_t{block_size_} * shape_.kv_heads * shape_.head_dim;
-  const int64_t offset = s.blocks[static_cast<size_t>(index)] * floats;
-  std::string out;
-  out.reserve(static_cast<size_t>(bytes_per_block()));
+  const int64_t offset = s.blocks[static_cast<size_t>(index)] * block_bytes_;
+  std::string out(1, static_cast<char>(shape_.dtype));
+  out.reserve(static_cast<size_t>(1 + bytes_per_block()));
   for (int l = 0; l < shape_.layers; ++l)
-    for (const float* base : {k_.get(), v_.get()})
-      out.append(reinterpret_cast<const char*>(base + l * layer_stride_ + offset), static_cast<size_t>(floats) * sizeof(float));
+    for (const std::byte* base : {k_.get(), v_.get()})
+      out.append(reinterpret_cast<const char*>(base + l * layer_stride_ + offset), static_cast<size_t>(block_bytes_));
   return out;
 }
 
 bool PagedKvCache::load_block(SequenceId seq, std::string_view bytes) {
   Sequence& s = get(seq);
-  if (static_cast<int64_t>(bytes.size()) != bytes_per_block() || free_blocks() < 1 || s.length % block_size_ != 0)
+  if (static_cast<int64_t>(bytes.size()) != 1 + bytes_per_block() || bytes[0] != static_cast<char>(shape_.dtype) ||
+      free_blocks() < 1 || s.length % block_size_ != 0)
     return false;
   const int32_t b = take_block();
-  const int64_t floats = int64_t{block_size_} * shape_.kv_heads * shape_.head_dim;
-  const char* p = bytes.data();
+  const char* p = bytes.data() + 1;
   for (int l = 0; l < shape_.layers; ++l)
-    for (float* base : {k_.get(), v_.get()}) {
-      std::memcpy(base + l * layer_stride_ + b * floats, p, static_cast<size_t>(floats) * sizeof(float));
-      p += floats * static_cast<int64_t>(sizeof(float));
+    for (std::byte* base : {k_.get(), v_.get()}) {
+      std::memcpy(base + l * layer_stride_ + b * block_bytes_, p, static_cast<size_t>(block_bytes_));
+      p += block_bytes_;
     }
   s.blocks.push_back(b);
   s.length += block_size_;
@@ -161,7 +161,7 @@ int64_t PagedKvCache::length(SequenceId seq) const { return get(seq).length; }
 const int32_t* PagedKvCache::block_table(SequenceId seq) const { return get(seq).blocks.data(); }
 
 PagedKvLayer PagedKvCache::layer(int index) const {
-  return PagedKvLayer{k_.get() + index * layer_stride_, v_.get() + index * layer_stride_, block_size_,
+  return PagedKvLayer{k_.get() + index * layer_stride_, v_.get() + index * layer_stride_, shape_.dtype, block_size_,
                       shape_.kv_heads, shape_.head_dim};
 }
 

@@ -21,10 +21,12 @@
 
 namespace pio {
 
+// The cache's layers and rows, and the element type its K and V are kept in (gpu/kv_dtype.h).
 struct KvCacheShape {
   int layers = 0;
   int kv_heads = 0;
   int head_dim = 0;
+  KvDType dtype = KvDType::F32;
 };
 
 using SequenceId = int64_t;
@@ -48,10 +50,12 @@ class PagedKvCache {
   // Appends the registered block to seq (whose length must be a whole number of blocks): its
   // length grows by block_size. False (nothing changed) when no block has that hash.
   bool share_block(SequenceId seq, const std::string& hash);
-  // A block's keys and values in every layer, as bytes (what the tiered cache stores).
+  // A block's keys and values in every layer, as bytes (what the tiered cache stores): one
+  // byte naming the KV dtype, then per layer the block's K rows then its V rows, as stored.
   std::string export_block(SequenceId seq, int64_t index) const;
   // Appends a block filled from export_block's bytes to seq (length a whole number of blocks).
-  // False (nothing changed) when no block is free or the bytes have another size.
+  // False (nothing changed) when no block is free or the bytes have another size or another
+  // KV dtype (a bf16 block is never read as f16).
   bool load_block(SequenceId seq, std::string_view bytes);
   int64_t retained_blocks() const { return static_cast<int64_t>(retained_.size()); }
   // Memory pressure: forgets every retained block (they become plain free blocks).
@@ -65,6 +69,8 @@ class PagedKvCache {
   int64_t total_blocks() const { return total_blocks_; }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size() + retained_.size()); }
   int64_t blocks_needed(int64_t tokens) const { return (tokens + block_size_ - 1) / block_size_; }
+  KvDType dtype() const { return shape_.dtype; }
+  // K and V of one block in every layer: 2 · layers · block_size · kv_heads · kv_row_bytes.
   static int64_t bytes_per_block(KvCacheShape shape, int block_size);
   int64_t bytes_per_block() const { return bytes_per_block(shape_, block_size_); }
 
@@ -82,8 +88,9 @@ class PagedKvCache {
   KvCacheShape shape_;
   int block_size_;
   int64_t total_blocks_;
-  int64_t layer_stride_;  // floats per layer in k_ and v_
-  std::unique_ptr<float[]> k_, v_;
+  int64_t block_bytes_;   // one block of K (or V) in one layer
+  int64_t layer_stride_;  // bytes per layer in k_ and v_
+  std::unique_ptr<std::byte[]> k_, v_;
   std::vector<int32_t> free_;            // never registered (or forgotten)
   std::list<int32_t> retained_;          // registered, no reference: oldest release first
   std::vector<int32_t> refs_;            // per block: sequences holding it

@@ -13,7 +13,8 @@ TextModel::TextModel(const TextConfig& cfg, TextWeights weights, Backend& backen
       inv_freq_(rope_inverse_frequencies(cfg.rope_theta, cfg.head_dim)) {}
 
 KvCacheShape TextModel::kv_shape() const {
-  return KvCacheShape{cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim};
+  return KvCacheShape{cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim,
+                      kv_dtype_for_weights(w_.embed_tokens.dtype)};
 }
 
 void TextModel::embed(std::span<const int32_t> ids, float* out) {

@@ -43,6 +43,8 @@ class TextModel {
   TextModel(const TextConfig& cfg, TextWeights weights, Backend& backend);
 
   const TextConfig& config() const { return cfg_; }
+  // The KV cache's shape, in the checkpoint's weight dtype (--kv-dtype auto: bf16 for a bf16
+  // checkpoint, as transformers keeps its cache in the model's dtype); callers may change dtype.
   KvCacheShape kv_shape() const;
 
   // Token embeddings for ids, as rows of `hidden` floats.

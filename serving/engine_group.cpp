@@ -226,7 +226,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
 EngineLoad EngineGroup::load() const {
   return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
           cache_.total_blocks() - cache_.free_blocks(), cache_.total_blocks(),
-          PagedKvCache::bytes_per_block(model_.text().kv_shape(), cache_.block_size())};
+          cache_.bytes_per_block()};
 }
 
 }  // namespace pio

@@ -24,7 +24,7 @@ namespace {
 
 
 struct Args {
-  std::string model, host = "127.0.0.1", policy = "fcfs";
+  std::string model, host = "127.0.0.1", policy = "fcfs", kv_dtype = "auto";
   std::vector<std::string> plugins;
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
@@ -62,6 +62,7 @@ void add_options(CLI::App& app, Args& a) {
       ->default_val(250)->check(real_in(0, 60000, true));
   app.add_option("--kv-memory", a.kv_memory_mb, "KV cache memory in MiB")
       ->default_val(1024)->check(integer_in(1, physical_memory_mb(), "MiB, at most the machine's memory"));
+  add_kv_dtype_option(&app, a.kv_dtype);
   app.add_option("--memory-soft", a.memory_soft_mb, "above this RSS (MiB) new requests wait (0: off)")
       ->default_val(0)->check(integer_in(0, physical_memory_mb(), "0: off"));
   app.add_option("--memory-hard", a.memory_hard_mb, "above this RSS (MiB) running sequences are preempted and new ones refused (0: off)")
@@ -105,9 +106,13 @@ void add_options(CLI::App& app, Args& a) {
 
 // The cache for this model (keys carry its fingerprint), or null with --no-cache. A directory
 // that cannot be used leaves it in memory, which the start-up report says.
-std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::Model& model) {
+std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::Model& model, pio::KvDType kv_dtype) {
   if (a.no_cache) return nullptr;
-  const std::string dtype = "weights " + model.config().text.dtype + ", compute and KV f32";
+  // The weight scheme and the KV dtype are part of every key: an embedding or a block computed
+  // with other weights, or stored in another dtype, is never read.
+  const std::string dtype = "weights " + model.config().text.dtype + " as " +
+                            std::string(pio::weight_scheme_name(model.weight_scheme())) + ", compute f32, KV " +
+                            std::string(pio::kv_dtype_name(kv_dtype));
   return std::make_shared<pio::TieredCache>(pio::TieredCacheOptions{
       a.cache_dir, pio::model_fingerprint(a.model, dtype), a.cache_hot_mb << 20, a.cache_warm_mb << 20,
       a.cache_cold_mb << 20});
@@ -137,7 +142,8 @@ bool loopback(const std::string& host) { return host == "127.0.0.1" || host == "
 pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pio::NodeSettings s;
-  s.engine.cache = make_cache(a, *model);
+  s.engine.kv_dtype = pio::cli::kv_shape(model->text(), a.kv_dtype).dtype;
+  s.engine.cache = make_cache(a, *model, *s.engine.kv_dtype);
   s.engine.model = std::move(model);
   s.engine.tokenizer = pio::load_tokenizer(a.model);
   s.engine.kv_bytes = a.kv_memory_mb << 20;
@@ -159,7 +165,8 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
                   ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
                   std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
                   std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
-                  " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB, memory soft/hard " +
+                  " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB " +
+                  std::string(pio::kv_dtype_name(*s.engine.kv_dtype)) + ", memory soft/hard " +
                   std::to_string(a.memory_soft_mb) + "/" + std::to_string(a.memory_hard_mb) + " MiB, cache " +
                   (!s.engine.cache ? std::string("off")
                    : std::to_string(a.cache_hot_mb) + "/" + std::to_string(a.cache_warm_mb) + "/" +
@@ -180,7 +187,11 @@ int main(int argc, char** argv) {
   CLI::App app{"pio-node: serve a Qwen3-VL checkpoint to pio clients"};
   Args a;
   add_options(app, a);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help exits 0; a refused option exits 2, as `pio` does
+  }
   if (a.memory_soft_mb && a.memory_hard_mb && a.memory_hard_mb < a.memory_soft_mb) {
     std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
     return 2;

@@ -45,12 +45,13 @@ Stage preprocess_and_encode(Model& model, const RgbImage& img, const Preprocesso
 
 // Everything from RGB pixels to the first generated token.
 double time_to_first_token(Model& model, const std::vector<int32_t>& ids, const RgbImage& img,
-                           const PreprocessorConfig& cfg) {
+                           const PreprocessorConfig& cfg, KvDType kv_dtype) {
   const auto t0 = std::chrono::steady_clock::now();
   const PixelValues pixels = preprocess_rgb(img, cfg, ImageLimits::from_config(cfg));
   const ImageFeatures features = encode_images(model.vision(), {&pixels, 1});
   const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, &features);
-  const KvCacheShape shape = model.text().kv_shape();
+  KvCacheShape shape = model.text().kv_shape();
+  shape.dtype = kv_dtype;
   PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
   generate(model.text(), cache, prompt, {1, {}, {}, 0, {}});
   return seconds_since(t0);
@@ -93,7 +94,7 @@ void bench_vision(Model& model, const std::string& model_dir, const VisionBenchO
   const auto tokenizer = load_tokenizer(model_dir);
   const auto ids = single_turn_chat_ids(*tokenizer, std::nullopt, "Describe this image.", 1);
   std::vector<double> ttft;
-  for (int r = 0; r < options.runs; ++r) ttft.push_back(time_to_first_token(model, ids, images.front(), cfg));
+  for (int r = 0; r < options.runs; ++r) ttft.push_back(time_to_first_token(model, ids, images.front(), cfg, options.kv_dtype));
   out["ttft_s_image_text"] = median(ttft);
   out["ttft_image"] = options.sizes.front();
   if (text)

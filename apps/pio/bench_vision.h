@@ -15,6 +15,7 @@ namespace pio::cli {
 struct VisionBenchOptions {
   std::vector<std::string> sizes;  // "WxH"; the first is also the TTFT prompt's image
   int runs = 3;
+  KvDType kv_dtype = KvDType::F32;  // the TTFT prompt's KV cache
 };
 
 // Adds its figures to `out`; prints them to `text` when it is set.

@@ -72,6 +72,7 @@ void add_bench(CLI::App& app) {
     int threads = 0, gen_tokens = 32, runs = 3;
     std::vector<int64_t> prompt_tokens{128, 512};
     std::vector<std::string> image_sizes{"448x448", "1280x720"};
+    std::string kv_dtype;
     bool json = false, no_vision = false;
   };
   auto a = std::make_shared<Args>();
@@ -88,6 +89,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--image-sizes", a->image_sizes, "image sizes (WxH) to encode; the first is also the TTFT prompt's")
       ->default_val(std::vector<std::string>{"448x448", "1280x720"})
       ->check(image_size());
+  add_kv_dtype_option(cmd, a->kv_dtype);
   cmd->add_flag("--no-vision", a->no_vision, "measure the text decoder only");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] {
@@ -96,7 +98,7 @@ void add_bench(CLI::App& app) {
     Model model(a->model, *backend, model_options(a->weights));
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
-    PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0);
+    PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0, a->kv_dtype);
     const int64_t vocab = model.config().text.vocab_size;
 
     nlohmann::ordered_json out;
@@ -105,6 +107,7 @@ void add_bench(CLI::App& app) {
     out["load_s"] = load_s;
     out["weights"] = weight_scheme_name(model.weight_scheme());
     out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
+    out["kv_dtype"] = std::string(kv_dtype_name(cache.dtype()));
     std::vector<double> decode_rates;
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
@@ -127,14 +130,15 @@ void add_bench(CLI::App& app) {
     if (!a->json)
       std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
                 << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n";
-    if (!a->no_vision) bench_vision(model, a->model, {a->image_sizes, a->runs}, out, a->json ? nullptr : &std::cout);
+    if (!a->no_vision) bench_vision(model, a->model, {a->image_sizes, a->runs, cache.dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {
       std::cout << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
                 << "backend: " << backend->name() << ", weights " << out["weights"].get<std::string>() << " ("
-                << out["weights_origin"].get<std::string>() << "), load " << load_s << " s\n";
+                << out["weights_origin"].get<std::string>() << "), KV " << kv_dtype_name(cache.dtype()) << ", load "
+                << load_s << " s\n";
     }
   });
 }

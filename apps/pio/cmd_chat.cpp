@@ -24,6 +24,7 @@ void add_chat(CLI::App& app) {
     int max_tokens = 256, threads = 0;
     SamplingOptions sampling;
     int64_t kv_mb = kDefaultKvBudgetMb;
+    std::string kv_dtype;
     bool verbose = false, show_special = false;
     ImageArgs image;
   };
@@ -43,6 +44,7 @@ void add_chat(CLI::App& app) {
   add_threads_option(cmd, a->threads);
   add_weights_option(cmd, a->weights);
   add_kv_cache_option(cmd, a->kv_mb);
+  add_kv_dtype_option(cmd, a->kv_dtype);
   cmd->add_flag("--show-special-tokens", a->show_special,
                 "print special tokens such as <|image_pad|> the model generates (default: skipped, as "
                 "skip_special_tokens=True)");
@@ -80,7 +82,7 @@ void add_chat(CLI::App& app) {
     Model& model = run.model;
     const PreparedPrompt& prompt_ids = run.prompt;
     PagedKvCache cache = sequence_kv_cache(model.text(), static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,
-                                           "--max-tokens", a->kv_mb);
+                                           "--max-tokens", a->kv_mb, a->kv_dtype);
     StreamDetokenizer detok(*tokenizer, a->show_special ? SpecialTokens::show : SpecialTokens::skip);
     const auto& stops = model.stop_ids();
     GenerateOptions options{a->max_tokens, stops, a->sampling, tokenizer->vocab_size(), [&](int32_t id) {

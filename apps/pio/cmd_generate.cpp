@@ -15,6 +15,7 @@ void add_generate(CLI::App& app) {
     std::string model, ids;
     int max_tokens = 16, threads = 0;
     int64_t kv_mb = kDefaultKvBudgetMb;
+    std::string kv_dtype;
     ImageArgs image;
   };
   auto a = std::make_shared<Args>();
@@ -25,11 +26,12 @@ void add_generate(CLI::App& app) {
   add_threads_option(cmd, a->threads);
   add_weights_option(cmd, a->weights);
   add_kv_cache_option(cmd, a->kv_mb);
+  add_kv_dtype_option(cmd, a->kv_dtype);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, model_options(a->weights), parse_ids(a->ids), a->image);
     PagedKvCache cache = sequence_kv_cache(run.model.text(), static_cast<int64_t>(run.prompt.ids.size()),
-                                           a->max_tokens, "--max-tokens", a->kv_mb);
+                                           a->max_tokens, "--max-tokens", a->kv_mb, a->kv_dtype);
     const auto out = generate(run.model.text(), cache, run.prompt, {a->max_tokens, run.model.stop_ids(), {}, 0, {}});
     std::cout << ids_to_json(out.tokens) << std::endl;
   });

@@ -13,8 +13,7 @@ namespace pio::cli {
 void add_logits(CLI::App& app) {
   auto* cmd = app.add_subcommand("logits", "Write the float32 logits of every prompt position as JSON");
   struct Args {
-    std::string weights = "auto";
-    std::string model, ids, out;
+    std::string model, ids, out, kv_dtype, weights = "auto";
     int threads = 0;
     ImageArgs image;
   };
@@ -24,13 +23,14 @@ void add_logits(CLI::App& app) {
   cmd->add_option("--out", a->out, "output JSON file")->required();
   add_threads_option(cmd, a->threads);
   add_weights_option(cmd, a->weights);
+  add_kv_dtype_option(cmd, a->kv_dtype);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, model_options(a->weights), parse_ids(a->ids), a->image);
     Model& model = run.model;
     const PreparedPrompt& prompt = run.prompt;
     const auto n = static_cast<int64_t>(prompt.ids.size());
-    PagedKvCache cache = sequence_kv_cache(model.text(), n, 0, "--ids", 0);
+    PagedKvCache cache = sequence_kv_cache(model.text(), n, 0, "--ids", 0, a->kv_dtype);
     const int64_t vocab = model.config().text.vocab_size;
     // Every position's logits are kept: n x vocab floats must fit the machine (n <= context).
     if (n * vocab > (physical_memory_mb() << 20) / int64_t{sizeof(float)})

@@ -123,6 +123,33 @@ CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb) {
       ->check(integer_in(1, physical_memory_mb(), "MiB, at most the machine's memory"));
 }
 
+namespace {
+// The KV dtype --kv-dtype names (auto: the checkpoint's, `weights`), or the refusal's text.
+std::string parse_kv_dtype_option(const std::string& text, KvDType weights, KvDType& out) {
+  out = weights;
+  if (text == "auto" || parse_kv_dtype(text, out)) return {};
+  return "'" + text + "' is not one of auto, bf16, f16, q8, f32";
+}
+}  // namespace
+
+CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype) {
+  return cmd->add_option("--kv-dtype", kv_dtype, "KV cache element type: auto (the checkpoint's weight dtype), bf16, f16, q8 (int8, a scale per head row) or f32")
+      ->default_val("auto")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            KvDType unused;
+            return parse_kv_dtype_option(text, KvDType::F32, unused);
+          },
+          "auto|bf16|f16|q8|f32"));
+}
+
+KvCacheShape kv_shape(const TextModel& model, const std::string& kv_dtype) {
+  KvCacheShape shape = model.kv_shape();
+  const std::string refused = parse_kv_dtype_option(kv_dtype, shape.dtype, shape.dtype);
+  if (!refused.empty()) throw CLI::ValidationError("--kv-dtype", refused);
+  return shape;
+}
+
 CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value) {
   return cmd->add_option("--max-tokens", max_tokens, "most tokens to generate (prompt + these fit the model's context)")
       ->default_val(default_value)
@@ -176,7 +203,7 @@ CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels) {
 }
 
 PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, int64_t new_tokens,
-                               const std::string& length_option, int64_t budget_mb) {
+                               const std::string& length_option, int64_t budget_mb, const std::string& kv_dtype) {
   const int64_t tokens = prompt_tokens + new_tokens;  // both far below 2^62: no overflow
   const std::string sequence =
       std::to_string(prompt_tokens) + " prompt + " + std::to_string(new_tokens) + " new tokens";
@@ -184,7 +211,7 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, in
   if (context > 0 && tokens > context)
     throw CLI::ValidationError(length_option, sequence + " exceed the model's context of " + std::to_string(context) +
                                                   " tokens (max_position_embeddings)");
-  const KvCacheShape shape = model.kv_shape();
+  const KvCacheShape shape = kv_shape(model, kv_dtype);
   constexpr int kBlock = 16;
   const int64_t block_bytes = PagedKvCache::bytes_per_block(shape, kBlock);
   const int64_t blocks = (tokens + kBlock - 1) / kBlock;

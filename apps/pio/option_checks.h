@@ -49,6 +49,11 @@ CLI::Validator image_size();
 // The options several subcommands share, each declared once with its range.
 CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& what = "compute threads");
 CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb);
+// --kv-dtype auto|bf16|f16|q8|f32: the KV cache's element type (gpu/kv_dtype.h); auto, the
+// default, is the checkpoint's weight dtype, as transformers keeps its cache in the model's.
+CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype);
+// The model's KV cache shape in the dtype a checked --kv-dtype value names.
+KvCacheShape kv_shape(const TextModel& model, const std::string& kv_dtype);
 CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value);
 // --temperature [0, 100] (0: greedy), --top-p (0, 1], --top-k 0..2^20 (0: no limit), --seed
 // any 64-bit value, --min-p [0, 1], --repetition-penalty (0, 10]: the ranges transformers'
@@ -72,6 +77,6 @@ CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
 // or, when budget_mb is 0, more than the machine's memory (naming `length_option`).
 // vLLM refuses prompt + max_tokens beyond the context in the same way.
 PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, int64_t new_tokens,
-                               const std::string& length_option, int64_t budget_mb);
+                               const std::string& length_option, int64_t budget_mb, const std::string& kv_dtype);
 
 }  // namespace pio::cli

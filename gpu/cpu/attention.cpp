@@ -6,16 +6,9 @@
 #include <limits>
 
 #include "gpu/cpu/matmul.h"
-#include "gpu/cpu/vector_ops.h"
 
 namespace pio::cpu {
 namespace {
-
-void ensure_scratch(ThreadPool& pool, ScoreScratch& scratch, int64_t len) {
-  scratch.resize(static_cast<size_t>(pool.size()));
-  for (auto& s : scratch)
-    if (s.size() < static_cast<size_t>(len)) s.resize(static_cast<size_t>(len));
-}
 
 // scores = softmax(scores * scale), in place.
 void softmax_scaled(float* scores, int64_t n, float scale) {
@@ -30,54 +23,7 @@ void softmax_scaled(float* scores, int64_t n, float scale) {
   for (int64_t t = 0; t < n; ++t) scores[t] *= inv;
 }
 
-// softmax(scores) · V for one query head; key_row(t) / value_row(t) give the t-th context row.
-// The whole context in one pass keeps the reduction order fixed (see attention.h). A faster
-// version that splits the context (online softmax over KV tiles, flash-decoding) must cut it
-// at fixed positions (multiples of one tile size from slot 0) and combine the tiles in order,
-// never where a prefill chunk or a cache block happens to end.
-template <class KeyRow, class ValueRow>
-void attend(const float* q, int64_t ctx, int head_dim, float scale, float* scores, KeyRow key_row,
-            ValueRow value_row, float* out) {
-  for (int64_t t = 0; t < ctx; ++t) scores[t] = dot(q, key_row(t), head_dim);
-  softmax_scaled(scores, ctx, scale);
-  std::memset(out, 0, sizeof(float) * static_cast<size_t>(head_dim));
-  for (int64_t t = 0; t < ctx; ++t) axpy(scores[t], value_row(t), out, head_dim);
-}
-
 }  // namespace
-
-void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,
-                     std::span<const AttentionSequence> seqs, float scale, float* out) {
-  int64_t total_queries = 0, longest = 0;
-  for (const auto& s : seqs) {
-    total_queries += s.n_queries;
-    longest = std::max(longest, s.cached_before + s.n_queries);
-  }
-  ensure_scratch(pool, scratch, longest);
-
-  const int head_dim = kv.head_dim;
-  const int64_t q_stride = static_cast<int64_t>(n_heads) * head_dim;
-  const int64_t kv_stride = static_cast<int64_t>(kv.kv_heads) * head_dim;
-  const int group = n_heads / kv.kv_heads;
-  pool.run(total_queries * n_heads, [&](int64_t task, int worker) {
-    const int64_t query = task / n_heads;
-    const int head = static_cast<int>(task % n_heads);
-    size_t seq = 0;
-    int64_t i = query;  // batches hold few sequences: a linear walk finds this query's one
-    while (i >= seqs[seq].n_queries) i -= seqs[seq++].n_queries;
-    const AttentionSequence& s = seqs[seq];
-    const int64_t row = s.q_begin + i;
-    const int64_t head_offset = static_cast<int64_t>(head / group) * head_dim;
-    auto slot_row = [&](const float* base, int64_t t) {
-      const int64_t block = s.block_table[t / kv.block_size];
-      return base + (block * kv.block_size + t % kv.block_size) * kv_stride + head_offset;
-    };
-    attend(q + row * q_stride + static_cast<int64_t>(head) * head_dim, s.cached_before + i + 1, head_dim, scale,
-           scratch[static_cast<size_t>(worker)].data(), [&](int64_t t) { return slot_row(kv.k, t); },
-           [&](int64_t t) { return slot_row(kv.v, t); },
-           out + row * q_stride + static_cast<int64_t>(head) * head_dim);
-  });
-}
 
 // Full attention over whole images is long (thousands of rows), so it runs as matrix products
 // on the matmul kernel's FMA tiles rather than one dot product per score: each (segment, head)
@@ -158,18 +104,6 @@ void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(out + (r0 + i) * out_stride + h * hd, oc + i * hd, sizeof(float) * static_cast<size_t>(hd));
   });
-}
-
-void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
-              const float* v) {
-  const int64_t stride = static_cast<int64_t>(kv.kv_heads) * kv.head_dim;
-  const size_t bytes = sizeof(float) * static_cast<size_t>(stride);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t slot = first_slot + i;
-    const int64_t row = static_cast<int64_t>(block_table[slot / kv.block_size]) * kv.block_size + slot % kv.block_size;
-    std::memcpy(kv.k + row * stride, k + i * stride, bytes);
-    std::memcpy(kv.v + row * stride, v + i * stride, bytes);
-  }
 }
 
 }  // namespace pio::cpu

@@ -1,5 +1,5 @@
-// Attention kernels: causal over the paged KV cache (the text decoder) and full attention
-// within segments (the vision encoder's per-image blocks).
+// Full attention within segments (the vision encoder's per-image blocks); the text decoder's
+// causal attention over the paged KV cache is in paged_attention.h.
 #pragma once
 
 #include <span>
@@ -9,17 +9,6 @@
 #include "gpu/cpu/thread_pool.h"
 
 namespace pio::cpu {
-
-// Per-worker buffers for attention scores; grown before a call, never during one.
-using ScoreScratch = std::vector<std::vector<float>>;
-
-// Batch invariance: each (query row, head) is computed alone over its context slots
-// [0, cached_before + i] in position order — its dot products, one max, one sum, then the V rows
-// accumulated in that order — so its bits depend only on its q row and the cached K/V: not on
-// the other queries or sequences in the call, on how the sequence's KV was prefilled (one chunk,
-// many, token by token), on the block size or on the thread that runs it.
-void paged_attention(ThreadPool& pool, ScoreScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,
-                     std::span<const AttentionSequence> seqs, float scale, float* out);
 
 // segment_attention's packed K and Vᵀ (kept between pack_segments and the attention calls) and
 // per-worker buffers; they only grow.
@@ -38,8 +27,5 @@ void pack_segments(ThreadPool& pool, SegmentScratch& scratch, const float* k, co
 // Full attention within each packed segment for the query rows [query_begin, query_end).
 void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q, int64_t row_stride, float scale,
                        int64_t query_begin, int64_t query_end, float* out, int64_t out_stride);
-
-void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
-              const float* v);
 
 }  // namespace pio::cpu

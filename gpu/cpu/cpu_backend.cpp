@@ -6,6 +6,8 @@
 
 #include "gpu/backend.h"
 #include "gpu/cpu/attention.h"
+#include "gpu/cpu/kv_rows.h"
+#include "gpu/cpu/paged_attention.h"
 #include "gpu/cpu/matmul.h"
 #include "gpu/cpu/ops.h"
 #include "gpu/cpu/thread_pool.h"
@@ -66,7 +68,7 @@ class CpuBackend final : public Backend {
 
   void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv, std::span<const AttentionSequence> seqs,
                        float scale, float* out) override {
-    cpu::paged_attention(pool_, scores_, q, n_heads, kv, seqs, scale, out);
+    cpu::paged_attention(pool_, attention_scratch_, q, n_heads, kv, seqs, scale, out);
   }
 
   void prepare_segment_attention(const float* k, const float* v, int64_t row_stride, int heads, int head_dim,
@@ -92,7 +94,7 @@ class CpuBackend final : public Backend {
 
   cpu::ThreadPool pool_;
   cpu::MatmulScratch matmul_scratch_;
-  cpu::ScoreScratch scores_;
+  cpu::AttentionScratch attention_scratch_;
   cpu::SegmentScratch segment_scratch_;
 };
 

@@ -136,7 +136,10 @@ expect_status 2 "--max-tokens: '2147483647' is not an integer in 1..1048576" \
 expect_status 2 "--max-tokens: 2 prompt + 262143 new tokens exceed the model's context of 262144 tokens" \
   "$pio" generate --model "$work/tiny" --ids 1,2 --max-tokens 262143
 expect_status 2 "--kv-cache-mb: 9 prompt + 2000 new tokens need 2 MiB of KV cache, more than the budget of 1 MiB" \
-  "$pio" chat --model "$work/tiny" --prompt hi --max-tokens 2000 --kv-cache-mb 1
+  "$pio" chat --model "$work/tiny" --prompt hi --max-tokens 2000 --kv-cache-mb 1 --kv-dtype f32
+# The tiny checkpoint's own dtype (bf16, --kv-dtype auto) takes half the bytes per token.
+expect_status 2 "--kv-cache-mb: 9 prompt + 4000 new tokens need 2 MiB of KV cache, more than the budget of 1 MiB" \
+  "$pio" chat --model "$work/tiny" --prompt hi --max-tokens 4000 --kv-cache-mb 1
 expect_status 2 "--prompt-tokens: '9223372036854775807' is not an integer in 1..1048576" \
   "$pio" bench --model "$work/tiny" --prompt-tokens 9223372036854775807
 expect_status 2 "--prompt-tokens: 262144 prompt + 32 new tokens exceed the model's context" \

@@ -113,6 +113,24 @@ kill -TERM "$node_pid"
 if "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
 grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
 
+# --kv-dtype, here from the --config file: a node with an f32 KV cache answers as `pio chat
+# --kv-dtype f32` does and says so at start; on the cache directory that the nodes above filled
+# with the tiny checkpoint's bf16 (auto) entries it finds nothing (the KV dtype is in every key);
+# a bogus dtype is refused.
+printf 'kv-dtype = "f32"\n' >"$work/f32.toml"
+cache_name=shared start_node f32 --config "$work/f32.toml"
+grep -q "KV 1024 MiB f32" "$work/f32.err" || fail "f32 node configuration: $(cat "$work/f32.err")"
+timeout 120 "$pio" chat --model "$work/tiny" --kv-dtype f32 --prompt "Say something." --max-tokens 12 >"$work/local.txt"
+timeout 120 "$pio" chat --node "127.0.0.1:$port" --prompt "Say something." --max-tokens 12 >"$work/remote.txt"
+cmp -s "$work/local.txt" "$work/remote.txt" || fail "f32 KV: node answer differs: $(cat "$work/remote.txt") vs $(cat "$work/local.txt")"
+ask_image >/dev/null || fail "f32 node: image chat failed"
+timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/fstats.json"
+[ "$(tier "$work/fstats.json" warm hits)" -eq 0 ] || fail "an f32 node read bf16 entries: $(cat "$work/fstats.json")"
+kill -TERM "$node_pid"
+status=0; "$node_bin" --model "$work/tiny" --port 0 --kv-dtype bogus >/dev/null 2>"$work/kv.err" || status=$?
+[ "$status" = 2 ] || fail "--kv-dtype bogus: exit status $status, not 2"
+grep -q -- "--kv-dtype: 'bogus' is not one of" "$work/kv.err" || fail "--kv-dtype bogus: $(cat "$work/kv.err")"
+
 # The example plug-in acts: the answer comes back upper-cased.
 start_node plugged --plugin "$plugins/libpio_plugin_uppercase.so"
 timeout 120 "$pio" chat --model "$work/tiny" --prompt "Hello." --max-tokens 12 --temperature 0.9 --seed 2 >"$work/plain.txt"

@@ -132,5 +132,21 @@ for v in 0x0 1x1 8193x1 1x2147483648 -1x1 9223372036854775808x1 1e308x1 nanx1 x 
       fail "pio bench --image-sizes '$v': $(cat "$work/err")"
   fi
 done
-echo "option ranges: $n options x ${#values[@]} values and 12 image sizes; none ended by a signal," \
-  "every refusal named its option and range"
+
+# --kv-dtype takes a name: anything else is refused with exit 2, naming the option and the names.
+for sub in generate logits bench chat; do
+  read -ra args <<<"${base[$sub]//@OUT@/$work}"
+  timeout 60 "$pio" "$sub" "${args[@]}" --kv-dtype bogus >"$work/out" 2>"$work/err"
+  rc=$?
+  [ "$rc" -eq 2 ] || fail "pio $sub --kv-dtype bogus exited $rc, not 2: $(tail -c 300 "$work/err")"
+  grep -q -- "^--kv-dtype: 'bogus' is not one of auto, bf16, f16, q8, f32" "$work/err" ||
+    fail "pio $sub --kv-dtype bogus: $(cat "$work/err")"
+done
+# bench's JSON names the dtype used: auto is the checkpoint's weight dtype (the tiny preset's is bf16).
+for v in auto:bf16 bf16:bf16 f16:f16 q8:q8 f32:f32; do
+  timeout 60 "$pio" bench "${bench_args[@]}" --image-sizes 1x1 --kv-dtype "${v%%:*}" >"$work/out" 2>"$work/err" ||
+    fail "pio bench --kv-dtype ${v%%:*}: $(tail -c 300 "$work/err")"
+  grep -q "\"kv_dtype\":\"${v#*:}\"" "$work/out" || fail "pio bench --kv-dtype ${v%%:*}: $(cat "$work/out")"
+done
+echo "option ranges: $n options x ${#values[@]} values, 12 image sizes and 5 KV dtypes; none ended by a" \
+  "signal, every refusal named its option and range"

@@ -438,7 +438,8 @@ BOOST_AUTO_TEST_CASE(rotary_and_embedding_match_reference) {
 
 namespace {
 
-// Naive softmax(q·Kᵀ·scale)·V for one head over rows [0, ctx) of dense k, v.
+// Naive softmax(q·Kᵀ·scale)·V for one head over rows [0, ctx) of dense k, v (the paged
+// attention kernel has its own suite, test_paged_attention).
 std::vector<double> naive_attention(const float* q, const std::vector<std::vector<float>>& k,
                                     const std::vector<std::vector<float>>& v, int64_t ctx, int head_dim, double scale) {
   std::vector<double> s(static_cast<size_t>(ctx)), out(static_cast<size_t>(head_dim), 0.0);
@@ -456,89 +457,6 @@ std::vector<double> naive_attention(const float* q, const std::vector<std::vecto
 }
 
 }  // namespace
-
-BOOST_AUTO_TEST_CASE(paged_attention_matches_dense_reference) {
-  auto be = make_cpu_backend(2);
-  const int n_heads = 6, kv_heads = 2, head_dim = 12, block_size = 4, num_blocks = 16;
-  const int64_t kv_row = kv_heads * head_dim;
-  std::vector<float> kpool(num_blocks * block_size * kv_row), vpool(kpool.size());
-  PagedKvLayer kv{kpool.data(), vpool.data(), block_size, kv_heads, head_dim};
-  // Two sequences with scrambled physical blocks: 3 cached + 4 new tokens, and 9 cached + 1 new.
-  const std::vector<int32_t> table_a{7, 2}, table_b{0, 11, 5};
-  const int64_t cached[2] = {3, 9}, fresh[2] = {4, 1};
-  const std::vector<int32_t>* tables[2] = {&table_a, &table_b};
-  std::vector<std::vector<float>> dense_k[2], dense_v[2];  // per sequence, per slot: kv_row floats
-  for (int s = 0; s < 2; ++s) {
-    const int64_t total = cached[s] + fresh[s];
-    const auto k = random_floats(static_cast<size_t>(total * kv_row)), v = random_floats(k.size());
-    be->store_kv(kv, tables[s]->data(), 0, total, k.data(), v.data());
-    for (int64_t t = 0; t < total; ++t) {
-      dense_k[s].emplace_back(k.begin() + t * kv_row, k.begin() + (t + 1) * kv_row);
-      dense_v[s].emplace_back(v.begin() + t * kv_row, v.begin() + (t + 1) * kv_row);
-    }
-  }
-  const int64_t rows = fresh[0] + fresh[1];
-  const auto q = random_floats(static_cast<size_t>(rows * n_heads * head_dim));
-  std::vector<float> out(q.size());
-  const std::vector<AttentionSequence> seqs{{table_a.data(), 0, fresh[0], cached[0]},
-                                            {table_b.data(), fresh[0], fresh[1], cached[1]}};
-  const double scale = 1 / std::sqrt(double(head_dim));
-  be->paged_attention(q.data(), n_heads, kv, seqs, static_cast<float>(scale), out.data());
-  for (int s = 0; s < 2; ++s)
-    for (int64_t i = 0; i < fresh[s]; ++i)
-      for (int h = 0; h < n_heads; ++h) {
-        const int kvh = h / (n_heads / kv_heads);
-        std::vector<std::vector<float>> kh, vh;  // this KV head's slice of every slot
-        for (size_t t = 0; t < dense_k[s].size(); ++t) {
-          kh.emplace_back(dense_k[s][t].begin() + kvh * head_dim, dense_k[s][t].begin() + (kvh + 1) * head_dim);
-          vh.emplace_back(dense_v[s][t].begin() + kvh * head_dim, dense_v[s][t].begin() + (kvh + 1) * head_dim);
-        }
-        const int64_t row = seqs[s].q_begin + i;
-        const auto want = naive_attention(q.data() + (row * n_heads + h) * head_dim, kh, vh, cached[s] + i + 1,
-                                          head_dim, scale);
-        for (int d = 0; d < head_dim; ++d)
-          BOOST_TEST(std::abs(out[(row * n_heads + h) * head_dim + d] - want[d]) <= 1e-5);
-      }
-}
-
-// Batch invariance (attention.h): a query row's output has the same bits whether its sequence's
-// queries come in one call, in chunks or one at a time, alone or after another sequence's
-// queries, with any block size or thread count.
-BOOST_AUTO_TEST_CASE(paged_attention_rows_are_batch_invariant) {
-  const int n_heads = 6, kv_heads = 2, head_dim = 12;
-  const int64_t len = 13, other_len = 6, kv_row = kv_heads * head_dim, q_row = n_heads * head_dim;
-  const auto k = random_floats(static_cast<size_t>(len * kv_row)), v = random_floats(k.size());
-  const auto q = random_floats(static_cast<size_t>(len * q_row));
-  const auto other_kv = random_floats(static_cast<size_t>(other_len * kv_row));
-  const auto other_q = random_floats(static_cast<size_t>(other_len * q_row));
-  auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
-
-  // Output rows of queries [first, first + n), the cache holding slots [0, first + n); with
-  // `other`, another sequence's 6 new queries come first in the call.
-  const auto run = [&](Backend& be, int block_size, int64_t first, int64_t n, bool other) {
-    const int blocks = 2 * static_cast<int>((len + other_len) / block_size + 2);
-    std::vector<float> kpool(static_cast<size_t>(blocks * block_size * kv_row)), vpool(kpool.size());
-    const PagedKvLayer kv{kpool.data(), vpool.data(), block_size, kv_heads, head_dim};
-    std::vector<int32_t> table, other_table;  // interleaved physical blocks
-    for (int i = 0; i < blocks / 2; ++i) table.push_back(2 * i + 1), other_table.push_back(2 * i);
-    be.store_kv(kv, table.data(), 0, first + n, k.data(), v.data());
-    be.store_kv(kv, other_table.data(), 0, other_len, other_kv.data(), other_kv.data());
-    const int64_t before = other ? other_len : 0;
-    std::vector<float> qs(other_q.begin(), other_q.begin() + before * q_row);
-    qs.insert(qs.end(), q.begin() + first * q_row, q.begin() + (first + n) * q_row);
-    std::vector<AttentionSequence> seqs{{table.data(), before, n, first}};
-    if (other) seqs.insert(seqs.begin(), AttentionSequence{other_table.data(), 0, other_len, 0});
-    std::vector<float> out(qs.size());
-    be.paged_attention(qs.data(), n_heads, kv, seqs, 0.3f, out.data());
-    return std::vector<float>(out.begin() + before * q_row, out.end());
-  };
-  const auto whole = run(*one_thread, 16, 0, len, false);
-  BOOST_TEST(same_bits(run(*three_threads, 4, 0, len, true), whole, 0));
-  BOOST_TEST(same_bits(run(*three_threads, 4, 0, 5, true), whole, 0));
-  BOOST_TEST(same_bits(run(*one_thread, 3, 5, 8, false), whole, 5 * q_row));
-  for (int64_t i = 0; i < len; ++i)
-    BOOST_TEST(same_bits(run(*three_threads, 4, i, 1, i % 2 == 0), whole, i * q_row), "query " << i);
-}
 
 // Segments shorter and longer than one query chunk (64 rows), a head size that is not a
 // multiple of the vector width, and the queries in one call or split.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "model/prompt.h"
@@ -80,8 +81,9 @@ using Schedule = std::vector<Pass>;
 // Every row's logits of every prompt after running the schedule on a fresh cache.
 class Runner {
  public:
-  Runner(TextModel& text, std::span<const PreparedPrompt> prompts, int block_size)
-      : text_(text), prompts_(prompts), cache_(text.kv_shape(), 1 << 22, block_size),
+  // The cache in kv_dtype (none: the weights' dtype, as --kv-dtype auto).
+  Runner(TextModel& text, std::span<const PreparedPrompt> prompts, int block_size, std::optional<KvDType> kv_dtype)
+      : text_(text), prompts_(prompts), cache_(shape(text, kv_dtype), 1 << 22, block_size),
         done_(prompts.size(), 0), logits_(prompts.size()) {
     for (size_t i = 0; i < prompts.size(); ++i) seqs_.push_back(cache_.add_sequence());
   }
@@ -92,6 +94,12 @@ class Runner {
   }
 
  private:
+  static KvCacheShape shape(const TextModel& text, std::optional<KvDType> kv_dtype) {
+    KvCacheShape s = text.kv_shape();
+    if (kv_dtype) s.dtype = *kv_dtype;
+    return s;
+  }
+
   void forward(const Pass& pass) {
     const int64_t hidden = text_.config().hidden_size;
     const bool embed_rows = std::any_of(pass.begin(), pass.end(),
@@ -183,7 +191,7 @@ bool same_bits(const std::vector<float>& got, const std::vector<float>& want, in
   return false;
 }
 
-void check_invariance(const std::string& dtype, bool odd_shapes) {
+void check_invariance(const std::string& dtype, bool odd_shapes, std::optional<KvDType> kv = std::nullopt) {
   const ModelConfig cfg = config(dtype, odd_shapes);
   test::RandomModel m(cfg, 11, 2);
   TextModel& text = m.model.text();
@@ -194,7 +202,7 @@ void check_invariance(const std::string& dtype, bool odd_shapes) {
 
   // Reference: each prompt alone in one pass.
   std::vector<std::vector<float>> alone;
-  for (size_t i = 0; i < n; ++i) alone.push_back(Runner(text, ps, 16).run(chunked(i, {length(ps[i])}))[i]);
+  for (size_t i = 0; i < n; ++i) alone.push_back(Runner(text, ps, 16, kv).run(chunked(i, {length(ps[i])}))[i]);
 
   const auto expect_alone = [&](const std::vector<std::vector<float>>& got, const std::string& what) {
     for (size_t i = 0; i < n; ++i)
@@ -203,18 +211,18 @@ void check_invariance(const std::string& dtype, bool odd_shapes) {
 
   // Prompt splits: 5+32, token by token, 16+21; the image prompt cut inside each image and token by token.
   for (const auto& chunks : std::vector<std::vector<int64_t>>{{5, 32}, ones(37), {16, 21}})
-    expect_alone(Runner(text, ps, 16).run(chunked(0, chunks)), "prompt 0 chunked");
+    expect_alone(Runner(text, ps, 16, kv).run(chunked(0, chunks)), "prompt 0 chunked");
   // Its 22 rows: 3 text, <|vision_start|>, 4 image, <|vision_end|>, 2 text, start, 6 image, end, 3 text.
   BOOST_REQUIRE(length(ps[1]) == 22);
-  expect_alone(Runner(text, ps, 4).run(chunked(1, {5, 9, 8})), "image prompt chunked inside the images");
-  expect_alone(Runner(text, ps, 16).run(chunked(1, ones(length(ps[1])))), "image prompt token by token");
+  expect_alone(Runner(text, ps, 4, kv).run(chunked(1, {5, 9, 8})), "image prompt chunked inside the images");
+  expect_alone(Runner(text, ps, 16, kv).run(chunked(1, ones(length(ps[1])))), "image prompt token by token");
 
   // All 8 prompts in one pass, in order and reversed (each with rows before and after it).
   Pass all, reversed;
   for (size_t i = 0; i < n; ++i) all.push_back({i, length(ps[i])});
   reversed.assign(all.rbegin(), all.rend());
-  expect_alone(Runner(text, ps, 16).run({all}), "all in one pass");
-  expect_alone(Runner(text, ps, 16).run({reversed}), "all in one pass, reversed");
+  expect_alone(Runner(text, ps, 16, kv).run({all}), "all in one pass");
+  expect_alone(Runner(text, ps, 16, kv).run({reversed}), "all in one pass, reversed");
 
   // Mixed steps: prompts 0 and 1 in chunks next to other prompts' prefill, then their last
   // row decoded beside whole prefills of the rest.
@@ -224,14 +232,14 @@ void check_invariance(const std::string& dtype, bool odd_shapes) {
       {{5, 16}, {1, length(ps[1]) - 8}, {6, 23}},
       {{7, 40}, {0, 1}, {1, 1}},
   };
-  expect_alone(Runner(text, ps, 4).run(mixed), "mixed chunks, decode beside prefill");
+  expect_alone(Runner(text, ps, 4, kv).run(mixed), "mixed chunks, decode beside prefill");
 
   // Other thread counts give the same bits.
   for (int threads : {1, 3}) {
     const auto backend = make_cpu_backend(threads);
     Model other(m.dir.path(), *backend);
     const std::vector<PreparedPrompt> other_ps = prompts(other, images);
-    expect_alone(Runner(other.text(), other_ps, 16).run({all}), std::to_string(threads) + " threads");
+    expect_alone(Runner(other.text(), other_ps, 16, kv).run({all}), std::to_string(threads) + " threads");
   }
 }
 
@@ -241,3 +249,7 @@ BOOST_AUTO_TEST_CASE(f32_logits_are_batch_invariant) { check_invariance("float32
 BOOST_AUTO_TEST_CASE(bf16_logits_are_batch_invariant) { check_invariance("bfloat16", false); }
 BOOST_AUTO_TEST_CASE(odd_shape_f32_logits_are_batch_invariant) { check_invariance("float32", true); }
 BOOST_AUTO_TEST_CASE(odd_shape_bf16_logits_are_batch_invariant) { check_invariance("bfloat16", true); }
+// The KV cache in the other dtypes (bf16 is the bf16 weights' own above).
+BOOST_AUTO_TEST_CASE(f16_kv_logits_are_batch_invariant) { check_invariance("float32", false, KvDType::F16); }
+BOOST_AUTO_TEST_CASE(odd_shape_q8_kv_logits_are_batch_invariant) { check_invariance("float32", true, KvDType::Q8); }
+BOOST_AUTO_TEST_CASE(q8_kv_logits_are_batch_invariant) { check_invariance("bfloat16", false, KvDType::Q8); }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "gpu/cpu/kv_rows.h"
 #include "model/model.h"
 
 using namespace pio;
@@ -97,8 +98,9 @@ struct GoldenModel {
     for (int h = 0; h < kv.kv_heads; ++h)
       for (int64_t t = 0; t < n; ++t) {
         const int64_t row = int64_t{cache.block_table(seq)[t / kv.block_size]} * kv.block_size + t % kv.block_size;
-        const float* base = (keys ? kv.k : kv.v) + (row * kv.kv_heads + h) * kv.head_dim;
-        out.insert(out.end(), base, base + kv.head_dim);
+        const char* base = static_cast<const char*>(keys ? kv.k : kv.v) + (row * kv.kv_heads + h) * kv.row_bytes();
+        out.resize(out.size() + static_cast<size_t>(kv.head_dim));
+        cpu::load_kv_row(kv.dtype, base, kv.head_dim, out.data() + out.size() - kv.head_dim);
       }
     return out;
   }

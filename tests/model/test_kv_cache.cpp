@@ -22,6 +22,18 @@ BOOST_AUTO_TEST_CASE(budget_sets_the_block_count) {
   BOOST_CHECK_THROW(PagedKvCache(kShape, per_block - 1, 8), ModelError);
 }
 
+// Smaller KV dtypes hold more tokens in the same budget: bf16 and f16 two bytes a value, q8 one
+// plus a 4-byte scale per (slot, head) row.
+BOOST_AUTO_TEST_CASE(block_bytes_follow_the_kv_dtype) {
+  const auto with = [](KvDType t) { return KvCacheShape{2, 3, 4, t}; };
+  BOOST_TEST(PagedKvCache::bytes_per_block(with(KvDType::BF16), 8) == 2 * 2 * 8 * 3 * 4 * 2);
+  BOOST_TEST(PagedKvCache::bytes_per_block(with(KvDType::F16), 8) == 2 * 2 * 8 * 3 * 4 * 2);
+  BOOST_TEST(PagedKvCache::bytes_per_block(with(KvDType::Q8), 8) == 2 * 2 * 8 * 3 * (4 + 4));
+  const int64_t budget = PagedKvCache::bytes_per_block(kShape, 8) * 5;
+  BOOST_TEST(PagedKvCache(with(KvDType::BF16), budget, 8).total_blocks() == 10);
+  BOOST_TEST((PagedKvCache(with(KvDType::Q8), budget, 8).dtype() == KvDType::Q8));
+}
+
 BOOST_AUTO_TEST_CASE(sequences_take_blocks_as_they_grow_and_return_them) {
   PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 6, 4);
   const SequenceId a = cache.add_sequence(), b = cache.add_sequence();
@@ -48,7 +60,8 @@ BOOST_AUTO_TEST_CASE(sequences_take_blocks_as_they_grow_and_return_them) {
 BOOST_AUTO_TEST_CASE(layers_are_disjoint_views_of_the_pool) {
   const PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 3, 4);
   const PagedKvLayer l0 = cache.layer(0), l1 = cache.layer(1);
-  BOOST_TEST(l1.k - l0.k == 3 * 4 * 3 * 4);  // blocks x block_size x kv_heads x head_dim
+  // blocks x block_size x kv_heads x head_dim x 4 bytes
+  BOOST_TEST(static_cast<char*>(l1.k) - static_cast<char*>(l0.k) == 3 * 4 * 3 * 4 * 4);
   BOOST_TEST(l0.block_size == 4);
   BOOST_TEST(l0.kv_heads == 3);
   BOOST_TEST(l0.head_dim == 4);
@@ -87,24 +100,38 @@ BOOST_AUTO_TEST_CASE(registered_blocks_are_shared_retained_and_evicted_oldest_fi
   BOOST_TEST(cache.free_blocks() == 4);
 }
 
-BOOST_AUTO_TEST_CASE(a_block_exported_and_loaded_keeps_every_value) {
-  PagedKvCache cache(kShape, PagedKvCache::bytes_per_block(kShape, 4) * 3, 4);
-  const SequenceId a = cache.add_sequence();
-  cache.append(a, 4);
-  for (int l = 0; l < kShape.layers; ++l) {
-    const PagedKvLayer kv = cache.layer(l);
-    const int64_t base = cache.block_table(a)[0] * 4 * 3 * 4;
-    for (int i = 0; i < 4 * 3 * 4; ++i) {
-      kv.k[base + i] = static_cast<float>(l * 1000 + i);
-      kv.v[base + i] = static_cast<float>(-l * 1000 - i);
+// Per KV dtype: a block's bytes (dtype tag, then K and V rows of every layer as stored) come
+// back exactly in another block; bytes of another size or another dtype are refused, even f16
+// bytes offered to a bf16 cache (same size).
+BOOST_AUTO_TEST_CASE(a_block_exported_and_loaded_keeps_every_byte) {
+  for (KvDType t : {KvDType::F32, KvDType::BF16, KvDType::F16, KvDType::Q8}) {
+    const KvCacheShape shape{2, 3, 4, t};
+    PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 4) * 3, 4);
+    const SequenceId a = cache.add_sequence();
+    cache.append(a, 4);
+    const int64_t block_bytes = 4 * 3 * kv_row_bytes(t, 4);
+    for (int l = 0; l < shape.layers; ++l) {
+      const PagedKvLayer kv = cache.layer(l);
+      BOOST_TEST((kv.dtype == t));
+      const int64_t base = cache.block_table(a)[0] * block_bytes;
+      for (int64_t i = 0; i < block_bytes; ++i) {
+        static_cast<char*>(kv.k)[base + i] = static_cast<char>(l * 100 + i);
+        static_cast<char*>(kv.v)[base + i] = static_cast<char>(-l * 100 - i);
+      }
     }
+    const std::string bytes = cache.export_block(a, 0);
+    BOOST_TEST(static_cast<int64_t>(bytes.size()) == 1 + cache.bytes_per_block());
+    BOOST_TEST(bytes[0] == static_cast<char>(t));
+    BOOST_TEST(bytes.substr(1, 3) == std::string("\x00\x01\x02", 3));  // layer 0's K first
+    const SequenceId b = cache.add_sequence();
+    BOOST_TEST(!cache.load_block(b, bytes.substr(1)));  // wrong size
+    std::string other_dtype = bytes;
+    other_dtype[0] = static_cast<char>(t == KvDType::BF16 ? KvDType::F16 : KvDType::BF16);
+    BOOST_TEST(!cache.load_block(b, other_dtype));
+    BOOST_TEST(cache.length(b) == 0);
+    BOOST_TEST(cache.load_block(b, bytes));
+    BOOST_TEST(cache.length(b) == 4);
+    BOOST_TEST(cache.block_table(b)[0] != cache.block_table(a)[0]);
+    BOOST_TEST(cache.export_block(b, 0) == bytes);
   }
-  const std::string bytes = cache.export_block(a, 0);
-  BOOST_TEST(static_cast<int64_t>(bytes.size()) == cache.bytes_per_block());
-  const SequenceId b = cache.add_sequence();
-  BOOST_TEST(!cache.load_block(b, bytes.substr(1)));  // wrong size
-  BOOST_TEST(cache.load_block(b, bytes));
-  BOOST_TEST(cache.length(b) == 4);
-  BOOST_TEST(cache.block_table(b)[0] != cache.block_table(a)[0]);
-  BOOST_TEST(cache.export_block(b, 0) == bytes);
 }

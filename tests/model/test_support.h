@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,13 @@ struct RandomModel {
   }
 };
 
-// All-position logits for ids, run through pio's TextModel in one prefill.
-inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_t>& ids) {
-  pio::PagedKvCache cache(model.text().kv_shape(), 1 << 24);
+// All-position logits for ids, run through pio's TextModel in one prefill, the KV cache in
+// kv_dtype (none: the checkpoint's weight dtype, as --kv-dtype auto).
+inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_t>& ids,
+                                     std::optional<pio::KvDType> kv_dtype = std::nullopt) {
+  pio::KvCacheShape shape = model.text().kv_shape();
+  if (kv_dtype) shape.dtype = *kv_dtype;
+  pio::PagedKvCache cache(shape, 1 << 24);
   const pio::SequenceId seq = cache.add_sequence();
   std::vector<pio::Pos3> pos;
   pio::text_positions(0, static_cast<int64_t>(ids.size()), pos);
