@@ -161,7 +161,7 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
                  static_cast<size_t>(a.max_queued), 4096};
   configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +
                   ", weights " + a.weights +
-                  (model->packed_weights() ? " (" + model->packed_weights()->origin() + ")" : std::string()) +
+                  (s.engine.model->packed_weights() ? " (" + s.engine.model->packed_weights()->origin() + ")" : std::string()) +
                   ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
                   std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
                   std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
