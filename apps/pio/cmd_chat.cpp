@@ -42,7 +42,7 @@ void add_chat(CLI::App& app) {
   add_max_tokens_option(cmd, a->max_tokens, 256);
   add_sampling_options(cmd, a->sampling);
   add_threads_option(cmd, a->threads);
-  add_weights_option(cmd, a->weights);
+  add_weights_option(cmd, a->weights)->excludes(node);  // the node's own --weights decides
   add_kv_cache_option(cmd, a->kv_mb);
   add_kv_dtype_option(cmd, a->kv_dtype);
   cmd->add_flag("--show-special-tokens", a->show_special,

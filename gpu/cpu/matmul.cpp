@@ -39,8 +39,13 @@ void matmul_packed_bf16(ThreadPool& pool, std::vector<uint16_t>& scratch, Matmul
   });
 }
 
-int64_t task_count(int64_t m, const WeightView& w) {
-  return m * w.rows * w.cols < kSerialFlops ? 1 : (w.rows + kColumnsPerTask - 1) / kColumnsPerTask;
+// Calls block(n0, n1) over the output columns in tasks of kColumnsPerTask (one task when small).
+template <class Block>
+void split_columns(ThreadPool& pool, int64_t m, const WeightView& w, Block block) {
+  const int64_t n = w.rows;
+  const int64_t tasks = m * n * w.cols < kSerialFlops ? 1 : (n + kColumnsPerTask - 1) / kColumnsPerTask;
+  const int64_t per_task = tasks == 1 ? n : kColumnsPerTask;
+  pool.run(tasks, [&](int64_t task, int) { block(task * per_task, std::min(n, (task + 1) * per_task)); });
 }
 
 // Quantises x once, then splits the columns in tasks of 64 (four 16-row panels).
@@ -49,12 +54,7 @@ void quant_matmul(ThreadPool& pool, QuantizedRows& scratch, const float* x, int6
   quantize_rows(x, m, w.cols, scratch);
   const QuantMatmulArgs a{&scratch, w, bias, y};
   const bool vnni = has_avx512_vnni();
-  const int64_t n = w.rows;
-  const int64_t tasks = task_count(m, w);
-  const int64_t per_task = tasks == 1 ? n : kColumnsPerTask;
-  pool.run(tasks, [&](int64_t task, int) {
-    const int64_t n0 = task * per_task;
-    const int64_t n1 = std::min(n, n0 + per_task);
+  split_columns(pool, m, w, [&](int64_t n0, int64_t n1) {
     if (vnni) quant_matmul_block_avx512_vnni(a, n0, n1);
     else quant_matmul_block_avx2(a, n0, n1);
   });
@@ -77,12 +77,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t m,
     round_to_bf16_avx512(x, m * w.cols, scratch.bf16.data());
     a.x_bf16 = scratch.bf16.data();
   }
-  const int64_t n = w.rows;
-  const int64_t tasks = task_count(m, w);
-  const int64_t per_task = tasks == 1 ? n : kColumnsPerTask;
-  pool.run(tasks, [&](int64_t task, int) {
-    const int64_t n0 = task * per_task;
-    const int64_t n1 = std::min(n, n0 + per_task);
+  split_columns(pool, m, w, [&](int64_t n0, int64_t n1) {
     if (fast_bf16) matmul_block_avx512_bf16(a, n0, n1);
     else matmul_block_avx2(a, n0, n1);
   });
