@@ -22,15 +22,21 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
   const float* x = a.x + m0 * k;
   const auto* w = static_cast<const uint16_t*>(a.w.data) + at.offset;
   const __m256i high = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
+  // Loops over the tile unrolled fully so the accumulators stay in registers.
   __m256 acc[MR][NP][2];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
   for (int64_t j = 0; j < pairs; ++j) {
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) {
+#pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
         const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + j * at.pair_stride + c * 32 + h * 16));
         const __m256 even = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
         const __m256 odd = _mm256_castsi256_ps(_mm256_and_si256(v, high));
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
           acc[r][c][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * k + 2 * j), even, acc[r][c][h]);
           // An odd k's last pair has no odd input (its packed weight is zero, but x has no value there).

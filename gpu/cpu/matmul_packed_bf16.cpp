@@ -32,14 +32,21 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
   const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(a.w.rows), pairs);
   const uint16_t* x = a.x_bf16 + m0 * x_stride;
   const auto* w = static_cast<const uint16_t*>(a.w.data) + at.offset;
+  // The accumulators must live in registers: the loops over the tile are unrolled fully
+  // (GCC would otherwise keep acc in memory and reload it for every vdpbf16ps).
   __m512 acc[MR][NP];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) acc[r][c] = _mm512_setzero_ps();
   for (int64_t j = 0; j < pairs; ++j) {
     __m512bh wv[NP];
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) wv[c] = (__m512bh)_mm512_load_si512(w + j * at.pair_stride + c * 32);
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const __m512bh xv = broadcast_pair(x + r * x_stride + 2 * j);
+#pragma GCC unroll 8
       for (int c = 0; c < NP; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], xv, wv[c]);
     }
   }

@@ -16,6 +16,9 @@
 namespace pio::cpu {
 namespace {
 
+// The loops over a tile carry `#pragma GCC unroll`: fully unrolled, the accumulators stay in
+// registers (otherwise GCC keeps them in memory and reloads them for every dot product).
+
 using namespace quant_layout;
 
 constexpr int64_t kHalfRows = kPanelRows / 2;
@@ -35,53 +38,71 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t h0, int64_t n0, int64_t 
   const int64_t pb = panel_bytes(f, kb);
   const uint8_t* panel[NH];
   int64_t half_off[NH];
+#pragma GCC unroll 8
   for (int c = 0; c < NH; ++c) {
     panel[c] = static_cast<const uint8_t*>(a.w.data) + (h0 + c) / 2 * pb;
     half_off[c] = (h0 + c) % 2;
   }
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[MR][NH];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
     for (int c = 0; c < NH; ++c) acc[r][c] = _mm256_setzero_ps();
   for (int64_t b = 0; b < kb; ++b) {
     __m256i dot[MR][NH];
     const int64_t qoff = quant_offset(f, b);
+#pragma GCC unroll 8
     for (int c = 0; c < NH; ++c) prefetch_ahead(panel[c], f, b);  // a panel's two halves ask twice: harmless
     if constexpr (kQ4) {
       const __m256i low4 = _mm256_set1_epi8(0x0f);
       __m256i sum16[MR][NH];
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
         for (int c = 0; c < NH; ++c) sum16[r][c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
       for (int i = 0; i < 4; ++i) {
         __m256i lo[NH], hi[NH];
+#pragma GCC unroll 8
         for (int c = 0; c < NH; ++c) {
           const __m256i raw =
               _mm256_load_si256(reinterpret_cast<const __m256i*>(panel[c] + qoff + i * 64 + half_off[c] * 32));
           lo[c] = _mm256_and_si256(raw, low4);
           hi[c] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
         }
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
           const int8_t* xq = x.q.data() + (i0 + r) * kb * kBlock + b * kBlock + 8 * i;
           const __m256i x0 = broadcast4(xq), x1 = broadcast4(xq + 4);
+#pragma GCC unroll 8
           for (int c = 0; c < NH; ++c) {
             const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo[c], x0), _mm256_maddubs_epi16(hi[c], x1));
             sum16[r][c] = _mm256_add_epi16(sum16[r][c], p);
           }
         }
       }
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
         for (int c = 0; c < NH; ++c) dot[r][c] = _mm256_madd_epi16(sum16[r][c], ones);
     } else {
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
         for (int c = 0; c < NH; ++c) dot[r][c] = _mm256_setzero_si256();
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         __m256i wv[NH], wabs[NH];
+#pragma GCC unroll 8
         for (int c = 0; c < NH; ++c) {
           wv[c] = _mm256_load_si256(reinterpret_cast<const __m256i*>(panel[c] + qoff + j * 64 + half_off[c] * 32));
           wabs[c] = _mm256_sign_epi8(wv[c], wv[c]);
         }
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
           const __m256i xv = broadcast4(x.q.data() + (i0 + r) * kb * kBlock + b * kBlock + 4 * j);
+#pragma GCC unroll 8
           for (int c = 0; c < NH; ++c) {
             const __m256i p = _mm256_maddubs_epi16(wabs[c], _mm256_sign_epi8(xv, wv[c]));
             dot[r][c] = _mm256_add_epi32(dot[r][c], _mm256_madd_epi16(p, ones));
@@ -89,11 +110,13 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t h0, int64_t n0, int64_t 
         }
       }
     }
+#pragma GCC unroll 8
     for (int c = 0; c < NH; ++c) {
       const uint8_t* scales = panel[c] + scale_offset(f, b) + half_off[c] * kHalfRows * 2;
       const __m256 d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scales)));
       const __m256 mn = kQ4 ? _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scales + 32)))
                             : _mm256_setzero_ps();
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         const int64_t at = (i0 + r) * kb + b;
         const __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(dot[r][c]), _mm256_set1_ps(x.d[at]));
@@ -103,7 +126,9 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t h0, int64_t n0, int64_t 
     }
   }
   const int64_t n = a.w.rows;
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
     for (int c = 0; c < NH; ++c) {
       alignas(32) float lanes[kHalfRows];
       _mm256_store_ps(lanes, acc[r][c]);

@@ -15,6 +15,9 @@
 namespace pio::cpu {
 namespace {
 
+// The loops over a tile carry `#pragma GCC unroll`: fully unrolled, the accumulators stay in
+// registers (otherwise GCC keeps them in memory and reloads them for every dot product).
+
 using namespace quant_layout;
 
 __m512i broadcast4(const int8_t* p) {
@@ -31,30 +34,40 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t p0, int64_t n0, int64_t 
   const int64_t kb = x.blocks;
   const int64_t pb = panel_bytes(f, kb);
   const uint8_t* panel[NP];
+#pragma GCC unroll 8
   for (int c = 0; c < NP; ++c) panel[c] = static_cast<const uint8_t*>(a.w.data) + (p0 + c) * pb;
   __m512 acc[MR][NP];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) acc[r][c] = _mm512_setzero_ps();
   for (int64_t b = 0; b < kb; ++b) {
     __m512i dot[MR][NP];
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const __m512i init = kQ4 ? _mm512_setzero_si512() : _mm512_set1_epi32(x.s[(i0 + r) * kb + b]);
+#pragma GCC unroll 8
       for (int c = 0; c < NP; ++c) dot[r][c] = init;
     }
     const int64_t qoff = quant_offset(f, b);
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) prefetch_ahead(panel[c], f, b);
     if constexpr (kQ4) {
       const __m512i low4 = _mm512_set1_epi8(0x0f);
+#pragma GCC unroll 8
       for (int i = 0; i < 4; ++i) {
         __m512i lo[NP], hi[NP];
+#pragma GCC unroll 8
         for (int c = 0; c < NP; ++c) {
           const __m512i raw = _mm512_load_si512(panel[c] + qoff + i * 64);
           lo[c] = _mm512_and_si512(raw, low4);
           hi[c] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
         }
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
           const int8_t* xq = x.q.data() + (i0 + r) * kb * kBlock + b * kBlock + 8 * i;
           const __m512i x0 = broadcast4(xq), x1 = broadcast4(xq + 4);
+#pragma GCC unroll 8
           for (int c = 0; c < NP; ++c) {
             dot[r][c] = _mm512_dpbusd_epi32(dot[r][c], lo[c], x0);
             dot[r][c] = _mm512_dpbusd_epi32(dot[r][c], hi[c], x1);
@@ -63,20 +76,26 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t p0, int64_t n0, int64_t 
       }
     } else {
       const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+#pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         __m512i wv[NP];
+#pragma GCC unroll 8
         for (int c = 0; c < NP; ++c) wv[c] = _mm512_xor_si512(_mm512_load_si512(panel[c] + qoff + j * 64), flip);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
           const __m512i xv = broadcast4(x.q.data() + (i0 + r) * kb * kBlock + b * kBlock + 4 * j);
+#pragma GCC unroll 8
           for (int c = 0; c < NP; ++c) dot[r][c] = _mm512_dpbusd_epi32(dot[r][c], wv[c], xv);
         }
       }
     }
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) {
       const uint8_t* scales = panel[c] + scale_offset(f, b);
       const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scales)));
       const __m512 mn = kQ4 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(scales + 32)))
                             : _mm512_setzero_ps();
+#pragma GCC unroll 8
       for (int r = 0; r < MR; ++r) {
         const int64_t at = (i0 + r) * kb + b;
         const __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(dot[r][c]), _mm512_set1_ps(x.d[at]));
@@ -86,7 +105,9 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t p0, int64_t n0, int64_t 
     }
   }
   const int64_t n = a.w.rows;
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) {
       alignas(64) float lanes[kPanelRows];
       _mm512_store_ps(lanes, acc[r][c]);
