@@ -20,6 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMagic[8] = {'P', 'I', 'O', 'P', 'A', 'C', 'K', '1'};
+// Part of every key: bump it whenever a packed layout (packed_bf16.h, quant.h) changes, so files
+// written in an older layout are never mapped.
+constexpr int kLayoutVersion = 1;
 constexpr size_t kHeaderBytes = 4096;  // the payload starts page-aligned
 
 struct Header {
@@ -33,7 +36,7 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
 // The key plus every request's format and shape: a file made for other shapes never matches.
 uint64_t hash_key(const std::string& key, const std::vector<PackRequest>& requests) {
-  std::string all = key;
+  std::string all = key + "|layout " + std::to_string(kLayoutVersion);
   for (const auto& r : requests)
     all += '|' + std::to_string(static_cast<int>(r.format)) + ':' + std::to_string(r.weight->rows) + 'x' +
            std::to_string(r.weight->cols) + ':' + std::to_string(static_cast<int>(r.weight->dtype));
