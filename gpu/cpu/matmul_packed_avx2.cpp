@@ -10,10 +10,11 @@
 namespace pio::cpu {
 namespace {
 
-constexpr int kMaxRows = 4;
+constexpr int kMaxRows = 6;
 
-// Panels per tile: 8 accumulators of 8 outputs (of 16 ymm), two per panel and row.
-constexpr int panels_for(int mr) { return mr == 1 ? 4 : mr == 2 ? 2 : 1; }
+// Panels per tile: two accumulators of 8 outputs per panel and row, 8 to 12 of the 16 ymm
+// (each takes two dependent FMAs per input pair, so 12 chains keep both FMA pipes busy).
+constexpr int panels_for(int mr) { return mr == 1 ? 8 : mr == 2 ? 2 : 1; }
 
 template <int MR, int NP>
 void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
@@ -73,6 +74,8 @@ void matmul_panels_avx2(const MatmulArgs& a, int64_t p0, int64_t p1) {
   int64_t m = 0;
   for (; m + kMaxRows <= a.m; m += kMaxRows) row_strip<kMaxRows>(a, m, p0, p1);
   switch (a.m - m) {
+    case 5: row_strip<5>(a, m, p0, p1); break;
+    case 4: row_strip<4>(a, m, p0, p1); break;
     case 3: row_strip<3>(a, m, p0, p1); break;
     case 2: row_strip<2>(a, m, p0, p1); break;
     case 1: row_strip<1>(a, m, p0, p1); break;
