@@ -104,7 +104,8 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   const size_t bytes = kHeaderBytes + payload_bytes_;
-  void* m = fs::file_size(path) == bytes ? ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+  std::error_code ec;
+  void* m = fs::file_size(path, ec) == bytes ? ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
   ::close(fd);
   if (m == MAP_FAILED) {
     origin_ = "rebuilt " + path.string() + " (its size was wrong)";

@@ -104,3 +104,13 @@ BOOST_FIXTURE_TEST_CASE(quantised_logits_stay_near_the_checkpoints, Fixture) {
   BOOST_TEST(argmax_agreement(q4, bf16, vocab) >= 0.6);
   BOOST_TEST(e_q8 > 0.0);  // the quantised model really ran on other weights
 }
+
+// A cache directory that cannot be made (here: under a regular file) leaves the weights packed
+// in memory, with the same logits, and says why.
+BOOST_FIXTURE_TEST_CASE(an_unusable_cache_directory_packs_in_memory, Fixture) {
+  const fs::path blocker = cache.path() / "not-a-directory";
+  std::ofstream(blocker) << "x";
+  Loaded in_memory(dir.path(), WeightScheme::BF16, blocker / "weights");
+  BOOST_TEST(starts_with(in_memory.origin(), "packed in memory (cannot write "), in_memory.origin());
+  BOOST_TEST(in_memory.logits() == Loaded(dir.path(), WeightScheme::BF16, "").logits());
+}
