@@ -35,17 +35,27 @@ struct RunTimes {
   double prefill_s = 0, decode_s = 0;
 };
 
+// Prompt tokens per prefill forward pass, as llama.cpp's default micro-batch (and a node's
+// --max-batch-tokens): a long prompt's activations stay bounded. The logits do not depend on the
+// split (batch invariance).
+constexpr int64_t kPrefillChunk = 512;
+
 RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32_t>& prompt, int gen_tokens) {
   RunTimes t;
   const SequenceId seq = cache.add_sequence();
   std::vector<Pos3> pos;
-  text_positions(0, static_cast<int64_t>(prompt.size()), pos);
   ForwardBatch batch;
-  batch.steps.push_back({seq, static_cast<int64_t>(prompt.size()), false});
-  batch.ids = prompt;
-  batch.positions = pos;
+  batch.steps.push_back({seq, 0, false});
+  std::span<const float> logits;
   auto t0 = std::chrono::steady_clock::now();
-  auto logits = model.forward(batch, cache);
+  for (int64_t first = 0; first < static_cast<int64_t>(prompt.size()); first += kPrefillChunk) {
+    const int64_t n = std::min<int64_t>(kPrefillChunk, static_cast<int64_t>(prompt.size()) - first);
+    text_positions(static_cast<int32_t>(first), n, pos);
+    batch.steps[0].n_tokens = n;
+    batch.ids = std::span<const int32_t>(prompt).subspan(static_cast<size_t>(first), static_cast<size_t>(n));
+    batch.positions = pos;
+    logits = model.forward(batch, cache);
+  }
   t.prefill_s = seconds_since(t0);
   const int64_t vocab = model.config().vocab_size;
   std::vector<int32_t> next(1);
