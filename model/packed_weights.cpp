@@ -90,7 +90,6 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   }
   for (size_t i = 0; i < requests.size(); ++i) {
     WeightView& w = *requests[i].weight;
-    ckpt.release(w);  // a mapped file's sources were never read
     w = WeightView{w.dtype, payload + offsets_[i], w.rows, w.cols, requests[i].format};
   }
 }
