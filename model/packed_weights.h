@@ -46,7 +46,6 @@ class PackedWeights {
 
   // How the weights were obtained: "mapped PATH", "packed into PATH", "packed in memory" (+ why).
   const std::string& origin() const { return origin_; }
-  int64_t bytes() const { return static_cast<int64_t>(payload_bytes_); }
 
  private:
   bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
