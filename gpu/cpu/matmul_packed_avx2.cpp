@@ -1,8 +1,12 @@
 // The tiled GEMM over panel-packed bf16 weights with AVX2 + FMA (layout in packed_bf16.h), for
 // CPUs without AVX-512 BF16. x stays float32. Half a panel pair (8 outputs x 2 inputs) is one
 // 256-bit load; shifting and masking give its even and odd inputs as float32, and each row
-// adds x[2j] * even + x[2j + 1] * odd by two FMAs.
+// adds x[2j] * even + x[2j + 1] * odd by two FMAs. From 16 rows on, a task widens each block of
+// its panels once and runs plain float32 6x16 tiles over it (wide_panels below).
 #include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "gpu/cpu/packed_bf16.h"
 #include "gpu/cpu/weight_access.h"
@@ -13,8 +17,50 @@ namespace {
 constexpr int kMaxRows = 6;
 
 // Panels per tile: two accumulators of 8 outputs per panel and row, 8 to 12 of the 16 ymm
-// (each takes two dependent FMAs per input pair, so 12 chains keep both FMA pipes busy).
+// (each takes two dependent FMAs per input pair, so 8 or more chains keep both FMA pipes busy),
+// leaving registers for the widened weights and the broadcast x.
 constexpr int panels_for(int mr) { return mr == 1 ? 8 : mr == 2 ? 2 : 1; }
+
+// Stores one row's 16 outputs of the panel at column col (the last panel's pad dropped), adding
+// the bias when asked.
+inline void store_outputs(const MatmulArgs& a, int64_t row, int64_t col, __m256 lo, __m256 hi, bool add_bias) {
+  alignas(32) float out[kPanelWidth];
+  _mm256_store_ps(out, lo);
+  _mm256_store_ps(out + 8, hi);
+  const int64_t n = a.w.rows, valid = std::min(kPanelWidth, n - col);
+  float* y = a.y + row * n + col;
+  for (int64_t i = 0; i < valid; ++i) y[i] = add_bias && a.bias.data ? out[i] + weight_at(a.bias, col + i) : out[i];
+}
+
+// One input pair j for the tile: the even input's FMAs, then (unless k is odd and j the last
+// pair, whose x has no odd value) the odd input's. Inlined so acc stays in registers.
+template <int MR, int NP, bool Odd>
+inline __attribute__((always_inline)) void pair_step(__m256 (&acc)[MR][NP][2], const uint16_t* w, const float* x,
+                                                     int64_t k, int64_t j) {
+  const __m256i high = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
+#pragma GCC unroll 8
+  for (int c = 0; c < NP; ++c) {
+    const auto* v = reinterpret_cast<const __m256i*>(w + c * 32);
+    const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(v), 16));
+    const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_load_si256(v + 1), 16));
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 b = _mm256_broadcast_ss(x + r * k + 2 * j);
+      acc[r][c][0] = _mm256_fmadd_ps(b, e0, acc[r][c][0]);
+      acc[r][c][1] = _mm256_fmadd_ps(b, e1, acc[r][c][1]);
+    }
+    if constexpr (Odd) {
+      const __m256 o0 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_load_si256(v), high));
+      const __m256 o1 = _mm256_castsi256_ps(_mm256_and_si256(_mm256_load_si256(v + 1), high));
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) {
+        const __m256 b = _mm256_broadcast_ss(x + r * k + 2 * j + 1);
+        acc[r][c][0] = _mm256_fmadd_ps(b, o0, acc[r][c][0]);
+        acc[r][c][1] = _mm256_fmadd_ps(b, o1, acc[r][c][1]);
+      }
+    }
+  }
+}
 
 template <int MR, int NP>
 void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
@@ -22,39 +68,115 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
   const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(a.w.rows), pairs);
   const float* x = a.x + m0 * k;
   const auto* w = static_cast<const uint16_t*>(a.w.data) + at.offset;
-  const __m256i high = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
   // Loops over the tile unrolled fully so the accumulators stay in registers.
   __m256 acc[MR][NP][2];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
     for (int c = 0; c < NP; ++c) acc[r][c][0] = acc[r][c][1] = _mm256_setzero_ps();
-  for (int64_t j = 0; j < pairs; ++j) {
+  for (int64_t j = 0; j < full_pairs; ++j) pair_step<MR, NP, true>(acc, w + j * at.pair_stride, x, k, j);
+  if (pairs > full_pairs) pair_step<MR, NP, false>(acc, w + full_pairs * at.pair_stride, x, k, full_pairs);
 #pragma GCC unroll 8
-    for (int c = 0; c < NP; ++c) {
-#pragma GCC unroll 2
+  for (int c = 0; c < NP; ++c)
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) store_outputs(a, m0 + r, (p0 + c) * kPanelWidth, acc[r][c][0], acc[r][c][1], true);
+}
+
+// Many rows: the weights are widened once per block of kWideInputs inputs into float32 panels
+// (a contiguous 16-float row per input) and every 6-row tile reads them from cache with plain
+// FMAs, instead of each tile widening them again. The per-output FMA order (input by input from
+// zero, then + bias) is the same as tile()'s, so rows come out bit-identical either way.
+constexpr int64_t kWideRows = 16;     // measured crossover: fewer rows widen more cheaply per tile
+constexpr int64_t kWideInputs = 512;         // even, so pairs never straddle two blocks
+
+// Widens inputs [k0, k0 + kc) of the panels [p0, p1) to dst[panel - p0][input - k0][16].
+void widen_block(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t k0, int64_t kc, float* dst) {
+  const int64_t pairs = packed_bf16_pairs(a.k), panels = packed_bf16_panels(a.w.rows);
+  const __m256i high = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
+  for (int64_t p = p0; p < p1; ++p) {
+    const PanelAddress at = packed_bf16_panel(p, panels, pairs);
+    const auto* w = static_cast<const uint16_t*>(a.w.data) + at.offset;
+    float* out = dst + (p - p0) * kWideInputs * kPanelWidth;
+    for (int64_t i = 0; i < kc; i += 2) {
+      const int64_t j = (k0 + i) / 2;
       for (int h = 0; h < 2; ++h) {
-        const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + j * at.pair_stride + c * 32 + h * 16));
-        const __m256 even = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-        const __m256 odd = _mm256_castsi256_ps(_mm256_and_si256(v, high));
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) {
-          acc[r][c][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * k + 2 * j), even, acc[r][c][h]);
-          // An odd k's last pair has no odd input (its packed weight is zero, but x has no value there).
-          if (j < full_pairs) acc[r][c][h] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * k + 2 * j + 1), odd, acc[r][c][h]);
-        }
+        const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + j * at.pair_stride + h * 16));
+        _mm256_store_ps(out + i * kPanelWidth + h * 8, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        _mm256_store_ps(out + (i + 1) * kPanelWidth + h * 8, _mm256_castsi256_ps(_mm256_and_si256(v, high)));
       }
     }
   }
-  const int64_t n = a.w.rows;
-  for (int c = 0; c < NP; ++c) {
-    const int64_t col = (p0 + c) * kPanelWidth;
+}
+
+// Rows [m0, m0 + MR) x panel p over inputs [k0, k0 + kc), from widened weights w; starts from zero
+// on the first block, else from the partial sums left in y, and adds the bias after the last.
+template <int MR>
+void wide_tile(const MatmulArgs& a, int64_t m0, int64_t p, int64_t k0, int64_t kc, const float* w) {
+  const int64_t n = a.w.rows, col = p * kPanelWidth;
+  const bool first = k0 == 0, last = k0 + kc == a.k, full = col + kPanelWidth <= n;
+  __m256 acc[MR][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    const float* y = a.y + (m0 + r) * n + col;
+    if (first) {
+      acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    } else if (full) {
+      acc[r][0] = _mm256_loadu_ps(y);
+      acc[r][1] = _mm256_loadu_ps(y + 8);
+    } else {  // the last panel's pad: only its valid outputs are in y
+      alignas(32) float partial[kPanelWidth] = {};
+      std::copy(y, y + (n - col), partial);
+      acc[r][0] = _mm256_load_ps(partial);
+      acc[r][1] = _mm256_load_ps(partial + 8);
+    }
+  }
+  const float* x = a.x + m0 * a.k + k0;
+  for (int64_t i = 0; i < kc; ++i) {
+    const __m256 w0 = _mm256_load_ps(w + i * kPanelWidth), w1 = _mm256_load_ps(w + i * kPanelWidth + 8);
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      alignas(32) float out[kPanelWidth];
-      _mm256_store_ps(out, acc[r][c][0]);
-      _mm256_store_ps(out + 8, acc[r][c][1]);
-      for (int64_t i = 0; i < kPanelWidth && col + i < n; ++i)
-        a.y[(m0 + r) * n + col + i] = a.bias.data ? out[i] + weight_at(a.bias, col + i) : out[i];
+      const __m256 b = _mm256_broadcast_ss(x + r * a.k + i);
+      acc[r][0] = _mm256_fmadd_ps(b, w0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(b, w1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
+    if (last || !full) {
+      store_outputs(a, m0 + r, col, acc[r][0], acc[r][1], last);
+    } else {
+      _mm256_storeu_ps(a.y + (m0 + r) * n + col, acc[r][0]);
+      _mm256_storeu_ps(a.y + (m0 + r) * n + col + 8, acc[r][1]);
+    }
+  }
+}
+
+template <int MR>
+void wide_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1, int64_t k0, int64_t kc, const float* w) {
+  for (int64_t p = p0; p < p1; ++p) wide_tile<MR>(a, m0, p, k0, kc, w + (p - p0) * kWideInputs * kPanelWidth);
+}
+
+void wide_panels(const MatmulArgs& a, int64_t p0, int64_t p1) {
+  // One block of the task's panels: 8 x 512 x 16 floats = 256 KiB, kept per thread (it only grows).
+  struct alignas(32) Lane8 {
+    float v[8];
+  };
+  thread_local std::vector<Lane8> block;
+  const auto need = static_cast<size_t>((p1 - p0) * kWideInputs * kPanelWidth / 8);
+  if (block.size() < need) block.resize(need);
+  auto* w = block.data()->v;
+  for (int64_t k0 = 0; k0 < a.k; k0 += kWideInputs) {
+    const int64_t kc = std::min(kWideInputs, a.k - k0);
+    widen_block(a, p0, p1, k0, kc, w);
+    int64_t m = 0;
+    for (; m + kMaxRows <= a.m; m += kMaxRows) wide_strip<kMaxRows>(a, m, p0, p1, k0, kc, w);
+    switch (a.m - m) {
+      case 5: wide_strip<5>(a, m, p0, p1, k0, kc, w); break;
+      case 4: wide_strip<4>(a, m, p0, p1, k0, kc, w); break;
+      case 3: wide_strip<3>(a, m, p0, p1, k0, kc, w); break;
+      case 2: wide_strip<2>(a, m, p0, p1, k0, kc, w); break;
+      case 1: wide_strip<1>(a, m, p0, p1, k0, kc, w); break;
+      default: break;
     }
   }
 }
@@ -71,6 +193,7 @@ void row_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
 }  // namespace
 
 void matmul_panels_avx2(const MatmulArgs& a, int64_t p0, int64_t p1) {
+  if (a.m >= kWideRows) return wide_panels(a, p0, p1);
   int64_t m = 0;
   for (; m + kMaxRows <= a.m; m += kMaxRows) row_strip<kMaxRows>(a, m, p0, p1);
   switch (a.m - m) {

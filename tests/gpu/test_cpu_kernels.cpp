@@ -302,9 +302,12 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 // BF16 rounds it to bf16 first (the reference sees the same x). f32 weights are rounded to
 // bf16 by the packer.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
+  // 17 and 23 rows take AVX2's widened path; an odd 1031 inputs span three of its input blocks.
+  std::vector<int64_t> ks = kKs;
+  ks.push_back(1031);
   for (DType dt : {DType::BF16, DType::F32})
-    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17})
-      for (int64_t k : kKs)
+    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 23})
+      for (int64_t k : ks)
         for (int64_t n : {1, 13, 16, 17, 67, 150}) {
           auto w = make_weights(dt, n, k);
           for (size_t i = 0; i < w.exact.size(); ++i) w.exact[i] = math::bf16_to_f32(math::f32_to_bf16(w.f32[i]));
@@ -337,7 +340,7 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
   const int64_t m = 19, n = 301;
   auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
-  for (int64_t k : {7, 100}) {
+  for (int64_t k : {7, 100, 1031}) {  // 1031: AVX2's widened path (16+ rows) over three input blocks
     const auto w = make_weights(DType::BF16, n, k);
     const auto b = make_weights(DType::F32, 1, n);
     const PackedWeights p(w.view());
