@@ -190,6 +190,11 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
   advance_vision(vision_budget, now_s, events);
 
   const auto t0 = std::chrono::steady_clock::now();
+  // The text step gets what the vision piece left of the target, so the two together (a decoding
+  // stream's gap between tokens) stay near it.
+  const double vision_ms = ms_since(step_start);
+  core_.scheduler().set_max_batch_tokens(vision_ms > 0.5 ? budget_.budget_within(options_.target_step_ms - vision_ms)
+                                                         : budget_.budget());
   const std::vector<TokenEvent> tokens = core_.step(now_s);
   const StepReport& report = core_.last_step();
   const double done_s = now_s + ms_since(step_start) / 1000;  // the vision pieces ran first

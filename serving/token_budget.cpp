@@ -29,9 +29,15 @@ int64_t TokenBudget::observe(int64_t tokens, double ms) {
   const double per_token = (n * sxy - sx * sy) / var;
   const double fixed = (sy - per_token * sx) / n;
   if (!(per_token > 0)) return budget_;
-  const double fit = (target_ms_ - std::max(fixed, 0.0)) / per_token;
-  budget_ = std::clamp<int64_t>(static_cast<int64_t>(std::clamp(fit, 0.0, 1e12)), min_, max_);
+  fixed_ms_ = std::max(fixed, 0.0);
+  per_token_ms_ = per_token;
+  budget_ = budget_within(target_ms_);
   return budget_;
+}
+
+int64_t TokenBudget::budget_within(double ms) const {
+  const double fit = per_token_ms_ > 0 ? (ms - fixed_ms_) / per_token_ms_ : static_cast<double>(budget_) * ms / target_ms_;
+  return std::clamp<int64_t>(static_cast<int64_t>(std::clamp(fit, 0.0, 1e12)), min_, max_);
 }
 
 }  // namespace pio

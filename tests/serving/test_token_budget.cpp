@@ -16,6 +16,17 @@ BOOST_AUTO_TEST_CASE(fits_fixed_plus_per_token_cost) {
   BOOST_TEST(b.budget() == 160);
 }
 
+BOOST_AUTO_TEST_CASE(budget_within_a_shorter_time_uses_the_same_fit) {
+  // 20 ms + 0.5 ms per token: what is left of a 100 ms target after a 40 ms vision piece is
+  // 80 tokens; before any fit, the budget is scaled by the share of the target left.
+  TokenBudget b(100.0, 8, 4096, 64);
+  BOOST_TEST(b.budget_within(50.0) == 32);
+  for (int64_t tokens : {8, 64, 200}) b.observe(tokens, 20.0 + 0.5 * static_cast<double>(tokens));
+  BOOST_TEST(b.budget_within(60.0) == 80);
+  BOOST_TEST(b.budget_within(100.0) == b.budget());
+  BOOST_TEST(b.budget_within(10.0) == 8);  // less than the fixed cost: the minimum
+}
+
 BOOST_AUTO_TEST_CASE(clamps_and_ignores_uninformative_steps) {
   TokenBudget b(50.0, 8, 256, 32);
   BOOST_TEST(b.observe(32, 10.0) == 32);   // one size only: nothing fitted yet
