@@ -22,6 +22,15 @@ bool has_avx512_bf16() {
   return value;
 }
 
+bool has_avx512f() {
+  static const bool value = [] {
+    if (forced_avx2()) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return value;
+}
+
 bool has_avx512_vnni() {
   static const bool value = [] {
     if (forced_avx2()) return false;

@@ -5,6 +5,8 @@
 namespace pio::cpu {
 
 bool has_avx512_bf16();
+// AVX-512 F, for the 16-lane attention kernels.
+bool has_avx512f();
 // AVX-512 F/BW/VL/VNNI, for the Q8/Q4 kernels.
 bool has_avx512_vnni();
 

@@ -5,265 +5,55 @@
 
 #include <immintrin.h>
 
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <limits>
 #include <stdexcept>
+#include <string>
 
-#include "gpu/cpu/kv_rows.h"
-#include "gpu/cpu/weight_access.h"
+#include "gpu/cpu/cpu_features.h"
+#include "gpu/cpu/paged_attention_task.h"
 
 namespace pio::cpu {
 namespace {
 
-constexpr int T = kAttentionTile;
-constexpr int kMr = 4;  // queries per micro-kernel call (register blocking)
-static_assert(T % 8 == 0);
-// Every loop over the R queries or W vectors of a micro-kernel is unrolled, so that the R x W
-// accumulators live in registers.
-#define PIO_UNROLL _Pragma("GCC unroll 16")
-
-// e^x per lane: Cephes' expf (x = n·ln2 + r, a degree-5 polynomial in r, times 2^n), 0 below
-// -87 (and for -inf). Lanes are independent: a value's result never depends on its neighbours.
-__m256 exp8(__m256 x) {
-  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
-  const __m256 n =
-      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  for (float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(two_n)), keep);
-}
-
-float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-// Slots [t0, t0 + n) of KV head kvh from `base` (kv.k or kv.v) as float rows of head_dim,
-// then zero rows up to `rows`.
-void load_tile(const PagedKvLayer& kv, const void* base, const int32_t* table, int kvh, int64_t t0, int64_t n,
-               int64_t rows, float* out) {
-  const int64_t row_bytes = kv.row_bytes(), hd = kv.head_dim;
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t t = t0 + i;
-    const int64_t phys = int64_t{table[t / kv.block_size]} * kv.block_size + t % kv.block_size;
-    load_kv_row(kv.dtype, static_cast<const char*>(base) + (phys * kv.kv_heads + kvh) * row_bytes, kv.head_dim,
-                out + i * hd);
-  }
-  std::memset(out + n * hd, 0, sizeof(float) * static_cast<size_t>((rows - n) * hd));
-}
-
-// kt[d * T + t] = rows[t * hd + d] for t < cols (a multiple of 8), by 8x8 blocks.
-void transpose_tile(const float* rows, int hd, int64_t cols, float* kt) {
-  int d = 0;
-  for (; d + 8 <= hd; d += 8)
-    for (int64_t t = 0; t < cols; t += 8) {
-      __m256 r[8], u[8];
-      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(rows + (t + i) * hd + d);
-      for (int i = 0; i < 8; i += 2) {
-        u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-      }
-      for (int i = 0; i < 8; i += 4) {
-        r[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
-        r[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xee);
-        r[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
-        r[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xee);
-      }
-      for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(kt + (d + i) * T + t, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
-        _mm256_storeu_ps(kt + (d + i + 4) * T + t, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
-      }
-    }
-  for (; d < hd; ++d)
-    for (int64_t t = 0; t < cols; ++t) kt[d * T + t] = rows[t * hd + d];
-}
-
-// s[r * T + c] = q_r · k_c for the W·8 slots from c: one FMA chain over d from 0 per score.
-template <int R, int W>
-void scores_at(const float* const* q, const float* kt, int hd, int64_t c, float* s) {
-  __m256 a[R][W];
-  PIO_UNROLL for (int r = 0; r < R; ++r)
-    PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_setzero_ps();
-  for (int d = 0; d < hd; ++d) {
-    __m256 k[W];
-    PIO_UNROLL for (int w = 0; w < W; ++w) k[w] = _mm256_loadu_ps(kt + d * T + c + 8 * w);
-    PIO_UNROLL for (int r = 0; r < R; ++r) {
-      const __m256 qb = _mm256_broadcast_ss(q[r] + d);
-      PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_fmadd_ps(qb, k[w], a[r][w]);
-    }
-  }
-  PIO_UNROLL for (int r = 0; r < R; ++r)
-    PIO_UNROLL for (int w = 0; w < W; ++w) _mm256_storeu_ps(s + r * T + c + 8 * w, a[r][w]);
-}
-
-// o_r[d] = o_r[d]·α_r, then + p_r[t]·v[t][d] for t < n_r in slot order (one FMA each), for the
-// W·8 values from d.
-template <int R, int W>
-void values_at(float* const* o, const float* alpha, const float* const* p, const int64_t* n, const float* v,
-               int hd, int d) {
-  int64_t common = n[0];
-  PIO_UNROLL for (int r = 1; r < R; ++r) common = std::min(common, n[r]);
-  __m256 a[R][W];
-  PIO_UNROLL for (int r = 0; r < R; ++r)
-    PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_mul_ps(_mm256_loadu_ps(o[r] + d + 8 * w), _mm256_set1_ps(alpha[r]));
-  for (int64_t t = 0; t < common; ++t) {
-    __m256 vt[W];
-    PIO_UNROLL for (int w = 0; w < W; ++w) vt[w] = _mm256_loadu_ps(v + t * hd + d + 8 * w);
-    PIO_UNROLL for (int r = 0; r < R; ++r) {
-      const __m256 pb = _mm256_broadcast_ss(p[r] + t);
-      PIO_UNROLL for (int w = 0; w < W; ++w) a[r][w] = _mm256_fmadd_ps(pb, vt[w], a[r][w]);
-    }
-  }
-  PIO_UNROLL for (int r = 0; r < R; ++r)  // the queries that see more of this tile (the causal diagonal)
-    for (int64_t t = common; t < n[r]; ++t)
-      PIO_UNROLL for (int w = 0; w < W; ++w)
-        a[r][w] = _mm256_fmadd_ps(_mm256_broadcast_ss(p[r] + t), _mm256_loadu_ps(v + t * hd + d + 8 * w), a[r][w]);
-  PIO_UNROLL for (int r = 0; r < R; ++r)
-    PIO_UNROLL for (int w = 0; w < W; ++w) _mm256_storeu_ps(o[r] + d + 8 * w, a[r][w]);
-}
-
-// One micro-kernel step for R queries: their scores over the tile's first `cols` slots, or
-// their outputs' update from the tile's V rows (head_dim tail in scalar FMAs, which round as
-// the vector lanes do).
-template <int R>
-void tile_scores(const float* const* q, const float* kt, int hd, int64_t cols, float* s) {
-  int64_t c = 0;
-  for (; c + 16 <= cols; c += 16) scores_at<R, 2>(q, kt, hd, c, s);
-  if (c < cols) scores_at<R, 1>(q, kt, hd, c, s);
-}
-
-template <int R>
-void tile_values(float* const* o, const float* alpha, const float* const* p, const int64_t* n, const float* v, int hd) {
-  int d = 0;
-  for (; d + 16 <= hd; d += 16) values_at<R, 2>(o, alpha, p, n, v, hd, d);
-  if (d + 8 <= hd) values_at<R, 1>(o, alpha, p, n, v, hd, d), d += 8;
-  for (; d < hd; ++d)
-    for (int r = 0; r < R; ++r) {
-      float a = o[r][d] * alpha[r];
-      for (int64_t t = 0; t < n[r]; ++t) a = std::fma(p[r][t], v[t * hd + d], a);
-      o[r][d] = a;
-    }
-}
-
-// The online-softmax step of one query over one tile whose first n slots it sees: its scores
-// s[0, n) become p = exp(score·scale - m') in place (0 beyond n), m and l are updated, and the
-// factor α = exp(m - m') that its output must be multiplied by is returned.
-float softmax_tile(float* s, int64_t n, float scale, float& m, float& l) {
-  const int64_t chunks = (n + 7) / 8;
-  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256 vmax = ninf;
-  for (int64_t c = 0; c < chunks; ++c) {
-    const __m256 seen = _mm256_cmp_ps(_mm256_add_ps(lane, _mm256_set1_ps(static_cast<float>(8 * c))),
-                                      _mm256_set1_ps(static_cast<float>(n)), _CMP_LT_OQ);
-    const __m256 x = _mm256_blendv_ps(ninf, _mm256_mul_ps(_mm256_loadu_ps(s + 8 * c), _mm256_set1_ps(scale)), seen);
-    _mm256_storeu_ps(s + 8 * c, x);
-    vmax = _mm256_max_ps(vmax, x);
-  }
-  const float m_new = std::max(m, hmax(vmax));
-  const float alpha = _mm256_cvtss_f32(exp8(_mm256_set1_ps(m - m_new)));
-  __m256 sum = _mm256_setzero_ps();
-  for (int64_t c = 0; c < chunks; ++c) {  // chunks past n would add +0: leaving them out is the same sum
-    const __m256 p = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * c), _mm256_set1_ps(m_new)));
-    _mm256_storeu_ps(s + 8 * c, p);
-    sum = _mm256_add_ps(sum, p);
-  }
-  l = l * alpha + hsum(sum);
-  m = m_new;
-  return alpha;
-}
-
-// Calls f.template operator()<R>(j, R) for the queries [j0, nv) in runs of at most kMr.
-template <class F>
-void for_each_run(int64_t j0, int64_t nv, F&& f) {
-  for (int64_t j = j0; j < nv; j += kMr) {
-    switch (std::min<int64_t>(kMr, nv - j)) {
-      case 1: f.template operator()<1>(j); break;
-      case 2: f.template operator()<2>(j); break;
-      case 3: f.template operator()<3>(j); break;
-      default: f.template operator()<4>(j); break;
-    }
-  }
-}
+// AVX2's 8-lane kernels: two vectors per micro-kernel row (R x 2 accumulators of the 16 ymm).
+struct Avx2Lanes {
+  using V = __m256;
+  static constexpr int L = 8, kMaxVecs = 2;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+};
 
 }  // namespace
 
+void attention_task_avx2(const AttentionTaskArgs& a, int64_t task, int worker) {
+  run_attention_task<Avx2Lanes>(a, task, worker);
+}
+
 void paged_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,
-                     std::span<const AttentionSequence> seqs, float scale, float* out) {
+                     std::span<const AttentionSequence> seqs, float scale, float* out, AttentionLanes lanes) {
   if (kv.kv_heads <= 0 || n_heads % kv.kv_heads != 0)
     throw std::invalid_argument("paged_attention: " + std::to_string(n_heads) + " query heads cannot share " +
                                 std::to_string(kv.kv_heads) + " KV heads");
   const int group = n_heads / kv.kv_heads, hd = kv.head_dim;
-  const int64_t q_stride = int64_t{n_heads} * hd, max_queries = int64_t{kAttentionRowBlock} * group;
-  struct RowBlock {
-    size_t seq;
-    int64_t row0;
-  };
-  std::vector<RowBlock> blocks;
+  const int64_t max_queries = int64_t{kAttentionRowBlock} * group;
+  std::vector<AttentionRowBlock> blocks;
   for (size_t s = 0; s < seqs.size(); ++s)
     for (int64_t r0 = 0; r0 < seqs[s].n_queries; r0 += kAttentionRowBlock) blocks.push_back({s, r0});
   // Per worker: K rows, Kᵀ, V rows (a tile each); per query: scores, output, m, l, α.
-  const auto need = static_cast<size_t>(3 * T * hd + max_queries * (T + hd + 3));
+  const auto need = static_cast<size_t>(3 * kAttentionTile * hd + max_queries * (kAttentionTile + hd + 3));
   scratch.resize(static_cast<size_t>(pool.size()));
   for (auto& s : scratch)
     if (s.size() < need) s.resize(need);
 
+  const AttentionTaskArgs args{q, group, &kv, seqs, blocks, scale, &scratch, max_queries, out};
+  const bool wide = lanes == AttentionLanes::Widest && has_avx512f();
   pool.run(static_cast<int64_t>(blocks.size()) * kv.kv_heads, [&](int64_t task, int worker) {
-    const RowBlock& b = blocks[static_cast<size_t>(task / kv.kv_heads)];
-    const int kvh = static_cast<int>(task % kv.kv_heads);
-    const AttentionSequence& s = seqs[b.seq];
-    const int64_t rows = std::min<int64_t>(kAttentionRowBlock, s.n_queries - b.row0), nv = rows * group;
-    const int64_t first = s.cached_before + b.row0;  // the last slot the block's first row sees
-    float* krows = scratch[static_cast<size_t>(worker)].data();
-    float* kt = krows + T * hd;
-    float* vrows = kt + T * hd;
-    float* sc = vrows + T * hd;
-    float* o = sc + max_queries * T;
-    float* m = o + max_queries * hd;
-    float* l = m + max_queries;
-    float* alpha = l + max_queries;
-    // Query j: row b.row0 + j / group of the sequence, head kvh * group + j % group.
-    const auto offset = [&](int64_t j) {
-      return (s.q_begin + b.row0 + j / group) * q_stride + (int64_t{kvh} * group + j % group) * hd;
-    };
-    std::fill(m, m + nv, -std::numeric_limits<float>::infinity());
-    std::fill(l, l + nv, 0.0f);
-    std::fill(o, o + nv * hd, 0.0f);
-    for (int64_t t0 = 0; t0 <= first + rows - 1; t0 += T) {
-      const int64_t n = std::min<int64_t>(T, first + rows - t0), cols = (n + 7) / 8 * 8;
-      load_tile(kv, kv.k, s.block_table, kvh, t0, n, cols, krows);
-      transpose_tile(krows, hd, cols, kt);
-      load_tile(kv, kv.v, s.block_table, kvh, t0, n, n, vrows);
-      const int64_t j0 = std::max<int64_t>(0, t0 - first) * group;  // the queries that see slot t0
-      const auto seen = [&](int64_t j) { return std::min<int64_t>(T, first + j / group + 1 - t0); };
-      for_each_run(j0, nv, [&]<int R>(int64_t j) {
-        const float* qs[R];
-        for (int r = 0; r < R; ++r) qs[r] = q + offset(j + r);
-        tile_scores<R>(qs, kt, hd, cols, sc + j * T);
-      });
-      for (int64_t j = j0; j < nv; ++j) alpha[j] = softmax_tile(sc + j * T, seen(j), scale, m[j], l[j]);
-      for_each_run(j0, nv, [&]<int R>(int64_t j) {
-        float* os[R];
-        const float* ps[R];
-        int64_t ns[R];
-        for (int r = 0; r < R; ++r) os[r] = o + (j + r) * hd, ps[r] = sc + (j + r) * T, ns[r] = seen(j + r);
-        tile_values<R>(os, alpha + j, ps, ns, vrows, hd);
-      });
-    }
-    for (int64_t j = 0; j < nv; ++j) {
-      const float inv = 1.0f / l[j];
-      for (int d = 0; d < hd; ++d) out[offset(j) + d] = o[j * hd + d] * inv;
-    }
+    if (wide) attention_task_avx512(args, task, worker);
+    else attention_task_avx2(args, task, worker);
   });
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gpu/backend.h"
+#include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cpu/paged_attention.h"
 #include "gpu/kernel_math.h"
@@ -176,9 +177,10 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_double_reference,
 }
 
 // Batch invariance (paged_attention.h), per dtype: a query row's output has the same bits
-// whether its sequence's queries come in one call, in chunks that cut the 32-row blocks and the
+// whether its sequence's queries come in one call, in chunks that cut the 64-row blocks and the
 // 64-slot tiles anywhere, or one at a time (decode), alone or after another sequence's queries,
-// with any block size or thread count.
+// with any block size or thread count; and the same with AVX2's 8-lane kernels as with the
+// widest (AVX-512's 16 lanes where the CPU has them).
 BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtypes), dtype) {
   const int n_heads = 4, kv_heads = 2, head_dim = 64;
   const int64_t len = 150, other_len = 21, kv_width = kv_heads * head_dim, q_width = n_heads * head_dim;
@@ -191,7 +193,8 @@ BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtyp
 
   // Output rows of queries [first, first + n), the cache holding slots [0, first + n); with
   // `other`, another sequence's 21 new queries come first in the call.
-  const auto run = [&](ThreadPool& threads, int block_size, int64_t first, int64_t n, bool other) {
+  const auto run = [&](ThreadPool& threads, int block_size, int64_t first, int64_t n, bool other,
+                       cpu::AttentionLanes lanes = cpu::AttentionLanes::Widest) {
     const int blocks = 2 * static_cast<int>((len + other_len) / block_size + 2);
     Pool pool(dtype, blocks, block_size, kv_heads, head_dim);
     std::vector<int32_t> table, other_table;  // interleaved physical blocks
@@ -204,13 +207,16 @@ BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtyp
     std::vector<AttentionSequence> seqs{{table.data(), before, n, first}};
     if (other) seqs.insert(seqs.begin(), AttentionSequence{other_table.data(), 0, other_len, 0});
     std::vector<float> out(qs.size());
-    cpu::paged_attention(threads, scratch, qs.data(), n_heads, pool.layer, seqs, 0.125f, out.data());
+    cpu::paged_attention(threads, scratch, qs.data(), n_heads, pool.layer, seqs, 0.125f, out.data(), lanes);
     return std::vector<float>(out.begin() + before * q_width, out.end());
   };
   const auto same_bits = [&](const std::vector<float>& got, const std::vector<float>& want, int64_t offset) {
     return std::memcmp(got.data(), want.data() + offset * q_width, sizeof(float) * got.size()) == 0;
   };
   const auto whole = run(one_thread, 16, 0, len, false);
+  BOOST_TEST(same_bits(run(three_threads, 16, 0, len, true, cpu::AttentionLanes::Avx2), whole, 0));
+  BOOST_TEST(same_bits(run(three_threads, 7, 97, 53, false, cpu::AttentionLanes::Avx2), whole, 97));
+  if (!cpu::has_avx512f()) BOOST_TEST_MESSAGE("SKIPPED the 16-lane kernels: this CPU has no AVX-512 F");
   BOOST_TEST(same_bits(run(three_threads, 5, 0, len, true), whole, 0));
   BOOST_TEST(same_bits(run(three_threads, 16, 0, 37, true), whole, 0));
   BOOST_TEST(same_bits(run(one_thread, 7, 37, 60, false), whole, 37));
