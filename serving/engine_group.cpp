@@ -1,6 +1,7 @@
 #include "serving/engine_group.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -192,9 +193,11 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
   const auto t0 = std::chrono::steady_clock::now();
   // The text step gets what the vision piece left of the target, so the two together (a decoding
   // stream's gap between tokens) stay near it.
+  // (An image encoded whole, with no text waiting, leaves the budget as it is.)
   const double vision_ms = ms_since(step_start);
-  core_.scheduler().set_max_batch_tokens(vision_ms > 0.5 ? budget_.budget_within(options_.target_step_ms - vision_ms)
-                                                         : budget_.budget());
+  const bool shared_step = std::isfinite(vision_budget) && vision_ms > 0.5;
+  core_.scheduler().set_max_batch_tokens(shared_step ? budget_.budget_within(options_.target_step_ms - vision_ms)
+                                                     : budget_.budget());
   const std::vector<TokenEvent> tokens = core_.step(now_s);
   const StepReport& report = core_.last_step();
   const double done_s = now_s + ms_since(step_start) / 1000;  // the vision pieces ran first

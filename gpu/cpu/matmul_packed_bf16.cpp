@@ -22,8 +22,8 @@ constexpr int kDecodeStrip = 3;
 constexpr int64_t kMaxDecodeRows = 12;
 
 // Panels per tile for MR rows: a divisor of kGroupPanels, at least 8 accumulators so
-// vdpbf16ps's latency is hidden even for one decode row, and accumulators + weights + one x
-// within the 32 zmm registers.
+// vdpbf16ps's latency is hidden even for one decode row; up to 3 rows take the whole group (24
+// accumulators, the weights partly reloaded from L1), more rows half of it.
 constexpr int panels_for(int mr) { return mr <= kDecodeStrip ? 8 : 4; }
 
 inline __m512bh broadcast_pair(const uint16_t* p) {
@@ -102,8 +102,9 @@ void strips(const MatmulArgs& a, int64_t p0, int64_t p1) {
 
 }  // namespace
 
-// The panels one group at a time; the rows in strips within it, so a tile's weights (NP panels:
-// up to 1.5 MB for k = 6144) are read from memory once and from L2 by the later strips.
+// The panels a group at a time (half a group for more than 12 rows); the rows in strips within
+// it, so a tile's weights (up to 3 MB for k = 6144) are read from memory once and from cache by
+// the later strips.
 void matmul_panels_avx512_bf16(const MatmulArgs& a, int64_t p0, int64_t p1) {
   const bool decode_batch = a.m > kMaxRows && a.m <= kMaxDecodeRows;
   const int64_t step = a.m > kMaxRows && !decode_batch ? panels_for(kMaxRows) : kGroupPanels;

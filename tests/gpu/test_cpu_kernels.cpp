@@ -302,11 +302,12 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 // BF16 rounds it to bf16 first (the reference sees the same x). f32 weights are rounded to
 // bf16 by the packer.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
-  // 17 and 23 rows take AVX2's widened path; an odd 1031 inputs span three of its input blocks.
+  // 7 to 12 rows take AVX-512's decode strips; 16 and more AVX2's widened path (remainders of 1
+  // to 5 rows), whose input blocks 512 and 1024 fill exactly and an odd 1031 spans three of.
   std::vector<int64_t> ks = kKs;
-  ks.push_back(1031);
+  ks.insert(ks.end(), {512, 1024, 1031});
   for (DType dt : {DType::BF16, DType::F32})
-    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 23})
+    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 20, 21, 23})
       for (int64_t k : ks)
         for (int64_t n : {1, 13, 16, 17, 67, 150}) {
           auto w = make_weights(dt, n, k);
