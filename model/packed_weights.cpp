@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +12,7 @@
 
 #include "gpu/cpu/weight_packing.h"
 #include "model/errors.h"
+#include "storage/content_hash.h"
 
 namespace pio {
 namespace {
@@ -34,13 +34,18 @@ struct Header {
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
+// XXH3-64 of a payload, as the file header stores it.
+uint64_t checksum_of(const unsigned char* payload, size_t bytes) {
+  return checksum64({reinterpret_cast<const char*>(payload), bytes}, {});
+}
+
 // The key plus every request's format and shape: a file made for other shapes never matches.
 uint64_t hash_key(const std::string& key, const std::vector<PackRequest>& requests) {
   std::string all = key + "|layout " + std::to_string(kLayoutVersion);
   for (const auto& r : requests)
     all += '|' + std::to_string(static_cast<int>(r.format)) + ':' + std::to_string(r.weight->rows) + 'x' +
            std::to_string(r.weight->cols) + ':' + std::to_string(static_cast<int>(r.weight->dtype));
-  return XXH3_64bits(all.data(), all.size());
+  return checksum64(all, {});
 }
 
 }  // namespace
@@ -114,7 +119,7 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
   std::memcpy(&h, m, sizeof h);
   const unsigned char* payload = static_cast<const unsigned char*>(m) + kHeaderBytes;
   if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.key_hash != key_hash ||
-      h.payload_bytes != payload_bytes_ || XXH3_64bits(payload, payload_bytes_) != h.checksum) {
+      h.payload_bytes != payload_bytes_ || checksum_of(payload, payload_bytes_) != h.checksum) {
     ::munmap(m, bytes);
     origin_ = "rebuilt " + path.string() + " (stale or corrupt)";
     return false;
@@ -149,7 +154,7 @@ bool PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uin
   std::memcpy(h.magic, kMagic, sizeof kMagic);
   h.key_hash = key_hash;
   h.payload_bytes = payload_bytes_;
-  h.checksum = XXH3_64bits(payload, payload_bytes_);
+  h.checksum = checksum_of(payload, payload_bytes_);
   std::memcpy(m, &h, sizeof h);
   const bool written = ::msync(m, bytes, MS_SYNC) == 0;
   ::munmap(m, bytes);

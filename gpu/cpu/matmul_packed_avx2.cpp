@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gpu/cpu/packed_bf16.h"
+#include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/weight_access.h"
 
 namespace pio::cpu {
@@ -169,16 +170,7 @@ void wide_panels(const MatmulArgs& a, int64_t p0, int64_t p1) {
   for (int64_t k0 = 0; k0 < a.k; k0 += kWideInputs) {
     const int64_t kc = std::min(kWideInputs, a.k - k0);
     widen_block(a, p0, p1, k0, kc, w);
-    int64_t m = 0;
-    for (; m + kMaxRows <= a.m; m += kMaxRows) wide_strip<kMaxRows>(a, m, p0, p1, k0, kc, w);
-    switch (a.m - m) {
-      case 5: wide_strip<5>(a, m, p0, p1, k0, kc, w); break;
-      case 4: wide_strip<4>(a, m, p0, p1, k0, kc, w); break;
-      case 3: wide_strip<3>(a, m, p0, p1, k0, kc, w); break;
-      case 2: wide_strip<2>(a, m, p0, p1, k0, kc, w); break;
-      case 1: wide_strip<1>(a, m, p0, p1, k0, kc, w); break;
-      default: break;
-    }
+    for_row_strips<kMaxRows>(a.m, [&]<int MR>(int64_t m0) { wide_strip<MR>(a, m0, p0, p1, k0, kc, w); });
   }
 }
 
@@ -195,16 +187,7 @@ void row_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
 
 void matmul_panels_avx2(const MatmulArgs& a, int64_t p0, int64_t p1) {
   if (a.m >= kWideRows && a.k > 0) return wide_panels(a, p0, p1);
-  int64_t m = 0;
-  for (; m + kMaxRows <= a.m; m += kMaxRows) row_strip<kMaxRows>(a, m, p0, p1);
-  switch (a.m - m) {
-    case 5: row_strip<5>(a, m, p0, p1); break;
-    case 4: row_strip<4>(a, m, p0, p1); break;
-    case 3: row_strip<3>(a, m, p0, p1); break;
-    case 2: row_strip<2>(a, m, p0, p1); break;
-    case 1: row_strip<1>(a, m, p0, p1); break;
-    default: break;
-  }
+  for_row_strips<kMaxRows>(a.m, [&]<int MR>(int64_t m0) { row_strip<MR>(a, m0, p0, p1); });
 }
 
 }  // namespace pio::cpu

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "gpu/cpu/packed_bf16.h"
+#include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/weight_access.h"
 
 namespace pio::cpu {
@@ -85,21 +86,6 @@ void rows_of(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
   row_strip<MR, panels_for(MR)>(a, m0, p0, p1);
 }
 
-// Strips of Rows rows over the panels [p0, p1), then the rest.
-template <int Rows>
-void strips(const MatmulArgs& a, int64_t p0, int64_t p1) {
-  int64_t m = 0;
-  for (; m + Rows <= a.m; m += Rows) rows_of<Rows>(a, m, p0, p1);
-  switch (a.m - m) {
-    case 5: rows_of<5>(a, m, p0, p1); break;
-    case 4: rows_of<4>(a, m, p0, p1); break;
-    case 3: rows_of<3>(a, m, p0, p1); break;
-    case 2: rows_of<2>(a, m, p0, p1); break;
-    case 1: rows_of<1>(a, m, p0, p1); break;
-    default: break;
-  }
-}
-
 }  // namespace
 
 // The panels a group at a time (half a group for more than 12 rows); the rows in strips within
@@ -110,8 +96,9 @@ void matmul_panels_avx512_bf16(const MatmulArgs& a, int64_t p0, int64_t p1) {
   const int64_t step = a.m > kMaxRows && !decode_batch ? panels_for(kMaxRows) : kGroupPanels;
   for (int64_t g = p0; g < p1; g += step) {
     const int64_t g1 = std::min(p1, g + step);
-    if (decode_batch) strips<kDecodeStrip>(a, g, g1);
-    else strips<kMaxRows>(a, g, g1);
+    const auto strip = [&]<int MR>(int64_t m0) { rows_of<MR>(a, m0, g, g1); };
+    if (decode_batch) for_row_strips<kDecodeStrip>(a.m, strip);
+    else for_row_strips<kMaxRows>(a.m, strip);
   }
 }
 

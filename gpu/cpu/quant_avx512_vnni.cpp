@@ -10,6 +10,7 @@
 
 #include "gpu/cpu/quant.h"
 #include "gpu/cpu/quant_layout.h"
+#include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/weight_access.h"
 
 namespace pio::cpu {
@@ -132,15 +133,7 @@ void row_strip(const QuantMatmulArgs& a, int64_t i0, int64_t n0, int64_t n1) {
 // 4 rows x 2 panels: 8 float + 8 integer accumulators, enough independent vpdpbusd chains.
 template <bool kQ4>
 void block(const QuantMatmulArgs& a, int64_t n0, int64_t n1) {
-  const int64_t m = a.x->m;
-  int64_t i = 0;
-  for (; i + 4 <= m; i += 4) row_strip<kQ4, 4, 2>(a, i, n0, n1);
-  switch (m - i) {
-    case 3: row_strip<kQ4, 3, 2>(a, i, n0, n1); break;
-    case 2: row_strip<kQ4, 2, 4>(a, i, n0, n1); break;
-    case 1: row_strip<kQ4, 1, 4>(a, i, n0, n1); break;
-    default: break;
-  }
+  for_row_strips<4>(a.x->m, [&]<int MR>(int64_t i) { row_strip<kQ4, MR, MR >= 3 ? 2 : 4>(a, i, n0, n1); });
 }
 
 }  // namespace
