@@ -1,7 +1,8 @@
 // `pio bench-serve --node HOST:PORT --clients N --requests M ...`: the serving benchmark. N
 // clients each send requests one after another until M have been sent in all, streaming every
 // answer; prints requests/s, aggregate generated tokens/s, time to first token and inter-token
-// latency percentiles (client side, from the arrival of each streamed delta), and errors.
+// latency percentiles (client side, from the arrival of each streamed delta), each client's
+// decode rate summed over the clients (the streams' aggregate decode), and errors.
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -33,19 +34,32 @@ struct Latencies {
   int64_t tokens = 0, errors = 0;
 };
 
+// One client's decoding: the tokens streamed after each answer's first delta, and the seconds
+// from that delta to the answer's last.
+struct DecodeTotals {
+  int64_t tokens = 0;
+  double seconds = 0;
+};
+
 // One request, streamed; records its time to first token and the gaps between deltas.
-void run_one(Client& client, const ChatRequest& request, Latencies& out) {
+void run_one(Client& client, const ChatRequest& request, Latencies& out, DecodeTotals& decode) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto last = t0;
+  auto last = t0, first_at = t0;
   bool first = true;
+  int64_t decoded = 0;
   std::promise<StreamEvent> done;
   std::vector<double> itl;
   double ttft = 0;
   client.submit(request, [&](const StreamEvent& e) {
     const auto now = std::chrono::steady_clock::now();
     if (!e.token_ids.empty()) {
-      if (first) ttft = std::chrono::duration<double, std::milli>(now - t0).count();
-      else itl.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+      if (first) {
+        ttft = std::chrono::duration<double, std::milli>(now - t0).count();
+        first_at = now;
+      } else {
+        itl.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+        decoded += static_cast<int64_t>(e.token_ids.size());
+      }
       first = false;
       last = now;
     }
@@ -57,6 +71,8 @@ void run_one(Client& client, const ChatRequest& request, Latencies& out) {
     ++out.errors;
     return;
   }
+  decode.tokens += decoded;
+  decode.seconds += std::chrono::duration<double>(last - first_at).count();
   out.ttft_ms.push_back(ttft);
   out.itl_ms.insert(out.itl_ms.end(), itl.begin(), itl.end());
   out.tokens += end.usage.completion_tokens;
@@ -89,20 +105,25 @@ void add_bench_serve(CLI::App& app) {
     std::atomic<int> next{0};
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
+    std::vector<DecodeTotals> decode(static_cast<size_t>(a->clients));
     for (int c = 0; c < a->clients; ++c) {
       threads.emplace_back([&, c] {
         ChatRequest mine = request;
         mine.client_id = "bench-" + std::to_string(c);
-        while (next.fetch_add(1) < a->requests) run_one(*client, mine, lat);
+        while (next.fetch_add(1) < a->requests) run_one(*client, mine, lat, decode[static_cast<size_t>(c)]);
       });
     }
     for (auto& t : threads) t.join();
     const double seconds = seconds_since(t0);
+    double decode_tok_s = 0;  // the clients decode side by side: their rates add up
+    for (const auto& d : decode)
+      if (d.seconds > 0) decode_tok_s += static_cast<double>(d.tokens) / d.seconds;
     const nlohmann::ordered_json j{{"clients", a->clients},
                                    {"requests", a->requests},
                                    {"seconds", seconds},
                                    {"requests_per_s", a->requests / seconds},
                                    {"output_tok_s", static_cast<double>(lat.tokens) / seconds},
+                                   {"decode_tok_s", decode_tok_s},
                                    {"ttft_ms_p50", percentile(lat.ttft_ms, 0.5)},
                                    {"ttft_ms_p99", percentile(lat.ttft_ms, 0.99)},
                                    {"itl_ms_p50", percentile(lat.itl_ms, 0.5)},

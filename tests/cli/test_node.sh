@@ -63,10 +63,11 @@ timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "still here?" --max-tok
 
 # Stats and the serving benchmark.
 timeout 60 "$pio" bench-serve --node "127.0.0.1:$port" --clients 4 --requests 8 --max-tokens 8 --json >"$work/bench.json"
-for key in requests_per_s output_tok_s ttft_ms_p50 ttft_ms_p99 itl_ms_p50 itl_ms_p99 itl_ms_max; do
+for key in requests_per_s output_tok_s decode_tok_s ttft_ms_p50 ttft_ms_p99 itl_ms_p50 itl_ms_p99 itl_ms_max; do
   grep -q "\"$key\"" "$work/bench.json" || fail "bench-serve JSON lacks $key"
 done
 grep -q '"errors": 0' "$work/bench.json" || fail "bench-serve had errors: $(cat "$work/bench.json")"
+grep -Eq '"decode_tok_s": [1-9]' "$work/bench.json" || fail "bench-serve measured no decoding: $(cat "$work/bench.json")"
 timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/stats.json"
 for key in requests running queued max_batch_size kv_blocks_used kv_blocks_total rss_mb; do
   grep -q "\"$key\"" "$work/stats.json" || fail "stats JSON lacks $key"
