@@ -2,12 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <limits>
 #include <numeric>
 
 namespace pio {
 
 int32_t argmax(std::span<const float> logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  // Two passes the compiler vectorises, not max_element's serial compare chain (a decode row
+  // has 151936 logits, taken on the engine thread while the compute threads wait): the largest
+  // value by lanes, then its first index.
+  constexpr size_t kLanes = 16;
+  float lanes[kLanes];
+  std::fill(std::begin(lanes), std::end(lanes), -std::numeric_limits<float>::infinity());
+  const size_t n = logits.size(), full = n - n % kLanes;
+  for (size_t i = 0; i < full; i += kLanes)
+    for (size_t l = 0; l < kLanes; ++l) lanes[l] = logits[i + l] > lanes[l] ? logits[i + l] : lanes[l];
+  float best = *std::max_element(std::begin(lanes), std::end(lanes));
+  for (size_t i = full; i < n; ++i) best = logits[i] > best ? logits[i] : best;
+  const auto it = std::find(logits.begin(), logits.end(), best);
+  return it == logits.end() ? 0 : static_cast<int32_t>(it - logits.begin());
 }
 
 float penalised_logit(float logit, bool in_prompt, int32_t count, const SamplingOptions& o) {

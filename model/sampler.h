@@ -48,6 +48,8 @@ class Sampler {
   std::vector<double> probs_;
 };
 
+// The index of the largest logit, the first of equals (std::max_element's choice); NaNs are
+// never chosen, and 0 is returned when there is nothing else.
 int32_t argmax(std::span<const float> logits);
 
 // The logit after the penalties for an id seen `in_prompt` and `count` times among generated

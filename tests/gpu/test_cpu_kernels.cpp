@@ -302,8 +302,10 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 // BF16 rounds it to bf16 first (the reference sees the same x). f32 weights are rounded to
 // bf16 by the packer.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
-  // 7 to 12 rows take AVX-512's decode strips; 16 and more AVX2's widened path (remainders of 1
-  // to 5 rows), whose input blocks 512 and 1024 fill exactly and an odd 1031 spans three of.
+  // 4 to 12 rows take AVX-512's chunked decode path over full panel groups (n = 150: one full
+  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 16 and more AVX2's widened
+  // path (remainders of 1 to 5 rows), whose input blocks 512 and 1024 fill exactly and an odd
+  // 1031 spans three of.
   std::vector<int64_t> ks = kKs;
   ks.insert(ks.end(), {512, 1024, 1031});
   for (DType dt : {DType::BF16, DType::F32})

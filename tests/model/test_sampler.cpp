@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -22,6 +23,32 @@ BOOST_AUTO_TEST_CASE(zero_temperature_and_top_k_one_are_greedy) {
     BOOST_TEST(greedy.next(kLogits) == 1);
     BOOST_TEST(k1.next(kLogits) == 1);
   }
+}
+
+// argmax against a plain loop: the first of equal maxima wherever it lies (in the lanes or the
+// tail), rows of every length up to a few lanes past 16 and a vocabulary-sized one, few
+// distinct values so ties are common, NaNs skipped.
+BOOST_AUTO_TEST_CASE(argmax_is_the_first_largest_logit) {
+  const auto reference = [](const std::vector<float>& row) {
+    int32_t best = -1;
+    for (size_t i = 0; i < row.size(); ++i)
+      if (!std::isnan(row[i]) && (best < 0 || row[i] > row[static_cast<size_t>(best)])) best = static_cast<int32_t>(i);
+    return best < 0 ? 0 : best;
+  };
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> value(-3, 3), coin(0, 9);
+  std::vector<size_t> sizes{151936};
+  for (size_t n = 0; n <= 40; ++n) sizes.push_back(n);
+  for (size_t n : sizes)
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> row(n);
+      for (float& v : row) v = coin(rng) == 0 ? std::nanf("") : static_cast<float>(value(rng));
+      BOOST_TEST_REQUIRE(argmax(row) == reference(row), "n " << n << ", trial " << trial);
+    }
+  const float inf = std::numeric_limits<float>::infinity();
+  BOOST_TEST(argmax(std::vector<float>(37, -inf)) == 0);
+  BOOST_TEST(argmax(std::vector<float>{-inf, std::nanf(""), -inf}) == 0);
+  BOOST_TEST(argmax(std::vector<float>(20, std::nanf(""))) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(top_k_and_top_p_bound_the_candidates) {
