@@ -62,7 +62,7 @@ std::unique_ptr<PackedWeights> Model::pack(const std::filesystem::path& dir, con
   }
   if (requests.empty()) return nullptr;
   const std::string key = model_fingerprint(dir, std::string(weight_scheme_name(options.weights)));
-  return std::make_unique<PackedWeights>(ckpt, requests, key, options.pack_cache_dir);
+  return std::make_unique<PackedWeights>(ckpt, requests, key, options.pack_cache_dir, options.map_pack);
 }
 
 Model::Model(const std::filesystem::path& dir, Backend& backend, const ModelOptions& options)

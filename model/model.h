@@ -19,6 +19,9 @@ struct ModelOptions {
   WeightScheme weights = WeightScheme::Auto;
   // Where packed weights are cached (empty: packed in memory at every load).
   std::filesystem::path pack_cache_dir;
+  // Keep the cached pack mapped (shared with other processes through the page cache), or read it
+  // into private memory (--no-mmap: on some VMs batched decode runs faster from it).
+  bool map_pack = true;
 };
 
 class Model {

@@ -34,6 +34,13 @@ struct Header {
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
+// Page-aligned memory for a payload of `bytes`; throws ModelError when there is none.
+void* allocate_payload(size_t bytes) {
+  void* m = std::aligned_alloc(4096, align64(bytes) / 4096 * 4096 + 4096);
+  if (!m) throw ModelError("cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
+  return m;
+}
+
 // XXH3-64 of a payload, as the file header stores it.
 uint64_t checksum_of(const unsigned char* payload, size_t bytes) {
   return checksum64({reinterpret_cast<const char*>(payload), bytes}, {});
@@ -70,7 +77,7 @@ std::string_view weight_scheme_name(WeightScheme scheme) {
 }
 
 PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
-                             const fs::path& cache_dir) {
+                             const fs::path& cache_dir, bool map_file) {
   for (const auto& r : requests) {
     offsets_.push_back(payload_bytes_);
     payload_bytes_ += align64(static_cast<size_t>(cpu::packed_weight_bytes(r.format, r.weight->rows, r.weight->cols)));
@@ -83,12 +90,14 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   std::string why = cache_dir.empty() ? "no cache directory" : "";
   if (!path.empty() && !map_existing(path, key_hash) && !build_file(ckpt, path, key_hash, requests))
     why = "cannot write " + path.string();
+  if (map_ && !map_file) read_into_memory(path);
   unsigned char* payload = nullptr;
   if (map_) {
     payload = static_cast<unsigned char*>(map_) + kHeaderBytes;
+  } else if (memory_) {
+    payload = static_cast<unsigned char*>(memory_);
   } else {
-    memory_ = std::aligned_alloc(4096, align64(payload_bytes_) / 4096 * 4096 + 4096);
-    if (!memory_) throw ModelError("cannot allocate " + std::to_string(payload_bytes_) + " bytes for packed weights");
+    memory_ = allocate_payload(payload_bytes_);
     pack_all(ckpt, requests, static_cast<unsigned char*>(memory_), false);
     payload = static_cast<unsigned char*>(memory_);
     origin_ = "packed in memory (" + why + ")";
@@ -128,6 +137,20 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
   map_bytes_ = bytes;
   origin_ = "mapped " + path.string();
   return true;
+}
+
+void PackedWeights::read_into_memory(const fs::path& path) {
+  memory_ = allocate_payload(payload_bytes_);
+  std::memcpy(memory_, static_cast<const unsigned char*>(map_) + kHeaderBytes, payload_bytes_);
+  ::munmap(map_, map_bytes_);
+  map_ = nullptr;
+  // The page cache's copy is no longer needed (clean pages; a process that maps the file keeps
+  // its mapped ones).
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+  origin_ = origin_.starts_with("mapped ") ? "read " + path.string() + " into memory" : origin_ + ", read into memory";
 }
 
 // Packs into a temporary file beside `path`, then renames it into place (a crash leaves no

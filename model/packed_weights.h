@@ -37,18 +37,22 @@ class PackedWeights {
   // key, size) and XXH3 checksum agree; otherwise (missing, stale or corrupt) it is rebuilt
   // there. cache_dir empty, or the file cannot be written: packed into memory. `key` names the
   // checkpoint and the scheme (model_fingerprint). Each source's mapped pages are given back to
-  // the checkpoint afterwards.
+  // the checkpoint afterwards. map_file false (--no-mmap): the checked file is read into private
+  // memory instead of staying mapped, and its page-cache copy is dropped.
   PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
-                const std::filesystem::path& cache_dir);
+                const std::filesystem::path& cache_dir, bool map_file = true);
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
 
-  // How the weights were obtained: "mapped PATH", "packed into PATH", "packed in memory" (+ why).
+  // How the weights were obtained: "mapped PATH", "read PATH into memory", "packed into PATH",
+  // "packed in memory" (+ why).
   const std::string& origin() const { return origin_; }
 
  private:
   bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
+  // The mapped file's payload copied into memory_, the mapping and the file's cached pages let go.
+  void read_into_memory(const std::filesystem::path& path);
   bool build_file(const Checkpoint& ckpt, const std::filesystem::path& path, uint64_t key_hash,
                   const std::vector<PackRequest>& requests);
   // Packs every request into payload, giving back each source's pages as soon as it is packed
@@ -61,7 +65,7 @@ class PackedWeights {
   size_t payload_bytes_ = 0;
   void* map_ = nullptr;          // the whole file when mapped
   size_t map_bytes_ = 0;
-  void* memory_ = nullptr;       // the payload when packed in memory
+  void* memory_ = nullptr;       // the payload when packed or read into memory
   std::string origin_;
 };
 

@@ -110,6 +110,12 @@ std::string default_cache_dir() {
   return "pio-cache";
 }
 
+CLI::Option* add_no_mmap_flag(CLI::App* cmd, bool& no_mmap) {
+  return cmd->add_flag("--no-mmap", no_mmap,
+                       "read the cached packed weights into private memory instead of mapping the file (more memory "
+                       "per process; on some VMs batched decode runs faster from it)");
+}
+
 ModelOptions model_options(const std::string& weights, const std::string& cache_dir) {
   ModelOptions o;
   if (!parse_weight_scheme(weights, o.weights)) throw std::invalid_argument("--weights: unknown scheme '" + weights + "'");

@@ -20,8 +20,8 @@ const std::vector<int32_t> kIds{3, 141, 59, 26, 5, 358, 97, 93, 238, 462, 64, 33
 struct Loaded {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
   Model model;
-  Loaded(const fs::path& dir, WeightScheme scheme, const fs::path& cache)
-      : model(dir, *backend, ModelOptions{scheme, cache}) {}
+  Loaded(const fs::path& dir, WeightScheme scheme, const fs::path& cache, bool map = true)
+      : model(dir, *backend, ModelOptions{scheme, cache, map}) {}
   std::vector<float> logits() { return test::pio_logits(model, kIds); }
   std::string origin() const { return model.packed_weights() ? model.packed_weights()->origin() : "none"; }
 };
@@ -60,6 +60,25 @@ BOOST_FIXTURE_TEST_CASE(the_pack_file_is_built_once_then_mapped_with_the_same_lo
   BOOST_TEST(second.logits() == in_memory);
   // A bf16 checkpoint's auto scheme packs the same matrices the same way, in its own file.
   BOOST_TEST(Loaded(dir.path(), WeightScheme::Auto, cache.path()).logits() == in_memory);
+}
+
+// --no-mmap: the checked file is copied into the process's own memory, so what happens to the
+// file afterwards (overwritten here in place, which a shared mapping would show) changes nothing.
+BOOST_FIXTURE_TEST_CASE(no_mmap_reads_the_pack_file_into_private_memory, Fixture) {
+  const std::vector<float> in_memory = Loaded(dir.path(), WeightScheme::BF16, "").logits();
+  Loaded built(dir.path(), WeightScheme::BF16, cache.path(), false);
+  BOOST_TEST(starts_with(built.origin(), "packed into "), built.origin());
+  BOOST_TEST(built.origin().find(", read into memory") != std::string::npos, built.origin());
+  BOOST_TEST(built.logits() == in_memory);
+  Loaded read(dir.path(), WeightScheme::BF16, cache.path(), false);
+  BOOST_TEST(read.origin() == "read " + pack_file().string() + " into memory");
+  {
+    std::fstream f(pack_file(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096);
+    for (int i = 0; i < 1 << 16; ++i) f.put('\x5a');
+  }
+  BOOST_TEST(read.logits() == in_memory);
+  BOOST_TEST(built.logits() == in_memory);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_corrupt_or_truncated_pack_file_is_rebuilt, Fixture) {
