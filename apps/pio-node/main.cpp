@@ -208,9 +208,8 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     auto backend = pio::make_cpu_backend(a.threads, a.pin);
     // Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
-    pio::ModelOptions options = pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir);
-    options.map_pack = !a.no_mmap;
-    auto model = std::make_shared<pio::Model>(a.model, *backend, options);
+    auto model = std::make_shared<pio::Model>(
+        a.model, *backend, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, !a.no_mmap));
     std::string configuration;
     pio::NodeSettings settings = node_settings(a, model, configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"

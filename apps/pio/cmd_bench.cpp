@@ -106,9 +106,7 @@ void add_bench(CLI::App& app) {
   cmd->callback([a] {
     auto backend = make_cpu_backend(a->threads);
     auto t0 = std::chrono::steady_clock::now();
-    ModelOptions options = model_options(a->weights);
-    options.map_pack = !a->no_mmap;
-    Model model(a->model, *backend, options);
+    Model model(a->model, *backend, model_options(a->weights, default_cache_dir(), !a->no_mmap));
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
     PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0, a->kv_dtype);

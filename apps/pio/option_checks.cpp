@@ -116,8 +116,9 @@ CLI::Option* add_no_mmap_flag(CLI::App* cmd, bool& no_mmap) {
                        "per process; on some VMs batched decode runs faster from it)");
 }
 
-ModelOptions model_options(const std::string& weights, const std::string& cache_dir) {
+ModelOptions model_options(const std::string& weights, const std::string& cache_dir, bool map_pack) {
   ModelOptions o;
+  o.map_pack = map_pack;
   if (!parse_weight_scheme(weights, o.weights)) throw std::invalid_argument("--weights: unknown scheme '" + weights + "'");
   if (!cache_dir.empty()) o.pack_cache_dir = std::filesystem::path(cache_dir) / "weights";
   return o;

@@ -64,11 +64,12 @@ void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling);
 CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights);
 // $XDG_CACHE_HOME/pio, else ~/.cache/pio, else ./pio-cache.
 std::string default_cache_dir();
-// The model options of a checked --weights value, packed weights cached in cache_dir/weights
-// (cache_dir empty: packed in memory).
 // --no-mmap: read the cached packed weights into private memory instead of mapping the file.
 CLI::Option* add_no_mmap_flag(CLI::App* cmd, bool& no_mmap);
-ModelOptions model_options(const std::string& weights, const std::string& cache_dir = default_cache_dir());
+// The model options of a checked --weights value, packed weights cached in cache_dir/weights
+// (cache_dir empty: packed in memory), mapped or (map_pack false, --no-mmap) read into memory.
+ModelOptions model_options(const std::string& weights, const std::string& cache_dir = default_cache_dir(),
+                           bool map_pack = true);
 // --max-pixels 1..2^28; 0 (the option absent) leaves preprocessor_config.json's limit.
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
 
