@@ -34,11 +34,12 @@ struct Header {
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
-// Page-aligned memory for a payload of `bytes`; throws ModelError when there is none.
-void* allocate_payload(size_t bytes) {
-  void* m = std::aligned_alloc(4096, align64(bytes) / 4096 * 4096 + 4096);
-  if (!m) throw ModelError("cannot allocate " + std::to_string(bytes) + " bytes for packed weights");
-  return m;
+// Asks the kernel to let go of a file's clean cached pages (those some process maps stay).
+void drop_cached_pages(const fs::path& path) {
+  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
 }
 
 // XXH3-64 of a payload, as the file header stores it.
@@ -94,14 +95,15 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   unsigned char* payload = nullptr;
   if (map_) {
     payload = static_cast<unsigned char*>(map_) + kHeaderBytes;
-  } else if (memory_) {
-    payload = static_cast<unsigned char*>(memory_);
+  } else if (memory_.data()) {
+    payload = reinterpret_cast<unsigned char*>(memory_.data());
   } else {
-    memory_ = allocate_payload(payload_bytes_);
-    pack_all(ckpt, requests, static_cast<unsigned char*>(memory_), false);
-    payload = static_cast<unsigned char*>(memory_);
+    memory_ = HugePageBuffer(payload_bytes_);
+    payload = reinterpret_cast<unsigned char*>(memory_.data());
+    pack_all(ckpt, requests, payload, false);
     origin_ = "packed in memory (" + why + ")";
   }
+  payload_ = payload;
   for (size_t i = 0; i < requests.size(); ++i) {
     WeightView& w = *requests[i].weight;
     w = WeightView{w.dtype, payload + offsets_[i], w.rows, w.cols, requests[i].format};
@@ -110,7 +112,6 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
 
 PackedWeights::~PackedWeights() {
   if (map_) ::munmap(map_, map_bytes_);
-  std::free(memory_);
 }
 
 bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
@@ -124,6 +125,9 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
     origin_ = "rebuilt " + path.string() + " (its size was wrong)";
     return false;
   }
+  // Huge pages for the same reason as HugePageBuffer's: pages read in from here on (the
+  // checksum reads them all) come as 2 MiB folios where the file system supports them.
+  ::madvise(m, bytes, MADV_HUGEPAGE);
   Header h;
   std::memcpy(&h, m, sizeof h);
   const unsigned char* payload = static_cast<const unsigned char*>(m) + kHeaderBytes;
@@ -140,16 +144,13 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
 }
 
 void PackedWeights::read_into_memory(const fs::path& path) {
-  memory_ = allocate_payload(payload_bytes_);
-  std::memcpy(memory_, static_cast<const unsigned char*>(map_) + kHeaderBytes, payload_bytes_);
+  memory_ = HugePageBuffer(payload_bytes_);
+  std::memcpy(memory_.data(), static_cast<const unsigned char*>(map_) + kHeaderBytes, payload_bytes_);
   ::munmap(map_, map_bytes_);
   map_ = nullptr;
   // The page cache's copy is no longer needed (clean pages; a process that maps the file keeps
   // its mapped ones).
-  if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
+  drop_cached_pages(path);
   origin_ = origin_.starts_with("mapped ") ? "read " + path.string() + " into memory" : origin_ + ", read into memory";
 }
 
@@ -185,6 +186,10 @@ bool PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uin
     fs::remove(tmp, ec);
     return false;
   }
+  // Written through a 4 KiB-page mapping, the file's cached pages are small ones; dropped (they
+  // are clean after the msync), the checksum pass reads them back as huge folios where the file
+  // system has them (see map_existing).
+  drop_cached_pages(path);
   const std::string rebuilt = origin_;
   if (!map_existing(path, key_hash)) return false;
   origin_ = (rebuilt.empty() ? "packed into " + path.string() : rebuilt);

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "gpu/backend.h"
 #include "model/checkpoint.h"
+#include "model/huge_pages.h"
 
 namespace pio {
 
@@ -38,7 +40,9 @@ class PackedWeights {
   // there. cache_dir empty, or the file cannot be written: packed into memory. `key` names the
   // checkpoint and the scheme (model_fingerprint). Each source's mapped pages are given back to
   // the checkpoint afterwards. map_file false (--no-mmap): the checked file is read into private
-  // memory instead of staying mapped, and its page-cache copy is dropped.
+  // memory (model/huge_pages.h) instead of staying mapped, and its page-cache copy is dropped.
+  // A mapped file is advised for huge pages too; a newly written one is dropped from the page
+  // cache first, so that it is read back in huge folios where the file system supports them.
   PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
                 const std::filesystem::path& cache_dir, bool map_file = true);
   ~PackedWeights();
@@ -48,6 +52,8 @@ class PackedWeights {
   // How the weights were obtained: "mapped PATH", "read PATH into memory", "packed into PATH",
   // "packed in memory" (+ why).
   const std::string& origin() const { return origin_; }
+  // The packed matrices' bytes, wherever they live (the mapped file or private memory).
+  std::span<const unsigned char> payload() const { return {payload_, payload_ ? payload_bytes_ : 0}; }
 
  private:
   bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
@@ -63,9 +69,10 @@ class PackedWeights {
 
   std::vector<size_t> offsets_;  // of each request in the payload, 64-byte aligned
   size_t payload_bytes_ = 0;
+  const unsigned char* payload_ = nullptr;
   void* map_ = nullptr;          // the whole file when mapped
   size_t map_bytes_ = 0;
-  void* memory_ = nullptr;       // the payload when packed or read into memory
+  HugePageBuffer memory_;        // the payload when packed or read into memory
   std::string origin_;
 };
 

@@ -38,7 +38,9 @@ struct Args {
   double request_timeout_s = 600;
   std::string cache_dir = pio::cli::default_cache_dir(), weights = "auto";
   int64_t cache_hot_mb = 512, cache_warm_mb = 2048, cache_cold_mb = 8192;
-  bool no_cache = false, no_mmap = false;
+  bool no_cache = false;
+  // A node streams every weight at each batched decode step: private huge pages by default.
+  bool map_pack = false;
 };
 
 void add_options(CLI::App& app, Args& a) {
@@ -50,7 +52,7 @@ void add_options(CLI::App& app, Args& a) {
   add_threads_option(&app, a.threads);
   app.add_flag("--pin", a.pin, "bind each compute thread to its own core");
   add_weights_option(&app, a.weights);
-  add_no_mmap_flag(&app, a.no_mmap);
+  add_mmap_flags(&app, a.map_pack);
   app.add_option("--policy", a.policy, "scheduling policy: fcfs, priority, fair, or one a plug-in adds")->default_val("fcfs");
   app.add_option("--plugin", a.plugins, "shared library with pio_plugin_register (repeatable; see actors/plugin.h)");
   app.add_option("--ageing-s", a.ageing_s, "priority policy: seconds of waiting worth one priority level")
@@ -209,7 +211,7 @@ int main(int argc, char** argv) {
     auto backend = pio::make_cpu_backend(a.threads, a.pin);
     // Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
     auto model = std::make_shared<pio::Model>(
-        a.model, *backend, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, !a.no_mmap));
+        a.model, *backend, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
     std::string configuration;
     pio::NodeSettings settings = node_settings(a, model, configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"

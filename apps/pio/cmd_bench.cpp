@@ -83,13 +83,13 @@ void add_bench(CLI::App& app) {
     std::vector<int64_t> prompt_tokens{128, 512};
     std::vector<std::string> image_sizes{"448x448", "1280x720"};
     std::string kv_dtype;
-    bool json = false, no_vision = false, no_mmap = false;
+    bool json = false, no_vision = false, map_pack = true;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   add_threads_option(cmd, a->threads);
   add_weights_option(cmd, a->weights);
-  add_no_mmap_flag(cmd, a->no_mmap);
+  add_mmap_flags(cmd, a->map_pack);
   cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")
       ->default_val(std::vector<int64_t>{128, 512})
       ->check(integer_in(1, kMaxTokens));
@@ -106,7 +106,7 @@ void add_bench(CLI::App& app) {
   cmd->callback([a] {
     auto backend = make_cpu_backend(a->threads);
     auto t0 = std::chrono::steady_clock::now();
-    Model model(a->model, *backend, model_options(a->weights, default_cache_dir(), !a->no_mmap));
+    Model model(a->model, *backend, model_options(a->weights, default_cache_dir(), a->map_pack));
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
     PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0, a->kv_dtype);

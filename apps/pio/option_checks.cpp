@@ -110,10 +110,12 @@ std::string default_cache_dir() {
   return "pio-cache";
 }
 
-CLI::Option* add_no_mmap_flag(CLI::App* cmd, bool& no_mmap) {
-  return cmd->add_flag("--no-mmap", no_mmap,
-                       "read the cached packed weights into private memory instead of mapping the file (more memory "
-                       "per process; on some VMs batched decode runs faster from it)");
+CLI::Option* add_mmap_flags(CLI::App* cmd, bool& map_pack) {
+  return cmd->add_flag("--mmap,!--no-mmap", map_pack,
+                       std::string("--mmap: keep the cached packed weights mapped (shared between processes, faster "
+                                   "start); --no-mmap: read them into private memory in huge pages (batched decode "
+                                   "runs faster where file mappings get 4 KiB pages). Default ") +
+                           (map_pack ? "--mmap" : "--no-mmap"));
 }
 
 ModelOptions model_options(const std::string& weights, const std::string& cache_dir, bool map_pack) {

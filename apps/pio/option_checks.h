@@ -64,8 +64,9 @@ void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling);
 CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights);
 // $XDG_CACHE_HOME/pio, else ~/.cache/pio, else ./pio-cache.
 std::string default_cache_dir();
-// --no-mmap: read the cached packed weights into private memory instead of mapping the file.
-CLI::Option* add_no_mmap_flag(CLI::App* cmd, bool& no_mmap);
+// --mmap / --no-mmap: keep the cached packed weights mapped, or read them into private memory in
+// huge pages (model/huge_pages.h). map_pack's value on entry is the command's default.
+CLI::Option* add_mmap_flags(CLI::App* cmd, bool& map_pack);
 // The model options of a checked --weights value, packed weights cached in cache_dir/weights
 // (cache_dir empty: packed in memory), mapped or (map_pack false, --no-mmap) read into memory.
 ModelOptions model_options(const std::string& weights, const std::string& cache_dir = default_cache_dir(),

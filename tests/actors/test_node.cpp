@@ -188,7 +188,9 @@ BOOST_AUTO_TEST_CASE(eight_concurrent_requests_batch_together_and_equal_their_an
 }
 
 BOOST_AUTO_TEST_CASE(memory_thresholds_wait_preempt_and_refuse_and_every_request_ends) {
-  const ChatRequest long_one = chat("Write a long answer.", {}, 200, 0.0f, 0);
+  // Long enough to be still decoding when the hard threshold is crossed: on a fast run about 280
+  // of its tokens pass between its fifth and the preemption check (200 tokens were not enough).
+  const ChatRequest long_one = chat("Write a long answer.", {}, 1500, 0.0f, 0);
   const auto long_want = direct(long_one);
   NodeSettings s = settings();
   s.admission = {100, 200, 4, 64};

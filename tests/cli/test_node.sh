@@ -108,19 +108,22 @@ timeout 60 tail --pid="$cached_pid" -f /dev/null || fail "the cached node did no
 cache_name=shared start_node restarted
 ask_image >"$work/c3.txt" || fail "restarted node: chat failed"
 cmp -s "$work/c1.txt" "$work/c3.txt" || fail "the restarted node answers differently"
+# A node reads the packed weights into its own (huge-page) memory unless told --mmap.
+grep -q "weights auto (read .*\.pack into memory)" "$work/restarted.err" || fail "restarted node's weights: $(cat "$work/restarted.err")"
 timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/rstats.json"
 [ "$(tier "$work/rstats.json" warm hits)" -ge 1 ] || fail "no warm hit after a restart: $(cat "$work/rstats.json")"
 kill -TERM "$node_pid"
 if "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
 grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
 
-# --kv-dtype, here from the --config file: a node with an f32 KV cache answers as `pio chat
-# --kv-dtype f32` does and says so at start; on the cache directory that the nodes above filled
+# --kv-dtype, here from the --config file: a node with an f32 KV cache (and, --mmap, its packed
+# weights mapped) answers as `pio chat --kv-dtype f32` does and says so at start; on the cache directory that the nodes above filled
 # with the tiny checkpoint's bf16 (auto) entries it finds nothing (the KV dtype is in every key);
 # a bogus dtype is refused.
 printf 'kv-dtype = "f32"\n' >"$work/f32.toml"
-cache_name=shared start_node f32 --config "$work/f32.toml"
+cache_name=shared start_node f32 --config "$work/f32.toml" --mmap
 grep -q "KV 1024 MiB f32" "$work/f32.err" || fail "f32 node configuration: $(cat "$work/f32.err")"
+grep -q "weights auto (mapped .*\.pack)" "$work/f32.err" || fail "--mmap node's weights: $(cat "$work/f32.err")"
 timeout 120 "$pio" chat --model "$work/tiny" --kv-dtype f32 --prompt "Say something." --max-tokens 12 >"$work/local.txt"
 timeout 120 "$pio" chat --node "127.0.0.1:$port" --prompt "Say something." --max-tokens 12 >"$work/remote.txt"
 cmp -s "$work/local.txt" "$work/remote.txt" || fail "f32 KV: node answer differs: $(cat "$work/remote.txt") vs $(cat "$work/local.txt")"

@@ -4,8 +4,11 @@
 #define BOOST_TEST_MODULE packed_weights
 #include <boost/test/unit_test.hpp>
 
+#include <cinttypes>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/model/test_support.h"
@@ -48,6 +51,28 @@ double argmax_agreement(const std::vector<float>& a, const std::vector<float>& b
   return static_cast<double>(same) / static_cast<double>(rows);
 }
 
+// The "THPeligible:" figure of the mapping in /proc/self/smaps that holds `address`: 1 when
+// transparent huge pages may back it, -1 when no mapping holds it.
+int thp_eligible(const void* address) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    uintptr_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2 && line.find(':') > line.find('-'))
+      inside = lo <= at && at < hi;
+    else if (inside && line.rfind("THPeligible:", 0) == 0)
+      return std::stoi(line.substr(12));
+  }
+  return -1;
+}
+
+bool thp_enabled() {
+  std::ifstream f("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return !modes.empty() && modes.find("[never]") == std::string::npos;
+}
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_CASE(the_pack_file_is_built_once_then_mapped_with_the_same_logits, Fixture) {
@@ -79,6 +104,21 @@ BOOST_FIXTURE_TEST_CASE(no_mmap_reads_the_pack_file_into_private_memory, Fixture
   }
   BOOST_TEST(read.logits() == in_memory);
   BOOST_TEST(built.logits() == in_memory);
+}
+
+// Weights in private memory start on a 2 MiB boundary, advised for transparent huge pages (a
+// batched decode step streams them all; 4 KiB pages cost a TLB miss per 4 KiB).
+BOOST_FIXTURE_TEST_CASE(weights_in_private_memory_may_take_huge_pages, Fixture) {
+  Loaded read(dir.path(), WeightScheme::BF16, cache.path(), false);
+  const auto payload = read.model.packed_weights()->payload();
+  BOOST_REQUIRE(!payload.empty());
+  BOOST_TEST(reinterpret_cast<uintptr_t>(payload.data()) % (uintptr_t{2} << 20) == 0u);
+  if (!thp_enabled()) {
+    BOOST_TEST_MESSAGE("transparent huge pages are off on this machine: eligibility not checked");
+    return;
+  }
+  BOOST_TEST(thp_eligible(payload.data()) == 1);
+  BOOST_TEST(thp_eligible(payload.data() + payload.size() - 1) == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_corrupt_or_truncated_pack_file_is_rebuilt, Fixture) {
