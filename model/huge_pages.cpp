@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 
 #include "model/errors.h"
 
 namespace pio {
+namespace {
+constexpr size_t kPageBytes = size_t{2} << 20;
+}  // namespace
 
 HugePageBuffer::HugePageBuffer(size_t bytes) : size_((bytes + kPageBytes - 1) / kPageBytes * kPageBytes) {
   if (size_ == 0) return;
@@ -26,18 +28,6 @@ HugePageBuffer::HugePageBuffer(size_t bytes) : size_((bytes + kPageBytes - 1) / 
 
 HugePageBuffer::~HugePageBuffer() {
   if (data_) ::munmap(data_, size_);
-}
-
-HugePageBuffer::HugePageBuffer(HugePageBuffer&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-
-HugePageBuffer& HugePageBuffer::operator=(HugePageBuffer&& other) noexcept {
-  if (this != &other) {
-    if (data_) ::munmap(data_, size_);
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-  }
-  return *this;
 }
 
 }  // namespace pio

@@ -11,24 +11,18 @@ namespace pio {
 
 class HugePageBuffer {
  public:
-  HugePageBuffer() = default;
   // At least `bytes` of zeroed memory, untouched (no RSS) until written. Throws ModelError
   // (model/errors.h) when the system has no memory to map.
   explicit HugePageBuffer(size_t bytes);
   ~HugePageBuffer();
-  HugePageBuffer(HugePageBuffer&& other) noexcept;
-  HugePageBuffer& operator=(HugePageBuffer&& other) noexcept;
   HugePageBuffer(const HugePageBuffer&) = delete;
   HugePageBuffer& operator=(const HugePageBuffer&) = delete;
 
   std::byte* data() const { return data_; }
-  size_t size() const { return size_; }  // bytes, rounded up to whole 2 MiB pages
-
-  static constexpr size_t kPageBytes = size_t{2} << 20;
 
  private:
   std::byte* data_ = nullptr;
-  size_t size_ = 0;
+  size_t size_ = 0;  // bytes mapped: whole 2 MiB pages
 };
 
 }  // namespace pio

@@ -20,7 +20,8 @@ struct ModelOptions {
   // Where packed weights are cached (empty: packed in memory at every load).
   std::filesystem::path pack_cache_dir;
   // Keep the cached pack mapped (shared with other processes through the page cache), or read it
-  // into private memory in huge pages (--no-mmap: on some VMs batched decode runs faster from it).
+  // into private memory in huge pages (--no-mmap: batched decode runs faster from it where file
+  // mappings get 4 KiB pages).
   bool map_pack = true;
 };
 

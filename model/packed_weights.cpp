@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -95,11 +94,10 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   unsigned char* payload = nullptr;
   if (map_) {
     payload = static_cast<unsigned char*>(map_) + kHeaderBytes;
-  } else if (memory_.data()) {
-    payload = reinterpret_cast<unsigned char*>(memory_.data());
+  } else if (memory_) {
+    payload = reinterpret_cast<unsigned char*>(memory_->data());
   } else {
-    memory_ = HugePageBuffer(payload_bytes_);
-    payload = reinterpret_cast<unsigned char*>(memory_.data());
+    payload = reinterpret_cast<unsigned char*>(memory_.emplace(payload_bytes_).data());
     pack_all(ckpt, requests, payload, false);
     origin_ = "packed in memory (" + why + ")";
   }
@@ -144,8 +142,7 @@ bool PackedWeights::map_existing(const fs::path& path, uint64_t key_hash) {
 }
 
 void PackedWeights::read_into_memory(const fs::path& path) {
-  memory_ = HugePageBuffer(payload_bytes_);
-  std::memcpy(memory_.data(), static_cast<const unsigned char*>(map_) + kHeaderBytes, payload_bytes_);
+  std::memcpy(memory_.emplace(payload_bytes_).data(), static_cast<const unsigned char*>(map_) + kHeaderBytes, payload_bytes_);
   ::munmap(map_, map_bytes_);
   map_ = nullptr;
   // The page cache's copy is no longer needed (clean pages; a process that maps the file keeps

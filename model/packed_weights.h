@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,7 +73,7 @@ class PackedWeights {
   const unsigned char* payload_ = nullptr;
   void* map_ = nullptr;          // the whole file when mapped
   size_t map_bytes_ = 0;
-  HugePageBuffer memory_;        // the payload when packed or read into memory
+  std::optional<HugePageBuffer> memory_;  // the payload when packed or read into memory
   std::string origin_;
 };
 
