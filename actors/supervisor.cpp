@@ -219,15 +219,17 @@ class Supervisor {
 
  private:
   // What the thresholds judge (MiB): what pio holds (the memory it started with, KV blocks in
-  // use, the cache's hot tier, images in flight). RSS is the backstop for what that misses:
-  // when it says more, freed heap memory goes back to the system (malloc_trim, at most once a
-  // second) and RSS, less the KV pool's pages that stay resident while their blocks are free,
-  // is judged too.
+  // use, the cache's hot tier, images' pixels here and at the engine). Process RSS is the
+  // backstop against what that misses, judged against the hard threshold only (RSS keeps what
+  // the allocator and libraries do not give back, so against soft it would hold admission shut
+  // for good): when it reaches hard, freed heap memory goes back to the system first
+  // (malloc_trim, at most once a second), and RSS less the KV pool's pages that stay resident
+  // while their blocks are free is judged.
   double memory_mb() {
     if (st_.settings.memory_mb) return st_.settings.memory_mb();
     constexpr double kMiB = 1024.0 * 1024.0;
     const EngineLoad& l = st_.load;
-    double held = st_.base_mb + static_cast<double>(l.kv_blocks_used * l.kv_bytes_per_block) / kMiB;
+    double held = st_.base_mb + static_cast<double>(l.kv_blocks_used * l.kv_bytes_per_block + l.image_bytes) / kMiB;
     if (const auto& cache = st_.settings.engine.cache)
       for (const auto& tier : cache->stats())
         if (tier.tier == "hot") held += static_cast<double>(tier.bytes) / kMiB;
@@ -236,13 +238,13 @@ class Supervisor {
     const double kv_idle_mb =
         static_cast<double>(std::max<int64_t>(0, l.kv_blocks_touched - l.kv_blocks_used) * l.kv_bytes_per_block) / kMiB;
     double rss = resident_mb() - kv_idle_mb;
-    if (st_.admission->level(rss) <= st_.admission->level(held)) return held;
+    if (st_.admission->level(rss) != MemoryLevel::hard) return held;
     if (const double now = monotonic_s(); st_.last_trim_s < 0 || now - st_.last_trim_s >= 1) {
       malloc_trim(0);
       st_.last_trim_s = now;
       rss = resident_mb() - kv_idle_mb;
     }
-    return std::max(held, rss);
+    return st_.admission->level(rss) == MemoryLevel::hard ? std::max(held, rss) : held;
   }
 
   void spawn_engine_group() {
