@@ -104,6 +104,7 @@ class Supervisor {
       return refuse(id, sink, ErrorCode::bad_request,
                     "max_tokens must be in [1, " + std::to_string(st_.settings.max_tokens_limit) + "]");
     if (request.deadline_ms < 0) return refuse(id, sink, ErrorCode::bad_request, "deadline_ms must be >= 0");
+    if (!request.sampling.seed) request.sampling.seed = fresh_seed();  // before anything runs: replayable
     self_->monitor(sink);
     InFlight r;
     r.sink = sink;
@@ -383,6 +384,7 @@ class Supervisor {
     e.timings.preprocess_ms = r.timings.preprocess_ms;
     e.timings.ttft_ms = ttft;
     e.timings.total_ms = (now - r.arrival_s) * 1000;
+    e.seed = r.request.sampling.seed;
     self_->send(st_.kids->profiler, done_atom::value, e.finish_reason, e.usage, e.timings);
     self_->send(r.sink, event_atom::value, std::move(e));
     if (r.at_engine) self_->send(st_.kids->router, done_atom::value, id);
