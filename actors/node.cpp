@@ -49,4 +49,12 @@ bool Node::drain(std::chrono::milliseconds timeout) {
   return drained;
 }
 
+NodeHealth Node::health(std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*system_};
+  NodeHealth health{{"supervisor"}};
+  self->request(supervisor_, timeout, health_atom::value)
+      .receive([&](NodeHealth& h) { health = std::move(h); }, [](caf::error&) {});
+  return health;
+}
+
 }  // namespace pio

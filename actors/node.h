@@ -41,6 +41,10 @@ class Node {
   // ended or the timeout passed; true when all ended.
   bool drain(std::chrono::milliseconds timeout);
 
+  // The supervisor's health report; a supervisor that does not answer within the timeout
+  // reads as unhealthy (down: "supervisor").
+  NodeHealth health(std::chrono::milliseconds timeout);
+
  private:
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;

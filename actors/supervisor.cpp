@@ -7,6 +7,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/clock.h"
+#include "actors/plugin_stages.h"
 #include "actors/profiler_actor.h"
 #include "actors/router.h"
 #include "actors/workers.h"
@@ -38,8 +39,7 @@ struct Children {
   engine_actor engine;
   router_actor router;
   profiler_actor profiler;
-  std::vector<filter_actor> filters;  // plug-in stages
-  std::vector<output_actor> outputs;
+  PluginStages plugins;
 };
 
 struct SupervisorState {
@@ -81,14 +81,11 @@ class Supervisor {
     self_->monitor(st_.kids->profiler);
     self_->monitor(st_.kids->tokenizer);
     self_->monitor(st_.kids->preprocessor);
+    if (s.plugins) st_.kids->plugins = PluginStages(s.plugins);
+    st_.kids->plugins.start(self_);
     // They end with the supervisor.
-    if (s.plugins) {
-      st_.kids->filters = spawn_request_filters(sys, *s.plugins);
-      st_.kids->outputs = spawn_output_processors(sys, *s.plugins);
-    }
     self_->attach_functor([kids = st_.kids] {
-      for (const auto& f : kids->filters) caf::anon_send_exit(f, caf::exit_reason::user_shutdown);
-      for (const auto& o : kids->outputs) caf::anon_send_exit(o, caf::exit_reason::user_shutdown);
+      kids->plugins.stop();
       caf::anon_send_exit(kids->engine, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->router, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
@@ -161,6 +158,7 @@ class Supervisor {
   // A child died: restart it; the requests it held end with an error event. A client's sink
   // went away: its requests free their sequences at the next step.
   void on_down(const caf::down_msg& down) {
+    if (st_.kids->plugins.on_down(self_, down.source, monotonic_s())) return;  // restarted, or held down
     if (down.source == st_.kids->engine.address()) {
       spawn_engine_group();  // the requests the dead one held end with an error
     } else if (down.source == st_.kids->router.address()) {
@@ -199,6 +197,9 @@ class Supervisor {
             [=](caf::error& e) mutable { promise.deliver(std::move(e)); });
     return promise;
   }
+
+  // The stages that are down (empty: healthy).
+  NodeHealth health() const { return {st_.kids->plugins.down()}; }
 
   caf::typed_response_promise<bool> drain() {
     st_.draining = true;
@@ -249,16 +250,30 @@ class Supervisor {
 
   // Plug-ins' output processors, in order, then the client.
   void through_outputs(StreamEvent e, size_t stage) {
-    if (stage == st_.kids->outputs.size()) {
+    const PluginStages& plugins = st_.kids->plugins;
+    if (stage == plugins.outputs()) {
       deliver(std::move(e));
       return;
     }
     const uint64_t id = e.request_id;
-    self_->request(st_.kids->outputs[stage], caf::infinite, output_atom::value, std::move(e))
+    if (!plugins.output(stage)) {
+      plugin_failed(id, {ErrorCode::internal, PluginStages::down_message(plugins.output_name(stage))});
+      return;
+    }
+    self_->request(plugins.output(stage), caf::infinite, output_atom::value, std::move(e))
         .then([this, stage](StreamEvent& processed) { through_outputs(std::move(processed), stage + 1); },
-              [this, id](caf::error& err) {
-                if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::internal, self_->system().render(err)));
+              [this, id, name = plugins.output_name(stage)](caf::error& err) {
+                plugin_failed(id, stage_failure(name, err, ErrorCode::internal));
               });
+  }
+
+  // A plug-in stage failed the request (or is down): it ends now with that error, and the
+  // engine, if it holds it, stops its work.
+  void plugin_failed(uint64_t id, const StageFailure& failure) {
+    const auto it = st_.requests.find(id);
+    if (it == st_.requests.end()) return;
+    if (it->second.at_engine) self_->send(st_.kids->router, cancel_atom::value, id);
+    end(id, error_event(id, failure.code, failure.message));
   }
 
   void deliver(StreamEvent e) {
@@ -285,19 +300,24 @@ class Supervisor {
 
   // Plug-ins' request filters, in order, then the pipeline.
   void filter(uint64_t id, size_t stage) {
-    if (stage == st_.kids->filters.size()) {
+    const PluginStages& plugins = st_.kids->plugins;
+    if (stage == plugins.filters()) {
       run_pipeline(id);
       return;
     }
-    self_->request(st_.kids->filters[stage], caf::infinite, filter_atom::value, st_.requests.at(id).request)
+    if (!plugins.filter(stage)) {
+      plugin_failed(id, {ErrorCode::internal, PluginStages::down_message(plugins.filter_name(stage))});
+      return;
+    }
+    self_->request(plugins.filter(stage), caf::infinite, filter_atom::value, st_.requests.at(id).request)
         .then(
             [this, id, stage](ChatRequest& request) {
               if (!st_.requests.count(id)) return;
               st_.requests.at(id).request = std::move(request);
               filter(id, stage + 1);
             },
-            [this, id](caf::error& err) {
-              if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::bad_request, self_->system().render(err)));
+            [this, id, name = plugins.filter_name(stage)](caf::error& err) {
+              plugin_failed(id, stage_failure(name, err, ErrorCode::bad_request));
             });
   }
 
@@ -415,6 +435,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Nod
       [sup](event_atom, StreamEvent& e) { sup->on_event(e); },
       [sup](tick_atom) { sup->tick(); },
       [sup](drain_atom) { return sup->drain(); },
+      [sup](health_atom) { return sup->health(); },
       [self](engine_atom) { return self->state.kids->engine; },
   };
 }
