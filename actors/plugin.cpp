@@ -79,6 +79,7 @@ void load_plugins(const std::vector<std::string>& paths, PluginRegistry& registr
     } catch (...) {
       throw std::runtime_error("plug-in " + path + ": pio_plugin_register threw an exception that is not a std::exception");
     }
+    registry.set_library({});
   }
 }
 
