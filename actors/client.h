@@ -13,6 +13,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -32,6 +33,7 @@ struct ChatResult {
   Usage usage;
   StageTimings timings;
   ErrorInfo error;            // code none unless finish_reason is error (or cancelled)
+  std::optional<uint64_t> seed = std::nullopt;  // it sampled with (as sampling.seed: the same answer)
 };
 
 class Client {
