@@ -116,9 +116,10 @@ std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::Model& mo
   const std::string dtype = "weights " + model.config().text.dtype + " as " +
                             std::string(pio::weight_scheme_name(model.weight_scheme())) + ", compute f32, KV " +
                             std::string(pio::kv_dtype_name(kv_dtype));
-  return std::make_shared<pio::TieredCache>(pio::TieredCacheOptions{
-      a.cache_dir, pio::model_fingerprint(a.model, dtype), a.cache_hot_mb << 20, a.cache_warm_mb << 20,
-      a.cache_cold_mb << 20});
+  pio::TieredCacheOptions options{a.cache_dir, pio::model_fingerprint(a.model, dtype), a.cache_hot_mb << 20,
+                                  a.cache_warm_mb << 20, a.cache_cold_mb << 20};
+  options.log = [](const std::string& line) { std::cerr << "pio-node: " + line + "\n" << std::flush; };
+  return std::make_shared<pio::TieredCache>(std::move(options));
 }
 
 pio::http::HttpSettings http_settings(const Args& a) {
@@ -174,7 +175,12 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
                   (!s.engine.cache ? std::string("off")
                    : std::to_string(a.cache_hot_mb) + "/" + std::to_string(a.cache_warm_mb) + "/" +
                          std::to_string(a.cache_cold_mb) + " MiB hot/warm/cold, " +
-                         (s.engine.cache->has_disk() ? "in " + a.cache_dir
+                         (s.engine.cache->has_disk() ? "in " + a.cache_dir + " (" + std::to_string(s.engine.cache->recovered()) +
+                                                           " entries recovered" +
+                                                           (s.engine.cache->moved_aside().empty()
+                                                                ? std::string()
+                                                                : "; a damaged database was moved to " + s.engine.cache->moved_aside()) +
+                                                           ")"
                                                      : "memory only: " + s.engine.cache->disk_error()));
   s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(), configuration);
   auto plugins = std::make_shared<pio::PluginRegistry>();
