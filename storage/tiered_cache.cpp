@@ -133,7 +133,10 @@ void TieredCache::run_writer() {
 
 void TieredCache::run_job(DiskTiers& disk, DiskJob& job) {
   switch (job.kind) {
-    case DiskJob::Kind::write: disk.put(job.entry, job.framed, job.previous); return;
+    case DiskJob::Kind::write:
+      if (job.value) job.framed = frame_value(job.entry.key, *job.value);  // here, not on the caller's thread
+      disk.put(job.entry, job.framed, job.previous);
+      return;
     case DiskJob::Kind::touch: disk.touch(job.entry); return;
     case DiskJob::Kind::erase: disk.erase(job.entry.tier, job.entry.key); return;
     case DiskJob::Kind::demote: {
@@ -264,10 +267,10 @@ CacheValue TieredCache::read_disk(std::unique_lock<std::mutex>& lock, const std:
   std::string framed;
   std::optional<std::string> payload;
   DiskRead read = DiskRead::missing;
+  CacheValue queued;
   if (const auto q = queued_values_.find(full); q != queued_values_.end()) {
-    payload = *q->second.value;  // written soon: the queue holds it
+    queued = q->second.value;  // written soon: the queue holds it
     read = DiskRead::found;
-    framed = frame_value(full, *payload);
   } else {
     // The read runs without the lock, so that the engine's own cache calls never wait for
     // another thread's disk read; disk_off() waits for it before closing the database.
@@ -299,7 +302,7 @@ CacheValue TieredCache::read_disk(std::unique_lock<std::mutex>& lock, const std:
     }
   }
   Tier& from = tier(t);
-  if (!payload) {
+  if (!queued && !payload) {
     if (read == DiskRead::missing) unindex(from, full);  // an index entry without its value
     else drop_corrupt(full, t);
     ++from.stats.misses;
@@ -307,10 +310,10 @@ CacheValue TieredCache::read_disk(std::unique_lock<std::mutex>& lock, const std:
   }
   ++from.stats.hits;
   ++from.stats.promotions;
-  auto value = std::make_shared<const std::string>(std::move(*payload));
+  CacheValue value = queued ? queued : std::make_shared<const std::string>(std::move(*payload));
   const int64_t bytes = from.entries.at(full).bytes;
   if (t == DiskTier::cold && bytes <= warm_.limit &&
-      queue({DiskJob::Kind::write, {full, DiskTier::warm, bytes, ++seq_}, DiskTier::cold, std::move(framed)})) {
+      queue({DiskJob::Kind::write, {full, DiskTier::warm, bytes, ++seq_}, DiskTier::cold, std::move(framed), queued})) {
     unindex(cold_, full);
     index(warm_, full, bytes);
   } else {
@@ -339,14 +342,13 @@ void TieredCache::put(const std::string& key, std::string value, bool keep_hot) 
 void TieredCache::store(const std::string& full, const CacheValue& value, bool keep_hot) {
   if (keep_hot) insert_hot(full, value);
   if (disk_) {
-    std::string framed = frame_value(full, *value);
-    const auto bytes = static_cast<int64_t>(full.size() + framed.size());
+    const auto bytes = static_cast<int64_t>(full.size() + kValueFrameHeader + value->size());
     const DiskTier to = bytes <= warm_.limit ? DiskTier::warm : DiskTier::cold;
     const auto previous = disk_tier_of(full);
     if (bytes > tier(to).limit) {  // fits no tier: forget any older copy
       if (previous && queue({DiskJob::Kind::erase, {full, *previous, bytes, 0}, std::nullopt, {}}))
         unindex(tier(*previous), full);
-    } else if (const uint64_t seq = ++seq_; queue({DiskJob::Kind::write, {full, to, bytes, seq}, previous, std::move(framed)})) {
+    } else if (const uint64_t seq = ++seq_; queue({DiskJob::Kind::write, {full, to, bytes, seq}, previous, {}, value})) {
       queued_values_[full] = Queued{value, seq};
       if (previous) unindex(tier(*previous), full);
       index(tier(to), full, bytes);

@@ -3,7 +3,7 @@
 namespace pio {
 
 bool WriteQueue::push(DiskJob job) {
-  const auto bytes = static_cast<int64_t>(job.framed.size());
+  const int64_t bytes = job.bytes();
   if (jobs_.size() >= max_jobs_ || bytes_ + bytes > max_bytes_) {
     ++dropped_;
     return false;
@@ -16,7 +16,7 @@ bool WriteQueue::push(DiskJob job) {
 DiskJob WriteQueue::pop() {
   DiskJob job = std::move(jobs_.front());
   jobs_.pop_front();
-  bytes_ -= static_cast<int64_t>(job.framed.size());
+  bytes_ -= job.bytes();
   return job;
 }
 

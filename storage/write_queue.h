@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -24,12 +25,15 @@ struct DiskJob {
   Kind kind = Kind::write;
   DiskEntry entry;
   std::optional<DiskTier> previous;
-  std::string framed;
+  std::string framed;  // write: the framed value as read from disk, or empty when `value` is set
+  std::shared_ptr<const std::string> value = nullptr;  // write: the payload, framed by the writer
+  // The value bytes the job holds.
+  int64_t bytes() const { return static_cast<int64_t>(framed.size() + (value ? value->size() : 0)); }
 };
 
 class WriteQueue {
  public:
-  // max_bytes: framed bytes held at most; max_jobs: jobs held at most.
+  // max_bytes: value bytes held at most (DiskJob::bytes); max_jobs: jobs held at most.
   WriteQueue(int64_t max_bytes, size_t max_jobs) : max_bytes_(max_bytes), max_jobs_(max_jobs) {}
 
   // Appends the job; false, with nothing queued and the job counted as dropped, when it would
