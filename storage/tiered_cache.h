@@ -52,7 +52,7 @@ struct TieredCacheOptions {
   double retry_initial_s = 1;                     // first wait before reopening failed disk tiers
   double retry_max_s = 60;                        // longest wait
   // Told each change of the disk tiers' state, once: off (and why), back on. Called on the
-  // writer thread; may be empty.
+  // writer thread with the cache locked (so it must not call the cache); may be empty.
   std::function<void(const std::string&)> log{};
 };
 
