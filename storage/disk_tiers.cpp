@@ -69,7 +69,11 @@ std::filesystem::path move_aside(const std::filesystem::path& dir) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::gmtime(&now));
   std::filesystem::path to = dir.string() + ".damaged-" + stamp;
   for (int n = 1; std::filesystem::exists(to); ++n) to = dir.string() + ".damaged-" + stamp + "-" + std::to_string(n);
-  std::filesystem::rename(dir, to);
+  std::filesystem::create_directory(to);
+  std::vector<std::filesystem::path> files;  // RocksDB's files; subdirectories (pio's packed weights) stay
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (!e.is_directory()) files.push_back(e.path());
+  for (const auto& f : files) std::filesystem::rename(f, to / f.filename());
   return to;
 }
 

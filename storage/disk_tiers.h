@@ -30,8 +30,9 @@ struct DiskDamaged : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Renames a damaged database directory to DIR.damaged-YYYYmmdd-HHMMSS (-N if taken) and returns
-// the new name. Throws std::filesystem::filesystem_error when it cannot.
+// Moves a damaged database's files (those directly in DIR; subdirectories such as the packed
+// weights' stay) into a new DIR.damaged-YYYYmmdd-HHMMSS (-N if taken), whose path it returns.
+// Throws std::filesystem::filesystem_error when it cannot.
 std::filesystem::path move_aside(const std::filesystem::path& dir);
 
 class BackgroundErrors;

@@ -15,8 +15,8 @@
 // error (no space, I/O error, a failed background flush), turn the disk tiers off: the cache
 // serves from memory, says so once (disk_error(), options.log), and its writer reopens the
 // database after a back-off (doubling from retry_initial_s to retry_max_s) until writing works
-// again. A damaged database (RocksDB reports corruption) is moved aside (DIR.damaged-<time>)
-// and a new one created. Thread-safe; get_or_compute() computes a missing key once however many
+// again. A damaged database (RocksDB reports corruption) is moved aside (its files into
+// DIR.damaged-<time>) and a new one created. Thread-safe; get_or_compute() computes a missing key once however many
 // threads ask for it at the same time.
 #pragma once
 

@@ -7,6 +7,8 @@
 #  2. The pack cache on a 4 MiB tmpfs: the node starts, packs in memory and says why, and leaves
 #     no .pack.tmp file behind.
 #  3. A stale .pack.tmp file (its process gone) is removed at start.
+# And between them: the database left on the full disk reads back elsewhere, and a damaged one is
+# moved aside and recreated.
 # Mounting needs root (CI runs as root); without it this prints a SKIP line and exits 0.
 #   test_storage_faults.sh PIO PIO_NODE
 set -euo pipefail
@@ -83,6 +85,14 @@ cp -a "$work/small/cache" "$work/copy"
 start_node restart --cache-dir "$work/copy"
 grep -Eq "in $work/copy \([1-9][0-9]* entries recovered\)" "$work/restart.err" \
   || fail "the restarted node recovered no entries: $(grep configuration "$work/restart.err")"
+kill -TERM "$node_pid"; wait "$node_pid" || true
+# A damaged database is moved aside (the packed weights stay) and a new one made: still on disk.
+echo "no-such-manifest" >"$work/copy/CURRENT"
+start_node damaged --cache-dir "$work/copy"
+grep -q "in $work/copy (0 entries recovered; a damaged database was moved to $work/copy.damaged-" "$work/damaged.err" \
+  || fail "a damaged database was not recreated: $(grep configuration "$work/damaged.err")"
+grep -q "weights auto (read .*\.pack into memory)" "$work/damaged.err" || fail "the packed weights did not stay: $(grep configuration "$work/damaged.err")"
+ask damaged 1
 kill -TERM "$node_pid"; wait "$node_pid" || true
 
 # 2. The pack cache on a 4 MiB tmpfs: packed in memory, said why, nothing left behind.

@@ -227,6 +227,8 @@ BOOST_AUTO_TEST_CASE(a_damaged_database_is_moved_aside_and_recreated) {
       cache.put("k", value_of("k"));
     }
     BOOST_TEST(TieredCache(options(dir)).recovered() == 1);
+    std::filesystem::create_directory(dir / "weights");  // as pio-node's packed weights: not the database's
+    std::ofstream(dir / "weights" / "x.pack") << "packed";
     for (const auto& f : std::filesystem::directory_iterator(dir)) {
       const std::string name = f.path().filename().string();
       if (damage == "CURRENT" && name == "CURRENT") std::ofstream(f.path(), std::ios::trunc) << "no-such-manifest\n";
@@ -244,6 +246,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_database_is_moved_aside_and_recreated) {
       const std::filesystem::path moved = cache.moved_aside();
       BOOST_TEST(moved.filename().string().starts_with("db.damaged-"), damage << ": " << moved);
       BOOST_TEST(std::filesystem::exists(moved / "CURRENT"), damage);  // kept for a post-mortem
+      BOOST_TEST(std::filesystem::exists(dir / "weights" / "x.pack"), damage);
       cache.put("k2", value_of("k2"));
     }
     TieredCache again(options(dir));  // the new database works and lasts
