@@ -312,12 +312,7 @@ class Supervisor {
 
   // A plug-in stage failed the request (or is down): it ends now with that error, and the
   // engine, if it holds it, stops its work.
-  void plugin_failed(uint64_t id, const StageFailure& failure) {
-    const auto it = st_.requests.find(id);
-    if (it == st_.requests.end()) return;
-    if (it->second.at_engine) self_->send(st_.kids->router, cancel_atom::value, id);
-    end(id, error_event(id, failure.code, failure.message));
-  }
+  void plugin_failed(uint64_t id, const StageFailure& failure) { cancel(id, failure.code, failure.message); }
 
   void deliver(StreamEvent e) {
     const auto it = st_.requests.find(e.request_id);
