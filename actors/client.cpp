@@ -22,8 +22,10 @@ std::string seconds_text(std::chrono::milliseconds t) {
 // Why a node's actor went down, for people: a remote node is lost when its connection breaks
 // or brings nothing for kConnectionTimeout.
 std::string lost_message(caf::actor_system& system, const std::string& name, const caf::error& reason) {
-  return "lost " + name + ": its connection broke, or it sent nothing for " + seconds_text(kConnectionTimeout) +
-         " (" + system.render(reason) + ")";
+  const std::string why = reason == caf::exit_reason::remote_link_unreachable
+                              ? "its connection broke, or it sent nothing for " + seconds_text(kConnectionTimeout)
+                              : "it shut down";
+  return "lost " + name + ": " + why + " (" + system.render(reason) + ")";
 }
 
 // The front door published at host:port, connected through `middleman` (plain or TLS) without
