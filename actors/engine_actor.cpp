@@ -58,9 +58,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
         auto& group = *self->state.group;
         for (auto& ev : group.step(monotonic_s())) self->send(events, event_atom::value, std::move(ev));
         self->send(profiler, group.last_step());
-        const StepStats& ran = group.last_step();
-        if (group.idle() || (ran.sequences == 0 && ran.vision_rows == 0 && ran.preempted == 0)) {
-          // Nothing ran (idle, or admission paused): wait for a message.
+        if (!group.has_work()) {  // only a message can create work now
           self->state.stepping = false;
           return;
         }

@@ -64,4 +64,9 @@ bool Node::drain(std::chrono::milliseconds timeout) {
   return drained;
 }
 
+void Node::end_all(const std::string& why) {
+  caf::scoped_actor self{*system_};
+  self->request(supervisor_, std::chrono::seconds(5), abort_atom::value, why).receive([](bool) {}, [](caf::error&) {});
+}
+
 }  // namespace pio

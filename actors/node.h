@@ -45,6 +45,9 @@ class Node {
   // Stops admitting (new requests get `overloaded`) and waits until every request in flight has
   // ended or the timeout passed; true when all ended.
   bool drain(std::chrono::milliseconds timeout);
+  // Ends every request still in flight now, each with an error event carrying `why` (after a
+  // drain that timed out). Returns once the events are sent, or after 5 s.
+  void end_all(const std::string& why);
 
  private:
   bool tls_;

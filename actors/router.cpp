@@ -42,6 +42,7 @@ router_actor::behavior_type router_behavior(router_pointer self, uint32_t groups
                     sum->kv_blocks_used += l.kv_blocks_used;
                     sum->kv_blocks_total += l.kv_blocks_total;
                     sum->kv_bytes_per_block = l.kv_bytes_per_block;
+                    sum->kv_blocks_touched += l.kv_blocks_touched;
                     if (--*pending == 0) promise.deliver(*sum);
                   },
                   [=](caf::error& e) mutable { promise.deliver(std::move(e)); });

@@ -1,6 +1,9 @@
 #include "actors/supervisor.h"
 
+#include <malloc.h>
+
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <unordered_map>
 
@@ -10,6 +13,7 @@
 #include "actors/profiler_actor.h"
 #include "actors/router.h"
 #include "actors/workers.h"
+#include "serving/context_limit.h"
 
 namespace pio {
 namespace {
@@ -27,8 +31,6 @@ struct InFlight {
   StageTimings timings;
   bool at_engine = false;
   double last_event_s = -1;  // for inter-token latency
-  std::string end_reason;    // set when the supervisor ended it while the engine still held it
-  ErrorCode end_code = ErrorCode::none;
 };
 
 // The supervisor's children; shared with the clean-up that stops them when it ends.
@@ -51,6 +53,9 @@ struct SupervisorState {
   bool draining = false;
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   MemoryLevel level = MemoryLevel::normal;
+  EngineLoad load;          // the engine groups' last report (each tick asks)
+  double base_mb = 0;       // RSS when the node started: weights, code, pools
+  double last_trim_s = -1;  // when freed heap memory was last returned to the system
 };
 
 using supervisor_pointer = supervisor_actor::stateful_pointer<SupervisorState>;
@@ -121,17 +126,20 @@ class Supervisor {
     return id;
   }
 
+  // Ends a request now, wherever it is: the client gets its final event at once, and the engine
+  // frees its sequence at its next step boundary (its own final event then finds no request).
   void cancel(uint64_t id, ErrorCode code, const std::string& why) {
     const auto it = st_.requests.find(id);
     if (it == st_.requests.end()) return;
-    if (it->second.at_engine) {
-      // The engine answers with its own final event, which end() turns into this outcome.
-      it->second.end_reason = why;
-      it->second.end_code = code;
-      self_->send(st_.kids->router, cancel_atom::value, id);
-      return;
-    }
+    if (it->second.at_engine) self_->send(st_.kids->router, cancel_atom::value, id);
     end(id, error_event(id, code, why));
+  }
+
+  // After the drain timeout: every request still in flight ends with an error event.
+  void end_all(const std::string& why) {
+    std::vector<uint64_t> ids;
+    for (const auto& [id, r] : st_.requests) ids.push_back(id);
+    for (uint64_t id : ids) cancel(id, ErrorCode::overloaded, why);
   }
 
   void on_event(StreamEvent& e) {
@@ -151,8 +159,10 @@ class Supervisor {
     const double now = monotonic_s();
     std::vector<uint64_t> late;
     for (const auto& [id, r] : st_.requests)
-      if (now >= r.deadline_s && r.end_reason.empty()) late.push_back(id);
+      if (now >= r.deadline_s) late.push_back(id);
     for (uint64_t id : late) cancel(id, ErrorCode::deadline_exceeded, "the request's deadline passed");
+    self_->request(st_.kids->router, std::chrono::seconds(5), load_atom::value)
+        .then([this](const EngineLoad& load) { st_.load = load; }, [](caf::error&) {});
     check_memory();
     self_->delayed_send(self_, std::chrono::milliseconds(static_cast<int64_t>(st_.settings.tick_s * 1000)), tick_atom::value);
   }
@@ -208,7 +218,32 @@ class Supervisor {
   }
 
  private:
-  double memory_mb() const { return st_.settings.memory_mb ? st_.settings.memory_mb() : resident_mb(); }
+  // What the thresholds judge (MiB): what pio holds (the memory it started with, KV blocks in
+  // use, the cache's hot tier, images in flight). RSS is the backstop for what that misses:
+  // when it says more, freed heap memory goes back to the system (malloc_trim, at most once a
+  // second) and RSS, less the KV pool's pages that stay resident while their blocks are free,
+  // is judged too.
+  double memory_mb() {
+    if (st_.settings.memory_mb) return st_.settings.memory_mb();
+    constexpr double kMiB = 1024.0 * 1024.0;
+    const EngineLoad& l = st_.load;
+    double held = st_.base_mb + static_cast<double>(l.kv_blocks_used * l.kv_bytes_per_block) / kMiB;
+    if (const auto& cache = st_.settings.engine.cache)
+      for (const auto& tier : cache->stats())
+        if (tier.tier == "hot") held += static_cast<double>(tier.bytes) / kMiB;
+    for (const auto& [id, r] : st_.requests)
+      for (const auto& image : r.images) held += static_cast<double>(image.pixels.data.size() * sizeof(float)) / kMiB;
+    const double kv_idle_mb =
+        static_cast<double>(std::max<int64_t>(0, l.kv_blocks_touched - l.kv_blocks_used) * l.kv_bytes_per_block) / kMiB;
+    double rss = resident_mb() - kv_idle_mb;
+    if (st_.admission->level(rss) <= st_.admission->level(held)) return held;
+    if (const double now = monotonic_s(); st_.last_trim_s < 0 || now - st_.last_trim_s >= 1) {
+      malloc_trim(0);
+      st_.last_trim_s = now;
+      rss = resident_mb() - kv_idle_mb;
+    }
+    return std::max(held, rss);
+  }
 
   void spawn_engine_group() {
     st_.kids->engine = spawn_engine(self_->system(), st_.settings.engine, caf::actor_cast<supervisor_actor>(self_), st_.kids->profiler);
@@ -235,6 +270,11 @@ class Supervisor {
   void check_memory() {
     const double used = memory_mb();
     const MemoryLevel level = st_.admission->level(used);
+    if (level != st_.level) {
+      static const char* const names[] = {"normal", "soft: new requests wait", "hard: preempting, refusing new requests"};
+      std::cerr << "pio-node: memory " << static_cast<int64_t>(used) << " MiB: level "
+                << names[static_cast<int>(level)] << "\n";
+    }
     if (const auto& cache = st_.settings.engine.cache; cache && level != st_.level) {
       cache->set_hot_limit(level == MemoryLevel::normal ? cache->configured_hot_limit() : 0);
       if (level != MemoryLevel::normal) self_->send(st_.kids->router, shrink_atom::value);
@@ -267,10 +307,6 @@ class Supervisor {
     if (!e.final) {
       self_->send(r.sink, event_atom::value, std::move(e));
       return;
-    }
-    if (!r.end_reason.empty()) {  // the supervisor ended it: a deadline or a client that left
-      e.finish_reason = r.end_code == ErrorCode::cancelled ? "cancelled" : "error";
-      e.error = {r.end_code, r.end_reason};
     }
     end(e.request_id, std::move(e));
   }
@@ -348,6 +384,16 @@ class Supervisor {
   void part_done(uint64_t id) {
     InFlight& r = st_.requests.at(id);
     if (--r.pending > 0) return;
+    std::vector<int64_t> image_tokens;
+    for (const auto& image : r.images) image_tokens.push_back(image.tokens);
+    const ContextFit fit =
+        fit_context(expanded_prompt_tokens(static_cast<int64_t>(r.tokens.ids.size()), image_tokens),
+                    r.request.max_tokens, r.request.clip_max_tokens,
+                    st_.settings.engine.model->config().text.max_position_embeddings);
+    if (!fit.error.empty()) {
+      end(id, error_event(id, ErrorCode::bad_request, fit.error));
+      return;
+    }
     EngineJob job;
     job.id = id;
     job.client_id = r.request.client_id;
@@ -359,7 +405,7 @@ class Supervisor {
       job.image_features.push_back(std::move(image.features));
     }
     job.sampling = r.request.sampling;
-    job.max_tokens = r.request.max_tokens;
+    job.max_tokens = fit.max_tokens;
     job.stop_ids = r.request.stop_ids;
     const auto& model_stops = st_.settings.engine.model->stop_ids();
     job.stop_ids.insert(job.stop_ids.end(), model_stops.begin(), model_stops.end());
@@ -402,6 +448,7 @@ class Supervisor {
 supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, NodeSettings settings) {
   self->state.settings = std::move(settings);
   self->state.admission = std::make_unique<Admission>(self->state.settings.admission);
+  self->state.base_mb = resident_mb();
   auto sup = std::make_shared<Supervisor>(self);
   sup->spawn_children();
   self->set_down_handler([sup](caf::down_msg& down) { sup->on_down(down); });
@@ -413,6 +460,10 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Nod
       [sup](event_atom, StreamEvent& e) { sup->on_event(e); },
       [sup](tick_atom) { sup->tick(); },
       [sup](drain_atom) { return sup->drain(); },
+      [sup](abort_atom, const std::string& why) {
+        sup->end_all(why);
+        return true;
+      },
       [self](engine_atom) { return self->state.kids->engine; },
   };
 }

@@ -16,6 +16,7 @@
 #include "actors/node.h"
 #include "http/api_error.h"
 #include "http/chat_page.h"
+#include "http/connection_probe.h"
 #include "http/openai_response.h"
 
 namespace pio::http {
@@ -42,7 +43,10 @@ struct HttpGateway::Call {
 
 namespace {
 
-constexpr auto kPoll = std::chrono::milliseconds(500);
+// How often a waiting handler looks for events and for a client that went away.
+constexpr auto kPoll = std::chrono::milliseconds(100);
+// A stream with nothing to send writes a comment this often (it also finds a closed connection).
+constexpr auto kKeepAlive = std::chrono::milliseconds(500);
 
 // Counts a request against --max-connections for as long as it is served (a stream: until it ends).
 class Slot {
@@ -124,12 +128,22 @@ std::shared_ptr<HttpGateway::Call> HttpGateway::submit(ChatRequest request) {
   return call;
 }
 
-void HttpGateway::generate(const std::string& body, bool chat, httplib::Response& res) {
+void HttpGateway::generate(const httplib::Request& req, bool chat, httplib::Response& res) {
   auto slot = std::make_shared<Slot>(in_flight_, settings_.max_connections);
-  ParsedRequest parsed = chat ? parse_chat_request(body, settings_.limits) : parse_completion_request(body, settings_.limits);
+  ParsedRequest parsed =
+      chat ? parse_chat_request(req.body, settings_.limits) : parse_completion_request(req.body, settings_.limits);
   const ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++), unix_now(), settings_.model_name, chat,
                           parsed.tools};
   const auto call = submit(std::move(parsed.request));
+  // A client that leaves while nothing is written yet (queued, prefill, a whole answer) cancels
+  // its request within a poll; 499 (nginx's "client closed request") is only logged.
+  const ConnectionProbe client(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+  const auto client_left = [&] {
+    if (!client.closed()) return false;
+    client_->cancel(call->id);
+    send_error(res, 499, "the client closed the connection");
+    return true;
+  };
   // Until the first event nothing is sent, so a request the node refuses gets its own status.
   std::deque<StreamEvent> first;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.deadline_ms + 5000);
@@ -138,6 +152,7 @@ void HttpGateway::generate(const std::string& body, bool chat, httplib::Response
       client_->cancel(call->id);
       throw ApiError(503, "the node is shutting down or did not answer");
     }
+    if (client_left()) return;
     first = call->take(kPoll);
   }
   if (first.front().final && first.front().finish_reason != "stop" && first.front().finish_reason != "length")
@@ -156,6 +171,7 @@ void HttpGateway::generate(const std::string& body, bool chat, httplib::Response
         client_->cancel(call->id);
         throw ApiError(503, "the node is shutting down");
       }
+      if (client_left()) return;
       first = call->take(kPoll);
     }
   }
@@ -167,7 +183,7 @@ void HttpGateway::generate(const std::string& body, bool chat, httplib::Response
       [this, call, format, pending, started = false](size_t, httplib::DataSink& sink) mutable {
         std::string out = started ? "" : format->start();
         started = true;
-        if (pending->empty()) *pending = call->take(kPoll);
+        if (pending->empty()) *pending = call->take(kKeepAlive);
         // A comment line while nothing comes: it finds a client that went away.
         if (pending->empty() && out.empty()) out = ": waiting\n\n";
         bool done = false;
@@ -219,10 +235,10 @@ void HttpGateway::routes() {
     http_requests_->Add({{"endpoint", is_known ? req.path : "other"}, {"code", std::to_string(res.status)}}).Increment();
   });
   s.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    guarded(res, [&] { generate(req.body, true, res); });
+    guarded(res, [&] { generate(req, true, res); });
   });
   s.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-    guarded(res, [&] { generate(req.body, false, res); });
+    guarded(res, [&] { generate(req, false, res); });
   });
   s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const nlohmann::json models = {
@@ -250,6 +266,8 @@ uint16_t HttpGateway::start() {
 }
 
 void HttpGateway::stop() {
+  // Requests the node has ended are still writing their final events: let them (bounded).
+  for (int i = 0; i < 150 && in_flight_ > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   stopping_ = true;
   server_->stop();
   if (thread_.joinable()) thread_.join();

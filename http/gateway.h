@@ -16,6 +16,7 @@
 
 namespace httplib {
 class Server;
+struct Request;
 struct Response;
 }
 namespace prometheus {
@@ -58,7 +59,7 @@ class HttpGateway {
  private:
   struct Call;
   void routes();
-  void generate(const std::string& body, bool chat, httplib::Response& res);
+  void generate(const httplib::Request& req, bool chat, httplib::Response& res);
   std::shared_ptr<Call> submit(ChatRequest request);
 
   Node& node_;

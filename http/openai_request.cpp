@@ -84,8 +84,12 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
   if (const json* v = field(j, "n"); v && integer_in(*v, "n", 1, 128) != 1)
     throw ApiError(400, "n must be 1: one choice per request", "n");
   r.max_tokens = default_max_tokens;
+  r.clip_max_tokens = true;  // unless the request names it
   for (const char* key : {"max_tokens", "max_completion_tokens"})
-    if (const json* v = field(j, key)) r.max_tokens = static_cast<int32_t>(integer_in(*v, key, 1, limits.max_tokens));
+    if (const json* v = field(j, key)) {
+      r.max_tokens = static_cast<int32_t>(integer_in(*v, key, 1, limits.max_tokens));
+      r.clip_max_tokens = false;
+    }
   if (const json* v = field(j, "stop")) {
     if (v->is_string()) {
       r.stop.push_back(v->get<std::string>());

@@ -41,6 +41,7 @@ struct ChatRequest {
   std::vector<std::string> stop;     // stop strings: never emitted, generation ends before them
   std::vector<int32_t> stop_ids;     // besides the model's own end-of-turn ids
   int32_t max_tokens = 256;
+  bool clip_max_tokens = false;      // max_tokens is a default: lowered to what fits the context
   int64_t max_pixels = 0;            // per image; 0: the node's limit
   bool stream = true;                // text deltas as they come, else one final event
   bool show_special_tokens = false;  // special tokens' text in the answer (HF skip_special_tokens=False)
@@ -75,7 +76,7 @@ typename Inspector::result_type inspect(Inspector& f, ChatTurn& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ChatRequest& x) {
   return f(caf::meta::type_name("pio::ChatRequest"), x.client_id, x.priority, x.deadline_ms, x.messages, x.sampling,
-           x.stop, x.stop_ids, x.max_tokens, x.max_pixels, x.stream, x.show_special_tokens, x.tools, x.prompt,
+           x.stop, x.stop_ids, x.max_tokens, x.clip_max_tokens, x.max_pixels, x.stream, x.show_special_tokens, x.tools, x.prompt,
            x.prompt_ids);
 }
 

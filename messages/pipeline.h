@@ -29,6 +29,7 @@ struct PreparedImage {
   std::string cache_key;
   PixelValues pixels;
   std::string features;
+  int64_t tokens = 0;  // the merged tokens the image takes in the prompt
 };
 
 // Everything an engine group needs for one request; no pointer into the pipeline's memory.
@@ -67,6 +68,7 @@ struct EngineLoad {
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
   int64_t kv_bytes_per_block = 0;
+  int64_t kv_blocks_touched = 0;  // the pool's high-water mark (resident pages)
 };
 
 template <class Inspector>
@@ -82,7 +84,7 @@ typename Inspector::result_type inspect(Inspector& f, PixelValues& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, PreparedImage& x) {
-  return f(caf::meta::type_name("pio::PreparedImage"), x.cache_key, x.pixels, x.features);
+  return f(caf::meta::type_name("pio::PreparedImage"), x.cache_key, x.pixels, x.features, x.tokens);
 }
 
 template <class Inspector>
@@ -110,7 +112,7 @@ typename Inspector::result_type inspect(Inspector& f, StepStats& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineLoad& x) {
   return f(caf::meta::type_name("pio::EngineLoad"), x.running, x.waiting, x.kv_blocks_used, x.kv_blocks_total,
-           x.kv_bytes_per_block);
+           x.kv_bytes_per_block, x.kv_blocks_touched);
 }
 
 }  // namespace pio

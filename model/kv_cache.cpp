@@ -42,6 +42,7 @@ int32_t PagedKvCache::take_block() {
     unregister(b);
   }
   refs_[static_cast<size_t>(b)] = 1;
+  touched_blocks_ = std::max<int64_t>(touched_blocks_, b + 1);
   return b;
 }
 

@@ -68,6 +68,9 @@ class PagedKvCache {
   int block_size() const { return block_size_; }
   int64_t total_blocks() const { return total_blocks_; }
   int64_t free_blocks() const { return static_cast<int64_t>(free_.size() + retained_.size()); }
+  // Blocks ever taken (the pool's high-water mark): their pages stay resident once touched, so
+  // the memory check subtracts the free ones among them from RSS.
+  int64_t touched_blocks() const { return touched_blocks_; }
   int64_t blocks_needed(int64_t tokens) const { return (tokens + block_size_ - 1) / block_size_; }
   KvDType dtype() const { return shape_.dtype; }
   // K and V of one block in every layer: 2 · layers · block_size · kv_heads · kv_row_bytes.
@@ -88,6 +91,7 @@ class PagedKvCache {
   KvCacheShape shape_;
   int block_size_;
   int64_t total_blocks_;
+  int64_t touched_blocks_ = 0;
   int64_t block_bytes_;   // one block of K (or V) in one layer
   int64_t layer_stride_;  // bytes per layer in k_ and v_
   std::unique_ptr<std::byte[]> k_, v_;

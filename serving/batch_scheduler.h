@@ -63,6 +63,7 @@ class BatchScheduler {
   std::optional<uint64_t> preempt_one();
   // While paused, no waiting sequence is admitted (running ones go on).
   void set_admitting(bool admitting) { admitting_ = admitting; }
+  bool admitting() const { return admitting_; }
 
   // Prefix caching: when a waiting sequence is admitted from scratch, probe(id) gives how many
   // of its leading tokens (whole blocks, fewer than it knows) are cached; it starts past them,

@@ -74,6 +74,7 @@ class EngineCore {
   // when readmitted, its output unchanged) and returns its id, or nothing when none runs.
   std::optional<uint64_t> preempt_one();
   void set_admitting(bool admitting) { scheduler_.set_admitting(admitting); }
+  bool admitting() const { return scheduler_.admitting(); }
 
   // Runs one step at monotonic time now_s; returns the sampled tokens in plan order, and an
   // error event for each sequence of a step whose forward pass failed.

@@ -1,8 +1,6 @@
 #include "serving/engine_group.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -184,18 +182,18 @@ std::optional<uint64_t> EngineGroup::preempt_one() {
 std::vector<StreamEvent> EngineGroup::step(double now_s) {
   std::vector<StreamEvent> events;
   stats_ = {};
-  // With no text to interleave with, an image is encoded whole; otherwise in pieces of about
-  // half a step, so decoding streams keep their pace.
-  const double vision_budget = core_.idle() ? std::numeric_limits<double>::infinity() : options_.target_step_ms / 2;
+  // The encoder runs in pieces of about half a step beside text, a whole step without: never an
+  // image whole, so a request that arrives meanwhile (or a cancellation) waits one step at most.
+  const bool beside_text = !core_.idle();
+  const double vision_budget = beside_text ? options_.target_step_ms / 2 : options_.target_step_ms;
   const auto step_start = std::chrono::steady_clock::now();
   advance_vision(vision_budget, now_s, events);
 
   const auto t0 = std::chrono::steady_clock::now();
   // The text step gets what the vision piece left of the target, so the two together (a decoding
   // stream's gap between tokens) stay near it.
-  // (An image encoded whole, with no text waiting, leaves the budget as it is.)
   const double vision_ms = ms_since(step_start);
-  const bool shared_step = std::isfinite(vision_budget) && vision_ms > 0.5;
+  const bool shared_step = beside_text && vision_ms > 0.5;
   core_.scheduler().set_max_batch_tokens(shared_step ? budget_.budget_within(options_.target_step_ms - vision_ms)
                                                      : budget_.budget());
   const std::vector<TokenEvent> tokens = core_.step(now_s);
@@ -231,10 +229,14 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
   return events;
 }
 
+bool EngineGroup::has_work() const {
+  return !vision_queue_.empty() || core_.running() > 0 || (core_.waiting() > 0 && core_.admitting());
+}
+
 EngineLoad EngineGroup::load() const {
   return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
           cache_.total_blocks() - cache_.free_blocks(), cache_.total_blocks(),
-          cache_.bytes_per_block()};
+          cache_.bytes_per_block(), cache_.touched_blocks()};
 }
 
 }  // namespace pio

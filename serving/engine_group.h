@@ -56,6 +56,11 @@ class EngineGroup {
   std::vector<StreamEvent> step(double now_s);
 
   bool idle() const { return core_.idle() && vision_queue_.empty(); }
+  // Liveness: true when a step would advance some request (a job in the vision queue, a running
+  // sequence, or a waiting one while admission is open). The engine actor schedules a step
+  // whenever this holds, so work queued always has a step coming; when it is false, only a
+  // message (a job, a cancellation, admission reopened) can create work.
+  bool has_work() const;
   EngineLoad load() const;
   const StepStats& last_step() const { return stats_; }
 

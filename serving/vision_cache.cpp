@@ -18,12 +18,15 @@ PreparedImage prepare_image(const std::vector<uint8_t>& bytes, const Preprocesso
   PreparedImage out;
   if (cache) {
     out.cache_key = vision_cache_key(bytes, limits);
-    if (const CacheValue hit = cache->get(out.cache_key)) {
-      out.features = *hit;
-      return out;
-    }
+    if (const CacheValue hit = cache->get(out.cache_key))
+      if (const auto features = parse_cached_features(*hit)) {  // one that does not parse is recomputed
+        out.features = *hit;
+        out.tokens = features->tokens;
+        return out;
+      }
   }
   out.pixels = preprocess_image(bytes, config, limits);
+  out.tokens = out.pixels.merged_tokens(config.merge_size);
   return out;
 }
 

@@ -28,6 +28,10 @@
 
 namespace {
 
+// The per-image pixel budget of a node without --max-pixels: HF's own limit (16.7 M pixels)
+// costs minutes of vision encoding on a CPU. At this budget (about 1024x1024) the 2B encoder
+// takes PIXEL_BUDGET_SECONDS on 2 threads of the machines pio is measured on (README).
+constexpr int64_t kDefaultMaxPixels = 1 << 20;
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs", kv_dtype = "auto";
@@ -81,7 +85,8 @@ void add_options(CLI::App& app, Args& a) {
       ->default_val(0)->check(integer_in(0, physical_memory_mb(), "0: off"));
   app.add_option("--max-queued", a.max_queued, "requests waiting for admission before new ones are refused")
       ->default_val(256)->check(integer_in(1, 1 << 20));
-  add_max_pixels_option(&app, a.max_pixels);
+  add_max_pixels_option(&app, a.max_pixels)
+      ->description("largest resized image in pixels (default 1048576, about 1024x1024; at most the checkpoint's size.longest_edge)");
   app.add_option("--tokenizer-workers", a.tokenizer_workers, "tokenizer pool size (0: from the cores)")
       ->default_val(0)->check(integer_in(0, 256, "0: from the cores"));
   app.add_option("--preprocessor-workers", a.preprocessor_workers, "image preprocessor pool size (0: from the cores)")
@@ -190,7 +195,7 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
   s.engine.options.policy = a.policy;
   s.engine.options.ageing_s = a.ageing_s;
   s.preprocessor = pio::load_preprocessor_config(a.model);
-  s.max_pixels = a.max_pixels;
+  s.max_pixels = std::min(a.max_pixels > 0 ? a.max_pixels : kDefaultMaxPixels, s.preprocessor.max_pixels);
   // Pools run on CAF's scheduler threads, beside the engine's compute threads: half the cores each.
   s.tokenizer_workers = a.tokenizer_workers ? static_cast<size_t>(a.tokenizer_workers) : std::max(1u, cores / 2);
   s.preprocessor_workers = a.preprocessor_workers ? static_cast<size_t>(a.preprocessor_workers) : std::max(1u, cores / 2);
@@ -199,6 +204,10 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
   configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +
                   ", weights " + a.weights +
                   (s.engine.model->packed_weights() ? " (" + s.engine.model->packed_weights()->origin() + ")" : std::string()) +
+                  ", per-image pixel budget " + std::to_string(s.max_pixels) +
+                  (a.max_pixels > 0 ? std::string(" (--max-pixels)")
+                                    : " (the node's default; --max-pixels raises it up to the checkpoint's " +
+                                          std::to_string(s.preprocessor.max_pixels) + ")") +
                   ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
                   std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
                   std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
@@ -287,7 +296,15 @@ int main(int argc, char** argv) {
     std::cerr << "pio-node: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": draining\n";
     const bool drained = node.drain(std::chrono::milliseconds(static_cast<int64_t>(a.drain_timeout_s * 1000)));
     std::cerr << "pio-node: " << (drained ? "every request finished" : "drain timeout: ending the rest") << "\n";
-    if (gateway) gateway->stop();
+    if (!drained) node.end_all("the node is shutting down: its drain timeout passed");
+    if (gateway) gateway->stop();  // after the streams' final events are written (bounded)
+    // The actors stop at their next message (an engine finishes the step it is in). Whatever
+    // holds them, the process exits within a bound.
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::seconds(10));
+      std::cerr << "pio-node: the runtime did not stop within 10 s; exiting\n";
+      std::_Exit(0);
+    }).detach();
   } catch (const std::exception& e) {
     std::cerr << "\npio-node: error: " << e.what() << "\n";
     return 1;

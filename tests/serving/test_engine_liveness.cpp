@@ -1,0 +1,165 @@
+// The engine group's liveness (issue 21, "the engine never sleeps with work queued"): driven the
+// way the engine actor drives it (a step whenever has_work() holds, and only then), a random
+// mix of arrivals, refusals, vision cache hits and misses, cancellations, preemptions and
+// paused admission ends every request exactly once and leaves no sequence and no KV block
+// behind. The actor's loop rule lives in EngineGroup::has_work(), so this exercises it.
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "model/checkpoint_maker.h"
+#include "model/model.h"
+#include "serving/engine_group.h"
+#include "serving/vision_cache.h"
+#include "tests/support/temp_dir.h"
+#include "tests/vision/vision_support.h"
+
+using namespace pio;
+
+namespace {
+
+const std::filesystem::path& tiny_with_tokenizer() {
+  static test::TempDir dir{"liveness"};
+  static const bool made = [] {
+    CheckpointRequest req;
+    req.preset = "tiny";
+    req.seed = 4;
+    req.out = dir.path();
+    req.tokenizer_source = PIO_QWEN_TOKENIZER_DIR;
+    make_checkpoint(req);
+    return true;
+  }();
+  (void)made;
+  return dir.path();
+}
+
+struct Harness {
+  std::unique_ptr<Backend> backend = make_cpu_backend(1);
+  Model model{tiny_with_tokenizer(), *backend};
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(tiny_with_tokenizer());
+  std::shared_ptr<TieredCache> store = std::make_shared<TieredCache>(TieredCacheOptions{});
+  std::unique_ptr<PagedKvCache> kv;
+  std::unique_ptr<EngineGroup> group;
+  std::map<uint64_t, int> finals;  // id -> final events seen
+  std::set<uint64_t> added;
+  std::set<uint64_t> live;         // added and not yet ended
+  double now = 0;
+
+  explicit Harness(int64_t kv_blocks) {
+    const KvCacheShape shape = model.text().kv_shape();
+    const int64_t block_bytes = PagedKvCache(shape, 1 << 20, 16).bytes_per_block();
+    kv = std::make_unique<PagedKvCache>(shape, kv_blocks * block_bytes, 16);
+    EngineGroupOptions options;
+    options.max_batch_tokens = 32;
+    options.max_sequences = 4;
+    options.target_step_ms = 50;
+    group = std::make_unique<EngineGroup>(model, tokenizer, *kv, options, store);
+  }
+
+  void record(const StreamEvent& e) {
+    BOOST_REQUIRE_MESSAGE(added.count(e.request_id), "an event for an unknown request " << e.request_id);
+    BOOST_REQUIRE_MESSAGE(!finals.count(e.request_id), "an event after request " << e.request_id << "'s final one");
+    if (!e.final) return;
+    finals[e.request_id] = 1;
+    live.erase(e.request_id);
+  }
+
+  // The engine actor's loop: a step while has_work() holds (at most `steps` of them here, so
+  // other arrivals interleave).
+  void drive(int steps) {
+    for (int i = 0; i < steps && group->has_work(); ++i) {
+      now += 0.01;
+      for (const auto& e : group->step(now)) record(e);
+    }
+  }
+
+  // A job: `prompt` text tokens after an optional image (a fresh one, or the one whose
+  // features the store already holds).
+  void add(uint64_t id, int64_t prompt, int32_t max_tokens, int image, uint32_t seed) {
+    EngineJob job;
+    job.id = id;
+    job.client_id = "c" + std::to_string(id % 3);
+    job.max_tokens = max_tokens;
+    job.sampling = {0.8f, 0, 1.0f, seed};
+    const auto& cfg = model.config();
+    if (image) {
+      job.ids = {cfg.vision_start_token_id, cfg.image_token_id, cfg.vision_end_token_id};
+      job.images.push_back(vtest::random_image(*cfg.vision, 1, 4, 4, image == 1 ? 7 : seed));
+      job.image_keys.push_back(image == 1 ? "img/shared" : "img/fresh" + std::to_string(id));
+    }
+    for (int64_t i = 0; i < prompt; ++i) job.ids.push_back(static_cast<int32_t>(100 + (seed + i * 13) % 5000));
+    added.insert(id);
+    live.insert(id);
+    try {
+      group->add(std::move(job), now);
+    } catch (const std::exception&) {  // refused at once: the actor answers with an error event
+      finals[id] = 1;
+      live.erase(id);
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(engine_liveness)
+
+BOOST_AUTO_TEST_CASE(a_refused_cache_hit_image_does_not_strand_the_jobs_behind_it) {
+  Harness h(8);  // 128 KV slots
+  h.add(1, 4, 2, 1, 1);  // encodes and stores the shared image
+  h.drive(1000);
+  BOOST_REQUIRE(h.finals.count(1));
+  h.add(2, 400, 4, 1, 2);  // the cached image and a prompt the KV cache can never hold: refused
+  h.add(3, 400, 4, 1, 3);
+  h.add(4, 2, 3, 1, 4);    // the cached image and "hi"
+  h.drive(1000);
+  BOOST_TEST(h.live.empty(), h.live.size() << " requests never ended");
+  BOOST_TEST(!h.group->has_work());
+}
+
+BOOST_AUTO_TEST_CASE(random_arrivals_refusals_cancellations_and_preemptions_all_end) {
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    BOOST_TEST_CONTEXT("seed " << seed) {
+      Harness h(10);
+      std::mt19937 rng(seed);
+      const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+      uint64_t next = 1;
+      for (int op = 0; op < 60; ++op) {
+        switch (pick(8)) {
+          case 0:
+          case 1:  // text: mostly fits, sometimes can never fit the KV cache
+            h.add(next++, pick(6) == 0 ? 200 + pick(100) : 1 + pick(40), 1 + pick(12), 0, rng());
+            break;
+          case 2:  // the shared image (a cache hit once encoded), sometimes with an oversized prompt
+            h.add(next++, pick(4) == 0 ? 300 : 1 + pick(20), 1 + pick(8), 1, rng());
+            break;
+          case 3:  // a fresh image
+            h.add(next++, 1 + pick(10), 1 + pick(6), 2, rng());
+            break;
+          case 4:
+            if (!h.live.empty()) {
+              auto it = h.live.begin();
+              std::advance(it, pick(static_cast<int>(h.live.size())));
+              if (auto e = h.group->cancel(*it)) h.record(*e);
+            }
+            break;
+          case 5: h.group->preempt_one(); break;
+          case 6: h.group->set_admitting(pick(3) != 0); break;
+          default: break;
+        }
+        h.drive(pick(4));
+      }
+      h.group->set_admitting(true);
+      h.drive(100000);
+      BOOST_TEST(h.live.empty(), h.live.size() << " requests never ended");
+      BOOST_TEST(!h.group->has_work());
+      const EngineLoad load = h.group->load();
+      BOOST_TEST(load.running == 0);
+      BOOST_TEST(load.waiting == 0);
+      BOOST_TEST(load.kv_blocks_used == 0);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
