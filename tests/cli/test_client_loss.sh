@@ -57,13 +57,7 @@ echo "drain: the client exited $status: $(cat "$work/drained-chat.err")"
 wait_exit "$node_pid" 30 || fail "drain: the node did not exit"
 
 # A peer that accepts TCP connections and never answers: the connect times out (5 s).
-python3 - "$work/mute.port" <<'PY' &
-import socket, sys
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
-open(sys.argv[1], "w").write(str(s.getsockname()[1]))
-held = []
-while True: held.append(s.accept()[0])
-PY
+python3 "$root/tests/cli/raw_peer.py" mute "$work/mute.port" &
 pids+=($!)
 wait_for_output "$work/mute.port" 10 || fail "the mute listener did not start"
 mute="127.0.0.1:$(cat "$work/mute.port")"
