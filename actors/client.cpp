@@ -65,6 +65,15 @@ node_api connect_node(caf::actor_system& system, const caf::io::middleman_actor&
   }
 }
 
+// Ends an actor that watches `node`. A monitor stays attached to the watched actor until that
+// one dies, keeping the watcher's memory: a node that serves for months must not collect one
+// per request, so it is removed first.
+template <class Self>
+void stop_watching(Self* self, const node_api& node) {
+  self->demonitor(node.address());
+  self->quit();
+}
+
 // A request's sink: submits it, hands its events to the caller's callback, and ends it with a
 // final error event when the node is lost.
 struct SinkState {
@@ -102,18 +111,18 @@ stream_sink::behavior_type sink(stream_sink::pointer self, std::shared_ptr<SinkS
       e.error = {ErrorCode::internal, why};
       st->on_event(e);
     }
-    self->quit();
+    self->quit();  // the node is gone, and its monitor with it
   });
   self->request(node, timeout, submit_atom::value, std::move(st->request), caf::actor_cast<stream_sink>(self))
       .then([st](uint64_t id) { st->take(id); },
-            [self, st](caf::error& e) {
+            [self, st, node](caf::error& e) {
               st->refuse("the node did not take the request: " + self->system().render(e));
-              self->quit();
+              stop_watching(self, node);
             });
-  return {[self, st](event_atom, const StreamEvent& e) {
+  return {[self, st, node](event_atom, const StreamEvent& e) {
     st->take(e.request_id);  // should an event overtake the answer
     st->on_event(e);
-    if (e.final) self->quit();
+    if (e.final) stop_watching(self, node);
   }};
 }
 
@@ -183,17 +192,17 @@ StatsReport Client::stats(std::chrono::milliseconds timeout) {
   system_.spawn(
       [](caf::event_based_actor* self, node_api node, std::string name, std::chrono::milliseconds limit,
          std::shared_ptr<std::promise<StatsReport>> out) {
-        auto fail = [self, out](const std::string& why) {
+        auto fail = [self, out, node](const std::string& why) {
           out->set_exception(std::make_exception_ptr(std::runtime_error("no stats from the node: " + why)));
-          self->quit();
+          stop_watching(self, node);
         };
         self->monitor(node);
         self->set_down_handler([self, name, fail](caf::down_msg& down) { fail(lost_message(self->system(), name, down.reason)); });
         self->request(node, limit, stats_atom::value)
             .then(
-                [self, out](StatsReport& r) {
+                [self, out, node](StatsReport& r) {
                   out->set_value(std::move(r));
-                  self->quit();
+                  stop_watching(self, node);
                 },
                 [self, fail](caf::error& e) { fail(self->system().render(e)); });
       },
