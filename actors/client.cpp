@@ -55,6 +55,8 @@ node_api connect_node(caf::actor_system& system, const caf::io::middleman_actor&
     if (failure == caf::sec::connection_timeout) continue;
     if (failure == caf::sec::request_timeout)
       throw std::runtime_error(where + "no handshake within " + seconds_text(timeout) + hint);
+    if (failure == caf::sec::cannot_connect_to_node)
+      throw std::runtime_error(where + "nothing accepts connections there (is the node running?)");
     if (failure == caf::sec::disconnect_during_handshake)
       throw std::runtime_error(where + "the peer closed the connection during the handshake" + hint);
     if (failure) throw std::runtime_error(where + system.render(failure));

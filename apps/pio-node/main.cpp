@@ -16,8 +16,8 @@
 #include <CLI/CLI.hpp>
 
 #include "actors/node.h"
-#include "apps/pio-node/descriptors.h"
 #include "actors/plugin.h"
+#include "apps/pio-node/descriptors.h"
 #include "apps/pio/option_checks.h"
 #include "http/gateway.h"
 #include "model/errors.h"
@@ -163,22 +163,28 @@ bool loopback(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
-// How the client-API port opens, decided before the model loads: "" (plain loopback or, with
-// --insecure, beyond), "tls", or "off" (--api-key without TLS: a credential-free port beside a
-// key-protected HTTP API would make the key pointless). Throws std::invalid_argument for a
-// combination that must not start (exit 2).
-std::string client_port_mode(const Args& a) {
+// How the client-API port opens: plain (loopback, or beyond with --insecure), mutual TLS, or
+// not at all (--api-key without TLS: a credential-free port beside a key-protected HTTP API
+// would make the key pointless).
+enum class PortMode { plain, tls, off };
+
+// The port's mode, decided before the model loads. Throws std::invalid_argument for a
+// combination that must not start (exit 2), unusable TLS files included.
+PortMode client_port_mode(const Args& a) {
   if (a.tls.enabled()) {
     pio::check_tls_files(a.tls);
-    return "tls";
+    return PortMode::tls;
   }
   if (!a.api_key.empty()) {
-    if (a.http_port < 0) throw std::invalid_argument("--api-key without --tls-cert/--tls-key/--tls-ca leaves the client-API port closed, and there is no --http-port: nothing would be served");
-    return "off";
+    if (a.http_port < 0)
+      throw std::invalid_argument("--api-key without --tls-cert/--tls-key/--tls-ca leaves the client-API port closed, "
+                                  "and there is no --http-port: nothing would be served");
+    return PortMode::off;
   }
   if (!loopback(a.host) && !a.insecure)
-    throw std::invalid_argument("--host " + a.host + " is not loopback: the client-API port needs --tls-cert, --tls-key and --tls-ca there (or --insecure to serve it to anyone who reaches it)");
-  return "";
+    throw std::invalid_argument("--host " + a.host + " is not loopback: the client-API port needs --tls-cert, --tls-key "
+                                "and --tls-ca there (or --insecure to serve it to anyone who reaches it)");
+  return PortMode::plain;
 }
 
 pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
@@ -242,7 +248,7 @@ int main(int argc, char** argv) {
     std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
     return 2;
   }
-  std::string port_mode;
+  PortMode port_mode = PortMode::plain;
   try {
     port_mode = client_port_mode(a);
   } catch (const std::invalid_argument& e) {
@@ -270,7 +276,7 @@ int main(int argc, char** argv) {
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
               << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration
               << "\n";
-    if (port_mode.empty() && !loopback(a.host))
+    if (port_mode == PortMode::plain && !loopback(a.host))
       std::cerr << "pio-node: warning: --insecure: the client-API port on " << a.host
                 << " is not loopback and has no TLS: anyone who reaches it can use the node\n";
     if (a.http_port >= 0 && !loopback(a.http_host) && a.api_key.empty())
@@ -282,13 +288,13 @@ int main(int argc, char** argv) {
       gateway = std::make_unique<pio::http::HttpGateway>(node, http_settings(a));
       std::cout << "http listening on " << a.http_host << ":" << gateway->start() << std::endl;
     }
-    if (port_mode == "off") {
+    if (port_mode == PortMode::off) {
       std::cerr << "pio-node: the client-API port stays closed: --api-key protects HTTP only; give --tls-cert, "
                    "--tls-key and --tls-ca to open it to clients with a certificate\n";
       std::cout << "client port: off (--api-key without TLS)" << std::endl;
     } else {
       const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
-      if (port_mode == "tls") std::cerr << "pio-node: client-API port: mutual TLS, peers signed by " << a.tls.ca << "\n";
+      if (port_mode == PortMode::tls) std::cerr << "pio-node: client-API port: mutual TLS, peers signed by " << a.tls.ca << "\n";
       std::cout << "listening on " << a.host << ":" << port << std::endl;
     }
     int signal = 0;
