@@ -4,6 +4,9 @@
 // a core with `ulimit -n 64` and 100 idle connections), and every connection in flight stalls.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+
 namespace pio::node {
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force.
@@ -16,5 +19,12 @@ long raise_descriptor_limit();
 // network thread waits instead of spinning, and `spare` descriptors stay for the node's own
 // files. Works by defining accept() and accept4() in the executable, ahead of the C library's.
 void guard_accept(int spare);
+
+// From here on (guard_accept first), a connection accepted on the listening `port` that brings
+// no byte for `limit` is shut down: its owner (CAF) sees it closed and frees the descriptor, so
+// a peer that connects and stays silent, or stalls its TLS handshake, cannot hold one for good.
+// A BASP peer sends a heartbeat every kHeartbeatInterval (actors/node.h), so a live one is never
+// that quiet. A watchdog thread checks once a second (TCP_INFO's bytes received).
+void shut_idle_connections(uint16_t port, std::chrono::seconds limit);
 
 }  // namespace pio::node

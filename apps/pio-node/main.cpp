@@ -163,6 +163,10 @@ bool loopback(const std::string& host) {
   return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+// A client-API connection that brings no byte for this long is shut down (a live BASP peer
+// sends a heartbeat every 0.5 s; one that never finishes its handshake would hold a descriptor).
+constexpr std::chrono::seconds kIdleConnectionLimit{10};
+
 // How the client-API port opens: plain (loopback, or beyond with --insecure), mutual TLS, or
 // not at all (--api-key without TLS: a credential-free port beside a key-protected HTTP API
 // would make the key pointless).
@@ -294,6 +298,7 @@ int main(int argc, char** argv) {
       std::cout << "client port: off (--api-key without TLS)" << std::endl;
     } else {
       const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
+      pio::node::shut_idle_connections(port, kIdleConnectionLimit);
       if (port_mode == PortMode::tls) std::cerr << "pio-node: client-API port: mutual TLS, peers signed by " << a.tls.ca << "\n";
       std::cout << "listening on " << a.host << ":" << port << std::endl;
     }
