@@ -13,9 +13,10 @@ start_node() {
   node_pid=$!
   pids+=("$node_pid")
   for _ in $(seq 1 300); do
-    port="$(sed -n 's/^listening on [0-9.]*:\([0-9]*\)$/\1/p' "$work/$name.out")"
+    # The node's shell may not have created the file yet.
+    port="$(sed -n 's/^listening on [0-9.]*:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
     [ -n "$port" ] && return 0
-    grep -q "^client port: off" "$work/$name.out" && return 0
+    grep -qs "^client port: off" "$work/$name.out" && return 0
     kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
     sleep 0.1
   done

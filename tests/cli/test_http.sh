@@ -26,8 +26,8 @@ start_node() {
   node_pid=$!
   pids+=("$node_pid")
   for _ in $(seq 1 300); do
-    http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out")"
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out")"
+    http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
+    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
     # With --api-key (and no TLS) the client-API port stays closed: "client port: off".
     [ -n "$http" ] && { [ -n "$port" ] || grep -q '^client port: off' "$work/$name.out"; } && return 0
     kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
