@@ -30,6 +30,7 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<CacheTierStats>("pio::CacheTierStats")
       .add_message_type<std::vector<CacheTierStats>>("std::vector<pio::CacheTierStats>")
       .add_message_type<StatsReport>("pio::StatsReport")
+      .add_message_type<NodeHealth>("pio::NodeHealth")
       .add_message_type<std::vector<uint8_t>>("std::vector<uint8_t>")
       .add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>")
       .add_message_type<stream_sink>("pio::stream_sink")

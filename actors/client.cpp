@@ -181,6 +181,7 @@ std::future<ChatResult> Client::complete(ChatRequest request) {
     result->usage = e.usage;
     result->timings = e.timings;
     result->error = e.error;
+    result->seed = e.seed;
     promise->set_value(std::move(*result));
   });
   return future;

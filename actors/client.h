@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -36,6 +37,7 @@ struct ChatResult {
   Usage usage;
   StageTimings timings;
   ErrorInfo error;            // code none unless finish_reason is error (or cancelled)
+  std::optional<uint64_t> seed = std::nullopt;  // it sampled with (as sampling.seed: the same answer)
 };
 
 // How a client reaches a remote node and how long it waits.

@@ -13,6 +13,7 @@
 
 #include "messages/chat.h"
 #include "messages/events.h"
+#include "messages/health.h"
 #include "messages/pipeline.h"
 #include "messages/stats.h"
 
@@ -39,6 +40,7 @@ using output_atom = caf::atom_constant<caf::atom("output")>;
 using group_atom = caf::atom_constant<caf::atom("group")>;
 using shrink_atom = caf::atom_constant<caf::atom("shrink")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
 
 // A client's receiver of one or more requests' stream events.
 using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
@@ -77,12 +79,13 @@ using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
 
 // Admission, the pipeline and supervision. Besides the front door: engine groups' events, the
 // periodic memory and deadline check, drain (stop admitting; replies once nothing runs), abort
-// (every request in flight ends now with this error; replies when sent) and, for tests and
-// tools, the current engine group's handle.
+// (every request in flight ends now with this error; replies when sent), health (the stages that
+// are down, for /health) and, for tests and tools, the current engine group's handle.
 using supervisor_actor = node_api::extend<caf::reacts_to<event_atom, StreamEvent>,
                                           caf::reacts_to<tick_atom>,
                                           caf::replies_to<drain_atom>::with<bool>,
                                           caf::replies_to<abort_atom, std::string>::with<bool>,
+                                          caf::replies_to<health_atom>::with<NodeHealth>,
                                           caf::replies_to<engine_atom>::with<engine_actor>>;
 
 // Tokenizer pool worker: the chat template's ids for a request (one placeholder per image).

@@ -69,4 +69,12 @@ void Node::end_all(const std::string& why) {
   self->request(supervisor_, std::chrono::seconds(5), abort_atom::value, why).receive([](bool) {}, [](caf::error&) {});
 }
 
+NodeHealth Node::health(std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{*system_};
+  NodeHealth health{{"supervisor"}};
+  self->request(supervisor_, timeout, health_atom::value)
+      .receive([&](NodeHealth& h) { health = std::move(h); }, [](caf::error&) {});
+  return health;
+}
+
 }  // namespace pio

@@ -49,6 +49,10 @@ class Node {
   // drain that timed out). Returns once the events are sent, or after 5 s.
   void end_all(const std::string& why);
 
+  // The supervisor's health report; a supervisor that does not answer within the timeout
+  // reads as unhealthy (down: "supervisor").
+  NodeHealth health(std::chrono::milliseconds timeout);
+
  private:
   bool tls_;
   std::unique_ptr<caf::actor_system_config> config_;

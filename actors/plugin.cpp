@@ -2,48 +2,67 @@
 
 #include <dlfcn.h>
 
+#include <filesystem>
 #include <stdexcept>
 
 #include <caf/typed_event_based_actor.hpp>
 
-namespace pio {
+#include "actors/plugin_library.h"
 
-std::vector<filter_actor> spawn_request_filters(caf::actor_system& sys, const PluginRegistry& registry) {
-  std::vector<filter_actor> out;
-  for (const auto& filter : registry.request_filters()) {
-    out.push_back(sys.spawn([](std::shared_ptr<RequestFilter> filter) -> filter_actor::behavior_type {
-      return {[filter](filter_atom, ChatRequest& request) -> caf::result<ChatRequest> {
-        try {
-          filter->filter(request);
-          return std::move(request);
-        } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::runtime_error, std::string("refused by a plug-in: ") + e.what());
-        }
-      }};
-    }, filter));
+namespace pio {
+namespace {
+
+// Runs one call of plug-in code; what it throws becomes the reply's error (see spawn_stage).
+template <class Self, class T, class Call>
+caf::result<T> guarded(Self* self, T& value, Call call) {
+  try {
+    call(value);
+    return std::move(value);
+  } catch (const std::exception& e) {
+    return caf::make_error(caf::sec::runtime_error, std::string(e.what()));
+  } catch (...) {
+    // The plug-in's state is unknown: this actor stops, and the supervisor decides what next.
+    self->quit(caf::exit_reason::unhandled_exception);
+    return caf::make_error(caf::exit_reason::unhandled_exception);
   }
-  return out;
 }
 
-std::vector<output_actor> spawn_output_processors(caf::actor_system& sys, const PluginRegistry& registry) {
-  std::vector<output_actor> out;
-  for (const auto& processor : registry.output_processors()) {
-    out.push_back(sys.spawn([](std::shared_ptr<OutputProcessor> processor) -> output_actor::behavior_type {
-      return {[processor](output_atom, StreamEvent& event) -> caf::result<StreamEvent> {
-        try {
-          processor->process(event);
-          return std::move(event);
-        } catch (const std::exception& e) {
-          return caf::make_error(caf::sec::runtime_error, std::string("plug-in output processor: ") + e.what());
-        }
-      }};
-    }, processor));
+}  // namespace
+
+filter_actor spawn_stage(caf::actor_system& sys, const PluginStage<RequestFilter>& stage) {
+  return sys.spawn(
+      [](filter_actor::pointer self, std::shared_ptr<RequestFilter> filter) -> filter_actor::behavior_type {
+        return {[self, filter](filter_atom, ChatRequest& request) {
+          return guarded(self, request, [&](ChatRequest& r) { filter->filter(r); });
+        }};
+      },
+      stage.object);
+}
+
+output_actor spawn_stage(caf::actor_system& sys, const PluginStage<OutputProcessor>& stage) {
+  return sys.spawn(
+      [](output_actor::pointer self, std::shared_ptr<OutputProcessor> processor) -> output_actor::behavior_type {
+        return {[self, processor](output_atom, StreamEvent& event) {
+          return guarded(self, event, [&](StreamEvent& e) { processor->process(e); });
+        }};
+      },
+      stage.object);
+}
+
+StageFailure stage_failure(const std::string& stage, const caf::error& error, ErrorCode refusal) {
+  if (error == caf::sec::runtime_error) {
+    const caf::message& context = error.context();
+    const std::string why = context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string();
+    return {refusal, (refusal == ErrorCode::bad_request ? "refused by plug-in " : "plug-in ") + stage + ": " + why};
   }
-  return out;
+  if (error == caf::exit_reason::unhandled_exception)
+    return {ErrorCode::internal, "plug-in " + stage + " failed (it threw an exception that is not a std::exception)"};
+  return {ErrorCode::internal, "plug-in " + stage + " stopped before it answered (" + caf::to_string(error) + ")"};
 }
 
 void load_plugins(const std::vector<std::string>& paths, PluginRegistry& registry) {
   for (const auto& path : paths) {
+    check_shared_object(path);
     void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) throw std::runtime_error("cannot load plug-in " + path + ": " + dlerror());
     using Entry = void (*)(PluginRegistry&);
@@ -52,7 +71,15 @@ void load_plugins(const std::vector<std::string>& paths, PluginRegistry& registr
       dlclose(library);
       throw std::runtime_error("plug-in " + path + " has no entry point pio_plugin_register(pio::PluginRegistry&)");
     }
-    entry(registry);
+    registry.set_library(std::filesystem::path(path).filename().string());
+    try {
+      entry(registry);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("plug-in " + path + ": pio_plugin_register failed: " + e.what());
+    } catch (...) {
+      throw std::runtime_error("plug-in " + path + ": pio_plugin_register threw an exception that is not a std::exception");
+    }
+    registry.set_library({});
   }
 }
 

@@ -43,6 +43,7 @@ router_actor::behavior_type router_behavior(router_pointer self, uint32_t groups
                     sum->kv_blocks_total += l.kv_blocks_total;
                     sum->kv_bytes_per_block = l.kv_bytes_per_block;
                     sum->kv_blocks_touched += l.kv_blocks_touched;
+                    sum->image_bytes += l.image_bytes;
                     if (--*pending == 0) promise.deliver(*sum);
                   },
                   [=](caf::error& e) mutable { promise.deliver(std::move(e)); });

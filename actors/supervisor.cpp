@@ -10,6 +10,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/clock.h"
+#include "actors/plugin_stages.h"
 #include "actors/profiler_actor.h"
 #include "actors/router.h"
 #include "actors/workers.h"
@@ -40,8 +41,7 @@ struct Children {
   engine_actor engine;
   router_actor router;
   profiler_actor profiler;
-  std::vector<filter_actor> filters;  // plug-in stages
-  std::vector<output_actor> outputs;
+  PluginStages plugins;
 };
 
 struct SupervisorState {
@@ -86,14 +86,11 @@ class Supervisor {
     self_->monitor(st_.kids->profiler);
     self_->monitor(st_.kids->tokenizer);
     self_->monitor(st_.kids->preprocessor);
+    if (s.plugins) st_.kids->plugins = PluginStages(s.plugins);
+    st_.kids->plugins.start(self_);
     // They end with the supervisor.
-    if (s.plugins) {
-      st_.kids->filters = spawn_request_filters(sys, *s.plugins);
-      st_.kids->outputs = spawn_output_processors(sys, *s.plugins);
-    }
     self_->attach_functor([kids = st_.kids] {
-      for (const auto& f : kids->filters) caf::anon_send_exit(f, caf::exit_reason::user_shutdown);
-      for (const auto& o : kids->outputs) caf::anon_send_exit(o, caf::exit_reason::user_shutdown);
+      kids->plugins.stop();
       caf::anon_send_exit(kids->engine, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->router, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
@@ -109,6 +106,7 @@ class Supervisor {
       return refuse(id, sink, ErrorCode::bad_request,
                     "max_tokens must be in [1, " + std::to_string(st_.settings.max_tokens_limit) + "]");
     if (request.deadline_ms < 0) return refuse(id, sink, ErrorCode::bad_request, "deadline_ms must be >= 0");
+    if (!request.sampling.seed) request.sampling.seed = fresh_seed();  // before anything runs: replayable
     self_->monitor(sink);
     InFlight r;
     r.sink = sink;
@@ -170,6 +168,7 @@ class Supervisor {
   // A child died: restart it; the requests it held end with an error event. A client's sink
   // went away: its requests free their sequences at the next step.
   void on_down(const caf::down_msg& down) {
+    if (st_.kids->plugins.on_down(self_, down.source, monotonic_s())) return;  // restarted, or held down
     if (down.source == st_.kids->engine.address()) {
       spawn_engine_group();  // the requests the dead one held end with an error
     } else if (down.source == st_.kids->router.address()) {
@@ -209,6 +208,9 @@ class Supervisor {
     return promise;
   }
 
+  // The stages that are down (empty: healthy).
+  NodeHealth health() const { return {st_.kids->plugins.down()}; }
+
   caf::typed_response_promise<bool> drain() {
     st_.draining = true;
     auto promise = self_->make_response_promise<bool>();
@@ -219,15 +221,17 @@ class Supervisor {
 
  private:
   // What the thresholds judge (MiB): what pio holds (the memory it started with, KV blocks in
-  // use, the cache's hot tier, images in flight). RSS is the backstop for what that misses:
-  // when it says more, freed heap memory goes back to the system (malloc_trim, at most once a
-  // second) and RSS, less the KV pool's pages that stay resident while their blocks are free,
-  // is judged too.
+  // use, the cache's hot tier, images' pixels here and at the engine). Process RSS is the
+  // backstop against what that misses, judged against the hard threshold only (RSS keeps what
+  // the allocator and libraries do not give back, so against soft it would hold admission shut
+  // for good): when it reaches hard, freed heap memory goes back to the system first
+  // (malloc_trim, at most once a second), and RSS less the KV pool's pages that stay resident
+  // while their blocks are free is judged.
   double memory_mb() {
     if (st_.settings.memory_mb) return st_.settings.memory_mb();
     constexpr double kMiB = 1024.0 * 1024.0;
     const EngineLoad& l = st_.load;
-    double held = st_.base_mb + static_cast<double>(l.kv_blocks_used * l.kv_bytes_per_block) / kMiB;
+    double held = st_.base_mb + static_cast<double>(l.kv_blocks_used * l.kv_bytes_per_block + l.image_bytes) / kMiB;
     if (const auto& cache = st_.settings.engine.cache)
       for (const auto& tier : cache->stats())
         if (tier.tier == "hot") held += static_cast<double>(tier.bytes) / kMiB;
@@ -236,13 +240,13 @@ class Supervisor {
     const double kv_idle_mb =
         static_cast<double>(std::max<int64_t>(0, l.kv_blocks_touched - l.kv_blocks_used) * l.kv_bytes_per_block) / kMiB;
     double rss = resident_mb() - kv_idle_mb;
-    if (st_.admission->level(rss) <= st_.admission->level(held)) return held;
+    if (st_.admission->level(rss) != MemoryLevel::hard) return held;
     if (const double now = monotonic_s(); st_.last_trim_s < 0 || now - st_.last_trim_s >= 1) {
       malloc_trim(0);
       st_.last_trim_s = now;
       rss = resident_mb() - kv_idle_mb;
     }
-    return std::max(held, rss);
+    return st_.admission->level(rss) == MemoryLevel::hard ? std::max(held, rss) : held;
   }
 
   void spawn_engine_group() {
@@ -288,16 +292,30 @@ class Supervisor {
 
   // Plug-ins' output processors, in order, then the client.
   void through_outputs(StreamEvent e, size_t stage) {
-    if (stage == st_.kids->outputs.size()) {
+    const PluginStages& plugins = st_.kids->plugins;
+    if (stage == plugins.outputs()) {
       deliver(std::move(e));
       return;
     }
     const uint64_t id = e.request_id;
-    self_->request(st_.kids->outputs[stage], caf::infinite, output_atom::value, std::move(e))
+    if (!plugins.output(stage)) {
+      plugin_failed(id, {ErrorCode::internal, PluginStages::down_message(plugins.output_name(stage))});
+      return;
+    }
+    self_->request(plugins.output(stage), caf::infinite, output_atom::value, std::move(e))
         .then([this, stage](StreamEvent& processed) { through_outputs(std::move(processed), stage + 1); },
-              [this, id](caf::error& err) {
-                if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::internal, self_->system().render(err)));
+              [this, id, name = plugins.output_name(stage)](caf::error& err) {
+                plugin_failed(id, stage_failure(name, err, ErrorCode::internal));
               });
+  }
+
+  // A plug-in stage failed the request (or is down): it ends now with that error, and the
+  // engine, if it holds it, stops its work.
+  void plugin_failed(uint64_t id, const StageFailure& failure) {
+    const auto it = st_.requests.find(id);
+    if (it == st_.requests.end()) return;
+    if (it->second.at_engine) self_->send(st_.kids->router, cancel_atom::value, id);
+    end(id, error_event(id, failure.code, failure.message));
   }
 
   void deliver(StreamEvent e) {
@@ -320,19 +338,24 @@ class Supervisor {
 
   // Plug-ins' request filters, in order, then the pipeline.
   void filter(uint64_t id, size_t stage) {
-    if (stage == st_.kids->filters.size()) {
+    const PluginStages& plugins = st_.kids->plugins;
+    if (stage == plugins.filters()) {
       run_pipeline(id);
       return;
     }
-    self_->request(st_.kids->filters[stage], caf::infinite, filter_atom::value, st_.requests.at(id).request)
+    if (!plugins.filter(stage)) {
+      plugin_failed(id, {ErrorCode::internal, PluginStages::down_message(plugins.filter_name(stage))});
+      return;
+    }
+    self_->request(plugins.filter(stage), caf::infinite, filter_atom::value, st_.requests.at(id).request)
         .then(
             [this, id, stage](ChatRequest& request) {
               if (!st_.requests.count(id)) return;
               st_.requests.at(id).request = std::move(request);
               filter(id, stage + 1);
             },
-            [this, id](caf::error& err) {
-              if (st_.requests.count(id)) end(id, error_event(id, ErrorCode::bad_request, self_->system().render(err)));
+            [this, id, name = plugins.filter_name(stage)](caf::error& err) {
+              plugin_failed(id, stage_failure(name, err, ErrorCode::bad_request));
             });
   }
 
@@ -429,6 +452,7 @@ class Supervisor {
     e.timings.preprocess_ms = r.timings.preprocess_ms;
     e.timings.ttft_ms = ttft;
     e.timings.total_ms = (now - r.arrival_s) * 1000;
+    e.seed = r.request.sampling.seed;
     self_->send(st_.kids->profiler, done_atom::value, e.finish_reason, e.usage, e.timings);
     self_->send(r.sink, event_atom::value, std::move(e));
     if (r.at_engine) self_->send(st_.kids->router, done_atom::value, id);
@@ -464,6 +488,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Nod
         sup->end_all(why);
         return true;
       },
+      [sup](health_atom) { return sup->health(); },
       [self](engine_atom) { return self->state.kids->engine; },
   };
 }

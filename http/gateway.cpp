@@ -246,7 +246,16 @@ void HttpGateway::routes() {
         {"data", {{{"id", settings_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "pio"}}}}};
     res.set_content(models.dump(), "application/json");
   });
-  s.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("{\"status\":\"ok\"}", "application/json"); });
+  s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    // 503 naming the stages that are down (a plug-in stage held down, or a silent supervisor).
+    const NodeHealth health = node_.health(std::chrono::seconds(5));
+    nlohmann::json body = {{"status", health.healthy() ? "ok" : "unhealthy"}};
+    if (!health.healthy()) {
+      body["down"] = health.down;
+      res.status = 503;
+    }
+    res.set_content(body.dump(), "application/json");
+  });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     guarded(res, [&] {
       client_->stats(std::chrono::seconds(5));  // refreshes the load gauges

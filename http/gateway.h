@@ -1,7 +1,7 @@
 // The HTTP gateway: an OpenAI-compatible front door (cpp-httplib) on a node in this process.
 // POST /v1/chat/completions and /v1/completions go to the node through pio::Client (one sink
 // actor per request), streamed as server-sent events or answered whole; GET /v1/models,
-// /health, /metrics (the profiler's prometheus registry, text format) and / (the chat page).
+// /health (200, or 503 naming the stages that are down), /metrics (the profiler's prometheus registry, text format) and / (the chat page).
 // Errors are OpenAI error JSON with their status (api_error.h); a streaming client that goes
 // away cancels its request.
 #pragma once

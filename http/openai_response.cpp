@@ -42,6 +42,11 @@ json base(const ResponseInfo& info, const char* object) {
   return {{"id", info.id}, {"object", object}, {"created", info.created}, {"model", info.model}};
 }
 
+// The seed the answer sampled with, as the request's signed `seed` reads it (so it replays).
+void add_seed(json& body, const StreamEvent& final) {
+  if (final.seed) body["seed"] = static_cast<int64_t>(*final.seed);
+}
+
 }  // namespace
 
 std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final) {
@@ -64,6 +69,7 @@ std::string completion_body(const ResponseInfo& info, const std::string& text, c
   body["choices"] = json::array({std::move(choice)});
   body["usage"] = usage_json(final.usage);
   body["timings"] = timings_json(final.timings);
+  add_seed(body, final);
   return dump(body);
 }
 
@@ -110,7 +116,8 @@ std::string StreamFormatter::finish(const StreamEvent& final) {
       reason = "tool_calls";
     }
   }
-  const json timings = {{"timings", timings_json(final.timings)}};
+  json timings = {{"timings", timings_json(final.timings)}};
+  add_seed(timings, final);
   if (info_.chat)
     out += chunk({{"index", 0}, {"delta", json::object()}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
   else

@@ -2,7 +2,8 @@
 // server-sent events of a stream (chat.completion.chunk / text_completion chunks, a usage chunk
 // when stream_options.include_usage, then `data: [DONE]`). The usage has
 // prompt_tokens_details.cached_tokens; a `timings` object (milliseconds per stage, as
-// llama.cpp's server adds) rides along. Reference: the OpenAI API reference, "The chat
+// llama.cpp's server adds) rides along, and a top-level `seed` (the one the answer sampled with,
+// drawn by the node when the request had none; on the final chunk of a stream). Reference: the OpenAI API reference, "The chat
 // completion object" and "The chat completion chunk object".
 #pragma once
 

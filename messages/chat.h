@@ -9,6 +9,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/optional_field.h"
 #include "model/sampler.h"
 
 namespace pio {
@@ -54,7 +55,8 @@ struct ChatRequest {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, SamplingOptions& x) {
-  return f(caf::meta::type_name("pio::SamplingOptions"), x.temperature, x.top_k, x.top_p, x.seed, x.min_p,
+  return f(caf::meta::type_name("pio::SamplingOptions"), x.temperature, x.top_k, x.top_p,
+           optional_field(x.seed), x.min_p,
            x.repetition_penalty, x.presence_penalty, x.frequency_penalty);
 }
 

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
+
+#include "messages/optional_field.h"
 
 namespace pio {
 
@@ -47,6 +50,9 @@ struct StreamEvent {
   Usage usage;                    // on the final event
   StageTimings timings;           // on the final event
   ErrorInfo error;                // on a final event that ends in error
+  // On the final event of an admitted request: the seed it sampled with (the request's, or one
+  // the node drew), to replay it.
+  std::optional<uint64_t> seed = std::nullopt;
 };
 
 template <class Inspector>
@@ -68,7 +74,7 @@ typename Inspector::result_type inspect(Inspector& f, StageTimings& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StreamEvent& x) {
   return f(caf::meta::type_name("pio::StreamEvent"), x.request_id, x.text, x.token_ids, x.final, x.finish_reason,
-           x.usage, x.timings, x.error);
+           x.usage, x.timings, x.error, optional_field(x.seed));
 }
 
 }  // namespace pio

@@ -69,6 +69,7 @@ struct EngineLoad {
   int64_t kv_blocks_total = 0;
   int64_t kv_bytes_per_block = 0;
   int64_t kv_blocks_touched = 0;  // the pool's high-water mark (resident pages)
+  int64_t image_bytes = 0;        // pixels of the images waiting for or in the vision encoder
 };
 
 template <class Inspector>
@@ -112,7 +113,7 @@ typename Inspector::result_type inspect(Inspector& f, StepStats& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineLoad& x) {
   return f(caf::meta::type_name("pio::EngineLoad"), x.running, x.waiting, x.kv_blocks_used, x.kv_blocks_total,
-           x.kv_bytes_per_block, x.kv_blocks_touched);
+           x.kv_bytes_per_block, x.kv_blocks_touched, x.image_bytes);
 }
 
 }  // namespace pio

@@ -28,6 +28,7 @@ GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPro
   const SequenceGuard guard{cache, cache.add_sequence()};
   Sampler sampler(options.sampling, prompt.ids);
   GenerateResult result;
+  result.seed = sampler.seed();
   result.tokens.reserve(static_cast<size_t>(std::max(options.max_tokens, 0)));
   auto t0 = std::chrono::steady_clock::now();
   const PrefillEntry entry{&prompt, guard.seq, false};

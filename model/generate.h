@@ -26,6 +26,7 @@ struct GenerateResult {
   std::vector<int32_t> tokens;  // the stop id included when one ended generation
   double prefill_seconds = 0;   // time to the first token
   double decode_seconds = 0;    // the remaining tokens
+  uint64_t seed = 0;            // the sampler's (options.sampling.seed, or the fresh one it drew)
 };
 
 // The sequence's KV blocks are released before returning, also on error.

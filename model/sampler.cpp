@@ -5,8 +5,30 @@
 #include <iterator>
 #include <limits>
 #include <numeric>
+#include <random>
 
 namespace pio {
+namespace {
+
+// Sebastiano Vigna's splitmix64 finaliser: every input bit moves every output bit.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+uint64_t fresh_seed() {
+  std::random_device device;
+  const uint64_t bits = (uint64_t{device()} << 32) ^ device();
+  return bits >> 1;
+}
+
+double sample_draw(uint64_t seed, uint64_t index) {
+  return static_cast<double>(splitmix64(splitmix64(seed) ^ index) >> 11) * 0x1.0p-53;
+}
 
 int32_t argmax(std::span<const float> logits) {
   // Two passes the compiler vectorises, not max_element's serial compare chain (a decode row
@@ -30,12 +52,13 @@ float penalised_logit(float logit, bool in_prompt, int32_t count, const Sampling
   return logit;
 }
 
-Sampler::Sampler(const SamplingOptions& options, std::span<const int32_t> prompt)
-    : opt_(options), rng_(options.seed) {
+Sampler::Sampler(const SamplingOptions& options, std::span<const int32_t> prompt, std::span<const int32_t> generated)
+    : opt_(options), seed_(options.seed ? *options.seed : fresh_seed()), index_(generated.size()) {
   if (opt_.has_penalties()) {
     prompt_ids_.assign(prompt.begin(), prompt.end());
     std::sort(prompt_ids_.begin(), prompt_ids_.end());
     prompt_ids_.erase(std::unique(prompt_ids_.begin(), prompt_ids_.end()), prompt_ids_.end());
+    for (int32_t id : generated) ++generated_[id];
   }
 }
 
@@ -43,6 +66,7 @@ int32_t Sampler::next(std::span<const float> logits) {
   const std::span<const float> row = opt_.has_penalties() ? penalised(logits) : logits;
   const int32_t id = opt_.temperature <= 0.0f ? argmax(row) : sample(row);
   if (opt_.has_penalties()) ++generated_[id];
+  ++index_;
   return id;
 }
 
@@ -99,8 +123,12 @@ int32_t Sampler::sample(std::span<const float> logits) {
     while (above < keep && probs_[above] >= opt_.min_p) ++above;
     keep = above;
   }
-  std::discrete_distribution<int32_t> pick(probs_.begin(), probs_.begin() + keep);
-  return order_[static_cast<size_t>(pick(rng_))];
+  // The draw's point on the kept ids' cumulative mass.
+  const double target = sample_draw(seed_, index_) * std::accumulate(probs_.begin(), probs_.begin() + keep, 0.0);
+  double mass = 0;
+  for (int32_t i = 0; i < keep - 1; ++i)
+    if (target < (mass += probs_[i])) return order_[static_cast<size_t>(i)];
+  return order_[static_cast<size_t>(keep - 1)];
 }
 
 }  // namespace pio

@@ -1,11 +1,12 @@
 // Picks the next token from a row of logits: greedy, or sampled the way HF's generate processes
 // logits: repetition penalty (RepetitionPenaltyLogitsProcessor), presence and frequency
 // penalties (OpenAI / vLLM semantics), then temperature, top-k, top-p, min-p (MinPLogitsWarper,
-// applied after top-p as transformers orders its warpers), then a draw reproducible from a seed.
+// applied after top-p as transformers orders its warpers), then a draw that is a function of the
+// seed and the token's index alone (sample_draw), so a sequence resumed anywhere draws the same.
 #pragma once
 
 #include <cstdint>
-#include <random>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -16,7 +17,7 @@ struct SamplingOptions {
   float temperature = 0.0f;         // 0: greedy
   int top_k = 0;                    // 0: no limit
   float top_p = 1.0f;               // 1: no limit
-  uint64_t seed = 0;
+  std::optional<uint64_t> seed = std::nullopt;  // none: a fresh one (fresh_seed); 0 is a seed
   float min_p = 0.0f;               // 0: off; keeps ids with p >= min_p * p_max
   float repetition_penalty = 1.0f;  // 1: off; over prompt and generated ids (HF)
   float presence_penalty = 0.0f;    // 0: off; subtracted once from every generated id's logit
@@ -27,20 +28,34 @@ struct SamplingOptions {
   }
 };
 
+// A seed from the system's entropy source (std::random_device), below 2^63 so that it reads the
+// same as a signed 64-bit integer (OpenAI's `seed`).
+uint64_t fresh_seed();
+
+// The uniform draw in [0, 1) that picks the token at `index` (0: the first generated token) of a
+// sequence sampled with `seed`: splitmix64 of the two, nothing else.
+double sample_draw(uint64_t seed, uint64_t index);
+
 class Sampler {
  public:
-  // prompt: the ids the repetition penalty covers besides the generated ones.
-  explicit Sampler(const SamplingOptions& options, std::span<const int32_t> prompt = {});
+  // prompt: the ids the repetition penalty covers besides the generated ones. generated: ids
+  // this sequence generated already (resuming it): the penalties count them, and the next draw
+  // is the one of index generated.size(). Without options.seed, a fresh_seed() is used (seed()).
+  explicit Sampler(const SamplingOptions& options, std::span<const int32_t> prompt = {},
+                   std::span<const int32_t> generated = {});
 
   // Picks the next id from one row of logits and records it as generated.
   int32_t next(std::span<const float> logits);
+  // The seed the draws come from.
+  uint64_t seed() const { return seed_; }
 
  private:
   std::span<const float> penalised(std::span<const float> logits);
   int32_t sample(std::span<const float> logits);
 
   SamplingOptions opt_;
-  std::mt19937_64 rng_;
+  uint64_t seed_;
+  uint64_t index_;                                   // of the next generated token
   std::unordered_map<int32_t, int32_t> generated_;  // id -> occurrences among generated ids
   std::vector<int32_t> prompt_ids_;                  // distinct prompt ids (penalties only)
   std::vector<float> work_;                          // penalised logits

@@ -17,6 +17,11 @@ class ScratchBuffer {
     size_ = n;
   }
   float* data() { return data_.get(); }
+  // Returns the memory (to the allocator, which gives a buffer this large back to the system).
+  void release() {
+    data_.reset();
+    size_ = 0;
+  }
 
  private:
   std::unique_ptr<float[]> data_;

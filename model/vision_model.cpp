@@ -73,6 +73,15 @@ void VisionModel::reserve(int64_t rows) {
   capacity_ = rows;
 }
 
+void VisionModel::release_buffers_over(int64_t rows) {
+  if (capacity_ <= rows) return;
+  pass_ = Pass::done;  // an encode left unfinished is abandoned: the next one begins anew
+  for (ScratchBuffer* b : {&x_, &xn_, &qkv_, &attn_, &mlp_, &pos_, &cos_, &sin_, &merge_hidden_, &embeds_}) b->release();
+  for (auto& d : deepstack_) d.release();
+  capacity_ = 0;
+  out_ = {};
+}
+
 // The position embeddings, the rotary tables and the attention segments (the patch embedding
 // itself is the first pass).
 void VisionModel::prepare(std::span<const PixelValues> images) {

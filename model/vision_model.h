@@ -47,6 +47,10 @@ class VisionModel {
   const VisionOutput& finish();
   // Patch rows of the encode under way (one block is 2 * rows() of advance's work).
   int64_t rows() const { return rows_; }
+  // Between encodes (an unfinished one is abandoned): frees the work buffers when they were
+  // grown for more than `rows` patch rows, so a rare huge image does not keep its memory; the
+  // next encode allocates again.
+  void release_buffers_over(int64_t rows);
 
  private:
   void check(const PixelValues& image, size_t index) const;

@@ -10,6 +10,9 @@
 namespace pio {
 namespace {
 
+// Patch rows the vision encoder's work buffers keep between encodes (a 1024x1024 image's).
+constexpr int64_t kVisionRowsKept = 4096;
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -68,7 +71,12 @@ std::optional<StreamEvent> EngineGroup::cancel(uint64_t id) {
   core_.cancel(id);
   if (!vision_queue_.empty() && vision_queue_.front() == id) vision_started_ = false;  // abandon its encode
   std::erase(vision_queue_, id);
+  release_idle_vision_buffers();
   return final_event(it->second, "cancelled", 0);
+}
+
+void EngineGroup::release_idle_vision_buffers() {
+  if (vision_queue_.empty() && model_.has_vision()) model_.vision().release_buffers_over(kVisionRowsKept);
 }
 
 StreamEvent EngineGroup::final_event(Request& r, const std::string& reason, double now_s) {
@@ -188,6 +196,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
   const double vision_budget = beside_text ? options_.target_step_ms / 2 : options_.target_step_ms;
   const auto step_start = std::chrono::steady_clock::now();
   advance_vision(vision_budget, now_s, events);
+  release_idle_vision_buffers();
 
   const auto t0 = std::chrono::steady_clock::now();
   // The text step gets what the vision piece left of the target, so the two together (a decoding
@@ -234,9 +243,14 @@ bool EngineGroup::has_work() const {
 }
 
 EngineLoad EngineGroup::load() const {
+  int64_t image_bytes = 0;
+  for (const auto& [id, r] : requests_) {
+    for (const auto& image : r.job.images) image_bytes += static_cast<int64_t>(image.data.size() * sizeof(float));
+    for (const auto& image : r.encoder_input) image_bytes += static_cast<int64_t>(image.data.size() * sizeof(float));
+  }
   return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
           cache_.total_blocks() - cache_.free_blocks(), cache_.total_blocks(),
-          cache_.bytes_per_block(), cache_.touched_blocks()};
+          cache_.bytes_per_block(), cache_.touched_blocks(), image_bytes};
 }
 
 }  // namespace pio

@@ -85,6 +85,8 @@ class EngineGroup {
   // done, or adds its error event.
   void advance_vision(double budget_ms, double now_s, std::vector<StreamEvent>& events);
   void submit_to_core(uint64_t id, std::shared_ptr<const ImageFeatures> images, double now_s);
+  // With nothing left to encode, a huge image's encoder buffers go back to the system.
+  void release_idle_vision_buffers();
   StreamEvent final_event(Request& r, const std::string& reason, double now_s);
 
   Model& model_;

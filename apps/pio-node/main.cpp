@@ -31,7 +31,7 @@ namespace {
 // The per-image pixel budget of a node without --max-pixels: HF's own limit (16.7 M pixels)
 // costs minutes of vision encoding on a CPU. At this budget (about 1024x1024) the 2B encoder
 // takes PIXEL_BUDGET_SECONDS on 2 threads of the machines pio is measured on (README).
-constexpr int64_t kDefaultMaxPixels = 1 << 20;
+constexpr int64_t kDefaultMaxPixels = 640 * 640;
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs", kv_dtype = "auto";
@@ -86,7 +86,7 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--max-queued", a.max_queued, "requests waiting for admission before new ones are refused")
       ->default_val(256)->check(integer_in(1, 1 << 20));
   add_max_pixels_option(&app, a.max_pixels)
-      ->description("largest resized image in pixels (default 1048576, about 1024x1024; at most the checkpoint's size.longest_edge)");
+      ->description("largest resized image in pixels (default 409600, 640x640; at most the checkpoint's size.longest_edge)");
   app.add_option("--tokenizer-workers", a.tokenizer_workers, "tokenizer pool size (0: from the cores)")
       ->default_val(0)->check(integer_in(0, 256, "0: from the cores"));
   app.add_option("--preprocessor-workers", a.preprocessor_workers, "image preprocessor pool size (0: from the cores)")

@@ -99,7 +99,8 @@ void add_chat(CLI::App& app) {
                 << ", generated: " << r.tokens.size() << "\n"
                 << "preprocess: " << timings.preprocess_s * 1000 << " ms, vision encode: " << timings.encode_s * 1000
                 << " ms, prefill (to first token): " << r.prefill_seconds * 1000 << " ms, decode: "
-                << (n > 1 ? (n - 1) / r.decode_seconds : 0.0) << " tok/s\n";
+                << (n > 1 ? (n - 1) / r.decode_seconds : 0.0) << " tok/s\n"
+                << "seed: " << r.seed << "\n";
     }
   });
 }

@@ -52,6 +52,7 @@ void stream_from_node(const std::string& host_port, const ClientOptions& options
               << "queue: " << t.queue_ms << " ms, preprocess: " << t.preprocess_ms << " ms, vision encode: " << t.vision_ms
               << " ms, prefill (to first token): " << t.prefill_ms << " ms, time to first token: " << t.ttft_ms
               << " ms, total: " << t.total_ms << " ms\n";
+    if (last.seed) std::cerr << "seed: " << *last.seed << "\n";
   }
 }
 

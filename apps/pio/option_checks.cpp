@@ -171,7 +171,10 @@ void add_sampling_options(CLI::App* cmd, SamplingOptions& sampling) {
       ->check(real_in(0, kMaxTemperature, false, "0: greedy"));
   cmd->add_option("--top-p", sampling.top_p, "nucleus sampling mass")->default_val(1.0f)->check(real_in(0, 1, true));
   cmd->add_option("--top-k", sampling.top_k, "0: no limit")->default_val(0)->check(integer_in(0, kMaxTopK, "0: no limit"));
-  cmd->add_option("--seed", sampling.seed, "sampling seed")->default_val(0)->check(any_uint64());
+  cmd->add_option_function<uint64_t>(
+         "--seed", [&sampling](const uint64_t& seed) { sampling.seed = seed; },
+         "sampling seed (default: a fresh one per request; --verbose prints it)")
+      ->check(any_uint64());
   cmd->add_option("--min-p", sampling.min_p, "keep ids at least this times as likely as the top one (0: off)")
       ->default_val(0.0f)
       ->check(real_in(0, 1, false, "0: off"));

@@ -23,7 +23,7 @@ start_node() {
   node_pid=$!
   pids+=("$node_pid")
   for _ in $(seq 1 300); do
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"  # not created yet?
+    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
     [ -n "$port" ] && return 0
     kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
     sleep 0.1

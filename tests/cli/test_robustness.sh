@@ -158,4 +158,26 @@ wait "$drain_client"
 grep -q '"error"' "$work/drain.out" || fail "the cut stream got no error event: $(head -c 300 "$work/drain.out")"
 grep -q 'data: \[DONE\]' "$work/drain.out" || fail "the cut stream got no [DONE]: $(head -c 300 "$work/drain.out")"
 
+step "memory thresholds judged on what pio holds: crossed by an image in flight, released once it ends"
+start_node measure
+rss="$(stat_field rss_mb | cut -d. -f1)"
+kill -TERM "$node_pid"; wait "$node_pid" || fail "the node did not exit 0"
+# The 8192x8192 image's float pixels (about 400 MB) are held while it waits for the encoder.
+# Afterwards RSS stays above the soft threshold (what the allocator and libraries keep), which
+# held admission shut for good when the thresholds judged RSS.
+start_node memory --max-pixels 16777216 --request-timeout 15 --memory-soft $((rss + 40)) --memory-hard $((rss + 300))
+(body="$work/big.body" post /v1/chat/completions "$work/big.json" >"$work/big.status") &
+big_client=$!
+for _ in $(seq 1 100); do grep -q "level hard" "$work/memory.err" && break; sleep 0.1; done
+grep -q "level hard" "$work/memory.err" || fail "the image in flight did not cross the hard threshold: $(cat "$work/memory.err")"
+read -r code _ < <(post /v1/chat/completions "$work/hi.json" -m 30)
+[ "$code" = 503 ] || fail "above the hard threshold a new request got $code, expected 503"
+wait "$big_client"
+for _ in $(seq 1 50); do grep -q "level normal" "$work/memory.err" && break; sleep 0.1; done
+grep -q "level normal" "$work/memory.err" || fail "the level did not return to normal after the image ended: $(cat "$work/memory.err")"
+read -r code secs < <(post /v1/chat/completions "$work/hi.json" -m 30)
+[ "$code" = 200 ] || fail "after the load a request got $code"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 5 else 1)" "$secs" || fail "after the load a request took $secs s"
+kill -TERM "$node_pid"; wait "$node_pid" || fail "the node did not exit 0"
+
 echo "test_robustness: all checks passed"

@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(maps_every_field) {
   BOOST_TEST(r.sampling.presence_penalty == 0.5f);
   BOOST_TEST(r.sampling.frequency_penalty == -0.5f);
   BOOST_TEST(r.sampling.repetition_penalty == 1.1f);
-  BOOST_TEST(r.sampling.seed == 42u);
+  BOOST_TEST(r.sampling.seed.value_or(0) == 42u);
   BOOST_TEST(r.stop == (std::vector<std::string>{"a", "bc"}), boost::test_tools::per_element());
   BOOST_TEST(r.client_id == "alice");
   BOOST_REQUIRE(r.messages.size() == 1u);
@@ -75,7 +75,11 @@ BOOST_AUTO_TEST_CASE(defaults_are_openais) {
   BOOST_TEST(p.request.sampling.temperature == 1.0f);
   BOOST_TEST(p.request.sampling.top_p == 1.0f);
   BOOST_TEST(p.request.sampling.top_k == 0);
-  BOOST_TEST(p.request.sampling.seed == ~uint64_t(0));
+  BOOST_TEST(p.request.sampling.seed.value_or(0) == ~uint64_t(0));
+  // No seed (absent or null): none, so the node draws one; 0 is a seed.
+  BOOST_TEST(!parse_chat_request(with({{"max_tokens", 3}}), {}).request.sampling.seed.has_value());
+  BOOST_TEST(!parse_chat_request(with({{"seed", nullptr}}), {}).request.sampling.seed.has_value());
+  BOOST_TEST(parse_chat_request(with({{"seed", 0}}), {}).request.sampling.seed.has_value());
   BOOST_TEST(p.request.max_tokens == 9);
   BOOST_TEST(p.request.stop == std::vector<std::string>{"x"}, boost::test_tools::per_element());
   BOOST_TEST(!p.stream);

@@ -18,6 +18,7 @@ StreamEvent final_event(const std::string& reason) {
   e.finish_reason = reason;
   e.usage = {12, 5, 4};
   e.timings.ttft_ms = 40;
+  e.seed = 9007199254740993u;  // 2^53 + 1: not a double
   return e;
 }
 
@@ -53,6 +54,7 @@ BOOST_AUTO_TEST_CASE(chat_completion_body) {
   BOOST_TEST(body["usage"]["total_tokens"] == 17);
   BOOST_TEST(body["usage"]["prompt_tokens_details"]["cached_tokens"] == 4);
   BOOST_TEST(body["timings"]["ttft_ms"] == 40.0);
+  BOOST_TEST(body["seed"].get<int64_t>() == 9007199254740993);
 }
 
 BOOST_AUTO_TEST_CASE(tool_calls_in_the_body) {
@@ -76,6 +78,14 @@ BOOST_AUTO_TEST_CASE(text_completion_body) {
   BOOST_TEST(body["object"] == "text_completion");
   BOOST_TEST(body["choices"][0]["text"] == " there");
   BOOST_TEST(!body["choices"][0].contains("message"));
+  BOOST_TEST(body["seed"].get<int64_t>() == 9007199254740993);
+  // A seed past 2^63 - 1 reads as the signed value that the request's `seed` maps back to it;
+  // no seed (a request refused before it ran), no field.
+  StreamEvent wide = final_event("stop"), none = final_event("stop");
+  wide.seed = ~uint64_t(0);
+  none.seed.reset();
+  BOOST_TEST(json::parse(completion_body({"cmpl-1", 1, "m", false, false}, "", wide))["seed"].get<int64_t>() == -1);
+  BOOST_TEST(!json::parse(completion_body({"cmpl-1", 1, "m", false, false}, "", none)).contains("seed"));
 }
 
 BOOST_AUTO_TEST_CASE(chat_stream_with_usage) {
@@ -96,6 +106,8 @@ BOOST_AUTO_TEST_CASE(chat_stream_with_usage) {
   BOOST_TEST(e[3]["choices"][0]["finish_reason"] == "stop");
   BOOST_TEST(e[3]["choices"][0]["delta"].empty());
   BOOST_TEST(e[3]["timings"]["ttft_ms"] == 40.0);
+  BOOST_TEST(e[3]["seed"].get<int64_t>() == 9007199254740993);
+  BOOST_TEST(!e[1].contains("seed"));
   BOOST_TEST(e[4]["choices"].empty());
   BOOST_TEST(e[4]["usage"]["total_tokens"] == 17);
   BOOST_TEST(e[4]["usage"]["prompt_tokens_details"]["cached_tokens"] == 4);

@@ -1,4 +1,5 @@
-// Sampling: greedy limits, top-k / top-p truncation, temperature, reproducibility.
+// Sampling: greedy limits, top-k / top-p truncation, temperature, reproducibility, draws that
+// depend on (seed, token index) alone, a fresh seed when none is given.
 #define BOOST_TEST_MODULE sampler
 #include <boost/test/unit_test.hpp>
 
@@ -150,4 +151,69 @@ BOOST_AUTO_TEST_CASE(min_p_keeps_ids_at_least_min_p_times_the_top_probability) {
   // min_p at its maximum keeps only the top id.
   Sampler top_only({1.0f, 0, 1.0f, 9, 1.0f});
   for (int i = 0; i < 50; ++i) BOOST_TEST(top_only.next(kLogits) == 1);
+}
+
+namespace {
+std::vector<int32_t> draws(Sampler& s, const std::vector<float>& logits, int n) {
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) out.push_back(s.next(logits));
+  return out;
+}
+}  // namespace
+
+// The draw for a token is a function of (seed, index) only: a sampler resumed after k tokens
+// (given them as generated) continues exactly as the one that generated them, penalties too,
+// whatever the logits before were.
+BOOST_AUTO_TEST_CASE(a_resumed_sampler_draws_what_the_original_would) {
+  for (const SamplingOptions& o : {SamplingOptions{1.0f, 0, 1.0f, 7}, SamplingOptions{0.8f, 4, 0.9f, 7, 0.05f, 1.3f, 0.4f, 0.2f}}) {
+    Sampler whole(o, std::vector<int32_t>{1, 2});
+    const std::vector<int32_t> all = draws(whole, kLogits, 60);
+    for (size_t k : {size_t{1}, size_t{17}, size_t{59}}) {
+      Sampler resumed(o, std::vector<int32_t>{1, 2}, std::span(all).first(k));
+      const std::vector<int32_t> rest = draws(resumed, kLogits, static_cast<int>(all.size() - k));
+      BOOST_TEST(rest == std::vector<int32_t>(all.begin() + static_cast<std::ptrdiff_t>(k), all.end()), "resumed at " << k);
+    }
+  }
+  // Without penalties, what came before does not matter either: other logits for 10 steps.
+  Sampler a({1.0f, 0, 1.0f, 99}), b({1.0f, 0, 1.0f, 99});
+  draws(a, kLogits, 10);
+  draws(b, {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 9.0f}, 10);
+  BOOST_TEST(draws(a, kLogits, 50) == draws(b, kLogits, 50));
+}
+
+BOOST_AUTO_TEST_CASE(sample_draw_is_uniform_and_depends_on_seed_and_index) {
+  BOOST_TEST(sample_draw(5, 3) == sample_draw(5, 3));
+  std::set<double> seen;
+  std::vector<int> buckets(10, 0);
+  const int n = 20000;
+  for (uint64_t seed : {uint64_t{0}, uint64_t{1}})
+    for (uint64_t i = 0; i < n / 2; ++i) {
+      const double u = sample_draw(seed, i);
+      BOOST_TEST_REQUIRE((u >= 0.0 && u < 1.0));
+      seen.insert(u);
+      ++buckets[static_cast<size_t>(u * 10)];
+    }
+  BOOST_TEST(seen.size() == static_cast<size_t>(n));  // seeds 0 and 1 share no draw
+  for (int count : buckets) BOOST_TEST(std::abs(count - n / 10) < 4 * std::sqrt(n * 0.1 * 0.9));
+}
+
+// No seed: each sampler draws a fresh one (below 2^63, so it reads the same signed), and the
+// answers differ; seed 0 is a seed like any other.
+BOOST_AUTO_TEST_CASE(without_a_seed_each_sampler_draws_a_fresh_one) {
+  const SamplingOptions unseeded{1.0f, 0, 1.0f};
+  BOOST_TEST(!unseeded.seed.has_value());
+  std::set<uint64_t> seeds;
+  std::set<std::vector<int32_t>> answers;
+  for (int i = 0; i < 4; ++i) {
+    Sampler s(unseeded);
+    BOOST_TEST(s.seed() < (uint64_t{1} << 63));
+    seeds.insert(s.seed());
+    answers.insert(draws(s, kLogits, 64));
+  }
+  BOOST_TEST(seeds.size() == 4u);
+  BOOST_TEST(answers.size() == 4u);
+  Sampler zero({1.0f, 0, 1.0f, 0}), again({1.0f, 0, 1.0f, 0});
+  BOOST_TEST(zero.seed() == 0u);
+  BOOST_TEST(draws(zero, kLogits, 64) == draws(again, kLogits, 64));
+  BOOST_TEST(fresh_seed() != fresh_seed());
 }
