@@ -10,7 +10,7 @@ int main() {
   request.messages = {{"user", {{"", pio::read_image_file("assets/demo.jpg"), true},
                                 {"Describe this image.", {}, false}}}};
   request.max_tokens = 64;
-  request.sampling.temperature = 0.7f;  // with .seed, the same text every time
+  request.sampling.temperature = 0.7f;  // with .seed, the same text every time; without, answer.seed says which
   // Streamed: one callback per text delta, the final event last.
   client->submit(request, [](const pio::StreamEvent& e) { std::cout << e.text << std::flush; });
   // Or the whole answer.

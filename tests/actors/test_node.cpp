@@ -18,34 +18,20 @@
 
 #include "actors/client.h"
 #include "actors/node.h"
-#include "model/checkpoint_maker.h"
 #include "model/generate.h"
 #include "model/image/preprocess.h"
 #include "model/prompt.h"
 #include "serving/chat_request.h"
 #include "storage/tiered_cache.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_checkpoint.h"
 
 using namespace pio;
 using namespace std::chrono_literals;
 
 namespace {
 
-// One tiny checkpoint (with the real Qwen tokenizer) for the whole run.
-const std::filesystem::path& tiny_dir() {
-  static test::TempDir dir{"node"};
-  static const bool made = [] {
-    CheckpointRequest req;
-    req.preset = "tiny";
-    req.seed = 3;
-    req.out = dir.path();
-    req.tokenizer_source = PIO_QWEN_TOKENIZER_DIR;
-    make_checkpoint(req);
-    return true;
-  }();
-  (void)made;
-  return dir.path();
-}
+const std::filesystem::path& tiny_dir() { return test::tiny_checkpoint(); }
 
 std::vector<uint8_t> image_bytes(const std::string& repo_path) {
   return read_image_file(std::filesystem::path(PIO_REPO_DIR) / repo_path);

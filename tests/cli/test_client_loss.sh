@@ -7,9 +7,23 @@
 #   test_client_loss.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
-work="$(mktemp -d)"
-source "$root/tests/cli/node_lib.sh"
-trap cleanup EXIT
+source "$root/tests/cli/node_support.sh"
+
+# wait_exit PID SECONDS: waits for a child to end (else returns 1); its exit status in $status.
+wait_exit() {
+  local pid="$1" tenths=$(( $2 * 10 ))
+  while kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid")" != Z ]; do
+    tenths=$(( tenths - 1 )); [ "$tenths" -gt 0 ] || return 1
+    sleep 0.1
+  done
+  status=0; wait "$pid" || status=$?
+}
+
+# wait_for_output FILE SECONDS: until FILE is non-empty (else returns 1).
+wait_for_output() {
+  for _ in $(seq 1 $(( $2 * 10 ))); do [ -s "$1" ] && return 0; sleep 0.1; done
+  return 1
+}
 "$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 
 # stream NAME: a long streamed answer from the node on $port, in the background ($chat_pid),

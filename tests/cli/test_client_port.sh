@@ -10,9 +10,7 @@
 #   test_client_port.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
-work="$(mktemp -d)"
-source "$root/tests/cli/node_lib.sh"
-trap cleanup EXIT
+source "$root/tests/cli/node_support.sh"
 peer() { python3 "$root/tests/cli/raw_peer.py" "$@"; }
 "$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 "$root/scripts/make-certs" "$work/certs" >/dev/null
@@ -87,7 +85,7 @@ ask "${tls_client[@]}" >/dev/null || fail "--api-key with TLS: chat failed"
 kill -9 "$node_pid"
 start_fails() {  # start_fails LABEL EXPECTED NODE_ARGS...: exit 2 before loading anything
   local label="$1" expected="$2"; shift 2
-  status=0; timeout 60 "$node_bin" --model "$work/tiny" --port 0 --no-cache "$@" >/dev/null 2>"$work/start.err" || status=$?
+  status=0; timeout 60 "$node_bin" --model "$work/tiny" --port 0 --cache-dir "$work/cache-start" "$@" >/dev/null 2>"$work/start.err" || status=$?
   [ "$status" = 2 ] || fail "$label: exit $status"
   grep -q -- "$expected" "$work/start.err" || fail "$label: $(cat "$work/start.err")"
 }

@@ -8,33 +8,14 @@
 #   test_http.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+node_http=1
+source "$(dirname "${BASH_SOURCE[0]}")/node_support.sh"
 step() { echo "test_http: $(date +%T) $*"; }
 for tool in chromium promtool curl node python3; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/test-tools"
 done
 [ -d "$root/tools/test-node/node_modules/openai" ] || fail "the npm openai client is missing: run scripts/test-tools"
 
-# start_node NAME ARGS...: pio-node with the HTTP API on free ports; sets $http and $node_pid.
-start_node() {
-  local name="$1"; shift
-  "$node_bin" --model "$work/tiny" --port 0 --http-port 0 --cache-dir "$work/cache-$name" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  node_pid=$!
-  pids+=("$node_pid")
-  for _ in $(seq 1 300); do
-    http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    # With --api-key (and no TLS) the client-API port stays closed: "client port: off".
-    [ -n "$http" ] && { [ -n "$port" ] || grep -q '^client port: off' "$work/$name.out"; } && return 0
-    kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
-    sleep 0.1
-  done
-  fail "$name printed no 'http listening on' within 30 s"
-}
 # status METHOD PATH [curl args...]: the HTTP status; the body lands in $work/body.
 status() {
   local method="$1" path="$2"; shift 2

@@ -7,29 +7,9 @@
 #   test_node.sh PIO PIO_NODE PLUGIN_DIR REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; plugins="$3"; root="$4"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/node_support.sh"
 image="$root/assets/demo.jpg"
 
-# start_node NAME ARGS...: starts pio-node on a free port; sets $port and $node_pid. Its cache
-# lives in $work/cache-NAME, or $work/cache-$cache_name when that is set.
-start_node() {
-  local name="$1"; shift
-  "$node_bin" --model "$work/tiny" --port 0 --cache-dir "$work/cache-${cache_name:-$name}" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  node_pid=$!
-  pids+=("$node_pid")
-  for _ in $(seq 1 300); do
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    [ -n "$port" ] && return 0
-    kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
-    sleep 0.1
-  done
-  fail "$name printed no 'listening on' within 30 s"
-}
 
 "$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 start_node node

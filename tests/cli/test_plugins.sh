@@ -13,29 +13,10 @@
 #   test_plugins.sh PIO PIO_NODE PLUGIN_DIR
 set -euo pipefail
 pio="$1"; node_bin="$2"; plugins="$3"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+node_http=1
+source "$(dirname "${BASH_SOURCE[0]}")/node_support.sh"
 for tool in curl python3; do command -v "$tool" >/dev/null || fail "$tool is missing"; done
 
-# start_node NAME ARGS...: pio-node with the HTTP API on free ports; sets $port, $http, $node_pid.
-start_node() {
-  local name="$1"; shift
-  "$node_bin" --model "$work/tiny" --port 0 --http-port 0 --cache-dir "$work/cache-$name" "$@" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  node_pid=$!
-  pids+=("$node_pid")
-  for _ in $(seq 1 300); do
-    http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    [ -n "$http" ] && [ -n "$port" ] && return 0
-    kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
-    sleep 0.1
-  done
-  fail "$name printed no 'listening on' within 30 s"
-}
 ask() {  # ask OUT ERR: one `pio chat --node` request; its exit status
   timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "Hello." --max-tokens 6 >"$1" 2>"$2"
 }

@@ -9,29 +9,10 @@
 #   test_robustness.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+node_http=1
+source "$(dirname "${BASH_SOURCE[0]}")/node_support.sh"
 step() { echo "test_robustness: $(date +%T) $*"; }
 
-# start_node NAME ARGS...: pio-node (on $work/${model:-tiny}) with the HTTP API on free ports;
-# sets $http, $port, $node_pid.
-start_node() {
-  local name="$1"; shift
-  "$node_bin" --model "$work/${model:-tiny}" --port 0 --http-port 0 --cache-dir "$work/cache-$name" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  node_pid=$!
-  pids+=("$node_pid")
-  for _ in $(seq 1 300); do
-    http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    [ -n "$http" ] && [ -n "$port" ] && return 0
-    kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
-    sleep 0.1
-  done
-  fail "$name printed no 'http listening on' within 30 s"
-}
 post() {  # post PATH JSON_FILE [curl args...]: prints "STATUS SECONDS"; the body lands in ${body:-$work/body}
   local path="$1" file="$2"; shift 2
   curl -s -o "${body:-$work/body}" -w '%{http_code} %{time_total}\n' -H "Content-Type: application/json" \

@@ -9,36 +9,20 @@
 #include <random>
 #include <set>
 
-#include "model/checkpoint_maker.h"
 #include "model/model.h"
 #include "serving/engine_group.h"
 #include "serving/vision_cache.h"
-#include "tests/support/temp_dir.h"
+#include "tests/support/tiny_checkpoint.h"
 #include "tests/vision/vision_support.h"
 
 using namespace pio;
 
 namespace {
 
-const std::filesystem::path& tiny_with_tokenizer() {
-  static test::TempDir dir{"liveness"};
-  static const bool made = [] {
-    CheckpointRequest req;
-    req.preset = "tiny";
-    req.seed = 4;
-    req.out = dir.path();
-    req.tokenizer_source = PIO_QWEN_TOKENIZER_DIR;
-    make_checkpoint(req);
-    return true;
-  }();
-  (void)made;
-  return dir.path();
-}
-
 struct Harness {
   std::unique_ptr<Backend> backend = make_cpu_backend(1);
-  Model model{tiny_with_tokenizer(), *backend};
-  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(tiny_with_tokenizer());
+  Model model{test::tiny_checkpoint(), *backend};
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
   std::shared_ptr<TieredCache> store = std::make_shared<TieredCache>(TieredCacheOptions{});
   std::unique_ptr<PagedKvCache> kv;
   std::unique_ptr<EngineGroup> group;
