@@ -15,6 +15,7 @@
 #include "actors/router.h"
 #include "actors/workers.h"
 #include "serving/context_limit.h"
+#include "serving/prefix_keys.h"
 
 namespace pio {
 namespace {
@@ -436,7 +437,25 @@ class Supervisor {
     job.stream = r.request.stream;
     job.show_special_tokens = r.request.show_special_tokens;
     job.timings = r.timings;
-    r.at_engine = true;
+    // The prompt's cached KV blocks come from disk on a pool thread, so the engine's step never
+    // waits for a disk read; the job goes on whatever the prefetch found.
+    std::vector<std::string> keys;
+    if (st_.settings.engine.cache)
+      keys = prefix_block_keys(job, st_.settings.engine.model->config(), st_.settings.engine.kv_block_size);
+    if (keys.empty()) {
+      to_engine(std::move(job));
+      return;
+    }
+    auto held = std::make_shared<EngineJob>(std::move(job));
+    const auto go = [this, held] { to_engine(std::move(*held)); };
+    self_->request(st_.kids->preprocessor, std::chrono::seconds(30), prefetch_atom::value, std::move(keys))
+        .then([go](uint64_t) { go(); }, [go](caf::error&) { go(); });
+  }
+
+  void to_engine(EngineJob job) {
+    const auto it = st_.requests.find(job.id);
+    if (it == st_.requests.end()) return;  // ended meanwhile (cancelled, deadline)
+    it->second.at_engine = true;
     self_->send(st_.kids->router, enqueue_atom::value, std::move(job));
   }
 

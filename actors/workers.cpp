@@ -36,14 +36,19 @@ tokenizer_actor::behavior_type tokenizer_worker(std::shared_ptr<const Tokenizer>
 
 preprocessor_actor::behavior_type preprocessor_worker(PreprocessorConfig config, int64_t node_max_pixels,
                                                       std::shared_ptr<TieredCache> cache) {
-  return {[config, node_max_pixels, cache](preprocess_atom, const std::vector<uint8_t>& bytes,
-                                           int64_t max_pixels) -> caf::result<PreparedImage> {
-    try {
-      return prepare_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels), cache.get());
-    } catch (const std::exception& e) {
-      return bad_request(e);
-    }
-  }};
+  return {
+      [config, node_max_pixels, cache](preprocess_atom, const std::vector<uint8_t>& bytes,
+                                       int64_t max_pixels) -> caf::result<PreparedImage> {
+        try {
+          return prepare_image(bytes, config, request_image_limits(config, node_max_pixels, max_pixels), cache.get());
+        } catch (const std::exception& e) {
+          return bad_request(e);
+        }
+      },
+      [cache](prefetch_atom, const std::vector<std::string>& keys) -> uint64_t {
+        return cache ? cache->prefetch(keys) : 0;
+      },
+  };
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 # The tiered cache (storage/): RocksDB's shared library (RocksDB::rocksdb is the static archive),
-# xxHash for content keys and value checksums.
+# xxHash for content keys and value checksums, spdlog's rotating file for RocksDB's info log.
 find_package(RocksDB CONFIG REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+find_package(spdlog CONFIG REQUIRED)

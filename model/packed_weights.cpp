@@ -4,8 +4,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 
@@ -55,6 +58,21 @@ uint64_t hash_key(const std::string& key, const std::vector<PackRequest>& reques
   return checksum64(all, {});
 }
 
+// Deletes the temporary files (NAME.pack.tmpPID) that a packing process left behind when it died,
+// so that they do not fill the disk: those whose process is gone, or is this one.
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t at = name.find(".pack.tmp");
+    if (at == std::string::npos) continue;
+    const std::string digits = name.substr(at + 9);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH)) fs::remove(it->path(), ec);
+  }
+}
+
 }  // namespace
 
 bool parse_weight_scheme(std::string_view name, WeightScheme& out) {
@@ -88,8 +106,8 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   std::snprintf(name, sizeof name, "%016llx.pack", static_cast<unsigned long long>(key_hash));
   const fs::path path = cache_dir.empty() ? fs::path() : cache_dir / name;
   std::string why = cache_dir.empty() ? "no cache directory" : "";
-  if (!path.empty() && !map_existing(path, key_hash) && !build_file(ckpt, path, key_hash, requests))
-    why = "cannot write " + path.string();
+  if (!path.empty()) remove_stale_temporaries(cache_dir);
+  if (!path.empty() && !map_existing(path, key_hash)) why = build_file(ckpt, path, key_hash, requests);
   if (map_ && !map_file) read_into_memory(path);
   unsigned char* payload = nullptr;
   if (map_) {
@@ -152,23 +170,29 @@ void PackedWeights::read_into_memory(const fs::path& path) {
 }
 
 // Packs into a temporary file beside `path`, then renames it into place (a crash leaves no
-// half-written file under the final name), and maps the result read-only.
-bool PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uint64_t key_hash,
-                               const std::vector<PackRequest>& requests) {
+// half-written file under the final name), and maps the result read-only. The file's blocks are
+// allocated before it is mapped: writing a page of a sparse file that the disk has no room for
+// would be a SIGBUS.
+std::string PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uint64_t key_hash,
+                                      const std::vector<PackRequest>& requests) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   const fs::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return false;
-  const size_t bytes = kHeaderBytes + payload_bytes_;
-  void* m = ::ftruncate(fd, static_cast<off_t>(bytes)) == 0
-                ? ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-                : MAP_FAILED;
-  ::close(fd);
-  if (m == MAP_FAILED) {
+  const auto failed = [&](const std::string& what, int error) {
     fs::remove(tmp, ec);
-    return false;
+    return "cannot write " + path.string() + ": " + what + ": " + std::strerror(error);
+  };
+  const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return failed("open", errno);
+  const size_t bytes = kHeaderBytes + payload_bytes_;
+  if (const int error = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); error != 0) {
+    ::close(fd);
+    return failed("allocating " + std::to_string(bytes >> 20) + " MiB", error);
   }
+  void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const int map_error = errno;
+  ::close(fd);
+  if (m == MAP_FAILED) return failed("mmap", map_error);
   auto* payload = static_cast<unsigned char*>(m) + kHeaderBytes;
   pack_all(ckpt, requests, payload, true);
   Header h{};
@@ -178,19 +202,18 @@ bool PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uin
   h.checksum = checksum_of(payload, payload_bytes_);
   std::memcpy(m, &h, sizeof h);
   const bool written = ::msync(m, bytes, MS_SYNC) == 0;
+  const int sync_error = errno;
   ::munmap(m, bytes);
-  if (!written || (fs::rename(tmp, path, ec), ec)) {
-    fs::remove(tmp, ec);
-    return false;
-  }
+  if (!written) return failed("msync", sync_error);
+  if (fs::rename(tmp, path, ec); ec) return failed("rename", ec.value());
   // Written through a 4 KiB-page mapping, the file's cached pages are small ones; dropped (they
   // are clean after the msync), the checksum pass reads them back as huge folios where the file
   // system has them (see map_existing).
   drop_cached_pages(path);
   const std::string rebuilt = origin_;
-  if (!map_existing(path, key_hash)) return false;
+  if (!map_existing(path, key_hash)) return "cannot map " + path.string() + " back";
   origin_ = (rebuilt.empty() ? "packed into " + path.string() : rebuilt);
-  return true;
+  return {};
 }
 
 // The requests over all cores, largest first, each matrix by one thread.

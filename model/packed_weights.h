@@ -38,7 +38,9 @@ class PackedWeights {
   // Packs every request's weight, rewriting *weight to point into this object's memory.
   // cache_dir set: the file cache_dir/<key hash>.pack is mapped when its header (format version,
   // key, size) and XXH3 checksum agree; otherwise (missing, stale or corrupt) it is rebuilt
-  // there. cache_dir empty, or the file cannot be written: packed into memory. `key` names the
+  // there (a temporary file that a dead process left there is deleted first). cache_dir empty,
+  // or the file cannot be written (no space: its blocks are allocated before it is mapped):
+  // packed into memory, origin() saying why. `key` names the
   // checkpoint and the scheme (model_fingerprint). Each source's mapped pages are given back to
   // the checkpoint afterwards. map_file false (--no-mmap): the checked file is read into private
   // memory (model/huge_pages.h) instead of staying mapped, and its page-cache copy is dropped.
@@ -60,8 +62,9 @@ class PackedWeights {
   bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
   // The mapped file's payload copied into memory_, the mapping and the file's cached pages let go.
   void read_into_memory(const std::filesystem::path& path);
-  bool build_file(const Checkpoint& ckpt, const std::filesystem::path& path, uint64_t key_hash,
-                  const std::vector<PackRequest>& requests);
+  // Writes and maps the cache file; empty, or why it could not (the payload is then packed in memory).
+  std::string build_file(const Checkpoint& ckpt, const std::filesystem::path& path, uint64_t key_hash,
+                         const std::vector<PackRequest>& requests);
   // Packs every request into payload, giving back each source's pages as soon as it is packed
   // and, when the payload is a file mapping (to_file), the packed pages once written, so a
   // first load's memory never holds the checkpoint and the packed copy at once.

@@ -5,14 +5,9 @@
 #include <stdexcept>
 
 #include "model/prefill_batch.h"
+#include "serving/prefix_keys.h"
 
 namespace pio {
-namespace {
-
-// A KV block's key in the tiered cache.
-std::string kv_key(const std::string& hash) { return "kv/" + hash; }
-
-}  // namespace
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
@@ -68,7 +63,7 @@ int64_t EngineCore::cached_prefix(uint64_t id) {
   int64_t blocks = 0;
   while (blocks < usable) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(blocks)];
-    if (!cache_.has_block(h) && !store_->contains(kv_key(h))) break;
+    if (!cache_.has_block(h) && !store_->contains(kv_block_key(h))) break;
     ++blocks;
   }
   return blocks * cache_.block_size();
@@ -78,7 +73,7 @@ int64_t EngineCore::attach_prefix(Active& a, int64_t tokens) {
   for (int64_t b = 0; b * cache_.block_size() < tokens; ++b) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(b)];
     if (cache_.share_block(a.seq, h)) continue;
-    const CacheValue stored = store_->get(kv_key(h));  // a corrupt value reads as a miss
+    const CacheValue stored = store_->get(kv_block_key(h));  // a corrupt value reads as a miss
     if (!stored || !cache_.load_block(a.seq, *stored)) break;
   }
   const int64_t attached = cache_.length(a.seq);
@@ -95,7 +90,7 @@ void EngineCore::keep_full_blocks(Active& a) {
   for (; a.registered < full; ++a.registered) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(a.registered)];
     cache_.register_block(a.seq, a.registered, h);
-    if (!store_->contains(kv_key(h))) store_->put(kv_key(h), cache_.export_block(a.seq, a.registered), false);
+    if (!store_->contains(kv_block_key(h))) store_->put(kv_block_key(h), cache_.export_block(a.seq, a.registered), false);
   }
 }
 

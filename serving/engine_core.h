@@ -58,8 +58,10 @@ class EngineCore {
   // id_limit: only ids below it are sampled (the tokenizer's vocabulary inside a padded
   // embedding); 0: all. The cache's block size and count bound the scheduler's KV accounting.
   // With a store, prefix caching is on: full blocks are registered by hash (prefix_hash.h) and
-  // written to the store ("kv/" keys, not kept hot), and a new sequence starts with the longest
-  // run of its leading blocks found in the pool or the store.
+  // put in the store ("kv/" keys, not kept hot; the store's writer thread writes them to disk, so
+  // a step never waits for the disk), and a new sequence starts with the longest run of its
+  // leading blocks found in the pool or the store (read from memory when the job's blocks were
+  // prefetched: serving/prefix_keys.h).
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 

@@ -130,9 +130,22 @@ std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::Model& mo
   const std::string dtype = "weights " + model.config().text.dtype + " as " +
                             std::string(pio::weight_scheme_name(model.weight_scheme())) + ", compute f32, KV " +
                             std::string(pio::kv_dtype_name(kv_dtype));
-  return std::make_shared<pio::TieredCache>(pio::TieredCacheOptions{
-      a.cache_dir, pio::model_fingerprint(a.model, dtype), a.cache_hot_mb << 20, a.cache_warm_mb << 20,
-      a.cache_cold_mb << 20});
+  pio::TieredCacheOptions options{a.cache_dir, pio::model_fingerprint(a.model, dtype), a.cache_hot_mb << 20,
+                                  a.cache_warm_mb << 20, a.cache_cold_mb << 20};
+  options.log = [](const std::string& line) { std::cerr << "pio-node: " + line + "\n" << std::flush; };
+  return std::make_shared<pio::TieredCache>(std::move(options));
+}
+
+// The start line's account of the cache: its bounds, and where it lives with the entries it
+// recovered (and a damaged database moved aside), or why it runs in memory only.
+std::string cache_description(const Args& a, const pio::TieredCache* cache) {
+  if (!cache) return "off";
+  std::string out = std::to_string(a.cache_hot_mb) + "/" + std::to_string(a.cache_warm_mb) + "/" +
+                    std::to_string(a.cache_cold_mb) + " MiB hot/warm/cold, ";
+  if (!cache->has_disk()) return out + "memory only: " + cache->disk_error();
+  out += "in " + a.cache_dir + " (" + std::to_string(cache->recovered()) + " entries recovered";
+  if (const std::string moved = cache->moved_aside(); !moved.empty()) out += "; a damaged database was moved to " + moved;
+  return out + ")";
 }
 
 pio::http::HttpSettings http_settings(const Args& a) {
@@ -224,11 +237,7 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
                   " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB " +
                   std::string(pio::kv_dtype_name(*s.engine.kv_dtype)) + ", memory soft/hard " +
                   std::to_string(a.memory_soft_mb) + "/" + std::to_string(a.memory_hard_mb) + " MiB, cache " +
-                  (!s.engine.cache ? std::string("off")
-                   : std::to_string(a.cache_hot_mb) + "/" + std::to_string(a.cache_warm_mb) + "/" +
-                         std::to_string(a.cache_cold_mb) + " MiB hot/warm/cold, " +
-                         (s.engine.cache->has_disk() ? "in " + a.cache_dir
-                                                     : "memory only: " + s.engine.cache->disk_error()));
+                  cache_description(a, s.engine.cache.get());
   s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(), configuration);
   auto plugins = std::make_shared<pio::PluginRegistry>();
   pio::load_plugins(a.plugins, *plugins);

@@ -85,6 +85,8 @@ cache_name=shared start_node locked
 grep -q "memory only" "$work/locked.err" || fail "a held cache directory was not reported: $(cat "$work/locked.err")"
 kill -TERM "$node_pid" "$cached_pid"
 timeout 60 tail --pid="$cached_pid" -f /dev/null || fail "the cached node did not exit"
+# (the locked node retries the directory in the background: gone too before the restart takes it)
+timeout 60 tail --pid="$node_pid" -f /dev/null || fail "the locked node did not exit"
 cache_name=shared start_node restarted
 ask_image >"$work/c3.txt" || fail "restarted node: chat failed"
 cmp -s "$work/c1.txt" "$work/c3.txt" || fail "the restarted node answers differently"

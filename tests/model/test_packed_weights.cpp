@@ -4,7 +4,12 @@
 #define BOOST_TEST_MODULE packed_weights
 #include <boost/test/unit_test.hpp>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -172,4 +177,45 @@ BOOST_FIXTURE_TEST_CASE(an_unusable_cache_directory_packs_in_memory, Fixture) {
   Loaded in_memory(dir.path(), WeightScheme::BF16, blocker / "weights");
   BOOST_TEST(starts_with(in_memory.origin(), "packed in memory (cannot write "), in_memory.origin());
   BOOST_TEST(in_memory.logits() == Loaded(dir.path(), WeightScheme::BF16, "").logits());
+}
+
+// A disk without room for the pack file (a real fault: RLIMIT_FSIZE makes the allocation fail
+// with EFBIG, as a full disk fails it with ENOSPC): the file's blocks are allocated before it
+// is mapped, so packing never touches a page the disk cannot hold (before: SIGBUS), the weights
+// are packed in memory, the reason is said, and no temporary file is left behind.
+BOOST_FIXTURE_TEST_CASE(a_disk_without_room_packs_in_memory_and_leaves_nothing, Fixture) {
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit saved{};
+  getrlimit(RLIMIT_FSIZE, &saved);
+  rlimit small = saved;
+  small.rlim_cur = 64 << 10;
+  BOOST_REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  std::string origin;
+  std::vector<float> logits;
+  {
+    Loaded loaded(dir.path(), WeightScheme::BF16, cache.path());
+    origin = loaded.origin();
+    logits = loaded.logits();
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+  BOOST_TEST(starts_with(origin, "packed in memory (cannot write "), origin);
+  BOOST_TEST(origin.find("allocating") != std::string::npos, origin);
+  BOOST_TEST(fs::is_empty(cache.path()));
+  BOOST_TEST(logits == Loaded(dir.path(), WeightScheme::BF16, "").logits());
+}
+
+// A temporary pack file whose process is gone is deleted at the next start; one that a live
+// process is writing is left alone.
+BOOST_FIXTURE_TEST_CASE(stale_temporary_pack_files_are_removed, Fixture) {
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const fs::path stale = cache.path() / ("0123456789abcdef.pack.tmp" + std::to_string(dead));
+  const fs::path live = cache.path() / ("0123456789abcdef.pack.tmp" + std::to_string(getppid()));
+  std::ofstream(stale) << std::string(4096, 'x');
+  std::ofstream(live) << "x";
+  Loaded loaded(dir.path(), WeightScheme::BF16, cache.path());
+  BOOST_TEST(!fs::exists(stale));
+  BOOST_TEST(fs::exists(live));
+  BOOST_TEST(starts_with(loaded.origin(), "packed into "), loaded.origin());
 }

@@ -8,6 +8,7 @@
 #include "model/model.h"
 #include "model/prompt.h"
 #include "serving/engine_core.h"
+#include "serving/prefix_keys.h"
 #include "tests/support/temp_dir.h"
 #include "tests/vision/vision_support.h"
 
@@ -192,6 +193,51 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
   unnamed.image_keys.clear();
   BOOST_TEST(answer(engine, unnamed, cached) == alone(unnamed));
   BOOST_TEST(cached == 0);
+}
+
+// prefix_block_keys() names, from the job alone, the blocks the engine stores; prefetched into
+// hot, they reach a new engine without a disk read in its step.
+BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
+  test::TempDir dir("engine-prefix-keys");
+  const TieredCacheOptions options{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26};
+  std::vector<int32_t> ids{VS, IMG, VE};
+  for (int32_t i = 0; i < 21; ++i) ids.push_back(300 + i);
+  ids.insert(ids.end(), {7, 8});  // 31 tokens expanded: 7 full blocks before the last token's
+  EngineRequest r = request(1, ids, wide, 3, 0.0f);
+  r.image_keys = {"img/wide"};
+  EngineJob job;
+  job.ids = ids;
+  job.images = {vtest::random_image(vcfg, 1, 4, 6, 1)};  // wide's grid
+  job.image_keys = r.image_keys;
+  const std::vector<std::string> keys = prefix_block_keys(job, model.config(), 4);
+  BOOST_TEST(keys.size() == 7u);
+  int64_t cached = -1;
+  const auto run_alone = [&](const std::shared_ptr<TieredCache>& store, uint64_t id) {
+    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+    EngineRequest again = r;
+    again.queue.id = id;
+    engine.submit(again);
+    for (int step = 0; !engine.idle(); ++step) {
+      BOOST_REQUIRE(step < 500);
+      for (const auto& e : engine.step(step)) cached = e.cached_tokens;
+    }
+  };
+  {
+    auto store = std::make_shared<TieredCache>(options);
+    for (const auto& k : keys) BOOST_TEST(!store->contains(k));
+    run_alone(store, 1);
+    for (const auto& k : keys) BOOST_TEST(store->contains(k), k);
+  }
+  auto store = std::make_shared<TieredCache>(options);  // a restart: every block on disk only
+  BOOST_TEST(store->prefetch(keys) == keys.size());
+  const int64_t warm_hits = tier_hits(*store, "warm");
+  run_alone(store, 2);
+  BOOST_TEST(cached == 28);
+  BOOST_TEST(tier_hits(*store, "warm") == warm_hits);  // the engine read nothing from disk
+  // A job whose image has no cache key names nothing past it.
+  job.image_keys = {""};
+  BOOST_TEST(prefix_block_keys(job, model.config(), 4).empty());
 }
 
 BOOST_AUTO_TEST_CASE(preempted_requests_with_prefix_caching_answer_the_same) {

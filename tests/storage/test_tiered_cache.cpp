@@ -199,7 +199,7 @@ BOOST_AUTO_TEST_CASE(another_model_fingerprint_never_sees_the_entries) {
   BOOST_TEST(tier(b.stats(), "warm").corrupt_dropped == 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_locked_or_damaged_directory_leaves_the_cache_in_memory) {
+BOOST_AUTO_TEST_CASE(a_locked_directory_leaves_the_cache_in_memory) {
   test::TempDir dir("cache-locked");
   TieredCache first(options(dir.path()));
   TieredCache second(options(dir.path()));  // the same directory, held by the first
@@ -209,18 +209,50 @@ BOOST_AUTO_TEST_CASE(a_locked_or_damaged_directory_leaves_the_cache_in_memory) {
   BOOST_TEST(second.disk_error().find("memory only") != std::string::npos);
   second.put("k", value_of("k"));
   BOOST_TEST(text(second.get("k")) == value_of("k"));
-
-  test::TempDir damaged("cache-damaged");
-  { TieredCache(options(damaged.path())).put("k", value_of("k")); }
-  std::ofstream(damaged.path() / "CURRENT", std::ios::trunc) << "no-such-manifest\n";
-  TieredCache broken(options(damaged.path()));
-  BOOST_TEST(!broken.has_disk());
-  BOOST_TEST(!broken.disk_error().empty());
-  BOOST_TEST(!broken.get("k"));
+  BOOST_TEST(std::filesystem::exists(dir.path()));  // a held directory is not "damaged": never moved
 
   std::ofstream(dir.path() / "a-file") << "x";
   TieredCache not_a_dir(options(dir.path() / "a-file"));
   BOOST_TEST(!not_a_dir.has_disk());
+}
+
+// A damaged CURRENT or MANIFEST: the directory is moved aside whole and a new database made in
+// its place, so the node keeps its disk tiers (before: memory only at every start).
+BOOST_AUTO_TEST_CASE(a_damaged_database_is_moved_aside_and_recreated) {
+  for (const std::string damage : {"CURRENT", "MANIFEST"}) {
+    test::TempDir root("cache-damaged");
+    const auto dir = root.path() / "db";
+    {
+      TieredCache cache(options(dir));
+      cache.put("k", value_of("k"));
+    }
+    BOOST_TEST(TieredCache(options(dir)).recovered() == 1);
+    std::filesystem::create_directory(dir / "weights");  // as pio-node's packed weights: not the database's
+    std::ofstream(dir / "weights" / "x.pack") << "packed";
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      const std::string name = f.path().filename().string();
+      if (damage == "CURRENT" && name == "CURRENT") std::ofstream(f.path(), std::ios::trunc) << "no-such-manifest\n";
+      if (damage == "MANIFEST" && name.starts_with("MANIFEST-")) {
+        std::fstream m(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+        m.seekp(20);
+        m << "damaged damaged damaged damaged";
+      }
+    }
+    {
+      TieredCache cache(options(dir));
+      BOOST_TEST(cache.has_disk(), damage << ": " << cache.disk_error());
+      BOOST_TEST(cache.recovered() == 0);
+      BOOST_TEST(!cache.get("k"));
+      const std::filesystem::path moved = cache.moved_aside();
+      BOOST_TEST(moved.filename().string().starts_with("db.damaged-"), damage << ": " << moved);
+      BOOST_TEST(std::filesystem::exists(moved / "CURRENT"), damage);  // kept for a post-mortem
+      BOOST_TEST(std::filesystem::exists(dir / "weights" / "x.pack"), damage);
+      cache.put("k2", value_of("k2"));
+    }
+    TieredCache again(options(dir));  // the new database works and lasts
+    BOOST_TEST(again.recovered() == 1);
+    BOOST_TEST(again.moved_aside().empty());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(hot_shrinks_on_demand_and_the_disk_still_answers) {
