@@ -3,16 +3,27 @@
 #include <stdexcept>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/actor_types.h"
 
 namespace pio {
 
-std::unique_ptr<caf::actor_system_config> make_actor_system_config() {
+std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFiles& tls) {
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->load<caf::io::middleman>();
   register_message_types(*cfg);
+  cfg->set("middleman.heartbeat-interval", caf::timespan{kHeartbeatInterval});
+  cfg->set("middleman.connection-timeout", caf::timespan{kConnectionTimeout});
+  if (tls.enabled()) {
+    // Any of these set makes the module require and verify a certificate on both ends.
+    cfg->load<caf::openssl::manager>();
+    cfg->openssl_certificate = tls.cert;
+    cfg->openssl_key = tls.key;
+    cfg->openssl_cafile = tls.ca;
+  }
   // Quiet: the node reports through its own output, not CAF's console logger.
   cfg->set("logger.console", caf::atom("none"));
   // Work sharing: idle scheduler threads sleep on a condition variable. Work stealing's polling
@@ -21,8 +32,10 @@ std::unique_ptr<caf::actor_system_config> make_actor_system_config() {
   return cfg;
 }
 
-Node::Node(NodeSettings settings) : config_(make_actor_system_config()) {
+Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
   if (!settings.engine.model || !settings.engine.tokenizer) throw std::invalid_argument("node: no model or tokenizer");
+  if (tls_) check_tls_files(tls);
+  config_ = make_actor_system_config(tls);
   if (!settings.profiler) settings.profiler = std::make_shared<Profiler>(describe_hardware(), "");
   profiler_ = settings.profiler;
   if (settings.engine.cache) settings.profiler->watch_cache(settings.engine.cache);
@@ -37,7 +50,9 @@ Node::~Node() {
 }
 
 uint16_t Node::publish(const std::string& host, uint16_t port) {
-  auto bound = system_->middleman().publish(api(), port, host.c_str(), true);
+  // Never both: a process that also calls io::publish exposes a plain port beside the TLS one.
+  auto bound = tls_ ? caf::openssl::publish(api(), port, host.c_str(), true)
+                    : system_->middleman().publish(api(), port, host.c_str(), true);
   if (!bound) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + system_->render(bound.error()));
   return *bound;
 }

@@ -1,7 +1,7 @@
 // A node in this process: an actor system with every message type registered and CAF's
 // network module loaded, the supervisor (and through it every actor of the node) spawned over
-// an already loaded model. `pio-node` publishes it on a port; tests and embedders use it
-// directly, with pio::Client.
+// an already loaded model. `pio-node` publishes it on a port (plain, or mutual TLS when given
+// certificates); tests and embedders use it directly, with pio::Client.
 #pragma once
 
 #include <chrono>
@@ -14,14 +14,16 @@
 
 #include "actors/interfaces.h"
 #include "actors/supervisor.h"
+#include "actors/tls.h"
 
 namespace pio {
 
 class Node {
  public:
-  // settings.engine.model and .tokenizer must be set. Throws std::invalid_argument for
-  // settings that cannot work.
-  explicit Node(NodeSettings settings);
+  // settings.engine.model and .tokenizer must be set. With `tls` enabled, publish() opens a
+  // mutual-TLS port instead of a plain one. Throws std::invalid_argument for settings that
+  // cannot work (check_tls_files' errors included).
+  explicit Node(NodeSettings settings, TlsFiles tls = {});
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -33,9 +35,12 @@ class Node {
   // The profiler whose registry /metrics serves (refreshed by each stats request).
   std::shared_ptr<Profiler> profiler() const { return profiler_; }
 
-  // Opens the front door on host:port (0: any free port); returns the port. Throws
-  // std::runtime_error when the address cannot be bound.
+  // Opens the front door on host:port (0: any free port); returns the port. With TLS files,
+  // only through CAF's OpenSSL module: a peer gets no byte of BASP before its certificate is
+  // verified. Throws std::runtime_error when the address cannot be bound.
   uint16_t publish(const std::string& host, uint16_t port);
+  // True when publish() opens a TLS port.
+  bool tls() const { return tls_; }
 
   // Stops admitting (new requests get `overloaded`) and waits until every request in flight has
   // ended or the timeout passed; true when all ended.
@@ -49,14 +54,24 @@ class Node {
   NodeHealth health(std::chrono::milliseconds timeout);
 
  private:
+  bool tls_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   supervisor_actor supervisor_;
   std::shared_ptr<Profiler> profiler_;
 };
 
-// An actor system configuration with pio's message types registered and the network module
-// loaded: what every process that talks to a node needs.
-std::unique_ptr<caf::actor_system_config> make_actor_system_config();
+// Every process that talks over BASP (a node and its clients) sends a heartbeat this often and
+// drops a connection that brought no byte for kConnectionTimeout: a killed, frozen (SIGSTOP)
+// or cut-off peer is noticed within kConnectionTimeout + kHeartbeatInterval, and a connection
+// whose handshake has not answered by the next heartbeat tick is dropped.
+constexpr std::chrono::milliseconds kHeartbeatInterval{500};
+constexpr std::chrono::milliseconds kConnectionTimeout{2000};
+
+// An actor system configuration with pio's message types registered, the network module loaded
+// and heartbeats on: what every process that talks to a node needs. With `tls` enabled (files
+// checked by the caller), CAF's OpenSSL module too, set to present tls.cert/tls.key and accept
+// only peers that tls.ca signed.
+std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFiles& tls = {});
 
 }  // namespace pio

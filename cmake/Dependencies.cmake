@@ -19,15 +19,19 @@ pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
 find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
 find_library(CAF_IO_LIBRARY caf_io REQUIRED)
+find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)  # mutual TLS on the client-API port
 add_library(CAF::core SHARED IMPORTED)
 set_target_properties(CAF::core PROPERTIES IMPORTED_LOCATION ${CAF_CORE_LIBRARY} INTERFACE_INCLUDE_DIRECTORIES ${CAF_INCLUDE_DIR})
 add_library(CAF::io SHARED IMPORTED)
 set_target_properties(CAF::io PROPERTIES IMPORTED_LOCATION ${CAF_IO_LIBRARY} INTERFACE_LINK_LIBRARIES CAF::core)
+add_library(CAF::openssl SHARED IMPORTED)
+set_target_properties(CAF::openssl PROPERTIES IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY} INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")
 # The profiler's counters and histograms, also served as Prometheus text.
 find_package(prometheus-cpp CONFIG REQUIRED)
-# The HTTP gateway (http/): cpp-httplib, and OpenSSL's libcrypto for base64 and constant-time compares.
+# The HTTP gateway (http/): cpp-httplib, and OpenSSL's libcrypto for base64 and constant-time
+# compares; libssl for the client-API port's TLS (CAF's OpenSSL module, actors/tls.h).
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 # The tiered cache (storage/): RocksDB's shared library (RocksDB::rocksdb is the static archive),
 # xxHash for content keys and value checksums, spdlog's rotating file for RocksDB's info log.
 find_package(RocksDB CONFIG REQUIRED)

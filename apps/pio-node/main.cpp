@@ -1,7 +1,12 @@
 // pio-node: loads a checkpoint, starts the actor runtime (tokenizer and preprocessor pools,
-// engine group, profiler, supervisor) and serves clients (`pio chat --node`, pio::Client) on a
-// loopback port, and with --http-port the OpenAI-compatible HTTP API (http/gateway.h).
+// engine group, profiler, supervisor) and serves clients (`pio chat --node`, pio::Client) on the
+// client-API port, and with --http-port the OpenAI-compatible HTTP API (http/gateway.h).
+// The client-API port is plain on loopback; with --tls-cert/--tls-key/--tls-ca it takes only
+// peers whose certificate the CA signed (mutual TLS), which it must beyond loopback (or
+// --insecure) and with --api-key (else it stays closed).
 // SIGINT/SIGTERM: stop admitting, finish what runs (bounded by --drain-timeout), exit 0.
+#include <arpa/inet.h>
+
 #include <csignal>
 #include <filesystem>
 #include <cstdlib>
@@ -12,6 +17,7 @@
 
 #include "actors/node.h"
 #include "actors/plugin.h"
+#include "apps/pio-node/descriptors.h"
 #include "apps/pio/option_checks.h"
 #include "http/gateway.h"
 #include "model/errors.h"
@@ -33,7 +39,8 @@ struct Args {
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
   int64_t max_queued = 256;
-  bool pin = false;
+  bool pin = false, insecure = false;
+  pio::TlsFiles tls;
   double target_step_ms = 250, ageing_s = 10, drain_timeout_s = 30;
   // The HTTP gateway (off unless --http-port).
   int http_port = -1, max_images = 8, max_connections = 64, http_max_tokens = 4096;
@@ -53,6 +60,8 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--model", a.model, "model directory (Hugging Face layout)")->required();
   app.add_option("--host", a.host, "address to listen on (loopback unless told otherwise)")->default_val("127.0.0.1");
   app.add_option("--port", a.port, "port (0: any free port)")->default_val(7070)->check(integer_in(0, 65535));
+  add_tls_options(&app, a.tls);
+  app.add_flag("--insecure", a.insecure, "serve the client-API port beyond loopback without TLS (anyone who reaches it can use the node)");
   add_threads_option(&app, a.threads);
   app.add_flag("--pin", a.pin, "bind each compute thread to its own core");
   add_weights_option(&app, a.weights);
@@ -158,7 +167,42 @@ pio::http::HttpSettings http_settings(const Args& a) {
   return h;
 }
 
-bool loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1"; }
+// 127.0.0.0/8, ::1 or localhost.
+bool loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// A client-API connection that brings no byte for this long is shut down (a live BASP peer
+// sends a heartbeat every 0.5 s; one that never finishes its handshake would hold a descriptor).
+constexpr std::chrono::seconds kIdleConnectionLimit{10};
+
+// How the client-API port opens: plain (loopback, or beyond with --insecure), mutual TLS, or
+// not at all (--api-key without TLS: a credential-free port beside a key-protected HTTP API
+// would make the key pointless).
+enum class PortMode { plain, tls, off };
+
+// The port's mode, decided before the model loads. Throws std::invalid_argument for a
+// combination that must not start (exit 2), unusable TLS files included.
+PortMode client_port_mode(const Args& a) {
+  if (a.tls.enabled()) {
+    pio::check_tls_files(a.tls);
+    return PortMode::tls;
+  }
+  if (!a.api_key.empty()) {
+    if (a.http_port < 0)
+      throw std::invalid_argument("--api-key without --tls-cert/--tls-key/--tls-ca leaves the client-API port closed, "
+                                  "and there is no --http-port: nothing would be served");
+    return PortMode::off;
+  }
+  if (!loopback(a.host) && !a.insecure)
+    throw std::invalid_argument("--host " + a.host + " is not loopback: the client-API port needs --tls-cert, --tls-key "
+                                "and --tls-ca there (or --insecure to serve it to anyone who reaches it)");
+  return PortMode::plain;
+}
 
 pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
@@ -217,6 +261,16 @@ int main(int argc, char** argv) {
     std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
     return 2;
   }
+  PortMode port_mode = PortMode::plain;
+  try {
+    port_mode = client_port_mode(a);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "pio-node: error: " << e.what() << "\n";
+    return 2;
+  }
+  // Client connections never take the last descriptors, and never make the network thread spin.
+  const long open_files = pio::node::raise_descriptor_limit();
+  pio::node::guard_accept(static_cast<int>(std::max(16L, open_files / 8)));
   // Every thread started from here on inherits the blocked signals; main waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -235,19 +289,28 @@ int main(int argc, char** argv) {
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
               << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration
               << "\n";
-    if (!loopback(a.host))
-      std::cerr << "pio-node: warning: listening on " << a.host << ", not loopback: anyone who reaches it can use the model\n";
+    if (port_mode == PortMode::plain && !loopback(a.host))
+      std::cerr << "pio-node: warning: --insecure: the client-API port on " << a.host
+                << " is not loopback and has no TLS: anyone who reaches it can use the node\n";
     if (a.http_port >= 0 && !loopback(a.http_host) && a.api_key.empty())
       std::cerr << "pio-node: warning: the HTTP API listens on " << a.http_host
                 << ", not loopback, without --api-key: anyone who reaches it can use the model\n";
-    pio::Node node(std::move(settings));
-    const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
+    pio::Node node(std::move(settings), a.tls);
     std::unique_ptr<pio::http::HttpGateway> gateway;
     if (a.http_port >= 0) {
       gateway = std::make_unique<pio::http::HttpGateway>(node, http_settings(a));
       std::cout << "http listening on " << a.http_host << ":" << gateway->start() << std::endl;
     }
-    std::cout << "listening on " << a.host << ":" << port << std::endl;
+    if (port_mode == PortMode::off) {
+      std::cerr << "pio-node: the client-API port stays closed: --api-key protects HTTP only; give --tls-cert, "
+                   "--tls-key and --tls-ca to open it to clients with a certificate\n";
+      std::cout << "client port: off (--api-key without TLS)" << std::endl;
+    } else {
+      const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
+      pio::node::shut_idle_connections(port, kIdleConnectionLimit);
+      if (port_mode == PortMode::tls) std::cerr << "pio-node: client-API port: mutual TLS, peers signed by " << a.tls.ca << "\n";
+      std::cout << "listening on " << a.host << ":" << port << std::endl;
+    }
     int signal = 0;
     sigwait(&stop_signals, &signal);
     std::cerr << "pio-node: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": draining\n";

@@ -32,6 +32,12 @@ struct Latencies {
   std::mutex m;
   std::vector<double> ttft_ms, itl_ms;
   int64_t tokens = 0, errors = 0;
+  std::string first_error;  // the first failed request's message
+
+  void fail(const std::string& why) {
+    ++errors;
+    if (first_error.empty()) first_error = why;
+  }
 };
 
 // One client's decoding: the tokens streamed after each answer's first delta, and the seconds
@@ -50,7 +56,7 @@ void run_one(Client& client, const ChatRequest& request, Latencies& out, DecodeT
   std::promise<StreamEvent> done;
   std::vector<double> itl;
   double ttft = 0;
-  client.submit(request, [&](const StreamEvent& e) {
+  auto on_event = [&](const StreamEvent& e) {
     const auto now = std::chrono::steady_clock::now();
     if (!e.token_ids.empty()) {
       if (first) {
@@ -64,11 +70,18 @@ void run_one(Client& client, const ChatRequest& request, Latencies& out, DecodeT
       last = now;
     }
     if (e.final) done.set_value(e);
-  });
+  };
+  try {
+    client.submit(request, on_event);
+  } catch (const std::runtime_error& e) {  // not taken: refused, or the node is lost
+    std::lock_guard lock(out.m);
+    out.fail(e.what());
+    return;
+  }
   const StreamEvent end = done.get_future().get();
   std::lock_guard lock(out.m);
   if (end.finish_reason == "error") {
-    ++out.errors;
+    out.fail(end.error.message);
     return;
   }
   decode.tokens += decoded;
@@ -87,6 +100,7 @@ void add_bench_serve(CLI::App& app) {
     std::vector<std::string> images;
     int clients = 1, requests = 8, max_tokens = 64;
     bool json = false;
+    ClientOptions client;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--node", a->node, "the node (HOST:PORT)")->required()->check(host_port());
@@ -96,9 +110,10 @@ void add_bench_serve(CLI::App& app) {
   cmd->add_option("--prompt", a->prompt, "the user's text");
   add_max_tokens_option(cmd, a->max_tokens, 64);
   cmd->add_flag("--json", a->json, "print JSON");
+  add_tls_options(cmd, a->client.tls);
   cmd->callback([a] {
     const auto [host, port] = split_host_port(a->node);
-    const auto client = Client::connect(host, port);
+    const auto client = Client::connect(host, port, a->client);
     ChatRequest request = one_turn_request(std::nullopt, a->images, a->prompt);
     request.max_tokens = a->max_tokens;
     Latencies lat;
@@ -114,6 +129,8 @@ void add_bench_serve(CLI::App& app) {
       });
     }
     for (auto& t : threads) t.join();
+    if (lat.errors == a->requests) throw std::runtime_error("every request failed; the first: " + lat.first_error);
+    if (lat.errors > 0) std::cerr << "pio bench-serve: " << lat.errors << " requests failed; the first: " << lat.first_error << "\n";
     const double seconds = seconds_since(t0);
     double decode_tok_s = 0;  // the clients decode side by side: their rates add up
     for (const auto& d : decode)

@@ -27,12 +27,14 @@ void add_chat(CLI::App& app) {
     std::string kv_dtype;
     bool verbose = false, show_special = false;
     ImageArgs image;
+    ClientOptions client;
   };
   auto a = std::make_shared<Args>();
   auto* model_dir = cmd->add_option("--model", a->model, "model directory");
   auto* node = cmd->add_option("--node", a->node, "stream the answer from a running pio-node instead (HOST:PORT)")
                    ->check(host_port());
   model_dir->excludes(node);
+  for (auto* tls : add_tls_options(cmd, a->client.tls)) tls->needs(node);
   auto* prompt = cmd->add_option("--prompt", a->prompt, "the user's text (or --messages)");
   auto* system = cmd->add_option("--system", a->system, "system prompt (\"\" gives an empty system turn)");
   auto* messages = cmd->add_option("--messages", a->messages,
@@ -63,7 +65,7 @@ void add_chat(CLI::App& app) {
       request.sampling = a->sampling;
       request.max_pixels = a->image.max_pixels;
       request.show_special_tokens = a->show_special;
-      stream_from_node(a->node, std::move(request), a->verbose);
+      stream_from_node(a->node, a->client, std::move(request), a->verbose);
       return;
     }
     if (a->model.empty()) throw CLI::RequiredError("--model or --node");

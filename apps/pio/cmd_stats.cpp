@@ -44,13 +44,15 @@ void add_stats(CLI::App& app) {
   struct Args {
     std::string node;
     bool json = false;
+    ClientOptions client;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--node", a->node, "the node (HOST:PORT)")->required()->check(host_port());
   cmd->add_flag("--json", a->json, "print JSON");
+  add_tls_options(cmd, a->client.tls);
   cmd->callback([a] {
     const auto [host, port] = split_host_port(a->node);
-    const StatsReport r = Client::connect(host, port)->stats();
+    const StatsReport r = Client::connect(host, port, a->client)->stats();
     if (a->json) {
       std::cout << stats_json(r).dump(2) << "\n";
       return;

@@ -4,7 +4,6 @@
 #include <iostream>
 #include <stdexcept>
 
-#include "actors/client.h"
 #include "apps/pio/option_checks.h"
 #include "model/image/preprocess.h"
 
@@ -35,9 +34,9 @@ ChatRequest conversation_request(const ParsedChat& chat) {
   return r;
 }
 
-void stream_from_node(const std::string& host_port, ChatRequest request, bool verbose) {
+void stream_from_node(const std::string& host_port, const ClientOptions& options, ChatRequest request, bool verbose) {
   const auto [host, port] = split_host_port(host_port);
-  const auto client = Client::connect(host, port);
+  const auto client = Client::connect(host, port, options);
   std::promise<StreamEvent> done;
   client->submit(std::move(request), [&done](const StreamEvent& e) {
     std::cout << e.text << std::flush;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/client.h"
 #include "messages/chat.h"
 #include "model/tokenizer/chat_messages.h"
 
@@ -18,7 +19,8 @@ ChatRequest one_turn_request(const std::optional<std::string>& system, const std
 ChatRequest conversation_request(const ParsedChat& chat);
 
 // Streams the answer of `request` from the node at host:port to stdout; timings to stderr when
-// verbose. Throws std::runtime_error (the node's error message) when the request fails.
-void stream_from_node(const std::string& host_port, ChatRequest request, bool verbose);
+// verbose. Throws std::runtime_error (the node's error message, or that the node was lost)
+// when the request fails or the node cannot be reached.
+void stream_from_node(const std::string& host_port, const ClientOptions& options, ChatRequest request, bool verbose);
 
 }  // namespace pio::cli

@@ -208,6 +208,18 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& text) {
   return {text.substr(0, colon), static_cast<uint16_t>(std::stoi(text.substr(colon + 1)))};
 }
 
+std::vector<CLI::Option*> add_tls_options(CLI::App* cmd, TlsFiles& tls) {
+  auto* cert = cmd->add_option("--tls-cert", tls.cert, "mutual TLS on the client-API port: this end's PEM certificate")
+                   ->check(CLI::ExistingFile);
+  auto* key = cmd->add_option("--tls-key", tls.key, "mutual TLS: the PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  auto* ca = cmd->add_option("--tls-ca", tls.ca, "mutual TLS: the PEM certificate of the CA that signs every peer (the cluster's own)")
+                 ->check(CLI::ExistingFile);
+  cert->needs(key)->needs(ca);
+  key->needs(cert)->needs(ca);
+  ca->needs(cert)->needs(key);
+  return {cert, key, ca};
+}
+
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels) {
   return cmd->add_option("--max-pixels", max_pixels,
                          "largest resized image in pixels (default: preprocessor_config.json's size.longest_edge)")

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "actors/tls.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -71,6 +73,9 @@ CLI::Option* add_mmap_flags(CLI::App* cmd, bool& map_pack);
 // (cache_dir empty: packed in memory), mapped or (map_pack false, --no-mmap) read into memory.
 ModelOptions model_options(const std::string& weights, const std::string& cache_dir = default_cache_dir(),
                            bool map_pack = true);
+// --tls-cert, --tls-key, --tls-ca: existing files, all three or none; mutual TLS on the
+// client-API port (actors/tls.h). Returns the three options.
+std::vector<CLI::Option*> add_tls_options(CLI::App* cmd, TlsFiles& tls);
 // --max-pixels 1..2^28; 0 (the option absent) leaves preprocessor_config.json's limit.
 CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
 

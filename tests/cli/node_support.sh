@@ -19,8 +19,9 @@ fail() {
 
 # start_node NAME ARGS...: pio-node on $work/${model:-tiny} with free ports, its cache in
 # $work/cache-${cache_name:-NAME} unless ARGS name --cache-dir or --no-cache, its output in
-# $work/NAME.out and .err; waits for its "listening on" lines (60 s at most). Sets $port, $http
-# (with node_http=1) and $node_pid.
+# $work/NAME.out and .err; waits for its "listening on" lines (60 s at most), or "client port:
+# off" (--api-key without TLS: then $port is empty). Sets $port, $http (with node_http=1) and
+# $node_pid.
 start_node() {
   local name="$1"; shift
   local extra=()
@@ -32,8 +33,9 @@ start_node() {
   for _ in $(seq 1 600); do
     # The log may not exist yet: sed's complaint is not a failure.
     http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
-    [ -n "$port" ] && { [ "${node_http:-0}" != 1 ] || [ -n "$http" ]; } && return 0
+    port="$(sed -n 's/^listening on 127\.[0-9.]*:\([0-9]*\)$/\1/p' "$work/$name.out" 2>/dev/null || true)"
+    { [ -n "$port" ] || grep -qs '^client port: off' "$work/$name.out"; } && { [ "${node_http:-0}" != 1 ] || [ -n "$http" ]; } &&
+      return 0
     kill -0 "$node_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
     sleep 0.1
   done
