@@ -93,12 +93,13 @@ using supervisor_actor = node_api::extend<caf::reacts_to<event_atom, StreamEvent
 using tokenizer_actor = caf::typed_actor<caf::replies_to<tokenize_atom, ChatRequest>::with<PromptTokens>>;
 
 // Preprocessor pool worker: an encoded image and a pixel limit in, the encoder's input out (or,
-// on a vision cache hit, the cached features). Also the cache's reads from disk before a job
-// reaches the engine: prefetch brings these keys (a job's prefix KV blocks) into the hot tier
-// and replies how many it found.
+// on a vision cache hit, the cached features).
 using preprocessor_actor =
-    caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PreparedImage>,
-                     caf::replies_to<prefetch_atom, std::vector<std::string>>::with<uint64_t>>;
+    caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PreparedImage>>;
+
+// The cache's reads from disk before a job reaches the engine, on a thread of their own: brings
+// these keys (a job's prefix KV blocks) into the hot tier and replies how many it found.
+using prefetch_actor = caf::typed_actor<caf::replies_to<prefetch_atom, std::vector<std::string>>::with<uint64_t>>;
 
 
 // Plug-in stages (actors/plugin.h): a request filter and an output processor, each in its own actor.

@@ -39,10 +39,18 @@ struct InFlight {
 struct Children {
   tokenizer_actor tokenizer;
   preprocessor_actor preprocessor;
+  prefetch_actor prefetcher;  // null without a cache
   engine_actor engine;
   router_actor router;
   profiler_actor profiler;
   PluginStages plugins;
+};
+
+// Work that a plug-in stage's actor still held when it stopped (CAF bounces it with
+// request_receiver_down): sent again to the stage's new actor once it is restarted.
+struct ParkedWork {
+  std::vector<std::pair<size_t, uint64_t>> filters;      // stage, request id
+  std::vector<std::pair<size_t, StreamEvent>> outputs;  // stage, the event
 };
 
 struct SupervisorState {
@@ -54,6 +62,9 @@ struct SupervisorState {
   bool draining = false;
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   MemoryLevel level = MemoryLevel::normal;
+  ParkedWork parked;
+  bool releasing = false;   // start() calls are running from release_waiting()
+  bool release_again = false;
   EngineLoad load;          // the engine groups' last report (each tick asks)
   double base_mb = 0;       // RSS when the node started: weights, code, pools
   double last_trim_s = -1;  // when freed heap memory was last returned to the system
@@ -87,6 +98,10 @@ class Supervisor {
     self_->monitor(st_.kids->profiler);
     self_->monitor(st_.kids->tokenizer);
     self_->monitor(st_.kids->preprocessor);
+    if (s.engine.cache) {
+      st_.kids->prefetcher = spawn_prefetcher(sys, s.engine.cache);
+      self_->monitor(st_.kids->prefetcher);
+    }
     if (s.plugins) st_.kids->plugins = PluginStages(s.plugins);
     st_.kids->plugins.start(self_);
     // They end with the supervisor.
@@ -97,6 +112,7 @@ class Supervisor {
       caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->tokenizer, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->preprocessor, caf::exit_reason::user_shutdown);
+      if (kids->prefetcher) caf::anon_send_exit(kids->prefetcher, caf::exit_reason::user_shutdown);
     });
   }
 
@@ -169,7 +185,10 @@ class Supervisor {
   // A child died: restart it; the requests it held end with an error event. A client's sink
   // went away: its requests free their sequences at the next step.
   void on_down(const caf::down_msg& down) {
-    if (st_.kids->plugins.on_down(self_, down.source, monotonic_s())) return;  // restarted, or held down
+    if (st_.kids->plugins.on_down(self_, down.source, monotonic_s())) {  // restarted, or held down
+      resume_parked();
+      return;
+    }
     if (down.source == st_.kids->engine.address()) {
       spawn_engine_group();  // the requests the dead one held end with an error
     } else if (down.source == st_.kids->router.address()) {
@@ -186,6 +205,9 @@ class Supervisor {
       st_.kids->preprocessor = spawn_preprocessor_pool(self_->system(), st_.settings.preprocessor, st_.settings.max_pixels,
                                                        st_.settings.preprocessor_workers, st_.settings.engine.cache);
       self_->monitor(st_.kids->preprocessor);
+    } else if (st_.kids->prefetcher && down.source == st_.kids->prefetcher.address()) {
+      st_.kids->prefetcher = spawn_prefetcher(self_->system(), st_.settings.engine.cache);
+      self_->monitor(st_.kids->prefetcher);
     } else {
       std::vector<uint64_t> orphaned;
       for (const auto& [id, r] : st_.requests)
@@ -288,7 +310,7 @@ class Supervisor {
     if ((level == MemoryLevel::hard) != (st_.level == MemoryLevel::hard))
       self_->send(st_.kids->router, admit_atom::value, level != MemoryLevel::hard);
     st_.level = level;
-    for (uint64_t id : st_.admission->release(used)) start(id);
+    release_waiting(used);
   }
 
   // Plug-ins' output processors, in order, then the client.
@@ -303,11 +325,25 @@ class Supervisor {
       plugin_failed(id, {ErrorCode::internal, PluginStages::down_message(plugins.output_name(stage))});
       return;
     }
-    self_->request(plugins.output(stage), caf::infinite, output_atom::value, std::move(e))
+    auto copy = std::make_shared<StreamEvent>(e);  // to send again if the stage stops meanwhile
+    const output_actor target = plugins.output(stage);
+    self_->request(target, caf::infinite, output_atom::value, std::move(e))
         .then([this, stage](StreamEvent& processed) { through_outputs(std::move(processed), stage + 1); },
-              [this, id, name = plugins.output_name(stage)](caf::error& err) {
-                plugin_failed(id, stage_failure(name, err, ErrorCode::internal));
+              [this, id, stage, copy, target, name = plugins.output_name(stage)](caf::error& err) {
+                if (err != caf::sec::request_receiver_down) plugin_failed(id, stage_failure(name, err, ErrorCode::internal));
+                else if (st_.kids->plugins.output(stage) != target) through_outputs(std::move(*copy), stage);  // restarted
+                else st_.parked.outputs.emplace_back(stage, std::move(*copy));  // its restart comes next
               });
+  }
+
+  // A plug-in stage stopped (another request's fault) with these still queued: each goes to the
+  // restarted stage, or ends with the stage's error if it is held down.
+  void resume_parked() {
+    ParkedWork parked = std::exchange(st_.parked, {});
+    for (auto& [stage, id] : parked.filters)
+      if (st_.requests.count(id)) filter(id, stage);
+    for (auto& [stage, e] : parked.outputs)
+      if (st_.requests.count(e.request_id)) through_outputs(std::move(e), stage);
   }
 
   // A plug-in stage failed the request (or is down): it ends now with that error, and the
@@ -323,6 +359,22 @@ class Supervisor {
       return;
     }
     end(e.request_id, std::move(e));
+  }
+
+  // Starts the requests admission lets in. A start can end a request at once (a plug-in stage
+  // that is down), which lets the next one in: those starts run in this loop, not nested, so the
+  // stack stays flat however long the queue.
+  void release_waiting(double used_mb) {
+    if (st_.releasing) {
+      st_.release_again = true;
+      return;
+    }
+    st_.releasing = true;
+    do {
+      st_.release_again = false;
+      for (uint64_t id : st_.admission->release(used_mb)) start(id);
+    } while (st_.release_again);
+    st_.releasing = false;
   }
 
   void start(uint64_t id) {
@@ -343,15 +395,18 @@ class Supervisor {
       plugin_failed(id, {ErrorCode::internal, PluginStages::down_message(plugins.filter_name(stage))});
       return;
     }
-    self_->request(plugins.filter(stage), caf::infinite, filter_atom::value, st_.requests.at(id).request)
+    const filter_actor target = plugins.filter(stage);
+    self_->request(target, caf::infinite, filter_atom::value, st_.requests.at(id).request)
         .then(
             [this, id, stage](ChatRequest& request) {
               if (!st_.requests.count(id)) return;
               st_.requests.at(id).request = std::move(request);
               filter(id, stage + 1);
             },
-            [this, id, name = plugins.filter_name(stage)](caf::error& err) {
-              plugin_failed(id, stage_failure(name, err, ErrorCode::bad_request));
+            [this, id, stage, target, name = plugins.filter_name(stage)](caf::error& err) {
+              if (err != caf::sec::request_receiver_down) plugin_failed(id, stage_failure(name, err, ErrorCode::bad_request));
+              else if (st_.kids->plugins.filter(stage) != target) filter(id, stage);  // restarted already
+              else st_.parked.filters.emplace_back(stage, id);                          // its restart comes next
             });
   }
 
@@ -435,15 +490,15 @@ class Supervisor {
     // The prompt's cached KV blocks come from disk on a pool thread, so the engine's step never
     // waits for a disk read; the job goes on whatever the prefetch found.
     std::vector<std::string> keys;
-    if (st_.settings.engine.cache)
-      keys = prefix_block_keys(job, st_.settings.engine.model->config(), st_.settings.engine.kv_block_size);
+    if (const auto& cache = st_.settings.engine.cache)
+      keys = cache->disk_only(prefix_block_keys(job, st_.settings.engine.model->config(), st_.settings.engine.kv_block_size));
     if (keys.empty()) {
       to_engine(std::move(job));
       return;
     }
     auto held = std::make_shared<EngineJob>(std::move(job));
     const auto go = [this, held] { to_engine(std::move(*held)); };
-    self_->request(st_.kids->preprocessor, std::chrono::seconds(30), prefetch_atom::value, std::move(keys))
+    self_->request(st_.kids->prefetcher, std::chrono::seconds(30), prefetch_atom::value, std::move(keys))
         .then([go](uint64_t) { go(); }, [go](caf::error&) { go(); });
   }
 
@@ -472,7 +527,7 @@ class Supervisor {
     if (r.at_engine) self_->send(st_.kids->router, done_atom::value, id);
     st_.requests.erase(it);
     st_.admission->ended(id);
-    for (uint64_t next : st_.admission->release(memory_mb())) start(next);
+    release_waiting(memory_mb());
     if (st_.draining && st_.requests.empty()) {
       for (auto& p : st_.drain_waiters) p.deliver(true);
       st_.drain_waiters.clear();

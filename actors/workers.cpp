@@ -45,10 +45,11 @@ preprocessor_actor::behavior_type preprocessor_worker(PreprocessorConfig config,
           return bad_request(e);
         }
       },
-      [cache](prefetch_atom, const std::vector<std::string>& keys) -> uint64_t {
-        return cache ? cache->prefetch(keys) : 0;
-      },
   };
+}
+
+prefetch_actor::behavior_type prefetcher(std::shared_ptr<TieredCache> cache) {
+  return {[cache](prefetch_atom, const std::vector<std::string>& keys) -> uint64_t { return cache->prefetch(keys); }};
 }
 
 }  // namespace
@@ -63,6 +64,10 @@ preprocessor_actor spawn_preprocessor_pool(caf::actor_system& sys, PreprocessorC
   return spawn_pool<preprocessor_actor>(sys, workers, [config, node_max_pixels, cache](caf::actor_system& s) {
     return s.spawn(preprocessor_worker, config, node_max_pixels, cache);
   });
+}
+
+prefetch_actor spawn_prefetcher(caf::actor_system& sys, std::shared_ptr<TieredCache> cache) {
+  return sys.spawn<caf::detached>(prefetcher, std::move(cache));
 }
 
 }  // namespace pio

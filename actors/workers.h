@@ -1,4 +1,4 @@
-// The tokenizer and preprocessor pools: several stateless workers each behind one handle
+// The tokenizer and preprocessor pools, and the cache's prefetcher. The pools: several stateless workers each behind one handle
 // (CAF's actor_pool, round robin), so a request's text and its images are processed in
 // parallel on CAF's scheduler threads, never on the engine's compute cores.
 #pragma once
@@ -21,5 +21,9 @@ tokenizer_actor spawn_tokenizer_pool(caf::actor_system& sys, std::shared_ptr<con
 // With a cache, each looks the image up first (serving/vision_cache.h).
 preprocessor_actor spawn_preprocessor_pool(caf::actor_system& sys, PreprocessorConfig config, int64_t node_max_pixels,
                                            size_t workers, std::shared_ptr<TieredCache> cache);
+
+// The cache's disk reader (TieredCache::prefetch) on a thread of its own, so a job's disk reads
+// never wait behind image decoding nor block a scheduler thread. cache must not be null.
+prefetch_actor spawn_prefetcher(caf::actor_system& sys, std::shared_ptr<TieredCache> cache);
 
 }  // namespace pio

@@ -24,6 +24,8 @@ struct StatsReport {
   std::map<std::string, int64_t> requests;  // by outcome: stop, length, cancelled, error, refused
   int64_t running = 0;
   int64_t queued = 0;
+  int64_t engine_sequences = 0;  // what the engine groups hold: running sequences...
+  int64_t engine_waiting = 0;    // ...and jobs waiting for a sequence or the vision encoder
   int64_t max_batch_size = 0;  // most sequences in one step since start
   int64_t token_budget = 0;    // the batcher's current per-step budget
   int64_t preemptions = 0;     // sequences preempted since start
@@ -54,7 +56,8 @@ typename Inspector::result_type inspect(Inspector& f, CacheTierStats& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StatsReport& x) {
-  return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.max_batch_size,
+  return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.engine_sequences,
+           x.engine_waiting, x.max_batch_size,
            x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.prompt_tokens, x.generated_tokens,
            x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration, x.cache, x.cache_status);
 }

@@ -11,6 +11,7 @@ int64_t expanded_prompt_tokens(int64_t prompt_ids, std::span<const int64_t> imag
 }
 
 ContextFit fit_context(int64_t prompt_tokens, int32_t max_tokens, bool clip, int64_t context) {
+  if (context <= 0) return {max_tokens, ""};  // the config names none
   const std::string limit = "This model's maximum context length is " + std::to_string(context) + " tokens. ";
   if (prompt_tokens >= context)
     return {0, limit + "However, your messages resulted in " + std::to_string(prompt_tokens) +

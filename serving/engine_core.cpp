@@ -63,7 +63,7 @@ int64_t EngineCore::cached_prefix(uint64_t id) {
   int64_t blocks = 0;
   while (blocks < usable) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(blocks)];
-    if (!cache_.has_block(h) && !store_->contains(kv_block_key(h))) break;
+    if (!cache_.has_block(h) && !store_->in_memory(kv_block_key(h))) break;  // never a disk read here
     ++blocks;
   }
   return blocks * cache_.block_size();
@@ -73,7 +73,7 @@ int64_t EngineCore::attach_prefix(Active& a, int64_t tokens) {
   for (int64_t b = 0; b * cache_.block_size() < tokens; ++b) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(b)];
     if (cache_.share_block(a.seq, h)) continue;
-    const CacheValue stored = store_->get(kv_block_key(h));  // a corrupt value reads as a miss
+    const CacheValue stored = store_->get_in_memory(kv_block_key(h));
     if (!stored || !cache_.load_block(a.seq, *stored)) break;
   }
   const int64_t attached = cache_.length(a.seq);

@@ -60,8 +60,8 @@ class EngineCore {
   // With a store, prefix caching is on: full blocks are registered by hash (prefix_hash.h) and
   // put in the store ("kv/" keys, not kept hot; the store's writer thread writes them to disk, so
   // a step never waits for the disk), and a new sequence starts with the longest run of its
-  // leading blocks found in the pool or the store (read from memory when the job's blocks were
-  // prefetched: serving/prefix_keys.h).
+  // leading blocks found in the pool or in the store's memory: the engine never reads the disk,
+  // so blocks on disk count once the job's blocks were prefetched (serving/prefix_keys.h).
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 

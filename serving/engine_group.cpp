@@ -104,7 +104,7 @@ std::vector<size_t> EngineGroup::resolve_cached_images(Request& r) {
       r.images[i] = parse_cached_features(job.image_features[i]);
     // An identical image may have been encoded for a job ahead of this one since it was preprocessed.
     if (!r.images[i] && keyed && store_)
-      if (const CacheValue hit = store_->get(job.image_keys[i])) r.images[i] = parse_cached_features(*hit);
+      if (const CacheValue hit = store_->get_in_memory(job.image_keys[i])) r.images[i] = parse_cached_features(*hit);
     if (!r.images[i]) missing.push_back(i);
   }
   return missing;

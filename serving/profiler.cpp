@@ -113,6 +113,8 @@ StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t qu
   r.requests = outcome_counts_;
   r.running = running;
   r.queued = queued;
+  r.engine_sequences = load.running;
+  r.engine_waiting = load.waiting;
   r.max_batch_size = max_batch_size_;
   r.token_budget = last_budget_;
   r.preemptions = preemptions_;

@@ -230,10 +230,38 @@ CacheValue TieredCache::get(const std::string& key) {
   return lookup(lock, full_key(key));
 }
 
+CacheValue TieredCache::get_in_memory(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  const std::string full = full_key(key);
+  if (const auto it = hot_.entries.find(full); it != hot_.entries.end()) {
+    hot_.lru.splice(hot_.lru.begin(), hot_.lru, it->second.lru);
+    ++hot_.stats.hits;
+    return it->second.value;
+  }
+  const auto q = queued_values_.find(full);
+  return q != queued_values_.end() ? q->second.value : nullptr;
+}
+
+bool TieredCache::in_memory(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  const std::string full = full_key(key);
+  return hot_.entries.count(full) || queued_values_.count(full);
+}
+
 bool TieredCache::contains(const std::string& key) const {
   std::lock_guard lock(mutex_);
   const std::string full = full_key(key);
   return hot_.entries.count(full) || disk_tier_of(full);
+}
+
+std::vector<std::string> TieredCache::disk_only(const std::vector<std::string>& keys) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& key : keys) {
+    const std::string full = full_key(key);
+    if (!hot_.entries.count(full) && disk_tier_of(full)) out.push_back(key);
+  }
+  return out;
 }
 
 size_t TieredCache::prefetch(const std::vector<std::string>& keys) {

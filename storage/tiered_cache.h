@@ -83,6 +83,13 @@ class TieredCache {
 
   // True when a get() would hit, without reading or promoting the value.
   bool contains(const std::string& key) const;
+  // get() without a disk read: the value when it is in memory (hot, or queued for the writer),
+  // else null. What the engine uses, so that a step never waits for the disk (prefetch first).
+  CacheValue get_in_memory(const std::string& key);
+  bool in_memory(const std::string& key) const;
+  // Of these keys, those a get() would read from disk (in warm or cold, not in hot): what a
+  // prefetch() of them would read. Reads nothing.
+  std::vector<std::string> disk_only(const std::vector<std::string>& keys) const;
 
   // Memory pressure: a new bound for hot (evicting down to it at once); hot_limit() the current.
   void set_hot_limit(int64_t bytes);

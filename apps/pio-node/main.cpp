@@ -29,8 +29,8 @@
 namespace {
 
 // The per-image pixel budget of a node without --max-pixels: HF's own limit (16.7 M pixels)
-// costs minutes of vision encoding on a CPU. At this budget (about 1024x1024) the 2B encoder
-// takes PIXEL_BUDGET_SECONDS on 2 threads of the machines pio is measured on (README).
+// costs minutes of vision encoding on a CPU. At this budget (640x640, 400 image tokens) the 2B
+// encoder took 52.7 s on 2 threads of this project's VM under load (README, Faults and limits).
 constexpr int64_t kDefaultMaxPixels = 640 * 640;
 
 struct Args {

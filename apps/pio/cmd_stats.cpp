@@ -22,6 +22,8 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
   return {{"requests", r.requests},
           {"running", r.running},
           {"queued", r.queued},
+          {"engine_sequences", r.engine_sequences},
+          {"engine_waiting", r.engine_waiting},
           {"max_batch_size", r.max_batch_size},
           {"token_budget", r.token_budget},
           {"preemptions", r.preemptions},

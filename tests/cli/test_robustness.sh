@@ -21,13 +21,17 @@ post() {  # post PATH JSON_FILE [curl args...]: prints "STATUS SECONDS"; the bod
 stat_field() {  # stat_field NAME: a number from `pio stats --json`
   timeout 20 "$pio" stats --node "127.0.0.1:$port" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
-wait_idle() {  # wait_idle LABEL SECONDS: running and queued back to 0 within SECONDS
-  local deadline=$((SECONDS + $2))
+wait_idle() {  # wait_idle LABEL SECONDS: nothing admitted, queued or held by the engine within SECONDS
+  local deadline=$((SECONDS + $2)) fields
   while [ "$SECONDS" -lt "$deadline" ]; do
-    [ "$(stat_field running)" = 0 ] && [ "$(stat_field queued)" = 0 ] && [ "$(stat_field kv_blocks_used)" = 0 ] && return 0
+    fields="$(timeout 20 "$pio" stats --node "127.0.0.1:$port" --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(" ".join(str(r[k]) for k in ("running", "queued", "engine_sequences", "engine_waiting", "kv_blocks_used")))')"
+    [ "$fields" = "0 0 0 0 0" ] && return 0
     sleep 0.2
   done
-  fail "$1: the request still runs $2 s later (running $(stat_field running), kv $(stat_field kv_blocks_used))"
+  fail "$1: the request still runs $2 s later (running, queued, engine sequences, engine waiting, KV blocks: $fields)"
 }
 text_req() {  # text_req FILE MAX_TOKENS [STREAM]: a one-turn chat
   printf '{"messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": %s, "stream": %s}' "$2" "${3:-false}" >"$1"
@@ -78,8 +82,8 @@ for i in 1 2 3; do
   [ "$code" = 200 ] || fail "text request $i beside the image: status $code"
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 10 else 1)" "$secs" || fail "text request $i took $secs s beside the image"
 done
-[ "$(timeout 10 "$pio" stats --node "127.0.0.1:$port" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["running"])')" -ge 0 ] \
-  || fail "pio stats did not answer beside the image"
+for _ in $(seq 1 60); do [ "$(stat_field engine_waiting)" -ge 1 ] && break; sleep 0.25; done
+[ "$(stat_field engine_waiting)" -ge 1 ] || fail "pio stats beside the image: the engine holds no image"
 wait "$big_client"
 read -r code secs <"$work/big.status"
 [ "$code" = 504 ] || fail "the image's deadline: status $code, expected 504: $(head -c 300 "$work/big.body")"

@@ -42,4 +42,10 @@ BOOST_AUTO_TEST_CASE(a_prompt_that_fills_the_context_is_refused_either_way) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_config_without_a_context_limits_nothing) {
+  const ContextFit fit = fit_context(100000, 4096, false, 0);
+  BOOST_TEST(fit.error.empty());
+  BOOST_TEST(fit.max_tokens == 4096);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

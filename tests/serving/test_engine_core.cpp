@@ -182,12 +182,27 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
     BOOST_TEST(cache.retained_blocks() > 0);
     BOOST_TEST(cache.free_blocks() == cache.total_blocks());
   }
+  store->flush();  // every block written to disk, none left in memory
   const int64_t warm_hits = tier_hits(*store, "warm");
+  {
+    // A new engine never reads the disk itself: blocks found only there are computed again.
+    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+    BOOST_TEST(answer(engine, second, cached) == alone(second));
+    BOOST_TEST(cached == 0);
+    BOOST_TEST(tier_hits(*store, "warm") == warm_hits);
+  }
+  // Prefetched first (as the supervisor does, off the engine's thread), they come from the store.
+  EngineJob job;
+  job.ids = second.ids;
+  job.images = {vtest::random_image(vcfg, 1, 4, 6, 1)};  // wide's grid
+  job.image_keys = second.image_keys;
+  BOOST_TEST(store->prefetch(prefix_block_keys(job, model.config(), 4)) > 0u);
+  BOOST_TEST(tier_hits(*store, "warm") > warm_hits);
   PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
   EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
   BOOST_TEST(answer(engine, second, cached) == alone(second));
-  BOOST_TEST(cached == shared);  // now from the store: its last prompt block cannot be (its last token is computed)
-  BOOST_TEST(tier_hits(*store, "warm") > warm_hits);
+  BOOST_TEST(cached == shared);  // its last prompt block cannot be (its last token is computed)
   // Without image keys the chain stops at the image: nothing past it is shared.
   EngineRequest unnamed = with(3, {9, 10, 11}, 0.0f);
   unnamed.image_keys.clear();
