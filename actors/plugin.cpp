@@ -27,26 +27,26 @@ caf::result<T> guarded(Self* self, T& value, Call call) {
   }
 }
 
+// A stage's actor: each Message through the plug-in object's `call`, guarded.
+template <class Handle, class Atom, class Object, class Message>
+Handle spawn_guarded(caf::actor_system& sys, std::shared_ptr<Object> object, void (Object::*call)(Message&)) {
+  return sys.spawn(
+      [call](typename Handle::pointer self, std::shared_ptr<Object> obj) -> typename Handle::behavior_type {
+        return {[self, obj, call](Atom, Message& message) {
+          return guarded(self, message, [&](Message& m) { (obj.get()->*call)(m); });
+        }};
+      },
+      std::move(object));
+}
+
 }  // namespace
 
 filter_actor spawn_stage(caf::actor_system& sys, const PluginStage<RequestFilter>& stage) {
-  return sys.spawn(
-      [](filter_actor::pointer self, std::shared_ptr<RequestFilter> filter) -> filter_actor::behavior_type {
-        return {[self, filter](filter_atom, ChatRequest& request) {
-          return guarded(self, request, [&](ChatRequest& r) { filter->filter(r); });
-        }};
-      },
-      stage.object);
+  return spawn_guarded<filter_actor, filter_atom>(sys, stage.object, &RequestFilter::filter);
 }
 
 output_actor spawn_stage(caf::actor_system& sys, const PluginStage<OutputProcessor>& stage) {
-  return sys.spawn(
-      [](output_actor::pointer self, std::shared_ptr<OutputProcessor> processor) -> output_actor::behavior_type {
-        return {[self, processor](output_atom, StreamEvent& event) {
-          return guarded(self, event, [&](StreamEvent& e) { processor->process(e); });
-        }};
-      },
-      stage.object);
+  return spawn_guarded<output_actor, output_atom>(sys, stage.object, &OutputProcessor::process);
 }
 
 StageFailure stage_failure(const std::string& stage, const caf::error& error, ErrorCode refusal) {

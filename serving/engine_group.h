@@ -55,7 +55,6 @@ class EngineGroup {
   // a request's last event has final set.
   std::vector<StreamEvent> step(double now_s);
 
-  bool idle() const { return core_.idle() && vision_queue_.empty(); }
   // Liveness: true when a step would advance some request (a job in the vision queue, a running
   // sequence, or a waiting one while admission is open). The engine actor schedules a step
   // whenever this holds, so work queued always has a step coming; when it is false, only a
