@@ -41,7 +41,7 @@ void add_chat(CLI::App& app) {
                                    "JSON file: an OpenAI-style messages array, instead of --prompt, --system and "
                                    "--image (content: a string or parts {\"type\": \"text\", \"text\": ...} and "
                                    "{\"type\": \"image\", \"image\": PATH})");
-  add_max_tokens_option(cmd, a->max_tokens, 256);
+  auto* max_tokens = add_max_tokens_option(cmd, a->max_tokens, 256);
   add_sampling_options(cmd, a->sampling);
   add_threads_option(cmd, a->threads);
   add_weights_option(cmd, a->weights)->excludes(node);  // the node's own --weights decides
@@ -53,7 +53,7 @@ void add_chat(CLI::App& app) {
   cmd->add_flag("--verbose", a->verbose, "print timings to stderr at the end");
   auto* image = add_image_options(cmd, a->image, false);
   messages->excludes(prompt)->excludes(system)->excludes(image);
-  cmd->callback([a, prompt, system, messages, node] {
+  cmd->callback([a, prompt, system, messages, node, max_tokens] {
     if (prompt->count() == 0 && messages->count() == 0) throw CLI::RequiredError("--prompt or --messages");
     if (node->count() > 0) {
       ChatRequest request = messages->count() > 0
@@ -62,6 +62,7 @@ void add_chat(CLI::App& app) {
                                                    a->image.images, a->prompt);
       request.client_id = "pio-chat";
       request.max_tokens = a->max_tokens;
+      request.clip_max_tokens = max_tokens->count() == 0;  // the default is lowered to what fits the context
       request.sampling = a->sampling;
       request.max_pixels = a->image.max_pixels;
       request.show_special_tokens = a->show_special;

@@ -126,6 +126,9 @@ if timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "$words" --max-token
   fail "pio chat --node took a prompt over the context"
 fi
 grep -q "maximum context length is 512 tokens" "$work/chat.err" || fail "pio chat --node: $(cat "$work/chat.err")"
+# 300 words and chat's default --max-tokens (256): over the context, so the default is clipped.
+timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "$(for i in $(seq 1 300); do printf 'word '; done)" \
+  --temperature 0 >/dev/null 2>"$work/chat.err" || fail "pio chat --node: the default --max-tokens was not clipped: $(cat "$work/chat.err")"
 
 step "SIGTERM with a short --drain-timeout: the running stream gets an error event and [DONE], the process exits"
 kill -TERM "$node_pid"; wait "$node_pid" || fail "the node did not exit 0"
