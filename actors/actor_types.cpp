@@ -22,8 +22,6 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<std::vector<PixelValues>>("std::vector<pio::PixelValues>")
       .add_message_type<PreparedImage>("pio::PreparedImage")
       .add_message_type<EngineJob>("pio::EngineJob")
-      .add_message_type<StepItem>("pio::StepItem")
-      .add_message_type<StepPlan>("pio::StepPlan")
       .add_message_type<StepStats>("pio::StepStats")
       .add_message_type<EngineLoad>("pio::EngineLoad")
       .add_message_type<LatencySummary>("pio::LatencySummary")
@@ -31,10 +29,15 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<std::vector<CacheTierStats>>("std::vector<pio::CacheTierStats>")
       .add_message_type<StatsReport>("pio::StatsReport")
       .add_message_type<NodeHealth>("pio::NodeHealth")
+      .add_message_type<WorkerHello>("pio::WorkerHello")
+      .add_message_type<WorkerReport>("pio::WorkerReport")
+      .add_message_type<WorkerStats>("pio::WorkerStats")
+      .add_message_type<std::vector<WorkerStats>>("std::vector<pio::WorkerStats>")
       .add_message_type<std::vector<uint8_t>>("std::vector<uint8_t>")
       .add_message_type<std::vector<uint64_t>>("std::vector<uint64_t>")
       .add_message_type<stream_sink>("pio::stream_sink")
-      .add_message_type<engine_actor>("pio::engine_actor");
+      .add_message_type<engine_actor>("pio::engine_actor")
+      .add_message_type<engine_events>("pio::engine_events");
 }
 
 }  // namespace pio

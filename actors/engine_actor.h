@@ -1,8 +1,9 @@
 // The engine actor: a thin wrapper that owns an EngineGroup (model, KV cache, batcher) on a
 // thread of its own (the compute pool's threads are the model backend's), runs a step whenever
-// it has work, and sends every stream event to the supervisor and every step's figures to the
-// profiler. Messages that arrive during a step are handled before the next one, so new
-// sequences join and cancelled ones leave at step boundaries.
+// it has work, and sends every stream event and every step's figures to the front end it joined.
+// Messages that arrive during a step are handled before the next one, so new sequences join and
+// cancelled ones leave at step boundaries. With a cache, a job whose prompt blocks are on disk
+// waits for its prefetch (on the prefetcher's thread) before it joins, so a step never reads disk.
 #pragma once
 
 #include <memory>
@@ -26,7 +27,6 @@ struct EngineSettings {
   std::shared_ptr<TieredCache> cache;  // vision embeddings and prefix KV; null with --no-cache
 };
 
-engine_actor spawn_engine(caf::actor_system& sys, const EngineSettings& settings, supervisor_actor events,
-                          profiler_actor profiler);
+engine_actor spawn_engine(caf::actor_system& sys, const EngineSettings& settings, engine_events events);
 
 }  // namespace pio

@@ -12,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "messages/chat.h"
+#include "messages/cluster.h"
 #include "messages/events.h"
 #include "messages/health.h"
 #include "messages/pipeline.h"
@@ -42,6 +43,10 @@ using shrink_atom = caf::atom_constant<caf::atom("shrink")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using prefetch_atom = caf::atom_constant<caf::atom("prefetch")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using report_atom = caf::atom_constant<caf::atom("report")>;
+using workers_atom = caf::atom_constant<caf::atom("workers")>;
 
 // A client's receiver of one or more requests' stream events.
 using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
@@ -52,10 +57,14 @@ using node_api = caf::typed_actor<caf::replies_to<submit_atom, ChatRequest, stre
                                   caf::reacts_to<cancel_atom, uint64_t>,
                                   caf::replies_to<stats_atom>::with<StatsReport>>;
 
-// An engine group (batcher + engine, one process): takes jobs and cancellations; its events
-// go to the supervisor it was spawned with. Memory pressure: preempt the lowest-priority
-// running sequence, pause or resume admission, drop the KV blocks retained for prefix caching
-// (shrink). `step` is its own loop.
+// Where an engine group sends what it produces: its jobs' stream events (the job id in
+// request_id) and each step's figures. The front end it joined.
+using engine_events = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>, caf::reacts_to<StepStats>>;
+
+// An engine group (batcher + engine, one process; a worker): takes jobs and cancellations; its
+// events go to the front end it joined. Memory pressure: preempt the lowest-priority running
+// sequence, pause or resume admission, drop the KV blocks retained for prefix caching (shrink).
+// `step` is its own loop.
 using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
                                       caf::reacts_to<cancel_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,
@@ -64,30 +73,43 @@ using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
                                       caf::reacts_to<admit_atom, bool>,
                                       caf::reacts_to<step_atom>>;
 
-// The router: the seam between the pipeline and compute. It places each job on an engine group
-// (addressed by handle, so a group may live in another process) and sends cancellations and
-// memory-pressure orders where they belong; `done` forgets a request's placement; `group` puts
-// an engine group in a slot (a new one, or one replacing a dead engine) and replies the ids
-// the slot's previous group held.
-using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
+// The router: the seam between the pipeline and compute. Workers join (with a name; it replies
+// their id) and leave (it replies the jobs they held, which the caller places again). It places
+// each job (with its prefix-cache keys, for the routing policy) on a worker, or holds it until
+// one joins; sends cancellations and memory-pressure orders where they belong; `done` forgets a
+// job's placement; `drain` gives a worker no new jobs; `report` takes a worker's load.
+using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob, std::vector<std::string>>,
                                       caf::reacts_to<cancel_atom, uint64_t>,
                                       caf::reacts_to<done_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,
                                       caf::reacts_to<preempt_atom>,
                                       caf::reacts_to<shrink_atom>,
                                       caf::reacts_to<admit_atom, bool>,
-                                      caf::replies_to<group_atom, uint32_t, engine_actor>::with<std::vector<uint64_t>>>;
+                                      caf::replies_to<join_atom, std::string, engine_actor>::with<uint32_t>,
+                                      caf::replies_to<leave_atom, uint32_t>::with<std::vector<uint64_t>>,
+                                      caf::reacts_to<drain_atom, uint32_t>,
+                                      caf::reacts_to<report_atom, uint32_t, WorkerReport>,
+                                      caf::replies_to<workers_atom>::with<std::vector<WorkerStats>>>;
 
-// Admission, the pipeline and supervision. Besides the front door: engine groups' events, the
-// periodic memory and deadline check, drain (stop admitting; replies once nothing runs), abort
-// (every request in flight ends now with this error; replies when sent), health (the stages that
-// are down, for /health) and, for tests and tools, the current engine group's handle.
-using supervisor_actor = node_api::extend<caf::reacts_to<event_atom, StreamEvent>,
-                                          caf::reacts_to<tick_atom>,
-                                          caf::replies_to<drain_atom>::with<bool>,
-                                          caf::replies_to<abort_atom, std::string>::with<bool>,
-                                          caf::replies_to<health_atom>::with<NodeHealth>,
-                                          caf::replies_to<engine_atom>::with<engine_actor>>;
+// The front end as workers see it (published on the same port as node_api, which it extends):
+// a worker joins with its engine group (refused unless its protocol version and model
+// fingerprint equal the front end's; replies the worker's id), reports its load, drains (no new
+// jobs), and its engine group sends its events here.
+using frontend_api = node_api::extend<caf::replies_to<join_atom, WorkerHello, engine_actor>::with<uint32_t>,
+                                      caf::reacts_to<report_atom, uint32_t, WorkerReport>,
+                                      caf::reacts_to<drain_atom, uint32_t>,
+                                      caf::reacts_to<event_atom, StreamEvent>,
+                                      caf::reacts_to<StepStats>>;
+
+// Admission, the pipeline and supervision: the front end, plus the periodic memory and deadline
+// check, drain (stop admitting; replies once nothing runs), abort (every request in flight ends
+// now with this error; replies when sent), health (the stages that are down, for /health) and,
+// for tests and tools, the first worker's engine group.
+using supervisor_actor = frontend_api::extend<caf::reacts_to<tick_atom>,
+                                              caf::replies_to<drain_atom>::with<bool>,
+                                              caf::replies_to<abort_atom, std::string>::with<bool>,
+                                              caf::replies_to<health_atom>::with<NodeHealth>,
+                                              caf::replies_to<engine_atom>::with<engine_actor>>;
 
 // Tokenizer pool worker: the chat template's ids for a request (one placeholder per image).
 using tokenizer_actor = caf::typed_actor<caf::replies_to<tokenize_atom, ChatRequest>::with<PromptTokens>>;
@@ -97,8 +119,8 @@ using tokenizer_actor = caf::typed_actor<caf::replies_to<tokenize_atom, ChatRequ
 using preprocessor_actor =
     caf::typed_actor<caf::replies_to<preprocess_atom, std::vector<uint8_t>, int64_t>::with<PreparedImage>>;
 
-// The cache's reads from disk before a job reaches the engine, on a thread of their own: brings
-// these keys (a job's prefix KV blocks) into the hot tier and replies how many it found.
+// The cache's reads from disk before a job reaches the engine group, on a thread of their own:
+// brings these keys (a job's prefix KV blocks) into the hot tier and replies how many it found.
 using prefetch_actor = caf::typed_actor<caf::replies_to<prefetch_atom, std::vector<std::string>>::with<uint64_t>>;
 
 
@@ -110,6 +132,6 @@ using output_actor = caf::typed_actor<caf::replies_to<output_atom, StreamEvent>:
 using profiler_actor = caf::typed_actor<caf::reacts_to<StepStats>,
                                         caf::reacts_to<done_atom, std::string, Usage, StageTimings>,
                                         caf::reacts_to<stage_atom, std::string, double>,
-                                        caf::replies_to<stats_atom, EngineLoad, int64_t, int64_t>::with<StatsReport>>;
+                                        caf::replies_to<stats_atom, std::vector<WorkerStats>, int64_t, int64_t>::with<StatsReport>>;
 
 }  // namespace pio

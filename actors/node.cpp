@@ -1,6 +1,7 @@
 #include "actors/node.h"
 
 #include <stdexcept>
+#include <thread>
 
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
@@ -8,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/actor_types.h"
+#include "actors/worker.h"
 
 namespace pio {
 
@@ -33,26 +35,44 @@ std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFile
 }
 
 Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
-  if (!settings.engine.model || !settings.engine.tokenizer) throw std::invalid_argument("node: no model or tokenizer");
+  if ((!settings.engine.model && !settings.config) || !settings.engine.tokenizer)
+    throw std::invalid_argument("node: no model (or config) or tokenizer");
   if (tls_) check_tls_files(tls);
   config_ = make_actor_system_config(tls);
   if (!settings.profiler) settings.profiler = std::make_shared<Profiler>(describe_hardware(), "");
   profiler_ = settings.profiler;
   if (settings.engine.cache) settings.profiler->watch_cache(settings.engine.cache);
   system_ = std::make_unique<caf::actor_system>(*config_);
+  WorkerSettings worker{settings.engine, settings.fingerprint, "local"};
+  const bool has_worker = settings.engine.model != nullptr;
   supervisor_ = spawn_supervisor(*system_, std::move(settings));
+  if (!has_worker) return;
+  local_worker_ = caf::actor_cast<caf::actor>(spawn_local_worker(*system_, std::move(worker), caf::actor_cast<frontend_api>(supervisor_)));
+  // Serving starts once the worker joined (a request before that would find no worker).
+  caf::scoped_actor self{*system_};
+  for (int attempt = 0;; ++attempt) {
+    bool joined = false;
+    self->request(supervisor_, std::chrono::seconds(10), engine_atom::value)
+        .receive([&](const engine_actor&) { joined = true; }, [](caf::error&) {});
+    if (joined) break;
+    if (attempt == 1000) throw std::runtime_error("node: the local worker did not join");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Node::~Node() {
+  if (local_worker_) caf::anon_send_exit(local_worker_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(supervisor_, caf::exit_reason::user_shutdown);
   supervisor_ = nullptr;
   system_.reset();
 }
 
 uint16_t Node::publish(const std::string& host, uint16_t port) {
-  // Never both: a process that also calls io::publish exposes a plain port beside the TLS one.
-  auto bound = tls_ ? caf::openssl::publish(api(), port, host.c_str(), true)
-                    : system_->middleman().publish(api(), port, host.c_str(), true);
+  // Clients and workers alike (frontend_api extends node_api). Never both: a process that also
+  // calls io::publish exposes a plain port beside the TLS one.
+  const auto front = caf::actor_cast<frontend_api>(supervisor_);
+  auto bound = tls_ ? caf::openssl::publish(front, port, host.c_str(), true)
+                    : system_->middleman().publish(front, port, host.c_str(), true);
   if (!bound) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + system_->render(bound.error()));
   return *bound;
 }

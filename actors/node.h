@@ -1,7 +1,8 @@
 // A node in this process: an actor system with every message type registered and CAF's
-// network module loaded, the supervisor (and through it every actor of the node) spawned over
-// an already loaded model. `pio-node` publishes it on a port (plain, or mutual TLS when given
-// certificates); tests and embedders use it directly, with pio::Client.
+// network module loaded, the supervisor (the front end, and through it every actor of the node)
+// and, with a loaded model, one worker in this process that joined it (role all). `pio-node`
+// publishes it on a port (plain, or mutual TLS when given certificates), where clients submit
+// and workers of other processes join; tests and embedders use it directly, with pio::Client.
 #pragma once
 
 #include <chrono>
@@ -20,9 +21,12 @@ namespace pio {
 
 class Node {
  public:
-  // settings.engine.model and .tokenizer must be set. With `tls` enabled, publish() opens a
-  // mutual-TLS port instead of a plain one. Throws std::invalid_argument for settings that
-  // cannot work (check_tls_files' errors included).
+  // settings.engine.tokenizer must be set, and settings.engine.model or settings.config: with a
+  // model, a worker in this process joins before the constructor returns; with only a config,
+  // the node is a front end that workers of other processes join. With `tls` enabled, publish()
+  // opens a mutual-TLS port instead of a plain one. Throws std::invalid_argument for settings
+  // that cannot work (check_tls_files' errors included), std::runtime_error when the local
+  // worker does not join within 10 s.
   explicit Node(NodeSettings settings, TlsFiles tls = {});
   ~Node();
   Node(const Node&) = delete;
@@ -58,6 +62,7 @@ class Node {
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   supervisor_actor supervisor_;
+  caf::actor local_worker_;  // null for a front end only
   std::shared_ptr<Profiler> profiler_;
 };
 

@@ -19,9 +19,9 @@ profiler_actor::behavior_type profiler_behavior(std::shared_ptr<Profiler> profil
             if (ms > 0) profiler->stage(stage, ms);
         },
         [profiler](stage_atom, const std::string& stage, double ms) { profiler->stage(stage, ms); },
-        [profiler](stats_atom, const EngineLoad& load, int64_t running, int64_t queued) {
-          profiler->load(load, running, queued);
-          return profiler->report(load, running, queued);
+        [profiler](stats_atom, const std::vector<WorkerStats>& workers, int64_t running, int64_t queued) {
+          profiler->load(workers, running, queued);
+          return profiler->report(workers, running, queued);
         },
     };
 }

@@ -1,5 +1,7 @@
 #include "actors/router.h"
 
+#include <deque>
+#include <map>
 #include <memory>
 
 #include <caf/typed_event_based_actor.hpp>
@@ -9,66 +11,117 @@
 namespace pio {
 namespace {
 
+// A job that waits for a worker (none takes jobs), with its prefix keys.
+struct Held {
+  EngineJob job;
+  std::vector<std::string> prefix_keys;
+};
+
 struct RouterState {
   std::unique_ptr<EngineRouter> placement;
-  std::vector<engine_actor> groups;
+  std::map<uint32_t, engine_actor> engines;
+  std::deque<Held> held;
+  bool admitting = true;
 };
 
 using router_pointer = router_actor::stateful_pointer<RouterState>;
 
-router_actor::behavior_type router_behavior(router_pointer self, uint32_t groups) {
-  self->state.placement = std::make_unique<EngineRouter>(groups);
-  self->state.groups.resize(groups);
+// Sends the job to a worker, or holds it until one joins.
+void route(router_pointer self, EngineJob job, std::vector<std::string> prefix_keys) {
+  auto& st = self->state;
+  if (const auto worker = st.placement->place(job.id, prefix_keys)) {
+    self->send(st.engines.at(*worker), enqueue_atom::value, std::move(job));
+    return;
+  }
+  st.held.push_back({std::move(job), std::move(prefix_keys)});
+}
+
+void release_held(router_pointer self) {
+  auto& st = self->state;
+  while (!st.held.empty() && st.placement->accepting()) {
+    Held h = std::move(st.held.front());
+    st.held.pop_front();
+    route(self, std::move(h.job), std::move(h.prefix_keys));
+  }
+}
+
+// Forgets a held job; true when it was held.
+bool drop_held(RouterState& st, uint64_t job) {
+  const auto before = st.held.size();
+  std::erase_if(st.held, [job](const Held& h) { return h.job.id == job; });
+  return st.held.size() != before;
+}
+
+template <class... Ts>
+void to_all(router_pointer self, const Ts&... xs) {
+  for (const auto& [id, engine] : self->state.engines) self->send(engine, xs...);
+}
+
+router_actor::behavior_type router_behavior(router_pointer self, const std::string& policy) {
+  self->state.placement = std::make_unique<EngineRouter>(make_routing_policy(policy));
   return {
-      [self](enqueue_atom, EngineJob& job) {
-        const size_t g = self->state.placement->place(job.id);
-        self->send(self->state.groups[g], enqueue_atom::value, std::move(job));
+      [self](enqueue_atom, EngineJob& job, std::vector<std::string>& prefix_keys) {
+        route(self, std::move(job), std::move(prefix_keys));
       },
-      [self](cancel_atom, uint64_t id) {
-        if (const auto g = self->state.placement->group_of(id)) self->send(self->state.groups[*g], cancel_atom::value, id);
+      [self](cancel_atom, uint64_t job) {
+        if (drop_held(self->state, job)) return;
+        if (const auto w = self->state.placement->worker_of(job)) self->send(self->state.engines.at(*w), cancel_atom::value, job);
       },
-      [self](done_atom, uint64_t id) { self->state.placement->ended(id); },
-      [self](load_atom) -> caf::result<EngineLoad> {
-        // The groups' loads, summed once every group answered.
-        auto promise = self->make_response_promise<EngineLoad>();
-        auto sum = std::make_shared<EngineLoad>();
-        auto pending = std::make_shared<size_t>(self->state.groups.size());
-        for (const auto& group : self->state.groups) {
-          self->request(group, std::chrono::seconds(10), load_atom::value)
-              .then(
-                  [=](const EngineLoad& l) mutable {
-                    sum->running += l.running;
-                    sum->waiting += l.waiting;
-                    sum->kv_blocks_used += l.kv_blocks_used;
-                    sum->kv_blocks_total += l.kv_blocks_total;
-                    sum->kv_bytes_per_block = l.kv_bytes_per_block;
-                    sum->kv_blocks_touched += l.kv_blocks_touched;
-                    sum->image_bytes += l.image_bytes;
-                    if (--*pending == 0) promise.deliver(*sum);
-                  },
-                  [=](caf::error& e) mutable { promise.deliver(std::move(e)); });
-        }
-        return promise;
+      [self](done_atom, uint64_t job) {
+        drop_held(self->state, job);
+        self->state.placement->ended(job);
       },
-      [self](preempt_atom) {
-        for (const auto& group : self->state.groups) self->send(group, preempt_atom::value);
-      },
-      [self](shrink_atom) {
-        for (const auto& group : self->state.groups) self->send(group, shrink_atom::value);
-      },
+      [self](load_atom) { return self->state.placement->total_load(); },
+      [self](preempt_atom) { to_all(self, preempt_atom::value); },
+      [self](shrink_atom) { to_all(self, shrink_atom::value); },
       [self](admit_atom, bool admitting) {
-        for (const auto& group : self->state.groups) self->send(group, admit_atom::value, admitting);
+        self->state.admitting = admitting;
+        to_all(self, admit_atom::value, admitting);
       },
-      [self](group_atom, uint32_t slot, engine_actor& group) -> caf::result<std::vector<uint64_t>> {
-        if (slot >= self->state.groups.size()) return caf::make_error(caf::sec::invalid_argument, "no such engine group slot");
-        self->state.groups[slot] = std::move(group);
-        return self->state.placement->drop_group(slot);
+      [self](join_atom, std::string& name, engine_actor& engine) {
+        const uint32_t id = self->state.placement->join(std::move(name));
+        if (!self->state.admitting) self->send(engine, admit_atom::value, false);
+        self->state.engines.emplace(id, std::move(engine));
+        release_held(self);
+        return id;
+      },
+      [self](leave_atom, uint32_t worker) {
+        self->state.engines.erase(worker);
+        return self->state.placement->leave(worker);
+      },
+      [self](drain_atom, uint32_t worker) { self->state.placement->drain(worker); },
+      [self](report_atom, uint32_t worker, WorkerReport& report) {
+        self->state.placement->report(worker, std::move(report));
+      },
+      [self](workers_atom) -> caf::result<std::vector<WorkerStats>> {
+        // Fresh loads for the report: each worker asked now; one that does not answer within a
+        // second keeps its last report.
+        auto promise = std::make_shared<caf::typed_response_promise<std::vector<WorkerStats>>>(
+            self->make_response_promise<std::vector<WorkerStats>>());
+        auto pending = std::make_shared<size_t>(self->state.engines.size());
+        if (*pending == 0) return self->state.placement->workers();
+        const auto answered = [self, promise, pending] {
+          if (--*pending == 0) promise->deliver(self->state.placement->workers());
+        };
+        for (const auto& [id, engine] : self->state.engines) {
+          self->request(engine, std::chrono::seconds(1), load_atom::value)
+              .then(
+                  [self, answered, id = id](const EngineLoad& load) {
+                    self->state.placement->update_load(id, load);
+                    answered();
+                  },
+                  [answered](caf::error&) { answered(); });
+        }
+        return *promise;
       },
   };
 }
 
 }  // namespace
 
-router_actor spawn_router(caf::actor_system& sys, uint32_t groups) { return sys.spawn(router_behavior, groups); }
+router_actor spawn_router(caf::actor_system& sys, const std::string& policy) {
+  make_routing_policy(policy);  // an unknown name throws here, not inside the actor
+  return sys.spawn(router_behavior, policy);
+}
 
 }  // namespace pio

@@ -1,6 +1,8 @@
-// The router actor: a thin wrapper around EngineRouter over engine group handles. One local
-// group in a single node; worker processes add remote ones through the same messages.
+// The router actor: a thin wrapper around EngineRouter over the workers' engine group handles
+// (in this process or another), holding the jobs that wait for a worker to join.
 #pragma once
+
+#include <string>
 
 #include <caf/actor_system.hpp>
 
@@ -8,7 +10,8 @@
 
 namespace pio {
 
-// `groups` slots, each filled by a `group` message before jobs arrive.
-router_actor spawn_router(caf::actor_system& sys, uint32_t groups);
+// policy: round_robin, least_loaded or prefix_affinity (serving/routing_policy.h); throws
+// std::invalid_argument for another name.
+router_actor spawn_router(caf::actor_system& sys, const std::string& policy);
 
 }  // namespace pio

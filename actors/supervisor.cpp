@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <unordered_map>
 
 #include <caf/typed_event_based_actor.hpp>
@@ -14,33 +15,16 @@
 #include "actors/profiler_actor.h"
 #include "actors/router.h"
 #include "actors/workers.h"
-#include "serving/context_limit.h"
 #include "serving/prefix_keys.h"
+#include "serving/request_table.h"
 
 namespace pio {
 namespace {
-
-// One request from arrival to its final event.
-struct InFlight {
-  ChatRequest request;
-  stream_sink sink;
-  double arrival_s = 0;
-  double deadline_s = std::numeric_limits<double>::infinity();
-  double started_s = -1;     // admitted into the pipeline
-  int pending = 0;           // tokenize and preprocess answers still outstanding
-  PromptTokens tokens;
-  std::vector<PreparedImage> images;
-  StageTimings timings;
-  bool at_engine = false;
-  double last_event_s = -1;  // for inter-token latency
-};
 
 // The supervisor's children; shared with the clean-up that stops them when it ends.
 struct Children {
   tokenizer_actor tokenizer;
   preprocessor_actor preprocessor;
-  prefetch_actor prefetcher;  // null without a cache
-  engine_actor engine;
   router_actor router;
   profiler_actor profiler;
   PluginStages plugins;
@@ -53,12 +37,18 @@ struct ParkedWork {
   std::vector<std::pair<size_t, StreamEvent>> outputs;  // stage, the event
 };
 
+// A request is moved off a lost worker at most this often; then it ends with an error (a job
+// that kills every worker it reaches must not take the whole cluster down).
+constexpr int kMaxPlacements = 4;
+
 struct SupervisorState {
   NodeSettings settings;
   std::unique_ptr<Admission> admission;
   std::shared_ptr<Children> kids = std::make_shared<Children>();
-  std::unordered_map<uint64_t, InFlight> requests;
-  uint64_t next_id = 1;
+  std::unique_ptr<RequestTable> table;
+  std::map<uint32_t, engine_actor> workers;              // joined workers' engine groups, by id
+  std::map<caf::actor_addr, uint32_t> worker_of_engine;
+  std::unordered_map<uint64_t, stream_sink> sinks;       // each request's client
   bool draining = false;
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   MemoryLevel level = MemoryLevel::normal;
@@ -91,46 +81,35 @@ class Supervisor {
     st_.kids->profiler = spawn_profiler(sys, s.profiler);
     st_.kids->tokenizer = spawn_tokenizer_pool(sys, s.engine.tokenizer, s.tokenizer_workers);
     st_.kids->preprocessor = spawn_preprocessor_pool(sys, s.preprocessor, s.max_pixels, s.preprocessor_workers, s.engine.cache);
-    st_.kids->router = spawn_router(sys, 1);
-    spawn_engine_group();
+    st_.kids->router = spawn_router(sys, s.router);
     // Monitored, not linked: a killed child must not take the supervisor with it.
     self_->monitor(st_.kids->router);
     self_->monitor(st_.kids->profiler);
     self_->monitor(st_.kids->tokenizer);
     self_->monitor(st_.kids->preprocessor);
-    if (s.engine.cache) {
-      st_.kids->prefetcher = spawn_prefetcher(sys, s.engine.cache);
-      self_->monitor(st_.kids->prefetcher);
-    }
     if (s.plugins) st_.kids->plugins = PluginStages(s.plugins);
     st_.kids->plugins.start(self_);
     // They end with the supervisor.
     self_->attach_functor([kids = st_.kids] {
       kids->plugins.stop();
-      caf::anon_send_exit(kids->engine, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->router, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->profiler, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->tokenizer, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(kids->preprocessor, caf::exit_reason::user_shutdown);
-      if (kids->prefetcher) caf::anon_send_exit(kids->prefetcher, caf::exit_reason::user_shutdown);
     });
   }
 
   uint64_t submit(ChatRequest& request, const stream_sink& sink) {
-    const uint64_t id = st_.next_id++;
-    if (st_.draining) return refuse(id, sink, ErrorCode::overloaded, "the node is shutting down");
+    if (st_.draining) return refuse(sink, ErrorCode::overloaded, "the node is shutting down");
+    if (st_.workers.empty()) return refuse(sink, ErrorCode::overloaded, "no worker is serving the model; retry later");
     if (request.max_tokens <= 0 || request.max_tokens > st_.settings.max_tokens_limit)
-      return refuse(id, sink, ErrorCode::bad_request,
+      return refuse(sink, ErrorCode::bad_request,
                     "max_tokens must be in [1, " + std::to_string(st_.settings.max_tokens_limit) + "]");
-    if (request.deadline_ms < 0) return refuse(id, sink, ErrorCode::bad_request, "deadline_ms must be >= 0");
+    if (request.deadline_ms < 0) return refuse(sink, ErrorCode::bad_request, "deadline_ms must be >= 0");
     if (!request.sampling.seed) request.sampling.seed = fresh_seed();  // before anything runs: replayable
     self_->monitor(sink);
-    InFlight r;
-    r.sink = sink;
-    r.arrival_s = monotonic_s();
-    if (request.deadline_ms > 0) r.deadline_s = r.arrival_s + static_cast<double>(request.deadline_ms) / 1000;
-    r.request = std::move(request);
-    st_.requests.emplace(id, std::move(r));
+    const uint64_t id = st_.table->add(std::move(request), monotonic_s());
+    st_.sinks.emplace(id, sink);
     switch (st_.admission->arrive(id, memory_mb())) {
       case Admission::Decision::start: start(id); break;
       case Admission::Decision::wait: break;
@@ -141,60 +120,100 @@ class Supervisor {
     return id;
   }
 
-  // Ends a request now, wherever it is: the client gets its final event at once, and the engine
-  // frees its sequence at its next step boundary (its own final event then finds no request).
+  // Ends a request now, wherever it is: the client gets its final event at once, and its worker
+  // frees its sequence at its next step boundary (its own final event then finds no placement).
   void cancel(uint64_t id, ErrorCode code, const std::string& why) {
-    const auto it = st_.requests.find(id);
-    if (it == st_.requests.end()) return;
-    if (it->second.at_engine) self_->send(st_.kids->router, cancel_atom::value, id);
+    const InFlight* r = st_.table->find(id);
+    if (!r) return;
+    if (r->placement) self_->send(st_.kids->router, cancel_atom::value, r->placement);
     end(id, error_event(id, code, why));
   }
 
   // After the drain timeout: every request still in flight ends with an error event.
   void end_all(const std::string& why) {
     std::vector<uint64_t> ids;
-    for (const auto& [id, r] : st_.requests) ids.push_back(id);
+    for (const auto& [id, r] : st_.table->all()) ids.push_back(id);
     for (uint64_t id : ids) cancel(id, ErrorCode::overloaded, why);
   }
 
+  // A worker's event for one of its jobs. One for a placement that is no longer current (its
+  // request ended, or moved off this worker while it was cut off) is dropped, and the job is
+  // cancelled where it still runs: the first placement to answer wins.
   void on_event(StreamEvent& e) {
-    const auto it = st_.requests.find(e.request_id);
-    if (it == st_.requests.end()) return;  // ended already (cancelled, deadline)
-    InFlight& r = it->second;
-    const double now = monotonic_s();
-    if (!e.token_ids.empty()) {
-      if (r.last_event_s < 0) r.timings.ttft_ms = (now - r.arrival_s) * 1000;
-      else self_->send(st_.kids->profiler, stage_atom::value, std::string("itl"), (now - r.last_event_s) * 1000);
-      r.last_event_s = now;
+    const uint64_t placement = e.request_id;
+    double itl_ms = -1;
+    const auto id = st_.table->engine_event(e, monotonic_s(), itl_ms);
+    if (!id) {
+      if (!e.final && self_->current_sender())
+        self_->send(caf::actor_cast<engine_actor>(self_->current_sender()), cancel_atom::value, placement);
+      return;
+    }
+    if (itl_ms >= 0) self_->send(st_.kids->profiler, stage_atom::value, std::string("itl"), itl_ms);
+    if (e.final) {  // the job left its worker
+      self_->send(st_.kids->router, done_atom::value, placement);
+      st_.table->unplace(*id);
     }
     through_outputs(std::move(e), 0);
   }
 
+  void step_stats(const StepStats& s) { self_->send(st_.kids->profiler, s); }
+
+  // A worker joins with its engine group: refused (the reply says why) unless its protocol and
+  // model equal this front end's.
+  caf::result<uint32_t> join(const WorkerHello& hello, const engine_actor& engine) {
+    if (hello.protocol != kClusterProtocolVersion)
+      return caf::make_error(caf::sec::invalid_argument,
+                             "join refused: the worker speaks protocol " + std::to_string(hello.protocol) +
+                                 ", this front end " + std::to_string(kClusterProtocolVersion));
+    if (hello.fingerprint != st_.settings.fingerprint)
+      return caf::make_error(caf::sec::invalid_argument,
+                             "join refused: the worker's model fingerprint " + hello.fingerprint +
+                                 " differs from the front end's " + st_.settings.fingerprint +
+                                 " (another checkpoint, or other weights or dtypes)");
+    if (!engine) return caf::make_error(caf::sec::invalid_argument, "join refused: no engine group");
+    auto promise = self_->make_response_promise<uint32_t>();
+    self_->request(st_.kids->router, std::chrono::seconds(10), join_atom::value, hello.name, engine)
+        .then(
+            [this, promise, engine, name = hello.name](uint32_t worker) mutable {
+              self_->monitor(engine);
+              st_.workers.emplace(worker, engine);
+              st_.worker_of_engine.emplace(engine.address(), worker);
+              std::cerr << "pio-node: worker " << worker << " (" << name << ") joined\n";
+              promise.deliver(worker);
+            },
+            [promise](caf::error& e) mutable { promise.deliver(std::move(e)); });
+    return promise;
+  }
+
+  void report(uint32_t worker, WorkerReport& report) {
+    if (st_.workers.count(worker)) self_->send(st_.kids->router, report_atom::value, worker, std::move(report));
+  }
+
+  void worker_drains(uint32_t worker) {
+    if (!st_.workers.count(worker)) return;
+    std::cerr << "pio-node: worker " << worker << " drains: it gets no new requests\n";
+    self_->send(st_.kids->router, drain_atom::value, worker);
+  }
+
   void tick() {
-    const double now = monotonic_s();
-    std::vector<uint64_t> late;
-    for (const auto& [id, r] : st_.requests)
-      if (now >= r.deadline_s) late.push_back(id);
-    for (uint64_t id : late) cancel(id, ErrorCode::deadline_exceeded, "the request's deadline passed");
+    for (uint64_t id : st_.table->late(monotonic_s())) cancel(id, ErrorCode::deadline_exceeded, "the request's deadline passed");
     self_->request(st_.kids->router, std::chrono::seconds(5), load_atom::value)
         .then([this](const EngineLoad& load) { st_.load = load; }, [](caf::error&) {});
     check_memory();
     self_->delayed_send(self_, std::chrono::milliseconds(static_cast<int64_t>(st_.settings.tick_s * 1000)), tick_atom::value);
   }
 
-  // A child died: restart it; the requests it held end with an error event. A client's sink
-  // went away: its requests free their sequences at the next step.
+  // A child died: restart it. A worker was lost: its requests move to the others. A client's
+  // sink went away: its requests free their sequences at the next step.
   void on_down(const caf::down_msg& down) {
     if (st_.kids->plugins.on_down(self_, down.source, monotonic_s())) {  // restarted, or held down
       resume_parked();
       return;
     }
-    if (down.source == st_.kids->engine.address()) {
-      spawn_engine_group();  // the requests the dead one held end with an error
+    if (const auto w = st_.worker_of_engine.find(down.source); w != st_.worker_of_engine.end()) {
+      worker_lost(w->second, self_->system().render(down.reason));
     } else if (down.source == st_.kids->router.address()) {
-      st_.kids->router = spawn_router(self_->system(), 1);
-      self_->monitor(st_.kids->router);
-      spawn_engine_group();
+      router_lost();
     } else if (down.source == st_.kids->profiler.address()) {
       st_.kids->profiler = spawn_profiler(self_->system(), st_.settings.profiler);
       self_->monitor(st_.kids->profiler);
@@ -205,13 +224,10 @@ class Supervisor {
       st_.kids->preprocessor = spawn_preprocessor_pool(self_->system(), st_.settings.preprocessor, st_.settings.max_pixels,
                                                        st_.settings.preprocessor_workers, st_.settings.engine.cache);
       self_->monitor(st_.kids->preprocessor);
-    } else if (st_.kids->prefetcher && down.source == st_.kids->prefetcher.address()) {
-      st_.kids->prefetcher = spawn_prefetcher(self_->system(), st_.settings.engine.cache);
-      self_->monitor(st_.kids->prefetcher);
     } else {
       std::vector<uint64_t> orphaned;
-      for (const auto& [id, r] : st_.requests)
-        if (r.sink.address() == down.source) orphaned.push_back(id);
+      for (const auto& [id, sink] : st_.sinks)
+        if (sink.address() == down.source) orphaned.push_back(id);
       for (uint64_t id : orphaned) cancel(id, ErrorCode::cancelled, "the client went away");
     }
   }
@@ -220,10 +236,11 @@ class Supervisor {
     auto promise = self_->make_response_promise<StatsReport>();
     const auto running = static_cast<int64_t>(st_.admission->running());
     const auto queued = static_cast<int64_t>(st_.admission->queued());
-    self_->request(st_.kids->router, std::chrono::seconds(10), load_atom::value)
+    self_->request(st_.kids->router, std::chrono::seconds(10), workers_atom::value)
         .then(
-            [=, this](const EngineLoad& load) mutable {
-              self_->request(st_.kids->profiler, std::chrono::seconds(10), stats_atom::value, load, running, queued)
+            [=, this](std::vector<WorkerStats>& workers) mutable {
+              self_->request(st_.kids->profiler, std::chrono::seconds(10), stats_atom::value, std::move(workers), running,
+                             queued)
                   .then([=](const StatsReport& r) mutable { promise.deliver(r); },
                         [=](caf::error& e) mutable { promise.deliver(std::move(e)); });
             },
@@ -231,13 +248,22 @@ class Supervisor {
     return promise;
   }
 
-  // The stages that are down (empty: healthy).
-  NodeHealth health() const { return {st_.kids->plugins.down()}; }
+  // The stages that are down (empty: healthy); no worker joined counts as one.
+  NodeHealth health() const {
+    NodeHealth h{st_.kids->plugins.down()};
+    if (st_.workers.empty()) h.down.push_back("workers (none joined)");
+    return h;
+  }
+
+  caf::result<engine_actor> first_engine() const {
+    if (st_.workers.empty()) return caf::make_error(caf::sec::invalid_argument, "no worker joined");
+    return st_.workers.begin()->second;
+  }
 
   caf::typed_response_promise<bool> drain() {
     st_.draining = true;
     auto promise = self_->make_response_promise<bool>();
-    if (st_.requests.empty()) promise.deliver(true);
+    if (st_.table->size() == 0) promise.deliver(true);
     else st_.drain_waiters.push_back(promise);
     return promise;
   }
@@ -258,8 +284,11 @@ class Supervisor {
     if (const auto& cache = st_.settings.engine.cache)
       for (const auto& tier : cache->stats())
         if (tier.tier == "hot") held += static_cast<double>(tier.bytes) / kMiB;
-    for (const auto& [id, r] : st_.requests)
+    for (const auto& [id, r] : st_.table->all()) {
       for (const auto& image : r.images) held += static_cast<double>(image.pixels.data.size() * sizeof(float)) / kMiB;
+      if (r.job)
+        for (const auto& image : r.job->images) held += static_cast<double>(image.data.size() * sizeof(float)) / kMiB;
+    }
     const double kv_idle_mb =
         static_cast<double>(std::max<int64_t>(0, l.kv_blocks_touched - l.kv_blocks_used) * l.kv_bytes_per_block) / kMiB;
     double rss = resident_mb() - kv_idle_mb;
@@ -272,19 +301,46 @@ class Supervisor {
     return st_.admission->level(rss) == MemoryLevel::hard ? std::max(held, rss) : held;
   }
 
-  void spawn_engine_group() {
-    st_.kids->engine = spawn_engine(self_->system(), st_.settings.engine, caf::actor_cast<supervisor_actor>(self_), st_.kids->profiler);
-    self_->monitor(st_.kids->engine);
-    if (st_.level == MemoryLevel::hard) self_->send(st_.kids->engine, admit_atom::value, false);
-    self_->request(st_.kids->router, caf::infinite, group_atom::value, uint32_t{0}, st_.kids->engine)
+  // A worker is gone: each request it held moves to another worker (or waits at the router for
+  // one to join), resuming from what its stream delivered.
+  void worker_lost(uint32_t worker, const std::string& why) {
+    st_.worker_of_engine.erase(st_.workers.at(worker).address());
+    st_.workers.erase(worker);
+    self_->request(st_.kids->router, caf::infinite, leave_atom::value, worker)
         .then(
-            [this](const std::vector<uint64_t>& lost) {
-              for (uint64_t id : lost) end(id, error_event(id, ErrorCode::internal, "the engine stopped; it was restarted"));
+            [this, worker, why](const std::vector<uint64_t>& placements) {
+              std::cerr << "pio-node: worker " << worker << " left (" << why << "); " << placements.size()
+                        << " of its requests move to other workers\n";
+              for (uint64_t placement : placements)
+                if (const auto id = st_.table->request_of_placement(placement)) place(*id);
             },
-            [](caf::error&) {});  // the router died: its down message restarts it and the group
+            [](caf::error&) {});  // the router died: router_lost() places everything again
   }
 
-  uint64_t refuse(uint64_t id, const stream_sink& sink, ErrorCode code, const std::string& why) {
+  // The router died with every placement: a new one, the workers join it again, and every
+  // request that was at a worker is placed again (the old placements' events are then stale).
+  void router_lost() {
+    st_.kids->router = spawn_router(self_->system(), st_.settings.router);
+    self_->monitor(st_.kids->router);
+    auto workers = std::exchange(st_.workers, {});
+    st_.worker_of_engine.clear();
+    for (auto& [old_id, engine] : workers) {
+      self_->request(st_.kids->router, caf::infinite, join_atom::value, "worker " + std::to_string(old_id), engine)
+          .then(
+              [this, engine](uint32_t worker) {
+                st_.workers.emplace(worker, engine);
+                st_.worker_of_engine.emplace(engine.address(), worker);
+              },
+              [](caf::error&) {});
+    }
+    std::vector<uint64_t> placed;
+    for (const auto& [id, r] : st_.table->all())
+      if (r.placement) placed.push_back(id);
+    for (uint64_t id : placed) place(id);
+  }
+
+  uint64_t refuse(const stream_sink& sink, ErrorCode code, const std::string& why) {
+    const uint64_t id = st_.table->refused_id();
     self_->send(sink, event_atom::value, error_event(id, code, why));
     self_->send(st_.kids->profiler, done_atom::value, std::string("refused"), Usage{}, StageTimings{});
     return id;
@@ -341,9 +397,9 @@ class Supervisor {
   void resume_parked() {
     ParkedWork parked = std::exchange(st_.parked, {});
     for (auto& [stage, id] : parked.filters)
-      if (st_.requests.count(id)) filter(id, stage);
+      if (st_.table->find(id)) filter(id, stage);
     for (auto& [stage, e] : parked.outputs)
-      if (st_.requests.count(e.request_id)) through_outputs(std::move(e), stage);
+      if (st_.table->find(e.request_id)) through_outputs(std::move(e), stage);
   }
 
   // A plug-in stage failed the request (or is down): it ends now with that error, and the
@@ -351,11 +407,10 @@ class Supervisor {
   void plugin_failed(uint64_t id, const StageFailure& failure) { cancel(id, failure.code, failure.message); }
 
   void deliver(StreamEvent e) {
-    const auto it = st_.requests.find(e.request_id);
-    if (it == st_.requests.end()) return;
-    InFlight& r = it->second;
+    const auto sink = st_.sinks.find(e.request_id);
+    if (sink == st_.sinks.end()) return;
     if (!e.final) {
-      self_->send(r.sink, event_atom::value, std::move(e));
+      self_->send(sink->second, event_atom::value, std::move(e));
       return;
     }
     end(e.request_id, std::move(e));
@@ -378,9 +433,7 @@ class Supervisor {
   }
 
   void start(uint64_t id) {
-    InFlight& r = st_.requests.at(id);
-    r.started_s = monotonic_s();
-    r.timings.queue_ms = (r.started_s - r.arrival_s) * 1000;
+    st_.table->start(id, monotonic_s());
     filter(id, 0);
   }
 
@@ -396,11 +449,12 @@ class Supervisor {
       return;
     }
     const filter_actor target = plugins.filter(stage);
-    self_->request(target, caf::infinite, filter_atom::value, st_.requests.at(id).request)
+    self_->request(target, caf::infinite, filter_atom::value, st_.table->find(id)->request)
         .then(
             [this, id, stage](ChatRequest& request) {
-              if (!st_.requests.count(id)) return;
-              st_.requests.at(id).request = std::move(request);
+              InFlight* r = st_.table->find(id);
+              if (!r) return;
+              r->request = std::move(request);
               filter(id, stage + 1);
             },
             [this, id, stage, target, name = plugins.filter_name(stage)](caf::error& err) {
@@ -410,28 +464,18 @@ class Supervisor {
             });
   }
 
-  // Tokenize and preprocess in parallel; the job goes to the engine when both are in.
+  // Tokenize and preprocess in parallel; the job goes to a worker when both are in.
   void run_pipeline(uint64_t id) {
-    InFlight& r = st_.requests.at(id);
-    for (const auto& turn : r.request.messages)
-      for (const auto& part : turn.parts)
-        if (part.is_image) ++r.pending;
-    r.images.resize(static_cast<size_t>(r.pending));
-    ++r.pending;  // the text
+    InFlight& r = *st_.table->find(id);
     const auto failed = [this, id](const char* stage, ErrorCode code) {
       return [this, id, stage, code](caf::error& err) {
-        if (st_.requests.count(id))
-          end(id, error_event(id, code, std::string(stage) + ": " + self_->system().render(err)));
+        if (st_.table->find(id)) end(id, error_event(id, code, std::string(stage) + ": " + self_->system().render(err)));
       };
     };
     self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)
         .then(
             [this, id](PromptTokens& tokens) {
-              if (!st_.requests.count(id)) return;
-              InFlight& q = st_.requests.at(id);
-              q.timings.tokenize_ms = (monotonic_s() - q.started_s) * 1000;
-              q.tokens = std::move(tokens);
-              part_done(id);
+              if (st_.table->find(id) && st_.table->tokens_done(id, std::move(tokens), monotonic_s())) to_worker(id);
             },
             failed("tokenize", ErrorCode::bad_request));
     size_t index = 0;
@@ -443,11 +487,7 @@ class Supervisor {
                        r.request.max_pixels)
             .then(
                 [this, id, i](PreparedImage& image) {
-                  if (!st_.requests.count(id)) return;
-                  InFlight& q = st_.requests.at(id);
-                  q.timings.preprocess_ms = std::max(q.timings.preprocess_ms, (monotonic_s() - q.started_s) * 1000);
-                  q.images[i] = std::move(image);
-                  part_done(id);
+                  if (st_.table->find(id) && st_.table->image_done(id, i, std::move(image), monotonic_s())) to_worker(id);
                 },
                 failed("image", ErrorCode::bad_image));
         part.image.clear();  // the bytes moved to the preprocessor
@@ -455,80 +495,44 @@ class Supervisor {
     }
   }
 
-  void part_done(uint64_t id) {
-    InFlight& r = st_.requests.at(id);
-    if (--r.pending > 0) return;
-    std::vector<int64_t> image_tokens;
-    for (const auto& image : r.images) image_tokens.push_back(image.tokens);
-    const ContextFit fit =
-        fit_context(expanded_prompt_tokens(static_cast<int64_t>(r.tokens.ids.size()), image_tokens),
-                    r.request.max_tokens, r.request.clip_max_tokens,
-                    st_.settings.engine.model->config().text.max_position_embeddings);
-    if (!fit.error.empty()) {
-      end(id, error_event(id, ErrorCode::bad_request, fit.error));
+  void to_worker(uint64_t id) {
+    auto job = st_.table->assemble(id);
+    if (const auto* error = std::get_if<std::string>(&job)) {
+      end(id, error_event(id, ErrorCode::bad_request, *error));
       return;
     }
-    EngineJob job;
-    job.id = id;
-    job.client_id = r.request.client_id;
-    job.priority = r.request.priority;
-    job.ids = std::move(r.tokens.ids);
-    for (auto& image : r.images) {
-      job.images.push_back(std::move(image.pixels));
-      job.image_keys.push_back(std::move(image.cache_key));
-      job.image_features.push_back(std::move(image.features));
-    }
-    job.sampling = r.request.sampling;
-    job.max_tokens = fit.max_tokens;
-    job.stop_ids = r.request.stop_ids;
-    const auto& model_stops = st_.settings.engine.model->stop_ids();
-    job.stop_ids.insert(job.stop_ids.end(), model_stops.begin(), model_stops.end());
-    job.stop = r.request.stop;
-    job.stream = r.request.stream;
-    job.show_special_tokens = r.request.show_special_tokens;
-    job.timings = r.timings;
-    // The prompt's cached KV blocks come from disk on a pool thread, so the engine's step never
-    // waits for a disk read; the job goes on whatever the prefetch found.
-    std::vector<std::string> keys;
-    if (const auto& cache = st_.settings.engine.cache)
-      keys = cache->disk_only(prefix_block_keys(job, st_.settings.engine.model->config(), st_.settings.engine.kv_block_size));
-    if (keys.empty()) {
-      to_engine(std::move(job));
-      return;
-    }
-    auto held = std::make_shared<EngineJob>(std::move(job));
-    const auto go = [this, held] { to_engine(std::move(*held)); };
-    self_->request(st_.kids->prefetcher, std::chrono::seconds(30), prefetch_atom::value, std::move(keys))
-        .then([go](uint64_t) { go(); }, [go](caf::error&) { go(); });
+    place(id);
   }
 
-  void to_engine(EngineJob job) {
-    const auto it = st_.requests.find(job.id);
-    if (it == st_.requests.end()) return;  // ended meanwhile (cancelled, deadline)
-    it->second.at_engine = true;
-    self_->send(st_.kids->router, enqueue_atom::value, std::move(job));
+  // Sends the request's job to the router, which places it on a worker (or holds it until one
+  // joins); a request moved too often ends with an error.
+  void place(uint64_t id) {
+    const InFlight* r = st_.table->find(id);
+    if (!r) return;
+    if (r->placements >= kMaxPlacements) {
+      end(id, error_event(id, ErrorCode::internal,
+                          "the request lost " + std::to_string(r->placements) + " workers; it is not moved again"));
+      return;
+    }
+    auto job = st_.table->place(id);
+    if (!job) return;
+    auto keys = prefix_block_keys(*job, *st_.settings.config, st_.settings.engine.kv_block_size);
+    self_->send(st_.kids->router, enqueue_atom::value, std::move(*job), std::move(keys));
   }
 
   // Sends the final event, records the outcome, and lets waiting requests in.
   void end(uint64_t id, StreamEvent e) {
-    const auto it = st_.requests.find(id);
-    if (it == st_.requests.end()) return;
-    InFlight& r = it->second;
-    const double now = monotonic_s();
-    const double ttft = r.timings.ttft_ms;
-    e.timings.queue_ms = r.timings.queue_ms;
-    e.timings.tokenize_ms = r.timings.tokenize_ms;
-    e.timings.preprocess_ms = r.timings.preprocess_ms;
-    e.timings.ttft_ms = ttft;
-    e.timings.total_ms = (now - r.arrival_s) * 1000;
-    e.seed = r.request.sampling.seed;
+    const InFlight* r = st_.table->find(id);
+    if (!r) return;
+    st_.table->finish(id, e, monotonic_s());
     self_->send(st_.kids->profiler, done_atom::value, e.finish_reason, e.usage, e.timings);
-    self_->send(r.sink, event_atom::value, std::move(e));
-    if (r.at_engine) self_->send(st_.kids->router, done_atom::value, id);
-    st_.requests.erase(it);
+    self_->send(st_.sinks.at(id), event_atom::value, std::move(e));
+    if (r->placement) self_->send(st_.kids->router, done_atom::value, r->placement);
+    st_.table->erase(id);
+    st_.sinks.erase(id);
     st_.admission->ended(id);
     release_waiting(memory_mb());
-    if (st_.draining && st_.requests.empty()) {
+    if (st_.draining && st_.table->size() == 0) {
       for (auto& p : st_.drain_waiters) p.deliver(true);
       st_.drain_waiters.clear();
     }
@@ -539,8 +543,10 @@ class Supervisor {
 };
 
 supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, NodeSettings settings) {
+  if (!settings.config) settings.config = std::make_shared<const ModelConfig>(settings.engine.model->config());
   self->state.settings = std::move(settings);
   self->state.admission = std::make_unique<Admission>(self->state.settings.admission);
+  self->state.table = std::make_unique<RequestTable>(self->state.settings.config->text.max_position_embeddings);
   self->state.base_mb = resident_mb();
   auto sup = std::make_shared<Supervisor>(self);
   sup->spawn_children();
@@ -550,7 +556,11 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Nod
       [sup](submit_atom, ChatRequest& request, const stream_sink& sink) { return sup->submit(request, sink); },
       [sup](cancel_atom, uint64_t id) { sup->cancel(id, ErrorCode::cancelled, "cancelled by the client"); },
       [sup](stats_atom) { return sup->stats(); },
+      [sup](join_atom, const WorkerHello& hello, const engine_actor& engine) { return sup->join(hello, engine); },
+      [sup](report_atom, uint32_t worker, WorkerReport& report) { sup->report(worker, report); },
+      [sup](drain_atom, uint32_t worker) { sup->worker_drains(worker); },
       [sup](event_atom, StreamEvent& e) { sup->on_event(e); },
+      [sup](const StepStats& s) { sup->step_stats(s); },
       [sup](tick_atom) { sup->tick(); },
       [sup](drain_atom) { return sup->drain(); },
       [sup](abort_atom, const std::string& why) {
@@ -558,7 +568,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Nod
         return true;
       },
       [sup](health_atom) { return sup->health(); },
-      [self](engine_atom) { return self->state.kids->engine; },
+      [sup](engine_atom) { return sup->first_engine(); },
   };
 }
 

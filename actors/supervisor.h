@@ -1,10 +1,13 @@
-// The supervisor: the node's hub. It spawns and monitors every actor of the node (tokenizer
-// and preprocessor pools, the engine group, the profiler) and restarts one that dies, ending
-// the requests it held with an error event. It admits requests against the memory budget
-// (Admission), runs each through the pipeline (the text tokenized while its images are
-// preprocessed, in parallel, joined into one EngineJob for the engine group), forwards the
-// engine's events to the client's sink, and ends requests whose deadline passes or whose client
-// goes away. Above the hard threshold it asks the engine to preempt and pauses its admission.
+// The supervisor: the node's front end. It spawns and monitors the front end's actors (tokenizer
+// and preprocessor pools, the router, the profiler, plug-in stages) and restarts one that dies.
+// Workers (engine groups, in this process or others) join it through the router; it monitors
+// each, and when one is lost (killed, frozen, cut off: its proxy goes down) the requests it held
+// move to another worker, which resumes each from the ids its stream delivered, so the client
+// sees one uninterrupted stream. It admits requests against the memory budget (Admission), runs
+// each through the pipeline (text tokenized while its images are preprocessed, joined into one
+// EngineJob by the RequestTable), forwards the workers' events to the client's sink, and ends
+// requests whose deadline passes or whose client goes away. Above the hard threshold it asks the
+// workers to preempt and pauses their admission.
 #pragma once
 
 #include <functional>
@@ -22,7 +25,12 @@
 namespace pio {
 
 struct NodeSettings {
+  // The in-process worker's engine group (role all). Without engine.model the node is a front
+  // end only (workers join from other processes); engine.tokenizer is the front end's tokenizer.
   EngineSettings engine;
+  std::shared_ptr<const ModelConfig> config;  // the checkpoint's; default: engine.model's
+  std::string fingerprint;           // workers must present the same (storage/fingerprint.h)
+  std::string router = "least_loaded";  // the routing policy (serving/routing_policy.h)
   PreprocessorConfig preprocessor;
   int64_t max_pixels = 0;            // per image, the node's cap (0: the preprocessor config's)
   size_t tokenizer_workers = 2;

@@ -12,7 +12,6 @@
 #include "messages/chat.h"
 #include "messages/events.h"
 #include "model/image/pixel_values.h"
-#include "serving/batch_scheduler.h"
 
 namespace pio {
 
@@ -43,11 +42,14 @@ struct EngineJob {
   std::vector<std::string> image_features;  // parallel to images: cached encode-image bytes on a hit
   SamplingOptions sampling;
   int32_t max_tokens = 256;
-  std::vector<int32_t> stop_ids;        // the request's and the model's
+  std::vector<int32_t> stop_ids;        // the request's (the engine group adds the model's own)
   std::vector<std::string> stop;
   bool stream = true;
   bool show_special_tokens = false;
   StageTimings timings;                 // the stages before the engine
+  // A request moved from a lost worker: the ids its stream already delivered. The engine
+  // prefills the prompt plus these and generates from there (draw index resume_ids.size()).
+  std::vector<int32_t> resume_ids;
 };
 
 // One engine step, for the profiler.
@@ -70,6 +72,7 @@ struct EngineLoad {
   int64_t kv_bytes_per_block = 0;
   int64_t kv_blocks_touched = 0;  // the pool's high-water mark (resident pages)
   int64_t image_bytes = 0;        // pixels of the images waiting for or in the vision encoder
+  double step_ms = 0;             // its last step's time (0 before its first)
 };
 
 template <class Inspector>
@@ -91,17 +94,8 @@ typename Inspector::result_type inspect(Inspector& f, PreparedImage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
   return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.image_keys,
-           x.image_features, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream, x.show_special_tokens, x.timings);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, StepItem& x) {
-  return f(caf::meta::type_name("pio::StepItem"), x.id, x.first, x.count, x.sample);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, StepPlan& x) {
-  return f(caf::meta::type_name("pio::StepPlan"), x.items, x.preempted);
+           x.image_features, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream, x.show_special_tokens, x.timings,
+           x.resume_ids);
 }
 
 template <class Inspector>
@@ -113,7 +107,7 @@ typename Inspector::result_type inspect(Inspector& f, StepStats& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineLoad& x) {
   return f(caf::meta::type_name("pio::EngineLoad"), x.running, x.waiting, x.kv_blocks_used, x.kv_blocks_total,
-           x.kv_bytes_per_block, x.kv_blocks_touched, x.image_bytes);
+           x.kv_bytes_per_block, x.kv_blocks_touched, x.image_bytes, x.step_ms);
 }
 
 }  // namespace pio

@@ -10,6 +10,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "messages/pipeline.h"
 #include "storage/cache_stats.h"
 
 namespace pio {
@@ -18,6 +19,22 @@ struct LatencySummary {
   std::string stage;  // queue_wait, preprocess, tokenize, vision_encode, prefill, ttft, itl, step
   int64_t count = 0;
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
+// What a worker reports every few hundred milliseconds.
+struct WorkerReport {
+  EngineLoad load;
+  std::vector<CacheTierStats> cache;  // its tiered cache; empty without one
+};
+
+// One worker as `pio stats` and /metrics show it.
+struct WorkerStats {
+  uint32_t id = 0;
+  std::string name;
+  bool draining = false;
+  int64_t in_flight = 0;  // requests placed there that have not ended
+  int64_t placed = 0;     // requests placed there since it joined
+  WorkerReport report;
 };
 
 struct StatsReport {
@@ -41,6 +58,7 @@ struct StatsReport {
   std::string configuration;   // derived from it and the flags
   std::vector<CacheTierStats> cache;  // hot, warm, cold; empty with --no-cache
   std::string cache_status;    // where the cache keeps its files, or why it runs in memory only
+  std::vector<WorkerStats> workers;  // the engine groups that joined, by id
 };
 
 template <class Inspector>
@@ -55,11 +73,21 @@ typename Inspector::result_type inspect(Inspector& f, CacheTierStats& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, WorkerReport& x) {
+  return f(caf::meta::type_name("pio::WorkerReport"), x.load, x.cache);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, WorkerStats& x) {
+  return f(caf::meta::type_name("pio::WorkerStats"), x.id, x.name, x.draining, x.in_flight, x.placed, x.report);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StatsReport& x) {
   return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.engine_sequences,
            x.engine_waiting, x.max_batch_size,
            x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.prompt_tokens, x.generated_tokens,
-           x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration, x.cache, x.cache_status);
+           x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration, x.cache, x.cache_status, x.workers);
 }
 
 }  // namespace pio

@@ -35,16 +35,23 @@ EngineCore::EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache&
 int64_t EngineCore::submit(EngineRequest request) {
   const uint64_t id = request.queue.id;
   if (active_.count(id)) throw std::invalid_argument("request id " + std::to_string(id) + " is already running");
-  if (request.max_tokens <= 0) throw std::invalid_argument("max_tokens must be positive");
+  const auto resumed = static_cast<int32_t>(request.resumed.size());
+  if (request.max_tokens <= resumed) throw std::invalid_argument("max_tokens must exceed the tokens already generated");
   PreparedPrompt known = prepare_prompt(text_, config_, request.ids, request.images.get());
-  scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens);
-  Sampler sampler(request.sampling, known.ids);
+  const auto prompt_tokens = static_cast<int64_t>(known.ids.size());
+  Sampler sampler(request.sampling, known.ids, request.resumed);
+  for (int32_t k = 0; k < resumed; ++k) {  // as sample() appends them
+    const int32_t pos = known.next_position + k;
+    known.ids.push_back(request.resumed[static_cast<size_t>(k)]);
+    known.positions.push_back({pos, pos, pos});
+  }
+  scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens - resumed);
   PrefixHasher hasher(cache_.block_size(), config_.image_token_id, request.image_keys);
-  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, 0, std::move(hasher)});
+  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, resumed, std::move(hasher)});
   // The prompt points at the features it was prepared from; keep it pointing at the stored copy.
   Active& a = active_.at(id);
   a.known.images = a.request.images.get();
-  return static_cast<int64_t>(a.known.ids.size());
+  return prompt_tokens;
 }
 
 void EngineCore::release_kv(Active& a) {

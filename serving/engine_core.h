@@ -32,6 +32,7 @@ struct EngineRequest {
   int32_t max_tokens = 256;
   std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
   std::vector<std::string> image_keys;           // the images' vision cache keys (prefix hashes), if any
+  std::vector<int32_t> resumed;                  // ids generated elsewhere already (a moved request)
 };
 
 enum class FinishReason : uint8_t { none, stop, length, cancelled, error };
@@ -65,7 +66,9 @@ class EngineCore {
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 
-  // Expands the prompt's images and queues it; returns the prompt's length in tokens. Throws
+  // Expands the prompt's images and queues it; returns the prompt's length in tokens. A request
+  // with `resumed` ids prefills them after the prompt and generates from there, as a preempted
+  // sequence does when readmitted (they count towards max_tokens). Throws
   // ModelError for features that do not fit the prompt, std::invalid_argument for a request
   // that can never fit the KV cache or a duplicate id.
   int64_t submit(EngineRequest request);

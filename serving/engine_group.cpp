@@ -38,6 +38,9 @@ void EngineGroup::add(EngineJob job, double now_s) {
   if (!job.images.empty() && !model_.has_vision())
     throw ModelError("this checkpoint has no vision tower: it cannot take images");
   OutputStream output(id, *tokenizer_, job.show_special_tokens, job.stop, job.stream);
+  output.resume(job.resume_ids);
+  const auto& model_stops = model_.stop_ids();
+  job.stop_ids.insert(job.stop_ids.end(), model_stops.begin(), model_stops.end());
   const bool has_images = !job.images.empty();
   requests_.emplace(id, Request{std::move(job), std::move(output), now_s});
   if (has_images) {
@@ -62,6 +65,7 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   er.max_tokens = r.job.max_tokens;
   er.stop_ids = r.job.stop_ids;
   er.image_keys = r.job.image_keys;
+  er.resumed = r.job.resume_ids;
   r.prompt_tokens = core_.submit(std::move(er));
 }
 
@@ -250,7 +254,7 @@ EngineLoad EngineGroup::load() const {
   }
   return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
           cache_.total_blocks() - cache_.free_blocks(), cache_.total_blocks(),
-          cache_.bytes_per_block(), cache_.touched_blocks(), image_bytes};
+          cache_.bytes_per_block(), cache_.touched_blocks(), image_bytes, stats_.ms};
 }
 
 }  // namespace pio

@@ -5,38 +5,100 @@
 
 namespace pio {
 
-EngineRouter::EngineRouter(size_t groups) : load_(groups, 0) {
-  if (groups == 0) throw std::invalid_argument("engine router: no engine group");
+EngineLoad sum_loads(const std::vector<WorkerStats>& workers) {
+  EngineLoad sum;
+  for (const auto& w : workers) {
+    const EngineLoad& l = w.report.load;
+    sum.running += l.running;
+    sum.waiting += l.waiting;
+    sum.kv_blocks_used += l.kv_blocks_used;
+    sum.kv_blocks_total += l.kv_blocks_total;
+    sum.kv_bytes_per_block = std::max(sum.kv_bytes_per_block, l.kv_bytes_per_block);
+    sum.kv_blocks_touched += l.kv_blocks_touched;
+    sum.image_bytes += l.image_bytes;
+    sum.step_ms = std::max(sum.step_ms, l.step_ms);
+  }
+  return sum;
 }
 
-size_t EngineRouter::place(uint64_t id) {
-  if (const auto g = group_of(id)) return *g;
-  const auto g = static_cast<size_t>(std::min_element(load_.begin(), load_.end()) - load_.begin());
-  ++load_[g];
-  placed_[id] = g;
-  return g;
+EngineRouter::EngineRouter(std::unique_ptr<RoutingPolicy> policy) : policy_(std::move(policy)) {
+  if (!policy_) throw std::invalid_argument("engine router: no routing policy");
 }
 
-std::optional<size_t> EngineRouter::group_of(uint64_t id) const {
-  const auto it = placed_.find(id);
+uint32_t EngineRouter::join(std::string name) {
+  const uint32_t id = next_id_++;
+  WorkerStats w;
+  w.id = id;
+  w.name = std::move(name);
+  workers_.emplace(id, std::move(w));
+  return id;
+}
+
+std::vector<uint64_t> EngineRouter::leave(uint32_t worker) {
+  std::vector<uint64_t> held;
+  for (const auto& [job, w] : placed_)
+    if (w == worker) held.push_back(job);
+  for (uint64_t job : held) placed_.erase(job);
+  std::sort(held.begin(), held.end());
+  workers_.erase(worker);
+  policy_->left(worker);
+  return held;
+}
+
+void EngineRouter::drain(uint32_t worker) {
+  if (const auto it = workers_.find(worker); it != workers_.end()) it->second.draining = true;
+}
+
+void EngineRouter::report(uint32_t worker, WorkerReport report) {
+  if (const auto it = workers_.find(worker); it != workers_.end()) it->second.report = std::move(report);
+}
+
+void EngineRouter::update_load(uint32_t worker, const EngineLoad& load) {
+  if (const auto it = workers_.find(worker); it != workers_.end()) it->second.report.load = load;
+}
+
+bool EngineRouter::accepting() const {
+  return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return !w.second.draining; });
+}
+
+std::optional<uint32_t> EngineRouter::place(uint64_t job, const std::vector<std::string>& prefix_keys) {
+  if (const auto w = worker_of(job)) return w;
+  std::vector<WorkerView> views;
+  for (const auto& [id, w] : workers_) {
+    if (w.draining) continue;
+    const EngineLoad& l = w.report.load;
+    views.push_back({id, w.in_flight, l.running, l.waiting, l.kv_blocks_total - l.kv_blocks_used, l.kv_blocks_total,
+                     l.step_ms});
+  }
+  if (views.empty()) return std::nullopt;
+  const uint32_t chosen = policy_->choose(views, prefix_keys);
+  WorkerStats& w = workers_.at(chosen);
+  ++w.in_flight;
+  ++w.placed;
+  placed_[job] = chosen;
+  policy_->placed(chosen, prefix_keys);
+  return chosen;
+}
+
+std::optional<uint32_t> EngineRouter::worker_of(uint64_t job) const {
+  const auto it = placed_.find(job);
   if (it == placed_.end()) return std::nullopt;
   return it->second;
 }
 
-void EngineRouter::ended(uint64_t id) {
-  const auto it = placed_.find(id);
+void EngineRouter::ended(uint64_t job) {
+  const auto it = placed_.find(job);
   if (it == placed_.end()) return;
-  --load_[it->second];
+  if (const auto w = workers_.find(it->second); w != workers_.end()) --w->second.in_flight;
   placed_.erase(it);
 }
 
-std::vector<uint64_t> EngineRouter::drop_group(size_t g) {
-  std::vector<uint64_t> held;
-  for (const auto& [id, group] : placed_)
-    if (group == g) held.push_back(id);
-  for (uint64_t id : held) ended(id);
-  std::sort(held.begin(), held.end());
-  return held;
+EngineLoad EngineRouter::total_load() const { return sum_loads(workers()); }
+
+std::vector<WorkerStats> EngineRouter::workers() const {
+  std::vector<WorkerStats> out;
+  for (const auto& [id, w] : workers_) out.push_back(w);
+  return out;
 }
 
 }  // namespace pio

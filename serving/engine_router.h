@@ -1,32 +1,61 @@
-// Where requests compute: the router's plain class. It places each request on one of several
-// engine groups (the least loaded by requests in flight, the lowest index among equals) and
-// remembers where, so that a cancellation reaches the right group and a group that dies can
-// name the requests it held. Plain class, not thread-safe.
+// Where requests compute: the router's plain class. Engine groups (workers, in this process or
+// another) join and leave at any time; each job is placed on one of the workers that take jobs
+// by a routing policy (serving/routing_policy.h) over their reported load and the job's prefix
+// keys, and the router remembers where, so that a cancellation reaches the right worker and a
+// worker that leaves names the jobs it held. A single-process node is one worker that joined.
+// Plain class, not thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "messages/stats.h"
+#include "serving/routing_policy.h"
+
 namespace pio {
+
+// The workers' last reported loads, summed (KV bytes per block: the largest).
+EngineLoad sum_loads(const std::vector<WorkerStats>& workers);
 
 class EngineRouter {
  public:
-  // Throws std::invalid_argument for no group.
-  explicit EngineRouter(size_t groups);
+  // Throws std::invalid_argument for a null policy.
+  explicit EngineRouter(std::unique_ptr<RoutingPolicy> policy);
 
-  size_t place(uint64_t id);
-  std::optional<size_t> group_of(uint64_t id) const;
-  void ended(uint64_t id);
-  // The requests group `g` held, forgotten (its engine died).
-  std::vector<uint64_t> drop_group(size_t g);
-  size_t in_flight(size_t g) const { return load_.at(g); }
+  // A worker joined: its id (1, 2, ...; never reused).
+  uint32_t join(std::string name);
+  // A worker left or died: the jobs (placement ids) it held, forgotten, in ascending order.
+  std::vector<uint64_t> leave(uint32_t worker);
+  // A draining worker keeps its jobs but is given no new ones.
+  void drain(uint32_t worker);
+  void report(uint32_t worker, WorkerReport report);
+  // A fresher load than the worker's last report (asked for a stats request).
+  void update_load(uint32_t worker, const EngineLoad& load);
+
+  // The worker for a new job with these prefix keys, or nothing when no worker takes jobs.
+  std::optional<uint32_t> place(uint64_t job, const std::vector<std::string>& prefix_keys);
+  std::optional<uint32_t> worker_of(uint64_t job) const;
+  void ended(uint64_t job);
+
+  bool has_worker(uint32_t worker) const { return workers_.count(worker) > 0; }
+  // Whether some worker takes jobs (joined and not draining).
+  bool accepting() const;
+  // The workers' last reported loads, summed.
+  EngineLoad total_load() const;
+  std::vector<WorkerStats> workers() const;
+  const RoutingPolicy& policy() const { return *policy_; }
 
  private:
-  std::vector<size_t> load_;
-  std::unordered_map<uint64_t, size_t> placed_;
+  std::unique_ptr<RoutingPolicy> policy_;
+  uint32_t next_id_ = 1;
+  std::map<uint32_t, WorkerStats> workers_;
+  std::unordered_map<uint64_t, uint32_t> placed_;
 };
 
 }  // namespace pio

@@ -32,6 +32,11 @@ StreamEvent OutputStream::push(int32_t id) {
   return event(std::move(text));
 }
 
+void OutputStream::resume(const std::vector<int32_t>& streamed) {
+  for (int32_t id : streamed) stops_.push(detok_.push(id));  // their text was sent already
+  generated_ += static_cast<int64_t>(streamed.size());
+}
+
 StreamEvent OutputStream::finish(const std::string& reason) {
   std::string tail = stops_.stopped() ? std::string() : stops_.push(detok_.finish()) + stops_.finish();
   StreamEvent e = event(stream_ ? std::move(tail) : std::exchange(held_, {}) + tail);

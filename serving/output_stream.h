@@ -23,6 +23,9 @@ class OutputStream {
   // tells whether the id completed a stop string.
   StreamEvent push(int32_t id);
   bool stop_matched() const { return stops_.stopped(); }
+  // A moved request: takes the ids another engine already streamed (the client has their text),
+  // so that what follows continues that text exactly; they count as generated.
+  void resume(const std::vector<int32_t>& streamed);
 
   // The final event: the text still held (unless a stop string cut it), the finish reason.
   StreamEvent finish(const std::string& reason);

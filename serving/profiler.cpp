@@ -10,6 +10,7 @@
 #include <prometheus/client_metric.h>
 
 #include "gpu/cpu/cpu_features.h"
+#include "serving/engine_router.h"
 
 namespace pio {
 namespace {
@@ -59,6 +60,10 @@ Profiler::Profiler(std::string hardware, std::string configuration)
   cache_entries_ = &prometheus::BuildGauge().Name("pio_cache_entries").Help("Entries in each cache tier").Register(*registry_);
   cache_events_ = &prometheus::BuildCounter().Name("pio_cache_events_total")
                        .Help("Cache tier events: hit, miss, eviction, promotion, corrupt (dropped)").Register(*registry_);
+  worker_sequences_ = &prometheus::BuildGauge().Name("pio_worker_sequences").Help("Sequences in each worker by state").Register(*registry_);
+  worker_kv_blocks_ = &prometheus::BuildGauge().Name("pio_worker_kv_blocks").Help("KV cache blocks of each worker").Register(*registry_);
+  worker_requests_ = &prometheus::BuildGauge().Name("pio_worker_requests").Help("Requests placed on each worker, not yet ended").Register(*registry_);
+  worker_cache_bytes_ = &prometheus::BuildGauge().Name("pio_worker_cache_bytes").Help("Bytes held by each worker's cache tiers").Register(*registry_);
 }
 
 void Profiler::stage(const std::string& name, double ms) {
@@ -88,11 +93,13 @@ void Profiler::finished(const std::string& outcome, const Usage& usage) {
   cached_tokens_->Increment(static_cast<double>(usage.cached_tokens));
 }
 
-void Profiler::load(const EngineLoad& load, int64_t running, int64_t queued) {
+void Profiler::load(const std::vector<WorkerStats>& workers, int64_t running, int64_t queued) {
+  const EngineLoad load = sum_loads(workers);
   running_->Set(static_cast<double>(running));
   queued_->Set(static_cast<double>(queued));
   kv_blocks_used_->Set(static_cast<double>(load.kv_blocks_used));
   kv_blocks_total_->Set(static_cast<double>(load.kv_blocks_total));
+  worker_metrics(workers);
   rss_bytes_->Set(resident_mb() * 1024 * 1024);
   if (!cache_) return;
   for (const CacheTierStats& t : cache_->stats()) {
@@ -108,8 +115,33 @@ void Profiler::load(const EngineLoad& load, int64_t running, int64_t queued) {
   }
 }
 
-StatsReport Profiler::report(const EngineLoad& load, int64_t running, int64_t queued) const {
+void Profiler::worker_metrics(const std::vector<WorkerStats>& workers) {
+  for (auto& [id, gauges] : worker_gauges_)  // every worker's series go; those still here come back below
+    for (auto& [family, gauge] : gauges) family->Remove(gauge);
+  worker_gauges_.clear();
+  for (const WorkerStats& w : workers) {
+    auto& gauges = worker_gauges_[w.id];
+    const std::string id = std::to_string(w.id);
+    const auto set = [&gauges, &id](prometheus::Family<prometheus::Gauge>* family, const char* label, const std::string& value,
+                                    double x) {
+      prometheus::Gauge* g = label ? &family->Add({{"worker", id}, {label, value}}) : &family->Add({{"worker", id}});
+      g->Set(x);
+      gauges.emplace_back(family, g);
+    };
+    const EngineLoad& l = w.report.load;
+    set(worker_sequences_, "state", "running", static_cast<double>(l.running));
+    set(worker_sequences_, "state", "waiting", static_cast<double>(l.waiting));
+    set(worker_kv_blocks_, "state", "used", static_cast<double>(l.kv_blocks_used));
+    set(worker_kv_blocks_, "state", "total", static_cast<double>(l.kv_blocks_total));
+    set(worker_requests_, nullptr, "", static_cast<double>(w.in_flight));
+    for (const CacheTierStats& t : w.report.cache) set(worker_cache_bytes_, "tier", t.tier, static_cast<double>(t.bytes));
+  }
+}
+
+StatsReport Profiler::report(const std::vector<WorkerStats>& workers, int64_t running, int64_t queued) const {
+  const EngineLoad load = sum_loads(workers);
   StatsReport r;
+  r.workers = workers;
   r.requests = outcome_counts_;
   r.running = running;
   r.queued = queued;

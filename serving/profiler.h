@@ -35,12 +35,13 @@ class Profiler {
   // A request ended: outcome is its finish reason (stop, length, cancelled, error) or "refused".
   void finished(const std::string& outcome, const Usage& usage);
 
-  // The node's current load, kept as gauges (running, queued, KV blocks, RSS) for /metrics.
-  void load(const EngineLoad& load, int64_t running, int64_t queued);
+  // The node's current load, kept as gauges (running, queued, KV blocks, RSS) for /metrics, and
+  // each worker's (a `worker` label; a worker that left disappears).
+  void load(const std::vector<WorkerStats>& workers, int64_t running, int64_t queued);
   // The tiered cache whose per-tier figures the report carries (thread-safe to read).
   void watch_cache(std::shared_ptr<const TieredCache> cache) { cache_ = std::move(cache); }
 
-  StatsReport report(const EngineLoad& load, int64_t running, int64_t queued) const;
+  StatsReport report(const std::vector<WorkerStats>& workers, int64_t running, int64_t queued) const;
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
@@ -74,6 +75,13 @@ class Profiler {
   prometheus::Family<prometheus::Gauge>* cache_entries_;
   prometheus::Family<prometheus::Counter>* cache_events_;
   std::map<std::string, CacheTierStats> cache_seen_;
+  // Per worker: its sequences by state, KV blocks, requests placed there, cache tier bytes.
+  prometheus::Family<prometheus::Gauge>* worker_sequences_;
+  prometheus::Family<prometheus::Gauge>* worker_kv_blocks_;
+  prometheus::Family<prometheus::Gauge>* worker_requests_;
+  prometheus::Family<prometheus::Gauge>* worker_cache_bytes_;
+  std::map<uint32_t, std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>>> worker_gauges_;
+  void worker_metrics(const std::vector<WorkerStats>& workers);
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

@@ -16,8 +16,8 @@ std::string vision_cache_key(std::span<const uint8_t> image, const ImageLimits& 
 PreparedImage prepare_image(const std::vector<uint8_t>& bytes, const PreprocessorConfig& config,
                             const ImageLimits& limits, TieredCache* cache) {
   PreparedImage out;
+  out.cache_key = vision_cache_key(bytes, limits);  // also what the router's prefix affinity keys on
   if (cache) {
-    out.cache_key = vision_cache_key(bytes, limits);
     if (const CacheValue hit = cache->get(out.cache_key))
       if (const auto features = parse_cached_features(*hit)) {  // one that does not parse is recomputed
         out.features = *hit;

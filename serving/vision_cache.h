@@ -22,8 +22,9 @@ namespace pio {
 // "img/" and the XXH3-128 of the bytes and the limits.
 std::string vision_cache_key(std::span<const uint8_t> image, const ImageLimits& limits);
 
-// The preprocessor's answer for one image: with a cache, its key and, on a hit, the cached
-// features (pixels left empty); otherwise the preprocessed pixels. cache may be null.
+// The preprocessor's answer for one image: its key (with or without a cache: the router keys
+// prefix affinity on it) and, on a cache hit, the cached features (pixels left empty); otherwise
+// the preprocessed pixels. cache may be null.
 // Throws ModelError for an image that cannot be decoded (only on a miss: a hit is that image).
 PreparedImage prepare_image(const std::vector<uint8_t>& bytes, const PreprocessorConfig& config,
                             const ImageLimits& limits, TieredCache* cache);

@@ -1,11 +1,15 @@
 // pio-node: loads a checkpoint, starts the actor runtime (tokenizer and preprocessor pools,
 // engine group, profiler, supervisor) and serves clients (`pio chat --node`, pio::Client) on the
 // client-API port, and with --http-port the OpenAI-compatible HTTP API (http/gateway.h).
+// Roles: `all` (default) is all of it in one process; `frontend` is the client-facing side and
+// the router, without weights, which workers of other processes join on its client-API port;
+// `worker` is one engine group that joins a front end (--join HOST:PORT) and serves its jobs.
 // The client-API port is plain on loopback; with --tls-cert/--tls-key/--tls-ca it takes only
 // peers whose certificate the CA signed (mutual TLS), which it must beyond loopback (or
 // --insecure) and with --api-key (else it stays closed).
 // SIGINT/SIGTERM: stop admitting, finish what runs (bounded by --drain-timeout), exit 0.
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -14,8 +18,10 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "actors/node.h"
+#include "actors/worker.h"
 #include "actors/plugin.h"
 #include "apps/pio-node/descriptors.h"
 #include "apps/pio/option_checks.h"
@@ -35,6 +41,7 @@ constexpr int64_t kDefaultMaxPixels = 640 * 640;
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs", kv_dtype = "auto";
+  std::string role = "all", join, router = "prefix_affinity";
   std::vector<std::string> plugins;
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
@@ -58,6 +65,11 @@ void add_options(CLI::App& app, Args& a) {
   using namespace pio::cli;
   app.set_config("--config", "", "read options from this TOML or INI file (command-line flags win)");
   app.add_option("--model", a.model, "model directory (Hugging Face layout)")->required();
+  app.add_option("--role", a.role, "all: one process; frontend: clients and routing, no weights; worker: an engine group that joins a frontend")
+      ->default_val("all")->check(CLI::IsMember({"all", "frontend", "worker"}));
+  app.add_option("--join", a.join, "worker: the frontend's client-API address, HOST:PORT");
+  app.add_option("--router", a.router, "frontend: how requests are placed on workers: round_robin, least_loaded, prefix_affinity")
+      ->default_val("prefix_affinity")->check(CLI::IsMember({"round_robin", "least_loaded", "prefix_affinity"}));
   app.add_option("--host", a.host, "address to listen on (loopback unless told otherwise)")->default_val("127.0.0.1");
   app.add_option("--port", a.port, "port (0: any free port)")->default_val(7070)->check(integer_in(0, 65535));
   add_tls_options(&app, a.tls);
@@ -204,19 +216,46 @@ PortMode client_port_mode(const Args& a) {
   return PortMode::plain;
 }
 
+// The engine group's settings (a worker's, or the in-process worker of role all), and its part
+// of the configuration line.
+pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
+  pio::EngineSettings e;
+  e.kv_dtype = pio::cli::kv_shape(model->text(), a.kv_dtype).dtype;
+  e.cache = make_cache(a, *model, *e.kv_dtype);
+  e.tokenizer = pio::load_tokenizer(a.model);
+  e.kv_bytes = a.kv_memory_mb << 20;
+  e.options.max_batch_tokens = std::max<int64_t>(a.max_batch_tokens, a.max_sequences);
+  e.options.max_sequences = a.max_sequences;
+  e.options.target_step_ms = a.target_step_ms;
+  e.options.policy = a.policy;
+  e.options.ageing_s = a.ageing_s;
+  if (!pio::policy_exists(a.policy)) throw std::invalid_argument("--policy: unknown scheduling policy '" + a.policy + "'");
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  configuration += "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +
+                   ", weights " + a.weights + (model->packed_weights() ? " (" + model->packed_weights()->origin() + ")" : std::string()) +
+                   ", policy " + a.policy + ", max batch tokens " + std::to_string(a.max_batch_tokens) + ", target step " +
+                   std::to_string(static_cast<int>(a.target_step_ms)) + " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB " +
+                   std::string(pio::kv_dtype_name(*e.kv_dtype)) + ", cache " + cache_description(a, e.cache.get());
+  e.model = std::move(model);
+  return e;
+}
+
+// What workers and their front end must agree on: the checkpoint (config, weights files).
+std::string checkpoint_fingerprint(const Args& a) { return pio::model_fingerprint(a.model, "checkpoint"); }
+
+// The front end's settings; with a model (role all) its in-process worker's too.
 pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pio::NodeSettings s;
-  s.engine.kv_dtype = pio::cli::kv_shape(model->text(), a.kv_dtype).dtype;
-  s.engine.cache = make_cache(a, *model, *s.engine.kv_dtype);
-  s.engine.model = std::move(model);
-  s.engine.tokenizer = pio::load_tokenizer(a.model);
-  s.engine.kv_bytes = a.kv_memory_mb << 20;
-  s.engine.options.max_batch_tokens = std::max<int64_t>(a.max_batch_tokens, a.max_sequences);
-  s.engine.options.max_sequences = a.max_sequences;
-  s.engine.options.target_step_ms = a.target_step_ms;
-  s.engine.options.policy = a.policy;
-  s.engine.options.ageing_s = a.ageing_s;
+  if (model) {
+    s.engine = engine_settings(a, std::move(model), configuration);
+  } else {
+    s.engine.tokenizer = pio::load_tokenizer(a.model);
+    s.config = std::make_shared<const pio::ModelConfig>(pio::load_model_config(a.model));
+    configuration += "role frontend (no weights), router " + a.router;
+  }
+  s.router = a.router;
+  s.fingerprint = checkpoint_fingerprint(a);
   s.preprocessor = pio::load_preprocessor_config(a.model);
   s.max_pixels = std::min(a.max_pixels > 0 ? a.max_pixels : kDefaultMaxPixels, s.preprocessor.max_pixels);
   // Pools run on CAF's scheduler threads, beside the engine's compute threads: half the cores each.
@@ -224,26 +263,90 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model
   s.preprocessor_workers = a.preprocessor_workers ? static_cast<size_t>(a.preprocessor_workers) : std::max(1u, cores / 2);
   s.admission = {static_cast<double>(a.memory_soft_mb), static_cast<double>(a.memory_hard_mb),
                  static_cast<size_t>(a.max_queued), 4096};
-  configuration = "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +
-                  ", weights " + a.weights +
-                  (s.engine.model->packed_weights() ? " (" + s.engine.model->packed_weights()->origin() + ")" : std::string()) +
-                  ", per-image pixel budget " + std::to_string(s.max_pixels) +
-                  (a.max_pixels > 0 ? std::string(" (--max-pixels)")
-                                    : " (the node's default; --max-pixels raises it up to the checkpoint's " +
-                                          std::to_string(s.preprocessor.max_pixels) + ")") +
-                  ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
-                  std::to_string(s.preprocessor_workers) + ", policy " + a.policy + ", max batch tokens " +
-                  std::to_string(a.max_batch_tokens) + ", target step " + std::to_string(static_cast<int>(a.target_step_ms)) +
-                  " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB " +
-                  std::string(pio::kv_dtype_name(*s.engine.kv_dtype)) + ", memory soft/hard " +
-                  std::to_string(a.memory_soft_mb) + "/" + std::to_string(a.memory_hard_mb) + " MiB, cache " +
-                  cache_description(a, s.engine.cache.get());
+  configuration += ", per-image pixel budget " + std::to_string(s.max_pixels) +
+                   (a.max_pixels > 0 ? std::string(" (--max-pixels)")
+                                     : " (the node's default; --max-pixels raises it up to the checkpoint's " +
+                                           std::to_string(s.preprocessor.max_pixels) + ")") +
+                   ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
+                   std::to_string(s.preprocessor_workers) + ", memory soft/hard " + std::to_string(a.memory_soft_mb) + "/" +
+                   std::to_string(a.memory_hard_mb) + " MiB";
   s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(), configuration);
   auto plugins = std::make_shared<pio::PluginRegistry>();
   pio::load_plugins(a.plugins, *plugins);
   s.plugins = plugins;
-  if (!pio::policy_exists(a.policy)) throw std::invalid_argument("--policy: unknown scheduling policy '" + a.policy + "'");
   return s;
+}
+
+// HOST:PORT of --join. Throws std::invalid_argument.
+std::pair<std::string, uint16_t> join_address(const std::string& join) {
+  const auto colon = join.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw std::invalid_argument("--join must be HOST:PORT (the frontend's client-API port), got '" + join + "'");
+  int port = 0;
+  try {
+    port = std::stoi(join.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = 0;
+  }
+  if (port < 1 || port > 65535) throw std::invalid_argument("--join: the port must be in [1, 65535], got '" + join + "'");
+  std::string host = join.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return {host, static_cast<uint16_t>(port)};
+}
+
+// The checkpoint on a CPU backend of --threads threads (the backend must outlive the model).
+// Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
+std::shared_ptr<pio::Model> load_model(const Args& a, std::unique_ptr<pio::Backend>& backend) {
+  backend = pio::make_cpu_backend(a.threads, a.pin);
+  return std::make_shared<pio::Model>(a.model, *backend,
+                                      pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
+}
+
+// --role worker: loads the model, joins the frontend at --join (reconnecting whenever it is
+// lost) and serves its jobs until SIGINT/SIGTERM, which drains it: the frontend gives it no new
+// jobs, it finishes what it runs (bounded by --drain-timeout; the frontend moves what is left
+// when it goes), then exits 0. A refused join exits 3. Throws std::invalid_argument (exit 2).
+int run_worker(const Args& a) {
+  const auto [host, port] = join_address(a.join);
+  if (a.tls.enabled()) pio::check_tls_files(a.tls);
+  else if (!loopback(host) && !a.insecure)
+    throw std::invalid_argument("--join " + a.join + " is not loopback: a worker's traffic needs --tls-cert, --tls-key and "
+                                "--tls-ca there (or --insecure to send it in the clear)");
+  if (!a.tls.enabled() && !loopback(host))
+    std::cerr << "pio-node: warning: --insecure: this worker's traffic to " << a.join << " is not encrypted\n";
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<pio::Backend> backend;
+  std::string configuration = "role worker, ";
+  pio::WorkerSettings worker{engine_settings(a, load_model(a, backend), configuration), checkpoint_fingerprint(a), ""};
+  char hostname[256] = {};
+  gethostname(hostname, sizeof hostname - 1);
+  worker.name = std::string(hostname) + ":" + std::to_string(getpid());
+  std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
+            << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration << "\n";
+  auto config = pio::make_actor_system_config(a.tls);
+  caf::actor_system system{*config};
+  pio::FrontendAddress frontend{host, port, a.tls.enabled(), [](const std::string& why) {
+                                  std::cerr << "pio-node: error: the frontend refused this worker: " << why << "\n" << std::flush;
+                                  std::_Exit(3);
+                                }};
+  const auto agent = pio::spawn_remote_worker(system, std::move(worker), std::move(frontend));
+  std::cout << "worker joining " << host << ":" << port << std::endl;
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::cerr << "pio-node: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": draining this worker\n";
+  caf::scoped_actor self{system};
+  bool drained = false;
+  self->request(agent, std::chrono::milliseconds(static_cast<int64_t>(a.drain_timeout_s * 1000)), pio::drain_atom::value)
+      .receive([&](bool done) { drained = done; }, [](caf::error&) {});
+  std::cerr << "pio-node: " << (drained ? "every job finished" : "drain timeout: the frontend moves the rest") << "; leaving\n"
+            << std::flush;
+  std::_Exit(0);  // the frontend notices the connection close at once and forgets this worker
 }
 
 }  // namespace
@@ -260,6 +363,25 @@ int main(int argc, char** argv) {
   if (a.memory_soft_mb && a.memory_hard_mb && a.memory_hard_mb < a.memory_soft_mb) {
     std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
     return 2;
+  }
+  if (a.role == "worker" && a.join.empty()) {
+    std::cerr << "pio-node: error: --role worker needs --join HOST:PORT (the frontend's client-API port)\n";
+    return 2;
+  }
+  if (a.role != "worker" && !a.join.empty()) {
+    std::cerr << "pio-node: error: --join is for --role worker\n";
+    return 2;
+  }
+  if (a.role == "worker") {
+    try {
+      return run_worker(a);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "pio-node: error: " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "\npio-node: error: " << e.what() << "\n";
+      return 1;
+    }
   }
   PortMode port_mode = PortMode::plain;
   try {
@@ -280,10 +402,9 @@ int main(int argc, char** argv) {
   try {
     std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
     const auto t0 = std::chrono::steady_clock::now();
-    auto backend = pio::make_cpu_backend(a.threads, a.pin);
-    // Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
-    auto model = std::make_shared<pio::Model>(
-        a.model, *backend, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
+    std::unique_ptr<pio::Backend> backend;
+    std::shared_ptr<pio::Model> model;  // none for a frontend: it never maps the weights
+    if (a.role == "all") model = load_model(a, backend);
     std::string configuration;
     pio::NodeSettings settings = node_settings(a, model, configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"

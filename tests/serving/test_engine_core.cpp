@@ -118,6 +118,30 @@ BOOST_AUTO_TEST_CASE(preempted_requests_recompute_and_answer_the_same) {
   BOOST_TEST(cache.free_blocks() == cache.total_blocks());
 }
 
+BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) {
+  // A request moved off a lost worker: another engine prefills the prompt plus the ids already
+  // streamed and generates the rest, greedy and seeded alike, equal to the undisturbed answer.
+  for (const auto& r : eight_requests()) {
+    const std::vector<int32_t> whole = alone(r);
+    for (const size_t streamed : {size_t{1}, whole.size() / 2, whole.size() - 1}) {
+      PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+      EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+      EngineRequest moved = r;
+      moved.resumed.assign(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(streamed));
+      engine.submit(moved);
+      std::vector<int32_t> out = moved.resumed;
+      const auto rest = run(engine);
+      out.insert(out.end(), rest.at(r.queue.id).begin(), rest.at(r.queue.id).end());
+      BOOST_TEST(out == whole, "request " << r.queue.id << " resumed after " << streamed);
+    }
+  }
+  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  EngineRequest done = request(1, {1, 2, 3}, nullptr, 2, 0.0f);
+  done.resumed = {5, 6};
+  BOOST_CHECK_THROW(engine.submit(done), std::invalid_argument);  // nothing left to generate
+}
+
 BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
   PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
   EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
