@@ -1,5 +1,6 @@
 #include "actors/node.h"
 
+#include <iostream>
 #include <stdexcept>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/actor_types.h"
+#include "actors/tls_error_queue.h"
 #include "actors/worker.h"
 
 namespace pio {
@@ -20,6 +22,10 @@ std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFile
   cfg->set("middleman.heartbeat-interval", caf::timespan{kHeartbeatInterval});
   cfg->set("middleman.connection-timeout", caf::timespan{kConnectionTimeout});
   if (tls.enabled()) {
+    // Without this guard a stray peer's failed handshake closes healthy TLS connections.
+    if (!tls_error_queue_guarded())
+      std::cerr << "pio: warning: this executable does not export its OpenSSL guard (ENABLE_EXPORTS): a failed TLS "
+                   "handshake may close other TLS connections (actors/tls_error_queue.h)\n";
     // Any of these set makes the module require and verify a certificate on both ends.
     cfg->load<caf::openssl::manager>();
     cfg->openssl_certificate = tls.cert;

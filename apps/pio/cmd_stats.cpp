@@ -19,6 +19,23 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
     cache[t.tier] = {{"entries", t.entries},       {"bytes", t.bytes},         {"limit_bytes", t.limit_bytes},
                      {"hits", t.hits},             {"misses", t.misses},       {"evictions", t.evictions},
                      {"promotions", t.promotions}, {"corrupt_dropped", t.corrupt_dropped}};
+  nlohmann::ordered_json workers = nlohmann::ordered_json::array();
+  for (const auto& w : r.workers) {
+    nlohmann::ordered_json tiers = nlohmann::ordered_json::object();
+    for (const auto& t : w.report.cache) tiers[t.tier] = {{"entries", t.entries}, {"bytes", t.bytes}};
+    const EngineLoad& l = w.report.load;
+    workers.push_back({{"worker", w.id},
+                       {"name", w.name},
+                       {"draining", w.draining},
+                       {"requests", w.in_flight},
+                       {"placed", w.placed},
+                       {"running", l.running},
+                       {"waiting", l.waiting},
+                       {"kv_blocks_used", l.kv_blocks_used},
+                       {"kv_blocks_total", l.kv_blocks_total},
+                       {"step_ms", l.step_ms},
+                       {"cache", tiers}});
+  }
   return {{"requests", r.requests},
           {"running", r.running},
           {"queued", r.queued},
@@ -38,7 +55,8 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
           {"hardware", r.hardware},
           {"configuration", r.configuration},
           {"cache", cache},
-          {"cache_status", r.cache_status}};
+          {"cache_status", r.cache_status},
+          {"workers", workers}};
 }
 
 void add_stats(CLI::App& app) {
@@ -70,6 +88,14 @@ void add_stats(CLI::App& app) {
     for (const auto& l : r.latencies)
       std::cout << std::left << std::setw(16) << l.stage << std::right << std::setw(7) << l.count << std::setw(8)
                 << l.p50_ms << std::setw(8) << l.p90_ms << std::setw(8) << l.p99_ms << std::setw(8) << l.max_ms << "\n";
+    for (const auto& w : r.workers) {
+      const EngineLoad& l = w.report.load;
+      std::cout << "worker " << w.id << " (" << w.name << (w.draining ? ", draining" : "") << "): " << w.in_flight
+                << " requests (" << w.placed << " placed), running " << l.running << ", waiting " << l.waiting
+                << ", KV blocks " << l.kv_blocks_used << " / " << l.kv_blocks_total << ", step " << l.step_ms << " ms";
+      for (const auto& t : w.report.cache) std::cout << ", " << t.tier << " " << t.entries << " entries";
+      std::cout << "\n";
+    }
     if (r.cache.empty()) return;
     std::cout << "cache: " << r.cache_status << "\ntier  entries       MiB  hits  misses  evictions  promotions  corrupt\n";
     for (const auto& t : r.cache)

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Multi-process serving (issue 22): a frontend (no weights) and workers that join it over CAF's
+# middleman, all on loopback with free ports.
+#   * two workers answer 16 concurrent requests (text and images, greedy and seeded), each equal
+#     to `pio chat --model` with the same seed, and `pio stats` shows both served some;
+#   * while 8 streams run: kill -9 of a worker, SIGSTOP of a worker (SIGCONT once its requests
+#     moved: it must not double-answer), a worker joining under load, a draining worker (SIGTERM):
+#     every stream completes with text identical to the undisturbed run;
+#   * a frontend killed and restarted on its port: its clients get an error, the workers join
+#     the new one by themselves and it serves;
+#   * refusals: another checkpoint (fingerprint), a non-loopback join without TLS; with mutual TLS
+#     a worker joins, one with another CA's certificate or without TLS does not.
+#   test_cluster.sh PIO PIO_NODE REPO_ROOT
+set -euo pipefail
+pio="$1"; node_bin="$2"; root="$3"
+source "$root/tests/cli/node_support.sh"
+"$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
+image="$root/assets/demo.jpg"
+
+# A free loopback port (for a frontend restarted on the same one).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_frontend NAME PORT ARGS...: a frontend on PORT; waits for its "listening on" line.
+start_frontend() {
+  local name="$1" p="$2"; shift 2
+  "$node_bin" --role frontend --model "$work/tiny" --port "$p" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  front_pid=$!
+  pids+=("$front_pid")
+  for _ in $(seq 1 300); do
+    grep -qs "^listening on 127.0.0.1:$p$" "$work/$name.out" && return 0
+    kill -0 "$front_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
+    sleep 0.1
+  done
+  fail "$name printed no 'listening on' within 30 s"
+}
+
+# start_worker NAME ARGS...: a worker joining 127.0.0.1:$front_port (one compute thread); waits
+# until it says it joined ($worker_pid).
+start_worker() {
+  local name="$1"; shift
+  "$node_bin" --role worker --join "127.0.0.1:$front_port" --model "$work/tiny" --threads 1 \
+    --cache-dir "$work/cache-$name" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  worker_pid=$!
+  pids+=("$worker_pid")
+  wait_joined "$name"
+}
+
+# wait_joined NAME [COUNT]: until the worker's log shows COUNT (default 1) joins, 60 s at most.
+wait_joined() {
+  for _ in $(seq 1 600); do
+    [ "$(grep -c 'as worker' "$work/$1.err" 2>/dev/null || true)" -ge "${2:-1}" ] && return 0
+    sleep 0.1
+  done
+  fail "$1 did not join"
+}
+
+# The request of index I: prompt, length, sampling, and an image for every fourth.
+request_args() {
+  local i="$1"
+  args=(--prompt "Question number $i: what comes next?" --max-tokens "${tokens:-24}" --seed $((100 + i)))
+  [ $((i % 2)) = 1 ] && args+=(--temperature 0.8 --top-p 0.9)
+  [ $((i % 4)) = 0 ] && args+=(--image "$image" --max-pixels 40000)
+  return 0
+}
+
+# reference N: `pio chat --model` answers of requests 1..N in $work/ref-$tokens-I.txt.
+reference() {
+  for i in $(seq 1 "$1"); do
+    [ -f "$work/ref-$tokens-$i.txt" ] && continue
+    request_args "$i"
+    "$pio" chat --model "$work/tiny" --threads 1 "${args[@]}" >"$work/ref-$tokens-$i.txt" 2>/dev/null \
+      || fail "reference $i failed"
+  done
+}
+
+# streams TAG N: N concurrent `pio chat --node` requests in the background ($stream_pids).
+streams() {
+  stream_pids=()
+  for i in $(seq 1 "$2"); do
+    request_args "$i"
+    timeout 300 "$pio" chat --node "127.0.0.1:$front_port" "${args[@]}" >"$work/$1-$i.txt" 2>"$work/$1-$i.err" &
+    stream_pids+=($!)
+    pids+=($!)
+  done
+}
+
+# until_streaming TAG N: until every stream printed some text (they are mid-answer).
+until_streaming() {
+  for _ in $(seq 1 600); do
+    local started=0
+    for i in $(seq 1 "$2"); do [ -s "$work/$1-$i.txt" ] && started=$((started + 1)); done
+    [ "$started" = "$2" ] && return 0
+    sleep 0.05
+  done
+  fail "$1: the streams did not start"
+}
+
+# finish TAG N: every stream exits 0 with the reference text.
+finish() {
+  local i=1
+  for p in "${stream_pids[@]}"; do
+    wait "$p" || fail "$1: stream $i failed: $(cat "$work/$1-$i.err")"
+    cmp -s "$work/ref-$tokens-$i.txt" "$work/$1-$i.txt" ||
+      fail "$1: stream $i differs from the undisturbed answer: $(diff "$work/ref-$tokens-$i.txt" "$work/$1-$i.txt" | head -5)"
+    i=$((i + 1))
+  done
+}
+
+front_port="$(free_port)"
+start_frontend front "$front_port"
+rss_kb="$(awk '/VmRSS/ {print $2}' "/proc/$front_pid/status")"
+echo "frontend RSS: $((rss_kb / 1024)) MiB (no weights mapped: $(grep -c safetensors "/proc/$front_pid/maps" || true) mappings of .safetensors)"
+grep -q safetensors "/proc/$front_pid/maps" && fail "the frontend mapped the weights"
+# No worker yet: a request is refused at once (HTTP: 503 with Retry-After), not held.
+timeout 30 "$pio" chat --node "127.0.0.1:$front_port" --prompt hi --max-tokens 2 >/dev/null 2>"$work/noworker.err" &&
+  fail "a request with no worker succeeded"
+grep -q "no worker" "$work/noworker.err" || fail "no worker: $(cat "$work/noworker.err")"
+
+start_worker w1; w1=$worker_pid
+start_worker w2; w2=$worker_pid
+
+# 16 concurrent requests over two workers, each equal to pio chat --model.
+tokens=24 reference 16
+tokens=24 streams loop 16
+tokens=24 finish loop 16
+"$pio" stats --node "127.0.0.1:$front_port" --json >"$work/stats.json"
+python3 - "$work/stats.json" <<'EOF' || fail "stats: $(cat "$work/stats.json")"
+import json, sys
+workers = json.load(open(sys.argv[1]))["workers"]
+assert len(workers) == 2, workers
+assert all(w["placed"] > 0 for w in workers), workers
+EOF
+"$pio" stats --node "127.0.0.1:$front_port" | grep -q "^worker 2 " || fail "pio stats shows no worker line"
+
+# kill -9 of a worker while 8 streams run: they continue on the other, unchanged.
+tokens=160 reference 8
+tokens=160 streams kill9 8
+until_streaming kill9 8
+kill -9 "$w1"
+tokens=160 finish kill9 8
+grep -q "worker 1 left" "$work/front.err" || fail "the frontend did not notice the killed worker"
+
+# A worker joining under load takes new requests.
+tokens=160 streams join 8
+join_pids=("${stream_pids[@]}")
+start_worker w3; w3=$worker_pid
+tokens=24 streams after-join 16
+tokens=24 finish after-join 16
+stream_pids=("${join_pids[@]}")
+tokens=160 finish join 8
+"$pio" stats --node "127.0.0.1:$front_port" --json >"$work/stats2.json"
+python3 - "$work/stats2.json" <<'EOF' || fail "the joined worker took nothing: $(cat "$work/stats2.json")"
+import json, sys
+workers = {w["worker"]: w for w in json.load(open(sys.argv[1]))["workers"]}
+assert 1 not in workers, "the killed worker is still listed"
+assert workers[3]["placed"] > 0, workers
+EOF
+
+# SIGSTOP of a worker: noticed after the heartbeat timeout, its streams move; after SIGCONT
+# it must not answer them again (the texts stay identical), and it rejoins by itself.
+tokens=160 streams stop 8
+until_streaming stop 8
+kill -STOP "$w2"
+tokens=160 finish stop 8
+kill -CONT "$w2"
+wait_joined w2 2
+
+# A draining worker (SIGTERM) finishes what it runs, loses none, and leaves.
+tokens=160 streams drain 8
+until_streaming drain 8
+kill -TERM "$w3"
+tokens=160 finish drain 8
+for _ in $(seq 1 100); do kill -0 "$w3" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$w3" 2>/dev/null && fail "the drained worker did not exit"
+grep -q "leaving" "$work/w3.err" || fail "w3: $(tail -3 "$work/w3.err")"
+
+# The frontend killed mid-stream: its clients fail cleanly; a new frontend on the same port is
+# joined by the workers by themselves and serves.
+tokens=160 streams lost-front 2
+until_streaming lost-front 2
+kill -9 "$front_pid"
+for p in "${stream_pids[@]}"; do wait "$p" && fail "a stream of the killed frontend succeeded"; done
+start_frontend front2 "$front_port"
+wait_joined w2 3
+tokens=24 streams new-front 4
+tokens=24 finish new-front 4
+
+# Refusals: another checkpoint; a non-loopback join without TLS.
+"$pio" make-checkpoint --preset tiny --seed 6 --out "$work/other" 2>/dev/null
+status=0
+timeout 60 "$node_bin" --role worker --join "127.0.0.1:$front_port" --model "$work/other" --threads 1 --no-cache \
+  >/dev/null 2>"$work/other.err" || status=$?
+[ "$status" = 3 ] || fail "a worker of another checkpoint: exit $status, $(cat "$work/other.err")"
+grep -q "fingerprint" "$work/other.err" || fail "the refusal does not name the fingerprint: $(cat "$work/other.err")"
+status=0
+"$node_bin" --role worker --join 10.255.255.1:7070 --model "$work/tiny" >/dev/null 2>"$work/insecure.err" || status=$?
+[ "$status" = 2 ] && grep -q "not loopback" "$work/insecure.err" || fail "a plaintext non-loopback join: exit $status"
+status=0
+"$node_bin" --role frontend --model "$work/tiny" --host 0.0.0.0 --port 0 >/dev/null 2>"$work/insecure2.err" || status=$?
+[ "$status" = 2 ] || fail "a plaintext non-loopback frontend: exit $status"
+
+# Mutual TLS: a worker with the cluster's certificate joins; another CA's, or none, cannot.
+"$root/scripts/make-certs" "$work/certs" node worker >/dev/null
+"$root/scripts/make-certs" "$work/other-ca" worker >/dev/null
+tls_port="$(free_port)"
+front_port_plain="$front_port"
+start_frontend tls-front "$tls_port" --tls-cert "$work/certs/node.pem" --tls-key "$work/certs/node.key" --tls-ca "$work/certs/ca.pem"
+front_port="$tls_port"
+start_worker tls-w --tls-cert "$work/certs/worker.pem" --tls-key "$work/certs/worker.key" --tls-ca "$work/certs/ca.pem"
+"$node_bin" --role worker --join "127.0.0.1:$tls_port" --model "$work/tiny" --threads 1 --no-cache \
+  --tls-cert "$work/other-ca/worker.pem" --tls-key "$work/other-ca/worker.key" --tls-ca "$work/other-ca/ca.pem" \
+  >/dev/null 2>"$work/foreign.err" &
+pids+=($!)
+"$node_bin" --role worker --join "127.0.0.1:$tls_port" --model "$work/tiny" --threads 1 --no-cache \
+  >/dev/null 2>"$work/plain.err" &
+pids+=($!)
+sleep 4
+grep -q "as worker" "$work/foreign.err" && fail "a worker with another CA's certificate joined"
+grep -q "as worker" "$work/plain.err" && fail "a plaintext worker joined a TLS frontend"
+[ "$(grep -c 'joined$' "$work/tls-front.err")" = 1 ] || fail "the TLS frontend: $(grep joined "$work/tls-front.err")"
+timeout 60 "$pio" chat --node "127.0.0.1:$tls_port" --tls-cert "$work/certs/worker.pem" --tls-key "$work/certs/worker.key" \
+  --tls-ca "$work/certs/ca.pem" --prompt "Over TLS." --max-tokens 4 >/dev/null || fail "no answer over TLS"
+front_port="$front_port_plain"
+echo "PASS: cluster"
