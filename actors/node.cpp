@@ -49,6 +49,7 @@ Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
   profiler_ = settings.profiler;
   if (settings.engine.cache) settings.profiler->watch_cache(settings.engine.cache);
   system_ = std::make_unique<caf::actor_system>(*config_);
+  if (!settings.engine.options.preprocessor) settings.engine.options.preprocessor = settings.preprocessor;
   WorkerSettings worker{settings.engine, settings.fingerprint, "local"};
   const bool has_worker = settings.engine.model != nullptr;
   supervisor_ = spawn_supervisor(*system_, std::move(settings));

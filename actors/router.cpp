@@ -7,6 +7,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "serving/engine_router.h"
+#include "serving/request_table.h"
 
 namespace pio {
 namespace {
@@ -30,7 +31,9 @@ using router_pointer = router_actor::stateful_pointer<RouterState>;
 void route(router_pointer self, EngineJob job, std::vector<std::string> prefix_keys) {
   auto& st = self->state;
   if (const auto worker = st.placement->place(job.id, prefix_keys)) {
-    self->send(st.engines.at(*worker), enqueue_atom::value, std::move(job));
+    const engine_actor& engine = st.engines.at(*worker);
+    if (engine.node() != self->node()) drop_pixels_with_files(job);  // another process: files cross, not pixels
+    self->send(engine, enqueue_atom::value, std::move(job));
     return;
   }
   st.held.push_back({std::move(job), std::move(prefix_keys)});

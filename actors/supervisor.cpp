@@ -496,8 +496,7 @@ class Supervisor {
   }
 
   void to_worker(uint64_t id) {
-    auto job = st_.table->assemble(id);
-    if (const auto* error = std::get_if<std::string>(&job)) {
+    if (const auto error = st_.table->assemble(id)) {
       end(id, error_event(id, ErrorCode::bad_request, *error));
       return;
     }

@@ -12,6 +12,7 @@
 #include "messages/chat.h"
 #include "messages/events.h"
 #include "model/image/pixel_values.h"
+#include "model/image/preprocess.h"
 
 namespace pio {
 
@@ -29,6 +30,8 @@ struct PreparedImage {
   PixelValues pixels;
   std::string features;
   int64_t tokens = 0;  // the merged tokens the image takes in the prompt
+  std::vector<uint8_t> file;  // the encoded image (empty on a cache hit): what crosses to a remote worker
+  ImageLimits limits{0, 0};   // what it was preprocessed under
 };
 
 // Everything an engine group needs for one request; no pointer into the pipeline's memory.
@@ -40,6 +43,12 @@ struct EngineJob {
   std::vector<PixelValues> images;      // in prompt order (empty pixels for a cache hit)
   std::vector<std::string> image_keys;  // parallel to images: vision cache keys, or empty without a cache
   std::vector<std::string> image_features;  // parallel to images: cached encode-image bytes on a hit
+  // Parallel to images: the encoded file (empty on a cache hit). A job for a worker in another
+  // process carries these and its images' grids without their pixels (a 1280x720 photo is tens
+  // of KB as a file, about 10 MB as float pixels); the engine group preprocesses them again
+  // under image_limits.
+  std::vector<std::vector<uint8_t>> image_files;
+  ImageLimits image_limits{0, 0};
   SamplingOptions sampling;
   int32_t max_tokens = 256;
   std::vector<int32_t> stop_ids;        // the request's (the engine group adds the model's own)
@@ -87,15 +96,20 @@ typename Inspector::result_type inspect(Inspector& f, PixelValues& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ImageLimits& x) {
+  return f(caf::meta::type_name("pio::ImageLimits"), x.min_pixels, x.max_pixels, x.max_decoded_pixels);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, PreparedImage& x) {
-  return f(caf::meta::type_name("pio::PreparedImage"), x.cache_key, x.pixels, x.features, x.tokens);
+  return f(caf::meta::type_name("pio::PreparedImage"), x.cache_key, x.pixels, x.features, x.tokens, x.file, x.limits);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
   return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.image_keys,
-           x.image_features, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream, x.show_special_tokens, x.timings,
-           x.resume_ids);
+           x.image_features, x.image_files, x.image_limits, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream,
+           x.show_special_tokens, x.timings, x.resume_ids);
 }
 
 template <class Inspector>

@@ -114,6 +114,13 @@ std::vector<size_t> EngineGroup::resolve_cached_images(Request& r) {
   return missing;
 }
 
+void EngineGroup::ensure_pixels(EngineJob& job, size_t image) const {
+  if (!job.images[image].data.empty()) return;
+  if (image >= job.image_files.size() || job.image_files[image].empty() || !options_.preprocessor)
+    throw ModelError("image " + std::to_string(image + 1) + " came with neither its pixels nor its file");
+  job.images[image] = preprocess_image(job.image_files[image], *options_.preprocessor, job.image_limits);
+}
+
 void EngineGroup::encoded(uint64_t id, const VisionOutput& out, double now_s) {
   Request& r = requests_.at(id);
   if (!r.encoding.empty()) {
@@ -134,6 +141,7 @@ void EngineGroup::encoded(uint64_t id, const VisionOutput& out, double now_s) {
   r.encoder_input.clear();
   r.job.images.clear();  // the features replace the pixels
   r.job.image_features.clear();
+  r.job.image_files.clear();
   submit_to_core(id, std::move(features), now_s);
 }
 
@@ -153,7 +161,10 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
         encoded(id, {}, now_s);
         return;
       }
-      for (size_t i : r.encoding) r.encoder_input.push_back(std::move(r.job.images[i]));
+      for (size_t i : r.encoding) {
+        ensure_pixels(r.job, i);
+        r.encoder_input.push_back(std::move(r.job.images[i]));
+      }
       vision.begin(r.encoder_input);
       vision_started_ = true;
     }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "messages/pipeline.h"
+#include "model/image/preprocessor_config.h"
 #include "model/model.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/vision_model.h"
@@ -32,6 +33,9 @@ struct EngineGroupOptions {
   double target_step_ms = 250;     // adaptive batching aims every step (vision piece included) at this
   std::string policy = "fcfs";
   double ageing_s = 10;
+  // To preprocess images that arrive as files (a job from a front end in another process, or a
+  // moved request); without it such a job fails.
+  std::optional<PreprocessorConfig> preprocessor;
 };
 
 class EngineGroup {
@@ -78,6 +82,9 @@ class EngineGroup {
   };
   // Fills in the images the job brought from the cache or the cache has now; the indices left.
   std::vector<size_t> resolve_cached_images(Request& r);
+  // An image that came as its file is preprocessed here, under the limits the front end used (the
+  // same pixels). Throws ModelError for a file that does not decode, or an image with neither.
+  void ensure_pixels(EngineJob& job, size_t image) const;
   // Stores the encoder's output per image and hands the job, all images known, to the core.
   void encoded(uint64_t id, const VisionOutput& out, double now_s);
   // Runs encoder blocks for about `budget_ms`; submits a job to the core once its images are

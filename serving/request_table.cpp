@@ -52,7 +52,12 @@ bool RequestTable::image_done(uint64_t id, size_t index, PreparedImage image, do
   return --r.pending == 0;
 }
 
-std::variant<EngineJob, std::string> RequestTable::assemble(uint64_t id) {
+void drop_pixels_with_files(EngineJob& job) {
+  for (size_t i = 0; i < job.images.size() && i < job.image_files.size(); ++i)
+    if (!job.image_files[i].empty()) job.images[i].data = {};  // frees them
+}
+
+std::optional<std::string> RequestTable::assemble(uint64_t id) {
   InFlight& r = requests_.at(id);
   std::vector<int64_t> image_tokens;
   for (const auto& image : r.images) image_tokens.push_back(image.tokens);
@@ -68,6 +73,8 @@ std::variant<EngineJob, std::string> RequestTable::assemble(uint64_t id) {
     job.images.push_back(std::move(image.pixels));
     job.image_keys.push_back(std::move(image.cache_key));
     job.image_features.push_back(std::move(image.features));
+    job.image_files.push_back(std::move(image.file));
+    if (image.limits.max_pixels > 0) job.image_limits = image.limits;
   }
   r.images.clear();
   job.sampling = r.request.sampling;
@@ -77,8 +84,8 @@ std::variant<EngineJob, std::string> RequestTable::assemble(uint64_t id) {
   job.stream = r.request.stream;
   job.show_special_tokens = r.request.show_special_tokens;
   job.timings = r.timings;
-  r.job = job;
-  return job;
+  r.job = std::move(job);
+  return std::nullopt;
 }
 
 std::optional<EngineJob> RequestTable::place(uint64_t id) {
@@ -88,7 +95,14 @@ std::optional<EngineJob> RequestTable::place(uint64_t id) {
   r.placement = next_placement_++;
   ++r.placements;
   placements_[r.placement] = id;
-  EngineJob job = *r.job;
+  EngineJob job;
+  if (r.placements == 1) {  // the first placement takes the pixels; a later one sends the files
+    job = std::move(*r.job);
+    r.job = job;
+    drop_pixels_with_files(*r.job);
+  } else {
+    job = *r.job;
+  }
   job.id = r.placement;
   job.resume_ids = r.streamed;
   return job;

@@ -11,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "messages/chat.h"
@@ -37,6 +36,10 @@ struct InFlight {
   double last_event_s = -1;      // for inter-token latency
 };
 
+// Frees the pixels of the job's images that have their file (their grids stay): what a worker in
+// another process gets, and what the front end keeps to move a request.
+void drop_pixels_with_files(EngineJob& job);
+
 class RequestTable {
  public:
   // context: the model's max_position_embeddings (0: no limit).
@@ -57,12 +60,14 @@ class RequestTable {
   bool tokens_done(uint64_t id, PromptTokens tokens, double now_s);
   bool image_done(uint64_t id, size_t index, PreparedImage image, double now_s);
 
-  // Both halves in: the job (kept in the table; the images' pixels move into it), or the
-  // context refusal's message.
-  std::variant<EngineJob, std::string> assemble(uint64_t id);
+  // Both halves in: the job is assembled and kept in the request's record (the images' pixels
+  // and files move into it); or the context refusal's message.
+  std::optional<std::string> assemble(uint64_t id);
 
   // Places the request's job (again): a new placement id; the copy to send carries it, and the
-  // ids already streamed as resume_ids. Nothing when the request has no job.
+  // ids already streamed as resume_ids. The first placement takes the images' pixels; the table
+  // keeps their files and grids, so a moved request's worker preprocesses the files again.
+  // Nothing when the request has no job.
   std::optional<EngineJob> place(uint64_t id);
   // The request a placement belongs to while that placement is current.
   std::optional<uint64_t> request_of_placement(uint64_t placement) const;

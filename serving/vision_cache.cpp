@@ -27,6 +27,8 @@ PreparedImage prepare_image(const std::vector<uint8_t>& bytes, const Preprocesso
   }
   out.pixels = preprocess_image(bytes, config, limits);
   out.tokens = out.pixels.merged_tokens(config.merge_size);
+  out.file = bytes;
+  out.limits = limits;
   return out;
 }
 

@@ -24,7 +24,8 @@ std::string vision_cache_key(std::span<const uint8_t> image, const ImageLimits& 
 
 // The preprocessor's answer for one image: its key (with or without a cache: the router keys
 // prefix affinity on it) and, on a cache hit, the cached features (pixels left empty); otherwise
-// the preprocessed pixels. cache may be null.
+// the preprocessed pixels, the file and the limits (for a worker in another process, which
+// preprocesses the file again). cache may be null.
 // Throws ModelError for an image that cannot be decoded (only on a miss: a hit is that image).
 PreparedImage prepare_image(const std::vector<uint8_t>& bytes, const PreprocessorConfig& config,
                             const ImageLimits& limits, TieredCache* cache);

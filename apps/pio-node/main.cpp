@@ -229,6 +229,7 @@ pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<pio::Model> m
   e.options.target_step_ms = a.target_step_ms;
   e.options.policy = a.policy;
   e.options.ageing_s = a.ageing_s;
+  e.options.preprocessor = pio::load_preprocessor_config(a.model);
   if (!pio::policy_exists(a.policy)) throw std::invalid_argument("--policy: unknown scheduling policy '" + a.policy + "'");
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   configuration += "compute threads " + std::to_string(a.threads ? a.threads : static_cast<int>(cores)) + (a.pin ? " (pinned)" : "") +

@@ -252,6 +252,35 @@ BOOST_AUTO_TEST_CASE(a_killed_engine_is_restarted_and_its_streams_continue_uncha
   BOOST_TEST(client.stats().workers.size() == 1u);  // the dead engine's worker left, the new one joined
 }
 
+BOOST_AUTO_TEST_CASE(a_worker_of_another_protocol_or_model_is_refused_naming_both_values) {
+  NodeSettings s = settings();
+  s.fingerprint = "front-print";
+  Node node(s);  // its own worker joined with the same fingerprint
+  caf::scoped_actor self{node.system()};
+  engine_actor engine;
+  self->request(node.supervisor(), 10s, engine_atom::value)
+      .receive([&](const engine_actor& e) { engine = e; }, [](caf::error&) { BOOST_FAIL("no worker joined"); });
+  const auto refusal = [&](const WorkerHello& hello) {
+    std::string why;
+    self->request(node.supervisor(), 10s, join_atom::value, hello, engine)
+        .receive([&](uint32_t) { why = "joined"; }, [&](caf::error& e) { why = node.system().render(e); });
+    return why;
+  };
+  WorkerHello old_protocol;
+  old_protocol.protocol = kClusterProtocolVersion + 1;
+  old_protocol.fingerprint = "front-print";
+  const std::string protocol_refusal = refusal(old_protocol);
+  BOOST_TEST(protocol_refusal.find("protocol " + std::to_string(kClusterProtocolVersion + 1)) != std::string::npos,
+             protocol_refusal);
+  BOOST_TEST(protocol_refusal.find("front end " + std::to_string(kClusterProtocolVersion)) != std::string::npos);
+  WorkerHello other_model;
+  other_model.fingerprint = "worker-print";
+  const std::string model_refusal = refusal(other_model);
+  BOOST_TEST(model_refusal.find("worker-print") != std::string::npos, model_refusal);
+  BOOST_TEST(model_refusal.find("front-print") != std::string::npos);
+  BOOST_TEST(Client(node).stats().workers.size() == 1u);  // neither joined
+}
+
 BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free_kv) {
   Node node(settings());
   Client client(node);

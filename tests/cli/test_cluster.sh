@@ -6,6 +6,8 @@
 #   * while 8 streams run: kill -9 of a worker, SIGSTOP of a worker (SIGCONT once its requests
 #     moved: it must not double-answer), a worker joining under load, a draining worker (SIGTERM):
 #     every stream completes with text identical to the undisturbed run;
+#   * no worker left: streams wait and resume when a worker joins; new requests get 503 with
+#     Retry-After over HTTP; /metrics shows each worker with a `worker` label, not one that left;
 #   * a frontend killed and restarted on its port: its clients get an error, the workers join
 #     the new one by themselves and it serves;
 #   * refusals: another checkpoint (fingerprint), a non-loopback join without TLS; with mutual TLS
@@ -107,7 +109,8 @@ finish() {
 }
 
 front_port="$(free_port)"
-start_frontend front "$front_port"
+start_frontend front "$front_port" --http-port 0
+http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/front.out")"
 rss_kb="$(awk '/VmRSS/ {print $2}' "/proc/$front_pid/status")"
 echo "frontend RSS: $((rss_kb / 1024)) MiB (no weights mapped: $(grep -c safetensors "/proc/$front_pid/maps" || true) mappings of .safetensors)"
 grep -q safetensors "/proc/$front_pid/maps" && fail "the frontend mapped the weights"
@@ -115,6 +118,9 @@ grep -q safetensors "/proc/$front_pid/maps" && fail "the frontend mapped the wei
 timeout 30 "$pio" chat --node "127.0.0.1:$front_port" --prompt hi --max-tokens 2 >/dev/null 2>"$work/noworker.err" &&
   fail "a request with no worker succeeded"
 grep -q "no worker" "$work/noworker.err" || fail "no worker: $(cat "$work/noworker.err")"
+code="$(curl -s -D "$work/headers" -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d '{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":2}' "http://127.0.0.1:$http/v1/chat/completions")"
+[ "$code" = 503 ] && grep -qi '^Retry-After:' "$work/headers" || fail "no worker over HTTP: $code $(cat "$work/body")"
 
 start_worker w1; w1=$worker_pid
 start_worker w2; w2=$worker_pid
@@ -131,6 +137,9 @@ assert len(workers) == 2, workers
 assert all(w["placed"] > 0 for w in workers), workers
 EOF
 "$pio" stats --node "127.0.0.1:$front_port" | grep -q "^worker 2 " || fail "pio stats shows no worker line"
+curl -s "http://127.0.0.1:$http/metrics" >"$work/metrics"
+grep -q '^pio_worker_requests{worker="1"}' "$work/metrics" && grep -q '^pio_worker_kv_blocks{.*worker="2"' "$work/metrics" ||
+  fail "/metrics has no per-worker series: $(grep worker "$work/metrics" | head -5)"
 
 # kill -9 of a worker while 8 streams run: they continue on the other, unchanged.
 tokens=160 reference 8
@@ -139,6 +148,8 @@ until_streaming kill9 8
 kill -9 "$w1"
 tokens=160 finish kill9 8
 grep -q "worker 1 left" "$work/front.err" || fail "the frontend did not notice the killed worker"
+"$pio" stats --node "127.0.0.1:$front_port" >/dev/null
+curl -s "http://127.0.0.1:$http/metrics" | grep -q 'worker="1"' && fail "/metrics still shows the killed worker"
 
 # A worker joining under load takes new requests.
 tokens=160 streams join 8
@@ -174,6 +185,15 @@ for _ in $(seq 1 100); do kill -0 "$w3" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$w3" 2>/dev/null && fail "the drained worker did not exit"
 grep -q "leaving" "$work/w3.err" || fail "w3: $(tail -3 "$work/w3.err")"
 
+# No worker left: the streams wait (within their deadline: none here) and resume on the next
+# worker to join, unchanged.
+tokens=160 streams orphans 4
+until_streaming orphans 4
+kill -9 "$w2"
+sleep 2
+start_worker w4; w4=$worker_pid
+tokens=160 finish orphans 4
+
 # The frontend killed mid-stream: its clients fail cleanly; a new frontend on the same port is
 # joined by the workers by themselves and serves.
 tokens=160 streams lost-front 2
@@ -181,7 +201,7 @@ until_streaming lost-front 2
 kill -9 "$front_pid"
 for p in "${stream_pids[@]}"; do wait "$p" && fail "a stream of the killed frontend succeeded"; done
 start_frontend front2 "$front_port"
-wait_joined w2 3
+wait_joined w4 2
 tokens=24 streams new-front 4
 tokens=24 finish new-front 4
 

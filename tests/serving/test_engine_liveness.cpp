@@ -10,6 +10,8 @@
 #include <set>
 
 #include "model/model.h"
+#include "model/image/preprocess.h"
+#include "serving/chat_request.h"
 #include "serving/engine_group.h"
 #include "serving/vision_cache.h"
 #include "tests/support/tiny_checkpoint.h"
@@ -85,9 +87,74 @@ struct Harness {
   }
 };
 
+// A w x h 24-bit BMP with a pattern (BMP rows bottom-up, each padded to 4 bytes).
+std::vector<uint8_t> bmp(int w, int h) {
+  const int row = (w * 3 + 3) / 4 * 4;
+  const auto u32 = [](std::vector<uint8_t>& b, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  std::vector<uint8_t> b{'B', 'M'};
+  u32(b, static_cast<uint32_t>(54 + row * h));
+  u32(b, 0);
+  u32(b, 54);
+  u32(b, 40);
+  u32(b, static_cast<uint32_t>(w));
+  u32(b, static_cast<uint32_t>(h));
+  b.insert(b.end(), {1, 0, 24, 0});
+  for (int i = 0; i < 6; ++i) u32(b, i == 1 ? static_cast<uint32_t>(row * h) : 0);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < row; ++x) b.push_back(static_cast<uint8_t>((x * 7 + y * 13) % 256));
+  return b;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(engine_liveness)
+
+BOOST_AUTO_TEST_CASE(an_image_that_comes_as_its_file_is_preprocessed_in_the_group_with_the_same_answer) {
+  // What a worker in another process gets: the file, its grid and the limits, no pixels.
+  auto backend = make_cpu_backend(1);
+  Model model{test::tiny_checkpoint(), *backend};
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
+  const PreprocessorConfig pcfg = load_preprocessor_config(test::tiny_checkpoint());
+  const std::vector<uint8_t> file = bmp(56, 40);
+  const ImageLimits limits = request_image_limits(pcfg, 40000, 0);
+  const auto answer = [&](EngineJob job) {
+    PagedKvCache kv(model.text().kv_shape(), 8 << 20, 16);
+    EngineGroupOptions options;
+    options.preprocessor = pcfg;
+    EngineGroup group(model, tokenizer, kv, options);
+    group.add(std::move(job), 0);
+    StreamEvent last;
+    std::vector<int32_t> ids;
+    for (int step = 0; group.has_work(); ++step) {
+      BOOST_REQUIRE(step < 500);
+      for (const auto& e : group.step(step)) {
+        ids.insert(ids.end(), e.token_ids.begin(), e.token_ids.end());
+        if (e.final) last = e;
+      }
+    }
+    last.token_ids = ids;
+    return last;
+  };
+  const auto& cfg = model.config();
+  EngineJob job;
+  job.id = 1;
+  job.ids = {cfg.vision_start_token_id, cfg.image_token_id, cfg.vision_end_token_id, 100, 101};
+  job.max_tokens = 6;
+  job.images = {preprocess_image(file, pcfg, limits)};
+  const StreamEvent with_pixels = answer(job);
+  BOOST_TEST(with_pixels.error.message.empty());
+  BOOST_TEST(with_pixels.token_ids.size() == 6u);
+  job.images[0].data = {};
+  job.image_files = {file};
+  job.image_limits = limits;
+  BOOST_TEST(answer(job).token_ids == with_pixels.token_ids);
+  job.image_files = {{}};  // neither: a clear error, not a crash
+  const StreamEvent neither = answer(job);
+  BOOST_TEST(neither.finish_reason == "error");
+  BOOST_TEST(neither.error.message.find("neither its pixels nor its file") != std::string::npos, neither.error.message);
+}
 
 BOOST_AUTO_TEST_CASE(a_refused_cache_hit_image_does_not_strand_the_jobs_behind_it) {
   Harness h(8);  // 128 KV slots

@@ -54,7 +54,8 @@ BOOST_AUTO_TEST_CASE(the_job_is_assembled_when_both_halves_are_in_whatever_their
   BOOST_TEST(!table.image_done(id, 1, image("b", 4), 10.6));
   BOOST_TEST(!table.tokens_done(id, {{1, 2, 3}, 2}, 10.7));
   BOOST_TEST(table.image_done(id, 0, image("a", 9), 10.8));
-  const auto job = std::get<EngineJob>(table.assemble(id));
+  BOOST_TEST(!table.assemble(id));
+  const EngineJob job = *table.find(id)->job;
   BOOST_TEST(job.ids == (std::vector<int32_t>{1, 2, 3}));
   BOOST_TEST(job.image_keys == (std::vector<std::string>{"a", "b"}));  // prompt order, not arrival order
   BOOST_TEST(job.images.size() == 2u);
@@ -71,14 +72,15 @@ BOOST_AUTO_TEST_CASE(a_prompt_over_the_context_is_refused_and_a_default_is_clipp
   table.start(id, 0);
   table.tokens_done(id, {{1, 2, 3, 4, 5}, 1}, 0);
   table.image_done(id, 0, image("a", 9), 0);  // 5 - 1 + 9 = 13 prompt tokens, + 10 > 20
-  BOOST_TEST(std::holds_alternative<std::string>(table.assemble(id)));
+  BOOST_TEST(table.assemble(id).value_or("").find("context") != std::string::npos);
   ChatRequest clipped = request_with_images(1, 10);
   clipped.clip_max_tokens = true;
   const uint64_t id2 = table.add(clipped, 0);
   table.start(id2, 0);
   table.tokens_done(id2, {{1, 2, 3, 4, 5}, 1}, 0);
   table.image_done(id2, 0, image("a", 9), 0);
-  BOOST_TEST(std::get<EngineJob>(table.assemble(id2)).max_tokens == 7);
+  BOOST_TEST(!table.assemble(id2));
+  BOOST_TEST(table.find(id2)->job->max_tokens == 7);
 }
 
 BOOST_AUTO_TEST_CASE(a_moved_request_resumes_from_what_it_streamed_and_its_old_placement_is_stale) {
@@ -87,7 +89,7 @@ BOOST_AUTO_TEST_CASE(a_moved_request_resumes_from_what_it_streamed_and_its_old_p
   BOOST_TEST(!table.place(id));  // no job yet
   table.start(id, 1.0);
   table.tokens_done(id, {{1, 2}, 0}, 1.0);
-  std::get<EngineJob>(table.assemble(id));
+  BOOST_TEST(!table.assemble(id));
   const EngineJob first = *table.place(id);
   BOOST_TEST(first.id != id);  // a placement id of its own
   BOOST_TEST(first.resume_ids.empty());
@@ -120,6 +122,29 @@ BOOST_AUTO_TEST_CASE(a_moved_request_resumes_from_what_it_streamed_and_its_old_p
   table.erase(id);
   BOOST_TEST(!table.request_of_placement(second.id));
   BOOST_TEST(table.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_first_placement_takes_the_pixels_and_a_move_sends_the_files) {
+  RequestTable table(0);
+  const uint64_t id = table.add(request_with_images(1, 5), 0);
+  table.start(id, 0);
+  table.tokens_done(id, {{1, 2}, 1}, 0);
+  PreparedImage with_file = image("a", 1);
+  with_file.pixels.grid_t = 1;
+  with_file.pixels.grid_h = 2;
+  with_file.pixels.grid_w = 3;
+  with_file.file = {0xff, 0xd8, 0xff};
+  with_file.limits = {10, 20, 30};
+  table.image_done(id, 0, with_file, 0);
+  BOOST_TEST(!table.assemble(id));
+  const EngineJob first = *table.place(id);
+  BOOST_TEST(first.images.at(0).data.size() == 6u);
+  BOOST_TEST(table.find(id)->job->images.at(0).data.empty());  // the table keeps no pixels
+  const EngineJob moved = *table.place(id);
+  BOOST_TEST(moved.images.at(0).data.empty());
+  BOOST_TEST(moved.images.at(0).rows() == 6);  // the grid stays: prefix keys and routing need it
+  BOOST_TEST(moved.image_files.at(0) == with_file.file);
+  BOOST_TEST(moved.image_limits.max_pixels == 20);
 }
 
 BOOST_AUTO_TEST_CASE(late_lists_the_requests_past_their_deadline) {
