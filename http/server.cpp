@@ -115,8 +115,8 @@ struct HttpServer::State {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   // Declared after what sessions touch as they go: the io_context destroys them.
   net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  net::steady_timer accept_pause{ioc};
+  tcp::acceptor acceptor{net::make_strand(ioc)};  // accepting and closing on one strand
+  net::steady_timer accept_pause{acceptor.get_executor()};
   std::vector<std::thread> threads;
   bool started = false, stopped = false;
 
@@ -537,7 +537,7 @@ void HttpServer::stop() {
   if (!s.started || s.stopped) return;
   s.stopped = true;
   s.gate->close();  // replies held elsewhere post nothing from here on
-  net::post(s.ioc, [&s] {
+  net::post(s.acceptor.get_executor(), [&s] {
     beast::error_code ignored;
     s.acceptor.close(ignored);
     s.accept_pause.cancel();
