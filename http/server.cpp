@@ -148,6 +148,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse(int status, const std::string& message) { transport_error(status, message); }
   // The server stops: the pending answer, if any, is abandoned.
   void close() { gone(); }
+  // After the io_context's threads are gone: lets go of the session's hold on itself.
+  void release() { pending_self_.reset(); }
 
   void respond(Exchange* ex, HttpResponse response) {
     if (!current(ex) || framing_ != Framing::none) return;
@@ -296,6 +298,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.body = std::move(parser_->get().body());
     parser_.reset();
     exchange_ = std::make_shared<Exchange>(weak_from_this(), state_.gate);
+    pending_self_ = shared_from_this();  // alive until answered, even with no read pending
     stream_.expires_never();
     watch();
     state_.handlers.handle(std::move(request), exchange_);
@@ -350,6 +353,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void completed() {
     const After after = std::exchange(after_, After::nothing);
     if (exchange_) std::exchange(exchange_, nullptr)->finish(true);
+    const auto self = std::move(pending_self_);
     if (after == After::close) return linger();
     if (!watching_) return read_header();
     resume_ = true;  // the watch stops first; its bytes stay in the buffer
@@ -384,6 +388,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void gone() {
     if (closed_) return;
     closed_ = true;
+    const auto self = std::move(pending_self_);
     if (exchange_) {
       if (framing_ == Framing::none) log(499);
       std::exchange(exchange_, nullptr)->finish(false);
@@ -430,6 +435,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool keep_alive_ = false;
   std::shared_ptr<Exchange> exchange_;  // the request being answered
+  std::shared_ptr<Session> pending_self_;
   Framing framing_ = Framing::none;
   After after_ = After::nothing;
   std::string out_, sending_, continue_;
@@ -553,6 +559,13 @@ void HttpServer::stop() {
   for (int i = 0; i < 100 && !s.ioc.stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
+  std::vector<std::shared_ptr<Session>> left;  // sessions that did not close in time
+  {
+    std::lock_guard lock(s.sessions_mutex);
+    for (auto& [_, weak] : s.sessions)
+      if (auto session = weak.lock()) left.push_back(std::move(session));
+  }
+  for (auto& session : left) session->release();
 }
 
 }  // namespace pio::http

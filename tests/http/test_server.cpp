@@ -258,6 +258,20 @@ BOOST_AUTO_TEST_CASE(a_held_answer_completes_and_the_connection_serves_on) {
   BOOST_TEST(got.find("held") < got.find("GET /next"));
 }
 
+BOOST_AUTO_TEST_CASE(a_held_answer_survives_a_client_sending_far_ahead) {
+  Fixture f;
+  Peer peer(f.port);
+  // The pipelined request behind fills the read buffer: the connection stops reading, and lives.
+  peer.send("GET /hold HTTP/1.1\r\n\r\nPOST /big HTTP/1.1\r\nContent-Length: 300000\r\n\r\n" + std::string(300000, 'x'));
+  const auto reply = f.wait_held();
+  BOOST_REQUIRE(reply);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  reply->respond({200, "text/plain", "held", {}});
+  BOOST_TEST(done_within(reply) == 1);
+  const std::string got = peer.read_until("POST /big x");
+  BOOST_TEST(got.find("held") < got.find("POST /big x"));
+}
+
 BOOST_AUTO_TEST_CASE(stopping_abandons_pending_answers) {
   Fixture f;
   Peer peer(f.port);
