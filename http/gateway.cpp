@@ -171,8 +171,9 @@ HttpGateway::~HttpGateway() { stop(); }
 std::optional<HttpResponse> HttpGateway::check(const HttpRequest& head) const {
   if (!settings_.api_key.empty() && head.path.rfind("/v1/", 0) == 0 && !bearer_matches(head, settings_.api_key))
     return error_response(401, "a missing or wrong API key: send Authorization: Bearer <key>");
+  const std::string method = head.method == "HEAD" ? "GET" : head.method;  // HEAD: a GET's header
   const bool known = std::any_of(std::begin(kRoutes), std::end(kRoutes),
-                                 [&](const Route& r) { return head.method == r.method && head.path == r.path; });
+                                 [&](const Route& r) { return method == r.method && head.path == r.path; });
   if (!known) return error_response(404, "no such endpoint: " + head.method + " " + head.path);
   return std::nullopt;
 }

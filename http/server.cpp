@@ -155,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!current(ex) || framing_ != Framing::none) return;
     framing_ = Framing::whole;
     log(response.status);
-    out_ += serialize(response, version_, keep_alive_);
+    out_ += serialize(response, version_, keep_alive_, !head_only_);
     after_ = keep_alive_ ? After::next : After::close;
     flush();
   }
@@ -219,7 +219,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_.handlers.log) state_.handlers.log(path_, status);
   }
 
-  static std::string serialize(const HttpResponse& r, unsigned version, bool keep_alive) {
+  // The answer's bytes; without its body (for HEAD) it keeps the body's Content-Length.
+  static std::string serialize(const HttpResponse& r, unsigned version, bool keep_alive, bool with_body = true) {
     bhttp::response<bhttp::string_body> res;
     res.version(version);
     res.result(static_cast<unsigned>(r.status));
@@ -230,7 +231,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!keep_alive && version >= 11) res.set(bhttp::field::connection, "close");
     res.prepare_payload();
     std::ostringstream out;
-    out << res;
+    if (with_body) out << res;
+    else out << res.base();
     return out.str();
   }
 
@@ -243,6 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
     framing_ = Framing::none;
     version_ = 11;
     keep_alive_ = false;
+    head_only_ = false;
     stream_.expires_after(state_.settings.read_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
@@ -263,6 +266,7 @@ class Session : public std::enable_shared_from_this<Session> {
       head_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     path_ = head_.path;
+    head_only_ = h.method() == bhttp::verb::head;
     version_ = h.version() >= 11 ? 11 : 10;
     keep_alive_ = parser_->keep_alive();
     if (state_.handlers.check) {
@@ -271,7 +275,7 @@ class Session : public std::enable_shared_from_this<Session> {
         const bool keep = keep_alive_ && parser_->is_done();
         framing_ = Framing::whole;
         log(answer->status);
-        out_ += serialize(*answer, version_, keep);
+        out_ += serialize(*answer, version_, keep, !head_only_);
         after_ = keep ? After::next : After::close;
         return flush();
       }
@@ -434,6 +438,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string path_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool head_only_ = false;  // a HEAD request: answers without their body
   std::shared_ptr<Exchange> exchange_;  // the request being answered
   std::shared_ptr<Session> pending_self_;
   Framing framing_ = Framing::none;

@@ -35,7 +35,8 @@ struct HttpRequest {
   std::string header(std::string_view name) const;
 };
 
-// A whole answer. Content-Length, Connection and the framing are the transport's.
+// A whole answer. Content-Length, Connection and the framing are the transport's (to a HEAD
+// request it goes without its body).
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";

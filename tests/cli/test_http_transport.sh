@@ -4,8 +4,9 @@
 # growing, and 401 unread on a node with --api-key; a 200 MiB header line with no newline and
 # too many header fields get 431; a request trickled in is cut at --http-read-timeout; three
 # pipelined requests get three answers in order; a stream to an HTTP/1.0 client is not chunked
-# and ends by closing; 64 simultaneous connects are accepted at once; connections past the open
-# connection cap or the descriptor limit get 429, none is reset; a short wrk run sees only 2xx.
+# and ends by closing; HEAD answers GET's header; 64 simultaneous connects are accepted at once;
+# connections past the open connection cap or the descriptor limit get 429, none is reset; a
+# short wrk run sees only 2xx.
 #   test_http_transport.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
@@ -46,6 +47,10 @@ out="$(peer pipeline "$http")"
 step "a stream to an HTTP/1.0 client: not chunked, ended by closing"
 out="$(peer http10 "$http")"
 [ "$out" = "status=200 chunked=no done=yes closed=yes" ] || fail "HTTP/1.0 stream: $out"
+
+step "HEAD /health: the header of GET's answer"
+[ "$(curl -s -I -o "$work/head.txt" -w '%{http_code}' "http://127.0.0.1:$http/health")" = 200 ] || fail "HEAD /health"
+grep -qi '^Content-Length: 15' "$work/head.txt" || fail "HEAD /health: $(cat "$work/head.txt")"
 
 step "64 simultaneous connects are accepted at once"
 out="$(peer connects "$http" 64)"

@@ -235,6 +235,25 @@ BOOST_AUTO_TEST_CASE(connections_past_the_cap_get_429) {
   BOOST_TEST(three.closed());
 }
 
+BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
+  Fixture f;
+  Peer peer(f.port);
+  peer.send("POST /a HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  BOOST_TEST(peer.read_until("\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
+  peer.send("body");
+  BOOST_TEST(peer.read_until("POST /a body").find("HTTP/1.1 200 OK") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_head_request_gets_the_header_only) {
+  Fixture f;
+  Peer peer(f.port);
+  peer.send("HEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+  const std::string got = peer.read_until("GET /b");
+  BOOST_TEST(got.find("Content-Length: 8\r\n") != std::string::npos);  // "HEAD /a "
+  BOOST_TEST(got.find("HEAD /a") == std::string::npos);
+  BOOST_TEST(count(got, "HTTP/1.1 200 OK") == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_client_that_leaves_abandons_its_pending_answer) {
   Fixture f;
   Peer peer(f.port);
