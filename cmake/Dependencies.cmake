@@ -28,9 +28,9 @@ add_library(CAF::openssl SHARED IMPORTED)
 set_target_properties(CAF::openssl PROPERTIES IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY} INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")
 # The profiler's counters and histograms, also served as Prometheus text.
 find_package(prometheus-cpp CONFIG REQUIRED)
-# The HTTP gateway (http/): cpp-httplib, and OpenSSL's libcrypto for base64 and constant-time
-# compares; libssl for the client-API port's TLS (CAF's OpenSSL module, actors/tls.h).
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# The HTTP gateway (http/): Boost.Beast and Boost.Asio (header-only, Boost::headers from the
+# find_package(Boost) above), and OpenSSL's libcrypto for base64 and constant-time compares;
+# libssl for the client-API port's TLS (CAF's OpenSSL module, actors/tls.h).
 find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 # The tiered cache (storage/): RocksDB's shared library (RocksDB::rocksdb is the static archive),
 # xxHash for content keys and value checksums, spdlog's rotating file for RocksDB's info log.

@@ -1,23 +1,24 @@
-// The HTTP gateway: an OpenAI-compatible front door (cpp-httplib) on a node in this process.
+// The HTTP gateway: an OpenAI-compatible front door on a node in this process, over the
+// bounded HTTP/1.1 transport of http/server.h (Boost.Beast).
 // POST /v1/chat/completions and /v1/completions go to the node through pio::Client (one sink
 // actor per request), streamed as server-sent events or answered whole; GET /v1/models,
 // /health (200, or 503 naming the stages that are down), /metrics (the profiler's prometheus registry, text format) and / (the chat page).
-// Errors are OpenAI error JSON with their status (api_error.h); a streaming client that goes
-// away cancels its request.
+// Errors are OpenAI error JSON with their status (api_error.h); a client that goes away before
+// its answer is written (waiting, or mid-stream) cancels its request.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 
 #include "http/openai_request.h"
+#include "http/server.h"
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
+namespace boost::asio {
+class thread_pool;
 }
 namespace prometheus {
 template <class T> class Family;
@@ -40,6 +41,13 @@ struct HttpSettings {
   uint64_t max_body_bytes = 64 << 20;
   int max_connections = 64;       // requests served at once; more get 429
   int64_t deadline_ms = 600000;   // per request (the node ends it with an error after this)
+  // The transport's bounds: the time to read a request (header and body), the listen backlog,
+  // and the descriptors kept free (a connection accepted within this many of RLIMIT_NOFILE
+  // gets 429; 0: off). Connections open at once are capped at 4 x max_connections (idle
+  // keep-alive ones included); more get 429.
+  std::chrono::milliseconds read_timeout{30000};
+  int backlog = 1024;
+  long descriptor_reserve = 0;
 };
 
 class HttpGateway {
@@ -50,24 +58,25 @@ class HttpGateway {
   HttpGateway(const HttpGateway&) = delete;
   HttpGateway& operator=(const HttpGateway&) = delete;
 
-  // Binds and serves on a thread of its own; returns the port. Throws std::runtime_error when
-  // the address cannot be bound.
+  // Binds and serves on a small fixed pool of threads; returns the port. Throws
+  // std::runtime_error when the address cannot be bound.
   uint16_t start();
   // Stops serving: open streams end, waiting requests are cancelled.
   void stop();
 
  private:
   struct Call;
-  void routes();
-  void generate(const httplib::Request& req, bool chat, httplib::Response& res);
-  std::shared_ptr<Call> submit(ChatRequest request);
+  std::optional<HttpResponse> check(const HttpRequest& head) const;
+  void handle(HttpRequest request, std::shared_ptr<Reply> reply);
+  void generate(const HttpRequest& request, bool chat, const std::shared_ptr<Reply>& reply);
 
   Node& node_;
   HttpSettings settings_;
   std::unique_ptr<Client> client_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  // Parses requests, submits them, and asks the node for health and stats (calls that wait).
+  std::unique_ptr<boost::asio::thread_pool> workers_;
+  std::unique_ptr<HttpServer> server_;
+  bool stopped_ = false;
   std::atomic<int> in_flight_{0};
   std::atomic<uint64_t> next_id_{1};
   prometheus::Family<prometheus::Counter>* http_requests_ = nullptr;

@@ -105,7 +105,7 @@ int guarded_accept(int listener, sockaddr* addr, socklen_t* len, int flags) {
       reserve = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
   }
-  // EMFILE: CAF logs and waits for the next event; cpp-httplib's loop retries.
+  // EMFILE: CAF logs and waits for the next event; the HTTP server pauses briefly and retries.
   errno = EMFILE;
   return -1;
 }
@@ -146,7 +146,7 @@ void shut_idle_connections(uint16_t port, std::chrono::seconds limit) {
 
 }  // namespace pio::node
 
-// The executable's definitions come first in symbol lookup: libcaf_io's and libcpp-httplib's
+// The executable's definitions come first in symbol lookup: libcaf_io's and Boost.Asio's
 // calls land here.
 extern "C" int accept(int listener, sockaddr* addr, socklen_t* len) { return guarded_accept(listener, addr, len, 0); }
 extern "C" int accept4(int listener, sockaddr* addr, socklen_t* len, int flags) {

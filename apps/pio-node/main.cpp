@@ -54,6 +54,7 @@ struct Args {
   std::string http_host = "127.0.0.1", api_key, allowed_media_dir;
   int64_t max_body_mb = 64, max_image_pixels = int64_t(1) << 26;
   double request_timeout_s = 600;
+  double http_read_timeout_s = 30;
   std::string cache_dir = pio::cli::default_cache_dir(), weights = "auto";
   int64_t cache_hot_mb = 512, cache_warm_mb = 2048, cache_cold_mb = 8192;
   bool no_cache = false;
@@ -119,6 +120,9 @@ void add_options(CLI::App& app, Args& a) {
       ->default_val(4096)->check(integer_in(1, 32768));
   app.add_option("--max-connections", a.max_connections, "HTTP API: requests served at once (more get 429)")
       ->default_val(64)->check(integer_in(1, 4096));
+  app.add_option("--http-read-timeout", a.http_read_timeout_s,
+                 "HTTP API: seconds a client may take to send a request (header and body); then the connection closes")
+      ->default_val(30)->check(real_in(0.1, 3600));
   app.add_option("--request-timeout", a.request_timeout_s, "HTTP API: seconds a request may take before it ends with 504")
       ->default_val(600)->check(real_in(0, 86400, true));
   // The tiered cache of vision embeddings and prefix KV blocks (storage/).
@@ -160,7 +164,8 @@ std::string cache_description(const Args& a, const pio::TieredCache* cache) {
   return out + ")";
 }
 
-pio::http::HttpSettings http_settings(const Args& a) {
+// descriptor_reserve: descriptors the HTTP API leaves free (past them a connection gets 429).
+pio::http::HttpSettings http_settings(const Args& a, long descriptor_reserve) {
   pio::http::HttpSettings h;
   h.host = a.http_host;
   h.port = static_cast<uint16_t>(a.http_port);
@@ -176,6 +181,8 @@ pio::http::HttpSettings http_settings(const Args& a) {
   h.limits.media.max_image_bytes = h.max_body_bytes;
   h.max_connections = a.max_connections;
   h.deadline_ms = static_cast<int64_t>(a.request_timeout_s * 1000);
+  h.read_timeout = std::chrono::milliseconds(static_cast<int64_t>(a.http_read_timeout_s * 1000));
+  h.descriptor_reserve = descriptor_reserve;
   return h;
 }
 
@@ -393,7 +400,8 @@ int main(int argc, char** argv) {
   }
   // Client connections never take the last descriptors, and never make the network thread spin.
   const long open_files = pio::node::raise_descriptor_limit();
-  pio::node::guard_accept(static_cast<int>(std::max(16L, open_files / 8)));
+  const long spare_descriptors = std::max(16L, open_files / 8);
+  pio::node::guard_accept(static_cast<int>(spare_descriptors));
   // Every thread started from here on inherits the blocked signals; main waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -420,7 +428,7 @@ int main(int argc, char** argv) {
     pio::Node node(std::move(settings), a.tls);
     std::unique_ptr<pio::http::HttpGateway> gateway;
     if (a.http_port >= 0) {
-      gateway = std::make_unique<pio::http::HttpGateway>(node, http_settings(a));
+      gateway = std::make_unique<pio::http::HttpGateway>(node, http_settings(a, 2 * spare_descriptors));  // 429 before the guard
       std::cout << "http listening on " << a.http_host << ":" << gateway->start() << std::endl;
     }
     if (port_mode == PortMode::off) {
