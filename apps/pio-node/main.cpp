@@ -212,6 +212,9 @@ PortMode client_port_mode(const Args& a) {
     return PortMode::tls;
   }
   if (!a.api_key.empty()) {
+    if (a.role == "frontend")
+      throw std::invalid_argument("--role frontend with --api-key needs --tls-cert/--tls-key/--tls-ca: workers join on the "
+                                  "client-API port, which --api-key without TLS keeps closed");
     if (a.http_port < 0)
       throw std::invalid_argument("--api-key without --tls-cert/--tls-key/--tls-ca leaves the client-API port closed, "
                                   "and there is no --http-port: nothing would be served");

@@ -218,6 +218,9 @@ status=0
 status=0
 "$node_bin" --role frontend --model "$work/tiny" --host 0.0.0.0 --port 0 >/dev/null 2>"$work/insecure2.err" || status=$?
 [ "$status" = 2 ] || fail "a plaintext non-loopback frontend: exit $status"
+status=0
+"$node_bin" --role frontend --model "$work/tiny" --api-key k --http-port 0 --port 0 >/dev/null 2>"$work/apikey.err" || status=$?
+[ "$status" = 2 ] && grep -q "workers join" "$work/apikey.err" || fail "a frontend whose port --api-key closes: exit $status"
 
 # Mutual TLS: a worker with the cluster's certificate joins; another CA's, or none, cannot.
 "$root/scripts/make-certs" "$work/certs" node worker >/dev/null
