@@ -48,6 +48,7 @@ const std::string& chat_page_html() {
   button:disabled { cursor: default; }
   #image { display: none; }
   label.button { border: 1px solid var(--line); border-radius: .2rem; padding: .25rem .8rem; cursor: pointer; }
+  @media (max-width: 30rem) { button, label.button { padding: .25rem .5rem; } .msg.user { margin-left: 1rem; } .msg.assistant { margin-right: 1rem; } }
 </style>
 </head>
 <body>
@@ -118,8 +119,8 @@ function render(turn) {
   if (!turn.el) { turn.el = el("div", "msg " + turn.role); $("log").append(turn.el); }
   const parts = [el("div", "role", turn.role === "user" ? "you" : "assistant")];
   if (turn.images && turn.images.length) parts.push(thumbs(turn.images, false));
-  if (turn.error) parts.push(el("div", "error", "Error: " + turn.error));
-  else parts.push(el("div", "text", turn.text));
+  if (turn.text || !turn.error) parts.push(el("div", "text", turn.text));
+  if (turn.error) parts.push(el("div", "error", "Error: " + turn.error));  // after what streamed, if any
   parts.push(el("div", "meta", turn.meta || ""));
   turn.el.replaceChildren(...parts);
 }

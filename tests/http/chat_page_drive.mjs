@@ -30,6 +30,9 @@ setTimeout(() => fail("the page test took over 400 s"), 400_000);
 page = await openPage(base + "/", profile);
 await page.send("Emulation.setDeviceMetricsOverride", { width: 1000, height: 900, deviceScaleFactor: 1, mobile: false });
 await page.send("Network.enable", { maxPostDataSize: 64 << 20 });
+const thrown = [];  // uncaught exceptions in the page: none allowed
+page.on("Runtime.exceptionThrown", ({ exceptionDetails }) => thrown.push(exceptionDetails.exception?.description ?? exceptionDetails.text));
+await page.send("Runtime.enable");
 const requests = [];  // the JSON bodies the page POSTs to /v1/chat/completions, in order
 page.on("Network.requestWillBeSent", async ({ requestId, request }) => {
   if (request.method !== "POST" || !request.url.endsWith("/v1/chat/completions")) return;
@@ -189,6 +192,7 @@ check(isDeepStrictEqual(requests[4].body.messages.slice(0, 4), second.messages) 
       "the stopped answer's text is kept in the history");
 
 await screenshot("end.png");
+check(thrown.length === 0, `no uncaught exception in the page: ${thrown.join("; ")}`);
 
 // The API key: refused without it (in place), answered with it, kept across a reload.
 await page.send("Page.navigate", { url: keyedBase + "/" });
