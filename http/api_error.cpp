@@ -9,7 +9,7 @@ ApiError::ApiError(int status, std::string message, std::string param)
 
 const char* error_type(int status) {
   switch (status) {
-    case 400: case 404: case 413: case 422: return "invalid_request_error";
+    case 400: case 404: case 405: case 413: case 415: case 422: return "invalid_request_error";
     case 401: return "authentication_error";
     case 429: return "rate_limit_error";
     case 503: case 504: return "overloaded_error";
@@ -24,6 +24,12 @@ std::string error_body(int status, const std::string& message, const std::string
                           {"code", status}};
   // Replace, not throw, on bytes that are not UTF-8 (a message may quote the request).
   return nlohmann::json{{"error", error}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string excerpt(std::string_view text) {
+  constexpr size_t kMax = 64;
+  if (text.size() <= kMax) return std::string(text);
+  return std::string(text.substr(0, kMax)) + "...";
 }
 
 int status_of(ErrorCode code) {
