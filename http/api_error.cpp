@@ -1,5 +1,8 @@
 #include "http/api_error.h"
 
+#include <algorithm>
+#include <regex>
+
 #include <nlohmann/json.hpp>
 
 namespace pio::http {
@@ -30,6 +33,21 @@ std::string excerpt(std::string_view text) {
   constexpr size_t kMax = 64;
   if (text.size() <= kMax) return std::string(text);
   return std::string(text.substr(0, kMax)) + "...";
+}
+
+std::string plain_words(std::string message) {
+  static const std::regex code(R"((system_error|exit_reason|error)\(([a-z_]+)\))");
+  std::string out;
+  auto at = message.cbegin();
+  for (std::sregex_iterator m(message.begin(), message.end(), code), end; m != end; ++m) {
+    out.append(at, (*m)[0].first);
+    std::string words = (*m)[2].str();
+    std::replace(words.begin(), words.end(), '_', ' ');
+    out += words;
+    at = (*m)[0].second;
+  }
+  out.append(at, message.cend());
+  return out;
 }
 
 int status_of(ErrorCode code) {

@@ -33,6 +33,11 @@ std::string error_body(int status, const std::string& message, const std::string
 // a whole field (an image's base64, a long path) back.
 std::string excerpt(std::string_view text);
 
+// A node's error message in plain words: CAF's renderings of its error codes,
+// system_error(request_timeout) or exit_reason(remote_link_unreachable), become "request
+// timeout", "remote link unreachable".
+std::string plain_words(std::string message);
+
 // The status a node's error code is answered with: bad_request 400, too_large 413, bad_image
 // 422, overloaded 503, deadline_exceeded 504, anything else 500.
 int status_of(ErrorCode code);

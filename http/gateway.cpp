@@ -70,8 +70,8 @@ void guarded(Reply& reply, F&& handler) {
 
 // The node's error for a final event that is not an answer.
 ApiError error_of(const StreamEvent& e) {
-  if (e.finish_reason == "cancelled") return ApiError(500, "the request was cancelled: " + e.error.message);
-  return ApiError(status_of(e.error.code), e.error.message);
+  if (e.finish_reason == "cancelled") return ApiError(500, "the request was cancelled: " + plain_words(e.error.message));
+  return ApiError(status_of(e.error.code), plain_words(e.error.message));
 }
 
 bool answered(const StreamEvent& e) { return e.finish_reason == "stop" || e.finish_reason == "length"; }

@@ -31,6 +31,9 @@ constexpr const char* kCompletionFields[] = {
     "logprobs", "logit_bias", "echo"};
 constexpr const char* kMessageFields[] = {"role", "content", "name", "tool_calls", "tool_call_id", "refusal"};
 constexpr const char* kStreamOptions[] = {"include_usage"};
+constexpr const char* kTextPart[] = {"type", "text"};
+constexpr const char* kImagePart[] = {"type", "image_url"};
+constexpr const char* kImageUrl[] = {"url", "detail"};  // detail: a hint (the image is sized by --max-pixels)
 
 // Refuses a non-null field of `obj` that is not in `known`; `where` prefixes its name.
 template <size_t N>
@@ -166,12 +169,14 @@ ContentPart parse_part(const json& part, const std::string& where, bool images_a
   if (!part.is_object()) throw ApiError(400, where + " must be an object", where);
   const std::string type = field(part, "type") ? string_of(part["type"], where + ".type") : "";
   if (type == "text") {
+    reject_unknown(part, kTextPart, where + ".");
     const json* text = field(part, "text");
     if (!text) throw ApiError(400, where + ".text is missing", where + ".text");
     return {string_of(*text, where + ".text"), {}, false};
   }
   if (type != "image_url") throw ApiError(400, where + ".type must be text or image_url", where + ".type");
   if (!images_allowed) throw ApiError(400, "images are allowed in user messages only", where);
+  reject_unknown(part, kImagePart, where + ".");
   if (++images > limits.max_images)
     throw ApiError(400, "more than " + std::to_string(limits.max_images) + " images in one request", where);
   const json* image = field(part, "image_url");
@@ -180,6 +185,7 @@ ContentPart parse_part(const json& part, const std::string& where, bool images_a
   if (image->is_string()) {
     url = image->get<std::string>();
   } else if (image->is_object() && field(*image, "url")) {
+    reject_unknown(*image, kImageUrl, where + ".image_url.");
     url = string_of((*image)["url"], where + ".image_url.url");
   } else {
     throw ApiError(400, where + ".image_url must be an object with a url", where + ".image_url");

@@ -127,6 +127,10 @@ BOOST_AUTO_TEST_CASE(fields_pio_does_not_implement_are_400_naming_them) {
       {{{"response_format", {{"type", "json_object"}}}}, "response_format"},
       {{{"stream_options", {{"include_usage", true}, {"continuous_usage_stats", true}}}}, "stream_options.continuous_usage_stats"},
       {{{"messages", {{{"role", "user"}, {"content", "x"}, {"audio", {{"id", "a"}}}}}}}, "messages[0].audio"},
+      {{{"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "x"}, {"cache_control", {{"type", "x"}}}}}}}}}},
+       "messages[0].content[0].cache_control"},
+      {{{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "x.png"}, {"fetch", true}}}}}}}}}},
+       "messages[0].content[0].image_url.fetch"},
       {{{"tool_choice", "required"}}, "tool_choice"},  // without tools
       {{{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}, "tool_choice"},
       {{{"tool_choice", "required"}, {"tools", json::array()}}, "tool_choice"},
@@ -139,6 +143,8 @@ BOOST_AUTO_TEST_CASE(fields_pio_does_not_implement_are_400_naming_them) {
   }
   // null is "not given"; the hints, best_of 1, and the fields of the logprobs work are taken.
   BOOST_TEST(status(with({{"functions", nullptr}, {"suffix_x", nullptr}})) == 0);
+  const json detail = {{"type", "image_url"}, {"image_url", {{"url", test::data_uri(kPng)}, {"detail", "low"}}}};
+  BOOST_TEST(status(with({{"messages", {{{"role", "user"}, {"content", {detail}}, {"name", "ann"}}}}})) == 0);
   BOOST_TEST(status(with({{"logprobs", true}, {"top_logprobs", 2}, {"logit_bias", {{"1", 5}}}, {"prompt_cache_key", "k"},
                           {"safety_identifier", "s"}})) == 0);
   BOOST_TEST(status(R"({"prompt": "x", "best_of": 1, "echo": false, "logprobs": 1, "logit_bias": {}})", false) == 0);
