@@ -276,14 +276,23 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
     if (out.request.messages.back().role == "system" && i != 0)
       throw ApiError(400, where + ": a system message must come first", where);
   }
-  std::string tool_choice = "auto";  // or "function": an object naming one
+  // tool_choice: none, auto, required, or {"type": "function", "function": {"name": ...}}
+  // naming one of the tools. Required and a named function offer the tools; the choice is not
+  // enforced (that needs constrained decoding).
+  std::string tool_choice = "auto";
+  std::string named;  // the function a tool_choice object names
   if (const json* v = field(j, "tool_choice")) {
     if (v->is_string()) {
       tool_choice = v->get<std::string>();
       if (tool_choice != "none" && tool_choice != "auto" && tool_choice != "required")
         throw ApiError(400, "tool_choice must be none, auto, required or a function", "tool_choice");
     } else if (v->is_object()) {
+      const json* fn = field(*v, "function");
+      const json* name = fn && fn->is_object() ? field(*fn, "name") : nullptr;
+      if (!name || !name->is_string())
+        throw ApiError(400, "tool_choice must be {\"type\": \"function\", \"function\": {\"name\": ...}}", "tool_choice");
       tool_choice = "function";
+      named = name->get<std::string>();
     } else {
       throw ApiError(400, "tool_choice must be a string or an object", "tool_choice");
     }
@@ -295,6 +304,9 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
   if (tools && tool_choice != "none") {
     out.request.tools = parse_tools(*tools);
     out.tools = !out.request.tools.empty();
+    const auto names_it = [&](const json& t) { return t["function"]["name"] == named; };  // parse_tools checked the shape
+    if (!named.empty() && std::none_of(tools->begin(), tools->end(), names_it))
+      throw ApiError(400, "tool_choice names " + excerpt(named) + ", which is not one of the tools", "tool_choice");
   }
   if (const json* v = field(j, "response_format")) {  // the default, text, only: no constrained decoding yet
     const json* type = v->is_object() ? field(*v, "type") : nullptr;

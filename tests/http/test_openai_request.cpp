@@ -134,6 +134,10 @@ BOOST_AUTO_TEST_CASE(fields_pio_does_not_implement_are_400_naming_them) {
       {{{"tool_choice", "required"}}, "tool_choice"},  // without tools
       {{{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}, "tool_choice"},
       {{{"tool_choice", "required"}, {"tools", json::array()}}, "tool_choice"},
+      {{{"tool_choice", {{"type", "function"}, {"function", {{"name", "g"}}}}},
+        {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}}, "tool_choice"},  // not one of the tools
+      {{{"tool_choice", {{"type", "function"}}}, {"tools", {{{"type", "function"}, {"function", {{"name", "f"}}}}}}},
+       "tool_choice"},
   };
   for (const auto& [extra, param] : chat) {
     BOOST_TEST_CONTEXT(extra.dump()) { BOOST_TEST(refusal(with(extra)) == "400 " + param); }
@@ -150,6 +154,7 @@ BOOST_AUTO_TEST_CASE(fields_pio_does_not_implement_are_400_naming_them) {
   BOOST_TEST(status(R"({"prompt": "x", "best_of": 1, "echo": false, "logprobs": 1, "logit_bias": {}})", false) == 0);
   const json tool = json::parse(R"({"type": "function", "function": {"name": "f"}})");
   BOOST_TEST(status(with({{"tool_choice", "required"}, {"tools", {tool}}})) == 0);
+  BOOST_TEST(status(with({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}, {"tools", {tool}}})) == 0);
   try {
     parse_chat_request(with({{"top_k_typo", 3}}), {});
     BOOST_FAIL("accepted");
