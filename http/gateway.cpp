@@ -185,7 +185,12 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
   ServerHandlers handlers;
   handlers.check = [this](const HttpRequest& head) { return check(head); };
   handlers.handle = [this](HttpRequest request, std::shared_ptr<Reply> reply) { handle(std::move(request), std::move(reply)); };
-  handlers.error = [](int status, const std::string& message) { return error_response(status, message); };
+  handlers.error = [this](int status, const std::string& message, const HttpRequest& head) {
+    HttpResponse r = error_response(status, message);
+    const Headers cors = cors_.answer_headers(head);  // so that a page can read a 413
+    r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+    return r;
+  };
   handlers.log = [this](const std::string& path, int status) {
     const bool known = !allowed_methods(path).empty();
     http_requests_->Add({{"endpoint", known ? path : "other"}, {"code", std::to_string(status)}}).Increment();

@@ -49,7 +49,7 @@ mkdir -p "$work/media/my photos"
 cp "$root/assets/demo.jpg" "$work/media/my photos/demo image.jpg"
 cp "$root/assets/demo.jpg" "$work/outside.jpg"
 started="$(date +%s)"
-start_node main --max-pixels 40000 --allowed-media-dir "$work/media" --kv-memory 4 \
+start_node main --max-pixels 40000 --allowed-media-dir "$work/media" --kv-memory 4 --max-body-mb 1 \
   --cors-origin "$app" --cors-origin http://localhost:5173 --served-model-name gpt-4o-mini --served-model-name local
 
 step "POST bodies not sent as JSON: 415, and no generation starts"
@@ -84,6 +84,10 @@ want 200 "$(status GET /v1/models -H "Origin: $app")" "models"
 [ "$(header Access-Control-Allow-Origin)" = "$app" ] || fail "/v1/models: $(cat "$work/headers")"
 want 200 "$(post /v1/chat/completions "$(chat '"hi"')" -H "Origin: https://evil.example.com")" "another origin"
 ! grep -qi '^Access-Control-' "$work/headers" || fail "a disallowed origin got CORS headers: $(cat "$work/headers")"
+head -c 1100000 /dev/zero | tr '\0' ' ' >"$work/big.json"
+want 413 "$(status POST /v1/chat/completions --data-binary "@$work/big.json" -H "Content-Type: application/json" -H "Origin: $app")" \
+  "a body over --max-body-mb"
+[ "$(header Access-Control-Allow-Origin)" = "$app" ] || fail "a 413 to an allowed origin has no CORS header: $(cat "$work/headers")"
 
 step "405 with Allow"
 want 405 "$(status GET /v1/completions)" "GET on a POST route"
