@@ -49,7 +49,9 @@ start_worker() {
 # wait_joined NAME [COUNT]: until the worker's log shows COUNT (default 1) joins, 60 s at most.
 wait_joined() {
   for _ in $(seq 1 600); do
-    [ "$(grep -c 'as worker' "$work/$1.err" 2>/dev/null || true)" -ge "${2:-1}" ] && return 0
+    local joins
+    joins="$(grep -c 'as worker' "$work/$1.err" 2>/dev/null || true)"  # empty before the log exists
+    [ "${joins:-0}" -ge "${2:-1}" ] && return 0
     sleep 0.1
   done
   fail "$1 did not join"
@@ -69,8 +71,8 @@ reference() {
   for i in $(seq 1 "$1"); do
     [ -f "$work/ref-$tokens-$i.txt" ] && continue
     request_args "$i"
-    "$pio" chat --model "$work/tiny" --threads 1 "${args[@]}" >"$work/ref-$tokens-$i.txt" 2>/dev/null \
-      || fail "reference $i failed"
+    "$pio" chat --model "$work/tiny" --threads 1 "${args[@]}" >"$work/ref-$tokens-$i.txt" 2>"$work/reference.log" \
+      || fail "reference $i failed: $(tail -5 "$work/reference.log")"
   done
 }
 

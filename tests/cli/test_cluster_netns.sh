@@ -120,8 +120,10 @@ pids+=("$insecure_pid")
 # tries_at_least N: until the --insecure worker said N times that it cannot reach the frontend.
 tries_at_least() {
   for _ in $(seq 1 300); do
-    [ "$(grep -c 'cannot reach the front end' "$work/insecure.err" 2>/dev/null || true)" -ge "$1" ] && return 0
-    grep -q "as worker" "$work/insecure.err" && fail "a plaintext worker joined the TLS frontend"
+    local tries
+    tries="$(grep -c 'cannot reach the front end' "$work/insecure.err" 2>/dev/null || true)"  # empty before the log exists
+    [ "${tries:-0}" -ge "$1" ] && return 0
+    grep -qs "as worker" "$work/insecure.err" && fail "a plaintext worker joined the TLS frontend"
     kill -0 "$insecure_pid" 2>/dev/null || fail "the --insecure worker exited: $(cat "$work/insecure.err")"
     sleep 0.1
   done
