@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <iostream>
+#include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <caf/io/middleman.hpp>
@@ -36,11 +38,21 @@ void log(worker_pointer self, const std::string& line) {
   std::cerr << "pio-node: worker " << self->state.settings.name << ": " << line << "\n" << std::flush;
 }
 
-// A drain asked for is answered once nothing runs here.
+// A drain asked for is answered once nothing runs here, and after a round trip to the front
+// end: the final events sent before it are then delivered (the process exits right after).
 void drained(worker_pointer self) {
-  if (!self->state.draining) return;
-  for (auto& p : self->state.drain_waiters) p.deliver(true);
-  self->state.drain_waiters.clear();
+  auto& st = self->state;
+  if (!st.draining || st.drain_waiters.empty()) return;
+  const auto answer = [waiters = std::make_shared<std::vector<caf::typed_response_promise<bool>>>(
+                            std::exchange(st.drain_waiters, {}))] {
+    for (auto& p : *waiters) p.deliver(true);
+  };
+  if (!st.frontend) {
+    answer();
+    return;
+  }
+  self->request(st.frontend, std::chrono::seconds(5), stats_atom::value)
+      .then([answer](const StatsReport&) { answer(); }, [answer](caf::error&) { answer(); });
 }
 
 // Tries again after the backoff (a remote front end only: a local one does not come back).

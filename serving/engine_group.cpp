@@ -42,7 +42,12 @@ void EngineGroup::add(EngineJob job, double now_s) {
   const auto& model_stops = model_.stop_ids();
   job.stop_ids.insert(job.stop_ids.end(), model_stops.begin(), model_stops.end());
   const bool has_images = !job.images.empty();
+  const std::optional<std::string> complete = resumed_complete(job, output);
   requests_.emplace(id, Request{std::move(job), std::move(output), now_s});
+  if (complete) {  // it ends at the next step, with nothing to compute
+    finished_.emplace_back(id, *complete);
+    return;
+  }
   if (has_images) {
     vision_queue_.push_back(id);
     return;
@@ -53,6 +58,14 @@ void EngineGroup::add(EngineJob job, double now_s) {
     requests_.erase(id);
     throw;
   }
+}
+
+std::optional<std::string> EngineGroup::resumed_complete(const EngineJob& job, const OutputStream& output) {
+  if (job.resume_ids.empty()) return std::nullopt;
+  const auto& stops = job.stop_ids;
+  if (output.stop_matched() || std::find(stops.begin(), stops.end(), job.resume_ids.back()) != stops.end()) return "stop";
+  if (static_cast<int64_t>(job.resume_ids.size()) >= job.max_tokens) return "length";
+  return std::nullopt;
 }
 
 void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeatures> images, double now_s) {
@@ -73,6 +86,7 @@ std::optional<StreamEvent> EngineGroup::cancel(uint64_t id) {
   const auto it = requests_.find(id);
   if (it == requests_.end()) return std::nullopt;
   core_.cancel(id);
+  std::erase_if(finished_, [id](const auto& f) { return f.first == id; });
   if (!vision_queue_.empty() && vision_queue_.front() == id) vision_started_ = false;  // abandon its encode
   std::erase(vision_queue_, id);
   release_idle_vision_buffers();
@@ -210,6 +224,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
   const bool beside_text = !core_.idle();
   const double vision_budget = beside_text ? options_.target_step_ms / 2 : options_.target_step_ms;
   const auto step_start = std::chrono::steady_clock::now();
+  for (auto& [id, reason] : std::exchange(finished_, {})) events.push_back(final_event(requests_.at(id), reason, now_s));
   advance_vision(vision_budget, now_s, events);
   release_idle_vision_buffers();
 
@@ -254,7 +269,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
 }
 
 bool EngineGroup::has_work() const {
-  return !vision_queue_.empty() || core_.running() > 0 || (core_.waiting() > 0 && core_.admitting());
+  return !finished_.empty() || !vision_queue_.empty() || core_.running() > 0 || (core_.waiting() > 0 && core_.admitting());
 }
 
 EngineLoad EngineGroup::load() const {

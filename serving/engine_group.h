@@ -59,8 +59,8 @@ class EngineGroup {
   // a request's last event has final set.
   std::vector<StreamEvent> step(double now_s);
 
-  // Liveness: true when a step would advance some request (a job in the vision queue, a running
-  // sequence, or a waiting one while admission is open). The engine actor schedules a step
+  // Liveness: true when a step would advance some request (a job complete on arrival, a job in
+  // the vision queue, a running sequence, or a waiting one while admission is open). The engine actor schedules a step
   // whenever this holds, so work queued always has a step coming; when it is false, only a
   // message (a job, a cancellation, admission reopened) can create work.
   bool has_work() const;
@@ -80,6 +80,9 @@ class EngineGroup {
     std::vector<size_t> encoding{};                      // the images the encoder runs on
     std::vector<PixelValues> encoder_input{};            // their pixels
   };
+  // A moved request whose streamed ids already end it (a stop id or string, or max_tokens: its
+  // worker was lost between its last token and its final event): the finish reason.
+  static std::optional<std::string> resumed_complete(const EngineJob& job, const OutputStream& output);
   // Fills in the images the job brought from the cache or the cache has now; the indices left.
   std::vector<size_t> resolve_cached_images(Request& r);
   // An image that came as its file is preprocessed here, under the limits the front end used (the
@@ -104,6 +107,7 @@ class EngineGroup {
   TokenBudget budget_;
   std::unordered_map<uint64_t, Request> requests_;
   std::deque<uint64_t> vision_queue_;  // jobs waiting for their images, the front one encoding
+  std::vector<std::pair<uint64_t, std::string>> finished_;  // complete on arrival: id, finish reason
   bool vision_started_ = false;
   // The vision encoder's latest cost per row of each kind of pass (VisionModel::Pass).
   std::array<double, static_cast<size_t>(VisionModel::Pass::done) + 1> ms_per_row_{};

@@ -111,7 +111,7 @@ tokens=160 finish orphans 4
 
 # The frontend killed mid-stream: its clients fail cleanly; a new frontend on the same port is
 # joined by the workers by themselves and serves.
-tokens=160 streams lost-front 2
+tokens=3000 streams lost-front 2  # long enough to be cut by the kill
 until_streaming lost-front 2
 kill -9 "$front_pid"
 for p in "${stream_pids[@]}"; do wait "$p" && fail "a stream of the killed frontend succeeded"; done

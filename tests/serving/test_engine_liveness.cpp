@@ -111,6 +111,50 @@ std::vector<uint8_t> bmp(int w, int h) {
 
 BOOST_AUTO_TEST_SUITE(engine_liveness)
 
+BOOST_AUTO_TEST_CASE(a_moved_request_whose_streamed_ids_already_end_it_finishes_at_once) {
+  // Its worker was lost between its last token and its final event: nothing is left to compute.
+  auto backend = make_cpu_backend(1);
+  Model model{test::tiny_checkpoint(), *backend};
+  std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
+  PagedKvCache kv(model.text().kv_shape(), 8 << 20, 16);
+  EngineGroup group(model, tokenizer, kv, EngineGroupOptions{});
+  EngineJob at_length;
+  at_length.id = 1;
+  at_length.ids = {100, 101, 102};
+  at_length.max_tokens = 3;
+  at_length.resume_ids = {200, 201, 202};
+  EngineJob at_stop = at_length;
+  at_stop.id = 2;
+  at_stop.max_tokens = 50;
+  at_stop.resume_ids = {200, model.stop_ids().front()};
+  EngineJob going_on = at_stop;
+  going_on.id = 3;
+  going_on.resume_ids = {200, 201};
+  going_on.max_tokens = 4;
+  group.add(at_length, 0);
+  group.add(at_stop, 0);
+  group.add(going_on, 0);
+  BOOST_TEST(group.has_work());
+  std::map<uint64_t, StreamEvent> finals;
+  std::map<uint64_t, size_t> generated;
+  for (int step = 0; group.has_work(); ++step) {
+    BOOST_REQUIRE(step < 100);
+    for (const auto& e : group.step(step)) {
+      generated[e.request_id] += e.token_ids.size();
+      if (e.final) finals[e.request_id] = e;
+    }
+    if (step == 0) BOOST_TEST(finals.size() == 2u);  // the complete two end at the first step
+  }
+  BOOST_TEST(finals.at(1).finish_reason == "length");
+  BOOST_TEST(finals.at(1).usage.completion_tokens == 3);
+  BOOST_TEST(finals.at(2).finish_reason == "stop");
+  BOOST_TEST(generated[1] + generated[2] == 0u);  // no token computed again
+  BOOST_TEST(finals.at(3).finish_reason == "length");
+  BOOST_TEST(finals.at(3).usage.completion_tokens == 4);
+  BOOST_TEST(generated[3] == 2u);  // the two it had left
+  BOOST_TEST(kv.free_blocks() == kv.total_blocks());
+}
+
 BOOST_AUTO_TEST_CASE(an_image_that_comes_as_its_file_is_preprocessed_in_the_group_with_the_same_answer) {
   // What a worker in another process gets: the file, its grid and the limits, no pixels.
   auto backend = make_cpu_backend(1);
