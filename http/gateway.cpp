@@ -17,6 +17,7 @@
 #include "http/api_error.h"
 #include "http/chat_page.h"
 #include "http/openai_response.h"
+#include "http/tokenize.h"
 
 namespace pio::http {
 
@@ -83,7 +84,19 @@ struct Route {
   const char* path;
 };
 constexpr Route kRoutes[] = {{"POST", "/v1/chat/completions"}, {"POST", "/v1/completions"}, {"GET", "/v1/models"},
-                             {"GET", "/health"}, {"GET", "/metrics"}, {"GET", "/"}};
+                             {"GET", "/health"}, {"GET", "/metrics"}, {"GET", "/"}, {"POST", "/tokenize"},
+                             {"POST", "/detokenize"}};
+
+// The prompt a completion with echo starts its text with: as given, or its ids' text. Throws
+// ApiError 400 for an id outside the vocabulary.
+std::string echo_text(const Tokenizer& tokenizer, const ChatRequest& r) {
+  if (r.prompt_ids.empty()) return r.prompt;
+  for (const int32_t id : r.prompt_ids)
+    if (id >= tokenizer.vocab_size())
+      throw ApiError(400, "prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                     std::to_string(tokenizer.vocab_size() - 1) + "]", "prompt");
+  return tokenizer.decode(r.prompt_ids);
+}
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -105,9 +118,10 @@ struct HttpGateway::Call {
     if (!started && e.final && !answered(e)) return fail(error_of(e));
     if (!stream) {
       text += e.text;
+      logprobs.insert(logprobs.end(), e.logprobs.begin(), e.logprobs.end());
       if (!e.final) return;
       if (!answered(e)) return fail(error_of(e));
-      reply->respond({200, "application/json", completion_body(info, text, e), {}});
+      reply->respond({200, "application/json", completion_body(info, text, e, logprobs), {}});
       return;
     }
     if (!started) {
@@ -115,7 +129,7 @@ struct HttpGateway::Call {
       reply->write(format.start());
     }
     started = true;
-    if (!e.final) return reply->write(format.delta(e.text));
+    if (!e.final) return reply->write(format.delta(e.text, e.logprobs));
     if (answered(e)) {
       reply->write(format.finish(e));
     } else {
@@ -133,6 +147,7 @@ struct HttpGateway::Call {
   StreamFormatter format;
   std::shared_ptr<Slot> slot;  // released once the answer is written or abandoned
   std::string text;            // a whole answer so far
+  std::vector<TokenLogprobs> logprobs;  // its tokens' (when asked for)
   uint64_t id = 0;
   bool submitted = false, started = false, ended = false, gone = false;
 };
@@ -142,6 +157,7 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
       settings_(std::move(settings)),
       client_(std::make_unique<Client>(node)),
       workers_(std::make_unique<boost::asio::thread_pool>(kWorkers)) {
+  if (!settings_.tokenizer) throw std::invalid_argument("the HTTP gateway needs the node's tokenizer");
   http_requests_ = &prometheus::BuildCounter()
                         .Name("pio_http_requests_total")
                         .Help("HTTP requests by endpoint and status")
@@ -169,7 +185,8 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
 HttpGateway::~HttpGateway() { stop(); }
 
 std::optional<HttpResponse> HttpGateway::check(const HttpRequest& head) const {
-  if (!settings_.api_key.empty() && head.path.rfind("/v1/", 0) == 0 && !bearer_matches(head, settings_.api_key))
+  const bool keyed = head.path.rfind("/v1/", 0) == 0 || head.path == "/tokenize" || head.path == "/detokenize";
+  if (!settings_.api_key.empty() && keyed && !bearer_matches(head, settings_.api_key))
     return error_response(401, "a missing or wrong API key: send Authorization: Bearer <key>");
   const std::string method = head.method == "HEAD" ? "GET" : head.method;  // HEAD: a GET's header
   const bool known = std::any_of(std::begin(kRoutes), std::end(kRoutes),
@@ -189,6 +206,15 @@ void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
         {"object", "list"},
         {"data", {{{"id", settings_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "pio"}}}}};
     reply->respond({200, "application/json", models.dump(), {}});
+  } else if (path == "/tokenize" || path == "/detokenize") {
+    boost::asio::post(*workers_, [this, request = std::move(request), reply = std::move(reply)] {
+      guarded(*reply, [&] {
+        const auto body = request.path == "/tokenize"
+                              ? tokenize_body(request.body, *settings_.tokenizer, settings_.limits, settings_.max_model_len)
+                              : detokenize_body(request.body, *settings_.tokenizer, settings_.limits.max_depth);
+        reply->respond({200, "application/json", body, {}});
+      });
+    });
   } else if (path == "/health") {
     boost::asio::post(*workers_, [this, reply = std::move(reply)] {
       // 503 naming the stages that are down (a plug-in stage held down, or a silent supervisor).
@@ -215,8 +241,11 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     auto slot = std::make_shared<Slot>(in_flight_, settings_.max_connections);
     ParsedRequest parsed = chat ? parse_chat_request(request.body, settings_.limits)
                                 : parse_completion_request(request.body, settings_.limits);
-    const ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++), unix_now(), settings_.model_name,
-                            chat, parsed.tools};
+    ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++), unix_now(), settings_.model_name,
+                      chat, parsed.tools};
+    if (parsed.request.sampling.logprobs)
+      info.logprobs = [tokenizer = settings_.tokenizer](int32_t id) { return std::string(tokenizer->token_bytes(id, false)); };
+    if (parsed.echo) info.echo = echo_text(*settings_.tokenizer, parsed.request);
     auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot));
     // A client that leaves before its answer is written (queued, prefill, mid-stream) cancels it.
     reply->on_done([this, call](bool completed) {

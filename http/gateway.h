@@ -2,7 +2,8 @@
 // bounded HTTP/1.1 transport of http/server.h (Boost.Beast).
 // POST /v1/chat/completions and /v1/completions go to the node through pio::Client (one sink
 // actor per request), streamed as server-sent events or answered whole; GET /v1/models,
-// /health (200, or 503 naming the stages that are down), /metrics (the profiler's prometheus registry, text format) and / (the chat page).
+// /health (200, or 503 naming the stages that are down), /metrics (the profiler's prometheus registry, text format) and / (the chat page);
+// POST /tokenize and /detokenize (http/tokenize.h) with the node's tokenizer.
 // Errors are OpenAI error JSON with their status (api_error.h); a client that goes away before
 // its answer is written (waiting, or mid-stream) cancels its request.
 #pragma once
@@ -16,6 +17,7 @@
 
 #include "http/openai_request.h"
 #include "http/server.h"
+#include "model/tokenizer/tokenizer.h"
 
 namespace boost::asio {
 class thread_pool;
@@ -37,6 +39,8 @@ struct HttpSettings {
   uint16_t port = 8080;           // 0: any free port
   std::string api_key;            // non-empty: /v1/ needs `Authorization: Bearer <key>`
   std::string model_name = "pio"; // what /v1/models lists and responses name
+  std::shared_ptr<const Tokenizer> tokenizer;  // the node's: /tokenize, logprobs' token text, echo (required)
+  int64_t max_model_len = 0;      // the model's context in tokens (/tokenize reports it)
   RequestLimits limits;
   uint64_t max_body_bytes = 64 << 20;
   int max_connections = 64;       // requests served at once; more get 429
@@ -52,7 +56,7 @@ struct HttpSettings {
 
 class HttpGateway {
  public:
-  // `node` must outlive the gateway.
+  // `node` must outlive the gateway. Throws std::invalid_argument without settings.tokenizer.
   HttpGateway(Node& node, HttpSettings settings);
   ~HttpGateway();
   HttpGateway(const HttpGateway&) = delete;

@@ -1,5 +1,7 @@
 #include "http/openai_response.h"
 
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "http/api_error.h"
@@ -49,11 +51,16 @@ void add_seed(json& body, const StreamEvent& final) {
 
 }  // namespace
 
-std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final) {
+std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final,
+                            std::span<const TokenLogprobs> logprobs) {
   json body = base(info, info.chat ? "chat.completion" : "text_completion");
   json choice = {{"index", 0}, {"finish_reason", final.finish_reason}, {"logprobs", nullptr}};
+  if (info.logprobs) {
+    size_t offset = info.echo.size();
+    choice["logprobs"] = info.chat ? chat_logprobs(logprobs, info.logprobs) : completion_logprobs(logprobs, info.logprobs, offset);
+  }
   if (!info.chat) {
-    choice["text"] = text;
+    choice["text"] = info.echo + text;
   } else {
     json message = {{"role", "assistant"}, {"content", text}};
     if (info.tools) {
@@ -89,23 +96,36 @@ std::string StreamFormatter::chunk(const json& choice, const json& extra) const 
   return "data: " + dump(c) + "\n\n";
 }
 
-std::string StreamFormatter::text_chunk(const std::string& text) const {
+json StreamFormatter::take_logprobs() {
+  if (!info_.logprobs) return nullptr;
+  const std::vector<TokenLogprobs> tokens = std::exchange(pending_, {});
+  return info_.chat ? chat_logprobs(tokens, info_.logprobs) : completion_logprobs(tokens, info_.logprobs, offset_);
+}
+
+std::string StreamFormatter::text_chunk(const std::string& text) {
   if (text.empty()) return "";
-  if (!info_.chat) return chunk({{"index", 0}, {"text", text}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
-  return chunk({{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+  if (!info_.chat) {
+    return chunk({{"index", 0}, {"text", text}, {"finish_reason", nullptr}, {"logprobs", take_logprobs()}});
+  }
+  return chunk({{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}, {"logprobs", take_logprobs()}});
 }
 
 std::string StreamFormatter::start() {
-  if (!info_.chat) return "";
+  if (!info_.chat) {
+    if (info_.echo.empty()) return "";
+    offset_ = info_.echo.size();
+    return chunk({{"index", 0}, {"text", info_.echo}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+  }
   return chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
 }
 
-std::string StreamFormatter::delta(const std::string& text) {
+std::string StreamFormatter::delta(const std::string& text, std::span<const TokenLogprobs> logprobs) {
+  if (info_.logprobs) pending_.insert(pending_.end(), logprobs.begin(), logprobs.end());
   return text_chunk(info_.tools ? tool_stream_.feed(text) : text);
 }
 
 std::string StreamFormatter::finish(const StreamEvent& final) {
-  std::string out = delta(final.text);
+  std::string out = delta(final.text, final.logprobs);
   std::string reason = final.finish_reason;
   if (info_.tools) {
     const ParsedOutput held = tool_stream_.finish();
@@ -118,10 +138,12 @@ std::string StreamFormatter::finish(const StreamEvent& final) {
   }
   json timings = {{"timings", timings_json(final.timings)}};
   add_seed(timings, final);
+  // Ids whose text never went out (an end-of-turn id, a stop string's) come with the last chunk.
+  const json rest = pending_.empty() ? json(nullptr) : take_logprobs();
   if (info_.chat)
-    out += chunk({{"index", 0}, {"delta", json::object()}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
+    out += chunk({{"index", 0}, {"delta", json::object()}, {"finish_reason", reason}, {"logprobs", rest}}, timings);
   else
-    out += chunk({{"index", 0}, {"text", ""}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
+    out += chunk({{"index", 0}, {"text", ""}, {"finish_reason", reason}, {"logprobs", rest}}, timings);
   if (include_usage_) {
     json c = base(info_, info_.chat ? "chat.completion.chunk" : "text_completion");
     c["choices"] = json::array();
