@@ -104,52 +104,91 @@ int64_t unix_now() {
 
 }  // namespace
 
-// One request's answer, fed by its sink actor's events (on an actor thread, in order): the first
-// event decides the status (a request the node refuses gets its own), then the answer is sent
-// whole or streamed as server-sent events.
+// One request's answer, fed by its choices' sink actors' events (on actor threads, each
+// choice's in order): the first event decides the status (a request the node refuses gets its
+// own), then the answer is sent whole once every choice ended, or streamed as server-sent events
+// (each choice's chunks with its index, [DONE] after the last). A choice that fails ends the
+// answer with its error; on_event then returns the other choices' ids to cancel.
 struct HttpGateway::Call {
-  Call(std::shared_ptr<Reply> r, ResponseInfo i, bool s, bool include_usage, std::shared_ptr<Slot> sl)
-      : reply(std::move(r)), info(i), stream(s), format(std::move(i), include_usage), slot(std::move(sl)) {}
+  struct Choice {
+    ChoiceOutput out;
+    uint64_t id = 0;
+    bool submitted = false, ended = false;
+  };
 
-  void on_event(const StreamEvent& e) {
+  Call(std::shared_ptr<Reply> r, const ResponseInfo& i, bool s, bool include_usage, std::shared_ptr<Slot> sl, int32_t n)
+      : reply(std::move(r)), info(i), stream(s), slot(std::move(sl)), choices(static_cast<size_t>(n)) {
+    for (size_t k = 0; k < choices.size(); ++k) formats.emplace_back(i, include_usage, k);
+  }
+
+  std::vector<uint64_t> on_event(size_t k, const StreamEvent& e) {
     std::lock_guard lock(mutex);
-    if (ended) return;
-    ended = e.final;
-    if (!started && e.final && !answered(e)) return fail(error_of(e));
+    Choice& c = choices[k];
+    if (done || c.ended) return {};
+    c.ended = e.final;
+    if (e.final && !answered(e)) return failed(error_of(e));
     if (!stream) {
-      text += e.text;
-      logprobs.insert(logprobs.end(), e.logprobs.begin(), e.logprobs.end());
-      if (!e.final) return;
-      if (!answered(e)) return fail(error_of(e));
-      reply->respond({200, "application/json", completion_body(info, text, e, logprobs), {}});
-      return;
+      c.out.text += e.text;
+      c.out.logprobs.insert(c.out.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
+      if (!e.final) return {};
+      c.out.final = e;
+      if (!all_ended()) return {};
+      done = true;
+      std::vector<ChoiceOutput> outs;
+      for (const Choice& each : choices) outs.push_back(each.out);
+      reply->respond({200, "application/json", completion_body(info, outs), {}});
+      return {};
     }
     if (!started) {
       reply->open_stream("text/event-stream", {{"Cache-Control", "no-cache"}});
-      reply->write(format.start());
+      for (auto& f : formats) reply->write(f.start());
     }
     started = true;
-    if (!e.final) return reply->write(format.delta(e.text, e.logprobs));
-    if (answered(e)) {
-      reply->write(format.finish(e));
-    } else {
-      const ApiError error = error_of(e);
-      reply->write(sse_error(error.status(), error.what()));
+    if (!e.final) {
+      reply->write(formats[k].delta(e.text, e.logprobs));
+      return {};
     }
+    c.out.final = e;
+    reply->write(formats[k].finish_choice(e));
+    if (!all_ended()) return {};
+    done = true;
+    Usage usage = choices.front().out.final.usage;  // the prompt counts once
+    for (size_t i = 1; i < choices.size(); ++i) usage.completion_tokens += choices[i].out.final.usage.completion_tokens;
+    reply->write(formats.front().end(usage));
     reply->end_stream();
+    return {};
   }
-  void fail(const ApiError& e) { reply->respond(error_response(e.status(), e.what(), e.param())); }
+
+  // Ends the answer with an error (its status before anything was sent, else an error event);
+  // returns the ids of the choices still running. Called with the mutex held.
+  std::vector<uint64_t> failed(const ApiError& e) {
+    done = true;
+    if (!started) {
+      reply->respond(error_response(e.status(), e.what(), e.param()));
+    } else {
+      reply->write(sse_error(e.status(), e.what()));
+      reply->end_stream();
+    }
+    return running();
+  }
+  std::vector<uint64_t> running() const {
+    std::vector<uint64_t> ids;
+    for (const Choice& c : choices)
+      if (c.submitted && !c.ended) ids.push_back(c.id);
+    return ids;
+  }
+  bool all_ended() const {
+    return std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return c.ended; });
+  }
 
   const std::shared_ptr<Reply> reply;
   const ResponseInfo info;
   const bool stream;
   std::mutex mutex;
-  StreamFormatter format;
+  std::vector<StreamFormatter> formats;  // one per choice
   std::shared_ptr<Slot> slot;  // released once the answer is written or abandoned
-  std::string text;            // a whole answer so far
-  std::vector<TokenLogprobs> logprobs;  // its tokens' (when asked for)
-  uint64_t id = 0;
-  bool submitted = false, started = false, ended = false, gone = false;
+  std::vector<Choice> choices;
+  bool started = false, done = false, gone = false;
 };
 
 HttpGateway::HttpGateway(Node& node, HttpSettings settings)
@@ -246,30 +285,57 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     if (parsed.request.sampling.logprobs)
       info.logprobs = [tokenizer = settings_.tokenizer](int32_t id) { return std::string(tokenizer->token_bytes(id, false)); };
     if (parsed.echo) info.echo = echo_text(*settings_.tokenizer, parsed.request);
-    auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot));
+    auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot), parsed.n);
     // A client that leaves before its answer is written (queued, prefill, mid-stream) cancels it.
     reply->on_done([this, call](bool completed) {
-      uint64_t id = 0;
-      bool cancel = false;
+      std::vector<uint64_t> cancel;
       {
         std::lock_guard lock(call->mutex);
         call->slot.reset();
         call->gone = !completed;
-        cancel = !completed && call->submitted && !call->ended;
-        id = call->id;
+        if (!completed) cancel = call->running();
       }
-      if (cancel) client_->cancel(id);
+      for (uint64_t id : cancel) client_->cancel(id);
     });
     parsed.request.deadline_ms = settings_.deadline_ms;
-    const uint64_t id = client_->submit(std::move(parsed.request), [call](const StreamEvent& e) { call->on_event(e); });
-    bool cancel = false;
-    {
-      std::lock_guard lock(call->mutex);
-      call->id = id;
-      call->submitted = true;
-      cancel = call->gone && !call->ended;
+    // n choices: n requests of their own (seed + i when seeded; the prompt's blocks are shared
+    // through the prefix cache once the first has computed them).
+    for (size_t k = 0; k < call->choices.size(); ++k) {
+      ChatRequest choice = k + 1 < call->choices.size() ? parsed.request : std::move(parsed.request);
+      if (choice.sampling.seed) *choice.sampling.seed += k;
+      uint64_t id = 0;
+      try {
+        id = client_->submit(std::move(choice), [this, call, k](const StreamEvent& e) {
+          for (uint64_t other : call->on_event(k, e)) client_->cancel(other);
+        });
+      } catch (const std::exception& e) {
+        if (k == 0) throw;  // nothing sent yet: guarded answers it
+        std::vector<uint64_t> cancel;
+        {
+          std::lock_guard lock(call->mutex);
+          if (!call->done) cancel = call->failed(ApiError(500, std::string("internal error: ") + e.what()));
+        }
+        for (uint64_t other : cancel) client_->cancel(other);
+        return;
+      }
+      bool stop = false;
+      {
+        std::lock_guard lock(call->mutex);
+        Call::Choice& c = call->choices[k];
+        c.id = id;
+        c.submitted = true;
+        stop = call->gone || call->done;
+      }
+      if (stop) {
+        std::vector<uint64_t> cancel;
+        {
+          std::lock_guard lock(call->mutex);
+          cancel = call->running();
+        }
+        for (uint64_t other : cancel) client_->cancel(other);
+        return;
+      }
     }
-    if (cancel) client_->cancel(id);
   });
 }
 

@@ -81,8 +81,7 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
     s.repetition_penalty = static_cast<float>(number_in(*v, "repetition_penalty", 0, 10, true));
   if (const json* v = field(j, "seed"))
     s.seed = static_cast<uint64_t>(integer_in(*v, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
-  if (const json* v = field(j, "n"); v && integer_in(*v, "n", 1, 128) != 1)
-    throw ApiError(400, "n must be 1: one choice per request", "n");
+  if (const json* v = field(j, "n")) out.n = static_cast<int32_t>(integer_in(*v, "n", 1, kMaxChoices));
   r.max_tokens = default_max_tokens;
   r.clip_max_tokens = true;  // unless the request names it
   for (const char* key : {"max_tokens", "max_completion_tokens"})

@@ -4,7 +4,8 @@
 // References: the OpenAI API reference (Create chat completion, Create completion) and vLLM's
 // extensions top_k, min_p and repetition_penalty. logprobs and top_logprobs (chat: a boolean and
 // 0..20; completions: logprobs 0..5) go to SamplingOptions, as does logit_bias (an object of
-// token id strings to biases in [-100, 100]; ids are checked against the vocabulary later).
+// token id strings to biases in [-100, 100]; ids are checked against the vocabulary later);
+// n (1 to kMaxChoices) to ParsedRequest.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,11 @@ struct ParsedRequest {
   bool include_usage = false;  // stream_options.include_usage
   bool tools = false;          // tool calls are parsed out of the answer
   bool echo = false;           // completions: the prompt is prepended to the answer's text
+  int32_t n = 1;               // choices, each its own request (seed + i when seeded)
 };
+
+// The most choices (n) a request may ask.
+constexpr int32_t kMaxChoices = 16;
 
 // The most entries a request's logit_bias may hold.
 constexpr size_t kMaxLogitBias = 1024;

@@ -3,7 +3,8 @@
 # under greedy decoding every token's top-1 is the token chosen, streamed logprobs equal the
 # whole answer's, completions' legacy lists line up; a +100 bias forces an id, a -100 bias bans
 # the greedy one, bad biases get 400 naming logit_bias; /tokenize round-trips through
-# /detokenize (behind --api-key as /v1/ is); echo prepends the prompt. Then the same logprobs through a frontend and a worker
+# /detokenize (behind --api-key as /v1/ is); echo prepends the prompt; n choices (seed + i,
+# streamed with their index). Then the same logprobs through a frontend and a worker
 # of another process (StreamEvent's logprobs cross the process boundary).
 #   test_http_logprobs.sh PIO PIO_NODE
 set -euo pipefail
@@ -128,6 +129,31 @@ assert text.startswith("Once upon a time") and plain.startswith(text[len("Once u
 chunks = [ev["text"] for ch in sse("echo") for ev in ch["choices"]]
 assert chunks[0] == "Once upon a time" and "".join(chunks) == text, chunks
 '
+
+# n: choice i of a seeded request is the answer of seed + i alone; streamed, chunks carry their
+# index and the texts equal the whole answer's; greedy choices with logprobs are equal.
+many='{"messages":[{"role":"user","content":"Tell a story."}],"max_tokens":8,"temperature":1,"seed":40'
+post /v1/chat/completions "$many,\"n\":3}" >"$work/n.json"
+for i in 0 1 2; do post /v1/chat/completions "${many/\"seed\":40/\"seed\":$((40 + i))}}" >"$work/n$i.json"; done
+post /v1/chat/completions "$many,\"n\":3,\"stream\":true,\"stream_options\":{\"include_usage\":true}}" >"$work/n.sse"
+post /v1/completions '{"prompt":"Once upon a time","max_tokens":6,"temperature":0,"logprobs":2,"n":2}' >"$work/ngreedy.json"
+check "n choices" '
+n = load("n"); assert [c["index"] for c in n["choices"]] == [0, 1, 2], n
+for i, c in enumerate(n["choices"]):
+    alone = load("n%d" % i)["choices"][0]["message"]["content"]
+    assert c["message"]["content"] == alone, (i, c, alone)
+assert n["usage"]["completion_tokens"] == sum(load("n%d" % i)["usage"]["completion_tokens"] for i in range(3)), n["usage"]
+assert n["usage"]["prompt_tokens"] == load("n0")["usage"]["prompt_tokens"]
+chunks = sse("n")
+texts = {0: "", 1: "", 2: ""}
+for ch in chunks:
+    for ev in ch["choices"]: texts[ev["index"]] += ev["delta"].get("content") or ""
+assert [texts[i] for i in range(3)] == [c["message"]["content"] for c in n["choices"]], (texts, n)
+assert chunks[-1]["usage"]["completion_tokens"] == n["usage"]["completion_tokens"], chunks[-1]
+assert sum(1 for ch in chunks for ev in ch["choices"] if ev["finish_reason"]) == 3
+g = load("ngreedy")["choices"]; assert len(g) == 2 and g[0]["text"] == g[1]["text"] and g[0]["logprobs"] == g[1]["logprobs"], g
+'
+refused /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"n":17}' n
 
 # With --api-key, /tokenize and /detokenize need the key as /v1/ does.
 main_http="$http"

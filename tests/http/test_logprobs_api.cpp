@@ -1,4 +1,4 @@
-// logprobs, top_logprobs, logit_bias and echo: parsed into SamplingOptions with 400s naming
+// logprobs, top_logprobs, logit_bias, echo and n: parsed into SamplingOptions with 400s naming
 // the field; written in OpenAI's shapes (chat content entries, completions' legacy lists),
 // whole and streamed, aligned with the text that goes out. /tokenize and /detokenize with the
 // real Qwen tokenizer: vLLM's shapes, round trips, refusals.
@@ -167,6 +167,39 @@ BOOST_AUTO_TEST_CASE(streamed_logprobs_go_with_their_text) {
 
   StreamFormatter none({"chatcmpl-2", 1, "m", true, false, nullptr, ""}, false);
   BOOST_TEST(events(none.delta("x", std::vector<TokenLogprobs>{lp(1, -0.1f)})).at(0)["choices"][0]["logprobs"].is_null());
+}
+
+// n choices: each with its index; usage counts the prompt once and every choice's tokens;
+// streamed, each formatter writes its own index and end() writes one usage chunk and [DONE].
+BOOST_AUTO_TEST_CASE(several_choices_carry_their_index) {
+  StreamEvent a = final_event(), b = final_event();
+  a.usage = {10, 4, 2};
+  b.usage = {10, 6, 2};
+  b.finish_reason = "length";
+  a.seed = 7;
+  b.seed = 8;
+  const std::vector<ChoiceOutput> choices{{"x", a, {lp(1, -0.1f)}}, {"yz", b, {lp(2, -0.2f)}}};
+  const auto body = nlohmann::json::parse(completion_body({"chatcmpl-1", 1, "m", true, false, token_text, ""}, choices));
+  BOOST_TEST_REQUIRE(body["choices"].size() == 2u);
+  BOOST_TEST(body["choices"][1]["index"] == 1);
+  BOOST_TEST(body["choices"][1]["message"]["content"] == "yz");
+  BOOST_TEST(body["choices"][1]["finish_reason"] == "length");
+  BOOST_TEST(body["choices"][1]["logprobs"]["content"][0]["token"] == "t2");
+  BOOST_TEST(body["usage"]["prompt_tokens"] == 10);
+  BOOST_TEST(body["usage"]["completion_tokens"] == 10);
+  BOOST_TEST(body["seed"] == 7);
+
+  StreamFormatter second({"cmpl-1", 1, "m", false, false, nullptr, ""}, true, 1);
+  BOOST_TEST(events(second.delta("hi")).at(0)["choices"][0]["index"] == 1);
+  const auto tail = events(second.finish_choice(b));
+  BOOST_TEST(tail.size() == 1u);
+  BOOST_TEST(tail[0]["choices"][0]["index"] == 1);
+  const auto end = events(second.end({10, 10, 0}));
+  BOOST_TEST_REQUIRE(end.size() == 2u);
+  BOOST_TEST(end[0]["usage"]["completion_tokens"] == 10);
+  BOOST_TEST(end[1] == "[DONE]");
+  BOOST_TEST(refusal({{"n", 17}}) == "400 n");
+  BOOST_TEST(parse_chat_request(json{{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"n", 16}}.dump(), {}).n == 16);
 }
 
 BOOST_AUTO_TEST_CASE(tokenize_and_detokenize_as_vllm) {
