@@ -20,6 +20,7 @@
 #include "http/chat_page.h"
 #include "http/openai_response.h"
 #include "http/routes.h"
+#include "http/tokenize.h"
 
 namespace pio::http {
 
@@ -76,6 +77,17 @@ ApiError error_of(const StreamEvent& e) {
 
 bool answered(const StreamEvent& e) { return e.finish_reason == "stop" || e.finish_reason == "length"; }
 
+// The prompt a completion with echo starts its text with: as given, or its ids' text. Throws
+// ApiError 400 for an id outside the vocabulary.
+std::string echo_text(const Tokenizer& tokenizer, const ChatRequest& r) {
+  if (r.prompt_ids.empty()) return r.prompt;
+  for (const int32_t id : r.prompt_ids)
+    if (id >= tokenizer.vocab_size())
+      throw ApiError(400, "prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                     std::to_string(tokenizer.vocab_size() - 1) + "]", "prompt");
+  return tokenizer.decode(r.prompt_ids);
+}
+
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -112,50 +124,91 @@ class HeaderedReply : public Reply {
 
 }  // namespace
 
-// One request's answer, fed by its sink actor's events (on an actor thread, in order): the first
-// event decides the status (a request the node refuses gets its own), then the answer is sent
-// whole or streamed as server-sent events.
+// One request's answer, fed by its choices' sink actors' events (on actor threads, each
+// choice's in order): the first event decides the status (a request the node refuses gets its
+// own), then the answer is sent whole once every choice ended, or streamed as server-sent events
+// (each choice's chunks with its index, [DONE] after the last). A choice that fails ends the
+// answer with its error; on_event then returns the other choices' ids to cancel.
 struct HttpGateway::Call {
-  Call(std::shared_ptr<Reply> r, ResponseInfo i, bool s, bool include_usage, std::shared_ptr<Slot> sl)
-      : reply(std::move(r)), info(i), stream(s), format(std::move(i), include_usage), slot(std::move(sl)) {}
+  struct Choice {
+    ChoiceOutput out;
+    uint64_t id = 0;
+    bool submitted = false, ended = false;
+  };
 
-  void on_event(const StreamEvent& e) {
+  Call(std::shared_ptr<Reply> r, const ResponseInfo& i, bool s, bool include_usage, std::shared_ptr<Slot> sl, int32_t n)
+      : reply(std::move(r)), info(i), stream(s), slot(std::move(sl)), choices(static_cast<size_t>(n)) {
+    for (size_t k = 0; k < choices.size(); ++k) formats.emplace_back(i, include_usage, k);
+  }
+
+  std::vector<uint64_t> on_event(size_t k, const StreamEvent& e) {
     std::lock_guard lock(mutex);
-    if (ended) return;
-    ended = e.final;
-    if (!started && e.final && !answered(e)) return fail(error_of(e));
+    Choice& c = choices[k];
+    if (done || c.ended) return {};
+    c.ended = e.final;
+    if (e.final && !answered(e)) return failed(error_of(e));
     if (!stream) {
-      text += e.text;
-      if (!e.final) return;
-      if (!answered(e)) return fail(error_of(e));
-      reply->respond({200, "application/json", completion_body(info, text, e), {}});
-      return;
+      c.out.text += e.text;
+      c.out.logprobs.insert(c.out.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
+      if (!e.final) return {};
+      c.out.final = e;
+      if (!all_ended()) return {};
+      done = true;
+      std::vector<ChoiceOutput> outs;
+      for (const Choice& each : choices) outs.push_back(each.out);
+      reply->respond({200, "application/json", completion_body(info, outs), {}});
+      return {};
     }
     if (!started) {
       reply->open_stream("text/event-stream", {{"Cache-Control", "no-cache"}});
-      reply->write(format.start());
+      for (auto& f : formats) reply->write(f.start());
     }
     started = true;
-    if (!e.final) return reply->write(format.delta(e.text));
-    if (answered(e)) {
-      reply->write(format.finish(e));
-    } else {
-      const ApiError error = error_of(e);
-      reply->write(sse_error(error.status(), error.what()));
+    if (!e.final) {
+      reply->write(formats[k].delta(e.text, e.logprobs));
+      return {};
     }
+    c.out.final = e;
+    reply->write(formats[k].finish_choice(e));
+    if (!all_ended()) return {};
+    done = true;
+    Usage usage = choices.front().out.final.usage;  // the prompt counts once
+    for (size_t i = 1; i < choices.size(); ++i) usage.completion_tokens += choices[i].out.final.usage.completion_tokens;
+    reply->write(formats.front().end(usage));
     reply->end_stream();
+    return {};
   }
-  void fail(const ApiError& e) { reply->respond(error_response(e.status(), e.what(), e.param())); }
+
+  // Ends the answer with an error (its status before anything was sent, else an error event);
+  // returns the ids of the choices still running. Called with the mutex held.
+  std::vector<uint64_t> failed(const ApiError& e) {
+    done = true;
+    if (!started) {
+      reply->respond(error_response(e.status(), e.what(), e.param()));
+    } else {
+      reply->write(sse_error(e.status(), e.what()));
+      reply->end_stream();
+    }
+    return running();
+  }
+  std::vector<uint64_t> running() const {
+    std::vector<uint64_t> ids;
+    for (const Choice& c : choices)
+      if (c.submitted && !c.ended) ids.push_back(c.id);
+    return ids;
+  }
+  bool all_ended() const {
+    return std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return c.ended; });
+  }
 
   const std::shared_ptr<Reply> reply;
   const ResponseInfo info;
   const bool stream;
   std::mutex mutex;
-  StreamFormatter format;
+  std::vector<StreamFormatter> formats;  // one per choice
   std::shared_ptr<Slot> slot;  // released once the answer is written or abandoned
-  std::string text;            // a whole answer so far
-  uint64_t id = 0;
-  bool submitted = false, started = false, ended = false, gone = false;
+  std::vector<Choice> choices;
+  bool started = false, done = false, gone = false;
 };
 
 HttpGateway::HttpGateway(Node& node, HttpSettings settings)
@@ -169,6 +222,7 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
   model_names_.push_back(settings_.model_name);
   for (const std::string& alias : settings_.model_aliases)
     if (std::find(model_names_.begin(), model_names_.end(), alias) == model_names_.end()) model_names_.push_back(alias);
+  if (!settings_.tokenizer) throw std::invalid_argument("the HTTP gateway needs the node's tokenizer");
   http_requests_ = &prometheus::BuildCounter()
                         .Name("pio_http_requests_total")
                         .Help("HTTP requests by endpoint and status")
@@ -216,6 +270,15 @@ void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
     for (const std::string& name : model_names_)
       models["data"].push_back({{"id", name}, {"object", "model"}, {"created", created_}, {"owned_by", "pio"}});
     reply->respond({200, "application/json", models.dump(), {}});
+  } else if (path == "/tokenize" || path == "/detokenize") {
+    boost::asio::post(*workers_, [this, request = std::move(request), reply = std::move(reply)] {
+      guarded(*reply, [&] {
+        const auto body = request.path == "/tokenize"
+                              ? tokenize_body(request.body, *settings_.tokenizer, settings_.limits, settings_.max_model_len)
+                              : detokenize_body(request.body, *settings_.tokenizer, settings_.limits.max_depth);
+        reply->respond({200, "application/json", body, {}});
+      });
+    });
   } else if (path == "/health") {
     boost::asio::post(*workers_, [this, reply = std::move(reply)] {
       // 503 naming the stages that are down (a plug-in stage held down, or a silent supervisor).
@@ -243,32 +306,62 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     ParsedRequest parsed = chat ? parse_chat_request(request.body, settings_.limits)
                                 : parse_completion_request(request.body, settings_.limits);
     check_model(parsed.model, model_names_);
-    const ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + id_prefix_ + "-" + std::to_string(next_id_++), unix_now(),
-                            settings_.model_name, chat, parsed.tools};
-    auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot));
+    ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + id_prefix_ + "-" + std::to_string(next_id_++), unix_now(),
+                      settings_.model_name, chat, parsed.tools};
+    if (parsed.request.sampling.logprobs)
+      info.logprobs = [tokenizer = settings_.tokenizer](int32_t id) { return std::string(tokenizer->token_bytes(id, false)); };
+    if (parsed.echo) info.echo = echo_text(*settings_.tokenizer, parsed.request);
+    auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot), parsed.n);
     // A client that leaves before its answer is written (queued, prefill, mid-stream) cancels it.
     reply->on_done([this, call](bool completed) {
-      uint64_t id = 0;
-      bool cancel = false;
+      std::vector<uint64_t> cancel;
       {
         std::lock_guard lock(call->mutex);
         call->slot.reset();
         call->gone = !completed;
-        cancel = !completed && call->submitted && !call->ended;
-        id = call->id;
+        if (!completed) cancel = call->running();
       }
-      if (cancel) client_->cancel(id);
+      for (uint64_t id : cancel) client_->cancel(id);
     });
     parsed.request.deadline_ms = settings_.deadline_ms;
-    const uint64_t id = client_->submit(std::move(parsed.request), [call](const StreamEvent& e) { call->on_event(e); });
-    bool cancel = false;
-    {
-      std::lock_guard lock(call->mutex);
-      call->id = id;
-      call->submitted = true;
-      cancel = call->gone && !call->ended;
+    // n choices: n requests of their own (seed + i when seeded; the prompt's blocks are shared
+    // through the prefix cache once the first has computed them).
+    for (size_t k = 0; k < call->choices.size(); ++k) {
+      ChatRequest choice = k + 1 < call->choices.size() ? parsed.request : std::move(parsed.request);
+      if (choice.sampling.seed) *choice.sampling.seed += k;
+      uint64_t id = 0;
+      try {
+        id = client_->submit(std::move(choice), [this, call, k](const StreamEvent& e) {
+          for (uint64_t other : call->on_event(k, e)) client_->cancel(other);
+        });
+      } catch (const std::exception& e) {
+        if (k == 0) throw;  // nothing sent yet: guarded answers it
+        std::vector<uint64_t> cancel;
+        {
+          std::lock_guard lock(call->mutex);
+          if (!call->done) cancel = call->failed(ApiError(500, std::string("internal error: ") + e.what()));
+        }
+        for (uint64_t other : cancel) client_->cancel(other);
+        return;
+      }
+      bool stop = false;
+      {
+        std::lock_guard lock(call->mutex);
+        Call::Choice& c = call->choices[k];
+        c.id = id;
+        c.submitted = true;
+        stop = call->gone || call->done;
+      }
+      if (stop) {
+        std::vector<uint64_t> cancel;
+        {
+          std::lock_guard lock(call->mutex);
+          cancel = call->running();
+        }
+        for (uint64_t other : cancel) client_->cancel(other);
+        return;
+      }
     }
-    if (cancel) client_->cancel(id);
   });
 }
 

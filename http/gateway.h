@@ -2,7 +2,8 @@
 // bounded HTTP/1.1 transport of http/server.h (Boost.Beast).
 // POST /v1/chat/completions and /v1/completions go to the node through pio::Client (one sink
 // actor per request), streamed as server-sent events or answered whole; GET /v1/models,
-// /health (200, or 503 naming the stages that are down), /metrics (the profiler's prometheus registry, text format) and / (the chat page).
+// /health (200, or 503 naming the stages that are down), /metrics (the profiler's prometheus registry, text format) and / (the chat page);
+// POST /tokenize and /detokenize (http/tokenize.h) with the node's tokenizer.
 // Errors are OpenAI error JSON with their status (api_error.h); what is refused from a request's
 // head alone (key, route, method, Content-Type, CORS preflights) is routes.h's. A client that
 // goes away before its answer is written (waiting, or mid-stream) cancels its request.
@@ -19,6 +20,7 @@
 #include "http/cors.h"
 #include "http/openai_request.h"
 #include "http/server.h"
+#include "model/tokenizer/tokenizer.h"
 
 namespace boost::asio {
 class thread_pool;
@@ -45,6 +47,8 @@ struct HttpSettings {
   std::vector<std::string> model_aliases;
   // --cors-origin: origins whose pages may call the API from a browser ("*": any); none: off.
   std::vector<std::string> cors_origins;
+  std::shared_ptr<const Tokenizer> tokenizer;  // the node's: /tokenize, logprobs' token text, echo (required)
+  int64_t max_model_len = 0;      // the model's context in tokens (/tokenize reports it)
   RequestLimits limits;
   uint64_t max_body_bytes = 64 << 20;
   int max_connections = 64;       // requests served at once; more get 429
@@ -60,7 +64,7 @@ struct HttpSettings {
 
 class HttpGateway {
  public:
-  // `node` must outlive the gateway.
+  // `node` must outlive the gateway. Throws std::invalid_argument without settings.tokenizer.
   HttpGateway(Node& node, HttpSettings settings);
   ~HttpGateway();
   HttpGateway(const HttpGateway&) = delete;

@@ -134,8 +134,7 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
     s.repetition_penalty = static_cast<float>(number_in(*v, "repetition_penalty", 0, 10, true));
   if (const json* v = field(j, "seed"))
     s.seed = static_cast<uint64_t>(integer_in(*v, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
-  if (const json* v = field(j, "n"); v && integer_in(*v, "n", 1, 128) != 1)
-    throw ApiError(400, "n must be 1: one choice per request", "n");
+  if (const json* v = field(j, "n")) out.n = static_cast<int32_t>(integer_in(*v, "n", 1, kMaxChoices));
   r.max_tokens = default_max_tokens;
   r.clip_max_tokens = true;  // unless the request names it
   for (const char* key : {"max_tokens", "max_completion_tokens"})
@@ -161,6 +160,43 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
   }
   if (const json* v = field(j, "user")) r.client_id = string_of(*v, "user");
   r.stream = true;  // the gateway collects the deltas itself when the client did not ask for a stream
+}
+
+// logit_bias: {"<token id>": bias in [-100, 100]}, at most kMaxLogitBias entries.
+std::vector<LogitBias> parse_logit_bias(const json& v) {
+  if (!v.is_object()) throw ApiError(400, "logit_bias must be an object of token ids to biases", "logit_bias");
+  if (v.size() > kMaxLogitBias)
+    throw ApiError(400, "logit_bias has more than " + std::to_string(kMaxLogitBias) + " entries", "logit_bias");
+  std::vector<LogitBias> out;
+  for (const auto& [key, bias] : v.items()) {
+    const std::string at = "logit_bias[\"" + key.substr(0, 32) + "\"]";
+    const bool digits = !key.empty() && key.size() <= 10 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stoll(key) > std::numeric_limits<int32_t>::max())
+      throw ApiError(400, at + ": the key must be a token id (a non-negative integer)", "logit_bias");
+    try {
+      out.push_back({static_cast<int32_t>(std::stoll(key)), static_cast<float>(number_in(bias, at, -100, 100))});
+    } catch (const ApiError& e) {
+      throw ApiError(400, e.what(), "logit_bias");
+    }
+  }
+  return out;
+}
+
+// logprobs, top_logprobs and logit_bias. Chat: logprobs a boolean, top_logprobs 0..20 with it;
+// completions: logprobs the number of top ids 0..5 (OpenAI's legacy shape).
+void parse_logprobs(const json& j, bool chat, SamplingOptions& s) {
+  if (const json* v = field(j, "logit_bias")) s.logit_bias = parse_logit_bias(*v);
+  const json* lp = field(j, "logprobs");
+  if (!chat) {
+    if (lp) s.top_logprobs = static_cast<int32_t>(integer_in(*lp, "logprobs", 0, 5));
+    s.logprobs = lp != nullptr;
+    return;
+  }
+  s.logprobs = lp && bool_of(*lp, "logprobs");
+  if (const json* v = field(j, "top_logprobs")) {
+    s.top_logprobs = static_cast<int32_t>(integer_in(*v, "top_logprobs", 0, 20));
+    if (!s.logprobs) throw ApiError(400, "top_logprobs needs logprobs: true", "top_logprobs");
+  }
 }
 
 // One content part: text, or an image_url loaded and probed.
@@ -266,6 +302,7 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
   reject_unknown(j, kChatFields);
   ParsedRequest out;
   parse_common(j, limits, limits.default_max_tokens, out);
+  parse_logprobs(j, true, out.request.sampling);
   const json* messages = field(j, "messages");
   if (!messages) throw ApiError(400, "messages is missing", "messages");
   if (!messages->is_array() || messages->empty()) throw ApiError(400, "messages must be a non-empty list", "messages");
@@ -323,6 +360,10 @@ ParsedRequest parse_completion_request(std::string_view body, const RequestLimit
   parse_common(j, limits, 16, out);
   if (const json* v = field(j, "best_of"); v && integer_in(*v, "best_of", 1, 128) != 1)
     throw ApiError(400, "best_of must be 1: one choice per request", "best_of");
+  parse_logprobs(j, false, out.request.sampling);
+  if (const json* v = field(j, "echo")) out.echo = bool_of(*v, "echo");
+  if (out.echo && out.request.sampling.logprobs)
+    throw ApiError(400, "echo with logprobs would need the prompt's log-probabilities, which pio does not compute", "echo");
   const json* prompt = field(j, "prompt");
   if (!prompt) throw ApiError(400, "prompt is missing", "prompt");
   // A list of one prompt is that prompt; several are a batch, which a request here is not.
@@ -340,5 +381,11 @@ ParsedRequest parse_completion_request(std::string_view body, const RequestLimit
   }
   return out;
 }
+
+}  // namespace pio::http
+
+namespace pio::http {
+
+nlohmann::ordered_json parse_json_object(std::string_view body, int max_depth) { return parse_body(body, max_depth); }
 
 }  // namespace pio::http

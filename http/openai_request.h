@@ -3,13 +3,18 @@
 // a 400 naming it, so is a field pio does not implement (fields OpenAI documents as hints are
 // taken and ignored), images are loaded and probed (media.h).
 // References: the OpenAI API reference (Create chat completion, Create completion) and vLLM's
-// extensions top_k, min_p and repetition_penalty.
+// extensions top_k, min_p and repetition_penalty. logprobs and top_logprobs (chat: a boolean and
+// 0..20; completions: logprobs 0..5) go to SamplingOptions, as does logit_bias (an object of
+// token id strings to biases in [-100, 100]; ids are checked against the vocabulary later);
+// n (1 to kMaxChoices) to ParsedRequest.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "http/media.h"
 #include "messages/chat.h"
@@ -30,11 +35,19 @@ struct ParsedRequest {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   bool tools = false;          // tool calls are parsed out of the answer
+  bool echo = false;           // completions: the prompt is prepended to the answer's text
+  int32_t n = 1;               // choices, each its own request (seed + i when seeded)
 };
 
 // A request's `model` checked against the names the node serves ("" is taken as the first).
 // Throws ApiError 404 (vLLM's wording) for any other name.
 void check_model(const std::string& model, const std::vector<std::string>& served);
+
+// The most choices (n) a request may ask.
+constexpr int32_t kMaxChoices = 16;
+
+// The most entries a request's logit_bias may hold.
+constexpr size_t kMaxLogitBias = 1024;
 
 // A chat completion. Sampling defaults are OpenAI's (temperature 1, top_p 1) unless given.
 // Throws ApiError (400 for malformed or out-of-range fields and JSON that does not parse,
@@ -44,5 +57,8 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
 // A completion: `prompt` a string or token ids (or a list holding one of those), no chat
 // template. Throws ApiError 400 as above.
 ParsedRequest parse_completion_request(std::string_view body, const RequestLimits& limits);
+
+// A request body that must be a JSON object nesting at most max_depth levels. Throws ApiError 400.
+nlohmann::ordered_json parse_json_object(std::string_view body, int max_depth);
 
 }  // namespace pio::http

@@ -1,5 +1,7 @@
 #include "http/openai_response.h"
 
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "http/api_error.h"
@@ -47,13 +49,43 @@ void add_seed(json& body, const StreamEvent& final) {
   if (final.seed) body["seed"] = static_cast<int64_t>(*final.seed);
 }
 
+json choice_json(const ResponseInfo& info, const ChoiceOutput& out, size_t index);
+
 }  // namespace
 
-std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final) {
+std::string completion_body(const ResponseInfo& info, const std::string& text, const StreamEvent& final,
+                            std::span<const TokenLogprobs> logprobs) {
+  const ChoiceOutput one{text, final, std::vector<TokenLogprobs>(logprobs.begin(), logprobs.end())};
+  return completion_body(info, std::span(&one, 1));
+}
+
+std::string completion_body(const ResponseInfo& info, std::span<const ChoiceOutput> choices) {
   json body = base(info, info.chat ? "chat.completion" : "text_completion");
-  json choice = {{"index", 0}, {"finish_reason", final.finish_reason}, {"logprobs", nullptr}};
+  body["choices"] = json::array();
+  Usage usage = choices.front().final.usage;  // the prompt counts once
+  for (size_t i = 0; i < choices.size(); ++i) {
+    body["choices"].push_back(choice_json(info, choices[i], i));
+    if (i > 0) usage.completion_tokens += choices[i].final.usage.completion_tokens;
+  }
+  body["usage"] = usage_json(usage);
+  body["timings"] = timings_json(choices.front().final.timings);
+  add_seed(body, choices.front().final);
+  return dump(body);
+}
+
+namespace {
+
+json choice_json(const ResponseInfo& info, const ChoiceOutput& out, size_t index) {
+  const std::string& text = out.text;
+  const StreamEvent& final = out.final;
+  const std::vector<TokenLogprobs>& logprobs = out.logprobs;
+  json choice = {{"index", index}, {"finish_reason", final.finish_reason}, {"logprobs", nullptr}};
+  if (info.logprobs) {
+    size_t offset = info.echo.size();
+    choice["logprobs"] = info.chat ? chat_logprobs(logprobs, info.logprobs) : completion_logprobs(logprobs, info.logprobs, offset);
+  }
   if (!info.chat) {
-    choice["text"] = text;
+    choice["text"] = info.echo + text;
   } else {
     json message = {{"role", "assistant"}, {"content", text}};
     if (info.tools) {
@@ -66,19 +98,17 @@ std::string completion_body(const ResponseInfo& info, const std::string& text, c
     }
     choice["message"] = std::move(message);
   }
-  body["choices"] = json::array({std::move(choice)});
-  body["usage"] = usage_json(final.usage);
-  body["timings"] = timings_json(final.timings);
-  add_seed(body, final);
-  return dump(body);
+  return choice;
 }
+
+}  // namespace
 
 std::string sse_error(int status, const std::string& message) {
   return "data: " + error_body(status, message) + "\n\ndata: [DONE]\n\n";
 }
 
-StreamFormatter::StreamFormatter(ResponseInfo info, bool include_usage)
-    : info_(std::move(info)), include_usage_(include_usage) {}
+StreamFormatter::StreamFormatter(ResponseInfo info, bool include_usage, size_t index)
+    : info_(std::move(info)), include_usage_(include_usage), index_(index) {}
 
 std::string StreamFormatter::chunk(const json& choice, const json& extra) const {
   json c = base(info_, info_.chat ? "chat.completion.chunk" : "text_completion");
@@ -89,43 +119,65 @@ std::string StreamFormatter::chunk(const json& choice, const json& extra) const 
   return "data: " + dump(c) + "\n\n";
 }
 
-std::string StreamFormatter::text_chunk(const std::string& text) const {
+json StreamFormatter::take_logprobs() {
+  if (!info_.logprobs) return nullptr;
+  const std::vector<TokenLogprobs> tokens = std::exchange(pending_, {});
+  return info_.chat ? chat_logprobs(tokens, info_.logprobs) : completion_logprobs(tokens, info_.logprobs, offset_);
+}
+
+std::string StreamFormatter::text_chunk(const std::string& text) {
   if (text.empty()) return "";
-  if (!info_.chat) return chunk({{"index", 0}, {"text", text}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
-  return chunk({{"index", 0}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+  if (!info_.chat) {
+    return chunk({{"index", index_}, {"text", text}, {"finish_reason", nullptr}, {"logprobs", take_logprobs()}});
+  }
+  return chunk({{"index", index_}, {"delta", {{"content", text}}}, {"finish_reason", nullptr}, {"logprobs", take_logprobs()}});
 }
 
 std::string StreamFormatter::start() {
-  if (!info_.chat) return "";
-  return chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+  if (!info_.chat) {
+    if (info_.echo.empty()) return "";
+    offset_ = info_.echo.size();
+    return chunk({{"index", index_}, {"text", info_.echo}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
+  }
+  return chunk({{"index", index_}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"finish_reason", nullptr}, {"logprobs", nullptr}});
 }
 
-std::string StreamFormatter::delta(const std::string& text) {
+std::string StreamFormatter::delta(const std::string& text, std::span<const TokenLogprobs> logprobs) {
+  if (info_.logprobs) pending_.insert(pending_.end(), logprobs.begin(), logprobs.end());
   return text_chunk(info_.tools ? tool_stream_.feed(text) : text);
 }
 
-std::string StreamFormatter::finish(const StreamEvent& final) {
-  std::string out = delta(final.text);
+std::string StreamFormatter::finish(const StreamEvent& final) { return finish_choice(final) + end(final.usage); }
+
+std::string StreamFormatter::finish_choice(const StreamEvent& final) {
+  std::string out = delta(final.text, final.logprobs);
   std::string reason = final.finish_reason;
   if (info_.tools) {
     const ParsedOutput held = tool_stream_.finish();
     if (held.content) out += text_chunk(*held.content);
     if (!held.calls.empty()) {
-      out += chunk({{"index", 0}, {"delta", {{"tool_calls", tool_calls_json(held.calls, info_.id, true)}}},
+      out += chunk({{"index", index_}, {"delta", {{"tool_calls", tool_calls_json(held.calls, info_.id, true)}}},
                     {"finish_reason", nullptr}, {"logprobs", nullptr}});
       reason = "tool_calls";
     }
   }
   json timings = {{"timings", timings_json(final.timings)}};
   add_seed(timings, final);
+  // Ids whose text never went out (an end-of-turn id, a stop string's) come with the last chunk.
+  const json rest = pending_.empty() ? json(nullptr) : take_logprobs();
   if (info_.chat)
-    out += chunk({{"index", 0}, {"delta", json::object()}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
+    out += chunk({{"index", index_}, {"delta", json::object()}, {"finish_reason", reason}, {"logprobs", rest}}, timings);
   else
-    out += chunk({{"index", 0}, {"text", ""}, {"finish_reason", reason}, {"logprobs", nullptr}}, timings);
+    out += chunk({{"index", index_}, {"text", ""}, {"finish_reason", reason}, {"logprobs", rest}}, timings);
+  return out;
+}
+
+std::string StreamFormatter::end(const Usage& usage) const {
+  std::string out;
   if (include_usage_) {
     json c = base(info_, info_.chat ? "chat.completion.chunk" : "text_completion");
     c["choices"] = json::array();
-    c["usage"] = usage_json(final.usage);
+    c["usage"] = usage_json(usage);
     out += "data: " + dump(c) + "\n\n";
   }
   return out + "data: [DONE]\n\n";

@@ -19,6 +19,8 @@ constexpr Route kRoutes[] = {{"/v1/chat/completions", "POST, OPTIONS"},
                              {"/v1/models", "GET, HEAD, OPTIONS"},
                              {"/health", "GET, HEAD, OPTIONS"},
                              {"/metrics", "GET, HEAD, OPTIONS"},
+                             {"/tokenize", "POST, OPTIONS"},
+                             {"/detokenize", "POST, OPTIONS"},
                              {"/", "GET, HEAD, OPTIONS"}};
 
 bool bearer_matches(const HttpRequest& req, const std::string& key) {
@@ -66,7 +68,8 @@ bool names_json(std::string_view content_type) {
 std::optional<HttpResponse> admit(const HttpRequest& head, const std::string& api_key, const CorsPolicy& cors) {
   const std::string methods = allowed_methods(head.path);
   if (head.method == "OPTIONS" && !methods.empty()) return cors.preflight(head, methods);
-  if (!api_key.empty() && head.path.rfind("/v1/", 0) == 0 && !bearer_matches(head, api_key))
+  const bool keyed = head.path.rfind("/v1/", 0) == 0 || head.path == "/tokenize" || head.path == "/detokenize";
+  if (!api_key.empty() && keyed && !bearer_matches(head, api_key))
     return refusal(401, "a missing or wrong API key: send Authorization: Bearer <key>", head, cors);
   if (methods.empty()) return refusal(404, "no such endpoint: " + excerpt(head.path), head, cors);
   if (!takes(methods, head.method)) {

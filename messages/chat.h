@@ -54,10 +54,15 @@ struct ChatRequest {
 };
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, LogitBias& x) {
+  return f(caf::meta::type_name("pio::LogitBias"), x.id, x.bias);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, SamplingOptions& x) {
   return f(caf::meta::type_name("pio::SamplingOptions"), x.temperature, x.top_k, x.top_p,
            optional_field(x.seed), x.min_p,
-           x.repetition_penalty, x.presence_penalty, x.frequency_penalty);
+           x.repetition_penalty, x.presence_penalty, x.frequency_penalty, x.logit_bias, x.logprobs, x.top_logprobs);
 }
 
 template <class Inspector>

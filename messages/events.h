@@ -10,6 +10,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "messages/optional_field.h"
+#include "model/sampler.h"
 
 namespace pio {
 
@@ -45,6 +46,8 @@ struct StreamEvent {
   uint64_t request_id = 0;
   std::string text;               // the text delta (whole UTF-8 characters)
   std::vector<int32_t> token_ids; // the tokens this delta came from
+  // With SamplingOptions::logprobs: one entry per id of token_ids, in the same order.
+  std::vector<TokenLogprobs> logprobs;
   bool final = false;
   std::string finish_reason;      // on the final event: stop, length, cancelled, error
   Usage usage;                    // on the final event
@@ -72,9 +75,19 @@ typename Inspector::result_type inspect(Inspector& f, StageTimings& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TokenLogprob& x) {
+  return f(caf::meta::type_name("pio::TokenLogprob"), x.id, x.logprob);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TokenLogprobs& x) {
+  return f(caf::meta::type_name("pio::TokenLogprobs"), x.chosen, x.top);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StreamEvent& x) {
-  return f(caf::meta::type_name("pio::StreamEvent"), x.request_id, x.text, x.token_ids, x.final, x.finish_reason,
-           x.usage, x.timings, x.error, optional_field(x.seed));
+  return f(caf::meta::type_name("pio::StreamEvent"), x.request_id, x.text, x.token_ids, x.logprobs, x.final,
+           x.finish_reason, x.usage, x.timings, x.error, optional_field(x.seed));
 }
 
 }  // namespace pio

@@ -3,6 +3,10 @@
 // penalties (OpenAI / vLLM semantics), then temperature, top-k, top-p, min-p (MinPLogitsWarper,
 // applied after top-p as transformers orders its warpers), then a draw that is a function of the
 // seed and the token's index alone (sample_draw), so a sequence resumed anywhere draws the same.
+// OpenAI's logit_bias is added to the raw logits before the penalties (vLLM's order). On request
+// it also gives the log-probabilities of the distribution the token was drawn from: the
+// processed logits (bias, penalties) over the temperature (1 when greedy), log-softmaxed over the
+// whole row, before top-k, top-p and min-p cut it (vLLM's processed logprobs).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +17,25 @@
 
 namespace pio {
 
+// A bias OpenAI's logit_bias adds to one id's logit.
+struct LogitBias {
+  int32_t id = 0;
+  float bias = 0;  // OpenAI: in [-100, 100]
+};
+
+// An id with its log-probability (natural log).
+struct TokenLogprob {
+  int32_t id = 0;
+  float logprob = 0;
+};
+
+// One sampled token's log-probabilities: its own, and the most likely ids of the same
+// distribution, most likely first (ties: the lower id first).
+struct TokenLogprobs {
+  TokenLogprob chosen;
+  std::vector<TokenLogprob> top;
+};
+
 struct SamplingOptions {
   float temperature = 0.0f;         // 0: greedy
   int top_k = 0;                    // 0: no limit
@@ -22,10 +45,15 @@ struct SamplingOptions {
   float repetition_penalty = 1.0f;  // 1: off; over prompt and generated ids (HF)
   float presence_penalty = 0.0f;    // 0: off; subtracted once from every generated id's logit
   float frequency_penalty = 0.0f;   // 0: off; subtracted per occurrence in the generated ids
+  std::vector<LogitBias> logit_bias = {};  // added to the raw logits; ids outside the row are ignored
+  bool logprobs = false;            // each sampled token's TokenLogprobs
+  int32_t top_logprobs = 0;         // with logprobs: how many most likely ids come with it
 
   bool has_penalties() const {
     return repetition_penalty != 1.0f || presence_penalty != 0.0f || frequency_penalty != 0.0f;
   }
+  // Whether the logits are changed before the draw (bias or penalties).
+  bool processes_logits() const { return has_penalties() || !logit_bias.empty(); }
 };
 
 // A seed from the system's entropy source (std::random_device), below 2^63 so that it reads the
@@ -44,13 +72,15 @@ class Sampler {
   explicit Sampler(const SamplingOptions& options, std::span<const int32_t> prompt = {},
                    std::span<const int32_t> generated = {});
 
-  // Picks the next id from one row of logits and records it as generated.
-  int32_t next(std::span<const float> logits);
+  // Picks the next id from one row of logits and records it as generated. With a non-null
+  // `logprobs`, fills it with the id's log-probability and the options' top_logprobs most
+  // likely ids (log_probabilities); the id picked is the same either way.
+  int32_t next(std::span<const float> logits, TokenLogprobs* logprobs = nullptr);
   // The seed the draws come from.
   uint64_t seed() const { return seed_; }
 
  private:
-  std::span<const float> penalised(std::span<const float> logits);
+  std::span<const float> processed(std::span<const float> logits);
   int32_t sample(std::span<const float> logits);
 
   SamplingOptions opt_;
@@ -58,7 +88,7 @@ class Sampler {
   uint64_t index_;                                   // of the next generated token
   std::unordered_map<int32_t, int32_t> generated_;  // id -> occurrences among generated ids
   std::vector<int32_t> prompt_ids_;                  // distinct prompt ids (penalties only)
-  std::vector<float> work_;                          // penalised logits
+  std::vector<float> work_;                          // processed logits (bias, penalties)
   std::vector<int32_t> order_;                       // candidate ids, reused between calls
   std::vector<double> probs_;
 };
@@ -71,5 +101,11 @@ int32_t argmax(std::span<const float> logits);
 // ids: HF's repetition penalty (divide a positive logit, multiply a negative one), then
 // logit - presence * (count > 0) - frequency * count.
 float penalised_logit(float logit, bool in_prompt, int32_t count, const SamplingOptions& o);
+
+// The log-softmax of logits / temperature (temperature > 0) at `chosen`, and the `top` most
+// likely ids with theirs, most likely first (ties: the lower id first; NaN logits never listed).
+// Each e^x in float (relative error about 2e-7, vectorised), summed in double; -infinity for a
+// -infinity logit. Throws std::invalid_argument for a `chosen` outside the row.
+TokenLogprobs log_probabilities(std::span<const float> logits, float temperature, int32_t chosen, int32_t top);
 
 }  // namespace pio

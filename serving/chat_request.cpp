@@ -47,6 +47,10 @@ PromptTokens raw_prompt(const Tokenizer& tokenizer, const ChatRequest& request) 
 }  // namespace
 
 PromptTokens tokenize_chat(const Tokenizer& tokenizer, const ChatRequest& request) {
+  for (const LogitBias& b : request.sampling.logit_bias)
+    if (b.id < 0 || b.id >= tokenizer.vocab_size())
+      throw ModelError("logit_bias: token id " + std::to_string(b.id) + " is outside the vocabulary [0, " +
+                       std::to_string(tokenizer.vocab_size() - 1) + "]");
   if (request.messages.empty() && (!request.prompt.empty() || !request.prompt_ids.empty()))
     return raw_prompt(tokenizer, request);
   const auto messages = chat_messages_of(request);

@@ -20,7 +20,7 @@ std::vector<ChatMessage> chat_messages_of(const ChatRequest& request);
 // The chat template's ids with the generation prompt (and the request's tools), one placeholder
 // per image. A request without messages is a raw completion: its prompt_ids, or its prompt text
 // encoded with added tokens parsed. Throws ModelError for what chat_messages_of refuses or a
-// prompt id outside the vocabulary.
+// prompt id or logit_bias id outside the vocabulary.
 PromptTokens tokenize_chat(const Tokenizer& tokenizer, const ChatRequest& request);
 
 // The node's limits, tightened by the request's max_pixels (never loosened past node_max_pixels).

@@ -122,13 +122,15 @@ std::optional<uint64_t> EngineCore::preempt_one() {
 }
 
 TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
-  const int32_t token = a.sampler.next(row.subspan(0, static_cast<size_t>(candidates_)));
+  std::optional<TokenLogprobs> logprobs;
+  if (a.request.sampling.logprobs) logprobs.emplace();
+  const int32_t token = a.sampler.next(row.subspan(0, static_cast<size_t>(candidates_)), logprobs ? &*logprobs : nullptr);
   const int32_t pos = a.known.next_position + a.generated;
   ++a.generated;
   a.known.ids.push_back(token);
   a.known.positions.push_back({pos, pos, pos});
   const auto& stops = a.request.stop_ids;
-  TokenEvent event{a.request.queue.id, token, FinishReason::none, std::max<int64_t>(a.cached_tokens, 0)};
+  TokenEvent event{a.request.queue.id, token, FinishReason::none, std::max<int64_t>(a.cached_tokens, 0), std::move(logprobs)};
   if (std::find(stops.begin(), stops.end(), token) != stops.end()) event.finish = FinishReason::stop;
   else if (a.generated >= a.request.max_tokens) event.finish = FinishReason::length;
   return event;

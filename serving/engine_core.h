@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,6 +44,7 @@ struct TokenEvent {
   int32_t token = -1;                       // -1 with FinishReason::error
   FinishReason finish = FinishReason::none; // set on a sequence's last event
   int64_t cached_tokens = 0;                // prompt tokens its first admission found in the prefix cache
+  std::optional<TokenLogprobs> logprobs = std::nullopt;  // when the request's sampling asks for them
 };
 
 struct StepReport {

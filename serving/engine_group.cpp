@@ -248,7 +248,7 @@ std::vector<StreamEvent> EngineGroup::step(double now_s) {
     }
     if (r.first_token_s < 0) r.first_token_s = done_s;
     r.cached_tokens = t.cached_tokens;
-    StreamEvent delta = r.output.push(t.token);
+    StreamEvent delta = r.output.push(t.token, t.logprobs ? &*t.logprobs : nullptr);
     if (!delta.token_ids.empty()) events.push_back(std::move(delta));
     if (r.output.stop_matched()) {
       core_.cancel(t.id);  // a stop string ends the sequence at the step that completed it

@@ -16,12 +16,14 @@ StreamEvent OutputStream::event(std::string text) {
   e.request_id = id_;
   e.text = std::move(text);
   e.token_ids = std::exchange(held_ids_, {});
+  e.logprobs = std::exchange(held_logprobs_, {});
   return e;
 }
 
-StreamEvent OutputStream::push(int32_t id) {
+StreamEvent OutputStream::push(int32_t id, const TokenLogprobs* logprobs) {
   ++generated_;
   held_ids_.push_back(id);
+  if (logprobs) held_logprobs_.push_back(*logprobs);
   std::string text = stops_.push(detok_.push(id));
   if (!stream_) {
     held_ += text;

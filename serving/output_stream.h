@@ -18,10 +18,11 @@ class OutputStream {
   OutputStream(uint64_t request_id, const Tokenizer& tokenizer, bool show_special_tokens,
                std::vector<std::string> stop_strings, bool stream);
 
-  // Adds a generated id. Returns the event to send now (empty text and ids when nothing is
-  // ready, e.g. while a stop string may be starting or when not streaming); stop_matched()
-  // tells whether the id completed a stop string.
-  StreamEvent push(int32_t id);
+  // Adds a generated id, and its log-probabilities when the request asked for them. Returns the
+  // event to send now (empty text and ids when nothing is ready, e.g. while a stop string may be
+  // starting or when not streaming); its logprobs, when given, align with its token_ids.
+  // stop_matched() tells whether the id completed a stop string.
+  StreamEvent push(int32_t id, const TokenLogprobs* logprobs = nullptr);
   bool stop_matched() const { return stops_.stopped(); }
   // A moved request: takes the ids another engine already streamed (the client has their text),
   // so that what follows continues that text exactly; they count as generated.
@@ -41,6 +42,7 @@ class OutputStream {
   bool stream_;
   std::string held_;                // text of a non-streamed answer
   std::vector<int32_t> held_ids_;   // ids not yet sent
+  std::vector<TokenLogprobs> held_logprobs_;  // theirs, when asked for
   int64_t generated_ = 0;
 };
 

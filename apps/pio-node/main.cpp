@@ -449,10 +449,13 @@ int main(int argc, char** argv) {
     if (a.http_port >= 0 && !loopback(a.http_host) && a.api_key.empty())
       std::cerr << "pio-node: warning: the HTTP API listens on " << a.http_host
                 << ", not loopback, without --api-key: anyone who reaches it can use the model\n";
+    pio::http::HttpSettings http = http_settings(a, 2 * spare_descriptors);  // 429 before the guard
+    http.tokenizer = settings.engine.tokenizer;
+    http.max_model_len = (settings.config ? *settings.config : settings.engine.model->config()).text.max_position_embeddings;
     pio::Node node(std::move(settings), a.tls);
     std::unique_ptr<pio::http::HttpGateway> gateway;
     if (a.http_port >= 0) {
-      gateway = std::make_unique<pio::http::HttpGateway>(node, http_settings(a, 2 * spare_descriptors));  // 429 before the guard
+      gateway = std::make_unique<pio::http::HttpGateway>(node, std::move(http));
       std::cout << "http listening on " << a.http_host << ":" << gateway->start() << std::endl;
     }
     if (port_mode == PortMode::off) {

@@ -1,7 +1,7 @@
 // Every message that crosses a process boundary survives CAF's binary serializer: serialised,
 // read back into a fresh value and serialised again, the bytes are equal, and the fields a
 // front end and its workers rely on read back unchanged. EngineJob with images (pixels, files,
-// cached features, limits) and resume ids, StreamEvent with a seed, the join, load and stats
+// cached features, limits), resume ids, logit_bias and logprobs options, StreamEvent with a seed and logprobs, the join, load and stats
 // messages included.
 #define BOOST_TEST_MODULE messages
 #include <boost/test/unit_test.hpp>
@@ -72,6 +72,9 @@ BOOST_AUTO_TEST_CASE(an_engine_job_with_images_and_resume_ids) {
   job.image_files = {{0xff, 0xd8, 0x00, 0x01}, {}};
   job.image_limits = {1024, 409600, int64_t{1} << 26};
   job.sampling = {0.7f, 20, 0.9f, 42};
+  job.sampling.logit_bias = {{5, -100.0f}, {151000, 2.5f}};
+  job.sampling.logprobs = true;
+  job.sampling.top_logprobs = 20;
   job.max_tokens = 99;
   job.stop_ids = {7};
   job.stop = {"\n\n"};
@@ -88,6 +91,10 @@ BOOST_AUTO_TEST_CASE(an_engine_job_with_images_and_resume_ids) {
   BOOST_TEST(back.image_files == job.image_files);
   BOOST_TEST(back.image_limits.max_pixels == 409600);
   BOOST_TEST(*back.sampling.seed == 42u);
+  BOOST_TEST(back.sampling.logit_bias.at(1).id == 151000);
+  BOOST_TEST(back.sampling.logit_bias.at(1).bias == 2.5f);
+  BOOST_TEST(back.sampling.logprobs);
+  BOOST_TEST(back.sampling.top_logprobs == 20);
   BOOST_TEST(back.resume_ids == job.resume_ids);
   BOOST_TEST(back.stop == job.stop);
   BOOST_TEST(!back.stream);
@@ -103,7 +110,12 @@ BOOST_AUTO_TEST_CASE(stream_events_requests_and_prepared_images) {
   e.usage = {10, 2, 4};
   e.error = {ErrorCode::overloaded, "no worker"};
   e.seed = 123;
+  e.logprobs = {{{1, -0.25f}, {{1, -0.25f}, {7, -2.5f}}}, {{2, -1.0f}, {}}};
   const StreamEvent back = round_trip(e);
+  BOOST_TEST(back.logprobs.size() == 2u);
+  BOOST_TEST(back.logprobs[0].top.at(1).id == 7);
+  BOOST_TEST(back.logprobs[0].top.at(1).logprob == -2.5f);
+  BOOST_TEST(back.logprobs[1].chosen.logprob == -1.0f);
   BOOST_TEST(back.text == e.text);
   BOOST_TEST(back.token_ids == e.token_ids);
   BOOST_TEST((back.error.code == ErrorCode::overloaded));

@@ -95,7 +95,7 @@ image_req() { echo "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\"
 expect_post 400 "malformed JSON" /v1/chat/completions '{"messages": ['
 expect_post 400 "wrong type" /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "temperature": "hot"}'
 grep -q '"param":"temperature"' "$work/body" || fail "400 names the field: $(cat "$work/body")"
-expect_post 400 "n > 1" /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "n": 2}'
+expect_post 400 "n over 16" /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "n": 17}'
 expect_post 400 "outside the media dir" /v1/chat/completions "$(image_req ../outside.jpg)"
 expect_post 400 "no fetches" /v1/chat/completions "$(image_req https://example.com/a.png)"
 expect_post 400 "three images" /v1/chat/completions "{\"messages\": [{\"role\": \"user\", \"content\": [$(for i in 1 2 3; do printf '{"type": "image_url", "image_url": {"url": "data:image/png;base64,%s"}},' "$png"; done) {\"type\": \"text\", \"text\": \"x\"}]}]}"

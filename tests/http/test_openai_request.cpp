@@ -98,7 +98,7 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_400_naming_the_field) {
       {{{"max_tokens", 0}}, "max_tokens"},         {{{"max_tokens", 1e30}}, "max_tokens"},
       {{{"max_tokens", 5000}}, "max_tokens"},      {{{"max_tokens", "10"}}, "max_tokens"},
       {{{"seed", 1.5}}, "seed"},                   {{{"seed", 18446744073709551615ull}}, "seed"},
-      {{{"n", 2}}, "n"},                           {{{"stop", 3}}, "stop"},
+      {{{"n", 17}}, "n"},                          {{{"stop", 3}}, "stop"},
       {{{"stop", {"a", 1}}}, "stop[1]"},           {{{"stream", "yes"}}, "stream"},
       {{{"stream_options", {{"include_usage", 1}}}}, "stream_options.include_usage"},
       {{{"messages", "hi"}}, "messages"},          {{{"messages", json::array()}}, "messages"},

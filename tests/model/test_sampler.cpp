@@ -1,4 +1,4 @@
-// Sampling: greedy limits, top-k / top-p truncation, temperature, reproducibility, draws that
+// Sampling: greedy limits, log-probabilities and logit_bias against a double reference, top-k / top-p truncation, temperature, reproducibility, draws that
 // depend on (seed, token index) alone, a fresh seed when none is given.
 #define BOOST_TEST_MODULE sampler
 #include <boost/test/unit_test.hpp>
@@ -89,6 +89,7 @@ namespace {
 std::vector<double> reference_penalised(const std::vector<float>& logits, const std::vector<int32_t>& prompt,
                                         const std::vector<int32_t>& generated, const SamplingOptions& o) {
   std::vector<double> out(logits.begin(), logits.end());
+  for (const LogitBias& b : o.logit_bias) out[b.id] += b.bias;  // OpenAI's logit_bias, before the penalties (vLLM)
   std::vector<bool> seen(logits.size(), false);
   std::vector<int> count(logits.size(), 0);
   for (int32_t id : prompt) seen[id] = true;
@@ -216,4 +217,115 @@ BOOST_AUTO_TEST_CASE(without_a_seed_each_sampler_draws_a_fresh_one) {
   BOOST_TEST(zero.seed() == 0u);
   BOOST_TEST(draws(zero, kLogits, 64) == draws(again, kLogits, 64));
   BOOST_TEST(fresh_seed() != fresh_seed());
+}
+
+namespace {
+// The naive log-softmax in double of processed logits over the temperature: log(e^(x_i/T) / sum_j e^(x_j/T)).
+std::vector<double> reference_logprobs(const std::vector<double>& processed, double temperature) {
+  double sum = 0;
+  for (double x : processed) sum += std::exp(x / temperature);
+  std::vector<double> out;
+  for (double x : processed) out.push_back(std::log(std::exp(x / temperature) / sum));
+  return out;
+}
+
+// Ids by the reference's log-probability, most likely first (ties: the lower id).
+std::vector<int32_t> reference_order(const std::vector<double>& lp) {
+  std::vector<int32_t> ids(lp.size());
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+  std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return lp[a] > lp[b]; });
+  return ids;
+}
+}  // namespace
+
+// Each sampled token's log-probability and its top ids equal the naive double log-softmax of
+// the same processed logits (bias, penalties, temperature; temperature 1 when greedy), step by
+// step over a vocabulary-sized row, whatever truncation (top-k, top-p, min-p) the draw used.
+BOOST_AUTO_TEST_CASE(logprobs_match_a_double_reference_step_by_step) {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> logits(151936);
+  for (auto& l : logits) l = normal(rng);
+  const std::vector<int32_t> prompt{3, 7, 7, 12, 40, 90000};
+  std::vector<SamplingOptions> options{SamplingOptions{0.0f, 0, 1.0f, 1},
+                                       SamplingOptions{0.7f, 0, 1.0f, 2},
+                                       SamplingOptions{1.3f, 40, 0.9f, 3, 0.05f},
+                                       SamplingOptions{0.0f, 0, 1.0f, 4, 0.0f, 1.2f, 0.3f, 0.5f},
+                                       SamplingOptions{0.9f, 0, 0.95f, 5, 0.0f, 1.1f, 0.2f, 0.1f}};
+  options[1].logit_bias = {{17, 15.0f}, {3, -100.0f}};
+  options[4].logit_bias = {{90000, 12.5f}, {151935, 9.0f}};
+  for (size_t k = 0; k < options.size(); ++k) {
+    SamplingOptions o = options[k];
+    o.logprobs = true;
+    o.top_logprobs = 20;
+    Sampler sampler(o, prompt);
+    std::vector<int32_t> generated;
+    for (int step = 0; step < 12; ++step) {
+      TokenLogprobs got;
+      const int32_t id = sampler.next(logits, &got);
+      const auto ref = reference_logprobs(reference_penalised(logits, prompt, generated, o),
+                                          o.temperature > 0 ? o.temperature : 1.0);
+      const auto order = reference_order(ref);
+      BOOST_TEST_REQUIRE(got.chosen.id == id);
+      BOOST_TEST(got.chosen.logprob == ref[id], boost::test_tools::tolerance(2e-5));
+      BOOST_TEST_REQUIRE(got.top.size() == 20u);
+      for (size_t i = 0; i < got.top.size(); ++i) {
+        BOOST_TEST(got.top[i].id == order[i], "options " << k << ", step " << step << ", rank " << i);
+        BOOST_TEST(got.top[i].logprob == ref[order[i]], boost::test_tools::tolerance(2e-5));
+      }
+      if (o.temperature <= 0) BOOST_TEST(got.top[0].id == id);  // greedy: the chosen token is the most likely
+      generated.push_back(id);
+    }
+  }
+  // The log-probabilities are a distribution: they sum to 1; a -inf logit has probability 0.
+  std::vector<float> row(kLogits);
+  row.push_back(-std::numeric_limits<float>::infinity());
+  const TokenLogprobs all = log_probabilities(row, 0.5f, 6, static_cast<int32_t>(row.size()));
+  double mass = 0;
+  for (const auto& t : all.top) mass += std::exp(static_cast<double>(t.logprob));
+  BOOST_TEST(mass == 1.0, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(std::isinf(all.chosen.logprob));
+  BOOST_TEST(all.top.back().id == 6);
+  BOOST_CHECK_THROW(log_probabilities(row, 1.0f, 7, 1), std::invalid_argument);
+}
+
+// Asking for log-probabilities never changes which id is drawn (same seed, same sequence).
+BOOST_AUTO_TEST_CASE(logprobs_leave_the_draws_unchanged) {
+  SamplingOptions plain{0.8f, 4, 0.9f, 7, 0.05f, 1.3f, 0.4f, 0.2f};
+  SamplingOptions asked = plain;
+  asked.logprobs = true;
+  asked.top_logprobs = 5;
+  Sampler a(plain), b(asked);
+  for (int i = 0; i < 200; ++i) {
+    TokenLogprobs lp;
+    BOOST_TEST_REQUIRE(a.next(kLogits) == b.next(kLogits, &lp));
+    BOOST_TEST(lp.top.size() == 5u);
+  }
+}
+
+// logit_bias: -100 bans the top id, +100 forces any id; sampled, the frequencies follow the
+// biased distribution; ids outside the row are ignored.
+BOOST_AUTO_TEST_CASE(logit_bias_moves_the_distribution) {
+  SamplingOptions ban{0.0f, 0, 1.0f, 1};
+  ban.logit_bias = {{1, -100.0f}, {99, 50.0f}, {-3, 50.0f}};
+  Sampler banned(ban);
+  BOOST_TEST(banned.next(kLogits) == 2);  // id 1 (3.0) banned: id 2 (2.9) is the largest
+  SamplingOptions force{1.0f, 0, 1.0f, 2};
+  force.logit_bias = {{3, 100.0f}};
+  Sampler forced(force);
+  for (int i = 0; i < 50; ++i) BOOST_TEST(forced.next(kLogits) == 3);
+  // Bias 2 on id 0 (1.0 -> 3.0): ids 0 and 1 equally likely at temperature 1.
+  SamplingOptions even{1.0f, 0, 1.0f, 3};
+  even.logit_bias = {{0, 2.0f}};
+  Sampler s(even);
+  std::map<int32_t, int> seen;
+  const int n = 6000;
+  for (int i = 0; i < n; ++i) ++seen[s.next(kLogits)];
+  std::vector<double> biased(kLogits.begin(), kLogits.end());
+  biased[0] += 2.0;
+  const auto p = reference_logprobs(biased, 1.0);
+  for (int32_t id = 0; id < static_cast<int32_t>(kLogits.size()); ++id) {
+    const double q = std::exp(p[id]);
+    BOOST_TEST(std::abs(seen[id] - n * q) < 4 * std::sqrt(n * q * (1 - q)) + 1, "id " << id);
+  }
 }

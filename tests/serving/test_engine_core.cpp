@@ -105,6 +105,49 @@ BOOST_AUTO_TEST_CASE(eight_concurrent_requests_each_equal_their_answer_alone) {
   BOOST_TEST(cache.free_blocks() == cache.total_blocks());
 }
 
+// Log-probabilities ride with each sampled token: the chosen id's (the most likely one when
+// greedy), equal bit for bit to the request's alone in its own engine (batch invariance), and
+// asking for them (or biasing logits) changes nothing else; requests that did not ask get none.
+BOOST_AUTO_TEST_CASE(logprobs_come_with_each_token_and_equal_the_request_alone) {
+  auto rs = eight_requests();
+  for (auto& r : rs) {
+    if (r.queue.id % 2 == 0) continue;
+    r.sampling.logprobs = true;
+    r.sampling.top_logprobs = 3;
+  }
+  rs[0].sampling.logit_bias = {{alone(rs[0])[0], -100.0f}};  // the greedy first token is banned
+  const auto collect = [&](const std::vector<EngineRequest>& batch) {
+    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+    for (const auto& r : batch) engine.submit(r);
+    std::map<uint64_t, std::vector<TokenEvent>> out;
+    for (int step = 0; !engine.idle(); ++step) {
+      BOOST_REQUIRE(step < 2000);
+      for (auto& e : engine.step(step)) out[e.id].push_back(std::move(e));
+    }
+    return out;
+  };
+  const auto together = collect(rs);
+  for (const auto& r : rs) {
+    const auto& events = together.at(r.queue.id);
+    const auto by_itself = collect({r}).at(r.queue.id);
+    std::vector<int32_t> tokens;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const TokenEvent& e = events[i];
+      tokens.push_back(e.token);
+      BOOST_TEST_REQUIRE(e.logprobs.has_value() == r.sampling.logprobs);
+      if (!e.logprobs) continue;
+      BOOST_TEST(e.logprobs->chosen.id == e.token);
+      BOOST_TEST(e.logprobs->top.size() == 3u);
+      if (r.sampling.temperature <= 0) BOOST_TEST(e.logprobs->top[0].id == e.token);
+      BOOST_TEST(e.logprobs->chosen.logprob == by_itself[i].logprobs->chosen.logprob, "request " << r.queue.id);
+      for (size_t k = 0; k < 3; ++k) BOOST_TEST(e.logprobs->top[k].logprob == by_itself[i].logprobs->top[k].logprob);
+    }
+    BOOST_TEST(tokens == alone(r), "request " << r.queue.id);
+  }
+  BOOST_TEST(together.at(1).front().token != alone(eight_requests()[0]).front());
+}
+
 BOOST_AUTO_TEST_CASE(preempted_requests_recompute_and_answer_the_same) {
   // 28 blocks of 4 slots cannot hold all eight at once: some are preempted and recomputed.
   PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
