@@ -51,6 +51,9 @@ struct ChatRequest {
   // its text (added tokens in it parsed, no chat template).
   std::string prompt = {};
   std::vector<int32_t> prompt_ids = {};
+  // Structured output: a JSON schema (JSON text) the answer must match, decoding constrained
+  // to it (serving/json_schema.h); {"type":"object"} for any JSON object; "": unconstrained.
+  std::string response_schema = {};
 };
 
 template <class Inspector>
@@ -79,7 +82,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ChatRequest& x) {
   return f(caf::meta::type_name("pio::ChatRequest"), x.client_id, x.priority, x.deadline_ms, x.messages, x.sampling,
            x.stop, x.stop_ids, x.max_tokens, x.clip_max_tokens, x.max_pixels, x.stream, x.show_special_tokens, x.tools, x.prompt,
-           x.prompt_ids);
+           x.prompt_ids, x.response_schema);
 }
 
 }  // namespace pio
