@@ -7,6 +7,7 @@
 
 #include "http/api_error.h"
 #include "http/python_json.h"
+#include "serving/json_schema.h"
 
 namespace pio::http {
 namespace {
@@ -194,6 +195,35 @@ std::vector<std::string> parse_tools(const json& tools) {
   return out;
 }
 
+// response_format: text (nothing), json_object (any JSON object), or json_schema, whose schema
+// is compiled here so that one pio cannot follow is a 400 naming what it cannot.
+std::string parse_response_format(const json& v) {
+  const std::string where = "response_format";
+  if (!v.is_object()) throw ApiError(400, where + " must be an object", where);
+  const json* type = field(v, "type");
+  if (!type) throw ApiError(400, where + ".type is missing", where + ".type");
+  const std::string t = string_of(*type, where + ".type");
+  if (t == "text") return "";
+  if (t == "json_object") return R"({"type":"object"})";
+  if (t != "json_schema") throw ApiError(400, where + ".type must be text, json_object or json_schema", where + ".type");
+  const json* spec = field(v, "json_schema");
+  if (!spec || !spec->is_object()) throw ApiError(400, where + ".json_schema must be an object", where + ".json_schema");
+  for (const char* key : {"name", "description"})
+    if (const json* s = field(*spec, key)) string_of(*s, where + ".json_schema." + key);
+  // strict (in json_schema, as OpenAI puts it, or beside it): the schema is always followed.
+  if (const json* s = field(*spec, "strict")) bool_of(*s, where + ".json_schema.strict");
+  if (const json* s = field(v, "strict")) bool_of(*s, where + ".strict");
+  const json* schema = field(*spec, "schema");
+  if (!schema) throw ApiError(400, where + ".json_schema.schema is missing", where + ".json_schema.schema");
+  std::string text = schema->dump();
+  try {
+    compile_json_schema(text);
+  } catch (const SchemaError& e) {
+    throw ApiError(400, e.what(), where + ".json_schema.schema");
+  }
+  return text;
+}
+
 }  // namespace
 
 ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& limits) {
@@ -224,6 +254,7 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
     out.request.tools = parse_tools(*v);
     out.tools = !out.request.tools.empty();
   }
+  if (const json* v = field(j, "response_format")) out.request.response_schema = parse_response_format(*v);
   return out;
 }
 

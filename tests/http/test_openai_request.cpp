@@ -202,3 +202,38 @@ BOOST_AUTO_TEST_CASE(completions_take_text_or_token_ids) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(response_format_becomes_the_requests_schema) {
+  BOOST_TEST(parse_chat_request(with({{"response_format", {{"type", "text"}}}}), {}).request.response_schema.empty());
+  BOOST_TEST(parse_chat_request(with(json::object()), {}).request.response_schema.empty());
+  BOOST_TEST(parse_chat_request(with({{"response_format", {{"type", "json_object"}}}}), {}).request.response_schema ==
+             R"({"type":"object"})");
+  // The schema as given, its properties' order kept (it is the order the answer writes them in).
+  const json schema = {{"type", "object"},
+                       {"properties", {{"zeta", {{"type", "integer"}}}, {"alpha", {{"enum", {"a", "b"}}}}}},
+                       {"required", {"zeta"}}, {"additionalProperties", false}};
+  const json format = {{"type", "json_schema"}, {"json_schema", {{"name", "thing"}, {"schema", schema}, {"strict", true}}}};
+  BOOST_TEST(parse_chat_request(with({{"response_format", format}}), {}).request.response_schema == schema.dump());
+}
+
+BOOST_AUTO_TEST_CASE(response_formats_pio_cannot_follow_are_400_naming_them) {
+  const auto schema_format = [](const json& schema) {
+    return with({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", schema}}}}}});
+  };
+  BOOST_TEST(refusal(with({{"response_format", "json"}})) == "400 response_format");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "yaml"}}}})) == "400 response_format.type");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "json_schema"}}}})) == "400 response_format.json_schema");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}}}}}})) ==
+             "400 response_format.json_schema.schema");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", json::object()}, {"strict", "yes"}}}}}})) ==
+             "400 response_format.json_schema.strict");
+  BOOST_TEST(refusal(schema_format({{"type", "string"}, {"format", "email"}})) == "400 response_format.json_schema.schema");
+  try {
+    parse_chat_request(schema_format({{"type", "object"}, {"properties", {{"n", {{"type", "integer"}, {"minimum", 0}}}}}}), {});
+    BOOST_ERROR("accepted");
+  } catch (const ApiError& e) {
+    BOOST_TEST(std::string(e.what()) == "response schema at #/properties/n: keyword 'minimum' is not supported");
+  }
+  BOOST_TEST(refusal(schema_format({{"$ref", "#/$defs/a"}, {"$defs", {{"a", {{"$ref", "#/$defs/a"}}}}}})) ==
+             "400 response_format.json_schema.schema");
+}
