@@ -13,7 +13,7 @@
 namespace pio {
 namespace {
 
-constexpr size_t kGrammarsKept = 32;  // compiled schemas kept for later requests
+constexpr size_t kGrammarsKept = 16;  // compiled schemas kept for later requests (each caches up to 64 masks, 19 KB each)
 
 }  // namespace
 

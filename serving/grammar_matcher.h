@@ -88,7 +88,7 @@ class GrammarMatcher {
 class GrammarMasks {
  public:
   GrammarMasks(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary,
-               size_t max_cached = 256);
+               size_t max_cached = 64);
 
   // A matcher at the grammar's start.
   GrammarMatcher start() const { return GrammarMatcher(grammar_); }

@@ -6,6 +6,7 @@
 // test_json_grammar's masks over the same vocabulary.
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -187,6 +188,40 @@ BOOST_AUTO_TEST_CASE(schemas_and_resumed_ids_it_cannot_follow_are_refused) {
   BOOST_TEST(e->idle());
   EngineCore plain(model.text(), model.config(), *kv, {64, 8}, make_policy("fcfs"), 0);
   BOOST_CHECK_THROW(plain.submit(request(3, kSchema)), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(constrained_decoding_costs_little_per_token) {
+  // Decode time per token (the steps after the prefill's) of a request alone on the engine:
+  // free, under kSchema, and under json_object (whose strings take the plain-token path).
+  const auto per_token_ms = [&](const EngineRequest& r, size_t* tokens) {
+    const auto kv = cache();
+    auto e = engine(*kv);
+    e->submit(r);
+    double ms = 0;
+    *tokens = 0;
+    for (int step = 0; !e->idle(); ++step) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto events = e->step(step);
+      if (step > 0) {
+        ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        *tokens += events.size();
+      }
+    }
+    return ms / static_cast<double>(std::max<size_t>(*tokens, 1));
+  };
+  size_t n = 0, n_free = 0, n_object = 0;
+  const double constrained = per_token_ms(request(1, kSchema), &n);
+  EngineRequest free = request(2, "");
+  free.max_tokens = static_cast<int32_t>(n + 1);
+  EngineRequest object = request(3, R"({"type":"object"})");
+  object.max_tokens = static_cast<int32_t>(n + 1);
+  const double unconstrained = per_token_ms(free, &n_free);
+  const double any_object = per_token_ms(object, &n_object);
+  BOOST_TEST_MESSAGE("decode ms per token: free " << unconstrained << " (" << n_free << " tokens), schema " << constrained
+                                                  << " (" << n << "), json_object " << any_object << " (" << n_object << ")");
+  BOOST_TEST(n_free == n);
+  BOOST_TEST(constrained < 3 * unconstrained + 2);  // loose: a shared machine; the figures are the message
+  BOOST_TEST(any_object < 3 * unconstrained + 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
