@@ -195,6 +195,15 @@ std::vector<std::string> parse_tools(const json& tools) {
   return out;
 }
 
+// Compiles a schema to see that it can be followed; a 400 naming `param` otherwise.
+void checked_schema(const std::string& schema, const std::string& param) {
+  try {
+    compile_json_schema(schema);
+  } catch (const SchemaError& e) {
+    throw ApiError(400, e.what(), param);
+  }
+}
+
 // response_format: text (nothing), json_object (any JSON object), or json_schema, whose schema
 // is compiled here so that one pio cannot follow is a 400 naming what it cannot.
 std::string parse_response_format(const json& v) {
@@ -216,12 +225,42 @@ std::string parse_response_format(const json& v) {
   const json* schema = field(*spec, "schema");
   if (!schema) throw ApiError(400, where + ".json_schema.schema is missing", where + ".json_schema.schema");
   std::string text = schema->dump();
-  try {
-    compile_json_schema(text);
-  } catch (const SchemaError& e) {
-    throw ApiError(400, e.what(), where + ".json_schema.schema");
-  }
+  checked_schema(text, where + ".json_schema.schema");
   return text;
+}
+
+// A required tool call (tool_choice "required", or a named function: `only`): Qwen's
+// `<tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>` with the name one of the tools'
+// and the arguments matching its parameters. The tools' $defs are gathered at the root, where
+// their $refs point.
+StructuredOutput tool_call_output(const json& tools, const std::string& only) {
+  json alternatives = json::array(), defs = json::object(), definitions = json::object();
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& fn = tools[i]["function"];
+    const std::string name = fn["name"].get<std::string>();
+    if (!only.empty() && name != only) continue;
+    const json* params = field(fn, "parameters");
+    for (auto [key, into] : {std::pair<const char*, json*>{"$defs", &defs}, {"definitions", &definitions}}) {
+      const json* d = params && params->is_object() ? field(*params, key) : nullptr;
+      if (!d) continue;
+      for (const auto& [k, v] : d->items()) {
+        if (into->contains(k) && (*into)[k] != v)
+          throw ApiError(400, "tools define " + std::string(key) + "/" + k + " differently", "tools");
+        (*into)[k] = v;
+      }
+    }
+    alternatives.push_back({{"type", "object"},
+                            {"properties", {{"name", {{"const", name}}}, {"arguments", params ? *params : json{{"type", "object"}}}}},
+                            {"required", {"name", "arguments"}},
+                            {"additionalProperties", false}});
+  }
+  if (alternatives.empty()) throw ApiError(400, "tool_choice names a function that is not among the tools", "tool_choice");
+  json schema = {{"anyOf", alternatives}};
+  if (!defs.empty()) schema["$defs"] = defs;
+  if (!definitions.empty()) schema["definitions"] = definitions;
+  StructuredOutput out{schema.dump(), "<tool_call>\n", "\n</tool_call>"};
+  checked_schema(out.schema, "tools");
+  return out;
 }
 
 }  // namespace
@@ -240,21 +279,34 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
     if (out.request.messages.back().role == "system" && i != 0)
       throw ApiError(400, where + ": a system message must come first", where);
   }
-  std::string tool_choice = "auto";
+  std::string tool_choice = "auto", named;
   if (const json* v = field(j, "tool_choice")) {
     if (v->is_string()) {
       tool_choice = v->get<std::string>();
       if (tool_choice != "none" && tool_choice != "auto" && tool_choice != "required")
         throw ApiError(400, "tool_choice must be none, auto, required or a function", "tool_choice");
-    } else if (!v->is_object()) {
+    } else if (v->is_object()) {  // {"type": "function", "function": {"name": ...}}
+      const json* fn = field(*v, "function");
+      if (!fn || !fn->is_object() || !field(*fn, "name"))
+        throw ApiError(400, "tool_choice.function.name is missing", "tool_choice.function.name");
+      named = string_of((*fn)["name"], "tool_choice.function.name");
+      tool_choice = "required";
+    } else {
       throw ApiError(400, "tool_choice must be a string or an object", "tool_choice");
     }
   }
-  if (const json* v = field(j, "tools"); v && tool_choice != "none") {
-    out.request.tools = parse_tools(*v);
+  const json* tools = field(j, "tools");
+  if (tools && tool_choice != "none") {
+    out.request.tools = parse_tools(*tools);
     out.tools = !out.request.tools.empty();
   }
-  if (const json* v = field(j, "response_format")) out.request.response_schema = parse_response_format(*v);
+  if (const json* v = field(j, "response_format")) out.request.structured.schema = parse_response_format(*v);
+  if (tool_choice == "required") {
+    if (!out.tools) throw ApiError(400, "tool_choice requires a tool call but the request has no tools", "tool_choice");
+    if (!out.request.structured.schema.empty())
+      throw ApiError(400, "response_format and a required tool call cannot both shape the answer", "response_format");
+    out.request.structured = tool_call_output(*tools, named);
+  }
   return out;
 }
 

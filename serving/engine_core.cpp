@@ -47,8 +47,8 @@ int64_t EngineCore::submit(EngineRequest request) {
   if (request.max_tokens <= resumed) throw std::invalid_argument("max_tokens must exceed the tokens already generated");
   std::shared_ptr<GrammarMasks> grammar;
   std::optional<GrammarMatcher> matcher;
-  if (!request.response_schema.empty()) {
-    grammar = grammar_for(request.response_schema);
+  if (!request.structured.schema.empty()) {
+    grammar = grammar_for(request.structured);
     matcher = grammar->start();
     for (int32_t id : request.resumed)
       if (id < 0 || id >= grammar->vocabulary().size() || grammar->vocabulary().bytes(id).empty() ||
@@ -73,13 +73,16 @@ int64_t EngineCore::submit(EngineRequest request) {
   return prompt_tokens;
 }
 
-std::shared_ptr<GrammarMasks> EngineCore::grammar_for(const std::string& schema) {
+std::shared_ptr<GrammarMasks> EngineCore::grammar_for(const StructuredOutput& format) {
   if (!tokenizer_) throw std::invalid_argument("structured outputs are not enabled in this engine");
-  if (const auto it = grammars_.find(schema); it != grammars_.end()) return it->second;
-  auto grammar = compile_json_schema(schema);  // before the vocabulary: a bad schema costs nothing
+  std::string key = format.prefix;
+  for (const std::string* part : {&format.schema, &format.suffix}) key.append(1, '\0').append(*part);
+  if (const auto it = grammars_.find(key); it != grammars_.end()) return it->second;
+  // Compiled before the vocabulary is built: a bad schema costs nothing.
+  auto grammar = compile_json_schema(format.schema, format.prefix, format.suffix);
   if (!vocabulary_) vocabulary_ = TokenVocabulary::from_tokenizer(*tokenizer_, static_cast<int32_t>(candidates_));
   if (grammars_.size() >= kGrammarsKept) grammars_.clear();  // running sequences keep theirs
-  return grammars_[schema] = std::make_shared<GrammarMasks>(std::move(grammar), vocabulary_);
+  return grammars_[key] = std::make_shared<GrammarMasks>(std::move(grammar), vocabulary_);
 }
 
 std::span<const float> EngineCore::constrain(Active& a, std::span<const float> row) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "messages/chat.h"
 #include "model/config.h"
 #include "model/image_features.h"
 #include "model/kv_cache.h"
@@ -36,8 +37,7 @@ struct EngineRequest {
   std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
   std::vector<std::string> image_keys;           // the images' vision cache keys (prefix hashes), if any
   std::vector<int32_t> resumed;                  // ids generated elsewhere already (a moved request)
-  std::string response_schema;                   // structured output: a JSON schema (text) the
-                                                 // output must match (json_schema.h); "": none
+  StructuredOutput structured;                   // the output's grammar (messages/chat.h)
 };
 
 enum class FinishReason : uint8_t { none, stop, length, cancelled, error };
@@ -71,15 +71,15 @@ class EngineCore {
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 
-  // Structured outputs: requests with a response_schema are constrained over this tokenizer's
+  // Structured outputs: requests with a structured output are constrained over this tokenizer's
   // vocabulary (its prefix trie is built at the first such request). Without it they are refused.
   void enable_structured_outputs(std::shared_ptr<const Tokenizer> tokenizer) { tokenizer_ = std::move(tokenizer); }
 
   // Expands the prompt's images and queues it; returns the prompt's length in tokens. A request
   // with `resumed` ids prefills them after the prompt and generates from there, as a preempted
   // sequence does when readmitted (they count towards max_tokens). A request with a
-  // response_schema samples only tokens that keep its output a prefix of a JSON text the schema
-  // allows, and stops when the text is complete (grammar_matcher.h). Throws
+  // structured.schema samples only tokens that keep its output a prefix of the text its
+  // structured output allows, and stops when that is complete (grammar_matcher.h). Throws
   // ModelError for features that do not fit the prompt, std::invalid_argument for a request
   // that can never fit the KV cache or a duplicate id, SchemaError for a schema it cannot
   // follow, std::invalid_argument for resumed ids the schema does not allow.
@@ -127,8 +127,8 @@ class EngineCore {
   void end(uint64_t id);
   // Samples from one logits row for an item that reached its last known token.
   TokenEvent sample(Active& a, std::span<const float> row);
-  // The grammar of a response schema over the vocabulary (compiled once per schema text).
-  std::shared_ptr<GrammarMasks> grammar_for(const std::string& schema);
+  // The grammar of a structured output over the vocabulary (compiled once per output format).
+  std::shared_ptr<GrammarMasks> grammar_for(const StructuredOutput& format);
   // The row with the ids a's grammar does not allow next at -inf (its stop ids allowed once the
   // output is complete).
   std::span<const float> constrain(Active& a, std::span<const float> row);
@@ -143,7 +143,7 @@ class EngineCore {
   StepReport report_;
   std::shared_ptr<const Tokenizer> tokenizer_;         // structured outputs' vocabulary source
   std::shared_ptr<const TokenVocabulary> vocabulary_;  // built from it at the first use
-  std::unordered_map<std::string, std::shared_ptr<GrammarMasks>> grammars_;  // by schema text
+  std::unordered_map<std::string, std::shared_ptr<GrammarMasks>> grammars_;  // by prefix, schema, suffix
   std::vector<float> masked_;                          // constrain()'s row
 };
 

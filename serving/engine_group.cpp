@@ -68,7 +68,7 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   er.stop_ids = r.job.stop_ids;
   er.image_keys = r.job.image_keys;
   er.resumed = r.job.resume_ids;
-  er.response_schema = r.job.response_schema;
+  er.structured = r.job.structured;
   r.prompt_tokens = core_.submit(std::move(er));
 }
 

@@ -34,9 +34,13 @@ class Compiler {
     number_ = make_number();
   }
 
-  Grammar compile() {
+  Grammar compile(std::string_view prefix, std::string_view suffix) {
     const Symbol value = schema(root_, "#", 0);
-    return b_.finish(b_.rule({{ws_, value}}));
+    Sequence all = b_.literal(prefix);
+    all.insert(all.end(), {ws_, value});
+    const Sequence tail = b_.literal(suffix);
+    all.insert(all.end(), tail.begin(), tail.end());
+    return b_.finish(b_.rule({all}));
   }
 
  private:
@@ -211,7 +215,7 @@ class Compiler {
     if (props && !props->is_object()) fail(where, "properties must be an object");
     const json additional = s.value("additionalProperties", json(true));
     if (!props || props->empty()) {
-      if (additional.is_boolean() && !additional.get<bool>()) return b_.rule({b_.literal("{"), {ws_}, b_.literal("}")});
+      if (additional.is_boolean() && !additional.get<bool>()) return b_.rule({{b_.byte('{'), ws_, b_.byte('}')}});
       return map_of(additional.is_boolean() ? any_value(depth + 1)
                                             : schema(additional, where + "/additionalProperties", depth + 1));
     }
@@ -271,10 +275,11 @@ class Compiler {
 
 }  // namespace
 
-std::shared_ptr<const Grammar> compile_json_schema(std::string_view schema_text) {
+std::shared_ptr<const Grammar> compile_json_schema(std::string_view schema_text, std::string_view prefix,
+                                                   std::string_view suffix) {
   const json schema = json::parse(schema_text, nullptr, false);
   if (schema.is_discarded()) throw SchemaError("response schema: not valid JSON");
-  return std::make_shared<const Grammar>(Compiler(schema).compile());
+  return std::make_shared<const Grammar>(Compiler(schema).compile(prefix, suffix));
 }
 
 }  // namespace pio

@@ -34,8 +34,9 @@ struct SchemaError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// The grammar of the JSON texts the schema (JSON text) allows, as above. Throws SchemaError,
-// for text that does not parse too.
-std::shared_ptr<const Grammar> compile_json_schema(std::string_view schema_text);
+// The grammar of `prefix`, then a JSON text the schema (JSON text) allows as above, then
+// `suffix` (no whitespace around those two). Throws SchemaError, for text that does not parse too.
+std::shared_ptr<const Grammar> compile_json_schema(std::string_view schema_text, std::string_view prefix = {},
+                                                   std::string_view suffix = {});
 
 }  // namespace pio

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Structured outputs end to end on the tiny checkpoint (random weights): a node answers
 # response_format json_schema with JSON that parses and matches the schema, streamed and not;
-# json_object answers start an object; a schema pio cannot follow is a 400 naming the keyword;
+# json_object answers start an object; tool_choice required answers one valid tool call; a schema pio cannot follow is a 400 naming the keyword;
 # and a frontend whose worker is another process answers under the schema too (the schema
 # crosses the process boundary in the engine job).
 #   test_structured_output.sh PIO PIO_NODE REPO_ROOT
@@ -60,6 +60,21 @@ code="$(post "$http" '{"messages": [{"role": "user", "content": "x"}], "max_toke
 [ "$code" = 200 ] || fail "json_object: $code $(cat "$work/out")"
 python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["choices"][0]["message"]["content"]; assert t.lstrip().startswith("{"), t' \
   "$work/out" || fail "json_object answer is no object: $(cat "$work/out")"
+
+# tool_choice required: one call of a listed tool, its arguments matching the parameters.
+code="$(post "$http" '{"messages": [{"role": "user", "content": "Weather?"}], "max_tokens": 300, "seed": 2, "tool_choice": "required",
+  "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+    "properties": {"city": {"enum": ["Paris", "Rome"]}}, "required": ["city"], "additionalProperties": false}}}]}')"
+[ "$code" = 200 ] || fail "tool_choice required: $code $(cat "$work/out")"
+python3 - "$work/out" <<'EOF' || fail "tool_choice required: no valid call: $(cat "$work/out")"
+import json, sys
+choice = json.load(open(sys.argv[1]))["choices"][0]
+assert choice["finish_reason"] == "tool_calls", choice
+(call,) = choice["message"]["tool_calls"]
+assert call["function"]["name"] == "get_weather", call
+assert json.loads(call["function"]["arguments"])["city"] in ("Paris", "Rome"), call
+print("tool call:", call["function"])
+EOF
 
 # A keyword pio does not follow: 400 naming it and the field.
 code="$(post "$http" '{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema",

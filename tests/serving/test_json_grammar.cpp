@@ -139,9 +139,31 @@ BOOST_AUTO_TEST_CASE(arrays_with_bounds_and_refs_into_defs) {
     "definitions":{"n":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2}}})";
   check_accepts(defs, R"({"a":[1,2]})");
   check_rejects_at(defs, R"({"a":[1]})", 7);
+  // No properties and no others: the empty object only.
+  const std::string empty = R"({"type":"object","properties":{},"additionalProperties":false})";
+  check_accepts(empty, "{}");
+  check_accepts(empty, "{ }");
+  check_rejects_at(empty, "{\"a\":1}", 1);
+  check_rejects_at(empty, "}", 0);
   // Maps: additionalProperties as a schema, no properties.
   check_accepts(R"({"type":"object","additionalProperties":{"type":"integer"}})", R"({"a":1,"b":2})");
   check_rejects_at(R"({"type":"object","additionalProperties":{"type":"integer"}})", R"({"a":"x"})", 5);
+}
+
+BOOST_AUTO_TEST_CASE(a_prefix_and_a_suffix_wrap_the_value) {
+  const auto grammar = compile_json_schema(R"({"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]})",
+                                           "<tool_call>\n", "\n</tool_call>");
+  const auto rejected_at = [&](const std::string& doc) {
+    GrammarMatcher m(grammar);
+    for (size_t i = 0; i < doc.size(); ++i)
+      if (!m.advance(doc.substr(i, 1))) return static_cast<long>(i);
+    return m.finished() ? -1L : -2L;
+  };
+  BOOST_TEST(rejected_at("<tool_call>\n{\"a\": 1}\n</tool_call>") == -1);
+  BOOST_TEST(rejected_at("<tool_call>\n {\"a\":1}\n</tool_call>") == -1);
+  BOOST_TEST(rejected_at("{\"a\":1}") == 0);
+  BOOST_TEST(rejected_at("<tool_call>\n{\"a\":1} \n</tool_call>") == 19);  // no whitespace before the suffix
+  BOOST_TEST(rejected_at("<tool_call>\n{\"a\":1}\n</tool_call") == -2);
 }
 
 BOOST_AUTO_TEST_CASE(whitespace_is_bounded) {

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/tool_calls.h"
 #include "model/model.h"
 #include "serving/engine_core.h"
 #include "serving/json_schema.h"
@@ -81,7 +82,7 @@ struct Fixture {
     r.sampling = {temperature, 0, 1.0f, 500 + id};
     r.max_tokens = 600;
     r.stop_ids = model.stop_ids();
-    r.response_schema = schema;
+    r.structured.schema = schema;
     return r;
   }
 
@@ -188,6 +189,40 @@ BOOST_AUTO_TEST_CASE(schemas_and_resumed_ids_it_cannot_follow_are_refused) {
   BOOST_TEST(e->idle());
   EngineCore plain(model.text(), model.config(), *kv, {64, 8}, make_policy("fcfs"), 0);
   BOOST_CHECK_THROW(plain.submit(request(3, kSchema)), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(a_required_tool_call_parses_as_one_call_of_a_listed_tool) {
+  const auto kv = cache();
+  auto e = engine(*kv);
+  const char* tools = R"({"anyOf": [
+    {"type": "object", "properties": {"name": {"const": "get_weather"}, "arguments": {"type": "object",
+       "properties": {"city": {"enum": ["Paris", "Rome"]}, "days": {"type": "integer"}}, "required": ["city"]}},
+     "required": ["name", "arguments"], "additionalProperties": false},
+    {"type": "object", "properties": {"name": {"const": "get_time"}, "arguments": {"type": "object",
+       "properties": {}, "additionalProperties": false}},
+     "required": ["name", "arguments"], "additionalProperties": false}]})";
+  for (uint64_t id = 1; id <= 3; ++id) {
+    EngineRequest r = request(id, "");
+    r.structured = {tools, "<tool_call>\n", "\n</tool_call>"};
+    e->submit(r);
+  }
+  const auto out = run(*e);
+  for (const auto& [id, answer] : out) {
+    const std::string text = tokenizer->decode(answer.ids, SpecialTokens::skip);
+    BOOST_TEST_CONTEXT("answer " << text) {
+    BOOST_TEST((answer.finish == FinishReason::stop));
+    const http::ParsedOutput parsed = http::parse_tool_calls(text);
+    BOOST_REQUIRE(parsed.calls.size() == 1u);
+    BOOST_TEST(!parsed.content);
+    const json args = json::parse(parsed.calls[0].arguments);
+    if (parsed.calls[0].name == "get_weather") {
+      BOOST_TEST((args.at("city") == "Paris" || args.at("city") == "Rome"));
+    } else {
+      BOOST_TEST(parsed.calls[0].name == "get_time");
+      BOOST_TEST(args.empty());
+    }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(constrained_decoding_costs_little_per_token) {
