@@ -21,7 +21,7 @@ constexpr size_t kMaxElements = 1 << 20;  // grammar size bound (a schema's own 
 const std::set<std::string> kKeywords = {
     "type",  "properties", "required", "additionalProperties", "enum",    "const",       "items",
     "minItems", "maxItems", "$ref",  "$defs",       "definitions", "anyOf", "oneOf",   "title",
-    "description", "default", "examples", "$schema", "$id", "$comment"};
+    "description", "default", "examples", "$schema", "$id", "$comment", "format"};
 
 class Compiler {
  public:
@@ -94,6 +94,46 @@ class Compiler {
     sign.add('-');
     const Symbol exp = b_.rule({{}, {b_.bytes(e), b_.repeat(b_.bytes(sign), 0, 1), b_.repeat(digit, 1, 2)}});
     return b_.rule({{integer_, frac, exp}});
+  }
+
+  // A string of a format: date, time, date-time (RFC 3339: month 01-12, day 01-31, hour
+  // 00-23, minutes and seconds 00-59, fraction up to 6 digits, Z or an offset), uuid.
+  Symbol formatted(const json& format, const std::string& where) {
+    if (!format.is_string()) fail(where, "format must be a string");
+    const std::string f = format.get<std::string>();
+    const Symbol d = b_.range('0', '9'), q = b_.byte('"');
+    const auto two = [&](char first_lo, char first_hi, char second_hi) {
+      return Sequence{b_.range(static_cast<uint8_t>(first_lo), static_cast<uint8_t>(first_hi)),
+                      b_.range('0', static_cast<uint8_t>(second_hi))};
+    };
+    const Symbol month = b_.rule({{b_.byte('0'), b_.range('1', '9')}, {b_.byte('1'), b_.range('0', '2')}});
+    const Symbol day = b_.rule({{b_.byte('0'), b_.range('1', '9')}, two('1', '2', '9'), {b_.byte('3'), b_.range('0', '1')}});
+    const Symbol hour = b_.rule({two('0', '1', '9'), {b_.byte('2'), b_.range('0', '3')}});
+    const Symbol sixty = b_.rule({two('0', '5', '9')});
+    const Symbol date = b_.rule({{d, d, d, d, b_.byte('-'), month, b_.byte('-'), day}});
+    ByteSet sign, zulu, t;
+    sign.add('+');
+    sign.add('-');
+    zulu.add('Z');
+    zulu.add('z');
+    t.add('T');
+    t.add('t');
+    const Symbol offset = b_.rule({{b_.bytes(zulu)}, {b_.bytes(sign), hour, b_.byte(':'), sixty}});
+    const Symbol fraction = b_.rule({{}, {b_.byte('.'), b_.repeat(d, 1, 6)}});
+    const Symbol time = b_.rule({{hour, b_.byte(':'), sixty, b_.byte(':'), sixty, fraction, offset}});
+    ByteSet hex_set;
+    hex_set.add_range('0', '9');
+    hex_set.add_range('a', 'f');
+    hex_set.add_range('A', 'F');
+    const Symbol hex = b_.bytes(hex_set);
+    const auto hexes = [&](int n) { return b_.repeat(hex, n, n); };
+    if (f == "date") return b_.rule({{q, date, q}});
+    if (f == "time") return b_.rule({{q, time, q}});
+    if (f == "date-time") return b_.rule({{q, date, b_.bytes(t), time, q}});
+    if (f == "uuid")
+      return b_.rule({{q, hexes(8), b_.byte('-'), hexes(4), b_.byte('-'), hexes(4), b_.byte('-'), hexes(4), b_.byte('-'),
+                       hexes(12), q}});
+    fail(where, "format '" + f + "' is not supported (date, time, date-time and uuid are)");
   }
 
   Symbol literal(const json& value) { return b_.rule({b_.literal(value.dump())}); }
@@ -202,7 +242,7 @@ class Compiler {
     const std::string t = type.get<std::string>();
     if (t == "object") return object(s, where, depth);
     if (t == "array") return array(s, where, depth);
-    if (t == "string") return string_;
+    if (t == "string") return s.contains("format") ? formatted(s["format"], where) : string_;
     if (t == "integer") return integer_;
     if (t == "number") return number_;
     if (t == "boolean") return b_.rule({b_.literal("true"), b_.literal("false")});

@@ -5,10 +5,11 @@
 // properties (written in the given order), required (the others may be left out),
 // additionalProperties (false; true or absent with properties: only the listed ones are
 // written; a schema without properties: a map of such values), enum, const, items,
-// minItems/maxItems (at most 64 apart when both are given), $ref to "#/$defs/NAME" or
+// minItems/maxItems (at most 64 apart when both are given), format (of a string: date, time,
+// date-time, uuid), $ref to "#/$defs/NAME" or
 // "#/definitions/NAME" (not recursive), anyOf and oneOf (as alternatives; oneOf's exclusivity is
 // not enforced), and the annotations title, description, default, examples, $schema, $id,
-// $comment. Anything else (format, pattern, minLength, maximum, prefixItems, allOf...) is
+// $comment. Anything else (other formats, pattern, minLength, maximum, prefixItems, allOf...) is
 // refused with a SchemaError naming it.
 //
 // The texts have at most kJsonWhitespace whitespace bytes (space, tab, newline) in each place

@@ -78,8 +78,8 @@ EOF
 
 # A keyword pio does not follow: 400 naming it and the field.
 code="$(post "$http" '{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema",
-  "json_schema": {"name": "x", "schema": {"type": "string", "format": "date-time"}}}}')"
-[ "$code" = 400 ] && grep -q "keyword 'format' is not supported" "$work/out" && grep -q '"param":"response_format.json_schema.schema"' "$work/out" ||
+  "json_schema": {"name": "x", "schema": {"type": "string", "format": "email"}}}}')"
+[ "$code" = 400 ] && grep -q "format 'email' is not supported" "$work/out" && grep -q '"param":"response_format.json_schema.schema"' "$work/out" ||
   fail "unsupported keyword: $code $(cat "$work/out")"
 
 # A frontend and a worker process: the job carries the schema to the worker.

@@ -95,6 +95,23 @@ BOOST_AUTO_TEST_CASE(strings_are_well_formed_utf8_with_json_escapes) {
   check_rejects_at(s, "\"\xc3\"", 2);           // a cut character
 }
 
+BOOST_AUTO_TEST_CASE(string_formats_date_time_and_uuid) {
+  const std::string date = R"({"type":"string","format":"date"})", time = R"({"type":"string","format":"time"})";
+  const std::string stamp = R"({"type":"string","format":"date-time"})", uuid = R"({"type":"string","format":"uuid"})";
+  check_accepts(date, "\"2026-12-06\"");
+  check_rejects_at(date, "\"2026-13-06\"", 7);
+  check_rejects_at(date, "\"2026-12-32\"", 10);
+  check_rejects_at(date, "\"26-12-06\"", 3);
+  check_accepts(time, "\"23:59:07Z\"");
+  check_accepts(time, "\"09:05:00.123456+05:30\"");
+  check_rejects_at(time, "\"24:00:00Z\"", 2);
+  check_rejects_at(time, "\"10:00:00\"", 9);  // an offset is required
+  check_accepts(stamp, "\"2026-12-06T10:00:00.5-01:00\"");
+  check_rejects_at(stamp, "\"2026-12-06 10:00:00Z\"", 11);
+  check_accepts(uuid, "\"123e4567-e89b-12d3-A456-426614174000\"");
+  check_rejects_at(uuid, "\"123e4567e89b\"", 9);
+}
+
 BOOST_AUTO_TEST_CASE(numbers_integers_booleans_null) {
   check_accepts(R"({"type":"number"})", "-12.50e+3");
   check_accepts(R"({"type":"number"})", "0");
@@ -182,7 +199,7 @@ BOOST_AUTO_TEST_CASE(unsupported_schemas_are_refused_by_name) {
       BOOST_TEST(std::string(e.what()).find(words) != std::string::npos, e.what());
     }
   };
-  refused(R"({"type":"string","format":"date-time"})", "keyword 'format' is not supported");
+  refused(R"({"type":"string","format":"email"})", "format 'email' is not supported");
   refused(R"({"type":"string","pattern":"a+"})", "keyword 'pattern'");
   refused(R"({"type":"object","properties":{"n":{"type":"integer","minimum":0}}})", "#/properties/n: keyword 'minimum'");
   refused(R"({"allOf":[{}]})", "keyword 'allOf'");
