@@ -47,6 +47,7 @@ class Walker {
   // The stacks after `tops` consume byte b.
   void advance(const std::vector<int32_t>& tops, uint8_t b, std::vector<int32_t>& out) {
     out.clear();
+    expanded_.clear();
     for (int32_t t : tops) {
       if (t < 0) continue;
       const Node n = nodes_[static_cast<size_t>(t)];
@@ -64,7 +65,9 @@ class Walker {
     return s;
   }
 
-  // Replaces a stack whose top is a rule by one stack per alternative, recursively.
+  // Replaces a stack whose top is a rule by one stack per alternative, recursively; a stack
+  // expanded already since the last advance (equal alternatives reach it twice) is skipped, so
+  // ambiguous grammars cost linear, not exponential, time.
   void expand(int32_t top, std::vector<int32_t>& out) {
     if (top < 0) {
       out.push_back(-1);
@@ -76,6 +79,9 @@ class Walker {
       out.push_back(top);
       return;
     }
+    const std::pair<uint32_t, int32_t> key{n.pos, n.parent};
+    if (std::find(expanded_.begin(), expanded_.end(), key) != expanded_.end()) return;
+    expanded_.push_back(key);
     const int32_t rest = g_.elements[n.pos + 1].kind == Kind::end ? n.parent : push(n.pos + 1, n.parent);
     for (uint32_t alt : g_.rules[el.value])
       expand(g_.elements[alt].kind == Kind::end ? rest : push(alt, rest), out);
@@ -105,6 +111,7 @@ class Walker {
 
   const Grammar& g_;
   std::vector<Node> nodes_;
+  std::vector<std::pair<uint32_t, int32_t>> expanded_;  // rule stacks expanded since the last advance
 };
 
 }  // namespace

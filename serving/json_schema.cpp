@@ -201,10 +201,12 @@ class Compiler {
       const std::string ref = s["$ref"].get<std::string>();
       if (std::find(refs_.begin(), refs_.end(), ref) != refs_.end())
         fail(where, "$ref '" + ref + "' is recursive, which is not supported");
+      const std::string memo = ref + "@" + std::to_string(depth);  // a definition used many times
+      if (const auto it = compiled_refs_.find(memo); it != compiled_refs_.end()) return it->second;
       refs_.push_back(ref);
       const Symbol out = schema(resolve(ref, where), ref, depth);
       refs_.pop_back();
-      return out;
+      return compiled_refs_[memo] = out;
     }
     if (s.contains("const")) return literal(s["const"]);
     if (s.contains("enum")) {
@@ -311,6 +313,7 @@ class Compiler {
   Symbol ws_, string_, integer_, number_;
   std::map<int, Symbol> any_;
   std::vector<std::string> refs_;  // the $refs being expanded (recursion check)
+  std::map<std::string, Symbol> compiled_refs_;  // "$ref@depth" -> its rule
 };
 
 }  // namespace

@@ -183,6 +183,23 @@ BOOST_AUTO_TEST_CASE(a_prefix_and_a_suffix_wrap_the_value) {
   BOOST_TEST(rejected_at("<tool_call>\n{\"a\":1}\n</tool_call") == -2);
 }
 
+BOOST_AUTO_TEST_CASE(a_definition_used_many_times_is_compiled_once) {
+  // d0 uses d1 twice, d1 uses d2 twice... : 2^30 copies, or 2^30 parse stacks, without sharing.
+  nlohmann::json defs;
+  for (int i = 0; i < 30; ++i) {
+    const std::string next = "#/$defs/d" + std::to_string(i + 1);
+    defs["d" + std::to_string(i)] = {{"anyOf", {{{"$ref", next}}, {{"$ref", next}}}}};
+  }
+  defs["d30"] = {{"type", "integer"}};
+  const nlohmann::json schema = {{"$ref", "#/$defs/d0"}, {"$defs", defs}};
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto grammar = compile_json_schema(schema.dump());
+  BOOST_TEST(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 1.0);
+  BOOST_TEST(grammar->elements.size() < 10000u);
+  check_accepts(schema.dump(), "7");
+  check_rejects_at(schema.dump(), "[", 0);
+}
+
 BOOST_AUTO_TEST_CASE(whitespace_is_bounded) {
   const std::string any = R"({"type":"object"})";
   check_accepts(any, "{" + std::string(kJsonWhitespace, ' ') + "}");
