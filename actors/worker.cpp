@@ -23,6 +23,7 @@ struct WorkerState {
   frontend_api frontend;
   engine_actor engine;
   uint32_t id = 0;  // the front end's id for this worker; 0 while not joined
+  bool pending = false;  // a connect or a join is in flight (a second retry must not start another)
   bool draining = false;
   std::vector<caf::typed_response_promise<bool>> drain_waiters;  // answered once nothing runs
   double backoff_s = kFirstBackoffS;
@@ -34,8 +35,6 @@ using worker_pointer = worker_actor::stateful_pointer<WorkerState>;
 void log(worker_pointer self, const std::string& line) {
   std::cerr << "pio-node: worker " << self->state.settings.name << ": " << line << "\n" << std::flush;
 }
-
-void connect(worker_pointer self);
 
 // A drain asked for is answered once nothing runs here.
 void drained(worker_pointer self) {
@@ -56,6 +55,7 @@ void retry_later(worker_pointer self) {
 // Joins the front end with an engine group (a new one unless it has one).
 void join(worker_pointer self) {
   auto& st = self->state;
+  st.pending = true;
   if (!st.engine) {
     st.engine = spawn_engine(self->system(), st.settings.engine, caf::actor_cast<engine_events>(st.frontend));
     self->monitor(st.engine);
@@ -66,11 +66,14 @@ void join(worker_pointer self) {
   self->request(st.frontend, std::chrono::seconds(10), join_atom::value, std::move(hello), st.engine)
       .then(
           [self](uint32_t id) {
+            self->state.pending = false;
             self->state.id = id;
             self->state.backoff_s = kFirstBackoffS;
-            if (self->state.address) log(self, "joined " + self->state.address->host + ":" + std::to_string(self->state.address->port) + " as worker " + std::to_string(id));
+            if (const auto& a = self->state.address)
+              log(self, "joined " + a->host + ":" + std::to_string(a->port) + " as worker " + std::to_string(id));
           },
           [self](caf::error& e) {
+            self->state.pending = false;
             if (e == caf::sec::invalid_argument && self->state.address && self->state.address->refused) {
               self->state.address->refused(self->system().render(e));
               return;
@@ -86,10 +89,12 @@ void connect(worker_pointer self) {
     join(self);
     return;
   }
+  st.pending = true;
   const auto mm = st.address->tls ? self->system().openssl_manager().actor_handle() : self->system().middleman().actor_handle();
   self->request(mm, std::chrono::seconds(10), caf::connect_atom::value, st.address->host, st.address->port)
       .then(
           [self](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>& ifs) {
+            self->state.pending = false;
             if (!ptr || !self->system().assignable<frontend_api>(ifs)) {
               log(self, "the peer is not a pio front end");
               retry_later(self);
@@ -100,6 +105,7 @@ void connect(worker_pointer self) {
             join(self);
           },
           [self](caf::error& e) {
+            self->state.pending = false;
             log(self, "cannot reach the front end: " + self->system().render(e));
             retry_later(self);
           });
@@ -144,6 +150,7 @@ worker_actor::behavior_type worker_behavior(worker_pointer self, WorkerSettings 
   self->send(self, tick_atom::value);
   return {
       [self](join_atom) {
+        if (self->state.pending) return;
         if (!self->state.frontend) connect(self);
         else if (!self->state.id) join(self);
       },

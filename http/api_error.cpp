@@ -1,5 +1,8 @@
 #include "http/api_error.h"
 
+#include <algorithm>
+#include <regex>
+
 #include <nlohmann/json.hpp>
 
 namespace pio::http {
@@ -9,7 +12,7 @@ ApiError::ApiError(int status, std::string message, std::string param)
 
 const char* error_type(int status) {
   switch (status) {
-    case 400: case 404: case 413: case 422: return "invalid_request_error";
+    case 400: case 404: case 405: case 413: case 415: case 422: return "invalid_request_error";
     case 401: return "authentication_error";
     case 429: return "rate_limit_error";
     case 503: case 504: return "overloaded_error";
@@ -24,6 +27,27 @@ std::string error_body(int status, const std::string& message, const std::string
                           {"code", status}};
   // Replace, not throw, on bytes that are not UTF-8 (a message may quote the request).
   return nlohmann::json{{"error", error}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string excerpt(std::string_view text) {
+  constexpr size_t kMax = 64;
+  if (text.size() <= kMax) return std::string(text);
+  return std::string(text.substr(0, kMax)) + "...";
+}
+
+std::string plain_words(std::string message) {
+  static const std::regex code(R"((system_error|exit_reason|error)\(([a-z_]+)\))");
+  std::string out;
+  auto at = message.cbegin();
+  for (std::sregex_iterator m(message.begin(), message.end(), code), end; m != end; ++m) {
+    out.append(at, (*m)[0].first);
+    std::string words = (*m)[2].str();
+    std::replace(words.begin(), words.end(), '_', ' ');
+    out += words;
+    at = (*m)[0].second;
+  }
+  out.append(at, message.cend());
+  return out;
 }
 
 int status_of(ErrorCode code) {

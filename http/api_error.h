@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "messages/events.h"
 
@@ -21,12 +22,21 @@ class ApiError : public std::runtime_error {
   std::string param_;
 };
 
-// The OpenAI error type for a status: invalid_request_error (400, 404, 413, 422),
+// The OpenAI error type for a status: invalid_request_error (400, 404, 405, 413, 415, 422),
 // authentication_error (401), rate_limit_error (429), overloaded_error (503, 504), server_error.
 const char* error_type(int status);
 
 // The error JSON for a status and message (param null when empty).
 std::string error_body(int status, const std::string& message, const std::string& param = "");
+
+// Client text quoted in an error, bounded: at most 64 bytes, then "...". An error never echoes
+// a whole field (an image's base64, a long path) back.
+std::string excerpt(std::string_view text);
+
+// A node's error message in plain words: CAF's renderings of its error codes,
+// system_error(request_timeout) or exit_reason(remote_link_unreachable), become "request
+// timeout", "remote link unreachable".
+std::string plain_words(std::string message);
 
 // The status a node's error code is answered with: bad_request 400, too_large 413, bad_image
 // 422, overloaded 503, deadline_exceeded 504, anything else 500.

@@ -2,13 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
 #include <mutex>
 #include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
 #include <prometheus/counter.h>
 #include <prometheus/text_serializer.h>
 
@@ -17,6 +19,7 @@
 #include "http/api_error.h"
 #include "http/chat_page.h"
 #include "http/openai_response.h"
+#include "http/routes.h"
 
 namespace pio::http {
 
@@ -59,35 +62,53 @@ void guarded(Reply& reply, F&& handler) {
   } catch (const ApiError& e) {
     reply.respond(error_response(e.status(), e.what(), e.param()));
   } catch (const std::exception& e) {
-    reply.respond(error_response(500, std::string("internal error: ") + e.what()));
+    // The library's text is for the operator, not the client.
+    std::cerr << "pio-node: http: internal error: " << e.what() << "\n" << std::flush;
+    reply.respond(error_response(500, "internal error (the node's log has the details)"));
   }
-}
-
-bool bearer_matches(const HttpRequest& req, const std::string& key) {
-  const std::string header = req.header("Authorization");
-  const std::string prefix = "Bearer ";
-  if (header.size() != prefix.size() + key.size() || header.compare(0, prefix.size(), prefix) != 0) return false;
-  return CRYPTO_memcmp(header.data() + prefix.size(), key.data(), key.size()) == 0;
 }
 
 // The node's error for a final event that is not an answer.
 ApiError error_of(const StreamEvent& e) {
-  if (e.finish_reason == "cancelled") return ApiError(500, "the request was cancelled: " + e.error.message);
-  return ApiError(status_of(e.error.code), e.error.message);
+  if (e.finish_reason == "cancelled") return ApiError(500, "the request was cancelled: " + plain_words(e.error.message));
+  return ApiError(status_of(e.error.code), plain_words(e.error.message));
 }
 
 bool answered(const StreamEvent& e) { return e.finish_reason == "stop" || e.finish_reason == "length"; }
 
-struct Route {
-  const char* method;
-  const char* path;
-};
-constexpr Route kRoutes[] = {{"POST", "/v1/chat/completions"}, {"POST", "/v1/completions"}, {"GET", "/v1/models"},
-                             {"GET", "/health"}, {"GET", "/metrics"}, {"GET", "/"}};
-
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// 48 random bits in hex: the prefix of this process's response ids.
+std::string random_prefix() {
+  std::random_device device;
+  const uint64_t bits = (uint64_t(device()) << 32 | device()) & 0xffffffffffffULL;
+  char out[16];
+  std::snprintf(out, sizeof out, "%012llx", static_cast<unsigned long long>(bits));
+  return out;
+}
+
+// A reply whose answers (whole or streamed) carry extra headers: the CORS ones.
+class HeaderedReply : public Reply {
+ public:
+  HeaderedReply(std::shared_ptr<Reply> inner, Headers extra) : inner_(std::move(inner)), extra_(std::move(extra)) {}
+  void respond(HttpResponse response) override {
+    response.headers.insert(response.headers.end(), extra_.begin(), extra_.end());
+    inner_->respond(std::move(response));
+  }
+  void open_stream(std::string content_type, Headers headers) override {
+    headers.insert(headers.end(), extra_.begin(), extra_.end());
+    inner_->open_stream(std::move(content_type), std::move(headers));
+  }
+  void write(std::string data) override { inner_->write(std::move(data)); }
+  void end_stream() override { inner_->end_stream(); }
+  void on_done(std::function<void(bool)> done) override { inner_->on_done(std::move(done)); }
+
+ private:
+  const std::shared_ptr<Reply> inner_;
+  const Headers extra_;
+};
 
 }  // namespace
 
@@ -141,7 +162,13 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
     : node_(node),
       settings_(std::move(settings)),
       client_(std::make_unique<Client>(node)),
-      workers_(std::make_unique<boost::asio::thread_pool>(kWorkers)) {
+      workers_(std::make_unique<boost::asio::thread_pool>(kWorkers)),
+      cors_(settings_.cors_origins),
+      created_(unix_now()),
+      id_prefix_(random_prefix()) {
+  model_names_.push_back(settings_.model_name);
+  for (const std::string& alias : settings_.model_aliases)
+    if (std::find(model_names_.begin(), model_names_.end(), alias) == model_names_.end()) model_names_.push_back(alias);
   http_requests_ = &prometheus::BuildCounter()
                         .Name("pio_http_requests_total")
                         .Help("HTTP requests by endpoint and status")
@@ -158,9 +185,14 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
   ServerHandlers handlers;
   handlers.check = [this](const HttpRequest& head) { return check(head); };
   handlers.handle = [this](HttpRequest request, std::shared_ptr<Reply> reply) { handle(std::move(request), std::move(reply)); };
-  handlers.error = [](int status, const std::string& message) { return error_response(status, message); };
+  handlers.error = [this](int status, const std::string& message, const HttpRequest& head) {
+    HttpResponse r = error_response(status, message);
+    const Headers cors = cors_.answer_headers(head);  // so that a page can read a 413
+    r.headers.insert(r.headers.end(), cors.begin(), cors.end());
+    return r;
+  };
   handlers.log = [this](const std::string& path, int status) {
-    const bool known = std::any_of(std::begin(kRoutes), std::end(kRoutes), [&](const Route& r) { return path == r.path; });
+    const bool known = !allowed_methods(path).empty();
     http_requests_->Add({{"endpoint", known ? path : "other"}, {"code", std::to_string(status)}}).Increment();
   };
   server_ = std::make_unique<HttpServer>(std::move(server), std::move(handlers));
@@ -169,25 +201,20 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
 HttpGateway::~HttpGateway() { stop(); }
 
 std::optional<HttpResponse> HttpGateway::check(const HttpRequest& head) const {
-  if (!settings_.api_key.empty() && head.path.rfind("/v1/", 0) == 0 && !bearer_matches(head, settings_.api_key))
-    return error_response(401, "a missing or wrong API key: send Authorization: Bearer <key>");
-  const std::string method = head.method == "HEAD" ? "GET" : head.method;  // HEAD: a GET's header
-  const bool known = std::any_of(std::begin(kRoutes), std::end(kRoutes),
-                                 [&](const Route& r) { return method == r.method && head.path == r.path; });
-  if (!known) return error_response(404, "no such endpoint: " + head.method + " " + head.path);
-  return std::nullopt;
+  return admit(head, settings_.api_key, cors_);
 }
 
 void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
+  if (cors_.enabled()) reply = std::make_shared<HeaderedReply>(std::move(reply), cors_.answer_headers(request));
   const std::string& path = request.path;
   if (path == "/v1/chat/completions" || path == "/v1/completions") {
     boost::asio::post(*workers_, [this, request = std::move(request), reply = std::move(reply)] {
       generate(request, request.path == "/v1/chat/completions", reply);
     });
   } else if (path == "/v1/models") {
-    const nlohmann::json models = {
-        {"object", "list"},
-        {"data", {{{"id", settings_.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "pio"}}}}};
+    nlohmann::json models = {{"object", "list"}, {"data", nlohmann::json::array()}};
+    for (const std::string& name : model_names_)
+      models["data"].push_back({{"id", name}, {"object", "model"}, {"created", created_}, {"owned_by", "pio"}});
     reply->respond({200, "application/json", models.dump(), {}});
   } else if (path == "/health") {
     boost::asio::post(*workers_, [this, reply = std::move(reply)] {
@@ -215,8 +242,9 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     auto slot = std::make_shared<Slot>(in_flight_, settings_.max_connections);
     ParsedRequest parsed = chat ? parse_chat_request(request.body, settings_.limits)
                                 : parse_completion_request(request.body, settings_.limits);
-    const ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++), unix_now(), settings_.model_name,
-                            chat, parsed.tools};
+    check_model(parsed.model, model_names_);
+    const ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + id_prefix_ + "-" + std::to_string(next_id_++), unix_now(),
+                            settings_.model_name, chat, parsed.tools};
     auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot));
     // A client that leaves before its answer is written (queued, prefill, mid-stream) cancels it.
     reply->on_done([this, call](bool completed) {

@@ -1,5 +1,7 @@
 #include "http/media.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 
 #include <openssl/evp.h>
@@ -11,54 +13,119 @@
 namespace pio::http {
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+// Whether `s` starts with `prefix`, ignoring ASCII case (URL schemes are case-insensitive).
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
+}
 
-// The canonical path of `name` (relative names are taken under `dir`) if it exists inside `dir`.
-std::filesystem::path inside(const std::filesystem::path& dir, const std::string& name, const std::string& param) {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// RFC 3986 §2.1 percent-decoding of a file:// URL's path. Throws ApiError 400 for a bad escape
+// or an encoded NUL.
+std::string percent_decoded(std::string_view s, const std::string& param) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    const auto hex = [&](size_t at) { return at < s.size() && std::isxdigit(static_cast<unsigned char>(s[at])); };
+    if (!hex(i + 1) || !hex(i + 2)) throw ApiError(400, "the file:// URL has a '%' that is not followed by two hex digits", param);
+    const char c = static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+    if (c == '\0') throw ApiError(400, "the file:// URL encodes a NUL byte", param);
+    out += c;
+    i += 2;
+  }
+  return out;
+}
+
+// The path of a file:// URL: file:///abs/path or file://localhost/abs/path, percent-decoded.
+std::string file_url_path(std::string_view url, const std::string& param) {
+  std::string_view rest = url.substr(7);
+  if (starts_with(rest, "localhost/")) rest.remove_prefix(9);
+  if (rest.empty() || rest.front() != '/')
+    throw ApiError(400, "a file:// URL names a file on this machine: file:///path or file://localhost/path", param);
+  return percent_decoded(rest, param);
+}
+
+// Whether `path` is `root` or under it, component by component (so /media2 is not in /media).
+bool within(const std::filesystem::path& root, const std::filesystem::path& path) {
+  auto r = root.begin();
+  for (auto p = path.begin(); r != root.end() && p != path.end(); ++r, ++p)
+    if (*r != *p) return false;
+  return r == root.end();
+}
+
+// The canonical path of `name` (relative names are taken under `dir`) if it is a file inside
+// `dir`, and how errors name it (relative to `dir`: no server path is ever printed). A name
+// outside `dir` gets one error whether or not it exists: it is refused before the file system
+// is asked.
+std::filesystem::path inside(const std::filesystem::path& dir, const std::string& name, const std::string& param,
+                             std::string& shown) {
+  const std::string outside = "the image path is outside the allowed media directory (--allowed-media-dir)";
   std::error_code ec;
   const auto root = std::filesystem::canonical(dir, ec);
-  if (ec) throw ApiError(400, "the allowed media directory cannot be read: " + ec.message(), param);
-  const auto path = std::filesystem::canonical(root / name, ec);  // root / absolute = absolute
-  if (ec) throw ApiError(400, "cannot read " + name + ": " + ec.message(), param);
-  // Component by component, so that /media2 is not inside /media.
-  const auto [r, p] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
-  if (r != root.end()) throw ApiError(400, name + " is outside the allowed media directory", param);
+  if (ec) throw ApiError(500, "the node's allowed media directory cannot be read", param);
+  const auto lexical = (root / name).lexically_normal();  // root / absolute = absolute
+  if (!within(root, lexical)) throw ApiError(400, outside, param);
+  shown = excerpt(lexical.lexically_relative(root).string());
+  const auto path = std::filesystem::canonical(lexical, ec);
+  if (ec) throw ApiError(400, "no image " + shown + " in the allowed media directory", param);
+  if (!within(root, path)) throw ApiError(400, outside, param);  // a link out of it
   return path;
 }
 
-std::vector<uint8_t> read_file(const std::filesystem::path& path, const MediaPolicy& policy, const std::string& param) {
+std::vector<uint8_t> read_file(const std::filesystem::path& path, const std::string& shown, const MediaPolicy& policy,
+                               const std::string& param) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw ApiError(400, path.string() + " is not a file", param);
+  if (!std::filesystem::is_regular_file(path, ec)) throw ApiError(400, shown + " is not a file", param);
   const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw ApiError(400, "cannot read " + path.string() + ": " + ec.message(), param);
+  if (ec) throw ApiError(400, "cannot read " + shown, param);
   if (size > policy.max_image_bytes)
     throw ApiError(413, "the image is " + std::to_string(size) + " bytes, over the limit of " +
                             std::to_string(policy.max_image_bytes), param);
   std::vector<uint8_t> bytes(size);
   std::ifstream in(path, std::ios::binary);
   if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-    throw ApiError(400, "cannot read " + path.string(), param);
+    throw ApiError(400, "cannot read " + shown, param);
   return bytes;
 }
 
+// data:[<media type>][;<parameter>]*;base64,<data> (RFC 2397; the scheme and "base64" in any
+// case). A media type other than image/*, application/octet-stream or none is refused (415).
 std::vector<uint8_t> from_data_uri(std::string_view uri, const std::string& param) {
   const size_t comma = uri.find(',');
   if (comma == std::string_view::npos) throw ApiError(400, "a data: URI needs a ',' before its data", param);
-  const std::string_view header = uri.substr(5, comma - 5);
+  const std::string header = lower(uri.substr(5, comma - 5));
   if (header.size() < 7 || header.substr(header.size() - 7) != ";base64")
     throw ApiError(400, "only base64 data: URIs are accepted (data:image/png;base64,...)", param);
+  std::string type = header.substr(0, header.find(';'));
+  type.erase(0, type.find_first_not_of(' '));
+  type.erase(type.find_last_not_of(' ') + 1);
+  if (!type.empty() && type.rfind("image/", 0) != 0 && type != "application/octet-stream")
+    throw ApiError(415, "the data: URI declares " + excerpt(type) + ", not an image (image/png, image/jpeg, ...)", param);
   return decode_base64(uri.substr(comma + 1), param);
 }
 
 }  // namespace
 
 std::vector<uint8_t> decode_base64(std::string_view text, const std::string& param) {
-  std::string padded(text);
+  std::string padded;
+  padded.reserve(text.size() + 3);
+  for (const char c : text) {  // line breaks and spaces dropped; URL-safe letters read as standard ones
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    padded += c == '-' ? '+' : c == '_' ? '/' : c;
+  }
   if (padded.size() % 4 == 1) throw ApiError(400, "invalid base64: its length cannot be base64", param);
   while (padded.size() % 4) padded += '=';
-  // EVP_DecodeBlock skips leading and trailing whitespace and reads '=' anywhere as zero bits:
-  // allow neither, so that what is decoded is exactly what was sent.
-  if (padded.find_first_of(" \t\r\n") != std::string::npos) throw ApiError(400, "invalid base64: whitespace", param);
+  // EVP_DecodeBlock reads '=' anywhere as zero bits: only at the end, so that what is decoded
+  // is exactly what was sent.
   size_t pad = 0;
   for (size_t i = padded.size(); i > 0 && padded[i - 1] == '=' && pad < 2; --i) ++pad;
   if (padded.find('=') < padded.size() - pad) throw ApiError(400, "invalid base64: '=' before the end", param);
@@ -78,14 +145,16 @@ std::vector<uint8_t> load_image(const std::string& url, const MediaPolicy& polic
     if (bytes.size() > policy.max_image_bytes)
       throw ApiError(413, "the image is " + std::to_string(bytes.size()) + " bytes, over the limit of " +
                               std::to_string(policy.max_image_bytes), param);
-  } else if (starts_with(url, "http://") || starts_with(url, "https://")) {
+  } else if (url.find("://") != std::string::npos && !starts_with(url, "file://")) {
     throw ApiError(400, "the node fetches nothing from the network: send the image as a data: URI", param);
   } else {
     if (policy.allowed_dir.empty())
       throw ApiError(400, "file paths are refused: the node was started without --allowed-media-dir", param);
-    const std::string name = starts_with(url, "file://") ? url.substr(7) : url;
+    const std::string name = starts_with(url, "file://") ? file_url_path(url, param) : url;
     if (name.empty()) throw ApiError(400, "an empty image path", param);
-    bytes = read_file(inside(policy.allowed_dir, name, param), policy, param);
+    std::string shown;
+    const auto path = inside(policy.allowed_dir, name, param, shown);
+    bytes = read_file(path, shown, policy, param);
   }
   try {
     const ImageHeader header = probe_image(bytes);

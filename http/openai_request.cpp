@@ -1,6 +1,8 @@
 #include "http/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +16,57 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// The fields each endpoint takes; any other non-null field is a 400 naming it. Implemented here,
+// then taken as hints (OpenAI documents them as not changing the answer; `user` is also the fair
+// policy's client id), then known to wt-logprobs' work (logprobs, logit_bias, echo, n > 1).
+constexpr const char* kChatFields[] = {
+    "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p",
+    "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "n", "stop", "stream", "stream_options",
+    "tools", "tool_choice", "response_format", "user",
+    "metadata", "store", "service_tier", "parallel_tool_calls", "prompt_cache_key", "safety_identifier",
+    "logprobs", "top_logprobs", "logit_bias"};
+constexpr const char* kCompletionFields[] = {
+    "model", "prompt", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p",
+    "presence_penalty", "frequency_penalty", "repetition_penalty", "seed", "n", "best_of", "stop", "stream",
+    "stream_options", "user",
+    "logprobs", "logit_bias", "echo"};
+constexpr const char* kMessageFields[] = {"role", "content", "name", "tool_calls", "tool_call_id", "refusal"};
+constexpr const char* kStreamOptions[] = {"include_usage"};
+constexpr const char* kTextPart[] = {"type", "text"};
+constexpr const char* kImagePart[] = {"type", "image_url"};
+constexpr const char* kImageUrl[] = {"url", "detail"};  // detail: a hint (the image is sized by --max-pixels)
+
+// Refuses a non-null field of `obj` that is not in `known`; `where` prefixes its name.
+template <size_t N>
+void reject_unknown(const json& obj, const char* const (&known)[N], const std::string& where = "") {
+  for (const auto& [key, value] : obj.items()) {
+    if (value.is_null() || std::any_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
+      continue;
+    const std::string name = where + excerpt(key);
+    throw ApiError(400, "unsupported parameter: " + name + " (pio does not implement it; the README's API table lists "
+                                                         "what each endpoint takes)", name);
+  }
+}
+
+// nlohmann's parse error in a reader's words: where, and what was wrong, without the library's
+// prefix or the text it last read (which may be a whole image's base64).
+std::string parse_error_words(std::string message) {
+  if (const size_t at = message.find("parse error "); at != std::string::npos) message.erase(0, at + 12);
+  if (const size_t at = message.find("syntax error while parsing"); at != std::string::npos) {
+    const size_t dash = message.find(" - ", at);
+    if (dash != std::string::npos) message.erase(at, dash + 3 - at);
+  }
+  if (const size_t at = message.find("; last read"); at != std::string::npos) message.erase(at);
+  return message;
+}
+
+// A bound as people write it: 2, 0.5, -2 (not 2.000000).
+std::string number_words(double x) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%g", x);
+  return out;
+}
+
 // Parses the body; deeper nesting than the limit is refused while parsing, before it is built.
 json parse_body(std::string_view body, int max_depth) {
   const auto depth_check = [max_depth](int depth, json::parse_event_t, json&) {
@@ -24,7 +77,7 @@ json parse_body(std::string_view body, int max_depth) {
   try {
     j = json::parse(body, depth_check);
   } catch (const json::exception& e) {
-    throw ApiError(400, std::string("the body is not valid JSON: ") + e.what());
+    throw ApiError(400, "the body is not valid JSON: " + parse_error_words(e.what()));
   }
   if (!j.is_object()) throw ApiError(400, "the body must be a JSON object");
   return j;
@@ -50,7 +103,7 @@ double number_in(const json& v, const std::string& param, double lo, double hi, 
   if (!v.is_number()) throw ApiError(400, param + " must be a number", param);
   const double x = v.get<double>();
   if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo))
-    throw ApiError(400, param + " must be in " + (lo_open ? "(" : "[") + std::to_string(lo) + ", " + std::to_string(hi) + "]", param);
+    throw ApiError(400, param + " must be in " + (lo_open ? "(" : "[") + number_words(lo) + ", " + number_words(hi) + "]", param);
   return x;
 }
 
@@ -104,6 +157,7 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
   if (const json* v = field(j, "stream")) out.stream = bool_of(*v, "stream");
   if (const json* v = field(j, "stream_options")) {
     if (!v->is_object()) throw ApiError(400, "stream_options must be an object", "stream_options");
+    reject_unknown(*v, kStreamOptions, "stream_options.");
     if (const json* u = field(*v, "include_usage")) out.include_usage = bool_of(*u, "stream_options.include_usage");
   }
   if (const json* v = field(j, "user")) r.client_id = string_of(*v, "user");
@@ -116,12 +170,14 @@ ContentPart parse_part(const json& part, const std::string& where, bool images_a
   if (!part.is_object()) throw ApiError(400, where + " must be an object", where);
   const std::string type = field(part, "type") ? string_of(part["type"], where + ".type") : "";
   if (type == "text") {
+    reject_unknown(part, kTextPart, where + ".");
     const json* text = field(part, "text");
     if (!text) throw ApiError(400, where + ".text is missing", where + ".text");
     return {string_of(*text, where + ".text"), {}, false};
   }
   if (type != "image_url") throw ApiError(400, where + ".type must be text or image_url", where + ".type");
   if (!images_allowed) throw ApiError(400, "images are allowed in user messages only", where);
+  reject_unknown(part, kImagePart, where + ".");
   if (++images > limits.max_images)
     throw ApiError(400, "more than " + std::to_string(limits.max_images) + " images in one request", where);
   const json* image = field(part, "image_url");
@@ -130,6 +186,7 @@ ContentPart parse_part(const json& part, const std::string& where, bool images_a
   if (image->is_string()) {
     url = image->get<std::string>();
   } else if (image->is_object() && field(*image, "url")) {
+    reject_unknown(*image, kImageUrl, where + ".image_url.");
     url = string_of((*image)["url"], where + ".image_url.url");
   } else {
     throw ApiError(400, where + ".image_url must be an object with a url", where + ".image_url");
@@ -155,6 +212,7 @@ std::vector<ToolCall> parse_tool_call_list(const json& calls, const std::string&
 
 ChatTurn parse_message(const json& m, const std::string& where, const RequestLimits& limits, int& images) {
   if (!m.is_object()) throw ApiError(400, where + " must be an object", where);
+  reject_unknown(m, kMessageFields, where + ".");
   const json* role = field(m, "role");
   if (!role) throw ApiError(400, where + ".role is missing", where + ".role");
   ChatTurn turn{string_of(*role, where + ".role"), {}};
@@ -265,8 +323,16 @@ StructuredOutput tool_call_output(const json& tools, const std::string& only) {
 
 }  // namespace
 
+void check_model(const std::string& model, const std::vector<std::string>& served) {
+  if (model.empty() || std::find(served.begin(), served.end(), model) != served.end()) return;
+  std::string names;
+  for (const std::string& name : served) names += (names.empty() ? "" : ", ") + name;
+  throw ApiError(404, "The model `" + excerpt(model) + "` does not exist (this node serves: " + names + ")", "model");
+}
+
 ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& limits) {
   const json j = parse_body(body, limits.max_depth);
+  reject_unknown(j, kChatFields);
   ParsedRequest out;
   parse_common(j, limits, limits.default_max_tokens, out);
   const json* messages = field(j, "messages");
@@ -279,30 +345,39 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
     if (out.request.messages.back().role == "system" && i != 0)
       throw ApiError(400, where + ": a system message must come first", where);
   }
-  std::string tool_choice = "auto", named;
+  // tool_choice: none, auto, required, or {"type": "function", "function": {"name": ...}}
+  // naming one of the tools. Required and a named function constrain the answer to one call.
+  std::string tool_choice = "auto";
+  std::string named;  // the function a tool_choice object names
   if (const json* v = field(j, "tool_choice")) {
     if (v->is_string()) {
       tool_choice = v->get<std::string>();
       if (tool_choice != "none" && tool_choice != "auto" && tool_choice != "required")
         throw ApiError(400, "tool_choice must be none, auto, required or a function", "tool_choice");
-    } else if (v->is_object()) {  // {"type": "function", "function": {"name": ...}}
+    } else if (v->is_object()) {
       const json* fn = field(*v, "function");
-      if (!fn || !fn->is_object() || !field(*fn, "name"))
-        throw ApiError(400, "tool_choice.function.name is missing", "tool_choice.function.name");
-      named = string_of((*fn)["name"], "tool_choice.function.name");
-      tool_choice = "required";
+      const json* name = fn && fn->is_object() ? field(*fn, "name") : nullptr;
+      if (!name || !name->is_string())
+        throw ApiError(400, "tool_choice must be {\"type\": \"function\", \"function\": {\"name\": ...}}", "tool_choice");
+      tool_choice = "function";
+      named = name->get<std::string>();
     } else {
       throw ApiError(400, "tool_choice must be a string or an object", "tool_choice");
     }
   }
   const json* tools = field(j, "tools");
+  if (tool_choice != "none" && tool_choice != "auto" && (!tools || (tools->is_array() && tools->empty())))
+    throw ApiError(400, "tool_choice " + (tool_choice == "required" ? std::string("\"required\"") : "naming a function") +
+                            " needs tools", "tool_choice");
   if (tools && tool_choice != "none") {
     out.request.tools = parse_tools(*tools);
     out.tools = !out.request.tools.empty();
+    const auto names_it = [&](const json& t) { return t["function"]["name"] == named; };  // parse_tools checked the shape
+    if (!named.empty() && std::none_of(tools->begin(), tools->end(), names_it))
+      throw ApiError(400, "tool_choice names " + excerpt(named) + ", which is not one of the tools", "tool_choice");
   }
   if (const json* v = field(j, "response_format")) out.request.structured.schema = parse_response_format(*v);
-  if (tool_choice == "required") {
-    if (!out.tools) throw ApiError(400, "tool_choice requires a tool call but the request has no tools", "tool_choice");
+  if (tool_choice == "required" || tool_choice == "function") {
     if (!out.request.structured.schema.empty())
       throw ApiError(400, "response_format and a required tool call cannot both shape the answer", "response_format");
     out.request.structured = tool_call_output(*tools, named);
@@ -312,8 +387,11 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
 
 ParsedRequest parse_completion_request(std::string_view body, const RequestLimits& limits) {
   const json j = parse_body(body, limits.max_depth);
+  reject_unknown(j, kCompletionFields);
   ParsedRequest out;
   parse_common(j, limits, 16, out);
+  if (const json* v = field(j, "best_of"); v && integer_in(*v, "best_of", 1, 128) != 1)
+    throw ApiError(400, "best_of must be 1: one choice per request", "best_of");
   const json* prompt = field(j, "prompt");
   if (!prompt) throw ApiError(400, "prompt is missing", "prompt");
   // A list of one prompt is that prompt; several are a batch, which a request here is not.

@@ -1,6 +1,7 @@
 // OpenAI request bodies (POST /v1/chat/completions, POST /v1/completions) turned into the
 // node's ChatRequest, checked field by field: a field of the wrong type or out of its range is
-// a 400 naming it, unknown fields are ignored, images are loaded and probed (media.h).
+// a 400 naming it, so is a field pio does not implement (fields OpenAI documents as hints are
+// taken and ignored), images are loaded and probed (media.h).
 // References: the OpenAI API reference (Create chat completion, Create completion) and vLLM's
 // extensions top_k, min_p and repetition_penalty.
 #pragma once
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "http/media.h"
 #include "messages/chat.h"
@@ -29,6 +31,10 @@ struct ParsedRequest {
   bool include_usage = false;  // stream_options.include_usage
   bool tools = false;          // tool calls are parsed out of the answer
 };
+
+// A request's `model` checked against the names the node serves ("" is taken as the first).
+// Throws ApiError 404 (vLLM's wording) for any other name.
+void check_model(const std::string& model, const std::vector<std::string>& served);
 
 // A chat completion. Sampling defaults are OpenAI's (temperature 1, top_p 1) unless given.
 // Throws ApiError (400 for malformed or out-of-range fields and JSON that does not parse,

@@ -239,6 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_header() {
     if (closed_) return;
     parser_.emplace();
+    head_ = HttpRequest{};  // a refusal before the header is read has no head
     parser_->header_limit(static_cast<std::uint32_t>(state_.settings.max_header_bytes));
     parser_->body_limit(state_.settings.max_body_bytes);
     path_.clear();
@@ -254,17 +255,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec) {
     if (ec) return read_failed(ec);
     const auto& h = parser_->get();
-    head_ = HttpRequest{};
-    head_.method = std::string(h.method_string());
-    const std::string_view target(h.target().data(), h.target().size());
-    head_.path = std::string(target.substr(0, target.find('?')));
-    head_.version = static_cast<int>(h.version());
-    for (const auto& field : h) {
-      if (head_.headers.size() >= state_.settings.max_header_fields)
-        return transport_error(431, "the request has more than " + std::to_string(state_.settings.max_header_fields) +
-                                        " header fields");
-      head_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
+    if (std::distance(h.begin(), h.end()) > static_cast<std::ptrdiff_t>(state_.settings.max_header_fields))
+      return transport_error(431, "the request has more than " + std::to_string(state_.settings.max_header_fields) +
+                                      " header fields");
+    head_ = head_of(h);
     path_ = head_.path;
     head_only_ = h.method() == bhttp::verb::head;
     version_ = h.version() >= 11 ? 11 : 10;
@@ -324,12 +318,29 @@ class Session : public std::enable_shared_from_this<Session> {
     transport_error(400, "a malformed HTTP request: " + ec.message());
   }
 
+  // The head of a request as far as `h` holds it, at most max_header_fields of its fields.
+  HttpRequest head_of(const bhttp::request_header<>& h) const {
+    HttpRequest head;
+    head.method = std::string(h.method_string());
+    const std::string_view target(h.target().data(), h.target().size());
+    head.path = std::string(target.substr(0, target.find('?')));
+    head.version = static_cast<int>(h.version());
+    for (const auto& field : h) {
+      if (head.headers.size() >= state_.settings.max_header_fields) break;
+      head.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    return head;
+  }
+
   // Answers the transport's own refusal and closes (the rest of the request is not read).
   void transport_error(int status, const std::string& message) {
     if (closed_) return;
+    // A refusal while the header or body is read (413 for a declared length over the limit
+    // comes before on_header): the head as far as it was parsed.
+    if (head_.method.empty() && parser_ && parser_->got_some()) head_ = head_of(parser_->get());
     framing_ = Framing::whole;
     log(status);
-    HttpResponse response = state_.handlers.error(status, message);
+    HttpResponse response = state_.handlers.error(status, message, head_);
     if (status == 429) response.headers.emplace_back("Retry-After", "1");
     out_ += serialize(response, version_, false);
     after_ = After::close;

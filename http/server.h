@@ -86,8 +86,9 @@ struct ServerHandlers {
   // Runs once the body is read, on a transport thread (must not block: long work goes
   // elsewhere); answers through `reply`. The next request on the connection waits for it.
   std::function<void(HttpRequest request, std::shared_ptr<Reply> reply)> handle;
-  // The answer for the transport's own refusals (400, 413, 429, 431), given status and message.
-  std::function<HttpResponse(int status, const std::string& message)> error;
+  // The answer for the transport's own refusals (400, 413, 429, 431), given status, message and
+  // the request's head as far as it was read (empty before its header was: method "").
+  std::function<HttpResponse(int status, const std::string& message, const HttpRequest& head)> error;
   // Called once per answer with the request's path ("" when no request was read) and its
   // status (499: the client went away before any answer).
   std::function<void(const std::string& path, int status)> log;

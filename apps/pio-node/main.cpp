@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <cstdlib>
@@ -52,6 +53,7 @@ struct Args {
   // The HTTP gateway (off unless --http-port).
   int http_port = -1, max_images = 8, max_connections = 64, http_max_tokens = 4096;
   std::string http_host = "127.0.0.1", api_key, allowed_media_dir;
+  std::vector<std::string> cors_origins, served_model_names;
   int64_t max_body_mb = 64, max_image_pixels = int64_t(1) << 26;
   double request_timeout_s = 600;
   double http_read_timeout_s = 30;
@@ -110,6 +112,10 @@ void add_options(CLI::App& app, Args& a) {
       ->check(integer_in(0, 65535));
   app.add_option("--http-host", a.http_host, "address of the HTTP API")->default_val("127.0.0.1");
   app.add_option("--api-key", a.api_key, "HTTP API: require Authorization: Bearer KEY on /v1/");
+  app.add_option("--cors-origin", a.cors_origins,
+                 "HTTP API: a browser origin (https://app.example.com) whose pages may call it; * for any (not with --api-key); repeatable");
+  app.add_option("--served-model-name", a.served_model_names,
+                 "HTTP API: another name a request's \"model\" may give (repeatable; the checkpoint directory's name always works)");
   app.add_option("--allowed-media-dir", a.allowed_media_dir, "HTTP API: image paths and file:// URLs may name files under this directory")
       ->check(CLI::ExistingDirectory);
   app.add_option("--max-body-mb", a.max_body_mb, "HTTP API: largest request body in MiB")->default_val(64)->check(integer_in(1, 4096));
@@ -170,6 +176,8 @@ pio::http::HttpSettings http_settings(const Args& a, long descriptor_reserve) {
   h.host = a.http_host;
   h.port = static_cast<uint16_t>(a.http_port);
   h.api_key = a.api_key;
+  h.cors_origins = a.cors_origins;
+  h.model_aliases = a.served_model_names;
   const std::filesystem::path model(a.model);
   h.model_name = (model.has_filename() ? model.filename() : model.parent_path().filename()).string();
   h.limits.max_tokens = a.http_max_tokens;
@@ -199,6 +207,18 @@ bool loopback(const std::string& host) {
 // sends a heartbeat every 0.5 s; one that never finishes its handshake would hold a descriptor).
 constexpr std::chrono::seconds kIdleConnectionLimit{10};
 
+// The HTTP API's options that cannot be checked one by one. Throws std::invalid_argument (exit 2).
+void check_http_options(const Args& a) {
+  // Any page on the web could spend the key a browser holds for the API.
+  if (!a.api_key.empty() && std::find(a.cors_origins.begin(), a.cors_origins.end(), "*") != a.cors_origins.end())
+    throw std::invalid_argument("--cors-origin '*' with --api-key would let any web page use the key a browser holds: "
+                                "name the origins (--cors-origin https://app.example.com)");
+  for (const std::string& origin : a.cors_origins)
+    if (origin != "*" && origin.find("://") == std::string::npos)
+      throw std::invalid_argument("--cors-origin " + origin + ": an origin is scheme://host[:port], as browsers send it "
+                                  "(https://app.example.com), or *");
+}
+
 // How the client-API port opens: plain (loopback, or beyond with --insecure), mutual TLS, or
 // not at all (--api-key without TLS: a credential-free port beside a key-protected HTTP API
 // would make the key pointless).
@@ -212,6 +232,9 @@ PortMode client_port_mode(const Args& a) {
     return PortMode::tls;
   }
   if (!a.api_key.empty()) {
+    if (a.role == "frontend")
+      throw std::invalid_argument("--role frontend with --api-key needs --tls-cert/--tls-key/--tls-ca: workers join on the "
+                                  "client-API port, which --api-key without TLS keeps closed");
     if (a.http_port < 0)
       throw std::invalid_argument("--api-key without --tls-cert/--tls-key/--tls-ca leaves the client-API port closed, "
                                   "and there is no --http-port: nothing would be served");
@@ -393,6 +416,7 @@ int main(int argc, char** argv) {
   }
   PortMode port_mode = PortMode::plain;
   try {
+    check_http_options(a);
     port_mode = client_port_mode(a);
   } catch (const std::invalid_argument& e) {
     std::cerr << "pio-node: error: " << e.what() << "\n";

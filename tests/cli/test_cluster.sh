@@ -16,97 +16,12 @@
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
 source "$root/tests/cli/node_support.sh"
-"$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 image="$root/assets/demo.jpg"
+source "$root/tests/cli/cluster_support.sh"
+"$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 
 # A free loopback port (for a frontend restarted on the same one).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# start_frontend NAME PORT ARGS...: a frontend on PORT; waits for its "listening on" line.
-start_frontend() {
-  local name="$1" p="$2"; shift 2
-  "$node_bin" --role frontend --model "$work/tiny" --port "$p" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  front_pid=$!
-  pids+=("$front_pid")
-  for _ in $(seq 1 300); do
-    grep -qs "^listening on 127.0.0.1:$p$" "$work/$name.out" && return 0
-    kill -0 "$front_pid" 2>/dev/null || fail "$name exited: $(cat "$work/$name.err")"
-    sleep 0.1
-  done
-  fail "$name printed no 'listening on' within 30 s"
-}
-
-# start_worker NAME ARGS...: a worker joining 127.0.0.1:$front_port (one compute thread); waits
-# until it says it joined ($worker_pid).
-start_worker() {
-  local name="$1"; shift
-  "$node_bin" --role worker --join "127.0.0.1:$front_port" --model "$work/tiny" --threads 1 \
-    --cache-dir "$work/cache-$name" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  worker_pid=$!
-  pids+=("$worker_pid")
-  wait_joined "$name"
-}
-
-# wait_joined NAME [COUNT]: until the worker's log shows COUNT (default 1) joins, 60 s at most.
-wait_joined() {
-  for _ in $(seq 1 600); do
-    [ "$(grep -c 'as worker' "$work/$1.err" 2>/dev/null || true)" -ge "${2:-1}" ] && return 0
-    sleep 0.1
-  done
-  fail "$1 did not join"
-}
-
-# The request of index I: prompt, length, sampling, and an image for every fourth.
-request_args() {
-  local i="$1"
-  args=(--prompt "Question number $i: what comes next?" --max-tokens "${tokens:-24}" --seed $((100 + i)))
-  [ $((i % 2)) = 1 ] && args+=(--temperature 0.8 --top-p 0.9)
-  [ $((i % 4)) = 0 ] && args+=(--image "$image" --max-pixels 40000)
-  return 0
-}
-
-# reference N: `pio chat --model` answers of requests 1..N in $work/ref-$tokens-I.txt.
-reference() {
-  for i in $(seq 1 "$1"); do
-    [ -f "$work/ref-$tokens-$i.txt" ] && continue
-    request_args "$i"
-    "$pio" chat --model "$work/tiny" --threads 1 "${args[@]}" >"$work/ref-$tokens-$i.txt" 2>/dev/null \
-      || fail "reference $i failed"
-  done
-}
-
-# streams TAG N: N concurrent `pio chat --node` requests in the background ($stream_pids).
-streams() {
-  stream_pids=()
-  for i in $(seq 1 "$2"); do
-    request_args "$i"
-    timeout 300 "$pio" chat --node "127.0.0.1:$front_port" "${args[@]}" >"$work/$1-$i.txt" 2>"$work/$1-$i.err" &
-    stream_pids+=($!)
-    pids+=($!)
-  done
-}
-
-# until_streaming TAG N: until every stream printed some text (they are mid-answer).
-until_streaming() {
-  for _ in $(seq 1 600); do
-    local started=0
-    for i in $(seq 1 "$2"); do [ -s "$work/$1-$i.txt" ] && started=$((started + 1)); done
-    [ "$started" = "$2" ] && return 0
-    sleep 0.05
-  done
-  fail "$1: the streams did not start"
-}
-
-# finish TAG N: every stream exits 0 with the reference text.
-finish() {
-  local i=1
-  for p in "${stream_pids[@]}"; do
-    wait "$p" || fail "$1: stream $i failed: $(cat "$work/$1-$i.err")"
-    cmp -s "$work/ref-$tokens-$i.txt" "$work/$1-$i.txt" ||
-      fail "$1: stream $i differs from the undisturbed answer: $(diff "$work/ref-$tokens-$i.txt" "$work/$1-$i.txt" | head -5)"
-    i=$((i + 1))
-  done
-}
 
 front_port="$(free_port)"
 start_frontend front "$front_port" --http-port 0
@@ -218,6 +133,9 @@ status=0
 status=0
 "$node_bin" --role frontend --model "$work/tiny" --host 0.0.0.0 --port 0 >/dev/null 2>"$work/insecure2.err" || status=$?
 [ "$status" = 2 ] || fail "a plaintext non-loopback frontend: exit $status"
+status=0
+"$node_bin" --role frontend --model "$work/tiny" --api-key k --http-port 0 --port 0 >/dev/null 2>"$work/apikey.err" || status=$?
+[ "$status" = 2 ] && grep -q "workers join" "$work/apikey.err" || fail "a frontend whose port --api-key closes: exit $status"
 
 # Mutual TLS: a worker with the cluster's certificate joins; another CA's, or none, cannot.
 "$root/scripts/make-certs" "$work/certs" node worker >/dev/null

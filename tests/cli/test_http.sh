@@ -102,7 +102,8 @@ expect_post 400 "three images" /v1/chat/completions "{\"messages\": [{\"role\": 
 expect_post 400 "prompt over the KV cache" /v1/completions "{\"prompt\": [$(seq -s, 1 60000)], \"max_tokens\": 1}"
 expect_post 400 "token id outside the vocabulary" /v1/completions '{"prompt": [1, 99999999], "max_tokens": 1}'
 expect 404 "unknown path" GET /v1/nothing
-expect 404 "wrong method" GET /v1/chat/completions
+expect 405 "wrong method" GET /v1/chat/completions
+grep -qi '^Allow: POST, OPTIONS' "$work/headers" || fail "405 without Allow: $(cat "$work/headers")"
 head -c 1100000 /dev/zero | tr '\0' ' ' >"$work/big.json"
 expect 413 "body too large" POST /v1/chat/completions --data-binary "@$work/big.json" -H "Content-Type: application/json"
 expect_post 422 "not an image" /v1/chat/completions "$(image_req data:image/png\;base64,bm90IGFuIGltYWdl)"

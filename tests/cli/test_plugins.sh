@@ -56,7 +56,7 @@ grep -q "plug-in request filter 1 (libpio_test_filter_always_throws.so) is down"
 grep -q '"status":"unhealthy"' "$work/health.json" || fail "/health body: $(cat "$work/health.json")"
 grep -q '"down":\["request filter 1 (libpio_test_filter_always_throws.so)"\]' "$work/health.json" ||
   fail "/health body: $(cat "$work/health.json")"
-status="$(curl -s -m 30 -o "$work/h.json" -w '%{http_code}' "http://127.0.0.1:$http/v1/chat/completions" \
+status="$(curl -s -m 30 -o "$work/h.json" -w '%{http_code}' "http://127.0.0.1:$http/v1/chat/completions" -H "Content-Type: application/json" \
   -d '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}')"
 [ "$status" = 500 ] && grep -q "is down" "$work/h.json" || fail "HTTP through a stage that is down: $status $(cat "$work/h.json")"
 alive always
@@ -80,7 +80,7 @@ refused "a throwing entry point" "$plugins/libpio_test_throwing_entry.so" \
 # No seed: four identical requests at temperature 1 differ, each with its seed; a seed replays.
 start_node seeds
 for i in 1 2 3 4; do
-  curl -s -m 60 "http://127.0.0.1:$http/v1/chat/completions" -o "$work/s$i.json" \
+  curl -s -m 60 "http://127.0.0.1:$http/v1/chat/completions" -H "Content-Type: application/json" -o "$work/s$i.json" \
     -d '{"messages": [{"role": "user", "content": "Hello."}], "max_tokens": 24, "temperature": 1}'
   timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "Hello." --max-tokens 24 --temperature 1 --verbose \
     >"$work/c$i.txt" 2>"$work/c$i.err" || fail "chat $i: $(cat "$work/c$i.err")"
@@ -94,7 +94,7 @@ contents() { for i in 1 2 3 4; do content_of "$work/s$i.json"; done; }
   fail "pio chat answers without a seed repeat: $(cat "$work"/c?.txt)"
 seed="$(seed_of "$work/s1.json")"
 [ -n "$seed" ] || fail "no seed in the HTTP answer: $(cat "$work/s1.json")"
-curl -s -m 60 "http://127.0.0.1:$http/v1/chat/completions" -o "$work/replay.json" \
+curl -s -m 60 "http://127.0.0.1:$http/v1/chat/completions" -H "Content-Type: application/json" -o "$work/replay.json" \
   -d "{\"messages\": [{\"role\": \"user\", \"content\": \"Hello.\"}], \"max_tokens\": 24, \"temperature\": 1, \"seed\": $seed}"
 [ "$(seed_of "$work/replay.json")" = "$seed" ] || fail "replay seed: $(cat "$work/replay.json")"
 [ "$(content_of "$work/replay.json")" = "$(content_of "$work/s1.json")" ] ||
@@ -104,7 +104,7 @@ timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "Hello." --max-tokens 2
   >"$work/c-replay.txt" 2>/dev/null
 cmp -s "$work/c1.txt" "$work/c-replay.txt" || fail "pio chat: seed $cseed does not replay"
 # A streamed answer reports the seed on its final chunk.
-curl -s -N -m 60 "http://127.0.0.1:$http/v1/chat/completions" -o "$work/stream.txt" \
+curl -s -N -m 60 "http://127.0.0.1:$http/v1/chat/completions" -H "Content-Type: application/json" -o "$work/stream.txt" \
   -d '{"messages": [{"role": "user", "content": "Hello."}], "max_tokens": 4, "temperature": 1, "stream": true}'
 grep '"finish_reason":"' "$work/stream.txt" | grep -q '"seed":[0-9]' || fail "no seed on the final chunk: $(cat "$work/stream.txt")"
 alive seeds

@@ -41,13 +41,50 @@ BOOST_AUTO_TEST_CASE(base64_decodes_with_and_without_padding) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_base64_is_400) {
-  for (const char* bad : {"aGVsb!8=", "a", "aGVs bG8=", "aG=sbG8=", "aGVsbG8===", "\n\naGk="}) {
+  for (const char* bad : {"aGVsb!8=", "a", "aG=sbG8=", "aGVsbG8===", "aGVs.bG8=", "aGVsbG8=\x01"}) {
     BOOST_TEST_CONTEXT(bad) {
       try {
         decode_base64(bad, "p");
         BOOST_FAIL("accepted");
       } catch (const ApiError& e) {
         BOOST_TEST(e.status() == 400);
+      }
+    }
+  }
+}
+
+// As the base64 tool writes it (lines of 76), and the URL-safe alphabet.
+BOOST_AUTO_TEST_CASE(base64_with_line_breaks_and_url_safe_letters) {
+  const auto bytes = test::read_bytes(kPng);
+  const std::string plain = test::base64(bytes);
+  std::string wrapped;
+  for (size_t i = 0; i < plain.size(); i += 76) wrapped += plain.substr(i, 76) + "\n";
+  BOOST_TEST(wrapped.find('\n') < plain.size());
+  BOOST_TEST(decode_base64(wrapped, "p") == bytes, boost::test_tools::per_element());
+  std::string crlf = "\r\n" + plain.substr(0, 76) + "\r\n " + plain.substr(76) + "\r\n";
+  BOOST_TEST(decode_base64(crlf, "p") == bytes, boost::test_tools::per_element());
+  std::string url_safe = plain;
+  for (char& c : url_safe) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  BOOST_TEST(url_safe != plain);  // the test image has both letters
+  BOOST_TEST(decode_base64(url_safe, "p") == bytes, boost::test_tools::per_element());
+  BOOST_TEST(load_image("data:image/png;base64," + wrapped, {}, "p") == bytes, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(data_uris_in_any_case_and_their_media_types) {
+  const auto bytes = test::read_bytes(kPng);
+  const std::string b64 = test::base64(bytes);
+  BOOST_TEST(status("DATA:image/png;base64," + b64) == 0);
+  BOOST_TEST(status("Data:IMAGE/PNG;BASE64," + b64) == 0);
+  BOOST_TEST(status("data:application/octet-stream;base64," + b64) == 0);
+  BOOST_TEST(status("data:;base64," + b64) == 0);  // no type: the bytes decide
+  BOOST_TEST(status("data:image/jpeg;base64," + b64) == 0);  // the bytes decide the format
+  for (const std::string type : {"text/plain", "application/pdf", "video/mp4", "text/html;charset=utf-8"}) {
+    BOOST_TEST_CONTEXT(type) {
+      BOOST_TEST(status("data:" + type + ";base64," + b64) == 415);
+      try {
+        load_image("data:" + type + ";base64," + b64, {}, "p");
+      } catch (const ApiError& e) {
+        BOOST_TEST(std::string(e.what()).find(b64.substr(0, 20)) == std::string::npos, e.what());  // never the data
       }
     }
   }
@@ -100,6 +137,59 @@ BOOST_AUTO_TEST_CASE(declared_size_over_the_pixel_cap_is_422_before_decoding) {
 BOOST_AUTO_TEST_CASE(no_outbound_fetches) {
   BOOST_TEST(status("http://example.com/cat.png") == 400);
   BOOST_TEST(status("https://example.com/cat.png") == 400);
+  BOOST_TEST(status("HTTPS://example.com/cat.png") == 400);
+  BOOST_TEST(status("ftp://example.com/cat.png") == 400);
+}
+
+// The message of load_image's refusal.
+std::string message_of(const std::string& url, const MediaPolicy& policy) {
+  try {
+    load_image(url, policy, "image_url");
+  } catch (const ApiError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+BOOST_AUTO_TEST_CASE(file_urls_as_clients_send_them) {
+  test::TempDir tmp("http-media-urls");
+  const auto dir = tmp.path() / "media";
+  std::filesystem::create_directories(dir / "my photos");
+  std::filesystem::copy_file(kPng, dir / "my photos" / "a b%.png");
+  MediaPolicy policy;
+  policy.allowed_dir = dir;
+  const std::string abs = (dir / "my photos").string();
+  BOOST_TEST(status("file://localhost" + abs + "/a%20b%25.png", policy) == 0);
+  BOOST_TEST(status("FILE://" + abs + "/a%20b%25.png", policy) == 0);
+  BOOST_TEST(status("file://" + abs + "/a b%25.png", policy) == 0);
+  BOOST_TEST(status("my photos/a b%.png", policy) == 0);  // a plain path is not percent-decoded
+  BOOST_TEST(status("file://otherhost" + abs + "/a%20b%25.png", policy) == 400);
+  BOOST_TEST(status("file://" + abs + "/a%2", policy) == 400);
+  BOOST_TEST(status("file://" + abs + "/a%00.png", policy) == 400);
+}
+
+BOOST_AUTO_TEST_CASE(outside_paths_get_one_error_and_no_server_path_is_printed) {
+  test::TempDir tmp("http-media-outside");
+  const auto dir = tmp.path() / "media";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(kPng, tmp.path() / "exists.png");
+  MediaPolicy policy;
+  policy.allowed_dir = dir;
+  const std::string there = message_of("../exists.png", policy);
+  BOOST_TEST(!there.empty());
+  BOOST_TEST(there == message_of("../missing.png", policy));
+  BOOST_TEST(there == message_of((tmp.path() / "exists.png").string(), policy));
+  BOOST_TEST(there == message_of("file://" + (tmp.path() / "missing.png").string(), policy));
+  BOOST_TEST(there == message_of("/etc/passwd", policy));
+  for (const std::string& url : {std::string("missing.png"), std::string("sub/missing.png"), (dir / "missing.png").string(),
+                                 std::string("../exists.png"), std::string(".")}) {
+    BOOST_TEST_CONTEXT(url) {
+      const std::string m = message_of(url, policy);
+      BOOST_TEST(!m.empty());
+      BOOST_TEST(m.find(tmp.path().string()) == std::string::npos, m);
+    }
+  }
+  BOOST_TEST(message_of("sub/missing.png", policy).find("sub/missing.png") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(files_only_inside_the_allowed_directory) {

@@ -104,7 +104,9 @@ struct Fixture {
       }
       reply->respond({200, "text/plain", request.method + " " + request.path + " " + request.body, {}});
     };
-    handlers.error = [](int status, const std::string& message) { return HttpResponse{status, "text/plain", message, {}}; };
+    handlers.error = [](int status, const std::string& message, const HttpRequest& head) {
+      return HttpResponse{status, "text/plain", message + (head.method.empty() ? "" : " (" + head.method + " " + head.path + ")"), {}};
+    };
     server = std::make_unique<HttpServer>(std::move(settings), std::move(handlers));
     port = server->start();
   }
@@ -173,7 +175,21 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_over_the_limit_gets_413_unread) {
   peer.send("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks);
   const std::string got = peer.read_until();
   BOOST_TEST(got.rfind("HTTP/1.1 413", 0) == 0);
+  BOOST_TEST(got.find("(POST /a)") != std::string::npos, got);  // the refusal knows the request (its CORS headers)
   BOOST_TEST(peer.closed());
+  BOOST_TEST(f.handled == 0);
+}
+
+// A declared Content-Length over the limit is refused as the header ends, before the body.
+BOOST_AUTO_TEST_CASE(a_declared_length_over_the_limit_gets_413_knowing_the_request) {
+  ServerSettings settings;
+  settings.max_body_bytes = 1000;
+  Fixture f(settings);
+  Peer peer(f.port);
+  peer.send("POST /b HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+  const std::string got = peer.read_until();
+  BOOST_TEST(got.rfind("HTTP/1.1 413", 0) == 0);
+  BOOST_TEST(got.find("(POST /b)") != std::string::npos, got);
   BOOST_TEST(f.handled == 0);
 }
 
