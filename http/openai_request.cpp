@@ -9,6 +9,7 @@
 
 #include "http/api_error.h"
 #include "http/python_json.h"
+#include "serving/json_schema.h"
 
 namespace pio::http {
 namespace {
@@ -288,6 +289,74 @@ std::vector<std::string> parse_tools(const json& tools) {
   return out;
 }
 
+// Compiles a schema to see that it can be followed; a 400 naming `param` otherwise.
+void checked_schema(const std::string& schema, const std::string& param) {
+  try {
+    compile_json_schema(schema);
+  } catch (const SchemaError& e) {
+    throw ApiError(400, e.what(), param);
+  }
+}
+
+// response_format: text (nothing), json_object (any JSON object), or json_schema, whose schema
+// is compiled here so that one pio cannot follow is a 400 naming what it cannot.
+std::string parse_response_format(const json& v) {
+  const std::string where = "response_format";
+  if (!v.is_object()) throw ApiError(400, where + " must be an object", where);
+  const json* type = field(v, "type");
+  if (!type) throw ApiError(400, where + ".type is missing", where + ".type");
+  const std::string t = string_of(*type, where + ".type");
+  if (t == "text") return "";
+  if (t == "json_object") return R"({"type":"object"})";
+  if (t != "json_schema") throw ApiError(400, where + ".type must be text, json_object or json_schema", where + ".type");
+  const json* spec = field(v, "json_schema");
+  if (!spec || !spec->is_object()) throw ApiError(400, where + ".json_schema must be an object", where + ".json_schema");
+  for (const char* key : {"name", "description"})
+    if (const json* s = field(*spec, key)) string_of(*s, where + ".json_schema." + key);
+  // strict (in json_schema, as OpenAI puts it, or beside it): the schema is always followed.
+  if (const json* s = field(*spec, "strict")) bool_of(*s, where + ".json_schema.strict");
+  if (const json* s = field(v, "strict")) bool_of(*s, where + ".strict");
+  const json* schema = field(*spec, "schema");
+  if (!schema) throw ApiError(400, where + ".json_schema.schema is missing", where + ".json_schema.schema");
+  std::string text = schema->dump();
+  checked_schema(text, where + ".json_schema.schema");
+  return text;
+}
+
+// A required tool call (tool_choice "required", or a named function: `only`): Qwen's
+// `<tool_call>\n{"name": ..., "arguments": ...}\n</tool_call>` with the name one of the tools'
+// and the arguments matching its parameters. The tools' $defs are gathered at the root, where
+// their $refs point.
+StructuredOutput tool_call_output(const json& tools, const std::string& only) {
+  json alternatives = json::array(), defs = json::object(), definitions = json::object();
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& fn = tools[i]["function"];
+    const std::string name = fn["name"].get<std::string>();
+    if (!only.empty() && name != only) continue;
+    const json* params = field(fn, "parameters");
+    for (auto [key, into] : {std::pair<const char*, json*>{"$defs", &defs}, {"definitions", &definitions}}) {
+      const json* d = params && params->is_object() ? field(*params, key) : nullptr;
+      if (!d) continue;
+      for (const auto& [k, v] : d->items()) {
+        if (into->contains(k) && (*into)[k] != v)
+          throw ApiError(400, "tools define " + std::string(key) + "/" + k + " differently", "tools");
+        (*into)[k] = v;
+      }
+    }
+    alternatives.push_back({{"type", "object"},
+                            {"properties", {{"name", {{"const", name}}}, {"arguments", params ? *params : json{{"type", "object"}}}}},
+                            {"required", {"name", "arguments"}},
+                            {"additionalProperties", false}});
+  }
+  if (alternatives.empty()) throw ApiError(400, "tool_choice names a function that is not among the tools", "tool_choice");
+  json schema = {{"anyOf", alternatives}};
+  if (!defs.empty()) schema["$defs"] = defs;
+  if (!definitions.empty()) schema["definitions"] = definitions;
+  StructuredOutput out{schema.dump(), "<tool_call>\n", "\n</tool_call>"};
+  checked_schema(out.schema, "tools");
+  return out;
+}
+
 }  // namespace
 
 void check_model(const std::string& model, const std::vector<std::string>& served) {
@@ -314,8 +383,7 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
       throw ApiError(400, where + ": a system message must come first", where);
   }
   // tool_choice: none, auto, required, or {"type": "function", "function": {"name": ...}}
-  // naming one of the tools. Required and a named function offer the tools; the choice is not
-  // enforced (that needs constrained decoding).
+  // naming one of the tools. Required and a named function constrain the answer to one call.
   std::string tool_choice = "auto";
   std::string named;  // the function a tool_choice object names
   if (const json* v = field(j, "tool_choice")) {
@@ -345,10 +413,11 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
     if (!named.empty() && std::none_of(tools->begin(), tools->end(), names_it))
       throw ApiError(400, "tool_choice names " + excerpt(named) + ", which is not one of the tools", "tool_choice");
   }
-  if (const json* v = field(j, "response_format")) {  // the default, text, only: no constrained decoding yet
-    const json* type = v->is_object() ? field(*v, "type") : nullptr;
-    if (!type || *type != "text")
-      throw ApiError(400, "response_format: only {\"type\": \"text\"} is supported (no JSON mode or schemas)", "response_format");
+  if (const json* v = field(j, "response_format")) out.request.structured.schema = parse_response_format(*v);
+  if (tool_choice == "required" || tool_choice == "function") {
+    if (!out.request.structured.schema.empty())
+      throw ApiError(400, "response_format and a required tool call cannot both shape the answer", "response_format");
+    out.request.structured = tool_call_output(*tools, named);
   }
   return out;
 }

@@ -27,6 +27,16 @@ struct ToolCall {
   std::string arguments;  // JSON text
 };
 
+// Structured output: the answer is `prefix`, then a JSON text the schema (JSON text, see
+// serving/json_schema.h) allows, then `suffix`; decoding is constrained to it. An empty schema:
+// unconstrained. json_object is the schema {"type":"object"}; a required tool call wraps the
+// tools' schema in Qwen's <tool_call> tags.
+struct StructuredOutput {
+  std::string schema;
+  std::string prefix;
+  std::string suffix;
+};
+
 struct ChatTurn {
   std::string role;  // system, user, assistant, tool
   std::vector<ContentPart> parts;
@@ -51,6 +61,7 @@ struct ChatRequest {
   // its text (added tokens in it parsed, no chat template).
   std::string prompt = {};
   std::vector<int32_t> prompt_ids = {};
+  StructuredOutput structured = {};  // response_format, or a required tool call
 };
 
 template <class Inspector>
@@ -63,6 +74,11 @@ typename Inspector::result_type inspect(Inspector& f, SamplingOptions& x) {
   return f(caf::meta::type_name("pio::SamplingOptions"), x.temperature, x.top_k, x.top_p,
            optional_field(x.seed), x.min_p,
            x.repetition_penalty, x.presence_penalty, x.frequency_penalty, x.logit_bias, x.logprobs, x.top_logprobs);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StructuredOutput& x) {
+  return f(caf::meta::type_name("pio::StructuredOutput"), x.schema, x.prefix, x.suffix);
 }
 
 template <class Inspector>
@@ -84,7 +100,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ChatRequest& x) {
   return f(caf::meta::type_name("pio::ChatRequest"), x.client_id, x.priority, x.deadline_ms, x.messages, x.sampling,
            x.stop, x.stop_ids, x.max_tokens, x.clip_max_tokens, x.max_pixels, x.stream, x.show_special_tokens, x.tools, x.prompt,
-           x.prompt_ids);
+           x.prompt_ids, x.structured);
 }
 
 }  // namespace pio

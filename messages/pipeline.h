@@ -59,6 +59,7 @@ struct EngineJob {
   // A request moved from a lost worker: the ids its stream already delivered. The engine
   // prefills the prompt plus these and generates from there (draw index resume_ids.size()).
   std::vector<int32_t> resume_ids;
+  StructuredOutput structured;          // the request's (ChatRequest::structured)
 };
 
 // One engine step, for the profiler.
@@ -109,7 +110,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
   return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.image_keys,
            x.image_features, x.image_files, x.image_limits, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream,
-           x.show_special_tokens, x.timings, x.resume_ids);
+           x.show_special_tokens, x.timings, x.resume_ids, x.structured);
 }
 
 template <class Inspector>

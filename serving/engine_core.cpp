@@ -2,12 +2,20 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "model/prefill_batch.h"
+#include "serving/json_schema.h"
 #include "serving/prefix_keys.h"
 
 namespace pio {
+namespace {
+
+constexpr size_t kGrammarsKept = 16;  // compiled schemas kept for later requests (each caches up to 64 masks, 19 KB each)
+
+}  // namespace
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
@@ -37,6 +45,16 @@ int64_t EngineCore::submit(EngineRequest request) {
   if (active_.count(id)) throw std::invalid_argument("request id " + std::to_string(id) + " is already running");
   const auto resumed = static_cast<int32_t>(request.resumed.size());
   if (request.max_tokens <= resumed) throw std::invalid_argument("max_tokens must exceed the tokens already generated");
+  std::shared_ptr<GrammarMasks> grammar;
+  std::optional<GrammarMatcher> matcher;
+  if (!request.structured.schema.empty()) {
+    grammar = grammar_for(request.structured);
+    matcher = grammar->start();
+    for (int32_t id : request.resumed)
+      if (id < 0 || id >= grammar->vocabulary().size() || grammar->vocabulary().bytes(id).empty() ||
+          !matcher->advance(grammar->vocabulary().bytes(id)))
+        throw std::invalid_argument("resumed token " + std::to_string(id) + " does not follow the response schema");
+  }
   PreparedPrompt known = prepare_prompt(text_, config_, request.ids, request.images.get());
   const auto prompt_tokens = static_cast<int64_t>(known.ids.size());
   Sampler sampler(request.sampling, known.ids, request.resumed);
@@ -47,11 +65,39 @@ int64_t EngineCore::submit(EngineRequest request) {
   }
   scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens - resumed);
   PrefixHasher hasher(cache_.block_size(), config_.image_token_id, request.image_keys);
-  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, resumed, std::move(hasher)});
+  active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, resumed, std::move(hasher), 0, -1,
+                            std::move(grammar), std::move(matcher)});
   // The prompt points at the features it was prepared from; keep it pointing at the stored copy.
   Active& a = active_.at(id);
   a.known.images = a.request.images.get();
   return prompt_tokens;
+}
+
+std::shared_ptr<GrammarMasks> EngineCore::grammar_for(const StructuredOutput& format) {
+  if (!tokenizer_) throw std::invalid_argument("structured outputs are not enabled in this engine");
+  std::string key = format.prefix;
+  for (const std::string* part : {&format.schema, &format.suffix}) key.append(1, '\0').append(*part);
+  if (const auto it = grammars_.find(key); it != grammars_.end()) return it->second;
+  // Compiled before the vocabulary is built: a bad schema costs nothing.
+  auto grammar = compile_json_schema(format.schema, format.prefix, format.suffix);
+  if (!vocabulary_) vocabulary_ = TokenVocabulary::from_tokenizer(*tokenizer_, static_cast<int32_t>(candidates_));
+  if (grammars_.size() >= kGrammarsKept) grammars_.clear();  // running sequences keep theirs
+  return grammars_[key] = std::make_shared<GrammarMasks>(std::move(grammar), vocabulary_);
+}
+
+std::span<const float> EngineCore::constrain(Active& a, std::span<const float> row) {
+  const TokenMask& mask = a.grammar->mask(*a.matcher);
+  masked_.assign(row.size(), -std::numeric_limits<float>::infinity());
+  const size_t n = std::min(row.size(), static_cast<size_t>(a.grammar->vocabulary().size()));
+  for (size_t w = 0; w * 64 < n; ++w)
+    for (uint64_t bits = mask.bits[w]; bits; bits &= bits - 1) {
+      const size_t id = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+      if (id < n) masked_[id] = row[id];
+    }
+  if (mask.accepting)
+    for (int32_t id : a.request.stop_ids)
+      if (id >= 0 && static_cast<size_t>(id) < row.size()) masked_[static_cast<size_t>(id)] = row[static_cast<size_t>(id)];
+  return masked_;
 }
 
 void EngineCore::release_kv(Active& a) {
@@ -122,16 +168,25 @@ std::optional<uint64_t> EngineCore::preempt_one() {
 }
 
 TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
+  std::span<const float> logits = row.subspan(0, static_cast<size_t>(candidates_));
+  if (a.matcher) logits = constrain(a, logits);
   std::optional<TokenLogprobs> logprobs;
   if (a.request.sampling.logprobs) logprobs.emplace();
-  const int32_t token = a.sampler.next(row.subspan(0, static_cast<size_t>(candidates_)), logprobs ? &*logprobs : nullptr);
+  const int32_t token = a.sampler.next(logits, logprobs ? &*logprobs : nullptr);
+  const auto& stops = a.request.stop_ids;
+  const bool is_stop = std::find(stops.begin(), stops.end(), token) != stops.end();
+  // A token at -inf was drawn only when nothing was allowed (a vocabulary missing bytes).
+  if (a.matcher && (std::isinf(logits[static_cast<size_t>(token)]) ||
+                    (!is_stop && !a.matcher->advance(a.grammar->vocabulary().bytes(token))))) {
+    report_.error = "no token of the vocabulary continues the response schema";
+    return {a.request.queue.id, -1, FinishReason::error};
+  }
   const int32_t pos = a.known.next_position + a.generated;
   ++a.generated;
   a.known.ids.push_back(token);
   a.known.positions.push_back({pos, pos, pos});
-  const auto& stops = a.request.stop_ids;
   TokenEvent event{a.request.queue.id, token, FinishReason::none, std::max<int64_t>(a.cached_tokens, 0), std::move(logprobs)};
-  if (std::find(stops.begin(), stops.end(), token) != stops.end()) event.finish = FinishReason::stop;
+  if (is_stop || (a.matcher && a.matcher->finished())) event.finish = FinishReason::stop;
   else if (a.generated >= a.request.max_tokens) event.finish = FinishReason::length;
   return event;
 }

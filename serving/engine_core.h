@@ -13,13 +13,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "messages/chat.h"
 #include "model/config.h"
 #include "model/image_features.h"
 #include "model/kv_cache.h"
 #include "model/prompt.h"
 #include "model/sampler.h"
 #include "model/text_model.h"
+#include "model/tokenizer/tokenizer.h"
 #include "serving/batch_scheduler.h"
+#include "serving/grammar_matcher.h"
 #include "serving/prefix_hash.h"
 #include "storage/tiered_cache.h"
 
@@ -34,6 +37,7 @@ struct EngineRequest {
   std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
   std::vector<std::string> image_keys;           // the images' vision cache keys (prefix hashes), if any
   std::vector<int32_t> resumed;                  // ids generated elsewhere already (a moved request)
+  StructuredOutput structured;                   // the output's grammar (messages/chat.h)
 };
 
 enum class FinishReason : uint8_t { none, stop, length, cancelled, error };
@@ -68,11 +72,18 @@ class EngineCore {
   EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 
+  // Structured outputs: requests with a structured output are constrained over this tokenizer's
+  // vocabulary (its prefix trie is built at the first such request). Without it they are refused.
+  void enable_structured_outputs(std::shared_ptr<const Tokenizer> tokenizer) { tokenizer_ = std::move(tokenizer); }
+
   // Expands the prompt's images and queues it; returns the prompt's length in tokens. A request
   // with `resumed` ids prefills them after the prompt and generates from there, as a preempted
-  // sequence does when readmitted (they count towards max_tokens). Throws
+  // sequence does when readmitted (they count towards max_tokens). A request with a
+  // structured.schema samples only tokens that keep its output a prefix of the text its
+  // structured output allows, and stops when that is complete (grammar_matcher.h). Throws
   // ModelError for features that do not fit the prompt, std::invalid_argument for a request
-  // that can never fit the KV cache or a duplicate id.
+  // that can never fit the KV cache or a duplicate id, SchemaError for a schema it cannot
+  // follow, std::invalid_argument for resumed ids the schema does not allow.
   int64_t submit(EngineRequest request);
   // Ends a request wherever it is and frees its KV blocks. False when the id is unknown.
   bool cancel(uint64_t id);
@@ -104,6 +115,8 @@ class EngineCore {
     PrefixHasher hasher;   // its blocks' hashes (prefix caching)
     int64_t registered = 0;      // its KV sequence's blocks registered and stored
     int64_t cached_tokens = -1;  // found in the prefix cache at its first admission
+    std::shared_ptr<GrammarMasks> grammar;   // structured output, or null
+    std::optional<GrammarMatcher> matcher;   // its output's place in the grammar
   };
   // Prefix caching: how many leading tokens are cached (the scheduler's probe); attaching them
   // to a's new KV sequence (returns the tokens attached, fewer if a block vanished meanwhile);
@@ -115,6 +128,11 @@ class EngineCore {
   void end(uint64_t id);
   // Samples from one logits row for an item that reached its last known token.
   TokenEvent sample(Active& a, std::span<const float> row);
+  // The grammar of a structured output over the vocabulary (compiled once per output format).
+  std::shared_ptr<GrammarMasks> grammar_for(const StructuredOutput& format);
+  // The row with the ids a's grammar does not allow next at -inf (its stop ids allowed once the
+  // output is complete).
+  std::span<const float> constrain(Active& a, std::span<const float> row);
 
   TextModel& text_;
   const ModelConfig& config_;
@@ -124,6 +142,10 @@ class EngineCore {
   int64_t candidates_;
   std::unordered_map<uint64_t, Active> active_;
   StepReport report_;
+  std::shared_ptr<const Tokenizer> tokenizer_;         // structured outputs' vocabulary source
+  std::shared_ptr<const TokenVocabulary> vocabulary_;  // built from it at the first use
+  std::unordered_map<std::string, std::shared_ptr<GrammarMasks>> grammars_;  // by prefix, schema, suffix
+  std::vector<float> masked_;                          // constrain()'s row
 };
 
 }  // namespace pio

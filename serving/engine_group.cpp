@@ -30,7 +30,9 @@ EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenize
             make_policy(options.policy, options.ageing_s), static_cast<int32_t>(tokenizer_->vocab_size()), store_),
       budget_(options.target_step_ms, std::max(options.min_batch_tokens, options.max_sequences),
               std::max(options.max_batch_tokens, options.max_sequences),
-              std::max(options.max_batch_tokens, options.max_sequences)) {}
+              std::max(options.max_batch_tokens, options.max_sequences)) {
+  core_.enable_structured_outputs(tokenizer_);
+}
 
 void EngineGroup::add(EngineJob job, double now_s) {
   const uint64_t id = job.id;
@@ -79,6 +81,7 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   er.stop_ids = r.job.stop_ids;
   er.image_keys = r.job.image_keys;
   er.resumed = r.job.resume_ids;
+  er.structured = r.job.structured;
   r.prompt_tokens = core_.submit(std::move(er));
 }
 

@@ -83,6 +83,7 @@ std::optional<std::string> RequestTable::assemble(uint64_t id) {
   job.stop = r.request.stop;
   job.stream = r.request.stream;
   job.show_special_tokens = r.request.show_special_tokens;
+  job.structured = r.request.structured;
   job.timings = r.timings;
   r.job = std::move(job);
   return std::nullopt;

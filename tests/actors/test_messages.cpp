@@ -82,6 +82,7 @@ BOOST_AUTO_TEST_CASE(an_engine_job_with_images_and_resume_ids) {
   job.show_special_tokens = true;
   job.timings.tokenize_ms = 1.5;
   job.resume_ids = {11, 12, 13};
+  job.structured = {R"({"type":"object"})", "<tool_call>\n", "\n</tool_call>"};
   const EngineJob back = round_trip(job);
   BOOST_TEST(back.id == job.id);
   BOOST_TEST(back.images.size() == 2u);
@@ -96,6 +97,9 @@ BOOST_AUTO_TEST_CASE(an_engine_job_with_images_and_resume_ids) {
   BOOST_TEST(back.sampling.logprobs);
   BOOST_TEST(back.sampling.top_logprobs == 20);
   BOOST_TEST(back.resume_ids == job.resume_ids);
+  BOOST_TEST(back.structured.schema == job.structured.schema);
+  BOOST_TEST(back.structured.prefix == job.structured.prefix);
+  BOOST_TEST(back.structured.suffix == job.structured.suffix);
   BOOST_TEST(back.stop == job.stop);
   BOOST_TEST(!back.stream);
 }
@@ -127,8 +131,10 @@ BOOST_AUTO_TEST_CASE(stream_events_requests_and_prepared_images) {
   r.client_id = "c";
   r.messages.push_back({"user", {{"look", {}, false}, {"", {1, 2, 3}, true}}});
   r.max_tokens = 5;
+  r.structured.schema = R"({"type":"array"})";
   const ChatRequest rb = round_trip(r);
   BOOST_TEST(rb.messages.at(0).parts.at(1).image == (std::vector<uint8_t>{1, 2, 3}));
+  BOOST_TEST(rb.structured.schema == r.structured.schema);
 
   PreparedImage image;
   image.cache_key = "img/cc";

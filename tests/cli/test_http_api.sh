@@ -100,7 +100,9 @@ want 400 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content":
 [ "$(error_field param)" = functions ] && error_field message | grep -q "unsupported parameter: functions" || fail "functions: $(cat "$work/body")"
 want 400 "$(post /v1/completions '{"prompt": "x", "suffix": "y"}')" "suffix"
 [ "$(error_field param)" = suffix ] || fail "suffix: $(cat "$work/body")"
-want 400 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}}')" "json mode"
+want 400 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema",
+  "json_schema": {"name": "n", "schema": {"type": "string", "pattern": "a+"}}}}')" "a schema keyword pio does not follow"
+[ "$(error_field param)" = response_format.json_schema.schema ] || fail "schema keyword: $(cat "$work/body")"
 want 400 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}')" "required, no tools"
 [ "$(error_field param)" = tool_choice ] || fail "tool_choice: $(cat "$work/body")"
 want 200 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}], "max_tokens": 1, "user": "u",

@@ -124,7 +124,6 @@ BOOST_AUTO_TEST_CASE(fields_pio_does_not_implement_are_400_naming_them) {
       {{{"some_future_field", {{"x", 1}}}}, "some_future_field"},
       {{{"functions", json::array({json::object()})}}, "functions"},
       {{{"reasoning_effort", "high"}}, "reasoning_effort"},
-      {{{"response_format", {{"type", "json_object"}}}}, "response_format"},
       {{{"stream_options", {{"include_usage", true}, {"continuous_usage_stats", true}}}}, "stream_options.continuous_usage_stats"},
       {{{"messages", {{{"role", "user"}, {"content", "x"}, {"audio", {{"id", "a"}}}}}}}, "messages[0].audio"},
       {{{"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "x"}, {"cache_control", {{"type", "x"}}}}}}}}}},
@@ -297,3 +296,71 @@ BOOST_AUTO_TEST_CASE(completions_take_text_or_token_ids) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(response_format_becomes_the_requests_schema) {
+  BOOST_TEST(parse_chat_request(with({{"response_format", {{"type", "text"}}}}), {}).request.structured.schema.empty());
+  BOOST_TEST(parse_chat_request(with(json::object()), {}).request.structured.schema.empty());
+  BOOST_TEST(parse_chat_request(with({{"response_format", {{"type", "json_object"}}}}), {}).request.structured.schema ==
+             R"({"type":"object"})");
+  // The schema as given, its properties' order kept (it is the order the answer writes them in).
+  const json schema = {{"type", "object"},
+                       {"properties", {{"zeta", {{"type", "integer"}}}, {"alpha", {{"enum", {"a", "b"}}}}}},
+                       {"required", {"zeta"}}, {"additionalProperties", false}};
+  const json format = {{"type", "json_schema"}, {"json_schema", {{"name", "thing"}, {"schema", schema}, {"strict", true}}}};
+  BOOST_TEST(parse_chat_request(with({{"response_format", format}}), {}).request.structured.schema == schema.dump());
+}
+
+BOOST_AUTO_TEST_CASE(response_formats_pio_cannot_follow_are_400_naming_them) {
+  const auto schema_format = [](const json& schema) {
+    return with({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", schema}}}}}});
+  };
+  BOOST_TEST(refusal(with({{"response_format", "json"}})) == "400 response_format");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "yaml"}}}})) == "400 response_format.type");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "json_schema"}}}})) == "400 response_format.json_schema");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}}}}}})) ==
+             "400 response_format.json_schema.schema");
+  BOOST_TEST(refusal(with({{"response_format", {{"type", "json_schema"}, {"json_schema", {{"schema", json::object()}, {"strict", "yes"}}}}}})) ==
+             "400 response_format.json_schema.strict");
+  BOOST_TEST(refusal(schema_format({{"type", "string"}, {"format", "email"}})) == "400 response_format.json_schema.schema");
+  BOOST_TEST(refusal(schema_format({{"type", "string"}, {"format", "date"}})) == "0 ");
+  try {
+    parse_chat_request(schema_format({{"type", "object"}, {"properties", {{"n", {{"type", "integer"}, {"minimum", 0}}}}}}), {});
+    BOOST_ERROR("accepted");
+  } catch (const ApiError& e) {
+    BOOST_TEST(std::string(e.what()) == "response schema at #/properties/n: keyword 'minimum' is not supported");
+  }
+  BOOST_TEST(refusal(schema_format({{"$ref", "#/$defs/a"}, {"$defs", {{"a", {{"$ref", "#/$defs/a"}}}}}})) ==
+             "400 response_format.json_schema.schema");
+}
+
+BOOST_AUTO_TEST_CASE(a_required_tool_call_constrains_the_answer_to_one_of_the_tools) {
+  const json weather = json::parse(R"({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+      "properties": {"city": {"$ref": "#/$defs/city"}}, "required": ["city"], "$defs": {"city": {"type": "string"}}}}})");
+  const json time = json::parse(R"({"type": "function", "function": {"name": "get_time"}})");
+  const ParsedRequest any = parse_chat_request(with({{"tools", {weather, time}}, {"tool_choice", "required"}}), {});
+  BOOST_TEST(any.tools);
+  BOOST_TEST(any.request.structured.prefix == "<tool_call>\n");
+  BOOST_TEST(any.request.structured.suffix == "\n</tool_call>");
+  const json schema = json::parse(any.request.structured.schema);
+  BOOST_REQUIRE(schema["anyOf"].size() == 2u);
+  BOOST_TEST(schema["anyOf"][0]["properties"]["name"]["const"] == "get_weather");
+  BOOST_TEST(schema["anyOf"][1]["properties"]["arguments"] == json({{"type", "object"}}));  // no parameters: any object
+  BOOST_TEST(schema["$defs"]["city"] == json({{"type", "string"}}));  // where the tool's $ref points
+  const ParsedRequest named = parse_chat_request(
+      with({{"tools", {weather, time}}, {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_time"}}}}}}), {});
+  const json one = json::parse(named.request.structured.schema);
+  BOOST_REQUIRE(one["anyOf"].size() == 1u);
+  BOOST_TEST(one["anyOf"][0]["properties"]["name"]["const"] == "get_time");
+  // auto and none constrain nothing.
+  BOOST_TEST(parse_chat_request(with({{"tools", {weather}}, {"tool_choice", "auto"}}), {}).request.structured.schema.empty());
+  // Refusals.
+  BOOST_TEST(refusal(with({{"tool_choice", "required"}})) == "400 tool_choice");
+  BOOST_TEST(refusal(with({{"tools", {weather}}, {"tool_choice", {{"type", "function"}, {"function", {{"name", "nope"}}}}}})) ==
+             "400 tool_choice");
+  BOOST_TEST(refusal(with({{"tools", {weather}}, {"tool_choice", {{"type", "function"}}}})) == "400 tool_choice");
+  BOOST_TEST(refusal(with({{"tools", {weather}}, {"tool_choice", "required"}, {"response_format", {{"type", "json_object"}}}})) ==
+             "400 response_format");
+  const json odd = json::parse(R"({"type": "function", "function": {"name": "f", "parameters": {"type": "object",
+      "properties": {"when": {"type": "string", "format": "email"}}}}})");
+  BOOST_TEST(refusal(with({{"tools", {odd}}, {"tool_choice", "required"}})) == "400 tools");
+}
