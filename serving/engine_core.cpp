@@ -185,10 +185,10 @@ TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
   ++a.generated;
   a.known.ids.push_back(token);
   a.known.positions.push_back({pos, pos, pos});
-  TokenEvent event{a.request.queue.id, token, FinishReason::none, std::max<int64_t>(a.cached_tokens, 0), std::move(logprobs)};
-  if (is_stop || (a.matcher && a.matcher->finished())) event.finish = FinishReason::stop;
-  else if (a.generated >= a.request.max_tokens) event.finish = FinishReason::length;
-  return event;
+  FinishReason finish = FinishReason::none;
+  if (is_stop || (a.matcher && a.matcher->finished())) finish = FinishReason::stop;
+  else if (a.generated >= a.request.max_tokens) finish = FinishReason::length;
+  return TokenEvent{a.request.queue.id, token, finish, std::max<int64_t>(a.cached_tokens, 0), std::move(logprobs)};
 }
 
 std::vector<TokenEvent> EngineCore::step(double now_s) {
