@@ -1,7 +1,7 @@
 #include "http/api_error.h"
 
 #include <algorithm>
-#include <regex>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -36,17 +36,28 @@ std::string excerpt(std::string_view text) {
 }
 
 std::string plain_words(std::string message) {
-  static const std::regex code(R"((system_error|exit_reason|error)\(([a-z_]+)\))");
+  // CAF renders its codes as system_error(cannot_connect_to_node), exit_reason(kill), error(x).
+  static constexpr std::string_view kWrappers[] = {"system_error(", "exit_reason(", "error("};
+  const auto code_char = [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; };
   std::string out;
-  auto at = message.cbegin();
-  for (std::sregex_iterator m(message.begin(), message.end(), code), end; m != end; ++m) {
-    out.append(at, (*m)[0].first);
-    std::string words = (*m)[2].str();
-    std::replace(words.begin(), words.end(), '_', ' ');
+  size_t i = 0;
+  while (i < message.size()) {
+    size_t next = i + 1;
+    std::string words(1, message[i]);
+    for (std::string_view wrapper : kWrappers) {
+      if (message.compare(i, wrapper.size(), wrapper) != 0) continue;
+      size_t end = i + wrapper.size();
+      while (end < message.size() && code_char(message[end])) ++end;
+      if (end > i + wrapper.size() && end < message.size() && message[end] == ')') {
+        words = message.substr(i + wrapper.size(), end - i - wrapper.size());
+        std::replace(words.begin(), words.end(), '_', ' ');
+        next = end + 1;
+      }
+      break;
+    }
     out += words;
-    at = (*m)[0].second;
+    i = next;
   }
-  out.append(at, message.cend());
   return out;
 }
 
