@@ -39,8 +39,9 @@ constexpr const char* kImageUrl[] = {"url", "detail"};  // detail: a hint (the i
 // Refuses a non-null field of `obj` that is not in `known`; `where` prefixes its name.
 template <size_t N>
 void reject_unknown(const json& obj, const char* const (&known)[N], const std::string& where = "") {
-  for (const auto& [key, value] : obj.items()) {
-    if (value.is_null() || std::any_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one
+    if (item.value().is_null() || std::any_of(std::begin(known), std::end(known), [&](const char* k) { return key == k; }))
       continue;
     const std::string name = where + excerpt(key);
     throw ApiError(400, "unsupported parameter: " + name + " (pio does not implement it; the README's API table lists "

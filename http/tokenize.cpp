@@ -14,9 +14,11 @@ namespace {
 using json = nlohmann::ordered_json;
 
 void only_fields(const json& j, std::initializer_list<const char*> known) {
-  for (const auto& [key, value] : j.items())
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one
     if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; }))
       throw ApiError(400, "unknown field " + key.substr(0, 64), key.substr(0, 64));
+  }
 }
 
 }  // namespace
