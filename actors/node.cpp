@@ -68,7 +68,20 @@ Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
 }
 
 Node::~Node() {
-  if (local_worker_) caf::anon_send_exit(local_worker_, caf::exit_reason::user_shutdown);
+  if (local_worker_) {
+    // The worker first, and wait for it, then its engine group: a detached engine thread must
+    // not outlive the node (it would use the caller's model and backend after they are gone),
+    // and a worker still alive when its engine stops would spawn a new one.
+    caf::scoped_actor self{*system_};
+    engine_actor engine;
+    self->request(supervisor_, std::chrono::seconds(2), engine_atom::value)
+        .receive([&](const engine_actor& e) { engine = e; }, [](caf::error&) {});
+    if (engine) self->monitor(engine);
+    self->monitor(local_worker_);
+    caf::anon_send_exit(local_worker_, caf::exit_reason::user_shutdown);  // it stops its engine group too
+    for (int down = engine ? 2 : 1; down > 0; --down)
+      self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(10)) >> [] {});
+  }
   caf::anon_send_exit(supervisor_, caf::exit_reason::user_shutdown);
   supervisor_ = nullptr;
   system_.reset();
