@@ -49,7 +49,6 @@ class EngineRouter {
   // The workers' last reported loads, summed.
   EngineLoad total_load() const;
   std::vector<WorkerStats> workers() const;
-  const RoutingPolicy& policy() const { return *policy_; }
 
  private:
   std::unique_ptr<RoutingPolicy> policy_;

@@ -35,15 +35,9 @@ import sys
 import threading
 import time
 
+from raw_peer import rss_mb  # beside this file
+
 HOST = "127.0.0.1"
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    raise RuntimeError("no VmRSS")
 
 
 class OneFile:

@@ -11,6 +11,7 @@ set -euo pipefail
 pio="$1"; node_bin="$2"
 node_http=1
 source "$(dirname "${BASH_SOURCE[0]}")/node_support.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/cluster_support.sh"
 for tool in curl python3; do command -v "$tool" >/dev/null || fail "$tool is missing"; done
 
 # post PATH JSON [HTTP_PORT]: the body; fails unless 200.
@@ -168,21 +169,9 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer sekrit'
 http="$main_http"
 
 # Through a frontend and a worker of another process: the same greedy tokens and logprobs.
-front_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$node_bin" --role frontend --model "$work/tiny" --port "$front_port" --http-port 0 >"$work/front.out" 2>"$work/front.err" &
-pids+=("$!")
-front_http=""
-for _ in $(seq 1 300); do
-  front_http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/front.out" 2>/dev/null || true)"
-  [ -n "$front_http" ] && grep -qs "^listening on" "$work/front.out" && break
-  sleep 0.1
-done
-[ -n "$front_http" ] || fail "the frontend printed no ports"
-"$node_bin" --role worker --join "127.0.0.1:$front_port" --model "$work/tiny" --cache-dir "$work/cache-worker" \
-  >"$work/worker.out" 2>"$work/worker.err" &
-pids+=("$!")
-for _ in $(seq 1 600); do grep -qs 'as worker' "$work/worker.err" && break; sleep 0.1; done
-grep -qs 'as worker' "$work/worker.err" || fail "the worker did not join"
+start_frontend front 0 --http-port 0
+front_http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/front.out")"
+start_worker worker
 post /v1/chat/completions "$chat}" "$front_http" >"$work/cluster.json"
 check "logprobs through a remote worker" '
 a = load("chat")["choices"][0]["logprobs"]["content"]; b = load("cluster")["choices"][0]["logprobs"]["content"]

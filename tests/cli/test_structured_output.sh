@@ -9,6 +9,7 @@ set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
 node_http=1
 source "$root/tests/cli/node_support.sh"
+source "$root/tests/cli/cluster_support.sh"
 "$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 
 # No free strings: random weights would never close one (strings are covered by the unit tests).
@@ -83,21 +84,9 @@ code="$(post "$http" '{"messages": [{"role": "user", "content": "x"}], "response
   fail "unsupported keyword: $code $(cat "$work/out")"
 
 # A frontend and a worker process: the job carries the schema to the worker.
-front_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$node_bin" --role frontend --model "$work/tiny" --port "$front_port" --http-port 0 >"$work/front.out" 2>"$work/front.err" &
-pids+=("$!")
-front_http=""
-for _ in $(seq 1 300); do
-  front_http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/front.out" 2>/dev/null || true)"
-  grep -qs "^listening on 127.0.0.1:$front_port$" "$work/front.out" && [ -n "$front_http" ] && break
-  sleep 0.1
-done
-[ -n "$front_http" ] || fail "the frontend did not start"
-"$node_bin" --role worker --join "127.0.0.1:$front_port" --model "$work/tiny" --threads 1 --cache-dir "$work/cache-w" \
-  >"$work/worker.out" 2>"$work/worker.err" &
-pids+=("$!")
-for _ in $(seq 1 600); do grep -qs 'as worker' "$work/worker.err" && break; sleep 0.1; done
-grep -qs 'as worker' "$work/worker.err" || fail "the worker did not join"
+start_frontend front 0 --http-port 0
+front_http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/front.out")"
+start_worker worker
 [ "$(post "$front_http" "$(body false 1)")" = 200 ] || fail "json_schema through a worker: $(cat "$work/out")"
 check_answer "$work/out" 0
 echo "PASS"
