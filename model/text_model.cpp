@@ -8,9 +8,12 @@
 
 namespace pio {
 
-TextModel::TextModel(const TextConfig& cfg, TextWeights weights, Backend& backend)
-    : cfg_(cfg), w_(std::move(weights)), be_(backend),
+TextModel::TextModel(const TextConfig& cfg, const TextWeights& weights, Backend& backend)
+    : cfg_(cfg), w_(weights), be_(backend),
       inv_freq_(rope_inverse_frequencies(cfg.rope_theta, cfg.head_dim)) {}
+
+TextModel::TextModel(const ModelWeights& weights, Backend& backend)
+    : TextModel(weights.config().text, weights.text(), backend) {}
 
 KvCacheShape TextModel::kv_shape() const {
   return KvCacheShape{cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim,

@@ -1,7 +1,9 @@
 // The Qwen3-VL text decoder: embeddings, decoder layers (RMSNorm, GQA attention with per-head
 // q/k norms and interleaved M-RoPE over the paged KV cache, SwiGLU MLP), final norm, lm_head.
 // One forward pass serves a batch of sequences, each with any number of new tokens (a prefill
-// chunk or one decode token).
+// chunk or one decode token). A TextModel is a runner: it reads weights that it does not own
+// (ModelWeights, shared by any number of runners) and owns the per-engine-group state, its work
+// buffers and the backend it computes on.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include "gpu/backend.h"
 #include "model/config.h"
 #include "model/kv_cache.h"
+#include "model/model_weights.h"
 #include "model/rope.h"
 #include "model/text_weights.h"
 
@@ -40,7 +43,11 @@ struct ForwardBatch {
 
 class TextModel {
  public:
-  TextModel(const TextConfig& cfg, TextWeights weights, Backend& backend);
+  // The weights must outlive the runner; several runners may read them at once. Not copyable.
+  TextModel(const TextConfig& cfg, const TextWeights& weights, Backend& backend);
+  TextModel(const TextConfig&, TextWeights&&, Backend&) = delete;  // it would keep a dangling reference
+  // The text decoder of `weights` on `backend`.
+  TextModel(const ModelWeights& weights, Backend& backend);
 
   const TextConfig& config() const { return cfg_; }
   // The KV cache's shape, in the checkpoint's weight dtype (--kv-dtype auto: bf16 for a bf16
@@ -60,7 +67,7 @@ class TextModel {
   void decoder_layer(int layer, int64_t rows, PagedKvCache& cache, std::span<const AttentionSequence> seqs);
 
   TextConfig cfg_;
-  TextWeights w_;
+  const TextWeights& w_;
   Backend& be_;
   std::vector<float> inv_freq_;
 
