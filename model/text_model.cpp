@@ -15,9 +15,9 @@ TextModel::TextModel(const TextConfig& cfg, const TextWeights& weights, Backend&
 TextModel::TextModel(const ModelWeights& weights, Backend& backend)
     : TextModel(weights.config().text, weights.text(), backend) {}
 
-KvCacheShape TextModel::kv_shape() const {
-  return KvCacheShape{cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim,
-                      kv_dtype_for_weights(w_.embed_tokens.dtype)};
+KvCacheShape kv_cache_shape(const TextConfig& cfg, const TextWeights& weights) {
+  return KvCacheShape{cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim,
+                      kv_dtype_for_weights(weights.embed_tokens.dtype)};
 }
 
 void TextModel::embed(std::span<const int32_t> ids, float* out) {

@@ -41,6 +41,14 @@ struct ForwardBatch {
   const DeepstackInput* deepstack = nullptr;
 };
 
+// The KV cache's shape for a text decoder, in its weights' dtype (--kv-dtype auto: bf16 for a
+// bf16 checkpoint, as transformers keeps its cache in the model's dtype); callers may change dtype.
+KvCacheShape kv_cache_shape(const TextConfig& cfg, const TextWeights& weights);
+// The same for a checkpoint's text decoder.
+inline KvCacheShape kv_cache_shape(const ModelWeights& weights) {
+  return kv_cache_shape(weights.config().text, weights.text());
+}
+
 class TextModel {
  public:
   // The weights must outlive the runner; several runners may read them at once. Not copyable.
@@ -50,9 +58,8 @@ class TextModel {
   TextModel(const ModelWeights& weights, Backend& backend);
 
   const TextConfig& config() const { return cfg_; }
-  // The KV cache's shape, in the checkpoint's weight dtype (--kv-dtype auto: bf16 for a bf16
-  // checkpoint, as transformers keeps its cache in the model's dtype); callers may change dtype.
-  KvCacheShape kv_shape() const;
+  // The KV cache's shape (kv_cache_shape of its config and weights).
+  KvCacheShape kv_shape() const { return kv_cache_shape(cfg_, w_); }
 
   // Token embeddings for ids, as rows of `hidden` floats.
   void embed(std::span<const int32_t> ids, float* out);
