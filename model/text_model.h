@@ -51,7 +51,7 @@ inline KvCacheShape kv_cache_shape(const ModelWeights& weights) {
 
 class TextModel {
  public:
-  // The weights must outlive the runner; several runners may read them at once. Not copyable.
+  // The weights must outlive the runner; any number of runners may read them at once.
   TextModel(const TextConfig& cfg, const TextWeights& weights, Backend& backend);
   TextModel(const TextConfig&, TextWeights&&, Backend&) = delete;  // it would keep a dangling reference
   // The text decoder of `weights` on `backend`.

@@ -29,7 +29,7 @@ struct VisionOutput {
 
 class VisionModel {
  public:
-  // The weights must outlive the runner; several runners may read them at once. Not copyable.
+  // The weights must outlive the runner; any number of runners may read them at once.
   VisionModel(const VisionConfig& cfg, const VisionWeights& weights, Backend& backend);
   VisionModel(const VisionConfig&, VisionWeights&&, Backend&) = delete;  // it would keep a dangling reference
   // The vision tower of `weights` on `backend`; throws ModelError for a text-only checkpoint.
