@@ -23,10 +23,10 @@ using engine_pointer = engine_actor::stateful_pointer<EngineState>;
 
 engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings settings, engine_events events) {
   auto& st = self->state;
-  KvCacheShape shape = settings.model->text().kv_shape();
+  KvCacheShape shape = kv_cache_shape(*settings.weights);
   if (settings.kv_dtype) shape.dtype = *settings.kv_dtype;
   st.cache = std::make_unique<PagedKvCache>(shape, settings.kv_bytes, settings.kv_block_size);
-  st.group = std::make_unique<EngineGroup>(*settings.model, settings.tokenizer, *st.cache, settings.options, settings.cache);
+  st.group = std::make_unique<EngineGroup>(*settings.weights, *settings.backend, settings.tokenizer, *st.cache, settings.options, settings.cache);
   if (settings.cache) {
     st.prefetcher = spawn_prefetcher(self->system(), settings.cache);
     self->link_to(st.prefetcher);  // they stop, and are restarted, together
@@ -56,7 +56,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
         // on whatever the prefetch found.
         std::vector<std::string> keys;
         if (settings.cache)
-          keys = settings.cache->disk_only(prefix_block_keys(job, settings.model->config(), settings.kv_block_size));
+          keys = settings.cache->disk_only(prefix_block_keys(job, settings.weights->config(), settings.kv_block_size));
         if (keys.empty()) {
           add(std::move(job));
           return;

@@ -12,13 +12,15 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/interfaces.h"
-#include "model/model.h"
+#include "model/model_weights.h"
 #include "serving/engine_group.h"
 
 namespace pio {
 
 struct EngineSettings {
-  std::shared_ptr<Model> model;  // shared with restarted engines: the weights stay mapped
+  // Shared with restarted engines (the weights stay mapped) and with any other engine group.
+  std::shared_ptr<const ModelWeights> weights;
+  Backend* backend = nullptr;  // what the group's runners compute on; outlives the engine
   std::shared_ptr<const Tokenizer> tokenizer;
   int64_t kv_bytes = int64_t{1} << 30;
   int kv_block_size = 16;

@@ -41,8 +41,9 @@ std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFile
 }
 
 Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
-  if ((!settings.engine.model && !settings.config) || !settings.engine.tokenizer)
+  if ((!settings.engine.weights && !settings.config) || !settings.engine.tokenizer)
     throw std::invalid_argument("node: no model (or config) or tokenizer");
+  if (settings.engine.weights && !settings.engine.backend) throw std::invalid_argument("node: weights without a backend");
   if (tls_) check_tls_files(tls);
   config_ = make_actor_system_config(tls);
   if (!settings.profiler) settings.profiler = std::make_shared<Profiler>(describe_hardware(), "");
@@ -51,7 +52,7 @@ Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
   system_ = std::make_unique<caf::actor_system>(*config_);
   if (!settings.engine.options.preprocessor) settings.engine.options.preprocessor = settings.preprocessor;
   WorkerSettings worker{settings.engine, settings.fingerprint, "local"};
-  const bool has_worker = settings.engine.model != nullptr;
+  const bool has_worker = settings.engine.weights != nullptr;
   supervisor_ = spawn_supervisor(*system_, std::move(settings));
   if (!has_worker) return;
   local_worker_ = caf::actor_cast<caf::actor>(spawn_local_worker(*system_, std::move(worker), caf::actor_cast<frontend_api>(supervisor_)));

@@ -21,9 +21,9 @@ namespace pio {
 
 class Node {
  public:
-  // settings.engine.tokenizer must be set, and settings.engine.model or settings.config: with a
-  // model, a worker in this process joins before the constructor returns; with only a config,
-  // the node is a front end that workers of other processes join. With `tls` enabled, publish()
+  // settings.engine.tokenizer must be set, and settings.engine.weights (with its backend) or
+  // settings.config: with weights, a worker in this process joins before the constructor
+  // returns; with only a config, the node is a front end that workers of other processes join. With `tls` enabled, publish()
   // opens a mutual-TLS port instead of a plain one. Throws std::invalid_argument for settings
   // that cannot work (check_tls_files' errors included), std::runtime_error when the local
   // worker does not join within 10 s.

@@ -542,7 +542,7 @@ class Supervisor {
 };
 
 supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, NodeSettings settings) {
-  if (!settings.config) settings.config = std::make_shared<const ModelConfig>(settings.engine.model->config());
+  if (!settings.config) settings.config = std::make_shared<const ModelConfig>(settings.engine.weights->config());
   self->state.settings = std::move(settings);
   self->state.admission = std::make_unique<Admission>(self->state.settings.admission);
   self->state.table = std::make_unique<RequestTable>(self->state.settings.config->text.max_position_embeddings);

@@ -25,10 +25,10 @@
 namespace pio {
 
 struct NodeSettings {
-  // The in-process worker's engine group (role all). Without engine.model the node is a front
+  // The in-process worker's engine group (role all). Without engine.weights the node is a front
   // end only (workers join from other processes); engine.tokenizer is the front end's tokenizer.
   EngineSettings engine;
-  std::shared_ptr<const ModelConfig> config;  // the checkpoint's; default: engine.model's
+  std::shared_ptr<const ModelConfig> config;  // the checkpoint's; default: engine.weights'
   std::string fingerprint;           // workers must present the same (storage/fingerprint.h)
   std::string router = "least_loaded";  // the routing policy (serving/routing_policy.h)
   PreprocessorConfig preprocessor;

@@ -8,13 +8,16 @@
 
 namespace pio {
 
-TextModel::TextModel(const TextConfig& cfg, TextWeights weights, Backend& backend)
-    : cfg_(cfg), w_(std::move(weights)), be_(backend),
+TextModel::TextModel(const TextConfig& cfg, const TextWeights& weights, Backend& backend)
+    : cfg_(cfg), w_(weights), be_(backend),
       inv_freq_(rope_inverse_frequencies(cfg.rope_theta, cfg.head_dim)) {}
 
-KvCacheShape TextModel::kv_shape() const {
-  return KvCacheShape{cfg_.num_hidden_layers, cfg_.num_key_value_heads, cfg_.head_dim,
-                      kv_dtype_for_weights(w_.embed_tokens.dtype)};
+TextModel::TextModel(const ModelWeights& weights, Backend& backend)
+    : TextModel(weights.config().text, weights.text(), backend) {}
+
+KvCacheShape kv_cache_shape(const TextConfig& cfg, const TextWeights& weights) {
+  return KvCacheShape{cfg.num_hidden_layers, cfg.num_key_value_heads, cfg.head_dim,
+                      kv_dtype_for_weights(weights.embed_tokens.dtype)};
 }
 
 void TextModel::embed(std::span<const int32_t> ids, float* out) {

@@ -1,7 +1,9 @@
 // The Qwen3-VL text decoder: embeddings, decoder layers (RMSNorm, GQA attention with per-head
 // q/k norms and interleaved M-RoPE over the paged KV cache, SwiGLU MLP), final norm, lm_head.
 // One forward pass serves a batch of sequences, each with any number of new tokens (a prefill
-// chunk or one decode token).
+// chunk or one decode token). A TextModel is a runner: it reads weights that it does not own
+// (ModelWeights, shared by any number of runners) and owns the per-engine-group state, its work
+// buffers and the backend it computes on.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include "gpu/backend.h"
 #include "model/config.h"
 #include "model/kv_cache.h"
+#include "model/model_weights.h"
 #include "model/rope.h"
 #include "model/text_weights.h"
 
@@ -38,14 +41,25 @@ struct ForwardBatch {
   const DeepstackInput* deepstack = nullptr;
 };
 
+// The KV cache's shape for a text decoder, in its weights' dtype (--kv-dtype auto: bf16 for a
+// bf16 checkpoint, as transformers keeps its cache in the model's dtype); callers may change dtype.
+KvCacheShape kv_cache_shape(const TextConfig& cfg, const TextWeights& weights);
+// The same for a checkpoint's text decoder.
+inline KvCacheShape kv_cache_shape(const ModelWeights& weights) {
+  return kv_cache_shape(weights.config().text, weights.text());
+}
+
 class TextModel {
  public:
-  TextModel(const TextConfig& cfg, TextWeights weights, Backend& backend);
+  // The weights must outlive the runner; any number of runners may read them at once.
+  TextModel(const TextConfig& cfg, const TextWeights& weights, Backend& backend);
+  TextModel(const TextConfig&, TextWeights&&, Backend&) = delete;  // it would keep a dangling reference
+  // The text decoder of `weights` on `backend`.
+  TextModel(const ModelWeights& weights, Backend& backend);
 
   const TextConfig& config() const { return cfg_; }
-  // The KV cache's shape, in the checkpoint's weight dtype (--kv-dtype auto: bf16 for a bf16
-  // checkpoint, as transformers keeps its cache in the model's dtype); callers may change dtype.
-  KvCacheShape kv_shape() const;
+  // The KV cache's shape (kv_cache_shape of its config and weights).
+  KvCacheShape kv_shape() const { return kv_cache_shape(cfg_, w_); }
 
   // Token embeddings for ids, as rows of `hidden` floats.
   void embed(std::span<const int32_t> ids, float* out);
@@ -60,7 +74,7 @@ class TextModel {
   void decoder_layer(int layer, int64_t rows, PagedKvCache& cache, std::span<const AttentionSequence> seqs);
 
   TextConfig cfg_;
-  TextWeights w_;
+  const TextWeights& w_;
   Backend& be_;
   std::vector<float> inv_freq_;
 

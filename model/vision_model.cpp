@@ -17,11 +17,17 @@ namespace {
 constexpr float kNormEps = 1e-6f;
 constexpr double kRopeTheta = 10000.0;
 
+// The vision config of a checkpoint that has a vision tower; throws ModelError for a text-only one.
+const VisionConfig& vision_config(const ModelWeights& weights) {
+  weights.vision();
+  return *weights.config().vision;
+}
+
 }  // namespace
 
-VisionModel::VisionModel(const VisionConfig& cfg, VisionWeights weights, Backend& backend)
+VisionModel::VisionModel(const VisionConfig& cfg, const VisionWeights& weights, Backend& backend)
     : cfg_(cfg),
-      w_(std::move(weights)),
+      w_(weights),
       be_(backend),
       head_dim_(cfg.hidden_size / cfg.num_heads),
       merged_dim_(cfg.hidden_size * cfg.spatial_merge_size * cfg.spatial_merge_size),
@@ -35,6 +41,9 @@ VisionModel::VisionModel(const VisionConfig& cfg, VisionWeights weights, Backend
   be_.embed(w_.pos_embed, ids, pos_table_.data());
   out_.deepstack.resize(deepstack_.size());
 }
+
+VisionModel::VisionModel(const ModelWeights& weights, Backend& backend)
+    : VisionModel(vision_config(weights), weights.vision(), backend) {}
 
 void VisionModel::check(const PixelValues& im, size_t index) const {
   const std::string what = "image " + std::to_string(index) + ": ";

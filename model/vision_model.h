@@ -1,6 +1,11 @@
 // The Qwen3-VL vision encoder: patch embedding, interpolated learned position embeddings, 2D
 // rotary, pre-norm transformer blocks with full attention inside each image, the final patch
-// merger and the DeepStack mergers. Several images of different sizes run as one batch.
+// merger and the DeepStack mergers. Several images of different sizes run as one batch. A
+// VisionModel is a runner: it reads weights that it does not own (ModelWeights, shared by any
+// number of runners) and owns the per-engine-group state, its work buffers, the staged encode's
+// cursor and the backend it computes on. The backend keeps a block's K and V between its QKV
+// and attention passes (Backend::prepare_segment_attention), so runners whose staged encodes
+// interleave need a backend each.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +15,7 @@
 #include "gpu/backend.h"
 #include "model/config.h"
 #include "model/image/pixel_values.h"
+#include "model/model_weights.h"
 #include "model/scratch_buffer.h"
 #include "model/vision_weights.h"
 
@@ -23,7 +29,11 @@ struct VisionOutput {
 
 class VisionModel {
  public:
-  VisionModel(const VisionConfig& cfg, VisionWeights weights, Backend& backend);
+  // The weights must outlive the runner; any number of runners may read them at once.
+  VisionModel(const VisionConfig& cfg, const VisionWeights& weights, Backend& backend);
+  VisionModel(const VisionConfig&, VisionWeights&&, Backend&) = delete;  // it would keep a dangling reference
+  // The vision tower of `weights` on `backend`; throws ModelError for a text-only checkpoint.
+  VisionModel(const ModelWeights& weights, Backend& backend);
 
   const VisionConfig& config() const { return cfg_; }
 
@@ -69,7 +79,7 @@ class VisionModel {
   void merger_mlp(const float* z, int64_t groups, const VisionMergerWeights& m, float* out);
 
   VisionConfig cfg_;
-  VisionWeights w_;
+  const VisionWeights& w_;
   Backend& be_;
   int64_t head_dim_, merged_dim_, pos_side_;
   std::vector<float> pos_table_;  // pos_embed as float32

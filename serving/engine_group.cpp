@@ -19,14 +19,16 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
-                         const EngineGroupOptions& options, std::shared_ptr<TieredCache> store)
-    : model_(model),
+EngineGroup::EngineGroup(const ModelWeights& weights, Backend& backend, std::shared_ptr<const Tokenizer> tokenizer,
+                         PagedKvCache& cache, const EngineGroupOptions& options, std::shared_ptr<TieredCache> store)
+    : weights_(weights),
+      text_(weights, backend),
+      vision_(weights.has_vision() ? std::make_unique<VisionModel>(weights, backend) : nullptr),
       tokenizer_(std::move(tokenizer)),
       store_(std::move(store)),
       cache_(cache),
       options_(options),
-      core_(model.text(), model.config(), cache, {options.max_batch_tokens, options.max_sequences},
+      core_(text_, weights.config(), cache, {options.max_batch_tokens, options.max_sequences},
             make_policy(options.policy, options.ageing_s), static_cast<int32_t>(tokenizer_->vocab_size()), store_),
       budget_(options.target_step_ms, std::max(options.min_batch_tokens, options.max_sequences),
               std::max(options.max_batch_tokens, options.max_sequences),
@@ -37,11 +39,11 @@ EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenize
 void EngineGroup::add(EngineJob job, double now_s) {
   const uint64_t id = job.id;
   if (requests_.count(id)) throw std::invalid_argument("request id " + std::to_string(id) + " is already queued");
-  if (!job.images.empty() && !model_.has_vision())
+  if (!job.images.empty() && !vision_)
     throw ModelError("this checkpoint has no vision tower: it cannot take images");
   OutputStream output(id, *tokenizer_, job.show_special_tokens, job.stop, job.stream);
   output.resume(job.resume_ids);
-  const auto& model_stops = model_.stop_ids();
+  const auto& model_stops = weights_.stop_ids();
   job.stop_ids.insert(job.stop_ids.end(), model_stops.begin(), model_stops.end());
   const bool has_images = !job.images.empty();
   const std::optional<std::string> complete = resumed_complete(job, output);
@@ -97,7 +99,7 @@ std::optional<StreamEvent> EngineGroup::cancel(uint64_t id) {
 }
 
 void EngineGroup::release_idle_vision_buffers() {
-  if (vision_queue_.empty() && model_.has_vision()) model_.vision().release_buffers_over(kVisionRowsKept);
+  if (vision_queue_.empty() && vision_) vision_->release_buffers_over(kVisionRowsKept);
 }
 
 StreamEvent EngineGroup::final_event(Request& r, const std::string& reason, double now_s) {
@@ -141,7 +143,7 @@ void EngineGroup::ensure_pixels(EngineJob& job, size_t image) const {
 void EngineGroup::encoded(uint64_t id, const VisionOutput& out, double now_s) {
   Request& r = requests_.at(id);
   if (!r.encoding.empty()) {
-    const auto& vcfg = *model_.config().vision;
+    const auto& vcfg = *weights_.config().vision;
     auto parts = split_image_features(image_features_of(out, r.encoder_input, vcfg.out_hidden_size),
                                       vcfg.spatial_merge_size);
     for (size_t k = 0; k < r.encoding.size(); ++k) {
@@ -166,7 +168,7 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
   if (vision_queue_.empty()) return;
   const uint64_t id = vision_queue_.front();
   Request& r = requests_.at(id);
-  VisionModel& vision = model_.vision();
+  VisionModel& vision = *vision_;
   const auto t0 = std::chrono::steady_clock::now();
   try {
     if (!vision_started_) {

@@ -1,4 +1,5 @@
-// An engine group without actors: the engine core (continuous batching over the text model),
+// An engine group without actors: its runners (the text decoder and the vision encoder over
+// shared weights, on the group's backend), the engine core (continuous batching over the text model),
 // the vision encoder's queue, whose blocks are interleaved with text steps so that a large image
 // never freezes the other streams, the adaptive token budget, and each request's output stream.
 // The engine actor owns one and calls step() while it has work. Not thread-safe.
@@ -16,7 +17,8 @@
 
 #include "messages/pipeline.h"
 #include "model/image/preprocessor_config.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 #include "model/tokenizer/tokenizer.h"
 #include "model/vision_model.h"
 #include "serving/engine_core.h"
@@ -41,9 +43,10 @@ struct EngineGroupOptions {
 class EngineGroup {
  public:
   // Throws std::invalid_argument for options that cannot schedule anything. store: the tiered
-  // cache for vision embeddings (serving/vision_cache.h), or null for none.
-  EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
-              const EngineGroupOptions& options, std::shared_ptr<TieredCache> store = nullptr);
+  // cache for vision embeddings (serving/vision_cache.h), or null for none. The group runs its
+  // own runners over `weights` on `backend`; both must outlive it (other groups may share them).
+  EngineGroup(const ModelWeights& weights, Backend& backend, std::shared_ptr<const Tokenizer> tokenizer,
+              PagedKvCache& cache, const EngineGroupOptions& options, std::shared_ptr<TieredCache> store = nullptr);
 
   // Queues a job: its images go to the vision queue first. Throws ModelError or
   // std::invalid_argument when the job can never run (its prompt does not fit, a bad image).
@@ -98,7 +101,9 @@ class EngineGroup {
   void release_idle_vision_buffers();
   StreamEvent final_event(Request& r, const std::string& reason, double now_s);
 
-  Model& model_;
+  const ModelWeights& weights_;
+  TextModel text_;
+  std::unique_ptr<VisionModel> vision_;  // none for a text-only checkpoint
   std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<TieredCache> store_;
   PagedKvCache& cache_;

@@ -145,7 +145,7 @@ void add_options(CLI::App& app, Args& a) {
 
 // The cache for this model (keys carry its fingerprint), or null with --no-cache. A directory
 // that cannot be used leaves it in memory, which the start-up report says.
-std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::Model& model, pio::KvDType kv_dtype) {
+std::shared_ptr<pio::TieredCache> make_cache(const Args& a, const pio::ModelWeights& model, pio::KvDType kv_dtype) {
   if (a.no_cache) return nullptr;
   // The weight scheme and the KV dtype are part of every key: an embedding or a block computed
   // with other weights, or stored in another dtype, is never read.
@@ -247,10 +247,11 @@ PortMode client_port_mode(const Args& a) {
 }
 
 // The engine group's settings (a worker's, or the in-process worker of role all), and its part
-// of the configuration line.
-pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
+// of the configuration line. The engine group's runners compute on `backend`.
+pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<const pio::ModelWeights> model, pio::Backend& backend,
+                                    std::string& configuration) {
   pio::EngineSettings e;
-  e.kv_dtype = pio::cli::kv_shape(model->text(), a.kv_dtype).dtype;
+  e.kv_dtype = pio::cli::kv_shape(pio::kv_cache_shape(*model), a.kv_dtype).dtype;
   e.cache = make_cache(a, *model, *e.kv_dtype);
   e.tokenizer = pio::load_tokenizer(a.model);
   e.kv_bytes = a.kv_memory_mb << 20;
@@ -267,19 +268,21 @@ pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<pio::Model> m
                    ", policy " + a.policy + ", max batch tokens " + std::to_string(a.max_batch_tokens) + ", target step " +
                    std::to_string(static_cast<int>(a.target_step_ms)) + " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB " +
                    std::string(pio::kv_dtype_name(*e.kv_dtype)) + ", cache " + cache_description(a, e.cache.get());
-  e.model = std::move(model);
+  e.weights = std::move(model);
+  e.backend = &backend;
   return e;
 }
 
 // What workers and their front end must agree on: the checkpoint (config, weights files).
 std::string checkpoint_fingerprint(const Args& a) { return pio::model_fingerprint(a.model, "checkpoint"); }
 
-// The front end's settings; with a model (role all) its in-process worker's too.
-pio::NodeSettings node_settings(const Args& a, std::shared_ptr<pio::Model> model, std::string& configuration) {
+// The front end's settings; with a model (role all) its in-process worker's too, on `backend`.
+pio::NodeSettings node_settings(const Args& a, std::shared_ptr<const pio::ModelWeights> model, pio::Backend* backend,
+                                std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pio::NodeSettings s;
   if (model) {
-    s.engine = engine_settings(a, std::move(model), configuration);
+    s.engine = engine_settings(a, std::move(model), *backend, configuration);
   } else {
     s.engine.tokenizer = pio::load_tokenizer(a.model);
     s.config = std::make_shared<const pio::ModelConfig>(pio::load_model_config(a.model));
@@ -325,12 +328,13 @@ std::pair<std::string, uint16_t> join_address(const std::string& join) {
   return {host, static_cast<uint16_t>(port)};
 }
 
-// The checkpoint on a CPU backend of --threads threads (the backend must outlive the model).
-// Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
-std::shared_ptr<pio::Model> load_model(const Args& a, std::unique_ptr<pio::Backend>& backend) {
+// The checkpoint's weights, and a CPU backend of --threads threads for the engine group's
+// runners (the backend must outlive the node). Packed weights are cached beside the tiered
+// cache (--no-cache: packed in memory).
+std::shared_ptr<const pio::ModelWeights> load_model(const Args& a, std::unique_ptr<pio::Backend>& backend) {
   backend = pio::make_cpu_backend(a.threads, a.pin);
-  return std::make_shared<pio::Model>(a.model, *backend,
-                                      pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
+  return std::make_shared<const pio::ModelWeights>(
+      a.model, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
 }
 
 // --role worker: loads the model, joins the frontend at --join (reconnecting whenever it is
@@ -354,7 +358,8 @@ int run_worker(const Args& a) {
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<pio::Backend> backend;
   std::string configuration = "role worker, ";
-  pio::WorkerSettings worker{engine_settings(a, load_model(a, backend), configuration), checkpoint_fingerprint(a), ""};
+  auto weights = load_model(a, backend);  // sets backend first
+  pio::WorkerSettings worker{engine_settings(a, std::move(weights), *backend, configuration), checkpoint_fingerprint(a), ""};
   char hostname[256] = {};
   gethostname(hostname, sizeof hostname - 1);
   worker.name = std::string(hostname) + ":" + std::to_string(getpid());
@@ -436,10 +441,10 @@ int main(int argc, char** argv) {
     std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
     const auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<pio::Backend> backend;
-    std::shared_ptr<pio::Model> model;  // none for a frontend: it never maps the weights
+    std::shared_ptr<const pio::ModelWeights> model;  // none for a frontend: it never maps the weights
     if (a.role == "all") model = load_model(a, backend);
     std::string configuration;
-    pio::NodeSettings settings = node_settings(a, model, configuration);
+    pio::NodeSettings settings = node_settings(a, model, backend.get(), configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
               << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration
               << "\n";
@@ -451,7 +456,7 @@ int main(int argc, char** argv) {
                 << ", not loopback, without --api-key: anyone who reaches it can use the model\n";
     pio::http::HttpSettings http = http_settings(a, 2 * spare_descriptors);  // 429 before the guard
     http.tokenizer = settings.engine.tokenizer;
-    http.max_model_len = (settings.config ? *settings.config : settings.engine.model->config()).text.max_position_embeddings;
+    http.max_model_len = (settings.config ? *settings.config : settings.engine.weights->config()).text.max_position_embeddings;
     pio::Node node(std::move(settings), a.tls);
     std::unique_ptr<pio::http::HttpGateway> gateway;
     if (a.http_port >= 0) {

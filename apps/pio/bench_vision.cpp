@@ -8,6 +8,7 @@
 #include "model/generate.h"
 #include "model/image/preprocess.h"
 #include "model/image_features.h"
+#include "model/vision_model.h"
 
 namespace pio::cli {
 namespace {
@@ -32,56 +33,58 @@ struct Stage {
   PixelValues pixels;
 };
 
-Stage preprocess_and_encode(Model& model, const RgbImage& img, const PreprocessorConfig& cfg) {
+Stage preprocess_and_encode(VisionModel& vision, const RgbImage& img, const PreprocessorConfig& cfg) {
   Stage s;
   auto t0 = std::chrono::steady_clock::now();
   s.pixels = preprocess_rgb(img, cfg, ImageLimits::from_config(cfg));
   s.preprocess_s = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
-  model.vision().encode({&s.pixels, 1});
+  vision.encode({&s.pixels, 1});
   s.encode_s = seconds_since(t0);
   return s;
 }
 
 // Everything from RGB pixels to the first generated token.
-double time_to_first_token(Model& model, const std::vector<int32_t>& ids, const RgbImage& img,
-                           const PreprocessorConfig& cfg, KvDType kv_dtype) {
+double time_to_first_token(VisionModel& vision, TextModel& decoder, const ModelConfig& config,
+                           const std::vector<int32_t>& ids, const RgbImage& img, const PreprocessorConfig& cfg,
+                           KvDType kv_dtype) {
   const auto t0 = std::chrono::steady_clock::now();
   const PixelValues pixels = preprocess_rgb(img, cfg, ImageLimits::from_config(cfg));
-  const ImageFeatures features = encode_images(model.vision(), {&pixels, 1});
-  const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, &features);
-  KvCacheShape shape = model.text().kv_shape();
+  const ImageFeatures features = encode_images(vision, {&pixels, 1});
+  const PreparedPrompt prompt = prepare_prompt(decoder, config, ids, &features);
+  KvCacheShape shape = decoder.kv_shape();
   shape.dtype = kv_dtype;
   PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
-  generate(model.text(), cache, prompt, {1, {}, {}, 0, {}});
+  generate(decoder, cache, prompt, {1, {}, {}, 0, {}});
   return seconds_since(t0);
 }
 
 }  // namespace
 
-void bench_vision(Model& model, const std::string& model_dir, const VisionBenchOptions& options,
-                  nlohmann::ordered_json& out, std::ostream* text) {
-  if (!model.has_vision()) {
+void bench_vision(const ModelWeights& weights, TextModel& decoder, Backend& backend, const std::string& model_dir,
+                  const VisionBenchOptions& options, nlohmann::ordered_json& out, std::ostream* text) {
+  if (!weights.has_vision()) {
     if (text) *text << "vision: not measured (text-only checkpoint)\n";
     return;
   }
   if (options.sizes.empty()) return;
+  VisionModel vision(weights, backend);
   const PreprocessorConfig cfg = load_preprocessor_config(model_dir);
   std::vector<RgbImage> images;
   for (const auto& size : options.sizes) images.push_back(synthetic_image(size));
-  preprocess_and_encode(model, images.front(), cfg);  // warm-up: pages the vision weights in
+  preprocess_and_encode(vision, images.front(), cfg);  // warm-up: pages the vision weights in
 
   for (size_t i = 0; i < images.size(); ++i) {
     std::vector<double> pre, enc;
     Stage s;
     for (int r = 0; r < options.runs; ++r) {
-      s = preprocess_and_encode(model, images[i], cfg);
+      s = preprocess_and_encode(vision, images[i], cfg);
       pre.push_back(s.preprocess_s);
       enc.push_back(s.encode_s);
     }
     const std::string& size = options.sizes[i];
     const int64_t tokens = image_token_count({s.pixels.grid_t, s.pixels.grid_h, s.pixels.grid_w},
-                                             model.config().vision->spatial_merge_size);
+                                             weights.config().vision->spatial_merge_size);
     out["preprocess_s_" + size] = median(pre);
     out["vision_encode_s_" + size] = median(enc);
     out["image_tokens_" + size] = tokens;
@@ -94,7 +97,7 @@ void bench_vision(Model& model, const std::string& model_dir, const VisionBenchO
   const auto tokenizer = load_tokenizer(model_dir);
   const auto ids = single_turn_chat_ids(*tokenizer, std::nullopt, "Describe this image.", 1);
   std::vector<double> ttft;
-  for (int r = 0; r < options.runs; ++r) ttft.push_back(time_to_first_token(model, ids, images.front(), cfg, options.kv_dtype));
+  for (int r = 0; r < options.runs; ++r) ttft.push_back(time_to_first_token(vision, decoder, weights.config(), ids, images.front(), cfg, options.kv_dtype));
   out["ttft_s_image_text"] = median(ttft);
   out["ttft_image"] = options.sizes.front();
   if (text)

@@ -8,7 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 
 namespace pio::cli {
 
@@ -19,7 +20,7 @@ struct VisionBenchOptions {
 };
 
 // Adds its figures to `out`; prints them to `text` when it is set.
-void bench_vision(Model& model, const std::string& model_dir, const VisionBenchOptions& options,
+void bench_vision(const ModelWeights& weights, TextModel& decoder, Backend& backend, const std::string& model_dir, const VisionBenchOptions& options,
                   nlohmann::ordered_json& out, std::ostream* text);
 
 }  // namespace pio::cli

@@ -13,7 +13,8 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/option_checks.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 
 namespace pio::cli {
 namespace {
@@ -106,10 +107,11 @@ void add_bench(CLI::App& app) {
   cmd->callback([a] {
     auto backend = make_cpu_backend(a->threads);
     auto t0 = std::chrono::steady_clock::now();
-    Model model(a->model, *backend, model_options(a->weights, default_cache_dir(), a->map_pack));
+    const ModelWeights model(a->model, model_options(a->weights, default_cache_dir(), a->map_pack));
+    TextModel text(model, *backend);
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
-    PagedKvCache cache = sequence_kv_cache(model.text(), longest, a->gen_tokens, "--prompt-tokens", 0, a->kv_dtype);
+    PagedKvCache cache = sequence_kv_cache(text, longest, a->gen_tokens, "--prompt-tokens", 0, a->kv_dtype);
     const int64_t vocab = model.config().text.vocab_size;
 
     nlohmann::ordered_json out;
@@ -122,11 +124,11 @@ void add_bench(CLI::App& app) {
     std::vector<double> decode_rates;
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
-      run_once(model.text(), cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
+      run_once(text, cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
       std::vector<double> prefill;
       for (int r = 0; r < a->runs; ++r) {
         // Decode is measured after the first (shortest) prompt only.
-        const RunTimes t = run_once(model.text(), cache, prompt, p == 0 ? a->gen_tokens : 1);
+        const RunTimes t = run_once(text, cache, prompt, p == 0 ? a->gen_tokens : 1);
         prefill.push_back(static_cast<double>(prompt.size()) / t.prefill_s);
         if (p == 0) decode_rates.push_back((a->gen_tokens) / t.decode_s);
       }
@@ -141,7 +143,7 @@ void add_bench(CLI::App& app) {
     if (!a->json)
       std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
                 << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n";
-    if (!a->no_vision) bench_vision(model, a->model, {a->image_sizes, a->runs, cache.dtype()}, out, a->json ? nullptr : &std::cout);
+    if (!a->no_vision) bench_vision(model, text, *backend, a->model, {a->image_sizes, a->runs, cache.dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     if (a->json) {
       std::cout << out.dump() << std::endl;

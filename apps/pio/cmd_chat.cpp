@@ -10,7 +10,6 @@
 #include "apps/pio/node_requests.h"
 #include "apps/pio/option_checks.h"
 #include "model/generate.h"
-#include "model/model.h"
 #include "model/tokenizer/stream_detokenizer.h"
 #include "model/tokenizer/tokenizer.h"
 
@@ -82,17 +81,16 @@ void add_chat(CLI::App& app) {
     }
     ImageTimings timings;
     LoadedPrompt run(a->model, a->threads, model_options(a->weights), ids, a->image, &timings);
-    Model& model = run.model;
     const PreparedPrompt& prompt_ids = run.prompt;
-    PagedKvCache cache = sequence_kv_cache(model.text(), static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,
+    PagedKvCache cache = sequence_kv_cache(run.text, static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,
                                            "--max-tokens", a->kv_mb, a->kv_dtype);
     StreamDetokenizer detok(*tokenizer, a->show_special ? SpecialTokens::show : SpecialTokens::skip);
-    const auto& stops = model.stop_ids();
+    const auto& stops = run.weights.stop_ids();
     GenerateOptions options{a->max_tokens, stops, a->sampling, tokenizer->vocab_size(), [&](int32_t id) {
                               if (std::find(stops.begin(), stops.end(), id) != stops.end()) return;
                               std::cout << detok.push(id) << std::flush;
                             }};
-    const GenerateResult r = generate(model.text(), cache, prompt_ids, options);
+    const GenerateResult r = generate(run.text, cache, prompt_ids, options);
     std::cout << detok.finish() << std::endl;
     if (a->verbose) {
       const auto n = static_cast<double>(r.tokens.size());

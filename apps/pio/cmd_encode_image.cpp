@@ -4,7 +4,7 @@
 #include "apps/pio/commands.h"
 #include "apps/pio/image_inputs.h"
 #include "apps/pio/option_checks.h"
-#include "model/model.h"
+#include "model/model_weights.h"
 
 namespace pio::cli {
 
@@ -24,8 +24,8 @@ void add_encode_image(CLI::App& app) {
   cmd->callback([a] {
     if (a->image.images.empty()) throw std::invalid_argument("encode-image needs at least one --image");
     auto backend = make_cpu_backend(a->threads);
-    Model model(a->model, *backend);
-    const auto features = image_features(model, a->model, a->image);
+    const ModelWeights weights(a->model);
+    const auto features = image_features(weights, *backend, a->model, a->image);
     write_image_features(a->out, *features);
     std::cerr << "wrote " << features->tokens << " image tokens of " << a->image.images.size() << " image(s) to "
               << a->out << "\n";

@@ -30,9 +30,9 @@ void add_generate(CLI::App& app) {
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, model_options(a->weights), parse_ids(a->ids), a->image);
-    PagedKvCache cache = sequence_kv_cache(run.model.text(), static_cast<int64_t>(run.prompt.ids.size()),
+    PagedKvCache cache = sequence_kv_cache(run.text, static_cast<int64_t>(run.prompt.ids.size()),
                                            a->max_tokens, "--max-tokens", a->kv_mb, a->kv_dtype);
-    const auto out = generate(run.model.text(), cache, run.prompt, {a->max_tokens, run.model.stop_ids(), {}, 0, {}});
+    const auto out = generate(run.text, cache, run.prompt, {a->max_tokens, run.weights.stop_ids(), {}, 0, {}});
     std::cout << ids_to_json(out.tokens) << std::endl;
   });
 }

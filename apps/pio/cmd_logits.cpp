@@ -27,17 +27,16 @@ void add_logits(CLI::App& app) {
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
     LoadedPrompt run(a->model, a->threads, model_options(a->weights), parse_ids(a->ids), a->image);
-    Model& model = run.model;
     const PreparedPrompt& prompt = run.prompt;
     const auto n = static_cast<int64_t>(prompt.ids.size());
-    PagedKvCache cache = sequence_kv_cache(model.text(), n, 0, "--ids", 0, a->kv_dtype);
-    const int64_t vocab = model.config().text.vocab_size;
+    PagedKvCache cache = sequence_kv_cache(run.text, n, 0, "--ids", 0, a->kv_dtype);
+    const int64_t vocab = run.weights.config().text.vocab_size;
     // Every position's logits are kept: n x vocab floats must fit the machine (n <= context).
     if (n * vocab > (physical_memory_mb() << 20) / int64_t{sizeof(float)})
       throw CLI::ValidationError("--ids", std::to_string(n) + " positions of " + std::to_string(vocab) +
                                               " logits are more than the machine's memory holds");
     const PrefillEntry entry{&prompt, cache.add_sequence(), true};
-    const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
+    const auto logits = run.text.forward(PrefillBatch(run.text, {&entry, 1}).batch(), cache);
     std::ofstream out(a->out);
     if (!out) throw ModelError(a->out + ": cannot write");
     out << std::setprecision(9) << "{\"logits\": [";

@@ -5,6 +5,7 @@
 #include "apps/pio/option_checks.h"
 #include "model/errors.h"
 #include "model/image/preprocess.h"
+#include "model/vision_model.h"
 
 namespace pio::cli {
 
@@ -34,11 +35,11 @@ std::vector<PixelValues> preprocess_images(const std::string& model_dir, const s
   return out;
 }
 
-std::optional<ImageFeatures> image_features(Model& model, const std::string& model_dir, const ImageArgs& args,
-                                            ImageTimings* timings) {
+std::optional<ImageFeatures> image_features(const ModelWeights& weights, Backend& backend, const std::string& model_dir,
+                                            const ImageArgs& args, ImageTimings* timings) {
   if (!args.embeds.empty()) return read_image_features(args.embeds);
   if (args.images.empty()) return std::nullopt;
-  VisionModel& vision = model.vision();  // refuses a text-only checkpoint before any decoding
+  VisionModel vision(weights, backend);  // refuses a text-only checkpoint before any decoding
   auto t0 = std::chrono::steady_clock::now();
   const auto pixels = preprocess_images(model_dir, args.images, args.max_pixels);
   auto t1 = std::chrono::steady_clock::now();
@@ -54,8 +55,9 @@ std::optional<ImageFeatures> image_features(Model& model, const std::string& mod
 LoadedPrompt::LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options,
                            std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings)
     : backend(make_cpu_backend(threads)),
-      model(model_dir, *backend, options),
-      images(image_features(model, model_dir, args, timings)),
-      prompt(prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr)) {}
+      weights(model_dir, options),
+      text(weights, *backend),
+      images(image_features(weights, *backend, model_dir, args, timings)),
+      prompt(prepare_prompt(text, weights.config(), ids, images ? &*images : nullptr)) {}
 
 }  // namespace pio::cli

@@ -12,8 +12,9 @@
 #include <CLI/CLI.hpp>
 
 #include "model/image_features.h"
-#include "model/model.h"
+#include "model/model_weights.h"
 #include "model/prompt.h"
+#include "model/text_model.h"
 
 namespace pio::cli {
 
@@ -34,11 +35,13 @@ CLI::Option* add_image_options(CLI::App* cmd, ImageArgs& args, bool allow_embeds
 std::vector<PixelValues> preprocess_images(const std::string& model_dir, const std::vector<std::string>& images,
                                            int64_t max_pixels);
 
-// The features the prompt's image placeholders take, or nothing when no image was given.
-std::optional<ImageFeatures> image_features(Model& model, const std::string& model_dir, const ImageArgs& args,
-                                            ImageTimings* timings = nullptr);
+// The features the prompt's image placeholders take, or nothing when no image was given; --image
+// files are encoded by a vision runner over `weights` on `backend` (ModelError for a text-only
+// checkpoint, before any decoding).
+std::optional<ImageFeatures> image_features(const ModelWeights& weights, Backend& backend, const std::string& model_dir,
+                                            const ImageArgs& args, ImageTimings* timings = nullptr);
 
-// What generate, logits and chat share: the model loaded on a CPU backend, the prompt's image
+// What generate, logits and chat share: the weights, a text runner on a CPU backend, the prompt's image
 // features (from --image or --image-embeds) and the prompt prepared over them. Not copyable:
 // the prompt points into the features.
 struct LoadedPrompt {
@@ -48,7 +51,8 @@ struct LoadedPrompt {
   LoadedPrompt& operator=(const LoadedPrompt&) = delete;
 
   std::unique_ptr<Backend> backend;
-  Model model;
+  ModelWeights weights;
+  TextModel text;
   std::optional<ImageFeatures> images;
   PreparedPrompt prompt;
 };

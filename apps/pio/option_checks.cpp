@@ -152,8 +152,7 @@ CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype) {
           "auto|bf16|f16|q8|f32"));
 }
 
-KvCacheShape kv_shape(const TextModel& model, const std::string& kv_dtype) {
-  KvCacheShape shape = model.kv_shape();
+KvCacheShape kv_shape(KvCacheShape shape, const std::string& kv_dtype) {
   const std::string refused = parse_kv_dtype_option(kv_dtype, shape.dtype, shape.dtype);
   if (!refused.empty()) throw CLI::ValidationError("--kv-dtype", refused);
   return shape;
@@ -235,7 +234,7 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, in
   if (context > 0 && tokens > context)
     throw CLI::ValidationError(length_option, sequence + " exceed the model's context of " + std::to_string(context) +
                                                   " tokens (max_position_embeddings)");
-  const KvCacheShape shape = kv_shape(model, kv_dtype);
+  const KvCacheShape shape = kv_shape(model.kv_shape(), kv_dtype);
   constexpr int kBlock = 16;
   const int64_t block_bytes = PagedKvCache::bytes_per_block(shape, kBlock);
   const int64_t blocks = (tokens + kBlock - 1) / kBlock;

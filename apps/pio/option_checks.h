@@ -13,7 +13,7 @@
 
 #include "actors/tls.h"
 #include "model/kv_cache.h"
-#include "model/model.h"
+#include "model/model_weights.h"
 #include "model/sampler.h"
 #include "model/text_model.h"
 
@@ -54,8 +54,8 @@ CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb);
 // --kv-dtype auto|bf16|f16|q8|f32: the KV cache's element type (gpu/kv_dtype.h); auto, the
 // default, is the checkpoint's weight dtype, as transformers keeps its cache in the model's.
 CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype);
-// The model's KV cache shape in the dtype a checked --kv-dtype value names.
-KvCacheShape kv_shape(const TextModel& model, const std::string& kv_dtype);
+// The checkpoint's KV cache shape (kv_cache_shape) in the dtype a checked --kv-dtype value names.
+KvCacheShape kv_shape(KvCacheShape checkpoint_shape, const std::string& kv_dtype);
 CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value);
 // --temperature [0, 100] (0: greedy), --top-p (0, 1], --top-k 0..2^20 (0: no limit), --seed
 // any 64-bit value, --min-p [0, 1], --repetition-penalty (0, 10]: the ranges transformers'

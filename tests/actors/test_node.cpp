@@ -21,6 +21,8 @@
 #include "model/generate.h"
 #include "model/image/preprocess.h"
 #include "model/prompt.h"
+#include "model/text_model.h"
+#include "model/vision_model.h"
 #include "serving/chat_request.h"
 #include "storage/tiered_cache.h"
 #include "tests/support/temp_dir.h"
@@ -52,13 +54,14 @@ ChatRequest chat(const std::string& text, std::vector<std::vector<uint8_t>> imag
 
 struct Fixture {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  std::shared_ptr<Model> model = std::make_shared<Model>(tiny_dir(), *backend);
+  std::shared_ptr<const ModelWeights> weights = std::make_shared<const ModelWeights>(tiny_dir());
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(tiny_dir());
   std::atomic<double> memory{0};  // what the supervisor sees as memory in use (MiB)
 
   NodeSettings settings() {
     NodeSettings s;
-    s.engine.model = model;
+    s.engine.weights = weights;
+    s.engine.backend = backend.get();
     s.engine.tokenizer = tokenizer;
     s.engine.kv_bytes = 64 << 20;
     s.engine.kv_block_size = 16;
@@ -72,8 +75,11 @@ struct Fixture {
     return s;
   }
 
-  // The model layer's answer: the same prompt through generate() with the model's stop ids.
-  // It shares the model (and its work buffers) with the node: call it while no node runs.
+  // The model layer's answer: the same prompt through generate() with the model's stop ids, on
+  // runners of its own over the weights the node's engine group reads, on a backend of its own.
+  std::unique_ptr<Backend> direct_backend = make_cpu_backend(2);
+  TextModel direct_text{*weights, *direct_backend};
+  VisionModel direct_vision{*weights, *direct_backend};
   std::vector<int32_t> direct(const ChatRequest& r) {
     const PromptTokens tokens = tokenize_chat(*tokenizer, r);
     std::vector<PixelValues> pixels;
@@ -82,11 +88,11 @@ struct Fixture {
       for (const auto& part : turn.parts)
         if (part.is_image) pixels.push_back(preprocess_image(part.image, cfg, request_image_limits(cfg, 40000, 0)));
     std::optional<ImageFeatures> features;
-    if (!pixels.empty()) features = encode_images(model->vision(), pixels);
-    PagedKvCache cache(model->text().kv_shape(), 64 << 20, 16);
-    const PreparedPrompt p = prepare_prompt(model->text(), model->config(), tokens.ids, features ? &*features : nullptr);
-    return generate(model->text(), cache, p,
-                    {r.max_tokens, model->stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})
+    if (!pixels.empty()) features = encode_images(direct_vision, pixels);
+    PagedKvCache cache(direct_text.kv_shape(), 64 << 20, 16);
+    const PreparedPrompt p = prepare_prompt(direct_text, weights->config(), tokens.ids, features ? &*features : nullptr);
+    return generate(direct_text, cache, p,
+                    {r.max_tokens, weights->stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})
         .tokens;
   }
 };

@@ -58,14 +58,14 @@ ImageFeatures random_images(int64_t hidden) {
 }
 
 // The prompts: prompt 0 has 37 tokens, prompt 1 two images, the others lengths from 1 to 40.
-std::vector<PreparedPrompt> prompts(Model& model, const ImageFeatures& images) {
+std::vector<PreparedPrompt> prompts(TextModel& text, const ModelConfig& config, const ImageFeatures& images) {
   const std::vector<int64_t> lengths{37, 0, 1, 3, 9, 16, 23, 40};
   std::vector<PreparedPrompt> out;
   for (size_t i = 0; i < lengths.size(); ++i) {
     std::vector<int32_t> ids(static_cast<size_t>(lengths[i]));
     for (size_t t = 0; t < ids.size(); ++t) ids[t] = static_cast<int32_t>((7 * i + 31 * t + 3) % 490);
     if (i == 1) ids = {1, 2, 3, VS, IMG, VE, 4, 5, VS, IMG, VE, 6, 7, 8};
-    out.push_back(prepare_prompt(model.text(), model.config(), ids, i == 1 ? &images : nullptr));
+    out.push_back(prepare_prompt(text, config, ids, i == 1 ? &images : nullptr));
   }
   return out;
 }
@@ -194,9 +194,9 @@ bool same_bits(const std::vector<float>& got, const std::vector<float>& want, in
 void check_invariance(const std::string& dtype, bool odd_shapes, std::optional<KvDType> kv = std::nullopt) {
   const ModelConfig cfg = config(dtype, odd_shapes);
   test::RandomModel m(cfg, 11, 2);
-  TextModel& text = m.model.text();
+  TextModel& text = m.text;
   const ImageFeatures images = random_images(cfg.text.hidden_size);
-  const std::vector<PreparedPrompt> ps = prompts(m.model, images);
+  const std::vector<PreparedPrompt> ps = prompts(text, m.weights.config(), images);
   const int64_t vocab = cfg.text.vocab_size;
   const size_t n = ps.size();
 
@@ -234,12 +234,12 @@ void check_invariance(const std::string& dtype, bool odd_shapes, std::optional<K
   };
   expect_alone(Runner(text, ps, 4, kv).run(mixed), "mixed chunks, decode beside prefill");
 
-  // Other thread counts give the same bits.
+  // Other thread counts give the same bits (runners over the same weights on other backends).
   for (int threads : {1, 3}) {
     const auto backend = make_cpu_backend(threads);
-    Model other(m.dir.path(), *backend);
-    const std::vector<PreparedPrompt> other_ps = prompts(other, images);
-    expect_alone(Runner(other.text(), other_ps, 16, kv).run({all}), std::to_string(threads) + " threads");
+    TextModel other(m.weights, *backend);
+    const std::vector<PreparedPrompt> other_ps = prompts(other, m.weights.config(), images);
+    expect_alone(Runner(other, other_ps, 16, kv).run({all}), std::to_string(threads) + " threads");
   }
 }
 

@@ -10,7 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/cpu/kv_rows.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 
 using namespace pio;
 using nlohmann::json;
@@ -55,8 +56,9 @@ void check_close(std::span<const float> got, const std::vector<float>& want, con
 
 struct GoldenModel {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  Model model{kDir / "qwen3vl_tiny_text_prefill", *backend};
-  PagedKvCache cache{model.text().kv_shape(), 1 << 20, 4};
+  ModelWeights weights{kDir / "qwen3vl_tiny_text_prefill"};
+  TextModel text{weights, *backend};
+  PagedKvCache cache{text.kv_shape(), 1 << 20, 4};
   SequenceId seq = cache.add_sequence();
 
   // Runs the fixture's prefill: given input embeddings, 3D positions and DeepStack rows.
@@ -77,7 +79,7 @@ struct GoldenModel {
     batch.embeddings = embeds.data();
     batch.positions = positions;
     batch.deepstack = &deepstack;
-    return model.text().forward(batch, cache);
+    return text.forward(batch, cache);
   }
 
   std::span<const float> decode(int32_t id, int32_t position) {
@@ -87,7 +89,7 @@ struct GoldenModel {
     batch.steps.push_back({seq, 1, false});
     batch.ids = ids;
     batch.positions = positions;
-    return model.text().forward(batch, cache);
+    return text.forward(batch, cache);
   }
 
   // The cache of one layer as HF lays it out: [kv_heads, tokens, head_dim].

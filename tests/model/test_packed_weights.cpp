@@ -27,10 +27,11 @@ const std::vector<int32_t> kIds{3, 141, 59, 26, 5, 358, 97, 93, 238, 462, 64, 33
 
 struct Loaded {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  Model model;
+  ModelWeights model;
+  TextModel text;
   Loaded(const fs::path& dir, WeightScheme scheme, const fs::path& cache, bool map = true)
-      : model(dir, *backend, ModelOptions{scheme, cache, map}) {}
-  std::vector<float> logits() { return test::pio_logits(model, kIds); }
+      : model(dir, ModelOptions{scheme, cache, map}), text(model, *backend) {}
+  std::vector<float> logits() { return test::pio_logits(text, kIds); }
   std::string origin() const { return model.packed_weights() ? model.packed_weights()->origin() : "none"; }
 };
 

@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_CASE(checkpoint_that_disagrees_with_config_is_refused) {
 
 BOOST_AUTO_TEST_CASE(text_only_checkpoint_loads_without_vision) {
   test::RandomModel m(test::small_text_config("bfloat16"), 2, 1);
-  const Model& model = m.model;
+  const ModelWeights& model = m.weights;
   BOOST_TEST(!model.has_vision());
   BOOST_TEST((model.stop_ids() == std::vector<int32_t>{151645, 151643}));
 }

@@ -9,7 +9,8 @@
 #include <vector>
 
 #include "model/checkpoint_maker.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 #include "tests/support/relative_error.h"
 #include "tests/support/temp_dir.h"
 
@@ -25,14 +26,16 @@ inline pio::ModelConfig small_text_config(const std::string& dtype) {
   return c;
 }
 
-// A random checkpoint written to a temporary directory and loaded on a CPU backend.
+// A random checkpoint written to a temporary directory, loaded, and a text runner over it on a
+// CPU backend.
 struct RandomModel {
   RandomModel(const pio::ModelConfig& cfg, uint64_t seed, int threads = 2)
-      : backend(pio::make_cpu_backend(threads)), model(written(cfg, seed, dir), *backend) {}
+      : backend(pio::make_cpu_backend(threads)), weights(written(cfg, seed, dir)), text(weights, *backend) {}
 
   TempDir dir{"model"};
   std::unique_ptr<pio::Backend> backend;
-  pio::Model model;
+  pio::ModelWeights weights;
+  pio::TextModel text;
 
  private:
   static const std::filesystem::path& written(const pio::ModelConfig& cfg, uint64_t seed, const TempDir& dir) {
@@ -43,9 +46,9 @@ struct RandomModel {
 
 // All-position logits for ids, run through pio's TextModel in one prefill, the KV cache in
 // kv_dtype (none: the checkpoint's weight dtype, as --kv-dtype auto).
-inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_t>& ids,
+inline std::vector<float> pio_logits(pio::TextModel& text, const std::vector<int32_t>& ids,
                                      std::optional<pio::KvDType> kv_dtype = std::nullopt) {
-  pio::KvCacheShape shape = model.text().kv_shape();
+  pio::KvCacheShape shape = text.kv_shape();
   if (kv_dtype) shape.dtype = *kv_dtype;
   pio::PagedKvCache cache(shape, 1 << 24);
   const pio::SequenceId seq = cache.add_sequence();
@@ -55,7 +58,7 @@ inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_
   batch.steps.push_back({seq, static_cast<int64_t>(ids.size()), true});
   batch.ids = ids;
   batch.positions = pos;
-  const auto logits = model.text().forward(batch, cache);
+  const auto logits = text.forward(batch, cache);
   return {logits.begin(), logits.end()};
 }
 

@@ -23,7 +23,7 @@ std::vector<float> logits_row(std::span<const float> all, int64_t row, int64_t v
 // pio's logits for kIds on a random small checkpoint of `dtype` against the reference forward.
 double error_against_reference(const std::string& dtype, uint64_t seed) {
   test::RandomModel m(test::small_text_config(dtype), seed);
-  const double err = test::max_relative_error(test::pio_logits(m.model, kIds), ref::text_logits(m.dir.path(), kIds));
+  const double err = test::max_relative_error(test::pio_logits(m.text, kIds), ref::text_logits(m.dir.path(), kIds));
   BOOST_TEST_MESSAGE(dtype << " max relative error " << err);
   return err;
 }
@@ -61,17 +61,17 @@ BOOST_AUTO_TEST_CASE(unusual_shapes_match_reference) {
   test::RandomModel m(c, 5);
   const std::vector<int32_t> ids{1, 96, 50, 3, 3, 0, 77};
   const auto want = ref::text_logits(m.dir.path(), ids);
-  const double err = test::max_relative_error(test::pio_logits(m.model, ids, KvDType::F32), want);
+  const double err = test::max_relative_error(test::pio_logits(m.text, ids, KvDType::F32), want);
   BOOST_TEST_MESSAGE("odd-shape f16 max relative error " << err);
   BOOST_TEST(err < 1e-4);
-  BOOST_TEST((m.model.text().kv_shape().dtype == KvDType::F16));
-  BOOST_TEST(test::max_relative_error(test::pio_logits(m.model, ids), want) < 1e-3);
+  BOOST_TEST((m.text.kv_shape().dtype == KvDType::F16));
+  BOOST_TEST(test::max_relative_error(test::pio_logits(m.text, ids), want) < 1e-3);
 }
 
 BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
   test::RandomModel m(test::small_text_config("float32"), 8, 1);
-  Model& model = m.model;
-  const KvCacheShape shape = model.text().kv_shape();
+  TextModel& model = m.text;
+  const KvCacheShape shape = model.kv_shape();
   PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 4) * 2, 4);  // 8 slots
   const SequenceId seq = cache.add_sequence();
   std::vector<Pos3> pos;
@@ -81,7 +81,7 @@ BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
   batch.ids = kIds;
   batch.ids = batch.ids.first(9);
   batch.positions = pos;
-  BOOST_CHECK_EXCEPTION(model.text().forward(batch, cache), ModelError, [](const ModelError& e) {
+  BOOST_CHECK_EXCEPTION(model.forward(batch, cache), ModelError, [](const ModelError& e) {
     return std::string(e.what()).find("KV cache is full") != std::string::npos;
   });
   BOOST_TEST(cache.length(seq) == 0);
@@ -92,25 +92,25 @@ BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
   batch.steps[0].n_tokens = 2;
   batch.ids = bad;
   batch.positions = pos;
-  BOOST_CHECK_EXCEPTION(model.text().forward(batch, cache), ModelError, [](const ModelError& e) {
+  BOOST_CHECK_EXCEPTION(model.forward(batch, cache), ModelError, [](const ModelError& e) {
     return std::string(e.what()).find("outside the vocabulary") != std::string::npos;
   });
 }
 
 BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
   test::RandomModel m(test::small_text_config("bfloat16"), 9, 2);
-  Model& model = m.model;
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22);
+  TextModel& model = m.text;
+  PagedKvCache cache(model.kv_shape(), 1 << 22);
   const std::vector<int32_t> prompt{3, 1, 4, 1, 5};
-  const PreparedPrompt prepared = prepare_prompt(model.text(), model.config(), prompt, nullptr);
-  const auto a = generate(model.text(), cache, prepared, {8, {}, {}, 0, {}}).tokens;
-  const auto b = generate(model.text(), cache, prepared, {8, {}, {}, 0, {}}).tokens;
+  const PreparedPrompt prepared = prepare_prompt(model, m.weights.config(), prompt, nullptr);
+  const auto a = generate(model, cache, prepared, {8, {}, {}, 0, {}}).tokens;
+  const auto b = generate(model, cache, prepared, {8, {}, {}, 0, {}}).tokens;
   BOOST_TEST(a == b);
   BOOST_TEST(a.size() == 8u);
   BOOST_TEST(cache.free_blocks() == cache.total_blocks());  // sequences released
   // Each generated token is the argmax of a full recomputation over prompt + tokens so far.
   std::vector<int32_t> seq = prompt;
-  const int64_t vocab = model.config().text.vocab_size;
+  const int64_t vocab = m.weights.config().text.vocab_size;
   for (int32_t tok : a) {
     const auto logits = test::pio_logits(model, seq);
     const auto last = logits_row(logits, static_cast<int64_t>(seq.size()) - 1, vocab);
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
     seq.push_back(tok);
   }
   // A stop id ends generation right after it is produced.
-  const auto stopped = generate(model.text(), cache, prepared, {8, {a[2]}, {}, 0, {}}).tokens;
+  const auto stopped = generate(model, cache, prepared, {8, {a[2]}, {}, 0, {}}).tokens;
   BOOST_TEST(stopped.size() <= 3u);
   BOOST_TEST(stopped.back() == a[2]);
 
@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
   // to the argmax among the allowed ids.
   const int32_t limit = *std::min_element(a.begin(), a.end());
   BOOST_REQUIRE(limit > 1);
-  const auto limited = generate(model.text(), cache, prepared, {3, {}, {}, limit, {}}).tokens;
+  const auto limited = generate(model, cache, prepared, {3, {}, {}, limit, {}}).tokens;
   seq = prompt;
   for (int32_t tok : limited) {
     const auto last = logits_row(test::pio_logits(model, seq), static_cast<int64_t>(seq.size()) - 1, vocab);

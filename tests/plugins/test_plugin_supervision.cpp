@@ -49,12 +49,13 @@ const auto always = [](int) { return true; };
 
 struct Fixture {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  std::shared_ptr<Model> model = std::make_shared<Model>(test::tiny_checkpoint(), *backend);
+  std::shared_ptr<const ModelWeights> weights = std::make_shared<const ModelWeights>(test::tiny_checkpoint());
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
 
   std::unique_ptr<Node> node(std::shared_ptr<PluginRegistry> plugins) {
     NodeSettings s;
-    s.engine.model = model;
+    s.engine.weights = weights;
+    s.engine.backend = backend.get();
     s.engine.tokenizer = tokenizer;
     s.engine.kv_bytes = 64 << 20;
     s.engine.kv_block_size = 16;

@@ -5,7 +5,9 @@
 #include <map>
 
 #include "model/generate.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
+#include "model/vision_model.h"
 #include "model/prompt.h"
 #include "serving/engine_core.h"
 #include "serving/prefix_keys.h"
@@ -27,12 +29,14 @@ const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = k
 
 struct Fixture {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  Model model{vtest::tiny(DType::F32).dir.path(), *backend};
-  const VisionConfig& vcfg = *model.config().vision;
+  const ModelWeights weights{vtest::tiny(DType::F32).dir.path()};
+  TextModel text{weights, *backend};
+  VisionModel vision{weights, *backend};
+  const VisionConfig& vcfg = *weights.config().vision;
   std::shared_ptr<const ImageFeatures> wide = std::make_shared<ImageFeatures>(
-      encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1)}));
+      encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1)}));
   std::shared_ptr<const ImageFeatures> tall = std::make_shared<ImageFeatures>(
-      encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 6, 4, 2)}));
+      encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 6, 4, 2)}));
 
   EngineRequest request(uint64_t id, std::vector<int32_t> ids, std::shared_ptr<const ImageFeatures> images,
                         int32_t max_tokens, float temperature) {
@@ -47,9 +51,9 @@ struct Fixture {
 
   // The model layer's answer for the request alone (no stop ids: full length).
   std::vector<int32_t> alone(const EngineRequest& r) {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-    const PreparedPrompt p = prepare_prompt(model.text(), model.config(), r.ids, r.images.get());
-    return generate(model.text(), cache, p, {r.max_tokens, r.stop_ids, r.sampling, 0, {}}).tokens;
+    PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+    const PreparedPrompt p = prepare_prompt(text, weights.config(), r.ids, r.images.get());
+    return generate(text, cache, p, {r.max_tokens, r.stop_ids, r.sampling, 0, {}}).tokens;
   }
 
   // Runs the engine until every request ended; returns each one's tokens and finish reason.
@@ -90,8 +94,8 @@ struct Fixture {
 BOOST_FIXTURE_TEST_SUITE(engine_core, Fixture)
 
 BOOST_AUTO_TEST_CASE(eight_concurrent_requests_each_equal_their_answer_alone) {
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-  EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+  EngineCore engine(text, weights.config(), cache, {32, 8}, make_policy("fcfs"), 0);
   const auto rs = eight_requests();
   for (const auto& r : rs) engine.submit(r);
   std::map<uint64_t, FinishReason> reasons;
@@ -117,8 +121,8 @@ BOOST_AUTO_TEST_CASE(logprobs_come_with_each_token_and_equal_the_request_alone) 
   }
   rs[0].sampling.logit_bias = {{alone(rs[0])[0], -100.0f}};  // the greedy first token is banned
   const auto collect = [&](const std::vector<EngineRequest>& batch) {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-    EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+    PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+    EngineCore engine(text, weights.config(), cache, {32, 8}, make_policy("fcfs"), 0);
     for (const auto& r : batch) engine.submit(r);
     std::map<uint64_t, std::vector<TokenEvent>> out;
     for (int step = 0; !engine.idle(); ++step) {
@@ -150,8 +154,8 @@ BOOST_AUTO_TEST_CASE(logprobs_come_with_each_token_and_equal_the_request_alone) 
 
 BOOST_AUTO_TEST_CASE(preempted_requests_recompute_and_answer_the_same) {
   // 28 blocks of 4 slots cannot hold all eight at once: some are preempted and recomputed.
-  PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
-  EngineCore engine(model.text(), model.config(), cache, {64, 8}, make_policy("fcfs"), 0);
+  PagedKvCache cache(text.kv_shape(), 28 * PagedKvCache::bytes_per_block(text.kv_shape(), 4), 4);
+  EngineCore engine(text, weights.config(), cache, {64, 8}, make_policy("fcfs"), 0);
   const auto rs = eight_requests();
   for (const auto& r : rs) engine.submit(r);
   bool preempted = false;
@@ -167,8 +171,8 @@ BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) 
   for (const auto& r : eight_requests()) {
     const std::vector<int32_t> whole = alone(r);
     for (const size_t streamed : {size_t{1}, whole.size() / 2, whole.size() - 1}) {
-      PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-      EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+      PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+      EngineCore engine(text, weights.config(), cache, {32, 8}, make_policy("fcfs"), 0);
       EngineRequest moved = r;
       moved.resumed.assign(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(streamed));
       engine.submit(moved);
@@ -178,16 +182,16 @@ BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) 
       BOOST_TEST(out == whole, "request " << r.queue.id << " resumed after " << streamed);
     }
   }
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-  EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+  EngineCore engine(text, weights.config(), cache, {32, 8}, make_policy("fcfs"), 0);
   EngineRequest done = request(1, {1, 2, 3}, nullptr, 2, 0.0f);
   done.resumed = {5, 6};
   BOOST_CHECK_THROW(engine.submit(done), std::invalid_argument);  // nothing left to generate
 }
 
 BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-  EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+  EngineCore engine(text, weights.config(), cache, {32, 8}, make_policy("fcfs"), 0);
   EngineRequest r = request(1, {1, 2, 3, 4, 5}, nullptr, 12, 0.0f);
   const auto full = alone(r);
   r.stop_ids = {full[3]};
@@ -240,8 +244,8 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
   };
   int64_t cached = -1;
   {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-    EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+    PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+    EngineCore engine(text, weights.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
     BOOST_TEST(answer(engine, first, cached) == alone(first));
     BOOST_TEST(cached == 0);
     BOOST_TEST(answer(engine, second, cached) == alone(second));
@@ -253,8 +257,8 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
   const int64_t warm_hits = tier_hits(*store, "warm");
   {
     // A new engine never reads the disk itself: blocks found only there are computed again.
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-    EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+    PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+    EngineCore engine(text, weights.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
     BOOST_TEST(answer(engine, second, cached) == alone(second));
     BOOST_TEST(cached == 0);
     BOOST_TEST(tier_hits(*store, "warm") == warm_hits);
@@ -264,10 +268,10 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
   job.ids = second.ids;
   job.images = {vtest::random_image(vcfg, 1, 4, 6, 1)};  // wide's grid
   job.image_keys = second.image_keys;
-  BOOST_TEST(store->prefetch(prefix_block_keys(job, model.config(), 4)) > 0u);
+  BOOST_TEST(store->prefetch(prefix_block_keys(job, weights.config(), 4)) > 0u);
   BOOST_TEST(tier_hits(*store, "warm") > warm_hits);
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-  EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+  PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+  EngineCore engine(text, weights.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
   BOOST_TEST(answer(engine, second, cached) == alone(second));
   BOOST_TEST(cached == shared);  // its last prompt block cannot be (its last token is computed)
   // Without image keys the chain stops at the image: nothing past it is shared.
@@ -291,12 +295,12 @@ BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
   job.ids = ids;
   job.images = {vtest::random_image(vcfg, 1, 4, 6, 1)};  // wide's grid
   job.image_keys = r.image_keys;
-  const std::vector<std::string> keys = prefix_block_keys(job, model.config(), 4);
+  const std::vector<std::string> keys = prefix_block_keys(job, weights.config(), 4);
   BOOST_TEST(keys.size() == 7u);
   int64_t cached = -1;
   const auto run_alone = [&](const std::shared_ptr<TieredCache>& store, uint64_t id) {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
-    EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
+    PagedKvCache cache(text.kv_shape(), 1 << 24, 4);
+    EngineCore engine(text, weights.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
     EngineRequest again = r;
     again.queue.id = id;
     engine.submit(again);
@@ -319,14 +323,14 @@ BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
   BOOST_TEST(tier_hits(*store, "warm") == warm_hits);  // the engine read nothing from disk
   // A job whose image has no cache key names nothing past it.
   job.image_keys = {""};
-  BOOST_TEST(prefix_block_keys(job, model.config(), 4).empty());
+  BOOST_TEST(prefix_block_keys(job, weights.config(), 4).empty());
 }
 
 BOOST_AUTO_TEST_CASE(preempted_requests_with_prefix_caching_answer_the_same) {
   test::TempDir dir("engine-prefix-preempt");
   auto store = std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26});
-  PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
-  EngineCore engine(model.text(), model.config(), cache, {64, 8}, make_policy("fcfs"), 0, store);
+  PagedKvCache cache(text.kv_shape(), 28 * PagedKvCache::bytes_per_block(text.kv_shape(), 4), 4);
+  EngineCore engine(text, weights.config(), cache, {64, 8}, make_policy("fcfs"), 0, store);
   auto rs = eight_requests();
   for (auto& r : rs)
     if (r.images) r.image_keys = {r.images == wide ? "img/wide" : "img/tall"};

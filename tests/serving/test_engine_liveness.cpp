@@ -9,7 +9,8 @@
 #include <random>
 #include <set>
 
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 #include "model/image/preprocess.h"
 #include "serving/chat_request.h"
 #include "serving/engine_group.h"
@@ -23,7 +24,7 @@ namespace {
 
 struct Harness {
   std::unique_ptr<Backend> backend = make_cpu_backend(1);
-  Model model{test::tiny_checkpoint(), *backend};
+  const ModelWeights model{test::tiny_checkpoint()};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
   std::shared_ptr<TieredCache> store = std::make_shared<TieredCache>(TieredCacheOptions{});
   std::unique_ptr<PagedKvCache> kv;
@@ -34,14 +35,14 @@ struct Harness {
   double now = 0;
 
   explicit Harness(int64_t kv_blocks) {
-    const KvCacheShape shape = model.text().kv_shape();
+    const KvCacheShape shape = kv_cache_shape(model);
     const int64_t block_bytes = PagedKvCache(shape, 1 << 20, 16).bytes_per_block();
     kv = std::make_unique<PagedKvCache>(shape, kv_blocks * block_bytes, 16);
     EngineGroupOptions options;
     options.max_batch_tokens = 32;
     options.max_sequences = 4;
     options.target_step_ms = 50;
-    group = std::make_unique<EngineGroup>(model, tokenizer, *kv, options, store);
+    group = std::make_unique<EngineGroup>(model, *backend, tokenizer, *kv, options, store);
   }
 
   void record(const StreamEvent& e) {
@@ -114,10 +115,10 @@ BOOST_AUTO_TEST_SUITE(engine_liveness)
 BOOST_AUTO_TEST_CASE(a_moved_request_whose_streamed_ids_already_end_it_finishes_at_once) {
   // Its worker was lost between its last token and its final event: nothing is left to compute.
   auto backend = make_cpu_backend(1);
-  Model model{test::tiny_checkpoint(), *backend};
+  const ModelWeights model{test::tiny_checkpoint()};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
-  PagedKvCache kv(model.text().kv_shape(), 8 << 20, 16);
-  EngineGroup group(model, tokenizer, kv, EngineGroupOptions{});
+  PagedKvCache kv(kv_cache_shape(model), 8 << 20, 16);
+  EngineGroup group(model, *backend, tokenizer, kv, EngineGroupOptions{});
   EngineJob at_length;
   at_length.id = 1;
   at_length.ids = {100, 101, 102};
@@ -158,16 +159,16 @@ BOOST_AUTO_TEST_CASE(a_moved_request_whose_streamed_ids_already_end_it_finishes_
 BOOST_AUTO_TEST_CASE(an_image_that_comes_as_its_file_is_preprocessed_in_the_group_with_the_same_answer) {
   // What a worker in another process gets: the file, its grid and the limits, no pixels.
   auto backend = make_cpu_backend(1);
-  Model model{test::tiny_checkpoint(), *backend};
+  const ModelWeights model{test::tiny_checkpoint()};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
   const PreprocessorConfig pcfg = load_preprocessor_config(test::tiny_checkpoint());
   const std::vector<uint8_t> file = bmp(56, 40);
   const ImageLimits limits = request_image_limits(pcfg, 40000, 0);
   const auto answer = [&](EngineJob job) {
-    PagedKvCache kv(model.text().kv_shape(), 8 << 20, 16);
+    PagedKvCache kv(kv_cache_shape(model), 8 << 20, 16);
     EngineGroupOptions options;
     options.preprocessor = pcfg;
-    EngineGroup group(model, tokenizer, kv, options);
+    EngineGroup group(model, *backend, tokenizer, kv, options);
     group.add(std::move(job), 0);
     StreamEvent last;
     std::vector<int32_t> ids;

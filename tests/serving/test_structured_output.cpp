@@ -12,7 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "http/tool_calls.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
 #include "serving/engine_core.h"
 #include "serving/json_schema.h"
 #include "tests/support/tiny_checkpoint.h"
@@ -62,14 +63,15 @@ void check_matches_schema(const json& j) {
 
 struct Fixture {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  Model model{test::tiny_checkpoint(), *backend};
+  const ModelWeights weights{test::tiny_checkpoint()};
+  TextModel text{weights, *backend};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
 
   std::unique_ptr<PagedKvCache> cache() {
-    return std::make_unique<PagedKvCache>(model.text().kv_shape(), 1 << 24, 4);
+    return std::make_unique<PagedKvCache>(text.kv_shape(), 1 << 24, 4);
   }
   std::unique_ptr<EngineCore> engine(PagedKvCache& kv) {
-    auto e = std::make_unique<EngineCore>(model.text(), model.config(), kv, BatchLimits{64, 8}, make_policy("fcfs"),
+    auto e = std::make_unique<EngineCore>(text, weights.config(), kv, BatchLimits{64, 8}, make_policy("fcfs"),
                                           tokenizer->vocab_size());
     e->enable_structured_outputs(tokenizer);
     return e;
@@ -81,7 +83,7 @@ struct Fixture {
     r.ids = tokenizer->encode("<|im_start|>user\nDescribe a person as JSON.<|im_end|>\n<|im_start|>assistant\n");
     r.sampling = {temperature, 0, 1.0f, 500 + id};
     r.max_tokens = 600;
-    r.stop_ids = model.stop_ids();
+    r.stop_ids = weights.stop_ids();
     r.structured.schema = schema;
     return r;
   }
@@ -110,7 +112,7 @@ struct Fixture {
   // The answer's text without its stop id, parsed.
   json parsed(const Answer& a) {
     std::vector<int32_t> ids = a.ids;
-    const auto& stops = model.stop_ids();
+    const auto& stops = weights.stop_ids();
     if (!ids.empty() && std::find(stops.begin(), stops.end(), ids.back()) != stops.end()) ids.pop_back();
     const std::string text = tokenizer->decode(ids);
     BOOST_TEST_MESSAGE("answer " << text);
@@ -187,7 +189,7 @@ BOOST_AUTO_TEST_CASE(schemas_and_resumed_ids_it_cannot_follow_are_refused) {
   off.resumed = tokenizer->encode("[1]");  // not an object
   BOOST_CHECK_THROW(e->submit(off), std::invalid_argument);
   BOOST_TEST(e->idle());
-  EngineCore plain(model.text(), model.config(), *kv, {64, 8}, make_policy("fcfs"), 0);
+  EngineCore plain(text, weights.config(), *kv, {64, 8}, make_policy("fcfs"), 0);
   BOOST_CHECK_THROW(plain.submit(request(3, kSchema)), std::invalid_argument);
 }
 

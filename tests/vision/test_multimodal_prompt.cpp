@@ -8,7 +8,9 @@
 
 #include "model/errors.h"
 #include "model/image_features.h"
-#include "model/model.h"
+#include "model/model_weights.h"
+#include "model/text_model.h"
+#include "model/vision_model.h"
 #include "model/prefill_batch.h"
 #include "model/prompt.h"
 #include "model/safetensors_writer.h"
@@ -23,21 +25,23 @@ const ModelConfig kIds;  // the genuine special token ids, which the tiny preset
 const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = kIds.vision_end_token_id;
 
 // Logits of every row of one prompt prefilled alone.
-std::vector<float> logits_alone(Model& model, const PreparedPrompt& prompt) {
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
+std::vector<float> logits_alone(TextModel& text, const PreparedPrompt& prompt) {
+  PagedKvCache cache(text.kv_shape(), 1 << 22, 4);
   const PrefillEntry entry{&prompt, cache.add_sequence(), true};
-  const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
+  const auto logits = text.forward(PrefillBatch(text, {&entry, 1}).batch(), cache);
   return {logits.begin(), logits.end()};
 }
 
 struct Fixture {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
-  Model model{vtest::tiny(DType::F32).dir.path(), *backend};
-  const VisionConfig& vcfg = *model.config().vision;
+  const ModelWeights weights{vtest::tiny(DType::F32).dir.path()};
+  TextModel text{weights, *backend};
+  VisionModel vision{weights, *backend};
+  const VisionConfig& vcfg = *weights.config().vision;
   // Two images of different sizes (2x3 and 3x2 merged tokens), and a third for another prompt.
-  ImageFeatures two = encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1),
+  ImageFeatures two = encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1),
                                                                             vtest::random_image(vcfg, 1, 6, 4, 2)});
-  ImageFeatures one = encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 4, 3)});
+  ImageFeatures one = encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 4, 3)});
 };
 
 }  // namespace
@@ -51,20 +55,20 @@ BOOST_AUTO_TEST_CASE(batched_prefill_equals_each_prompt_alone) {
   const std::vector<int32_t> a{1, 2, VS, IMG, VE, 3, 4, VS, IMG, VE, 5};
   const std::vector<int32_t> b{VS, IMG, VE, 6, 7, 8};
   const std::vector<int32_t> c{9, 10, 11, 12};
-  const PreparedPrompt pa = prepare_prompt(model.text(), model.config(), a, &two);
-  const PreparedPrompt pb = prepare_prompt(model.text(), model.config(), b, &one);
-  const PreparedPrompt pc = prepare_prompt(model.text(), model.config(), c, nullptr);
+  const PreparedPrompt pa = prepare_prompt(text, weights.config(), a, &two);
+  const PreparedPrompt pb = prepare_prompt(text, weights.config(), b, &one);
+  const PreparedPrompt pc = prepare_prompt(text, weights.config(), c, nullptr);
   const std::vector<const PreparedPrompt*> prompts{&pa, &pb, &pc};
 
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
+  PagedKvCache cache(text.kv_shape(), 1 << 22, 4);
   std::vector<PrefillEntry> entries;
   for (const auto* p : prompts) entries.push_back({p, cache.add_sequence(), true});
-  const auto batched = model.text().forward(PrefillBatch(model.text(), entries).batch(), cache);
+  const auto batched = text.forward(PrefillBatch(text, entries).batch(), cache);
 
-  const auto vocab = static_cast<size_t>(model.config().text.vocab_size);
+  const auto vocab = static_cast<size_t>(weights.config().text.vocab_size);
   size_t offset = 0;
   for (size_t i = 0; i < prompts.size(); ++i) {
-    const auto alone = logits_alone(model, *prompts[i]);
+    const auto alone = logits_alone(text, *prompts[i]);
     BOOST_REQUIRE(offset + alone.size() <= batched.size());
     BOOST_TEST(std::memcmp(batched.data() + offset, alone.data(), sizeof(float) * alone.size()) == 0, "prompt " << i);
     offset += alone.size();
@@ -78,12 +82,12 @@ BOOST_AUTO_TEST_CASE(batched_prefill_equals_each_prompt_alone) {
 // with zero DeepStack features, gives different logits after the image.
 BOOST_AUTO_TEST_CASE(image_features_and_deepstack_change_the_logits) {
   const std::vector<int32_t> ids{VS, IMG, VE, 6, 7};
-  const auto with_image = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &one));
-  ImageFeatures other = encode_images(model.vision(), std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 4, 9)});
-  const auto other_image = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &other));
+  const auto with_image = logits_alone(text, prepare_prompt(text, weights.config(), ids, &one));
+  ImageFeatures other = encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 4, 9)});
+  const auto other_image = logits_alone(text, prepare_prompt(text, weights.config(), ids, &other));
   ImageFeatures no_deepstack = one;  // zero features add nothing: as if there were none
   for (auto& set : no_deepstack.deepstack) std::fill(set.begin(), set.end(), 0.0f);
-  const auto without_deepstack = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &no_deepstack));
+  const auto without_deepstack = logits_alone(text, prepare_prompt(text, weights.config(), ids, &no_deepstack));
   BOOST_TEST(test::max_relative_error(other_image, with_image) > 1e-3);
   BOOST_TEST(test::max_relative_error(without_deepstack, with_image) > 1e-3);
 }
@@ -103,10 +107,12 @@ BOOST_AUTO_TEST_CASE(saved_features_serve_a_text_only_checkpoint) {
   BOOST_TEST((back.grids[1].t == 1 && back.grids[1].h == 6 && back.grids[1].w == 4));
 
   const std::vector<int32_t> ids{1, VS, IMG, VE, VS, IMG, VE, 2};
-  const auto full = logits_alone(model, prepare_prompt(model.text(), model.config(), ids, &two));
-  Model text_only(vtest::tiny(DType::F32, vtest::Weights::text_only).dir.path(), *backend);
+  const auto full = logits_alone(text, prepare_prompt(text, weights.config(), ids, &two));
+  const ModelWeights text_only(vtest::tiny(DType::F32, vtest::Weights::text_only).dir.path());
   BOOST_TEST(!text_only.has_vision());
-  const auto from_file = logits_alone(text_only, prepare_prompt(text_only.text(), text_only.config(), ids, &back));
+  TextModel text_only_decoder(text_only, *backend);
+  const auto from_file =
+      logits_alone(text_only_decoder, prepare_prompt(text_only_decoder, text_only.config(), ids, &back));
   BOOST_TEST(from_file == full, "logits from saved features differ");
 }
 
@@ -128,8 +134,8 @@ BOOST_AUTO_TEST_CASE(malformed_feature_files_are_refused) {
   // Features of the wrong width for the model, or too few tokens for the placeholders.
   ImageFeatures narrow = one;
   narrow.hidden = 16;
-  BOOST_CHECK_THROW(prepare_prompt(model.text(), model.config(), std::vector<int32_t>{VS, IMG, VE}, &narrow), ModelError);
-  BOOST_CHECK_THROW(prepare_prompt(model.text(), model.config(), std::vector<int32_t>{VS, IMG, VE, VS, IMG, VE}, &one),
+  BOOST_CHECK_THROW(prepare_prompt(text, weights.config(), std::vector<int32_t>{VS, IMG, VE}, &narrow), ModelError);
+  BOOST_CHECK_THROW(prepare_prompt(text, weights.config(), std::vector<int32_t>{VS, IMG, VE, VS, IMG, VE}, &one),
                     ModelError);
 }
 
@@ -194,7 +200,7 @@ BOOST_AUTO_TEST_CASE(features_that_disagree_with_the_model_are_refused) {
     f.grids = std::move(grids);
     f.deepstack.resize(sets, f.deepstack[0]);
     try {
-      prepare_prompt(model.text(), model.config(), std::vector<int32_t>{VS, IMG, VE}, &f);
+      prepare_prompt(text, weights.config(), std::vector<int32_t>{VS, IMG, VE}, &f);
     } catch (const ModelError& e) {
       return std::string(e.what());
     }

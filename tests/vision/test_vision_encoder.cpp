@@ -28,7 +28,8 @@ Errors encode_against_reference(DType dtype, vtest::Weights weights) {
   const vtest::TinyModel& tiny = vtest::tiny(dtype, weights);
   const VisionConfig& cfg = *tiny.config.vision;
   auto be = make_cpu_backend(2);
-  VisionModel model(cfg, load_vision_weights(tiny.ckpt, cfg), *be);
+  const VisionWeights tower = load_vision_weights(tiny.ckpt, cfg);
+  VisionModel model(cfg, tower, *be);
   const std::vector<PixelValues> images = sample_images(cfg);
   ref::VisionResult want;
   want.deepstack.resize(cfg.deepstack_visual_indexes.size());
@@ -84,7 +85,8 @@ BOOST_AUTO_TEST_CASE(two_images_together_equal_each_alone) {
   const vtest::TinyModel& tiny = vtest::tiny(DType::F32, vtest::Weights::sharp);
   const VisionConfig& cfg = *tiny.config.vision;
   auto be = make_cpu_backend(2);
-  VisionModel model(cfg, load_vision_weights(tiny.ckpt, cfg), *be);
+  const VisionWeights weights = load_vision_weights(tiny.ckpt, cfg);
+  VisionModel model(cfg, weights, *be);
   const std::vector<PixelValues> both{vtest::random_image(cfg, 1, 6, 8, 7), vtest::random_image(cfg, 1, 12, 4, 8)};
   const VisionOutput& out = model.encode(both);
   const std::vector<float> together(out.image_embeds.begin(), out.image_embeds.end());
@@ -108,7 +110,8 @@ BOOST_AUTO_TEST_CASE(no_images_give_no_tokens) {
   const vtest::TinyModel& tiny = vtest::tiny(DType::F32);
   const VisionConfig& cfg = *tiny.config.vision;
   auto be = make_cpu_backend(1);
-  VisionModel model(cfg, load_vision_weights(tiny.ckpt, cfg), *be);
+  const VisionWeights weights = load_vision_weights(tiny.ckpt, cfg);
+  VisionModel model(cfg, weights, *be);
   const VisionOutput& out = model.encode({});
   BOOST_TEST(out.tokens == 0);
   BOOST_TEST(out.image_embeds.empty());
@@ -121,7 +124,8 @@ BOOST_AUTO_TEST_CASE(staged_encode_equals_one_call) {
   const vtest::TinyModel& tiny = vtest::tiny(DType::F32, vtest::Weights::sharp);
   const VisionConfig& cfg = *tiny.config.vision;
   auto be = make_cpu_backend(2);
-  VisionModel model(cfg, load_vision_weights(tiny.ckpt, cfg), *be);
+  const VisionWeights weights = load_vision_weights(tiny.ckpt, cfg);
+  VisionModel model(cfg, weights, *be);
   const std::vector<PixelValues> images = sample_images(cfg);
   const VisionOutput& whole = model.encode(images);
   const std::vector<float> embeds(whole.image_embeds.begin(), whole.image_embeds.end());

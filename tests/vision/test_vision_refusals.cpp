@@ -68,7 +68,8 @@ BOOST_AUTO_TEST_CASE(image_not_matching_the_config) {
   const vtest::TinyModel& tiny = vtest::tiny(DType::F32);
   const VisionConfig& cfg = *tiny.config.vision;
   auto be = make_cpu_backend(1);
-  VisionModel model(cfg, load_vision_weights(tiny.ckpt, cfg), *be);
+  const VisionWeights weights = load_vision_weights(tiny.ckpt, cfg);
+  VisionModel model(cfg, weights, *be);
   PixelValues odd = vtest::random_image(cfg, 1, 4, 4, 1);
   odd.grid_w = 3;
   expect_error([&] { model.encode(std::span(&odd, 1)); }, "not a multiple of spatial_merge_size");

@@ -1,17 +1,20 @@
-// A loaded Qwen3-VL model directory: config, mapped weights, the text decoder and, when the
-// checkpoint has model.visual.* tensors, the vision tower.
+// A loaded Qwen3-VL model directory's immutable part: config, mapped checkpoint, packed weights,
+// the text decoder's and (when the checkpoint has model.visual.* tensors) the vision tower's
+// weight views, and the stop ids. Nothing in it changes after load, so one object serves any
+// number of runners (TextModel, VisionModel: the per-engine-group state and its backend) at once,
+// as llama.cpp keeps llama_model apart from llama_context. Not copyable or movable: runners
+// refer into it, so it must outlive them.
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <vector>
 
-#include "gpu/backend.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/packed_weights.h"
-#include "model/text_model.h"
-#include "model/vision_model.h"
+#include "model/text_weights.h"
+#include "model/vision_weights.h"
 
 namespace pio {
 
@@ -25,17 +28,20 @@ struct ModelOptions {
   bool map_pack = true;
 };
 
-class Model {
+class ModelWeights {
  public:
-  // Throws ModelError when the directory, its config or its tensors are unusable.
-  Model(const std::filesystem::path& dir, Backend& backend, const ModelOptions& options = {});
+  // Maps and checks the directory's tensors and packs the matrices the scheme asks for. Throws
+  // ModelError when the directory, its config or its tensors are unusable.
+  explicit ModelWeights(const std::filesystem::path& dir, const ModelOptions& options = {});
+  ModelWeights(const ModelWeights&) = delete;
+  ModelWeights& operator=(const ModelWeights&) = delete;
 
   const ModelConfig& config() const { return config_; }
   const Checkpoint& checkpoint() const { return checkpoint_; }
-  TextModel& text() { return text_; }
-  bool has_vision() const { return vision_ != nullptr; }
-  // The vision tower; throws ModelError for a text-only checkpoint.
-  VisionModel& vision();
+  const TextWeights& text() const { return weights_.text; }
+  bool has_vision() const { return weights_.vision != nullptr; }
+  // The vision tower's weights; throws ModelError for a text-only checkpoint.
+  const VisionWeights& vision() const;
   // Token ids that end generation (generation_config.json eos_token_id, else <|im_end|>, <|endoftext|>).
   const std::vector<int32_t>& stop_ids() const { return stop_ids_; }
   // The weights' scheme as asked and how the packed ones were obtained (PackedWeights::origin).
@@ -57,8 +63,6 @@ class Model {
   WeightScheme scheme_;
   LoadedWeights weights_;
   std::unique_ptr<PackedWeights> packed_;
-  TextModel text_;
-  std::unique_ptr<VisionModel> vision_;
   std::vector<int32_t> stop_ids_;
 };
 

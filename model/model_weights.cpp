@@ -1,4 +1,4 @@
-#include "model/model.h"
+#include "model/model_weights.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -33,15 +33,15 @@ WeightFormat format_for(WeightScheme scheme, DType dtype, bool quantisable) {
 
 }  // namespace
 
-Model::LoadedWeights Model::load_weights(const ModelConfig& config, const Checkpoint& ckpt) {
+ModelWeights::LoadedWeights ModelWeights::load_weights(const ModelConfig& config, const Checkpoint& ckpt) {
   LoadedWeights w{load_text_weights(ckpt, config.text), nullptr};
   if (config.vision && ckpt.has_prefix("model.visual."))
     w.vision = std::make_unique<VisionWeights>(load_vision_weights(ckpt, *config.vision));
   return w;
 }
 
-std::unique_ptr<PackedWeights> Model::pack(const std::filesystem::path& dir, const Checkpoint& ckpt, LoadedWeights& w,
-                                           const ModelOptions& options) {
+std::unique_ptr<PackedWeights> ModelWeights::pack(const std::filesystem::path& dir, const Checkpoint& ckpt,
+                                                  LoadedWeights& w, const ModelOptions& options) {
   std::vector<PackRequest> requests;
   auto add = [&](WeightView& v, bool quantisable) {
     const WeightFormat f = format_for(options.weights, v.dtype, quantisable);
@@ -65,23 +65,20 @@ std::unique_ptr<PackedWeights> Model::pack(const std::filesystem::path& dir, con
   return std::make_unique<PackedWeights>(ckpt, requests, key, options.pack_cache_dir, options.map_pack);
 }
 
-Model::Model(const std::filesystem::path& dir, Backend& backend, const ModelOptions& options)
+ModelWeights::ModelWeights(const std::filesystem::path& dir, const ModelOptions& options)
     : config_(load_model_config(dir)),
       checkpoint_(dir),
       scheme_(options.weights),
       weights_(load_weights(config_, checkpoint_)),
       packed_(pack(dir, checkpoint_, weights_, options)),
-      text_(config_.text, weights_.text, backend),
-      stop_ids_(load_stop_ids(dir)) {
-  if (weights_.vision) vision_ = std::make_unique<VisionModel>(*config_.vision, *weights_.vision, backend);
-}
+      stop_ids_(load_stop_ids(dir)) {}
 
-VisionModel& Model::vision() {
-  if (!vision_)
+const VisionWeights& ModelWeights::vision() const {
+  if (!weights_.vision)
     throw ModelError(checkpoint_.dir().string() +
                      " is a text-only checkpoint (no model.visual.* tensors): it cannot read images; "
                      "pass precomputed --image-embeds instead");
-  return *vision_;
+  return *weights_.vision;
 }
 
 }  // namespace pio
