@@ -1,5 +1,6 @@
 // `pio bench`: prefill and decode throughput on a checkpoint, vision encode and image+text
-// time to first token when it has a vision tower, medians of several runs, and peak RSS.
+// time to first token when it has a vision tower, medians of several runs, and peak RSS. Decode
+// is also set against the memory read bandwidth the same number of threads measures.
 // A program that prints figures, not a test.
 #include <sys/resource.h>
 
@@ -13,6 +14,8 @@
 #include "apps/pio/cli_util.h"
 #include "apps/pio/commands.h"
 #include "apps/pio/option_checks.h"
+#include "gpu/cpu/read_bandwidth.h"
+#include "model/decode_traffic.h"
 #include "model/model_weights.h"
 #include "model/text_model.h"
 
@@ -31,6 +34,11 @@ std::vector<int32_t> bench_prompt(int64_t n, int64_t vocab) {
   for (int64_t i = 0; i < n; ++i) ids.push_back(static_cast<int32_t>((i * 7919 + 13) % std::min<int64_t>(vocab, 150000)));
   return ids;
 }
+
+// The read-bandwidth probe: 512 MiB (16x this Zen 4's 32 MiB L3, more past a laptop's), 5 passes,
+// the best reported (the attainable ceiling; the median too, in --json).
+constexpr int64_t kProbeBytes = int64_t{512} << 20;
+constexpr int kProbePasses = 5;
 
 struct RunTimes {
   double prefill_s = 0, decode_s = 0;
@@ -72,6 +80,26 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
   t.decode_s = seconds_since(t0);
   cache.release(seq);
   return t;
+}
+
+// Probes the read bandwidth with `threads` threads (as many as the backend's, no pinning either)
+// and sets out["decode_tok_s"] against it: the weight bytes a decode step reads, the GB/s they
+// make and their share of the probed bandwidth (its best pass).
+void add_decode_traffic(nlohmann::ordered_json& out, const TextWeights& weights, int threads) {
+  std::vector<double> probe;
+  {
+    cpu::ThreadPool pool(threads);
+    probe = cpu::probe_read_bandwidth(pool, kProbeBytes, kProbePasses);
+  }
+  const double bandwidth = *std::max_element(probe.begin(), probe.end());
+  const int64_t step_bytes = decode_weight_bytes(weights);
+  const double gb_s = out["decode_tok_s"].get<double>() * static_cast<double>(step_bytes) / 1e9;
+  out["decode_weight_bytes_per_token"] = step_bytes;
+  out["decode_weight_gb_s"] = gb_s;
+  out["decode_bandwidth_pct"] = 100.0 * gb_s / bandwidth;
+  out["read_bandwidth_gb_s"] = bandwidth;
+  out["read_bandwidth_median_gb_s"] = median(probe);
+  out["read_bandwidth_probe_mb"] = kProbeBytes >> 20;
 }
 
 }  // namespace
@@ -140,11 +168,18 @@ void add_bench(CLI::App& app) {
     }
     out["decode_tok_s"] = median(decode_rates);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
-    if (!a->json)
-      std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
-                << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n";
     if (!a->no_vision) bench_vision(model, text, *backend, a->model, {a->image_sizes, a->runs, cache.dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
+    // Last, so that its buffer counts in no figure above (peak RSS included).
+    add_decode_traffic(out, model.text(), a->threads);
+    if (!a->json)
+      std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens << " tokens after a "
+                << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << "); "
+                << out["decode_weight_bytes_per_token"].get<double>() / 1e9 << " GB of weights per token: "
+                << out["decode_weight_gb_s"].get<double>() << " GB/s, " << out["decode_bandwidth_pct"].get<double>()
+                << "% of the read bandwidth probed (" << out["read_bandwidth_gb_s"].get<double>() << " GB/s, best of "
+                << kProbePasses << " passes over " << (kProbeBytes >> 20) << " MiB, median "
+                << out["read_bandwidth_median_gb_s"].get<double>() << ")\n";
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {
