@@ -38,7 +38,8 @@ void segment_attention(ThreadPool& pool, SegmentScratch& scratch, const float* q
                        int64_t query_begin, int64_t query_end, float* out, int64_t out_stride,
                        AttentionLanes lanes = AttentionLanes::Widest);
 
-// The kernels' side of segment_attention (segment_attention_task.h): up to kAttentionRowBlock query rows [begin, end) inside one segment.
+// The kernels' side of segment_attention (segment_attention_task.h). A task's query block: up to
+// kAttentionRowBlock query rows [begin, end) inside one segment.
 struct SegmentQueryBlock {
   int64_t segment;
   int64_t begin;
