@@ -25,9 +25,9 @@ void pack_segments(ThreadPool& pool, SegmentScratch& scratch, const float* k, co
   if (segment_bounds.size() < 2) return;
   const auto segments = static_cast<int64_t>(segment_bounds.size()) - 1;
   const int64_t hd = head_dim;
-  int64_t tiles = 0;
-  for (int64_t s = 0; s < segments; ++s) tiles += tiles_of(segment_bounds[s + 1] - segment_bounds[s]) * heads;
-  const auto need = static_cast<size_t>(tiles * 2 * kTile * hd);
+  int64_t all_tiles = 0;
+  for (int64_t s = 0; s < segments; ++s) all_tiles += tiles_of(segment_bounds[s + 1] - segment_bounds[s]) * heads;
+  const auto need = static_cast<size_t>(all_tiles * 2 * kTile * hd);
   if (scratch.packed.size() < need) scratch.packed.resize(need);
   pool.run(segments * heads, [&](int64_t task, int) {
     const int64_t s = task / heads, h = task % heads, begin = segment_bounds[s];
