@@ -10,6 +10,7 @@
 
 #include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/paged_attention_task.h"
+#include "gpu/cpu/segment_attention_task.h"
 
 namespace pio::cpu {
 namespace {
@@ -31,6 +32,10 @@ struct Avx2Lanes {
 
 void attention_task_avx2(const AttentionTaskArgs& a, int64_t task, int worker) {
   run_attention_task<Avx2Lanes>(a, task, worker);
+}
+
+void segment_task_avx2(const SegmentTaskArgs& a, int64_t task, int worker) {
+  run_segment_task<Avx2Lanes>(a, task, worker);
 }
 
 void paged_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q, int n_heads, const PagedKvLayer& kv,

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "gpu/cpu/paged_attention_task.h"
+#include "gpu/cpu/segment_attention_task.h"
 
 namespace pio::cpu {
 namespace {
@@ -25,6 +26,10 @@ struct Avx512Lanes {
 
 void attention_task_avx512(const AttentionTaskArgs& a, int64_t task, int worker) {
   run_attention_task<Avx512Lanes>(a, task, worker);
+}
+
+void segment_task_avx512(const SegmentTaskArgs& a, int64_t task, int worker) {
+  run_segment_task<Avx512Lanes>(a, task, worker);
 }
 
 }  // namespace pio::cpu

@@ -1,7 +1,8 @@
 // The body of paged_attention (paged_attention.h): one task's row block over the KV tiles,
 // generic over the vector width of its multiply-add kernels. Included only by
 // paged_attention.cpp (AVX2, 8 lanes) and paged_attention_avx512.cpp (16 lanes), each compiled
-// with -ffp-contract=off; everything below the declarations is in an anonymous namespace, so
+// with -ffp-contract=off (the segment attention of the vision encoder, segment_attention_task.h,
+// reuses its micro-kernels there); everything below the declarations is in an anonymous namespace, so
 // each file gets its own copy built for its instruction set.
 //
 // The width never changes a result: a score's lane is its KV slot and an output's lane its
@@ -19,6 +20,7 @@
 
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cpu/paged_attention.h"
+#include "gpu/cpu/vector_exp.h"
 #include "gpu/cpu/weight_access.h"
 
 namespace pio::cpu {
@@ -55,23 +57,6 @@ static_assert(T % 16 == 0);
 // Every loop over the R queries or W vectors of a micro-kernel is unrolled, so that the R x W
 // accumulators live in registers.
 #define PIO_UNROLL _Pragma("GCC unroll 16")
-
-// e^x per lane: Cephes' expf (x = n·ln2 + r, a degree-5 polynomial in r, times 2^n), 0 below
-// -87 (and for -inf). Lanes are independent: a value's result never depends on its neighbours.
-__m256 exp8(__m256 x) {
-  const __m256 keep = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
-  const __m256 n =
-      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  for (float c : {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f})
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(_mm256_mul_ps(y, _mm256_castsi256_ps(two_n)), keep);
-}
 
 float hmax(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gpu/backend.h"
+#include "gpu/cpu/attention.h"
 #include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/matmul.h"
 #include "gpu/cpu/packed_bf16.h"
@@ -411,6 +412,15 @@ BOOST_AUTO_TEST_CASE(elementwise_ops_match_reference) {
     BOOST_TEST_REQUIRE(std::abs(ge[i] - want_ge) <= 1e-5 * (1 + std::abs(want_ge)));
     BOOST_TEST_REQUIRE(std::abs(sum[i] - (x + b[i])) <= 1e-6 * (1 + std::abs(x + b[i])));
   }
+  // An element's GELU bits do not depend on where it falls (vector body or ragged tail): the
+  // same values one place later, and the last 5 alone, give the same bits.
+  std::vector<float> shifted(a.size() + 1);
+  std::copy(a.begin(), a.end(), shifted.begin() + 1);
+  be->gelu_tanh(shifted.data(), n + 1);
+  BOOST_TEST(std::equal(gt.begin(), gt.end(), shifted.begin() + 1));
+  std::vector<float> last(a.end() - 5, a.end());
+  be->gelu_tanh(last.data(), 5);
+  BOOST_TEST(std::equal(last.begin(), last.end(), gt.end() - 5));
 }
 
 BOOST_AUTO_TEST_CASE(rotary_and_embedding_match_reference) {
@@ -464,38 +474,51 @@ std::vector<double> naive_attention(const float* q, const std::vector<std::vecto
 
 }  // namespace
 
-// Segments shorter and longer than one query chunk (64 rows), a head size that is not a
-// multiple of the vector width, and the queries in one call or split.
+// Segments shorter and longer than one query block and KV tile (64 rows), a head size that is
+// not a multiple of the vector width and the vision encoder's (64), and the queries in one call
+// or split.
 BOOST_AUTO_TEST_CASE(segment_attention_is_full_within_each_segment_only) {
   auto be = make_cpu_backend(2);
-  const int heads = 3, head_dim = 12;
-  const int64_t stride = 3 * heads * head_dim;  // q, k, v interleaved per row as the vision qkv output is
-  const std::vector<int64_t> bounds{0, 5, 6, 13, 163};
-  const int64_t rows = bounds.back();
-  const auto qkv = random_floats(static_cast<size_t>(rows * stride));
-  std::vector<float> out(static_cast<size_t>(rows * heads * head_dim));
-  const double scale = 1 / std::sqrt(double(head_dim));
-  be->prepare_segment_attention(qkv.data() + heads * head_dim, qkv.data() + 2 * heads * head_dim, stride, heads,
-                                head_dim, bounds);
-  be->segment_attention(qkv.data(), stride, static_cast<float>(scale), 0, rows, out.data(), heads * head_dim);
-  // The queries split at odd rows (across segments and chunks) give the same bits.
-  std::vector<float> split(out.size(), 0.0f);
-  for (int64_t r0 = 0; r0 < rows; r0 += 37)
-    be->segment_attention(qkv.data(), stride, static_cast<float>(scale), r0, std::min(rows, r0 + 37), split.data(),
-                          heads * head_dim);
-  BOOST_TEST(split == out);
-  for (size_t s = 0; s + 1 < bounds.size(); ++s)
-    for (int h = 0; h < heads; ++h) {
-      std::vector<std::vector<float>> k, v;
-      for (int64_t t = bounds[s]; t < bounds[s + 1]; ++t) {
-        const float* base = qkv.data() + t * stride + h * head_dim;
-        k.emplace_back(base + heads * head_dim, base + heads * head_dim + head_dim);
-        v.emplace_back(base + 2 * heads * head_dim, base + 2 * heads * head_dim + head_dim);
+  const int heads = 3;
+  for (const int head_dim : {12, 64}) {
+    const int64_t stride = 3 * heads * head_dim;  // q, k, v interleaved per row as the vision qkv output is
+    const std::vector<int64_t> bounds{0, 5, 6, 13, 163};
+    const int64_t rows = bounds.back();
+    const auto qkv = random_floats(static_cast<size_t>(rows * stride));
+    std::vector<float> out(static_cast<size_t>(rows * heads * head_dim));
+    const double scale = 1 / std::sqrt(double(head_dim));
+    be->prepare_segment_attention(qkv.data() + heads * head_dim, qkv.data() + 2 * heads * head_dim, stride, heads,
+                                  head_dim, bounds);
+    be->segment_attention(qkv.data(), stride, static_cast<float>(scale), 0, rows, out.data(), heads * head_dim);
+    // The queries split at odd rows (across segments and chunks) give the same bits.
+    std::vector<float> split(out.size(), 0.0f);
+    for (int64_t r0 = 0; r0 < rows; r0 += 37)
+      be->segment_attention(qkv.data(), stride, static_cast<float>(scale), r0, std::min(rows, r0 + 37), split.data(),
+                            heads * head_dim);
+    BOOST_TEST(split == out);
+    // AVX2's 8-lane kernels give the very same bits as the widest (AVX-512's 16 lanes here).
+    cpu::ThreadPool pool(2);
+    cpu::SegmentScratch scratch;
+    cpu::pack_segments(pool, scratch, qkv.data() + heads * head_dim, qkv.data() + 2 * heads * head_dim, stride, heads,
+                       head_dim, bounds);
+    std::vector<float> narrow(out.size(), 0.0f);
+    cpu::segment_attention(pool, scratch, qkv.data(), stride, static_cast<float>(scale), 0, rows, narrow.data(),
+                           heads * head_dim, cpu::AttentionLanes::Avx2);
+    BOOST_TEST(narrow == out);
+    for (size_t s = 0; s + 1 < bounds.size(); ++s)
+      for (int h = 0; h < heads; ++h) {
+        std::vector<std::vector<float>> k, v;
+        for (int64_t t = bounds[s]; t < bounds[s + 1]; ++t) {
+          const float* base = qkv.data() + t * stride + h * head_dim;
+          k.emplace_back(base + heads * head_dim, base + heads * head_dim + head_dim);
+          v.emplace_back(base + 2 * heads * head_dim, base + 2 * heads * head_dim + head_dim);
+        }
+        for (int64_t r = bounds[s]; r < bounds[s + 1]; ++r) {
+          const auto want = naive_attention(qkv.data() + r * stride + h * head_dim, k, v, bounds[s + 1] - bounds[s],
+                                            head_dim, scale);
+          for (int d = 0; d < head_dim; ++d)
+            BOOST_TEST(std::abs(out[(r * heads + h) * head_dim + d] - want[d]) <= 1e-5);
+        }
       }
-      for (int64_t r = bounds[s]; r < bounds[s + 1]; ++r) {
-        const auto want = naive_attention(qkv.data() + r * stride + h * head_dim, k, v, bounds[s + 1] - bounds[s],
-                                          head_dim, scale);
-        for (int d = 0; d < head_dim; ++d) BOOST_TEST(std::abs(out[(r * heads + h) * head_dim + d] - want[d]) <= 1e-5);
-      }
-    }
+  }
 }
