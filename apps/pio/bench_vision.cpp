@@ -54,7 +54,8 @@ double time_to_first_token(VisionModel& vision, TextModel& decoder, const ModelC
   const PreparedPrompt prompt = prepare_prompt(decoder, config, ids, &features);
   KvCacheShape shape = decoder.kv_shape();
   shape.dtype = kv_dtype;
-  PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
+  PagedKvCache cache(decoder.backend(), shape,
+                     KvStorage::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
   generate(decoder, cache, prompt, {1, {}, {}, 0, {}});
   return seconds_since(t0);
 }

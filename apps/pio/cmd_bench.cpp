@@ -51,10 +51,10 @@ constexpr int64_t kPrefillChunk = 512;
 
 RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32_t>& prompt, int gen_tokens) {
   RunTimes t;
-  const SequenceId seq = cache.add_sequence();
+  const SequenceId seq = cache.pool().add_sequence();
   std::vector<Pos3> pos;
   ForwardBatch batch;
-  batch.steps.push_back({seq, 0, false});
+  batch.steps.push_back({0, false, {}, 0});
   std::span<const float> logits;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t first = 0; first < static_cast<int64_t>(prompt.size()); first += kPrefillChunk) {
@@ -63,7 +63,7 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
     batch.steps[0].n_tokens = n;
     batch.ids = std::span<const int32_t>(prompt).subspan(static_cast<size_t>(first), static_cast<size_t>(n));
     batch.positions = pos;
-    logits = model.forward(batch, cache);
+    logits = cache.forward(model, batch, {&seq, 1});
   }
   t.prefill_s = seconds_since(t0);
   const int64_t vocab = model.config().vocab_size;
@@ -75,10 +75,10 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
     batch.steps[0].n_tokens = 1;
     batch.ids = next;
     batch.positions = pos;
-    logits = model.forward(batch, cache);
+    logits = cache.forward(model, batch, {&seq, 1});
   }
   t.decode_s = seconds_since(t0);
-  cache.release(seq);
+  cache.pool().release(seq);
   return t;
 }
 
@@ -148,7 +148,7 @@ void add_bench(CLI::App& app) {
     out["load_s"] = load_s;
     out["weights"] = weight_scheme_name(model.weight_scheme());
     out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
-    out["kv_dtype"] = std::string(kv_dtype_name(cache.dtype()));
+    out["kv_dtype"] = std::string(kv_dtype_name(cache.storage().dtype()));
     std::vector<double> decode_rates;
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
@@ -168,7 +168,7 @@ void add_bench(CLI::App& app) {
     }
     out["decode_tok_s"] = median(decode_rates);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
-    if (!a->no_vision) bench_vision(model, text, *backend, a->model, {a->image_sizes, a->runs, cache.dtype()}, out, a->json ? nullptr : &std::cout);
+    if (!a->no_vision) bench_vision(model, text, *backend, a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     // Last, so that its buffer counts in no figure above (peak RSS included).
     add_decode_traffic(out, model.text(), a->threads);
@@ -185,7 +185,7 @@ void add_bench(CLI::App& app) {
     } else {
       std::cout << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
                 << "backend: " << backend->name() << ", weights " << out["weights"].get<std::string>() << " ("
-                << out["weights_origin"].get<std::string>() << "), KV " << kv_dtype_name(cache.dtype()) << ", load "
+                << out["weights_origin"].get<std::string>() << "), KV " << kv_dtype_name(cache.storage().dtype()) << ", load "
                 << load_s << " s\n";
     }
   });

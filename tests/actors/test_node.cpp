@@ -89,7 +89,7 @@ struct Fixture {
         if (part.is_image) pixels.push_back(preprocess_image(part.image, cfg, request_image_limits(cfg, 40000, 0)));
     std::optional<ImageFeatures> features;
     if (!pixels.empty()) features = encode_images(direct_vision, pixels);
-    PagedKvCache cache(direct_text.kv_shape(), 64 << 20, 16);
+    PagedKvCache cache(direct_text.backend(), direct_text.kv_shape(), 64 << 20, 16);
     const PreparedPrompt p = prepare_prompt(direct_text, weights->config(), tokens.ids, features ? &*features : nullptr);
     return generate(direct_text, cache, p,
                     {r.max_tokens, weights->stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})
