@@ -303,11 +303,12 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 // bf16 by the packer.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
   // 4 to 12 rows take AVX-512's chunked decode path over full panel groups (n = 150: one full
-  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 16 and more AVX2's widened
-  // path (remainders of 1 to 5 rows), whose input blocks 512 and 1024 fill exactly and an odd
-  // 1031 spans three of.
+  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 13 and more AVX-512's prompt
+  // path and 16 and more AVX2's widened path (remainders of 1 to 5 rows), both in input blocks
+  // sized from the L2 (a short first one): 512, 1024 and 3000 span several blocks on any L2 up to
+  // 1 MiB, 3000 at least three on AVX-512 with 1 MiB (partial sums kept between blocks).
   std::vector<int64_t> ks = kKs;
-  ks.insert(ks.end(), {512, 1024, 1031});
+  ks.insert(ks.end(), {512, 1024, 1031, 3000});
   for (DType dt : {DType::BF16, DType::F32})
     for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 20, 21, 23})
       for (int64_t k : ks)
@@ -343,7 +344,7 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
   const int64_t m = 19, n = 301;
   auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
-  for (int64_t k : {7, 100, 1031}) {  // 1031: AVX2's widened path (16+ rows) over three input blocks
+  for (int64_t k : {7, 100, 1031, 3000}) {  // 1031, 3000: the prompt paths over several input blocks
     const auto w = make_weights(DType::BF16, n, k);
     const auto b = make_weights(DType::F32, 1, n);
     const PackedWeights p(w.view());
