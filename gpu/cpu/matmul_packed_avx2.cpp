@@ -147,12 +147,15 @@ void wide_tile(const MatmulArgs& a, int64_t m0, int64_t p, int64_t k0, int64_t k
       acc[r][1] = _mm256_load_ps(partial + 8);
     }
   }
-  const float* x = a.x + m0 * a.k + k0;
+  // A pointer per row, so each broadcast addresses x as row[r] + i with no arithmetic.
+  const float* row[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) row[r] = a.x + (m0 + r) * a.k + k0;
   for (int64_t i = 0; i < kc; ++i) {
     const __m256 w0 = _mm256_load_ps(w + i * kPanelWidth), w1 = _mm256_load_ps(w + i * kPanelWidth + 8);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      const __m256 b = _mm256_broadcast_ss(x + r * a.k + i);
+      const __m256 b = _mm256_broadcast_ss(row[r] + i);
       acc[r][0] = _mm256_fmadd_ps(b, w0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(b, w1, acc[r][1]);
     }
