@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -22,6 +23,7 @@
 #include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/matmul.h"
 #include "gpu/cpu/packed_bf16.h"
+#include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/thread_pool.h"
 #include "gpu/kernel_math.h"
 
@@ -119,6 +121,39 @@ BOOST_AUTO_TEST_CASE(bf16_and_f16_conversions_round_to_nearest_even) {
     BOOST_TEST(std::abs(math::bf16_to_f32(math::f32_to_bf16(v)) - v) <= std::abs(v) * std::ldexp(1.0, -8));
     BOOST_TEST(std::abs(math::f16_to_f32(math::f32_to_f16(v)) - v) <= std::abs(v) * std::ldexp(1.0, -11) + 1e-7);
   }
+}
+
+// The cache sizes the GEMMs block by: what CPUID says, which the C library also reads where it
+// reports a level (glibc's sysconf); ordered as caches are on every x86 CPU we serve.
+BOOST_AUTO_TEST_CASE(cache_sizes_agree_with_the_os) {
+  const auto& c = cpu::cache_sizes();
+  BOOST_TEST_MESSAGE("L1d " << c.l1d << ", L2 " << c.l2 << ", L3 per core " << c.l3 << " bytes");
+  BOOST_TEST(c.l1d >= 16 * 1024);
+  BOOST_TEST(c.l2 >= 4 * c.l1d);
+  BOOST_TEST(c.l3 > 0);
+  if (const long l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE); l1d > 0) BOOST_TEST(c.l1d == l1d);
+  if (const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE); l2 > 0) BOOST_TEST(c.l2 == l2);
+}
+
+// Row strips cover every row once, in order; balanced, no strip is under half a strip's height
+// once there are rows for a full one (6 + 2 rows as 4 + 4, 6 + 1 as 4 + 3).
+BOOST_AUTO_TEST_CASE(row_strips_cover_rows_once_and_balance_short_remainders) {
+  for (int64_t m = 1; m <= 40; ++m)
+    for (bool balanced : {false, true}) {
+      std::vector<std::pair<int64_t, int>> strips;
+      const auto record = [&]<int R>(int64_t m0) { strips.emplace_back(m0, R); };
+      if (balanced) cpu::for_row_strips<6, true>(m, record);
+      else cpu::for_row_strips<6>(m, record);
+      int64_t next = 0;
+      for (const auto& [m0, rows] : strips) {
+        BOOST_TEST_REQUIRE(m0 == next);
+        BOOST_TEST(rows <= 6);
+        if (balanced && m >= 6) BOOST_TEST(rows >= 3, "m " << m);
+        next += rows;
+      }
+      BOOST_TEST(next == m);
+      BOOST_TEST(static_cast<int64_t>(strips.size()) == (m + 5) / 6);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(thread_pool_runs_every_task_once) {
