@@ -95,9 +95,8 @@ template <int MR, int NP>
 
 // Rows [m0, m0 + MR) x panels [p0, p0 + NP) over the pairs [j0, j1): starts from zero at pair 0,
 // else from the partial sums an earlier block left in y, and adds the bias after the last pair.
-// prefetch, if not null: lines to fetch meanwhile (accumulate).
 template <int MR, int NP>
-void tile(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t j0, int64_t j1, const uint16_t* prefetch) {
+void tile(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t j0, int64_t j1) {
   const int64_t pairs = packed_bf16_pairs(a.k), x_stride = 2 * pairs, n = a.w.rows;
   const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(n), pairs);
   // The accumulators must live in registers: the loops over the tile are unrolled fully
@@ -110,7 +109,7 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t j0, int64_t j1, c
       acc[r][c] = j0 == 0 ? _mm512_setzero_ps()
                           : _mm512_maskz_loadu_ps(PanelOutputs::valid(a, p0 + c), a.y + (m0 + r) * n + (p0 + c) * kPanelWidth);
   accumulate(acc, a.x_bf16 + m0 * x_stride, x_stride, static_cast<const uint16_t*>(a.w.data) + at.offset,
-             at.pair_stride, j0, j1, prefetch);
+             at.pair_stride, j0, j1, nullptr);
   for (int c = 0; c < NP; ++c) {
     if (j1 < pairs) {
       for (int r = 0; r < MR; ++r)
@@ -127,7 +126,7 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t j0, int64_t j1, c
 template <int MR, int NP>
 void row_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
   int64_t p = p0;
-  for (; p + NP <= p1; p += NP) tile<MR, NP>(a, m0, p, j0, j1, nullptr);
+  for (; p + NP <= p1; p += NP) tile<MR, NP>(a, m0, p, j0, j1);
   if constexpr (NP > 1) row_strip<MR, NP / 2>(a, m0, p, p1, j0, j1);
 }
 
