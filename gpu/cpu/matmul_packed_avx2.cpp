@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/packed_bf16.h"
 #include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/weight_access.h"
@@ -84,27 +85,41 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
     for (int r = 0; r < MR; ++r) store_outputs(a, m0 + r, (p0 + c) * kPanelWidth, acc[r][c][0], acc[r][c][1], true);
 }
 
-// Many rows: the weights are widened once per block of kWideInputs inputs into float32 panels
+// Many rows: the weights are widened once per block of wide_inputs() inputs into float32 panels
 // (a contiguous 16-float row per input) and every 6-row tile reads them from cache with plain
 // FMAs, instead of each tile widening them again. The per-output FMA order (input by input from
 // zero, then + bias) is the same as tile()'s, so rows come out bit-identical either way.
-constexpr int64_t kWideRows = 16;     // measured crossover: fewer rows widen more cheaply per tile
-constexpr int64_t kWideInputs = 512;         // even, so pairs never straddle two blocks
+constexpr int64_t kWideRows = 16;  // measured crossover: fewer rows widen more cheaply per tile
 
-// Widens inputs [k0, k0 + kc) of the panels [p0, p1) to dst[panel - p0][input - k0][16].
-void widen_block(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t k0, int64_t kc, float* dst) {
+// Inputs per widened block: a group's block (8 panels x inputs x 64 bytes) takes a quarter of this
+// CPU's L2, the rest left for the next block's bf16 stream, x's rows and y's partial sums
+// (1 MiB L2: 512 inputs; a laptop's 256 KiB: 128; on a 1 MiB Zen 4, 256 to 1024 measured within
+// 3% of each other). A multiple of 16, so pairs never straddle two blocks. Changes no result: each output's FMA order is the same whatever the blocking.
+int64_t wide_inputs() {
+  static const int64_t value =
+      std::clamp<int64_t>(cache_sizes().l2 / (4 * kGroupPanels * kPanelWidth * 4) / 16 * 16, 64, 2048);
+  return value;
+}
+
+// Widens inputs [k0, k0 + kc) of the panels [p0, p1) to dst[panel - p0][input - k0][16] (stride
+// inputs per panel), reading each group's packed stream in order (pair by pair, a pair's panels
+// side by side), so the weights come from memory as one sequential stream.
+void widen_block(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t k0, int64_t kc, int64_t stride, float* dst) {
   const int64_t pairs = packed_bf16_pairs(a.k), panels = packed_bf16_panels(a.w.rows);
   const __m256i high = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
-  for (int64_t p = p0; p < p1; ++p) {
-    const PanelAddress at = packed_bf16_panel(p, panels, pairs);
+  for (int64_t g = p0; g < p1; g = (g / kGroupPanels + 1) * kGroupPanels) {
+    const int64_t g1 = std::min(p1, (g / kGroupPanels + 1) * kGroupPanels);
+    const PanelAddress at = packed_bf16_panel(g, panels, pairs);
     const auto* w = static_cast<const uint16_t*>(a.w.data) + at.offset;
-    float* out = dst + (p - p0) * kWideInputs * kPanelWidth;
     for (int64_t i = 0; i < kc; i += 2) {
-      const int64_t j = (k0 + i) / 2;
-      for (int h = 0; h < 2; ++h) {
-        const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + j * at.pair_stride + h * 16));
-        _mm256_store_ps(out + i * kPanelWidth + h * 8, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
-        _mm256_store_ps(out + (i + 1) * kPanelWidth + h * 8, _mm256_castsi256_ps(_mm256_and_si256(v, high)));
+      const uint16_t* pair = w + (k0 + i) / 2 * at.pair_stride;
+      for (int64_t p = g; p < g1; ++p) {
+        float* out = dst + (p - p0) * stride * kPanelWidth + i * kPanelWidth;
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(pair + (p - g) * 32 + h * 16));
+          _mm256_store_ps(out + h * 8, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+          _mm256_store_ps(out + kPanelWidth + h * 8, _mm256_castsi256_ps(_mm256_and_si256(v, high)));
+        }
       }
     }
   }
@@ -132,12 +147,15 @@ void wide_tile(const MatmulArgs& a, int64_t m0, int64_t p, int64_t k0, int64_t k
       acc[r][1] = _mm256_load_ps(partial + 8);
     }
   }
-  const float* x = a.x + m0 * a.k + k0;
+  // A pointer per row, so each broadcast addresses x as row[r] + i with no arithmetic.
+  const float* row[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) row[r] = a.x + (m0 + r) * a.k + k0;
   for (int64_t i = 0; i < kc; ++i) {
     const __m256 w0 = _mm256_load_ps(w + i * kPanelWidth), w1 = _mm256_load_ps(w + i * kPanelWidth + 8);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
-      const __m256 b = _mm256_broadcast_ss(x + r * a.k + i);
+      const __m256 b = _mm256_broadcast_ss(row[r] + i);
       acc[r][0] = _mm256_fmadd_ps(b, w0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(b, w1, acc[r][1]);
     }
@@ -154,23 +172,43 @@ void wide_tile(const MatmulArgs& a, int64_t m0, int64_t p, int64_t k0, int64_t k
 }
 
 template <int MR>
-void wide_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1, int64_t k0, int64_t kc, const float* w) {
-  for (int64_t p = p0; p < p1; ++p) wide_tile<MR>(a, m0, p, k0, kc, w + (p - p0) * kWideInputs * kPanelWidth);
+void wide_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1, int64_t k0, int64_t kc, int64_t stride,
+                const float* w) {
+  for (int64_t p = p0; p < p1; ++p) wide_tile<MR>(a, m0, p, k0, kc, w + (p - p0) * stride * kPanelWidth);
 }
 
+// Fetches share `part` of `parts` of [begin, begin + bytes) into L2, a cache line at a time.
+void prefetch_share(const char* begin, int64_t bytes, int64_t part, int64_t parts) {
+  const int64_t lines = (bytes + 63) / 64, l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
+  for (int64_t l = l0; l < l1; ++l) _mm_prefetch(begin + l * 64, _MM_HINT_T1);
+}
+
+// Block by block over k: widens the block, then runs every row strip over it, each strip also
+// prefetching its share of the next block's bf16 stream so that reading the weights from memory
+// overlaps the arithmetic (without it, short prompts wait for memory at every block). matmul's
+// tasks are one group each; for more, the prefetch covers the first group's stream only.
 void wide_panels(const MatmulArgs& a, int64_t p0, int64_t p1) {
-  // One block of the task's panels: 8 x 512 x 16 floats = 256 KiB, kept per thread (it only grows).
   struct alignas(32) Lane8 {
     float v[8];
   };
-  thread_local std::vector<Lane8> block;
-  const auto need = static_cast<size_t>((p1 - p0) * kWideInputs * kPanelWidth / 8);
+  thread_local std::vector<Lane8> block;  // one block of the task's panels; it only grows
+  const int64_t stride = wide_inputs();
+  const auto need = static_cast<size_t>((p1 - p0) * stride * kPanelWidth / 8);
   if (block.size() < need) block.resize(need);
   auto* w = block.data()->v;
-  for (int64_t k0 = 0; k0 < a.k; k0 += kWideInputs) {
-    const int64_t kc = std::min(kWideInputs, a.k - k0);
-    widen_block(a, p0, p1, k0, kc, w);
-    for_row_strips<kMaxRows>(a.m, [&]<int MR>(int64_t m0) { wide_strip<MR>(a, m0, p0, p1, k0, kc, w); });
+  const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(a.w.rows), packed_bf16_pairs(a.k));
+  const auto* stream = reinterpret_cast<const char*>(static_cast<const uint16_t*>(a.w.data) + at.offset);
+  const int64_t strips = (a.m + kMaxRows - 1) / kMaxRows, pair_bytes = at.pair_stride * 2;
+  for (int64_t k0 = 0, kc = 0; k0 < a.k; k0 += kc) {
+    kc = std::min(k0 == 0 ? stride / 8 : stride, a.k - k0);  // a short first block: less to wait for
+    const int64_t next = k0 + kc;
+    const int64_t next_bytes = (packed_bf16_pairs(std::min(a.k, next + stride)) - next / 2) * pair_bytes;
+    widen_block(a, p0, p1, k0, kc, stride, w);
+    int64_t strip = 0;
+    for_row_strips<kMaxRows, true>(a.m, [&]<int MR>(int64_t m0) {
+      if (next < a.k) prefetch_share(stream + next / 2 * pair_bytes, next_bytes, strip++, strips);
+      wide_strip<MR>(a, m0, p0, p1, k0, kc, stride, w);
+    });
   }
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/packed_bf16.h"
 #include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/weight_access.h"
@@ -44,14 +45,17 @@ inline __m512bh broadcast_pair(const uint16_t* p) {
 // columns left out.
 class PanelOutputs {
  public:
-  PanelOutputs(const MatmulArgs& a, int64_t panel) : a_(a), col_(panel * kPanelWidth) {
+  PanelOutputs(const MatmulArgs& a, int64_t panel) : a_(a), col_(panel * kPanelWidth), mask_(valid(a, panel)) {
     const int64_t valid = std::min(kPanelWidth, a.w.rows - col_);
-    mask_ = static_cast<__mmask16>((1u << valid) - 1u);
     if (a.bias.data) {
       alignas(64) float b[kPanelWidth] = {};
       for (int64_t i = 0; i < valid; ++i) b[i] = weight_at(a.bias, col_ + i);
       bias_ = _mm512_load_ps(b);
     }
+  }
+  // The panel's columns that exist (all but a last panel's padding).
+  static __mmask16 valid(const MatmulArgs& a, int64_t panel) {
+    return static_cast<__mmask16>((1u << std::min(kPanelWidth, a.w.rows - panel * kPanelWidth)) - 1u);
   }
   void store(int64_t row, __m512 acc) const {
     _mm512_mask_storeu_ps(a_.y + row * a_.w.rows + col_, mask_, _mm512_add_ps(acc, bias_));
@@ -89,37 +93,91 @@ template <int MR, int NP>
   }
 }
 
+// Rows [m0, m0 + MR) x panels [p0, p0 + NP) over the pairs [j0, j1): starts from zero at pair 0,
+// else from the partial sums an earlier block left in y, and adds the bias after the last pair.
 template <int MR, int NP>
-void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
-  const int64_t pairs = packed_bf16_pairs(a.k), x_stride = 2 * pairs;
-  const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(a.w.rows), pairs);
+void tile(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t j0, int64_t j1) {
+  const int64_t pairs = packed_bf16_pairs(a.k), x_stride = 2 * pairs, n = a.w.rows;
+  const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(n), pairs);
   // The accumulators must live in registers: the loops over the tile are unrolled fully
   // (GCC would otherwise keep acc in memory and reload it for every vdpbf16ps).
   __m512 acc[MR][NP];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 8
-    for (int c = 0; c < NP; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int c = 0; c < NP; ++c)
+      acc[r][c] = j0 == 0 ? _mm512_setzero_ps()
+                          : _mm512_maskz_loadu_ps(PanelOutputs::valid(a, p0 + c), a.y + (m0 + r) * n + (p0 + c) * kPanelWidth);
   accumulate(acc, a.x_bf16 + m0 * x_stride, x_stride, static_cast<const uint16_t*>(a.w.data) + at.offset,
-             at.pair_stride, 0, pairs, nullptr);
+             at.pair_stride, j0, j1, nullptr);
   for (int c = 0; c < NP; ++c) {
+    if (j1 < pairs) {
+      for (int r = 0; r < MR; ++r)
+        _mm512_mask_storeu_ps(a.y + (m0 + r) * n + (p0 + c) * kPanelWidth, PanelOutputs::valid(a, p0 + c), acc[r][c]);
+      continue;
+    }
     const PanelOutputs out(a, p0 + c);
     for (int r = 0; r < MR; ++r) out.store(m0 + r, acc[r][c]);
   }
 }
 
-// Full tiles of NP panels, then the rest with half as many (never a lone latency-bound chain
-// where a wider tile fits).
+// Full tiles of NP panels over the pairs [j0, j1), then the rest with half as many (never a lone
+// latency-bound chain where a wider tile fits).
 template <int MR, int NP>
-void row_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
+void row_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
   int64_t p = p0;
-  for (; p + NP <= p1; p += NP) tile<MR, NP>(a, m0, p);
-  if constexpr (NP > 1) row_strip<MR, NP / 2>(a, m0, p, p1);
+  for (; p + NP <= p1; p += NP) tile<MR, NP>(a, m0, p, j0, j1);
+  if constexpr (NP > 1) row_strip<MR, NP / 2>(a, m0, p, p1, j0, j1);
 }
 
 template <int MR>
 void rows_of(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
-  row_strip<MR, panels_for(MR)>(a, m0, p0, p1);
+  row_strip<MR, panels_for(MR)>(a, m0, p0, p1, 0, packed_bf16_pairs(a.k));
+}
+
+// Many rows (a prompt): half a group's panels at a time, its pairs in blocks that every row strip
+// runs over from L2. A block of 4 panels takes a quarter of this CPU's L2 (1 MiB: 1024 pairs;
+// a laptop's 256 KiB: 256); the first block is an eighth of that, so little is read before the
+// arithmetic starts, and each strip prefetches its share of the next block (the next half
+// group's first block after the last), so reading the weights overlaps the arithmetic. Partial
+// sums wait in y between blocks: each output's pair order is the same whatever the blocking.
+constexpr int kPromptPanels = panels_for(kMaxRows);
+
+int64_t prompt_block_pairs() {
+  static const int64_t value =
+      std::clamp<int64_t>(cache_sizes().l2 / (4 * kPromptPanels * 64) / 8 * 8, 64, 1 << 16);
+  return value;
+}
+
+// Fetches into L2 the lines of panels [p0, p1) for pairs [j0, j1).
+void prefetch_pairs(const MatmulArgs& a, int64_t p0, int64_t p1, int64_t j0, int64_t j1) {
+  const int64_t pairs = packed_bf16_pairs(a.k);
+  const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(a.w.rows), pairs);
+  const auto* w = reinterpret_cast<const char*>(static_cast<const uint16_t*>(a.w.data) + at.offset);
+  for (int64_t j = j0; j < j1; ++j)
+    for (int64_t c = 0; c < p1 - p0; ++c) _mm_prefetch(w + (j * at.pair_stride + c * 32) * 2, _MM_HINT_T1);
+}
+
+void prompt_panels(const MatmulArgs& a, int64_t p0, int64_t p1) {
+  const int64_t pairs = packed_bf16_pairs(a.k), block = prompt_block_pairs();
+  const int64_t strips = (a.m + kMaxRows - 1) / kMaxRows;
+  const auto block_after = [&](int64_t j) { return std::min(pairs - j, j == 0 ? block / 8 : block); };
+  for (int64_t g = p0; g < p1; g += kPromptPanels) {
+    const int64_t g1 = std::min(p1, g + kPromptPanels);
+    for (int64_t j0 = 0, jc = 0; j0 < pairs; j0 += jc) {
+      jc = block_after(j0);
+      // The next block: this half group's, else the next half group's first.
+      const bool more = j0 + jc < pairs;
+      const int64_t q0 = more ? g : g1, q1 = more ? g1 : std::min(p1, g1 + kPromptPanels);
+      const int64_t n0 = more ? j0 + jc : 0, nc = q0 < q1 ? block_after(n0) : 0;
+      int64_t strip = 0;
+      for_row_strips<kMaxRows, true>(a.m, [&]<int MR>(int64_t m0) {
+        prefetch_pairs(a, q0, q1, n0 + nc * strip / strips, n0 + nc * (strip + 1) / strips);
+        ++strip;
+        row_strip<MR, panels_for(MR)>(a, m0, g, g1, j0, j0 + jc);
+      });
+    }
+  }
 }
 
 // Batched decode over one full group, in chunks of pairs (see kChunkPairs). partial holds each
@@ -166,14 +224,14 @@ void decode_group(const MatmulArgs& a, int64_t g) {
 
 }  // namespace
 
-// The panels a group at a time (half a group for more than 12 rows); the rows in strips within
-// it, so a tile's weights (up to 3 MB for k = 6144) are read from memory once and from cache by
-// the later strips. 4 to 12 rows take the chunked decode path over full groups.
+// The panels a group at a time, the rows in strips within it, so a tile's weights are read from
+// memory once and from cache by the later strips; 4 to 12 rows take the chunked decode path over
+// full groups, more rows prompt_panels.
 void matmul_panels_avx512_bf16(const MatmulArgs& a, int64_t p0, int64_t p1) {
-  const bool decode_batch = a.m >= kMinDecodeRows && a.m <= kMaxDecodeRows;
-  const int64_t step = a.m > kMaxDecodeRows ? panels_for(kMaxRows) : kGroupPanels;
-  for (int64_t g = p0; g < p1; g += step) {
-    const int64_t g1 = std::min(p1, g + step);
+  if (a.m > kMaxDecodeRows) return prompt_panels(a, p0, p1);
+  const bool decode_batch = a.m >= kMinDecodeRows;
+  for (int64_t g = p0; g < p1; g += kGroupPanels) {
+    const int64_t g1 = std::min(p1, g + kGroupPanels);
     if (decode_batch && g1 - g == kGroupPanels) {
       decode_group(a, g);
       continue;

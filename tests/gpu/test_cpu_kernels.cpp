@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -23,6 +24,7 @@
 #include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/matmul.h"
 #include "gpu/cpu/packed_bf16.h"
+#include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/thread_pool.h"
 #include "gpu/kernel_math.h"
 
@@ -120,6 +122,39 @@ BOOST_AUTO_TEST_CASE(bf16_and_f16_conversions_round_to_nearest_even) {
     BOOST_TEST(std::abs(math::bf16_to_f32(math::f32_to_bf16(v)) - v) <= std::abs(v) * std::ldexp(1.0, -8));
     BOOST_TEST(std::abs(math::f16_to_f32(math::f32_to_f16(v)) - v) <= std::abs(v) * std::ldexp(1.0, -11) + 1e-7);
   }
+}
+
+// The cache sizes the GEMMs block by: what CPUID says, which the C library also reads where it
+// reports a level (glibc's sysconf); ordered as caches are on every x86 CPU we serve.
+BOOST_AUTO_TEST_CASE(cache_sizes_agree_with_the_os) {
+  const auto& c = cpu::cache_sizes();
+  BOOST_TEST_MESSAGE("L1d " << c.l1d << ", L2 " << c.l2 << ", L3 per core " << c.l3 << " bytes");
+  BOOST_TEST(c.l1d >= 16 * 1024);
+  BOOST_TEST(c.l2 >= 4 * c.l1d);
+  BOOST_TEST(c.l3 > 0);
+  if (const long l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE); l1d > 0) BOOST_TEST(c.l1d == l1d);
+  if (const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE); l2 > 0) BOOST_TEST(c.l2 == l2);
+}
+
+// Row strips cover every row once, in order; balanced, no strip is under half a strip's height
+// once there are rows for a full one (6 + 2 rows as 4 + 4, 6 + 1 as 4 + 3).
+BOOST_AUTO_TEST_CASE(row_strips_cover_rows_once_and_balance_short_remainders) {
+  for (int64_t m = 1; m <= 40; ++m)
+    for (bool balanced : {false, true}) {
+      std::vector<std::pair<int64_t, int>> strips;
+      const auto record = [&]<int R>(int64_t m0) { strips.emplace_back(m0, R); };
+      if (balanced) cpu::for_row_strips<6, true>(m, record);
+      else cpu::for_row_strips<6>(m, record);
+      int64_t next = 0;
+      for (const auto& [m0, rows] : strips) {
+        BOOST_TEST_REQUIRE(m0 == next);
+        BOOST_TEST(rows <= 6);
+        if (balanced && m >= 6) BOOST_TEST(rows >= 3, "m " << m);
+        next += rows;
+      }
+      BOOST_TEST(next == m);
+      BOOST_TEST(static_cast<int64_t>(strips.size()) == (m + 5) / 6);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(thread_pool_runs_every_task_once) {
@@ -304,11 +339,12 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 // bf16 by the packer.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
   // 4 to 12 rows take AVX-512's chunked decode path over full panel groups (n = 150: one full
-  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 16 and more AVX2's widened
-  // path (remainders of 1 to 5 rows), whose input blocks 512 and 1024 fill exactly and an odd
-  // 1031 spans three of.
+  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 13 and more AVX-512's prompt
+  // path and 16 and more AVX2's widened path (remainders of 1 to 5 rows), both in input blocks
+  // sized from the L2 (a short first one): 512, 1024 and 3000 span several blocks on any L2 up to
+  // 1 MiB, 3000 at least three on AVX-512 with 1 MiB (partial sums kept between blocks).
   std::vector<int64_t> ks = kKs;
-  ks.insert(ks.end(), {512, 1024, 1031});
+  ks.insert(ks.end(), {512, 1024, 1031, 3000});
   for (DType dt : {DType::BF16, DType::F32})
     for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 20, 21, 23})
       for (int64_t k : ks)
@@ -344,7 +380,7 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
   const int64_t m = 19, n = 301;
   auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
-  for (int64_t k : {7, 100, 1031}) {  // 1031: AVX2's widened path (16+ rows) over three input blocks
+  for (int64_t k : {7, 100, 1031, 3000}) {  // 1031, 3000: the prompt paths over several input blocks
     const auto w = make_weights(DType::BF16, n, k);
     const auto b = make_weights(DType::F32, 1, n);
     const PackedWeights p(w.view());
