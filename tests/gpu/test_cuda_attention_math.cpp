@@ -77,8 +77,10 @@ struct Pool {
 void emulate_paged_attention(const float* q, int n_heads, const PagedKvLayer& kv,
                              const std::vector<AttentionSequence>& seqs, float scale, float* out, bool decode,
                              bool reversed = false) {
+  std::vector<cuda::DeviceSequence> device_seqs;
   int64_t max_queries = 0, max_splits = 0;
   for (const auto& s : seqs) {
+    device_seqs.push_back({s.block_table, s.q_begin, s.n_queries, s.cached_before});
     max_queries = std::max(max_queries, s.n_queries);
     if (s.n_queries > 0) max_splits = std::max(max_splits, cuda::attn_splits(s.cached_before + s.n_queries));
   }
@@ -88,7 +90,7 @@ void emulate_paged_attention(const float* q, int n_heads, const PagedKvLayer& kv
   std::vector<float> partials(decode ? seqs.size() * static_cast<size_t>(n_heads * max_splits * cuda::attn_partial_floats(hd)) : 0);
   const cuda::PagedAttentionGrid g{q, out, n_heads, hd, static_cast<const unsigned char*>(kv.k),
                                    static_cast<const unsigned char*>(kv.v), kv.dtype, kv.block_size, kv.kv_heads,
-                                   kv.row_bytes(), seqs.data(), scale, partials.data(), max_splits};
+                                   kv.row_bytes(), device_seqs.data(), scale, partials.data(), max_splits};
   const HostCta cta{cuda::kAttnThreads, reversed};
   if (decode) {
     BOOST_REQUIRE(max_queries <= 1);
