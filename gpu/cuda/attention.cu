@@ -43,6 +43,13 @@ void check_launch(const char* what) {
     throw std::runtime_error(std::string(what) + ": launch failed: " + cudaGetErrorString(e));
 }
 
+// gridDim.y and gridDim.z are at most 65535.
+unsigned grid_dim(const char* what, int64_t n) {
+  if (n > 65535)
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(n) + " blocks in one grid dimension");
+  return static_cast<unsigned>(n);
+}
+
 size_t smem_bytes(int head_dim) { return sizeof(float) * static_cast<size_t>(attn_smem_floats(head_dim)); }
 
 struct SeqExtent {
@@ -79,8 +86,8 @@ void paged_attention(const float* q, int n_heads, const DeviceKvLayer& kv, const
                              static_cast<const unsigned char*>(kv.v), kv.dtype, kv.block_size, kv.kv_heads,
                              kv_row_bytes(kv.dtype, kv.head_dim), device_seqs, scale, workspace, e.max_splits};
   const int group = n_heads / kv.kv_heads;
-  const auto head_blocks = static_cast<unsigned>(kv.kv_heads * (group / attn_heads_per_cta(group)));
-  const auto seqs = static_cast<unsigned>(n_seqs);
+  const unsigned head_blocks = grid_dim("paged_attention", kv.kv_heads * (group / attn_heads_per_cta(group)));
+  const unsigned seqs = grid_dim("paged_attention", n_seqs);
   if (e.max_queries == 1) {
     if (workspace == nullptr) throw std::invalid_argument("paged_attention: a decode step needs its workspace");
     paged_decode_split_kernel<<<dim3(static_cast<unsigned>(e.max_splits), head_blocks, seqs), kAttnThreads,
@@ -92,7 +99,7 @@ void paged_attention(const float* q, int n_heads, const DeviceKvLayer& kv, const
     return;
   }
   const int rows = attn_rows_per_cta(group);
-  const auto row_blocks = static_cast<unsigned>((e.max_queries + rows - 1) / rows);
+  const unsigned row_blocks = grid_dim("paged_attention", (e.max_queries + rows - 1) / rows);
   paged_prefill_kernel<<<dim3(head_blocks, row_blocks, seqs), kAttnThreads, smem_bytes(kv.head_dim), stream>>>(g, rows);
   check_launch("paged_attention (prefill)");
 }
@@ -106,8 +113,9 @@ void segment_attention(const float* q, const float* k, const float* v, int64_t r
   for (int s = 0; s < n_segments; ++s) longest = std::max(longest, host_bounds[s + 1] - host_bounds[s]);
   if (longest == 0) return;
   const SegmentAttentionGrid g{q, k, v, out, row_stride, out_stride, head_dim, device_bounds, scale, query_begin, query_end};
-  const dim3 grid(static_cast<unsigned>(heads), static_cast<unsigned>((longest + kAttnMaxQueries - 1) / kAttnMaxQueries),
-                  static_cast<unsigned>(n_segments));
+  const dim3 grid(static_cast<unsigned>(heads),
+                  grid_dim("segment_attention", (longest + kAttnMaxQueries - 1) / kAttnMaxQueries),
+                  grid_dim("segment_attention", n_segments));
   segment_kernel<<<grid, kAttnThreads, smem_bytes(head_dim), stream>>>(g);
   check_launch("segment_attention");
 }

@@ -1,8 +1,9 @@
 // Launchers of the CUDA attention kernels (gpu/cuda/attention.cu); their arithmetic, and why a
 // query row's bits never depend on the batch, is in attention_math.h. Every pointer named
-// "device" is device memory; the host copies of sequences and bounds only size the grids. Each launcher queues its kernels on
-// `stream`, throws std::invalid_argument for shapes it does not take (head_dim > 128, query heads
-// not a multiple of the KV heads) and std::runtime_error when a launch fails.
+// "device" is device memory; the host copies of sequences and bounds only size the grids. Each
+// launcher queues its kernels on `stream`, throws std::invalid_argument for shapes it does not take (head_dim > 128, query heads
+// not a multiple of the KV heads, over 65535 sequences, segments or blocks of rows) and
+// std::runtime_error when a launch fails.
 #pragma once
 
 #include <cuda_runtime_api.h>
