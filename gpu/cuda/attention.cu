@@ -13,8 +13,8 @@ namespace {
 
 __global__ void paged_prefill_kernel(PagedAttentionGrid g, int rows_per_cta) {
   extern __shared__ float smem[];
-  paged_prefill_cta(DeviceCta{}, g, rows_per_cta, static_cast<int>(blockIdx.x), blockIdx.y, static_cast<int>(blockIdx.z),
-                    smem);
+  paged_prefill_cta(DeviceCta{}, g, rows_per_cta, static_cast<int>(blockIdx.x), blockIdx.y,
+                    static_cast<int>(blockIdx.z), smem);
 }
 
 __global__ void paged_decode_split_kernel(PagedAttentionGrid g) {
@@ -112,7 +112,8 @@ void segment_attention(const float* q, const float* k, const float* v, int64_t r
   int64_t longest = 0;
   for (int s = 0; s < n_segments; ++s) longest = std::max(longest, host_bounds[s + 1] - host_bounds[s]);
   if (longest == 0) return;
-  const SegmentAttentionGrid g{q, k, v, out, row_stride, out_stride, head_dim, device_bounds, scale, query_begin, query_end};
+  const SegmentAttentionGrid g{q, k, v, out, row_stride, out_stride, head_dim, device_bounds,
+                               scale, query_begin, query_end};
   const dim3 grid(static_cast<unsigned>(heads),
                   grid_dim("segment_attention", (longest + kAttnMaxQueries - 1) / kAttnMaxQueries),
                   grid_dim("segment_attention", n_segments));

@@ -1,9 +1,9 @@
 // Launchers of the CUDA attention kernels (gpu/cuda/attention.cu); their arithmetic, and why a
 // query row's bits never depend on the batch, is in attention_math.h. Every pointer named
 // "device" is device memory; the host copies of sequences and bounds only size the grids. Each
-// launcher queues its kernels on `stream`, throws std::invalid_argument for shapes it does not take (head_dim > 128, query heads
-// not a multiple of the KV heads, over 65535 sequences, segments or blocks of rows) and
-// std::runtime_error when a launch fails.
+// launcher queues its kernels on `stream`, throws std::invalid_argument for shapes it does not
+// take (head_dim > 128, query heads not a multiple of the KV heads, over 65535 sequences, segments
+// or blocks of rows) and std::runtime_error when a launch fails.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -43,3 +43,24 @@ void segment_attention(const float* q, const float* k, const float* v, int64_t r
                        int64_t query_begin, int64_t query_end, float* out, int64_t out_stride, cudaStream_t stream);
 
 }  // namespace pio::cuda
+
+#if __cplusplus >= 202002L  // C++20 host code (the backend) also has gpu/backend.h's types; .cu files are C++17
+#include <span>
+
+#include "gpu/backend.h"
+
+namespace pio::cuda {
+
+// The same with the Backend's types (backend_adapters.cpp): kv.k, kv.v device pointers;
+// device_seqs an AttentionSequence array in device memory (block_table device pointers; the
+// layout of DeviceSequence, which the kernels read), host_seqs the same on the host.
+int64_t paged_attention_workspace_floats(int n_heads, int head_dim, std::span<const AttentionSequence> host_seqs);
+void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv, const AttentionSequence* device_seqs,
+                     std::span<const AttentionSequence> host_seqs, float scale, float* out, float* workspace,
+                     cudaStream_t stream);
+void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride, int heads, int head_dim,
+                       const int64_t* device_bounds, std::span<const int64_t> host_bounds, float scale,
+                       int64_t query_begin, int64_t query_end, float* out, int64_t out_stride, cudaStream_t stream);
+
+}  // namespace pio::cuda
+#endif

@@ -95,15 +95,16 @@ BOOST_AUTO_TEST_CASE(store_kv_writes_the_cpu_backends_bytes, *boost::unit_test::
       const auto k = random_floats(static_cast<size_t>(n * kv_heads * head_dim), 1);
       const auto v = random_floats(k.size(), 2);
       const std::vector<int32_t> table{6, 1, 4, 0, 7, 2, 5, 3};
-      std::vector<unsigned char> cpu_k(static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim)));
+      const auto bytes = static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim));
+      std::vector<unsigned char> cpu_k(bytes);
       std::vector<unsigned char> cpu_v(cpu_k.size());
       cpu::store_kv({cpu_k.data(), cpu_v.data(), dtype, block_size, kv_heads, head_dim}, table.data(), first, n,
                     k.data(), v.data());
       DeviceCopy<unsigned char> dev_k(std::vector<unsigned char>(cpu_k.size())), dev_v(dev_k.download());
       DeviceCopy<int32_t> dev_table(table);
       DeviceCopy<float> dk(k), dv(v);
-      cuda::store_kv({dev_k.p, dev_v.p, dtype, block_size, kv_heads, head_dim}, dev_table.p, first, n, dk.p, dv.p,
-                     nullptr);
+      const cuda::DeviceKvLayer layer{dev_k.p, dev_v.p, dtype, block_size, kv_heads, head_dim};
+      cuda::store_kv(layer, dev_table.p, first, n, dk.p, dv.p, nullptr);
       BOOST_TEST((dev_k.download() == cpu_k), kv_dtype_name(dtype) << " K, head_dim " << head_dim);
       BOOST_TEST((dev_v.download() == cpu_v), kv_dtype_name(dtype) << " V, head_dim " << head_dim);
     }
@@ -122,7 +123,8 @@ BOOST_AUTO_TEST_CASE(paged_attention_gives_the_emulations_bits, *boost::unit_tes
       const int64_t cached[3] = {0, 600, 250}, fresh[3] = {75, 1, 9};
       const int per_seq = 601 / block_size + 1, blocks = 3 * per_seq;
       const int64_t kv_width = int64_t{kv_heads} * head_dim, q_width = int64_t{n_heads} * head_dim;
-      std::vector<unsigned char> pool_k(static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim)));
+      const auto bytes = static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim));
+      std::vector<unsigned char> pool_k(bytes);
       std::vector<unsigned char> pool_v(pool_k.size());
       const PagedKvLayer host_layer{pool_k.data(), pool_v.data(), dtype, block_size, kv_heads, head_dim};
       std::vector<std::vector<int32_t>> tables(3);
@@ -156,7 +158,8 @@ BOOST_AUTO_TEST_CASE(paged_attention_gives_the_emulations_bits, *boost::unit_tes
       const auto host_prefill = device_seqs(seqs), host_decode = device_seqs(decode_seqs);
       DeviceCopy<cuda::DeviceSequence> dev_prefill(host_prefill), dev_decode(host_decode);
       DeviceCopy<float> dq(q), dout(std::vector<float>(q.size(), -1.0f));
-      cuda::paged_attention(dq.p, n_heads, layer, dev_prefill.p, host_prefill.data(), 3, scale, dout.p, nullptr, nullptr);
+      cuda::paged_attention(dq.p, n_heads, layer, dev_prefill.p, host_prefill.data(), 3, scale, dout.p, nullptr,
+                            nullptr);
       const auto got = dout.download();
       BOOST_TEST(std::memcmp(got.data(), want.data(), sizeof(float) * got.size()) == 0,
                  kv_dtype_name(dtype) << ", head_dim " << head_dim << ": prefill");
@@ -175,7 +178,9 @@ BOOST_AUTO_TEST_CASE(paged_attention_gives_the_emulations_bits, *boost::unit_tes
       const auto decoded = ddout.download();
       for (int s = 0; s < 3; ++s) {
         const int64_t last = seqs[static_cast<size_t>(s)].q_begin + fresh[s] - 1;
-        BOOST_TEST(std::memcmp(decoded.data() + s * q_width, want.data() + last * q_width, sizeof(float) * q_width) == 0,
+        const bool same = std::memcmp(decoded.data() + s * q_width, want.data() + last * q_width,
+                                      sizeof(float) * static_cast<size_t>(q_width)) == 0;
+        BOOST_TEST(same,
                    kv_dtype_name(dtype) << ", head_dim " << head_dim << ": decode of sequence " << s);
       }
     }

@@ -87,7 +87,8 @@ std::vector<double> reference_row(const float* q, int head_dim, int64_t ctx, dou
   for (auto& e : score) sum += (e = std::exp(e - mx));
   for (int64_t p = 0; p < ctx; ++p) {
     const auto vr = value(p);
-    for (int d = 0; d < head_dim; ++d) want[static_cast<size_t>(d)] += score[static_cast<size_t>(p)] / sum * vr[static_cast<size_t>(d)];
+    const double weight = score[static_cast<size_t>(p)] / sum;
+    for (int d = 0; d < head_dim; ++d) want[static_cast<size_t>(d)] += weight * vr[static_cast<size_t>(d)];
   }
   return want;
 }
@@ -159,7 +160,8 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_reference_and_cpu,
           const int kvh = h / (n_heads / kv_heads);
           const int32_t* table = tables[static_cast<size_t>(s)].data();
           const auto want = reference_row(
-              q.data() + at + h * head_dim, head_dim, ctx, scale, [&](int64_t p) { return pool.row(pool.k, table, p, kvh); },
+              q.data() + at + h * head_dim, head_dim, ctx, scale,
+              [&](int64_t p) { return pool.row(pool.k, table, p, kvh); },
               [&](int64_t p) { return pool.row(pool.v, table, p, kvh); });
           for (int d = 0; d < head_dim; ++d) {
             const size_t o = at + static_cast<size_t>(h * head_dim + d);
@@ -268,8 +270,9 @@ BOOST_AUTO_TEST_CASE(segment_attention_matches_reference_cpu_and_splits) {
       const auto want = reference_row(q.data() + r * row_stride + h * head_dim, head_dim, len, scale, rows_of(k),
                                       rows_of(v));
       for (int d = 0; d < head_dim; ++d) {
-        worst = std::max(worst, std::abs(whole[at + static_cast<size_t>(d)] - want[static_cast<size_t>(d)]));
-        worst_cpu = std::max(worst_cpu, double(std::abs(whole[at + static_cast<size_t>(d)] - cpu_out[at + static_cast<size_t>(d)])));
+        const size_t o = at + static_cast<size_t>(d);
+        worst = std::max(worst, std::abs(whole[o] - want[static_cast<size_t>(d)]));
+        worst_cpu = std::max(worst_cpu, double(std::abs(whole[o] - cpu_out[o])));
       }
     }
   BOOST_TEST_MESSAGE("segments: largest error " << worst << ", from the CPU backend " << worst_cpu);

@@ -67,7 +67,8 @@ BOOST_DATA_TEST_CASE(store_kv_writes_the_cpu_backends_bytes,
       const unsigned char* row = cpu_k.data() + rows.offset(slot, h);
       cpu::load_kv_row(dtype, row, head_dim, want.data());
       for (int d = 0; d < head_dim; ++d)
-        BOOST_TEST(cuda::kv_load(dtype, row, head_dim, d) == want[static_cast<size_t>(d)], "slot " << slot << " d " << d);
+        BOOST_TEST(cuda::kv_load(dtype, row, head_dim, d) == want[static_cast<size_t>(d)],
+                   "slot " << slot << " d " << d);
     }
 }
 
