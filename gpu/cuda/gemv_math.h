@@ -308,21 +308,38 @@ PIO_HD int64_t quant_panel_bytes(bool q4, int64_t k) {
   return q4 ? quant_offsets::q4_panel_bytes(kb) : quant_offsets::q8_panel_bytes(kb);
 }
 
-// The integer dot product of panel row r's block b with x's quantised block (32 int8, 4-aligned).
-PIO_HD int32_t quant_block_dot(bool q4, const uint8_t* panel, int64_t b, int r, const int8_t* xq) {
+// Panel row r's block b: Q8 its 8 words of 4 int8 quants (values 4j .. 4j + 3 in word j), Q4
+// its 4 words of 8 nibbles (values 8j .. 8j + 3 low, 8j + 4 .. 8j + 7 high) in wq[0..3].
+PIO_HD void load_weight_block(bool q4, const uint8_t* panel, int64_t b, int r, int32_t* wq) {
+  const uint8_t* qp = panel + (q4 ? quant_offsets::q4_quant(b) : quant_offsets::q8_quant(b)) + r * 4;
+  PIO_UNROLL
+  for (int j = 0; j < 8; ++j)
+    if (!q4 || j < 4) wq[j] = load_i32(qp + j * 64);
+}
+
+// The 32 int8 of one quantised x block as 8 words (the device reads 16 bytes at a time: the
+// workspace is 16-byte aligned and each block is 32 bytes).
+PIO_HD void load_x_block(const int8_t* xq, int32_t* xw) {
+#ifdef __CUDA_ARCH__
+  const int4 a = reinterpret_cast<const int4*>(xq)[0], c = reinterpret_cast<const int4*>(xq)[1];
+  xw[0] = a.x, xw[1] = a.y, xw[2] = a.z, xw[3] = a.w, xw[4] = c.x, xw[5] = c.y, xw[6] = c.z, xw[7] = c.w;
+#else
+  std::memcpy(xw, xq, 8 * sizeof(int32_t));
+#endif
+}
+
+// The exact integer dot product of a weight block (load_weight_block) with an x block.
+PIO_HD int32_t block_dot(bool q4, const int32_t* wq, const int32_t* xw) {
   int32_t dot = 0;
   if (q4) {
-    const uint8_t* qp = panel + quant_offsets::q4_quant(b) + r * 4;
     PIO_UNROLL
     for (int j = 0; j < 4; ++j) {
-      const int32_t wv = load_i32(qp + j * 64);
-      dot = dp4a(wv & 0x0f0f0f0f, load_i32(xq + 8 * j), dot);
-      dot = dp4a((wv >> 4) & 0x0f0f0f0f, load_i32(xq + 8 * j + 4), dot);
+      dot = dp4a(wq[j] & 0x0f0f0f0f, xw[2 * j], dot);
+      dot = dp4a((wq[j] >> 4) & 0x0f0f0f0f, xw[2 * j + 1], dot);
     }
   } else {
-    const uint8_t* qp = panel + quant_offsets::q8_quant(b) + r * 4;
     PIO_UNROLL
-    for (int j = 0; j < 8; ++j) dot = dp4a(load_i32(qp + j * 64), load_i32(xq + 4 * j), dot);
+    for (int j = 0; j < 8; ++j) dot = dp4a(wq[j], xw[j], dot);
   }
   return dot;
 }
@@ -337,16 +354,34 @@ PIO_HD void quant_thread_partials(bool q4, const uint8_t* panel, const int8_t* x
     const uint8_t* sc = panel + (q4 ? quant_offsets::q4_scale(b) : quant_offsets::q8_scale(b)) + r * 2;
     const float d = load_f16(sc);
     const float mn = q4 ? load_f16(sc + 32) : 0.0f;
+    int32_t wq[8] = {};
+    load_weight_block(q4, panel, b, r, wq);
     PIO_UNROLL
     for (int i = 0; i < kMaxRows; ++i) {
       if (i < m) {
-        const int32_t dot = quant_block_dot(q4, panel, b, r, xq + (i * kb + b) * kQBlock);
-        const float t = static_cast<float>(dot) * xd[i * kb + b];
+        int32_t xw[8];
+        load_x_block(xq + (i * kb + b) * kQBlock, xw);
+        const float t = static_cast<float>(block_dot(q4, wq, xw)) * xd[i * kb + b];
         acc[i] = fmaf(d, t, acc[i]);
         if (q4) acc[i] = fmaf(mn, xds[i * kb + b], acc[i]);
       }
     }
   }
+}
+
+// Element (row, col) of a quantised weight [n, k]: the value cpu::dequantize_weight gives (Q8
+// d·q; Q4 d·q + m, where d·q is exact so fmaf rounds once as the CPU's expression does).
+PIO_HD float quant_weight_value(bool q4, const uint8_t* w, int64_t k, int64_t row, int64_t col) {
+  const uint8_t* panel = w + row / kPanelRows * quant_panel_bytes(q4, k);
+  const int64_t b = col / kQBlock, t = col % kQBlock, r = row % kPanelRows;
+  const uint8_t* sc = panel + (q4 ? quant_offsets::q4_scale(b) : quant_offsets::q8_scale(b)) + r * 2;
+  if (!q4) {
+    const auto q = static_cast<int8_t>(panel[quant_offsets::q8_quant(b) + t / 4 * 64 + r * 4 + t % 4]);
+    return load_f16(sc) * static_cast<float>(q);
+  }
+  const uint8_t byte = panel[quant_offsets::q4_quant(b) + t / 8 * 64 + r * 4 + t % 4];
+  const int q = t % 8 < 4 ? byte & 15 : byte >> 4;
+  return fmaf(load_f16(sc), static_cast<float>(q), load_f16(sc + 32));
 }
 
 // The 16 split partials of one output: thread t = s * 16 + r sits in warp t / 32, lane t % 32,
