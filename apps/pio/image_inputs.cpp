@@ -51,9 +51,9 @@ std::optional<ImageFeatures> image_features(Model& model, const std::string& mod
   return features;
 }
 
-LoadedPrompt::LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options,
+LoadedPrompt::LoadedPrompt(const std::string& model_dir, std::unique_ptr<Backend> compute, const ModelOptions& options,
                            std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings)
-    : backend(make_cpu_backend(threads)),
+    : backend(std::move(compute)),
       model(model_dir, *backend, options),
       images(image_features(model, model_dir, args, timings)),
       prompt(prepare_prompt(model.text(), model.config(), ids, images ? &*images : nullptr)) {}

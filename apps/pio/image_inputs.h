@@ -38,12 +38,12 @@ std::vector<PixelValues> preprocess_images(const std::string& model_dir, const s
 std::optional<ImageFeatures> image_features(Model& model, const std::string& model_dir, const ImageArgs& args,
                                             ImageTimings* timings = nullptr);
 
-// What generate, logits and chat share: the model loaded on a CPU backend, the prompt's image
+// What generate, logits and chat share: the model loaded on `backend` (--device), the prompt's image
 // features (from --image or --image-embeds) and the prompt prepared over them. Not copyable:
 // the prompt points into the features.
 struct LoadedPrompt {
-  LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options, std::span<const int32_t> ids,
-               const ImageArgs& args, ImageTimings* timings = nullptr);
+  LoadedPrompt(const std::string& model_dir, std::unique_ptr<Backend> backend, const ModelOptions& options,
+               std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings = nullptr);
   LoadedPrompt(const LoadedPrompt&) = delete;
   LoadedPrompt& operator=(const LoadedPrompt&) = delete;
 
