@@ -12,7 +12,7 @@ namespace pio {
 namespace {
 
 struct EngineState {
-  std::unique_ptr<PagedKvCache> cache;
+  std::unique_ptr<KvStorage> kv;  // the KV bytes; the group's scheduler owns their blocks
   std::unique_ptr<EngineGroup> group;
   prefetch_actor prefetcher;                // null without a cache
   std::unordered_set<uint64_t> prefetching;  // jobs waiting for their prefix blocks from disk
@@ -25,8 +25,8 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
   auto& st = self->state;
   KvCacheShape shape = settings.model->text().kv_shape();
   if (settings.kv_dtype) shape.dtype = *settings.kv_dtype;
-  st.cache = std::make_unique<PagedKvCache>(shape, settings.kv_bytes, settings.kv_block_size);
-  st.group = std::make_unique<EngineGroup>(*settings.model, settings.tokenizer, *st.cache, settings.options, settings.cache);
+  st.kv = std::make_unique<KvStorage>(settings.model->text().backend(), shape, settings.kv_bytes, settings.kv_block_size);
+  st.group = std::make_unique<EngineGroup>(*settings.model, settings.tokenizer, *st.kv, settings.options, settings.cache);
   if (settings.cache) {
     st.prefetcher = spawn_prefetcher(self->system(), settings.cache);
     self->link_to(st.prefetcher);  // they stop, and are restarted, together
@@ -77,7 +77,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
       [self, wake](preempt_atom) {
         if (self->state.group->preempt_one()) wake();
       },
-      [self](shrink_atom) { self->state.cache->drop_retained(); },
+      [self](shrink_atom) { self->state.group->drop_retained_kv(); },
       [self, wake](admit_atom, bool admitting) {
         self->state.group->set_admitting(admitting);
         if (admitting) wake();

@@ -26,8 +26,11 @@ if(PIO_CUDA_ENABLED)
   set(CMAKE_CUDA_ARCHITECTURES ${PIO_CUDA_ARCHITECTURES})
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
-  # CMake 3.25 does not know nvcc's C++20 flag; the .cu files and the headers they include need C++17.
-  set(CMAKE_CUDA_STANDARD 17)
+  # C++20 as the host code (gpu/backend.h uses std::span). CMake 3.25 does not know nvcc 13's
+  # C++20 flag, so it is told.
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA_STANDARD 20)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
   set(CMAKE_CUDA_EXTENSIONS OFF)
   if(CCACHE_PROGRAM)

@@ -9,6 +9,7 @@
 // (tests/model/test_batch_invariance.cpp); new kernels must keep this.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -64,6 +65,17 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+
+  // Memory the backend owns (KV storage now; activations and weights later). allocate gives
+  // `bytes` of zero-filled memory aligned to 256 bytes, or throws std::bad_alloc; release frees
+  // it (null is ignored). The CPU backend maps anonymous pages: untouched, they cost no resident
+  // memory until written. upload copies host memory into backend memory, download the reverse;
+  // either may be asynchronous on a device, and synchronize waits for everything issued.
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* p) noexcept = 0;
+  virtual void upload(void* dst, const void* src, size_t bytes) = 0;
+  virtual void download(void* dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;
 
   // y[m, w.rows] = x[m, w.cols] · Wᵀ (+ bias[w.rows] when bias.data is set).
   virtual void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) = 0;

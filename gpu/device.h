@@ -23,7 +23,7 @@ struct BackendChoice {
 
 // The backend for `kind`; the CPU one has `threads` threads, pinned when `pin` (make_cpu_backend).
 // Cuda: the CUDA backend on device 0; throws BackendError when this build has no CUDA backend,
-// there is no usable device, or the CUDA backend cannot run a model yet (cuda_missing_operations).
+// there is no usable device, or the model cannot run on it yet (device.cpp says why).
 // Auto: Cuda when that works, else the CPU backend with log_line saying why.
 BackendChoice make_backend(DeviceKind kind, int threads, bool pin = false);
 

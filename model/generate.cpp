@@ -15,9 +15,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Releases the sequence's KV blocks however generation ends.
 struct SequenceGuard {
-  PagedKvCache& cache;
+  KvBlockPool& pool;
   SequenceId seq;
-  ~SequenceGuard() { cache.release(seq); }
+  ~SequenceGuard() { pool.release(seq); }
 };
 
 }  // namespace
@@ -25,19 +25,19 @@ struct SequenceGuard {
 GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPrompt& prompt,
                         const GenerateOptions& options) {
   if (prompt.ids.empty()) throw ModelError("the prompt has no tokens");
-  const SequenceGuard guard{cache, cache.add_sequence()};
+  const SequenceGuard guard{cache.pool(), cache.pool().add_sequence()};
   Sampler sampler(options.sampling, prompt.ids);
   GenerateResult result;
   result.seed = sampler.seed();
   result.tokens.reserve(static_cast<size_t>(std::max(options.max_tokens, 0)));
   auto t0 = std::chrono::steady_clock::now();
-  const PrefillEntry entry{&prompt, guard.seq, false};
+  const PrefillEntry entry{&prompt, {}, false};
   const PrefillBatch prefill(model, {&entry, 1});
   // The decode step's batch is built once; each step only rewrites its id and position.
   int32_t next = 0;
   Pos3 position;
   ForwardBatch decode;
-  decode.steps.push_back({guard.seq, 1, false});
+  decode.steps.push_back({1, false, {}, 0});
   decode.ids = {&next, 1};
   decode.positions = {&position, 1};
   const ForwardBatch* batch = &prefill.batch();
@@ -45,7 +45,7 @@ GenerateResult generate(TextModel& model, PagedKvCache& cache, const PreparedPro
   const int64_t candidates = options.id_limit > 0 ? std::min<int64_t>(options.id_limit, vocab) : vocab;
   int32_t pos = prompt.next_position;  // decode positions continue from max + 1 (rope_delta)
   while (static_cast<int>(result.tokens.size()) < options.max_tokens) {
-    const auto logits = model.forward(*batch, cache);
+    const auto logits = cache.forward(model, *batch, {&guard.seq, 1});
     next = sampler.next(logits.subspan(0, static_cast<size_t>(candidates)));
     if (result.tokens.empty()) {
       result.prefill_seconds = seconds_since(t0);

@@ -53,7 +53,7 @@ PrefillBatch::PrefillBatch(TextModel& text, std::span<const PrefillEntry> entrie
     const PreparedPrompt& p = *e.prompt;
     const auto [first, end] = range_of(e);
     const auto batch_first = static_cast<int64_t>(ids_.size());
-    batch_.steps.push_back({e.seq, end - first, e.all_logits});
+    batch_.steps.push_back({end - first, e.all_logits, e.blocks, first});
     ids_.insert(ids_.end(), p.ids.begin() + first, p.ids.begin() + end);
     positions_.insert(positions_.end(), p.positions.begin() + first, p.positions.begin() + end);
     if (!embed_rows) continue;

@@ -14,9 +14,9 @@ namespace pio {
 
 struct PrefillEntry {
   const PreparedPrompt* prompt = nullptr;
-  SequenceId seq = 0;
+  std::span<const int32_t> blocks;  // the sequence's block table (SequenceStep::blocks)
   bool all_logits = false;  // logits for every row of the range, else only for its last
-  int64_t first = 0;        // the range of prompt rows: [first, first + count)
+  int64_t first = 0;        // the range of prompt rows: [first, first + count), also KV slots
   int64_t count = -1;       // -1: to the end of the prompt
 };
 

@@ -43,7 +43,7 @@ void TextModel::reserve(int64_t rows) {
   capacity_ = rows;
 }
 
-std::span<const float> TextModel::forward(const ForwardBatch& batch, PagedKvCache& cache) {
+std::span<const float> TextModel::forward(const ForwardBatch& batch, KvStorage& kv) {
   int64_t rows = 0;
   for (const auto& s : batch.steps) {
     if (s.n_tokens <= 0) throw ModelError("a batch step must have at least one token");
@@ -57,20 +57,18 @@ std::span<const float> TextModel::forward(const ForwardBatch& batch, PagedKvCach
   if (batch.deepstack && static_cast<int>(batch.deepstack->per_layer.size()) > cfg_.num_hidden_layers)
     throw ModelError("more DeepStack feature sets than decoder layers");
 
-  // Claim cache slots for every step first, so a full cache fails before anything changes.
-  int64_t blocks = 0;
-  for (const auto& s : batch.steps) blocks += cache.blocks_needed(cache.length(s.seq) + s.n_tokens);
-  for (const auto& s : batch.steps) blocks -= cache.blocks_needed(cache.length(s.seq));
-  if (blocks > cache.free_blocks())
-    throw ModelError("KV cache is full: the batch needs " + std::to_string(blocks) + " more blocks, " +
-                     std::to_string(cache.free_blocks()) + " are free");
+  for (const auto& s : batch.steps) {
+    const int64_t slots = static_cast<int64_t>(s.blocks.size()) * kv.block_size();
+    if (s.first_slot < 0 || s.first_slot + s.n_tokens > slots)
+      throw ModelError("a batch step's block table holds " + std::to_string(slots) + " slots, it needs " +
+                       std::to_string(s.first_slot + s.n_tokens));
+  }
   attn_seqs_.clear();
   first_slots_.clear();
   int64_t row = 0;
   for (const auto& s : batch.steps) {
-    const int64_t first = cache.append(s.seq, s.n_tokens);
-    first_slots_.push_back(first);
-    attn_seqs_.push_back(AttentionSequence{cache.block_table(s.seq), row, s.n_tokens, first});
+    first_slots_.push_back(s.first_slot);
+    attn_seqs_.push_back(AttentionSequence{s.blocks.data(), row, s.n_tokens, s.first_slot});
     row += s.n_tokens;
   }
 
@@ -81,7 +79,7 @@ std::span<const float> TextModel::forward(const ForwardBatch& batch, PagedKvCach
   mrope_tables(cfg_, inv_freq_, batch.positions, cos_.data(), sin_.data());
 
   for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
-    decoder_layer(l, rows, cache, attn_seqs_);
+    decoder_layer(l, rows, kv, attn_seqs_);
     if (batch.deepstack && l < static_cast<int>(batch.deepstack->per_layer.size())) {
       const auto& ds = *batch.deepstack;
       for (size_t i = 0; i < ds.rows.size(); ++i)
@@ -109,7 +107,7 @@ std::span<const float> TextModel::forward(const ForwardBatch& batch, PagedKvCach
   return {logits_.data(), static_cast<size_t>(n_out * cfg_.vocab_size)};
 }
 
-void TextModel::decoder_layer(int l, int64_t rows, PagedKvCache& cache, std::span<const AttentionSequence> seqs) {
+void TextModel::decoder_layer(int l, int64_t rows, KvStorage& kv_storage, std::span<const AttentionSequence> seqs) {
   const TextLayerWeights& w = w_.layers[static_cast<size_t>(l)];
   const int64_t h = cfg_.hidden_size;
   const int nh = cfg_.num_attention_heads, nkv = cfg_.num_key_value_heads, hd = cfg_.head_dim;
@@ -124,7 +122,7 @@ void TextModel::decoder_layer(int l, int64_t rows, PagedKvCache& cache, std::spa
   be_.rms_norm(k_.data(), rows * nkv, hd, w.k_norm, eps, k_.data());
   be_.rotary(q_.data(), rows, int64_t{nh} * hd, nh, hd, cos_.data(), sin_.data());
   be_.rotary(k_.data(), rows, int64_t{nkv} * hd, nkv, hd, cos_.data(), sin_.data());
-  const PagedKvLayer kv = cache.layer(l);
+  const PagedKvLayer kv = kv_storage.layer(l);
   for (size_t s = 0; s < seqs.size(); ++s)
     be_.store_kv(kv, seqs[s].block_table, first_slots_[s], seqs[s].n_queries,
                  k_.data() + seqs[s].q_begin * nkv * hd, v_.data() + seqs[s].q_begin * nkv * hd);

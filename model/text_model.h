@@ -10,17 +10,19 @@
 
 #include "gpu/backend.h"
 #include "model/config.h"
-#include "model/kv_cache.h"
+#include "model/kv_storage.h"
 #include "model/rope.h"
 #include "model/text_weights.h"
 
 namespace pio {
 
-// One sequence's share of a batch: its next n_tokens rows of the batch input.
+// One sequence's share of a batch: its next n_tokens rows of the batch input, written to the KV
+// slots [first_slot, first_slot + n_tokens) of its block table (the scheduler's plan took them).
 struct SequenceStep {
-  SequenceId seq = 0;
   int64_t n_tokens = 0;
-  bool all_logits = false;  // logits for every new token, else only for the last
+  bool all_logits = false;           // logits for every new token, else only for the last
+  std::span<const int32_t> blocks;   // physical block of each logical block (KvBlockPool)
+  int64_t first_slot = 0;            // tokens already in the cache: attention sees [0, first_slot + i]
 };
 
 // DeepStack: visual features added to the hidden state of visual rows after decoder layers
@@ -50,14 +52,17 @@ class TextModel {
   // Token embeddings for ids, as rows of `hidden` floats.
   void embed(std::span<const int32_t> ids, float* out);
 
-  // Runs the batch, appending every step's tokens to its KV cache sequence. Returns the logits:
-  // for each step in order, all its rows or its last row ([rows, vocab]; valid until the next
-  // call). Throws ModelError for an inconsistent batch or a full KV cache (nothing appended then).
-  std::span<const float> forward(const ForwardBatch& batch, PagedKvCache& cache);
+  // Runs the batch, writing every step's K and V into the slots its block table names (it
+  // allocates nothing: the caller took the blocks). Returns the logits: for each step in order,
+  // all its rows or its last row ([rows, vocab]; valid until the next call). Throws ModelError
+  // for an inconsistent batch, e.g. a block table too short for its step.
+  std::span<const float> forward(const ForwardBatch& batch, KvStorage& kv);
+  // The backend the model computes on (and the KV storage allocates from).
+  Backend& backend() const { return be_; }
 
  private:
   void reserve(int64_t rows);
-  void decoder_layer(int layer, int64_t rows, PagedKvCache& cache, std::span<const AttentionSequence> seqs);
+  void decoder_layer(int layer, int64_t rows, KvStorage& kv, std::span<const AttentionSequence> seqs);
 
   TextConfig cfg_;
   TextWeights w_;

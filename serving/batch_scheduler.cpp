@@ -1,6 +1,7 @@
 #include "serving/batch_scheduler.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 namespace pio {
@@ -11,12 +12,22 @@ int64_t StepPlan::tokens() const {
   return n;
 }
 
-BatchScheduler::BatchScheduler(BatchLimits limits, std::unique_ptr<SchedulingPolicy> policy)
-    : limits_(limits), policy_(std::move(policy)) {
-  if (!policy_) throw std::invalid_argument("batch scheduler: no policy");
-  if (limits_.block_size <= 0 || limits_.total_blocks <= 0 || limits_.max_sequences <= 0 ||
-      limits_.max_batch_tokens < limits_.max_sequences)
+BatchLimits BatchScheduler::checked(BatchLimits limits) {
+  if (limits.block_size <= 0 || limits.block_size > INT32_MAX || limits.total_blocks <= 0 ||
+      limits.max_sequences <= 0 || limits.max_batch_tokens < limits.max_sequences)
     throw std::invalid_argument("batch scheduler: limits must be positive and max_batch_tokens >= max_sequences");
+  return limits;
+}
+
+BatchScheduler::BatchScheduler(BatchLimits limits, std::unique_ptr<SchedulingPolicy> policy)
+    : limits_(checked(limits)),
+      policy_(std::move(policy)),
+      pool_(limits_.total_blocks, static_cast<int>(limits_.block_size)) {
+  if (!policy_) throw std::invalid_argument("batch scheduler: no policy");
+}
+
+int64_t BatchScheduler::blocks_held(const Sequence& s) const {
+  return s.seq < 0 ? 0 : static_cast<int64_t>(pool_.block_table(s.seq).size());
 }
 
 void BatchScheduler::add(const QueuedRequest& request, int64_t prompt_tokens, int64_t max_new_tokens) {
@@ -26,29 +37,27 @@ void BatchScheduler::add(const QueuedRequest& request, int64_t prompt_tokens, in
     throw std::invalid_argument("batch scheduler: " + std::to_string(prompt_tokens) + " prompt tokens plus " +
                                 std::to_string(max_new_tokens) + " new ones exceed the KV cache's " +
                                 std::to_string(limits_.total_blocks * limits_.block_size) + " slots");
-  waiting_.push_back({request, prompt_tokens, 0, 0, max_new_tokens, 0});
+  waiting_.push_back({request, prompt_tokens, 0, 0, max_new_tokens, -1});
 }
 
 int64_t BatchScheduler::chunk_for(const Sequence& s, int64_t budget, int64_t reserve) const {
-  const int64_t room = (s.blocks + free_blocks() - reserve) * limits_.block_size - s.computed;
+  const int64_t room = (blocks_held(s) + pool_.free_blocks() - reserve) * limits_.block_size - s.computed;
   return std::max<int64_t>(0, std::min({s.known - s.computed, budget, room}));
 }
 
 void BatchScheduler::schedule(Sequence& s, int64_t count, StepPlan& plan) {
-  const int64_t need = blocks_for(s.computed + count) - s.blocks;
-  if (need > 0) {
-    s.blocks += need;
-    used_blocks_ += need;
-  }
-  plan.items.push_back({s.request.id, s.computed, count, s.computed + count == s.known});
+  // chunk_for and the decode check made room; the pool's sequence holds exactly the computed tokens.
+  if (pool_.append(s.seq, count) != s.computed)
+    throw std::logic_error("batch scheduler: a sequence's KV blocks disagree with its computed tokens");
+  plan.items.push_back({s.request.id, s.computed, count, s.computed + count == s.known, s.seq, {}});
 }
 
 void BatchScheduler::preempt(size_t index, StepPlan& plan) {
   Sequence s = std::move(running_[index]);
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
   std::erase_if(plan.items, [&](const StepItem& item) { return item.id == s.request.id; });
-  used_blocks_ -= s.blocks;
-  s.blocks = 0;
+  pool_.release(s.seq);
+  s.seq = -1;
   s.computed = 0;  // recomputed from the start (prompt plus generated tokens) when readmitted
   plan.preempted.push_back(s.request.id);
   waiting_.push_back(std::move(s));
@@ -64,7 +73,7 @@ StepPlan BatchScheduler::plan(double now_s) {
       ++i;
       continue;
     }
-    if (blocks_for(s.known) > s.blocks + free_blocks()) {
+    if (pool_.blocks_needed(s.known) > blocks_held(s) + pool_.free_blocks()) {
       std::vector<QueuedRequest> requests;
       for (const auto& r : running_) requests.push_back(r.request);
       const size_t victim = policy_->victim(requests);
@@ -85,6 +94,7 @@ StepPlan BatchScheduler::plan(double now_s) {
     }
   }
   admit(now_s, budget, plan);
+  for (auto& item : plan.items) item.blocks = pool_.block_table(item.seq);  // final: no block changes after this
   return plan;
 }
 
@@ -96,12 +106,17 @@ void BatchScheduler::admit(double now_s, int64_t& budget, StepPlan& plan) {
     const size_t pick = policy_->next(requests, now_s);
     // A sequence preempted by this plan waits for the next one (its KV is freed first).
     if (std::count(plan.preempted.begin(), plan.preempted.end(), waiting_[pick].request.id)) break;
-    // Cached leading blocks are taken with the first chunk (chunk_for counts them: blocks is 0).
+    // Cached leading blocks are attached to its new pool sequence; it computes the rest.
     Sequence& w = waiting_[pick];
-    w.computed = probe_ ? probe_(w.request.id) : 0;
+    w.seq = pool_.add_sequence();
+    if (attach_) attach_(w.request.id, w.seq);
+    w.computed = pool_.length(w.seq);
+    if (w.computed >= w.known) throw std::logic_error("batch scheduler: a cached prefix must leave a token to compute");
     // Keep a block per running sequence free so their decodes are not preempted at once.
     const int64_t n = chunk_for(w, budget, static_cast<int64_t>(running_.size()));
     if (n <= 0) {
+      pool_.release(w.seq);
+      w.seq = -1;
       w.computed = 0;
       break;
     }
@@ -130,7 +145,7 @@ std::vector<uint64_t> BatchScheduler::step_done(const StepPlan& plan) {
 void BatchScheduler::finish(uint64_t id) {
   const auto same = [&](const Sequence& s) { return s.request.id == id; };
   if (const auto it = std::find_if(running_.begin(), running_.end(), same); it != running_.end()) {
-    used_blocks_ -= it->blocks;
+    pool_.release(it->seq);
     running_.erase(it);
   }
   std::erase_if(waiting_, same);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "model/kv_cache.h"
 #include "model/prefill_batch.h"
 #include "serving/json_schema.h"
 #include "serving/prefix_keys.h"
@@ -28,16 +29,15 @@ const char* finish_reason_name(FinishReason r) {
   return "none";
 }
 
-EngineCore::EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
+EngineCore::EngineCore(TextModel& text, const ModelConfig& config, KvStorage& kv, BatchLimits limits,
                        std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store)
     : text_(text),
       config_(config),
-      cache_(cache),
+      kv_(kv),
       store_(std::move(store)),
-      scheduler_({limits.max_batch_tokens, limits.max_sequences, cache.block_size(), cache.total_blocks()},
-                 std::move(policy)),
+      scheduler_({limits.max_batch_tokens, limits.max_sequences, kv.block_size(), kv.total_blocks()}, std::move(policy)),
       candidates_(id_limit > 0 ? std::min<int64_t>(id_limit, text.config().vocab_size) : text.config().vocab_size) {
-  if (store_) scheduler_.set_prefix_probe([this](uint64_t id) { return cached_prefix(id); });
+  if (store_) scheduler_.set_prefix_attach([this](uint64_t id, SequenceId seq) { attach_prefix(id, seq); });
 }
 
 int64_t EngineCore::submit(EngineRequest request) {
@@ -64,7 +64,7 @@ int64_t EngineCore::submit(EngineRequest request) {
     known.positions.push_back({pos, pos, pos});
   }
   scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens - resumed);
-  PrefixHasher hasher(cache_.block_size(), config_.image_token_id, request.image_keys);
+  PrefixHasher hasher(kv_.block_size(), config_.image_token_id, request.image_keys);
   active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, resumed, std::move(hasher), 0, -1,
                             std::move(grammar), std::move(matcher)});
   // The prompt points at the features it was prepared from; keep it pointing at the stored copy.
@@ -100,50 +100,40 @@ std::span<const float> EngineCore::constrain(Active& a, std::span<const float> r
   return masked_;
 }
 
+// The scheduler frees the pool sequence; the engine forgets it.
 void EngineCore::release_kv(Active& a) {
-  if (a.seq < 0) return;
-  cache_.release(a.seq);
   a.seq = -1;
   a.registered = 0;
 }
 
-int64_t EngineCore::cached_prefix(uint64_t id) {
+void EngineCore::attach_prefix(uint64_t id, SequenceId seq) {
   Active& a = active_.at(id);
+  KvBlockPool& pool = scheduler_.pool();
   a.hasher.extend(a.known.ids);
   // The last known token is always computed: its logits give the next token.
   const auto usable = std::min<int64_t>(static_cast<int64_t>(a.hasher.hashes().size()),
-                                        (static_cast<int64_t>(a.known.ids.size()) - 1) / cache_.block_size());
+                                        (static_cast<int64_t>(a.known.ids.size()) - 1) / pool.block_size());
   int64_t blocks = 0;
-  while (blocks < usable) {
+  for (; blocks < usable; ++blocks) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(blocks)];
-    if (!cache_.has_block(h) && !store_->in_memory(kv_block_key(h))) break;  // never a disk read here
-    ++blocks;
+    if (pool.share_block(seq, h)) continue;
+    const CacheValue stored = store_->get_in_memory(kv_block_key(h));  // never a disk read here
+    if (!stored || !load_block(pool, kv_, seq, *stored)) break;
   }
-  return blocks * cache_.block_size();
-}
-
-int64_t EngineCore::attach_prefix(Active& a, int64_t tokens) {
-  for (int64_t b = 0; b * cache_.block_size() < tokens; ++b) {
-    const std::string& h = a.hasher.hashes()[static_cast<size_t>(b)];
-    if (cache_.share_block(a.seq, h)) continue;
-    const CacheValue stored = store_->get_in_memory(kv_block_key(h));
-    if (!stored || !cache_.load_block(a.seq, *stored)) break;
-  }
-  const int64_t attached = cache_.length(a.seq);
-  a.registered = attached / cache_.block_size();  // registered (shared) or in the store (loaded)
-  for (int64_t b = 0; b < a.registered; ++b) cache_.register_block(a.seq, b, a.hasher.hashes()[static_cast<size_t>(b)]);
-  if (a.cached_tokens < 0) a.cached_tokens = attached;
-  return attached;
+  a.seq = seq;
+  a.registered = blocks;  // registered (shared) or in the store (loaded)
+  for (int64_t b = 0; b < blocks; ++b) pool.register_block(seq, b, a.hasher.hashes()[static_cast<size_t>(b)]);
 }
 
 void EngineCore::keep_full_blocks(Active& a) {
+  const KvBlockPool& pool = scheduler_.pool();
   a.hasher.extend(a.known.ids);
-  const int64_t full = std::min<int64_t>(cache_.length(a.seq) / cache_.block_size(),
+  const int64_t full = std::min<int64_t>(pool.length(a.seq) / pool.block_size(),
                                          static_cast<int64_t>(a.hasher.hashes().size()));
   for (; a.registered < full; ++a.registered) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(a.registered)];
-    cache_.register_block(a.seq, a.registered, h);
-    if (!store_->contains(kv_block_key(h))) store_->put(kv_block_key(h), cache_.export_block(a.seq, a.registered), false);
+    scheduler_.pool().register_block(a.seq, a.registered, h);
+    if (!store_->contains(kv_block_key(h))) store_->put(kv_block_key(h), export_block(pool, kv_, a.seq, a.registered), false);
   }
 }
 
@@ -204,18 +194,17 @@ std::vector<TokenEvent> EngineCore::step(double now_s) {
   entries.reserve(plan.items.size());
   for (const auto& item : plan.items) {
     Active& a = active_.at(item.id);
-    if (a.seq < 0) a.seq = cache_.add_sequence();
-    // A sequence admitted past its cached prefix: attach those blocks, and compute what could not be.
-    const int64_t first = store_ && cache_.length(a.seq) < item.first ? attach_prefix(a, item.first) : item.first;
-    if (store_ && a.cached_tokens < 0) a.cached_tokens = 0;
-    entries.push_back({&a.known, a.seq, false, first, item.first + item.count - first});
+    a.seq = item.seq;
+    // Its first item after its first admission starts past the prefix attached then.
+    if (store_ && a.cached_tokens < 0) a.cached_tokens = item.first;
+    entries.push_back({&a.known, item.blocks, false, item.first, item.count});
     const bool decode = a.generated > 0 && item.first + 1 == static_cast<int64_t>(a.known.ids.size());
     (decode ? report_.decode_tokens : report_.prefill_tokens) += item.count;
   }
   report_.sequences = static_cast<int64_t>(plan.items.size());
   try {
     const PrefillBatch batch(text_, entries);
-    const auto logits = text_.forward(batch.batch(), cache_);
+    const auto logits = text_.forward(batch.batch(), kv_);
     const auto vocab = static_cast<size_t>(text_.config().vocab_size);
     for (size_t i = 0; i < plan.items.size(); ++i) {
       if (!plan.items[i].sample) continue;

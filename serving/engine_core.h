@@ -1,7 +1,9 @@
 // One engine group's compute, without actors: requests are queued in a BatchScheduler and every
 // step() runs the scheduler's plan (prefill chunks and decode rows of many sequences) as one
 // batched forward pass of the text model over the paged KV cache, then samples the sequences
-// whose chunk reached their last known token. Preempted sequences lose their KV blocks and are
+// whose chunk reached their last known token. The scheduler owns the KV block pool and plans
+// each step's block tables; the KV storage (the bytes) is the engine group's, allocated through
+// the backend, and the forward pass only writes the blocks the plan names. Preempted sequences lose their KV blocks and are
 // recomputed (prompt plus generated tokens) when readmitted, so their output is unchanged.
 // Not thread-safe: the engine actor owns it.
 #pragma once
@@ -16,7 +18,8 @@
 #include "messages/chat.h"
 #include "model/config.h"
 #include "model/image_features.h"
-#include "model/kv_cache.h"
+#include "model/kv_block_pool.h"
+#include "model/kv_storage.h"
 #include "model/prompt.h"
 #include "model/sampler.h"
 #include "model/text_model.h"
@@ -63,13 +66,13 @@ struct StepReport {
 class EngineCore {
  public:
   // id_limit: only ids below it are sampled (the tokenizer's vocabulary inside a padded
-  // embedding); 0: all. The cache's block size and count bound the scheduler's KV accounting.
+  // embedding); 0: all. The storage's block size and count size the scheduler's block pool.
   // With a store, prefix caching is on: full blocks are registered by hash (prefix_hash.h) and
   // put in the store ("kv/" keys, not kept hot; the store's writer thread writes them to disk, so
   // a step never waits for the disk), and a new sequence starts with the longest run of its
   // leading blocks found in the pool or in the store's memory: the engine never reads the disk,
   // so blocks on disk count once the job's blocks were prefetched (serving/prefix_keys.h).
-  EngineCore(TextModel& text, const ModelConfig& config, PagedKvCache& cache, BatchLimits limits,
+  EngineCore(TextModel& text, const ModelConfig& config, KvStorage& kv, BatchLimits limits,
              std::unique_ptr<SchedulingPolicy> policy, int32_t id_limit, std::shared_ptr<TieredCache> store = nullptr);
 
   // Structured outputs: requests with a structured output are constrained over this tokenizer's
@@ -103,14 +106,17 @@ class EngineCore {
   size_t waiting() const { return scheduler_.waiting(); }
   const StepReport& last_step() const { return report_; }
   BatchScheduler& scheduler() { return scheduler_; }
-  const PagedKvCache& cache() const { return cache_; }
+  // The KV block pool (the scheduler's) and the storage of its blocks.
+  KvBlockPool& pool() { return scheduler_.pool(); }
+  const KvBlockPool& pool() const { return scheduler_.pool(); }
+  const KvStorage& storage() const { return kv_; }
 
  private:
   struct Active {
     EngineRequest request;
     PreparedPrompt known;  // the prompt, then every generated token appended (ids, positions)
     Sampler sampler;
-    SequenceId seq = -1;   // its KV cache sequence, -1 while it holds none
+    SequenceId seq = -1;   // its sequence in the scheduler's pool, -1 while it holds none
     int32_t generated = 0;
     PrefixHasher hasher;   // its blocks' hashes (prefix caching)
     int64_t registered = 0;      // its KV sequence's blocks registered and stored
@@ -118,11 +124,10 @@ class EngineCore {
     std::shared_ptr<GrammarMasks> grammar;   // structured output, or null
     std::optional<GrammarMatcher> matcher;   // its output's place in the grammar
   };
-  // Prefix caching: how many leading tokens are cached (the scheduler's probe); attaching them
-  // to a's new KV sequence (returns the tokens attached, fewer if a block vanished meanwhile);
+  // Prefix caching: attaching the longest run of a request's leading blocks found in the pool or
+  // in the store's memory to its new pool sequence (the scheduler's attach, at admission);
   // registering and storing the blocks a step filled.
-  int64_t cached_prefix(uint64_t id);
-  int64_t attach_prefix(Active& a, int64_t tokens);
+  void attach_prefix(uint64_t id, SequenceId seq);
   void keep_full_blocks(Active& a);
   void release_kv(Active& a);
   void end(uint64_t id);
@@ -136,7 +141,7 @@ class EngineCore {
 
   TextModel& text_;
   const ModelConfig& config_;
-  PagedKvCache& cache_;
+  KvStorage& kv_;
   std::shared_ptr<TieredCache> store_;
   BatchScheduler scheduler_;
   int64_t candidates_;

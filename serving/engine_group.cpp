@@ -19,14 +19,13 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
+EngineGroup::EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, KvStorage& kv,
                          const EngineGroupOptions& options, std::shared_ptr<TieredCache> store)
     : model_(model),
       tokenizer_(std::move(tokenizer)),
       store_(std::move(store)),
-      cache_(cache),
       options_(options),
-      core_(model.text(), model.config(), cache, {options.max_batch_tokens, options.max_sequences},
+      core_(model.text(), model.config(), kv, {options.max_batch_tokens, options.max_sequences},
             make_policy(options.policy, options.ageing_s), static_cast<int32_t>(tokenizer_->vocab_size()), store_),
       budget_(options.target_step_ms, std::max(options.min_batch_tokens, options.max_sequences),
               std::max(options.max_batch_tokens, options.max_sequences),
@@ -282,8 +281,8 @@ EngineLoad EngineGroup::load() const {
     for (const auto& image : r.encoder_input) image_bytes += static_cast<int64_t>(image.data.size() * sizeof(float));
   }
   return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
-          cache_.total_blocks() - cache_.free_blocks(), cache_.total_blocks(),
-          cache_.bytes_per_block(), cache_.touched_blocks(), image_bytes, stats_.ms};
+          core_.pool().total_blocks() - core_.pool().free_blocks(), core_.pool().total_blocks(),
+          core_.storage().bytes_per_block(), core_.pool().touched_blocks(), image_bytes, stats_.ms};
 }
 
 }  // namespace pio

@@ -41,8 +41,9 @@ struct EngineGroupOptions {
 class EngineGroup {
  public:
   // Throws std::invalid_argument for options that cannot schedule anything. store: the tiered
-  // cache for vision embeddings (serving/vision_cache.h), or null for none.
-  EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, PagedKvCache& cache,
+  // cache for vision embeddings (serving/vision_cache.h), or null for none. kv: the KV storage
+  // (its block pool is the engine core's scheduler's).
+  EngineGroup(Model& model, std::shared_ptr<const Tokenizer> tokenizer, KvStorage& kv,
               const EngineGroupOptions& options, std::shared_ptr<TieredCache> store = nullptr);
 
   // Queues a job: its images go to the vision queue first. Throws ModelError or
@@ -54,6 +55,8 @@ class EngineGroup {
   // Memory pressure, from the supervisor: see EngineCore::preempt_one and set_admitting.
   std::optional<uint64_t> preempt_one();
   void set_admitting(bool admitting) { core_.set_admitting(admitting); }
+  // Memory pressure: forgets the retained prefix blocks (KvBlockPool::drop_retained).
+  void drop_retained_kv() { core_.pool().drop_retained(); }
 
   // Runs a piece of the vision queue and one text step. Returns the events to send, in order;
   // a request's last event has final set.
@@ -101,7 +104,6 @@ class EngineGroup {
   Model& model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<TieredCache> store_;
-  PagedKvCache& cache_;
   EngineGroupOptions options_;
   EngineCore core_;
   TokenBudget budget_;

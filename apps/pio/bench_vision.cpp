@@ -52,7 +52,8 @@ double time_to_first_token(Model& model, const std::vector<int32_t>& ids, const 
   const PreparedPrompt prompt = prepare_prompt(model.text(), model.config(), ids, &features);
   KvCacheShape shape = model.text().kv_shape();
   shape.dtype = kv_dtype;
-  PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
+  PagedKvCache cache(model.text().backend(), shape,
+                     KvStorage::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
   generate(model.text(), cache, prompt, {1, {}, {}, 0, {}});
   return seconds_since(t0);
 }

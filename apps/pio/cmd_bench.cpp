@@ -42,10 +42,10 @@ constexpr int64_t kPrefillChunk = 512;
 
 RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32_t>& prompt, int gen_tokens) {
   RunTimes t;
-  const SequenceId seq = cache.add_sequence();
+  const SequenceId seq = cache.pool().add_sequence();
   std::vector<Pos3> pos;
   ForwardBatch batch;
-  batch.steps.push_back({seq, 0, false});
+  batch.steps.push_back({0, false, {}, 0});
   std::span<const float> logits;
   auto t0 = std::chrono::steady_clock::now();
   for (int64_t first = 0; first < static_cast<int64_t>(prompt.size()); first += kPrefillChunk) {
@@ -54,7 +54,7 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
     batch.steps[0].n_tokens = n;
     batch.ids = std::span<const int32_t>(prompt).subspan(static_cast<size_t>(first), static_cast<size_t>(n));
     batch.positions = pos;
-    logits = model.forward(batch, cache);
+    logits = cache.forward(model, batch, {&seq, 1});
   }
   t.prefill_s = seconds_since(t0);
   const int64_t vocab = model.config().vocab_size;
@@ -66,10 +66,10 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
     batch.steps[0].n_tokens = 1;
     batch.ids = next;
     batch.positions = pos;
-    logits = model.forward(batch, cache);
+    logits = cache.forward(model, batch, {&seq, 1});
   }
   t.decode_s = seconds_since(t0);
-  cache.release(seq);
+  cache.pool().release(seq);
   return t;
 }
 

@@ -38,8 +38,9 @@ void add_logits(CLI::App& app) {
     if (n * vocab > (physical_memory_mb() << 20) / int64_t{sizeof(float)})
       throw CLI::ValidationError("--ids", std::to_string(n) + " positions of " + std::to_string(vocab) +
                                               " logits are more than the machine's memory holds");
-    const PrefillEntry entry{&prompt, cache.add_sequence(), true};
-    const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
+    const PrefillEntry entry{&prompt, {}, true};
+    const SequenceId seq = cache.pool().add_sequence();
+    const auto logits = cache.forward(model.text(), PrefillBatch(model.text(), {&entry, 1}).batch(), {&seq, 1});
     std::ofstream out(a->out);
     if (!out) throw ModelError(a->out + ": cannot write");
     out << std::setprecision(9) << "{\"logits\": [";

@@ -254,7 +254,7 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, in
                                                   " tokens (max_position_embeddings)");
   const KvCacheShape shape = kv_shape(model, kv_dtype);
   constexpr int kBlock = 16;
-  const int64_t block_bytes = PagedKvCache::bytes_per_block(shape, kBlock);
+  const int64_t block_bytes = KvStorage::bytes_per_block(shape, kBlock);
   const int64_t blocks = (tokens + kBlock - 1) / kBlock;
   const bool machine = budget_mb == 0;
   const int64_t limit_mb = machine ? physical_memory_mb() : budget_mb;
@@ -266,7 +266,7 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, in
                                    (machine ? "the machine's " : "the budget of ") + std::to_string(limit_mb) +
                                    " MiB");
   }
-  return PagedKvCache(shape, blocks * block_bytes, kBlock);
+  return PagedKvCache(model.backend(), shape, blocks * block_bytes, kBlock);
 }
 
 }  // namespace pio::cli

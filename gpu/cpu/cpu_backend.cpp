@@ -1,11 +1,13 @@
 // The CPU backend: owns the compute thread pool and the scratch buffers, and splits each
 // kernel's work over the pool.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 #include "gpu/backend.h"
 #include "gpu/cpu/attention.h"
+#include "gpu/cpu/host_memory.h"
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cpu/paged_attention.h"
 #include "gpu/cpu/matmul.h"
@@ -22,6 +24,17 @@ class CpuBackend final : public Backend {
   CpuBackend(int threads, bool pin) : pool_(threads, pin) {}
 
   std::string name() const override { return "cpu(" + std::to_string(pool_.size()) + " threads)"; }
+
+  // Host memory (gpu/cpu/host_memory.h); the kernels run synchronously, so copies are memcpy.
+  void* allocate(size_t bytes) override { return cpu::host_allocate(bytes); }
+  void release(void* p) noexcept override { cpu::host_release(p); }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
+  void synchronize() override {}
 
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
     cpu::matmul(pool_, matmul_scratch_, x, m, w, bias, y);

@@ -1,23 +1,26 @@
 #include "gpu/cuda/cuda_backend.h"
 
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
-#include <cstdio>
 #include <new>
+#include <vector>
 
 #include "gpu/backend_error.h"
+#include "gpu/cuda/attention.h"
+#include "gpu/cuda/cuda_check.h"
+#include "gpu/cuda/device_scratch.h"
 #include "gpu/cuda/kernels.h"
+#include "gpu/cuda/kv.h"
+#include "gpu/cuda/matmul.h"
 
 namespace pio {
 namespace {
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw BackendError(std::string("CUDA: ") + what + ": " + cudaGetErrorString(err));
-}
+using cuda::check;
 
-[[noreturn]] void missing(const char* op) {
-  throw BackendError(std::string("CUDA backend: ") + op + " has no device implementation yet (use --device cpu)");
-}
+// Rows up to which matmul runs the fixed-order GEMV (decode); more go through cuBLAS.
+constexpr int64_t kGemvRows = 16;
 
 // Element-wise and row kernels read Plain F32/BF16/F16 weights only.
 void check_plain(const WeightView& w, const char* op) {
@@ -27,14 +30,18 @@ void check_plain(const WeightView& w, const char* op) {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(const CudaDeviceInfo& info) : info_(info) {
+  CudaBackend(const CudaDeviceInfo& info, bool deterministic) : info_(info), deterministic_(deterministic) {
     use_device();
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (const cublasStatus_t s = cublasCreate(&cublas_); s != CUBLAS_STATUS_SUCCESS) {
+      cudaStreamDestroy(stream_);
+      check(s, "cublasCreate");
+    }
   }
   ~CudaBackend() override {
     cudaSetDevice(info_.ordinal);
     cudaStreamSynchronize(stream_);
-    cudaFree(ids_);
+    cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
   CudaBackend(const CudaBackend&) = delete;
@@ -42,45 +49,69 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return "cuda:" + std::to_string(info_.ordinal) + " " + info_.name; }
 
-  // bytes of zeroed device memory, 256-byte aligned (cudaMalloc's guarantee); nullptr for 0 bytes.
-  // Throws std::bad_alloc when the device has too little memory, BackendError on other errors.
-  void* allocate(size_t bytes) {
+  // Zeroed (in stream order) and 256-byte aligned (cudaMalloc's guarantee); nullptr for 0 bytes.
+  void* allocate(size_t bytes) override {
     if (bytes == 0) return nullptr;
     use_device();
     void* p = nullptr;
     const cudaError_t err = cudaMalloc(&p, bytes);
     if (err == cudaErrorMemoryAllocation) {
-      cudaGetLastError();  // clear the sticky-free error so later calls do not see it
+      cudaGetLastError();  // clear the error so that later calls do not report it
       throw std::bad_alloc();
     }
     check(err, "cudaMalloc");
     check(cudaMemsetAsync(p, 0, bytes, stream_), "cudaMemsetAsync");
     return p;
   }
-  void release(void* p) noexcept {
+  void release(void* p) noexcept override {
     if (p == nullptr) return;
     cudaSetDevice(info_.ordinal);
     cudaFree(p);  // waits for the work that may still use p
   }
-  // Host -> device, in order on the stream; src may be reused when it returns.
-  void upload(void* dst, const void* src, size_t bytes) {
+  // After the work queued before it; src may be reused when it returns (it waits for the copy).
+  void upload(void* dst, const void* src, size_t bytes) override {
     use_device();
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
     check(cudaStreamSynchronize(stream_), "upload");
   }
-  // Device -> host after the work queued before it; dst holds the bytes when it returns.
-  void download(void* dst, const void* src, size_t bytes) {
+  // After the work queued before it; dst holds the bytes when it returns.
+  void download(void* dst, const void* src, size_t bytes) override {
     use_device();
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
     check(cudaStreamSynchronize(stream_), "download");
   }
   // Waits for every operation queued so far; throws BackendError for a failed kernel.
-  void synchronize() {
+  void synchronize() override {
     use_device();
     check(cudaStreamSynchronize(stream_), "synchronize");
   }
 
-  void matmul(const float*, int64_t, const WeightView&, const WeightView&, float*) override { missing("matmul"); }
+  // Dense Plain weights: the fixed-order GEMV up to kGemvRows rows (and for every m when
+  // deterministic: launch_gemm_deterministic has the GEMV's bits), cuBLAS beyond. Q8/Q4: the
+  // dp4a GEMV over the CPU's panels. The bias must be F32 (or absent).
+  void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
+    if (bias.data != nullptr && (bias.dtype != DType::F32 || bias.format != WeightFormat::Plain))
+      throw BackendError("CUDA backend: matmul needs an F32 bias on the device");
+    if (m == 0) return;
+    use_device();
+    const auto* b = static_cast<const float*>(bias.data);
+    if (w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4) {
+      void* ws = work_.get(static_cast<size_t>(cuda::quant_workspace_bytes(m, w.cols)));
+      cuda::launch_gemv_quant(stream_, x, m, w.data, w.format, w.rows, w.cols, b, ws, y);
+    } else if (w.format == WeightFormat::Plain && is_float(w.dtype)) {
+      if (m <= kGemvRows) {
+        cuda::launch_gemv_dense(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
+      } else if (deterministic_) {
+        cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
+      } else {
+        void* ws = work_.get(static_cast<size_t>(cuda::cublas_workspace_bytes(m, w.cols, w.dtype)));
+        check(cuda::gemm_cublas(stream_, cublas_, x, m, w.data, w.dtype, w.rows, w.cols, b, ws, y), "matmul");
+      }
+    } else {
+      throw BackendError("CUDA backend: matmul reads Plain F32/BF16/F16, Q8 or Q4 weights (not the CPU's packed bf16)");
+    }
+    check(cudaGetLastError(), "matmul launch");
+  }
 
   void rms_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight, float eps, float* y) override {
     check_plain(weight, "rms_norm");
@@ -122,90 +153,79 @@ class CudaBackend final : public Backend {
     cuda::launch_add(stream_, x, y, n);
     check(cudaGetLastError(), "add launch");
   }
-  // ids are host memory (the model's token ids): copied into a device buffer of the backend first.
+  // ids are host memory (the model's token ids), copied into the backend's scratch first.
   void embed(const WeightView& table, std::span<const int32_t> ids, float* out) override {
     check_plain(table, "embed");
     if (ids.empty()) return;
     use_device();
-    if (ids.size() > ids_capacity_) {
-      check(cudaStreamSynchronize(stream_), "embed");
-      cudaFree(ids_);
-      ids_ = nullptr;
-      ids_capacity_ = 0;
-      check(cudaMalloc(reinterpret_cast<void**>(&ids_), ids.size() * sizeof(int32_t)), "cudaMalloc (token ids)");
-      ids_capacity_ = ids.size();
-    }
-    check(cudaMemcpyAsync(ids_, ids.data(), ids.size_bytes(), cudaMemcpyHostToDevice, stream_), "embed ids");
-    cuda::launch_embed(stream_, table.data, table.dtype, table.cols, ids_, static_cast<int64_t>(ids.size()), out);
+    const auto* d_ids = static_cast<const int32_t*>(ids_.upload(ids.data(), ids.size_bytes(), stream_));
+    cuda::launch_embed(stream_, table.data, table.dtype, table.cols, d_ids, static_cast<int64_t>(ids.size()), out);
     check(cudaGetLastError(), "embed launch");
-    // The ids buffer is reused by the next call: the copy must have read the host span by then.
-    check(cudaStreamSynchronize(stream_), "embed");
   }
 
-  void store_kv(const PagedKvLayer&, const int32_t*, int64_t, int64_t, const float*, const float*) override {
-    missing("store_kv");
+  // block_table is device memory, as every pointer here.
+  void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
+                const float* v) override {
+    use_device();
+    cuda::store_kv(kv, block_table, first_slot, n, k, v, stream_);
   }
-  void paged_attention(const float*, int, const PagedKvLayer&, std::span<const AttentionSequence>, float,
-                       float*) override {
-    missing("paged_attention");
+  // seqs is a host span whose block_table pointers are device memory; it is copied to the device.
+  void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv, std::span<const AttentionSequence> seqs,
+                       float scale, float* out) override {
+    if (seqs.empty()) return;
+    use_device();
+    const auto* d_seqs = static_cast<const AttentionSequence*>(seqs_.upload(seqs.data(), seqs.size_bytes(), stream_));
+    const int64_t floats = cuda::paged_attention_workspace_floats(n_heads, kv.head_dim, seqs);
+    auto* ws = floats > 0 ? static_cast<float*>(work_.get(static_cast<size_t>(floats) * sizeof(float))) : nullptr;
+    cuda::paged_attention(q, n_heads, kv, d_seqs, seqs, scale, out, ws, stream_);
   }
-  void prepare_segment_attention(const float*, const float*, int64_t, int, int, std::span<const int64_t>) override {
-    missing("prepare_segment_attention");
+  // Keeps the k and v pointers (not a copy: they must stay valid until the last
+  // segment_attention) and the segment bounds, on the host and the device.
+  void prepare_segment_attention(const float* k, const float* v, int64_t row_stride, int heads, int head_dim,
+                                 std::span<const int64_t> segment_bounds) override {
+    use_device();
+    segments_ = {k, v, row_stride, heads, head_dim,
+                 std::vector<int64_t>(segment_bounds.begin(), segment_bounds.end()), nullptr};
+    segments_.device_bounds =
+        static_cast<const int64_t*>(bounds_.upload(segment_bounds.data(), segment_bounds.size_bytes(), stream_));
   }
-  void segment_attention(const float*, int64_t, float, int64_t, int64_t, float*, int64_t) override {
-    missing("segment_attention");
+  void segment_attention(const float* q, int64_t row_stride, float scale, int64_t query_begin, int64_t query_end,
+                         float* out, int64_t out_stride) override {
+    if (segments_.k == nullptr) throw BackendError("CUDA backend: segment_attention before prepare_segment_attention");
+    if (row_stride != segments_.row_stride)
+      throw BackendError("CUDA backend: segment_attention's q rows must have the row stride of k and v");
+    use_device();
+    cuda::segment_attention(q, segments_.k, segments_.v, row_stride, segments_.heads, segments_.head_dim,
+                            segments_.device_bounds, segments_.host_bounds, scale, query_begin, query_end, out,
+                            out_stride, stream_);
   }
 
  private:
   // The CUDA runtime's current device is per host thread: set it on every call.
   void use_device() const { check(cudaSetDevice(info_.ordinal), "cudaSetDevice"); }
 
+  // What prepare_segment_attention keeps for segment_attention.
+  struct Segments {
+    const float* k = nullptr;
+    const float* v = nullptr;
+    int64_t row_stride = 0;
+    int heads = 0, head_dim = 0;
+    std::vector<int64_t> host_bounds;
+    const int64_t* device_bounds = nullptr;
+  };
+
   CudaDeviceInfo info_;
+  bool deterministic_;
   cudaStream_t stream_ = nullptr;
-  int32_t* ids_ = nullptr;  // embed's token ids on the device
-  size_t ids_capacity_ = 0;
+  cublasHandle_t cublas_ = nullptr;
+  cuda::DeviceScratch ids_, seqs_, bounds_, work_;
+  Segments segments_;
 };
 
 }  // namespace
 
-std::string CudaDeviceInfo::describe() const {
-  char line[320];
-  std::snprintf(line, sizeof line, "CUDA device %d: %s, compute capability %d.%d, %.1f GiB free of %.1f GiB", ordinal,
-                name.c_str(), major, minor, static_cast<double>(free_bytes) / (1 << 30),
-                static_cast<double>(total_bytes) / (1 << 30));
-  return line;
-}
-
-CudaDeviceInfo probe_cuda_device(int ordinal, size_t min_free_bytes) {
-  int count = 0;
-  if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess)
-    throw BackendError(std::string("no usable CUDA device (") + cudaGetErrorString(err) + ")");
-  if (ordinal < 0 || ordinal >= count)
-    throw BackendError("no CUDA device " + std::to_string(ordinal) + " (" + std::to_string(count) + " found)");
-  check(cudaSetDevice(ordinal), "cudaSetDevice");
-  cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, ordinal), "cudaGetDeviceProperties");
-  CudaDeviceInfo info;
-  info.ordinal = ordinal;
-  info.name = prop.name;
-  info.major = prop.major;
-  info.minor = prop.minor;
-  check(cudaMemGetInfo(&info.free_bytes, &info.total_bytes), "cudaMemGetInfo");
-  if (const cudaError_t err = cuda::check_kernel_image(); err != cudaSuccess)
-    throw BackendError(info.describe() + ": this build has no kernels for it (" + cudaGetErrorString(err) +
-                       "); rebuild with -DPIO_CUDA_ARCHITECTURES=" + std::to_string(info.major * 10 + info.minor));
-  if (info.free_bytes < min_free_bytes)
-    throw BackendError(info.describe() + ": too little free memory (needs " + std::to_string(min_free_bytes >> 20) +
-                       " MiB)");
-  return info;
-}
-
-std::unique_ptr<Backend> make_cuda_backend(int ordinal, size_t min_free_bytes) {
-  return std::make_unique<CudaBackend>(probe_cuda_device(ordinal, min_free_bytes));
-}
-
-std::vector<std::string> cuda_missing_operations() {
-  return {"matmul", "store_kv", "paged_attention", "prepare_segment_attention", "segment_attention"};
+std::unique_ptr<Backend> make_cuda_backend(int ordinal, size_t min_free_bytes, bool deterministic) {
+  return std::make_unique<CudaBackend>(probe_cuda_device(ordinal, min_free_bytes), deterministic);
 }
 
 }  // namespace pio

@@ -1,14 +1,14 @@
 // The CUDA backend: the Backend interface on one NVIDIA device. Every float pointer and weight
 // it is given is device memory (from allocate(), filled by upload()); host memory goes through
 // upload/download. Work runs in order on the backend's own stream. Throws pio::BackendError
-// (gpu/backend_error.h) on any CUDA error and for the operations listed by
-// cuda_missing_operations(), which have no device implementation yet.
+// (gpu/backend_error.h) on any CUDA or cuBLAS error and for weights it does not read (the CPU's
+// packed bf16 layout; biases other than F32); the attention launchers' shape errors are
+// std::invalid_argument (gpu/cuda/attention.h).
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "gpu/backend.h"
 
@@ -31,11 +31,10 @@ inline constexpr size_t kCudaMinFreeBytes = size_t{512} << 20;
 // fails, this build has no kernels for its compute capability, or less than min_free_bytes is free.
 CudaDeviceInfo probe_cuda_device(int ordinal = 0, size_t min_free_bytes = kCudaMinFreeBytes);
 
-// A backend on device `ordinal` (probed as above first). Throws BackendError.
-std::unique_ptr<Backend> make_cuda_backend(int ordinal = 0, size_t min_free_bytes = kCudaMinFreeBytes);
-
-// The Backend operations that throw on the CUDA backend because they have no device
-// implementation yet (empty once the backend is complete).
-std::vector<std::string> cuda_missing_operations();
+// A backend on device `ordinal` (probed as above first). Its matmul runs the fixed-order GEMV up
+// to 16 rows and cuBLAS beyond, whose bits may depend on the row count; `deterministic` takes
+// the fixed-order GEMM there too, so that every row's bits are the GEMV's. Throws BackendError.
+std::unique_ptr<Backend> make_cuda_backend(int ordinal = 0, size_t min_free_bytes = kCudaMinFreeBytes,
+                                           bool deterministic = false);
 
 }  // namespace pio

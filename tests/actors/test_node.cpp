@@ -83,7 +83,7 @@ struct Fixture {
         if (part.is_image) pixels.push_back(preprocess_image(part.image, cfg, request_image_limits(cfg, 40000, 0)));
     std::optional<ImageFeatures> features;
     if (!pixels.empty()) features = encode_images(model->vision(), pixels);
-    PagedKvCache cache(model->text().kv_shape(), 64 << 20, 16);
+    PagedKvCache cache(model->text().backend(), model->text().kv_shape(), 64 << 20, 16);
     const PreparedPrompt p = prepare_prompt(model->text(), model->config(), tokens.ids, features ? &*features : nullptr);
     return generate(model->text(), cache, p,
                     {r.max_tokens, model->stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 
+#include "model/kv_cache.h"
 #include "model/prompt.h"
 #include "test_support.h"
 
@@ -83,9 +84,9 @@ class Runner {
  public:
   // The cache in kv_dtype (none: the weights' dtype, as --kv-dtype auto).
   Runner(TextModel& text, std::span<const PreparedPrompt> prompts, int block_size, std::optional<KvDType> kv_dtype)
-      : text_(text), prompts_(prompts), cache_(shape(text, kv_dtype), 1 << 22, block_size),
+      : text_(text), prompts_(prompts), cache_(text.backend(), shape(text, kv_dtype), 1 << 22, block_size),
         done_(prompts.size(), 0), logits_(prompts.size()) {
-    for (size_t i = 0; i < prompts.size(); ++i) seqs_.push_back(cache_.add_sequence());
+    for (size_t i = 0; i < prompts.size(); ++i) seqs_.push_back(cache_.pool().add_sequence());
   }
 
   std::vector<std::vector<float>> run(const Schedule& schedule) {
@@ -105,6 +106,7 @@ class Runner {
     const bool embed_rows = std::any_of(pass.begin(), pass.end(),
                                         [&](const Piece& p) { return !prompts_[p.prompt].embeddings.empty(); });
     ForwardBatch batch;
+    std::vector<SequenceId> seqs;
     std::vector<int32_t> ids;
     std::vector<Pos3> positions;
     std::vector<float> embeddings;
@@ -115,7 +117,8 @@ class Runner {
       const auto b = static_cast<size_t>(done_[piece.prompt]), e = b + static_cast<size_t>(piece.n);
       BOOST_REQUIRE(e <= p.ids.size());
       const auto first_row = static_cast<int64_t>(ids.size());
-      batch.steps.push_back({seqs_[piece.prompt], piece.n, true});
+      batch.steps.push_back({piece.n, true, {}, 0});
+      seqs.push_back(seqs_[piece.prompt]);
       ids.insert(ids.end(), p.ids.begin() + b, p.ids.begin() + e);
       positions.insert(positions.end(), p.positions.begin() + b, p.positions.begin() + e);
       if (embed_rows && p.embeddings.empty()) {
@@ -145,7 +148,7 @@ class Runner {
       for (const auto& f : deepstack) ds.per_layer.push_back(f.data());
       batch.deepstack = &ds;
     }
-    const auto logits = text_.forward(batch, cache_);
+    const auto logits = cache_.forward(text_, batch, seqs);
     const auto vocab = static_cast<size_t>(text_.config().vocab_size);
     size_t offset = 0;
     for (const Piece& piece : pass) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpu/cpu/kv_rows.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 
 using namespace pio;
@@ -56,8 +57,8 @@ void check_close(std::span<const float> got, const std::vector<float>& want, con
 struct GoldenModel {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
   Model model{kDir / "qwen3vl_tiny_text_prefill", *backend};
-  PagedKvCache cache{model.text().kv_shape(), 1 << 20, 4};
-  SequenceId seq = cache.add_sequence();
+  PagedKvCache cache{*backend, model.text().kv_shape(), 1 << 20, 4};
+  SequenceId seq = cache.pool().add_sequence();
 
   // Runs the fixture's prefill: given input embeddings, 3D positions and DeepStack rows.
   std::span<const float> prefill(const json& inputs) {
@@ -73,31 +74,31 @@ struct GoldenModel {
     for (const auto& f : features) deepstack.per_layer.push_back(f.data());
     deepstack.rows = visual_rows;
     ForwardBatch batch;
-    batch.steps.push_back({seq, static_cast<int64_t>(positions.size()), true});
+    batch.steps.push_back({static_cast<int64_t>(positions.size()), true, {}, 0});
     batch.embeddings = embeds.data();
     batch.positions = positions;
     batch.deepstack = &deepstack;
-    return model.text().forward(batch, cache);
+    return cache.forward(model.text(), batch, {&seq, 1});
   }
 
   std::span<const float> decode(int32_t id, int32_t position) {
     ids = {id};
     positions = {{position, position, position}};
     ForwardBatch batch;
-    batch.steps.push_back({seq, 1, false});
+    batch.steps.push_back({1, false, {}, 0});
     batch.ids = ids;
     batch.positions = positions;
-    return model.text().forward(batch, cache);
+    return cache.forward(model.text(), batch, {&seq, 1});
   }
 
   // The cache of one layer as HF lays it out: [kv_heads, tokens, head_dim].
   std::vector<float> cached(int layer, bool keys) const {
-    const PagedKvLayer kv = cache.layer(layer);
-    const int64_t n = cache.length(seq);
+    const PagedKvLayer kv = cache.storage().layer(layer);
+    const int64_t n = cache.pool().length(seq);
     std::vector<float> out;
     for (int h = 0; h < kv.kv_heads; ++h)
       for (int64_t t = 0; t < n; ++t) {
-        const int64_t row = int64_t{cache.block_table(seq)[t / kv.block_size]} * kv.block_size + t % kv.block_size;
+        const int64_t row = int64_t{cache.pool().block_table(seq)[static_cast<size_t>(t / kv.block_size)]} * kv.block_size + t % kv.block_size;
         const char* base = static_cast<const char*>(keys ? kv.k : kv.v) + (row * kv.kv_heads + h) * kv.row_bytes();
         out.resize(out.size() + static_cast<size_t>(kv.head_dim));
         cpu::load_kv_row(kv.dtype, base, kv.head_dim, out.data() + out.size() - kv.head_dim);

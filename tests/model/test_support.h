@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/checkpoint_maker.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "tests/support/relative_error.h"
 #include "tests/support/temp_dir.h"
@@ -47,15 +48,15 @@ inline std::vector<float> pio_logits(pio::Model& model, const std::vector<int32_
                                      std::optional<pio::KvDType> kv_dtype = std::nullopt) {
   pio::KvCacheShape shape = model.text().kv_shape();
   if (kv_dtype) shape.dtype = *kv_dtype;
-  pio::PagedKvCache cache(shape, 1 << 24);
-  const pio::SequenceId seq = cache.add_sequence();
+  pio::PagedKvCache cache(model.text().backend(), shape, 1 << 24);
+  const pio::SequenceId seq = cache.pool().add_sequence();
   std::vector<pio::Pos3> pos;
   pio::text_positions(0, static_cast<int64_t>(ids.size()), pos);
   pio::ForwardBatch batch;
-  batch.steps.push_back({seq, static_cast<int64_t>(ids.size()), true});
+  batch.steps.push_back({static_cast<int64_t>(ids.size()), true, {}, 0});
   batch.ids = ids;
   batch.positions = pos;
-  const auto logits = model.text().forward(batch, cache);
+  const auto logits = cache.forward(model.text(), batch, {&seq, 1});
   return {logits.begin(), logits.end()};
 }
 

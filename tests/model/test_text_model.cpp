@@ -72,27 +72,34 @@ BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
   test::RandomModel m(test::small_text_config("float32"), 8, 1);
   Model& model = m.model;
   const KvCacheShape shape = model.text().kv_shape();
-  PagedKvCache cache(shape, PagedKvCache::bytes_per_block(shape, 4) * 2, 4);  // 8 slots
-  const SequenceId seq = cache.add_sequence();
+  PagedKvCache cache(model.text().backend(), shape, KvStorage::bytes_per_block(shape, 4) * 2, 4);  // 8 slots
+  const SequenceId seq = cache.pool().add_sequence();
   std::vector<Pos3> pos;
   text_positions(0, 9, pos);
   ForwardBatch batch;
-  batch.steps.push_back({seq, 9, false});
+  batch.steps.push_back({9, false, {}, 0});
   batch.ids = kIds;
   batch.ids = batch.ids.first(9);
   batch.positions = pos;
-  BOOST_CHECK_EXCEPTION(model.text().forward(batch, cache), ModelError, [](const ModelError& e) {
+  BOOST_CHECK_EXCEPTION(cache.forward(model.text(), batch, {&seq, 1}), ModelError, [](const ModelError& e) {
     return std::string(e.what()).find("KV cache is full") != std::string::npos;
   });
-  BOOST_TEST(cache.length(seq) == 0);
-  BOOST_TEST(cache.free_blocks() == 2);
+  BOOST_TEST(cache.pool().length(seq) == 0);
+  BOOST_TEST(cache.pool().free_blocks() == 2);
+  // The forward pass takes no block itself: a step whose block table is short of its slots fails.
+  const std::vector<int32_t> one_block{0};
+  batch.steps[0].blocks = one_block;
+  BOOST_CHECK_EXCEPTION(model.text().forward(batch, cache.storage()), ModelError, [](const ModelError& e) {
+    return std::string(e.what()).find("block table holds 4 slots, it needs 9") != std::string::npos;
+  });
+  batch.steps[0].blocks = {};
 
   const std::vector<int32_t> bad{1, 512};
   text_positions(0, 2, pos);
   batch.steps[0].n_tokens = 2;
   batch.ids = bad;
   batch.positions = pos;
-  BOOST_CHECK_EXCEPTION(model.text().forward(batch, cache), ModelError, [](const ModelError& e) {
+  BOOST_CHECK_EXCEPTION(cache.forward(model.text(), batch, {&seq, 1}), ModelError, [](const ModelError& e) {
     return std::string(e.what()).find("outside the vocabulary") != std::string::npos;
   });
 }
@@ -100,14 +107,14 @@ BOOST_AUTO_TEST_CASE(full_cache_and_bad_ids_fail_cleanly) {
 BOOST_AUTO_TEST_CASE(greedy_generation_is_reproducible_and_follows_argmax) {
   test::RandomModel m(test::small_text_config("bfloat16"), 9, 2);
   Model& model = m.model;
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22);
+  PagedKvCache cache(model.text().backend(), model.text().kv_shape(), 1 << 22);
   const std::vector<int32_t> prompt{3, 1, 4, 1, 5};
   const PreparedPrompt prepared = prepare_prompt(model.text(), model.config(), prompt, nullptr);
   const auto a = generate(model.text(), cache, prepared, {8, {}, {}, 0, {}}).tokens;
   const auto b = generate(model.text(), cache, prepared, {8, {}, {}, 0, {}}).tokens;
   BOOST_TEST(a == b);
   BOOST_TEST(a.size() == 8u);
-  BOOST_TEST(cache.free_blocks() == cache.total_blocks());  // sequences released
+  BOOST_TEST(cache.pool().free_blocks() == cache.pool().total_blocks());  // sequences released
   // Each generated token is the argmax of a full recomputation over prompt + tokens so far.
   std::vector<int32_t> seq = prompt;
   const int64_t vocab = model.config().text.vocab_size;

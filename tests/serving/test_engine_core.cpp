@@ -47,7 +47,7 @@ struct Fixture {
 
   // The model layer's answer for the request alone (no stop ids: full length).
   std::vector<int32_t> alone(const EngineRequest& r) {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    PagedKvCache cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
     const PreparedPrompt p = prepare_prompt(model.text(), model.config(), r.ids, r.images.get());
     return generate(model.text(), cache, p, {r.max_tokens, r.stop_ids, r.sampling, 0, {}}).tokens;
   }
@@ -90,7 +90,7 @@ struct Fixture {
 BOOST_FIXTURE_TEST_SUITE(engine_core, Fixture)
 
 BOOST_AUTO_TEST_CASE(eight_concurrent_requests_each_equal_their_answer_alone) {
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
   EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
   const auto rs = eight_requests();
   for (const auto& r : rs) engine.submit(r);
@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(eight_concurrent_requests_each_equal_their_answer_alone) {
     BOOST_TEST(out.at(r.queue.id) == alone(r), "request " << r.queue.id);
     BOOST_TEST((reasons.at(r.queue.id) == FinishReason::length));
   }
-  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+  BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
 }
 
 // Log-probabilities ride with each sampled token: the chosen id's (the most likely one when
@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(logprobs_come_with_each_token_and_equal_the_request_alone) 
   }
   rs[0].sampling.logit_bias = {{alone(rs[0])[0], -100.0f}};  // the greedy first token is banned
   const auto collect = [&](const std::vector<EngineRequest>& batch) {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
     EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
     for (const auto& r : batch) engine.submit(r);
     std::map<uint64_t, std::vector<TokenEvent>> out;
@@ -150,7 +150,7 @@ BOOST_AUTO_TEST_CASE(logprobs_come_with_each_token_and_equal_the_request_alone) 
 
 BOOST_AUTO_TEST_CASE(preempted_requests_recompute_and_answer_the_same) {
   // 28 blocks of 4 slots cannot hold all eight at once: some are preempted and recomputed.
-  PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
+  KvStorage cache(model.text().backend(), model.text().kv_shape(), 28 * KvStorage::bytes_per_block(model.text().kv_shape(), 4), 4);
   EngineCore engine(model.text(), model.config(), cache, {64, 8}, make_policy("fcfs"), 0);
   const auto rs = eight_requests();
   for (const auto& r : rs) engine.submit(r);
@@ -158,7 +158,7 @@ BOOST_AUTO_TEST_CASE(preempted_requests_recompute_and_answer_the_same) {
   const auto out = run(engine, nullptr, nullptr, &preempted);
   BOOST_TEST(preempted);
   for (const auto& r : rs) BOOST_TEST(out.at(r.queue.id) == alone(r), "request " << r.queue.id);
-  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+  BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
 }
 
 BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) {
@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) 
   for (const auto& r : eight_requests()) {
     const std::vector<int32_t> whole = alone(r);
     for (const size_t streamed : {size_t{1}, whole.size() / 2, whole.size() - 1}) {
-      PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+      KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
       EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
       EngineRequest moved = r;
       moved.resumed.assign(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(streamed));
@@ -178,7 +178,7 @@ BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) 
       BOOST_TEST(out == whole, "request " << r.queue.id << " resumed after " << streamed);
     }
   }
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
   EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
   EngineRequest done = request(1, {1, 2, 3}, nullptr, 2, 0.0f);
   done.resumed = {5, 6};
@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(a_request_resumed_from_its_streamed_ids_continues_exactly) 
 }
 
 BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
   EngineCore engine(model.text(), model.config(), cache, {32, 8}, make_policy("fcfs"), 0);
   EngineRequest r = request(1, {1, 2, 3, 4, 5}, nullptr, 12, 0.0f);
   const auto full = alone(r);
@@ -204,7 +204,7 @@ BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
   BOOST_TEST(engine.cancel(2));
   BOOST_TEST(!engine.cancel(2));
   BOOST_TEST(engine.idle());
-  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+  BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
 }
 
 // Prefix caching (a tiered cache as the store): a request sharing a prefix with an earlier one
@@ -240,20 +240,20 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
   };
   int64_t cached = -1;
   {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
     EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
     BOOST_TEST(answer(engine, first, cached) == alone(first));
     BOOST_TEST(cached == 0);
     BOOST_TEST(answer(engine, second, cached) == alone(second));
     BOOST_TEST(cached == shared);  // from the pool's retained blocks
-    BOOST_TEST(cache.retained_blocks() > 0);
-    BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+    BOOST_TEST(engine.pool().retained_blocks() > 0);
+    BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
   }
   store->flush();  // every block written to disk, none left in memory
   const int64_t warm_hits = tier_hits(*store, "warm");
   {
     // A new engine never reads the disk itself: blocks found only there are computed again.
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
     EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
     BOOST_TEST(answer(engine, second, cached) == alone(second));
     BOOST_TEST(cached == 0);
@@ -266,7 +266,7 @@ BOOST_AUTO_TEST_CASE(prefix_cached_answers_equal_uncached_ones_in_this_engine_an
   job.image_keys = second.image_keys;
   BOOST_TEST(store->prefetch(prefix_block_keys(job, model.config(), 4)) > 0u);
   BOOST_TEST(tier_hits(*store, "warm") > warm_hits);
-  PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+  KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
   EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
   BOOST_TEST(answer(engine, second, cached) == alone(second));
   BOOST_TEST(cached == shared);  // its last prompt block cannot be (its last token is computed)
@@ -295,7 +295,7 @@ BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
   BOOST_TEST(keys.size() == 7u);
   int64_t cached = -1;
   const auto run_alone = [&](const std::shared_ptr<TieredCache>& store, uint64_t id) {
-    PagedKvCache cache(model.text().kv_shape(), 1 << 24, 4);
+    KvStorage cache(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
     EngineCore engine(model.text(), model.config(), cache, {8, 8}, make_policy("fcfs"), 0, store);
     EngineRequest again = r;
     again.queue.id = id;
@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
 BOOST_AUTO_TEST_CASE(preempted_requests_with_prefix_caching_answer_the_same) {
   test::TempDir dir("engine-prefix-preempt");
   auto store = std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26});
-  PagedKvCache cache(model.text().kv_shape(), 28 * PagedKvCache::bytes_per_block(model.text().kv_shape(), 4), 4);
+  KvStorage cache(model.text().backend(), model.text().kv_shape(), 28 * KvStorage::bytes_per_block(model.text().kv_shape(), 4), 4);
   EngineCore engine(model.text(), model.config(), cache, {64, 8}, make_policy("fcfs"), 0, store);
   auto rs = eight_requests();
   for (auto& r : rs)
@@ -339,7 +339,7 @@ BOOST_AUTO_TEST_CASE(preempted_requests_with_prefix_caching_answer_the_same) {
     const auto out = run(engine, nullptr, nullptr, &preempted);
     for (const auto& r : rs) BOOST_TEST(out.at(r.queue.id + 100 * static_cast<uint64_t>(round)) == alone(r), "request " << r.queue.id);
   }
-  BOOST_TEST(cache.free_blocks() == cache.total_blocks());
+  BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

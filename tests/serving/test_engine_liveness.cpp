@@ -26,7 +26,7 @@ struct Harness {
   Model model{test::tiny_checkpoint(), *backend};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
   std::shared_ptr<TieredCache> store = std::make_shared<TieredCache>(TieredCacheOptions{});
-  std::unique_ptr<PagedKvCache> kv;
+  std::unique_ptr<KvStorage> kv;
   std::unique_ptr<EngineGroup> group;
   std::map<uint64_t, int> finals;  // id -> final events seen
   std::set<uint64_t> added;
@@ -35,8 +35,7 @@ struct Harness {
 
   explicit Harness(int64_t kv_blocks) {
     const KvCacheShape shape = model.text().kv_shape();
-    const int64_t block_bytes = PagedKvCache(shape, 1 << 20, 16).bytes_per_block();
-    kv = std::make_unique<PagedKvCache>(shape, kv_blocks * block_bytes, 16);
+    kv = std::make_unique<KvStorage>(model.text().backend(), shape, kv_blocks * KvStorage::bytes_per_block(shape, 16), 16);
     EngineGroupOptions options;
     options.max_batch_tokens = 32;
     options.max_sequences = 4;
@@ -116,7 +115,7 @@ BOOST_AUTO_TEST_CASE(a_moved_request_whose_streamed_ids_already_end_it_finishes_
   auto backend = make_cpu_backend(1);
   Model model{test::tiny_checkpoint(), *backend};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
-  PagedKvCache kv(model.text().kv_shape(), 8 << 20, 16);
+  KvStorage kv(model.text().backend(), model.text().kv_shape(), 8 << 20, 16);
   EngineGroup group(model, tokenizer, kv, EngineGroupOptions{});
   EngineJob at_length;
   at_length.id = 1;
@@ -152,7 +151,7 @@ BOOST_AUTO_TEST_CASE(a_moved_request_whose_streamed_ids_already_end_it_finishes_
   BOOST_TEST(finals.at(3).finish_reason == "length");
   BOOST_TEST(finals.at(3).usage.completion_tokens == 4);
   BOOST_TEST(generated[3] == 2u);  // the two it had left
-  BOOST_TEST(kv.free_blocks() == kv.total_blocks());
+  BOOST_TEST(group.load().kv_blocks_used == 0);
 }
 
 BOOST_AUTO_TEST_CASE(an_image_that_comes_as_its_file_is_preprocessed_in_the_group_with_the_same_answer) {
@@ -164,7 +163,7 @@ BOOST_AUTO_TEST_CASE(an_image_that_comes_as_its_file_is_preprocessed_in_the_grou
   const std::vector<uint8_t> file = bmp(56, 40);
   const ImageLimits limits = request_image_limits(pcfg, 40000, 0);
   const auto answer = [&](EngineJob job) {
-    PagedKvCache kv(model.text().kv_shape(), 8 << 20, 16);
+    KvStorage kv(model.text().backend(), model.text().kv_shape(), 8 << 20, 16);
     EngineGroupOptions options;
     options.preprocessor = pcfg;
     EngineGroup group(model, tokenizer, kv, options);

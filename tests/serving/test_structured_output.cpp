@@ -65,10 +65,10 @@ struct Fixture {
   Model model{test::tiny_checkpoint(), *backend};
   std::shared_ptr<const Tokenizer> tokenizer = load_tokenizer(test::tiny_checkpoint());
 
-  std::unique_ptr<PagedKvCache> cache() {
-    return std::make_unique<PagedKvCache>(model.text().kv_shape(), 1 << 24, 4);
+  std::unique_ptr<KvStorage> cache() {
+    return std::make_unique<KvStorage>(model.text().backend(), model.text().kv_shape(), 1 << 24, 4);
   }
-  std::unique_ptr<EngineCore> engine(PagedKvCache& kv) {
+  std::unique_ptr<EngineCore> engine(KvStorage& kv) {
     auto e = std::make_unique<EngineCore>(model.text(), model.config(), kv, BatchLimits{64, 8}, make_policy("fcfs"),
                                           tokenizer->vocab_size());
     e->enable_structured_outputs(tokenizer);

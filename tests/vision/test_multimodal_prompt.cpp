@@ -8,6 +8,7 @@
 
 #include "model/errors.h"
 #include "model/image_features.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/prefill_batch.h"
 #include "model/prompt.h"
@@ -24,9 +25,10 @@ const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = k
 
 // Logits of every row of one prompt prefilled alone.
 std::vector<float> logits_alone(Model& model, const PreparedPrompt& prompt) {
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
-  const PrefillEntry entry{&prompt, cache.add_sequence(), true};
-  const auto logits = model.text().forward(PrefillBatch(model.text(), {&entry, 1}).batch(), cache);
+  PagedKvCache cache(model.text().backend(), model.text().kv_shape(), 1 << 22, 4);
+  const PrefillEntry entry{&prompt, {}, true};
+  const SequenceId seq = cache.pool().add_sequence();
+  const auto logits = cache.forward(model.text(), PrefillBatch(model.text(), {&entry, 1}).batch(), {&seq, 1});
   return {logits.begin(), logits.end()};
 }
 
@@ -56,10 +58,14 @@ BOOST_AUTO_TEST_CASE(batched_prefill_equals_each_prompt_alone) {
   const PreparedPrompt pc = prepare_prompt(model.text(), model.config(), c, nullptr);
   const std::vector<const PreparedPrompt*> prompts{&pa, &pb, &pc};
 
-  PagedKvCache cache(model.text().kv_shape(), 1 << 22, 4);
+  PagedKvCache cache(model.text().backend(), model.text().kv_shape(), 1 << 22, 4);
   std::vector<PrefillEntry> entries;
-  for (const auto* p : prompts) entries.push_back({p, cache.add_sequence(), true});
-  const auto batched = model.text().forward(PrefillBatch(model.text(), entries).batch(), cache);
+  std::vector<SequenceId> seqs;
+  for (const auto* p : prompts) {
+    entries.push_back({p, {}, true});
+    seqs.push_back(cache.pool().add_sequence());
+  }
+  const auto batched = cache.forward(model.text(), PrefillBatch(model.text(), entries).batch(), seqs);
 
   const auto vocab = static_cast<size_t>(model.config().text.vocab_size);
   size_t offset = 0;
