@@ -207,20 +207,25 @@ constexpr int kTileCols = kWarpCols * kTileWarpsN;  // 16
 
 PIO_HD int tile_slot(int row, int col) { return (row * kChunk + col % kChunk) * kWarp + col / kChunk; }
 
-// Thread t's share of staging step s: elements j = t, t + 128, ... of the x tile (rows i0..)
-// and the W tile (outputs n0..), zero outside [m, k] / [n, k].
+// Thread t's share of staging step s: the chunks (row, l) = (j / 32, j % 32) for j = t, t + 128,
+// ... of the x tile (rows i0 ..) and of the W tile (outputs n0 ..), each read whole (the GEMV's
+// loads: 32 or 16 bytes) and written to 8 slots that consecutive lanes' l keep apart (no bank
+// conflicts); zero outside [m, k] / [n, k].
 template <DType T>
 PIO_HD void tile_stage(const float* x, int64_t m, const void* w, int64_t n, int64_t k, int64_t i0, int64_t n0,
                        int64_t s, int t, float* xs, float* ws) {
-  for (int j = t; j < kTileRows * kStepCols; j += kTileThreads) {
-    const int row = j / kStepCols, col = j % kStepCols;
-    const int64_t kk = s * kStepCols + col;
-    xs[tile_slot(row, col)] = i0 + row < m && kk < k ? x[(i0 + row) * k + kk] : 0.0f;
-  }
-  for (int j = t; j < kTileCols * kStepCols; j += kTileThreads) {
-    const int row = j / kStepCols, col = j % kStepCols;
-    const int64_t kk = s * kStepCols + col;
-    ws[tile_slot(row, col)] = n0 + row < n && kk < k ? dense_at<T>(w, (n0 + row) * k + kk) : 0.0f;
+  for (int j = t; j < (kTileRows + kTileCols) * kWarp; j += kTileThreads) {
+    const bool is_x = j < kTileRows * kWarp;
+    const int row = (is_x ? j : j - kTileRows * kWarp) / kWarp, l = j % kWarp;
+    const int64_t c = s * kWarp + l;  // the chunk's index along k
+    float v[kChunk];
+    if (is_x && i0 + row < m) load_x_chunk(x + (i0 + row) * k + c * kChunk, chunk_len(c, k), v);
+    else if (!is_x && n0 + row < n) load_w_chunk<T>(w, (n0 + row) * k + c * kChunk, chunk_len(c, k), v);
+    else
+      for (float& e : v) e = 0.0f;
+    float* dst = is_x ? xs : ws;
+    PIO_UNROLL
+    for (int e = 0; e < kChunk; ++e) dst[tile_slot(row, l * kChunk + e)] = v[e];
   }
 }
 
