@@ -1,6 +1,7 @@
-// The per-thread arithmetic of the CUDA matmul kernels (gemv.cu), as host/device functions of
-// explicit indices: the kernels call them on the device, tests/gpu/test_cuda_gemv_math.cpp runs
-// them on the CPU over every block, thread and barrier-separated phase.
+// The per-thread arithmetic of the CUDA matmul kernels (gemv.cu, gemm_tiled.cu and the
+// conversions of gemm_cublas.cu), as host/device functions of explicit indices: the kernels call
+// them on the device; tests/gpu/test_cuda_gemv_math.cpp runs them on the CPU over every block,
+// thread and barrier-separated phase (tests/gpu/cuda_matmul_emulation.h).
 //
 // Batch invariance. Every output y[i, n] is one fixed sequence of float operations on row i of x
 // and row n of W, whatever the number of rows m, the other rows, or the grid:
@@ -19,7 +20,7 @@
 //    sequential order, so the results differ from the CPU's by float rounding only.
 // No operation depends on m: no split-K chosen from the shape. Every multiply-add is an explicit
 // fmaf and no other product feeds an addition, so the host compiler's and nvcc's contraction
-// cannot change a result.
+// cannot change a result; divisions must stay IEEE (nvcc's default: no --use_fast_math).
 #pragma once
 
 #include <cstdint>
@@ -47,7 +48,6 @@ constexpr int kQuantSplits = 16;              // Q8/Q4: block-interleaved partia
 constexpr int kQuantThreads = kPanelRows * kQuantSplits;  // 256: one panel per block
 constexpr int kQuantWarps = kQuantThreads / kWarp;        // 8
 constexpr int kQBlock = 32;                   // values per quantisation block
-
 
 PIO_HD int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
