@@ -21,7 +21,15 @@
 //    output is O · (1 / L).
 // So the flash-decode kernel (one CTA per split, then a combine) and the prefill kernel (one CTA
 // walking every split) give the same bits, and a context of at most kAttnSplit slots gives the
-// CPU backend's bits exactly.
+// CPU backend's bits exactly. The segment attention is the prefill kernel without the causal
+// mask (each row sees its whole segment); the CPU's segment_attention sums in another order
+// (matmul tiles, std::exp), so the two agree within rounding, not bit for bit.
+//
+// Every product, sum and quotient goes through mul_rn / add_rn / fma_rn / div_rn (kv_math.h), so
+// nvcc cannot fuse them differently from the CPU tests; do not build with --use_fast_math (it
+// flushes subnormals and approximates division). Nothing here needs more than SM 6.1: float32
+// arithmetic, __syncthreads() and attn_smem_floats(128) · 4 = 43,488 bytes of shared memory per
+// CTA (Pascal allows 48 KB).
 #pragma once
 
 #include <cstdint>

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "gpu/backend.h"
 #include "gpu/cuda/attention_math.h"
+#include "gpu/cuda/device_kv.h"
 
 namespace pio::cuda {
 
@@ -31,7 +31,7 @@ struct PagedAttentionGrid {
   int block_size;
   int kv_heads;
   int64_t row_bytes;
-  const AttentionSequence* seqs;  // block_table: device pointers
+  const DeviceSequence* seqs;
   float scale;
   float* partials;     // flash-decode: [sequence][query head][split] partials of attn_partial_floats
   int64_t max_splits;  // flash-decode: splits per (sequence, head) in `partials`
@@ -49,7 +49,7 @@ struct PagedAttentionGrid {
   // The queries of CTA (x, row block y, sequence seq) with `rows_per_cta` rows per block; rows == 0
   // when the block lies past the sequence's queries.
   PIO_HD PagedQueries queries(int x, int64_t y, int seq, int rows_per_cta) const {
-    const AttentionSequence& s = seqs[seq];
+    const DeviceSequence& s = seqs[seq];
     const int64_t row0 = y * rows_per_cta, left = s.n_queries - row0;
     const int rows = left <= 0 ? 0 : static_cast<int>(left < rows_per_cta ? left : rows_per_cta);
     return {q, out, int64_t{n_heads} * head_dim, s.q_begin, s.cached_before, row0, rows, first_head(x),
@@ -115,7 +115,7 @@ PIO_HD void paged_decode_split_cta(const Cta& cta, const PagedAttentionGrid& g, 
 
 // Flash-decode's combine: grid (query heads, sequences), thread d of head_dim.
 PIO_HD void paged_decode_combine_thread(const PagedAttentionGrid& g, int head, int z, int d) {
-  const AttentionSequence& s = g.seqs[z];
+  const DeviceSequence& s = g.seqs[z];
   if (s.n_queries == 0) return;
   const float* partials =
       g.partials + (int64_t{z} * g.n_heads + head) * g.max_splits * attn_partial_floats(g.head_dim);

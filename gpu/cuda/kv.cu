@@ -23,10 +23,11 @@ __global__ void store_kv_kernel(unsigned char* k_cache, unsigned char* v_cache, 
 
 }  // namespace
 
-void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
+void store_kv(const DeviceKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
               const float* v, cudaStream_t stream) {
   if (n <= 0) return;
-  const PagedRows rows{block_table, kv.block_size, kv.kv_heads, kv.row_bytes()};
+  if (kv.kv_heads > 65535) throw std::invalid_argument("store_kv: more than 65535 KV heads");
+  const PagedRows rows{block_table, kv.block_size, kv.kv_heads, kv_row_bytes(kv.dtype, kv.head_dim)};
   store_kv_kernel<<<dim3(static_cast<unsigned>(n), static_cast<unsigned>(kv.kv_heads), 2), kStoreThreads, 0,
                     stream>>>(static_cast<unsigned char*>(kv.k), static_cast<unsigned char*>(kv.v), rows, kv.dtype,
                               kv.head_dim, first_slot, k, v);

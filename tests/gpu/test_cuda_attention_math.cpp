@@ -30,11 +30,12 @@
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cpu/paged_attention.h"
 #include "gpu/cuda/attention_shape.h"
-#include "tests/gpu/host_cta.h"
+#include "tests/gpu/cuda_attention_emulation.h"
 
 using namespace pio;
 using pio::cpu::ThreadPool;
-using pio::cuda::testing::HostCta;
+using pio::cuda::testing::emulate_paged_attention;
+using pio::cuda::testing::emulate_segment_attention;
 namespace bdata = boost::unit_test::data;
 
 namespace pio {
@@ -70,57 +71,6 @@ struct Pool {
     return {f.begin(), f.end()};
   }
 };
-
-// paged_attention's launcher (gpu/cuda/attention.cu) on the CPU: the same grids, every CTA run by
-// HostCta. `seqs` hold host block tables (the "device" memory here). decode: the flash-decode
-// kernel and the combine (every sequence has at most one query), else the prefill kernel.
-void emulate_paged_attention(const float* q, int n_heads, const PagedKvLayer& kv,
-                             const std::vector<AttentionSequence>& seqs, float scale, float* out, bool decode,
-                             bool reversed = false) {
-  int64_t max_queries = 0, max_splits = 0;
-  for (const auto& s : seqs) {
-    max_queries = std::max(max_queries, s.n_queries);
-    if (s.n_queries > 0) max_splits = std::max(max_splits, cuda::attn_splits(s.cached_before + s.n_queries));
-  }
-  const int group = n_heads / kv.kv_heads, hd = kv.head_dim;
-  const int head_blocks = kv.kv_heads * (group / cuda::attn_heads_per_cta(group)), z_count = static_cast<int>(seqs.size());
-  std::vector<float> smem(static_cast<size_t>(cuda::attn_smem_floats(hd)));
-  std::vector<float> partials(decode ? seqs.size() * static_cast<size_t>(n_heads * max_splits * cuda::attn_partial_floats(hd)) : 0);
-  const cuda::PagedAttentionGrid g{q, out, n_heads, hd, static_cast<const unsigned char*>(kv.k),
-                                   static_cast<const unsigned char*>(kv.v), kv.dtype, kv.block_size, kv.kv_heads,
-                                   kv.row_bytes(), seqs.data(), scale, partials.data(), max_splits};
-  const HostCta cta{cuda::kAttnThreads, reversed};
-  if (decode) {
-    BOOST_REQUIRE(max_queries <= 1);
-    for (int z = 0; z < z_count; ++z)
-      for (int x = 0; x < head_blocks; ++x)
-        for (int64_t split = 0; split < max_splits; ++split)
-          cuda::paged_decode_split_cta(cta, g, split, x, z, smem.data());
-    for (int z = 0; z < z_count; ++z)
-      for (int h = 0; h < n_heads; ++h)
-        for (int d = 0; d < hd; ++d) cuda::paged_decode_combine_thread(g, h, z, d);
-    return;
-  }
-  const int rows = cuda::attn_rows_per_cta(group);
-  for (int z = 0; z < z_count; ++z)
-    for (int64_t y = 0; y < (max_queries + rows - 1) / rows; ++y)
-      for (int x = 0; x < head_blocks; ++x) cuda::paged_prefill_cta(cta, g, rows, x, y, z, smem.data());
-}
-
-// segment_attention's launcher on the CPU.
-void emulate_segment_attention(const float* q, const float* k, const float* v, int64_t row_stride, int heads,
-                               int head_dim, const std::vector<int64_t>& bounds, float scale, int64_t query_begin,
-                               int64_t query_end, float* out, int64_t out_stride, bool reversed = false) {
-  int64_t longest = 0;
-  for (size_t s = 0; s + 1 < bounds.size(); ++s) longest = std::max(longest, bounds[s + 1] - bounds[s]);
-  const cuda::SegmentAttentionGrid g{q, k, v, out, row_stride, out_stride, head_dim, bounds.data(), scale,
-                                     query_begin, query_end};
-  std::vector<float> smem(static_cast<size_t>(cuda::attn_smem_floats(head_dim)));
-  for (int s = 0; s + 1 < static_cast<int>(bounds.size()); ++s)
-    for (int64_t chunk = 0; chunk < (longest + cuda::kAttnMaxQueries - 1) / cuda::kAttnMaxQueries; ++chunk)
-      for (int h = 0; h < heads; ++h)
-        cuda::segment_cta(HostCta{cuda::kAttnThreads, reversed}, g, h, chunk, s, smem.data());
-}
 
 // softmax(q·kᵀ · scale) · v in double over rows `ctx` of k/v (each head_dim values).
 std::vector<double> reference_row(const float* q, int head_dim, int64_t ctx, double scale,

@@ -15,9 +15,10 @@
 
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cuda/kv_math.h"
-#include "tests/gpu/host_cta.h"
+#include "tests/gpu/cuda_attention_emulation.h"
 
 using namespace pio;
+using pio::cuda::testing::emulate_store_kv;
 using pio::cuda::testing::HostCta;
 namespace bdata = boost::unit_test::data;
 
@@ -28,20 +29,6 @@ std::ostream& operator<<(std::ostream& os, KvDType t) { return os << kv_dtype_na
 namespace {
 
 const KvDType kDtypes[] = {KvDType::F32, KvDType::BF16, KvDType::F16, KvDType::Q8};
-
-// store_kv_kernel's grid (n, kv_heads, 2) on the CPU: block (i, h, z) stores row i of k or v.
-void emulate_store_kv(const PagedKvLayer& kv, const int32_t* table, int64_t first_slot, int64_t n, const float* k,
-                      const float* v, bool reversed) {
-  const cuda::PagedRows rows{table, kv.block_size, kv.kv_heads, kv.row_bytes()};
-  float scratch[cuda::kStoreThreads];
-  for (int64_t i = 0; i < n; ++i)
-    for (int h = 0; h < kv.kv_heads; ++h)
-      for (int z = 0; z < 2; ++z) {
-        const float* x = (z == 1 ? v : k) + (i * kv.kv_heads + h) * kv.head_dim;
-        auto* row = static_cast<unsigned char*>(z == 1 ? kv.v : kv.k) + rows.offset(first_slot + i, h);
-        cuda::store_row(HostCta{cuda::kStoreThreads, reversed}, kv.dtype, x, kv.head_dim, row, scratch);
-      }
-}
 
 }  // namespace
 
