@@ -119,7 +119,7 @@ void add_bench(CLI::App& app) {
     out["load_s"] = load_s;
     out["weights"] = weight_scheme_name(model.weight_scheme());
     out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
-    out["kv_dtype"] = std::string(kv_dtype_name(cache.dtype()));
+    out["kv_dtype"] = std::string(kv_dtype_name(cache.storage().dtype()));
     std::vector<double> decode_rates;
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
@@ -142,14 +142,14 @@ void add_bench(CLI::App& app) {
     if (!a->json)
       std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens
                 << " tokens after a " << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << ")\n";
-    if (!a->no_vision) bench_vision(model, a->model, {a->image_sizes, a->runs, cache.dtype()}, out, a->json ? nullptr : &std::cout);
+    if (!a->no_vision) bench_vision(model, a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {
       std::cout << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
                 << "backend: " << backend->name() << ", weights " << out["weights"].get<std::string>() << " ("
-                << out["weights_origin"].get<std::string>() << "), KV " << kv_dtype_name(cache.dtype()) << ", load "
+                << out["weights_origin"].get<std::string>() << "), KV " << kv_dtype_name(cache.storage().dtype()) << ", load "
                 << load_s << " s\n";
     }
   });

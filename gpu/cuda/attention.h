@@ -43,24 +43,3 @@ void segment_attention(const float* q, const float* k, const float* v, int64_t r
                        int64_t query_begin, int64_t query_end, float* out, int64_t out_stride, cudaStream_t stream);
 
 }  // namespace pio::cuda
-
-#if __cplusplus >= 202002L  // C++20 host code (the backend) also has gpu/backend.h's types; .cu files are C++17
-#include <span>
-
-#include "gpu/backend.h"
-
-namespace pio::cuda {
-
-// The same with the Backend's types (backend_adapters.cpp): kv.k, kv.v device pointers;
-// device_seqs an AttentionSequence array in device memory (block_table device pointers; the
-// layout of DeviceSequence, which the kernels read), host_seqs the same on the host.
-int64_t paged_attention_workspace_floats(int n_heads, int head_dim, std::span<const AttentionSequence> host_seqs);
-void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv, const AttentionSequence* device_seqs,
-                     std::span<const AttentionSequence> host_seqs, float scale, float* out, float* workspace,
-                     cudaStream_t stream);
-void segment_attention(const float* q, const float* k, const float* v, int64_t row_stride, int heads, int head_dim,
-                       const int64_t* device_bounds, std::span<const int64_t> host_bounds, float scale,
-                       int64_t query_begin, int64_t query_end, float* out, int64_t out_stride, cudaStream_t stream);
-
-}  // namespace pio::cuda
-#endif

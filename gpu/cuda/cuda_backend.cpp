@@ -22,6 +22,10 @@ using cuda::check;
 // Rows up to which matmul runs the fixed-order GEMV (decode); more go through cuBLAS.
 constexpr int64_t kGemvRows = 16;
 
+cuda::DeviceKvLayer device_layer(const PagedKvLayer& kv) {
+  return {kv.k, kv.v, kv.dtype, kv.block_size, kv.kv_heads, kv.head_dim};
+}
+
 // Element-wise and row kernels read Plain F32/BF16/F16 weights only.
 void check_plain(const WeightView& w, const char* op) {
   if (w.format != WeightFormat::Plain || !is_float(w.dtype) || w.data == nullptr)
@@ -167,17 +171,22 @@ class CudaBackend final : public Backend {
   void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
                 const float* v) override {
     use_device();
-    cuda::store_kv(kv, block_table, first_slot, n, k, v, stream_);
+    cuda::store_kv(device_layer(kv), block_table, first_slot, n, k, v, stream_);
   }
   // seqs is a host span whose block_table pointers are device memory; it is copied to the device.
   void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv, std::span<const AttentionSequence> seqs,
                        float scale, float* out) override {
     if (seqs.empty()) return;
     use_device();
-    const auto* d_seqs = static_cast<const AttentionSequence*>(seqs_.upload(seqs.data(), seqs.size_bytes(), stream_));
-    const int64_t floats = cuda::paged_attention_workspace_floats(n_heads, kv.head_dim, seqs);
+    host_seqs_.clear();
+    for (const AttentionSequence& s : seqs)
+      host_seqs_.push_back({s.block_table, s.q_begin, s.n_queries, s.cached_before});
+    const auto n = static_cast<int>(host_seqs_.size());
+    const size_t bytes = host_seqs_.size() * sizeof(cuda::DeviceSequence);
+    const auto* d_seqs = static_cast<const cuda::DeviceSequence*>(seqs_.upload(host_seqs_.data(), bytes, stream_));
+    const int64_t floats = cuda::paged_attention_workspace_floats(n_heads, kv.head_dim, host_seqs_.data(), n);
     auto* ws = floats > 0 ? static_cast<float*>(work_.get(static_cast<size_t>(floats) * sizeof(float))) : nullptr;
-    cuda::paged_attention(q, n_heads, kv, d_seqs, seqs, scale, out, ws, stream_);
+    cuda::paged_attention(q, n_heads, device_layer(kv), d_seqs, host_seqs_.data(), n, scale, out, ws, stream_);
   }
   // Keeps the k and v pointers (not a copy: they must stay valid until the last
   // segment_attention) and the segment bounds, on the host and the device.
@@ -191,12 +200,13 @@ class CudaBackend final : public Backend {
   }
   void segment_attention(const float* q, int64_t row_stride, float scale, int64_t query_begin, int64_t query_end,
                          float* out, int64_t out_stride) override {
-    if (segments_.k == nullptr) throw BackendError("CUDA backend: segment_attention before prepare_segment_attention");
+    if (segments_.k == nullptr || segments_.host_bounds.size() < 2) throw BackendError("CUDA backend: segment_attention before prepare_segment_attention");
     if (row_stride != segments_.row_stride)
       throw BackendError("CUDA backend: segment_attention's q rows must have the row stride of k and v");
     use_device();
     cuda::segment_attention(q, segments_.k, segments_.v, row_stride, segments_.heads, segments_.head_dim,
-                            segments_.device_bounds, segments_.host_bounds, scale, query_begin, query_end, out,
+                            segments_.device_bounds, segments_.host_bounds.data(),
+                            static_cast<int>(segments_.host_bounds.size()) - 1, scale, query_begin, query_end, out,
                             out_stride, stream_);
   }
 
@@ -219,6 +229,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cuda::DeviceScratch ids_, seqs_, bounds_, work_;
+  std::vector<cuda::DeviceSequence> host_seqs_;  // paged_attention's sequences, reused
   Segments segments_;
 };
 

@@ -20,8 +20,14 @@ std::string CudaDeviceInfo::describe() const {
 
 CudaDeviceInfo probe_cuda_device(int ordinal, size_t min_free_bytes) {
   int count = 0;
-  if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess)
-    throw BackendError(std::string("no usable CUDA device (") + cudaGetErrorString(err) + ")");
+  if (const cudaError_t err = cudaGetDeviceCount(&count); err != cudaSuccess) {
+    // Without a GPU the runtime finds no driver and says it is too old (cudaErrorInsufficientDriver).
+    std::string why = cudaGetErrorString(err);
+    if (err == cudaErrorInsufficientDriver)
+      why = "no NVIDIA driver, or one older than this build's CUDA " + std::to_string(CUDART_VERSION / 1000) + "." +
+            std::to_string(CUDART_VERSION % 1000 / 10) + " runtime: " + why;
+    throw BackendError("no usable CUDA device (" + why + ")");
+  }
   if (ordinal < 0 || ordinal >= count)
     throw BackendError("no CUDA device " + std::to_string(ordinal) + " (" + std::to_string(count) + " found)");
   cuda::check(cudaSetDevice(ordinal), "cudaSetDevice");

@@ -25,6 +25,14 @@ __global__ void convert_bf16_kernel(const uint16_t* src, void* dst, int64_t coun
   else static_cast<uint16_t*>(dst)[i] = convert_bf16_weight(src[i], dtype);
 }
 
+__global__ void dequantize_kernel(const uint8_t* w, bool q4, int64_t n, int64_t k, DType dtype, void* dst) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= n * k) return;
+  const float v = quant_weight_value(q4, w, k, i / k, i % k);
+  if (dtype == DType::F32) static_cast<float*>(dst)[i] = v;
+  else static_cast<uint16_t*>(dst)[i] = round_activation(v, dtype);
+}
+
 __global__ void add_bias_kernel(float* y, int64_t m, int64_t n, const float* bias) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i < m * n) y[i] = finish(y[i], bias, i % n);
@@ -40,6 +48,13 @@ cudaDataType_t cuda_type(DType dtype) {
 
 void launch_convert_bf16_weights(cudaStream_t stream, const uint16_t* src, void* dst, int64_t count, DType dtype) {
   if (count > 0) convert_bf16_kernel<<<blocks(count), kThreads, 0, stream>>>(src, dst, count, dtype);
+}
+
+void launch_dequantize_weight(cudaStream_t stream, const void* w, WeightFormat format, int64_t n, int64_t k,
+                              DType dtype, void* dst) {
+  if (n * k > 0)
+    dequantize_kernel<<<blocks(n * k), kThreads, 0, stream>>>(static_cast<const uint8_t*>(w),
+                                                              format == WeightFormat::Q4, n, k, dtype, dst);
 }
 
 int64_t cublas_workspace_bytes(int64_t m, int64_t k, DType dtype) { return dtype == DType::F32 ? 0 : m * k * 2; }

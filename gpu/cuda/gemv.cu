@@ -114,8 +114,10 @@ void launch_gemv_quant(cudaStream_t stream, const float* x, int64_t m, const voi
                                                                                                         d, ds);
   const dim3 grid(static_cast<unsigned>(ceil_div(n, kPanelRows)));
   const auto* wb = static_cast<const uint8_t*>(w);
-  if (format == WeightFormat::Q4) gemv_quant_kernel<true><<<grid, kQuantThreads, 0, stream>>>(q, d, ds, m, wb, n, k, bias, y);
-  else gemv_quant_kernel<false><<<grid, kQuantThreads, 0, stream>>>(q, d, ds, m, wb, n, k, bias, y);
+  if (format == WeightFormat::Q4)
+    gemv_quant_kernel<true><<<grid, kQuantThreads, 0, stream>>>(q, d, ds, m, wb, n, k, bias, y);
+  else
+    gemv_quant_kernel<false><<<grid, kQuantThreads, 0, stream>>>(q, d, ds, m, wb, n, k, bias, y);
 }
 
 }  // namespace pio::cuda

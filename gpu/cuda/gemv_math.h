@@ -1,6 +1,7 @@
-// The per-thread arithmetic of the CUDA matmul kernels (gemv.cu), as host/device functions of
-// explicit indices: the kernels call them on the device, tests/gpu/test_cuda_gemv_math.cpp runs
-// them on the CPU over every block, thread and barrier-separated phase.
+// The per-thread arithmetic of the CUDA matmul kernels (gemv.cu, gemm_tiled.cu and the
+// conversions of gemm_cublas.cu), as host/device functions of explicit indices: the kernels call
+// them on the device; tests/gpu/test_cuda_gemv_math.cpp runs them on the CPU over every block,
+// thread and barrier-separated phase (tests/gpu/cuda_matmul_emulation.h).
 //
 // Batch invariance. Every output y[i, n] is one fixed sequence of float operations on row i of x
 // and row n of W, whatever the number of rows m, the other rows, or the grid:
@@ -19,7 +20,7 @@
 //    sequential order, so the results differ from the CPU's by float rounding only.
 // No operation depends on m: no split-K chosen from the shape. Every multiply-add is an explicit
 // fmaf and no other product feeds an addition, so the host compiler's and nvcc's contraction
-// cannot change a result.
+// cannot change a result; divisions must stay IEEE (nvcc's default: no --use_fast_math).
 #pragma once
 
 #include <cstdint>
@@ -31,8 +32,10 @@
 
 #ifdef __CUDA_ARCH__
 #define PIO_UNROLL _Pragma("unroll")
+#define PIO_UNROLL_4 _Pragma("unroll 4")
 #else
 #define PIO_UNROLL
+#define PIO_UNROLL_4
 #endif
 
 namespace pio::cuda_math {
@@ -47,7 +50,6 @@ constexpr int kQuantSplits = 16;              // Q8/Q4: block-interleaved partia
 constexpr int kQuantThreads = kPanelRows * kQuantSplits;  // 256: one panel per block
 constexpr int kQuantWarps = kQuantThreads / kWarp;        // 8
 constexpr int kQBlock = 32;                   // values per quantisation block
-
 
 PIO_HD int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -156,6 +158,7 @@ template <DType T>
 PIO_HD void dense_lane_partials(const float* x, int m, const void* w_row, int64_t k, int lane, float* acc) {
   PIO_UNROLL
   for (int i = 0; i < kMaxRows; ++i) acc[i] = 0.0f;
+  PIO_UNROLL_4  // four chunks' loads in flight per lane (the order of the sums is unchanged)
   for (int64_t c = lane; c * kChunk < k; c += kWarp) {
     const int len = chunk_len(c, k);
     float w[kChunk];
@@ -207,20 +210,25 @@ constexpr int kTileCols = kWarpCols * kTileWarpsN;  // 16
 
 PIO_HD int tile_slot(int row, int col) { return (row * kChunk + col % kChunk) * kWarp + col / kChunk; }
 
-// Thread t's share of staging step s: elements j = t, t + 128, ... of the x tile (rows i0..)
-// and the W tile (outputs n0..), zero outside [m, k] / [n, k].
+// Thread t's share of staging step s: the chunks (row, l) = (j / 32, j % 32) for j = t, t + 128,
+// ... of the x tile (rows i0 ..) and of the W tile (outputs n0 ..), each read whole (the GEMV's
+// loads: 32 or 16 bytes) and written to 8 slots that consecutive lanes' l keep apart (no bank
+// conflicts); zero outside [m, k] / [n, k].
 template <DType T>
 PIO_HD void tile_stage(const float* x, int64_t m, const void* w, int64_t n, int64_t k, int64_t i0, int64_t n0,
                        int64_t s, int t, float* xs, float* ws) {
-  for (int j = t; j < kTileRows * kStepCols; j += kTileThreads) {
-    const int row = j / kStepCols, col = j % kStepCols;
-    const int64_t kk = s * kStepCols + col;
-    xs[tile_slot(row, col)] = i0 + row < m && kk < k ? x[(i0 + row) * k + kk] : 0.0f;
-  }
-  for (int j = t; j < kTileCols * kStepCols; j += kTileThreads) {
-    const int row = j / kStepCols, col = j % kStepCols;
-    const int64_t kk = s * kStepCols + col;
-    ws[tile_slot(row, col)] = n0 + row < n && kk < k ? dense_at<T>(w, (n0 + row) * k + kk) : 0.0f;
+  for (int j = t; j < (kTileRows + kTileCols) * kWarp; j += kTileThreads) {
+    const bool is_x = j < kTileRows * kWarp;
+    const int row = (is_x ? j : j - kTileRows * kWarp) / kWarp, l = j % kWarp;
+    const int64_t c = s * kWarp + l;  // the chunk's index along k
+    float v[kChunk];
+    if (is_x && i0 + row < m) load_x_chunk(x + (i0 + row) * k + c * kChunk, chunk_len(c, k), v);
+    else if (!is_x && n0 + row < n) load_w_chunk<T>(w, (n0 + row) * k + c * kChunk, chunk_len(c, k), v);
+    else
+      for (float& e : v) e = 0.0f;
+    float* dst = is_x ? xs : ws;
+    PIO_UNROLL
+    for (int e = 0; e < kChunk; ++e) dst[tile_slot(row, l * kChunk + e)] = v[e];
   }
 }
 
@@ -308,21 +316,38 @@ PIO_HD int64_t quant_panel_bytes(bool q4, int64_t k) {
   return q4 ? quant_offsets::q4_panel_bytes(kb) : quant_offsets::q8_panel_bytes(kb);
 }
 
-// The integer dot product of panel row r's block b with x's quantised block (32 int8, 4-aligned).
-PIO_HD int32_t quant_block_dot(bool q4, const uint8_t* panel, int64_t b, int r, const int8_t* xq) {
+// Panel row r's block b: Q8 its 8 words of 4 int8 quants (values 4j .. 4j + 3 in word j), Q4
+// its 4 words of 8 nibbles (values 8j .. 8j + 3 low, 8j + 4 .. 8j + 7 high) in wq[0..3].
+PIO_HD void load_weight_block(bool q4, const uint8_t* panel, int64_t b, int r, int32_t* wq) {
+  const uint8_t* qp = panel + (q4 ? quant_offsets::q4_quant(b) : quant_offsets::q8_quant(b)) + r * 4;
+  PIO_UNROLL
+  for (int j = 0; j < 8; ++j)
+    if (!q4 || j < 4) wq[j] = load_i32(qp + j * 64);
+}
+
+// The 32 int8 of one quantised x block as 8 words (the device reads 16 bytes at a time: the
+// workspace is 16-byte aligned and each block is 32 bytes).
+PIO_HD void load_x_block(const int8_t* xq, int32_t* xw) {
+#ifdef __CUDA_ARCH__
+  const int4 a = reinterpret_cast<const int4*>(xq)[0], c = reinterpret_cast<const int4*>(xq)[1];
+  xw[0] = a.x, xw[1] = a.y, xw[2] = a.z, xw[3] = a.w, xw[4] = c.x, xw[5] = c.y, xw[6] = c.z, xw[7] = c.w;
+#else
+  std::memcpy(xw, xq, 8 * sizeof(int32_t));
+#endif
+}
+
+// The exact integer dot product of a weight block (load_weight_block) with an x block.
+PIO_HD int32_t block_dot(bool q4, const int32_t* wq, const int32_t* xw) {
   int32_t dot = 0;
   if (q4) {
-    const uint8_t* qp = panel + quant_offsets::q4_quant(b) + r * 4;
     PIO_UNROLL
     for (int j = 0; j < 4; ++j) {
-      const int32_t wv = load_i32(qp + j * 64);
-      dot = dp4a(wv & 0x0f0f0f0f, load_i32(xq + 8 * j), dot);
-      dot = dp4a((wv >> 4) & 0x0f0f0f0f, load_i32(xq + 8 * j + 4), dot);
+      dot = dp4a(wq[j] & 0x0f0f0f0f, xw[2 * j], dot);
+      dot = dp4a((wq[j] >> 4) & 0x0f0f0f0f, xw[2 * j + 1], dot);
     }
   } else {
-    const uint8_t* qp = panel + quant_offsets::q8_quant(b) + r * 4;
     PIO_UNROLL
-    for (int j = 0; j < 8; ++j) dot = dp4a(load_i32(qp + j * 64), load_i32(xq + 4 * j), dot);
+    for (int j = 0; j < 8; ++j) dot = dp4a(wq[j], xw[j], dot);
   }
   return dot;
 }
@@ -337,16 +362,34 @@ PIO_HD void quant_thread_partials(bool q4, const uint8_t* panel, const int8_t* x
     const uint8_t* sc = panel + (q4 ? quant_offsets::q4_scale(b) : quant_offsets::q8_scale(b)) + r * 2;
     const float d = load_f16(sc);
     const float mn = q4 ? load_f16(sc + 32) : 0.0f;
+    int32_t wq[8] = {};
+    load_weight_block(q4, panel, b, r, wq);
     PIO_UNROLL
     for (int i = 0; i < kMaxRows; ++i) {
       if (i < m) {
-        const int32_t dot = quant_block_dot(q4, panel, b, r, xq + (i * kb + b) * kQBlock);
-        const float t = static_cast<float>(dot) * xd[i * kb + b];
+        int32_t xw[8];
+        load_x_block(xq + (i * kb + b) * kQBlock, xw);
+        const float t = static_cast<float>(block_dot(q4, wq, xw)) * xd[i * kb + b];
         acc[i] = fmaf(d, t, acc[i]);
         if (q4) acc[i] = fmaf(mn, xds[i * kb + b], acc[i]);
       }
     }
   }
+}
+
+// Element (row, col) of a quantised weight [n, k]: the value cpu::dequantize_weight gives (Q8
+// d·q; Q4 d·q + m, where d·q is exact so fmaf rounds once as the CPU's expression does).
+PIO_HD float quant_weight_value(bool q4, const uint8_t* w, int64_t k, int64_t row, int64_t col) {
+  const uint8_t* panel = w + row / kPanelRows * quant_panel_bytes(q4, k);
+  const int64_t b = col / kQBlock, t = col % kQBlock, r = row % kPanelRows;
+  const uint8_t* sc = panel + (q4 ? quant_offsets::q4_scale(b) : quant_offsets::q8_scale(b)) + r * 2;
+  if (!q4) {
+    const auto q = static_cast<int8_t>(panel[quant_offsets::q8_quant(b) + t / 4 * 64 + r * 4 + t % 4]);
+    return load_f16(sc) * static_cast<float>(q);
+  }
+  const uint8_t byte = panel[quant_offsets::q4_quant(b) + t / 8 * 64 + r * 4 + t % 4];
+  const int q = t % 8 < 4 ? byte & 15 : byte >> 4;
+  return fmaf(load_f16(sc), static_cast<float>(q), load_f16(sc + 32));
 }
 
 // The 16 split partials of one output: thread t = s * 16 + r sits in warp t / 32, lane t % 32,

@@ -18,15 +18,3 @@ void store_kv(const DeviceKvLayer& kv, const int32_t* block_table, int64_t first
               const float* v, cudaStream_t stream);
 
 }  // namespace pio::cuda
-
-#if __cplusplus >= 202002L  // C++20 host code (the backend) also has gpu/backend.h's types; .cu files are C++17
-#include "gpu/backend.h"
-
-namespace pio::cuda {
-
-// The same with the Backend's PagedKvLayer (kv.k, kv.v device pointers): backend_adapters.cpp.
-void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
-              const float* v, cudaStream_t stream);
-
-}  // namespace pio::cuda
-#endif

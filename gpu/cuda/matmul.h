@@ -35,7 +35,8 @@ int64_t quant_workspace_bytes(int64_t m, int64_t k);
 
 // Decode GEMV for format Q8 or Q4: W is the CPU's panel layout (the bytes quantize_weight
 // writes, uploaded unchanged; 4-byte aligned), logical shape [n, k]; bias [n] float32 or null;
-// workspace of quant_workspace_bytes(m, k) bytes, 4-byte aligned. Any m (passes of 16 rows).
+// workspace of quant_workspace_bytes(m, k) bytes, 16-byte aligned (cudaMalloc gives 256).
+// Any m (passes of 16 rows).
 // x is quantised per 32-block to int8 exactly as the CPU does; block dot products use dp4a.
 void launch_gemv_quant(cudaStream_t stream, const float* x, int64_t m, const void* w, WeightFormat format, int64_t n,
                        int64_t k, const float* bias, void* workspace, float* y);
@@ -45,6 +46,11 @@ void launch_gemv_quant(cudaStream_t stream, const float* x, int64_t m, const voi
 // and whatever shares the call.
 void launch_gemm_deterministic(cudaStream_t stream, const float* x, int64_t m, const void* w, DType dtype, int64_t n,
                                int64_t k, const float* bias, float* y);
+
+// dst [n, k] = the values of a Q8/Q4 weight (the CPU's panels) rounded to dtype (BF16, F16
+// to nearest even; F32 exact): a dense copy for gemm_cublas's prefill of quantised weights.
+void launch_dequantize_weight(cudaStream_t stream, const void* w, WeightFormat format, int64_t n, int64_t k,
+                              DType dtype, void* dst);
 
 // Bytes of the scratch gemm_cublas needs: x rounded to dtype (0 for F32).
 int64_t cublas_workspace_bytes(int64_t m, int64_t k, DType dtype);

@@ -77,7 +77,8 @@ std::vector<float> run_gemv_dense(const std::vector<float>& x, int64_t m, const 
       for (int64_t i0 = 0; i0 < m; i0 += kMaxRows) {
         const int rows = static_cast<int>(std::min<int64_t>(m - i0, kMaxRows));
         float acc[kWarp][kMaxRows];
-        for (int lane = 0; lane < kWarp; ++lane) dense_lane_partials<T>(x.data() + i0 * k, rows, w_row, k, lane, acc[lane]);
+        for (int lane = 0; lane < kWarp; ++lane)
+          dense_lane_partials<T>(x.data() + i0 * k, rows, w_row, k, lane, acc[lane]);
         for (int i = 0; i < rows; ++i) {
           float lanes[kWarp];
           for (int lane = 0; lane < kWarp; ++lane) lanes[lane] = acc[lane][i];

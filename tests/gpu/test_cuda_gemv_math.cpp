@@ -159,7 +159,8 @@ BOOST_AUTO_TEST_CASE(activation_quantisation_equals_the_cpu_bit_for_bit) {
 BOOST_AUTO_TEST_CASE(quant_gemv_matches_double_reference_and_the_cpu_kernel) {
   for (const WeightFormat f : {WeightFormat::Q8, WeightFormat::Q4}) {
     const bool q4 = f == WeightFormat::Q4;
-    for (const Shape s : {Shape{1, 16, 32}, Shape{3, 37, 300}, Shape{7, 5, 1}, Shape{16, 21, 1100}, Shape{19, 33, 65}}) {
+    for (const Shape s :
+         {Shape{1, 16, 32}, Shape{3, 37, 300}, Shape{7, 5, 1}, Shape{16, 21, 1100}, Shape{19, 33, 65}}) {
       const auto w = random_floats(static_cast<size_t>(s.n * s.k), 0.05f);
       const auto x = random_floats(static_cast<size_t>(s.m * s.k));
       const auto bias = random_floats(static_cast<size_t>(s.n));
@@ -216,6 +217,18 @@ BOOST_AUTO_TEST_CASE(quant_gemv_is_batch_invariant_bit_for_bit) {
       const auto in7 = run_gemv_quant(q4, run_quantize_rows(seven, 7, k), 7, qw.bytes.get(), n, k, bias.data());
       BOOST_TEST(same_bits(alone.data(), in7.data() + at * n, static_cast<size_t>(n)), "row " << r);
     }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(quantised_weight_values_equal_the_cpu_dequantiser_bit_for_bit) {
+  for (const WeightFormat f : {WeightFormat::Q8, WeightFormat::Q4}) {
+    const int64_t n = 37, k = 300;
+    const Quantized w = quantize(f, random_floats(static_cast<size_t>(n * k), 0.05f), n, k);
+    std::vector<float> got(static_cast<size_t>(n * k));
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        got[r * k + c] = quant_weight_value(f == WeightFormat::Q4, w.bytes.get(), k, r, c);
+    BOOST_TEST(same_bits(got.data(), w.values.data(), got.size()));
   }
 }
 
