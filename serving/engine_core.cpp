@@ -126,13 +126,13 @@ void EngineCore::attach_prefix(uint64_t id, SequenceId seq) {
 }
 
 void EngineCore::keep_full_blocks(Active& a) {
-  const KvBlockPool& pool = scheduler_.pool();
+  KvBlockPool& pool = scheduler_.pool();
   a.hasher.extend(a.known.ids);
   const int64_t full = std::min<int64_t>(pool.length(a.seq) / pool.block_size(),
                                          static_cast<int64_t>(a.hasher.hashes().size()));
   for (; a.registered < full; ++a.registered) {
     const std::string& h = a.hasher.hashes()[static_cast<size_t>(a.registered)];
-    scheduler_.pool().register_block(a.seq, a.registered, h);
+    pool.register_block(a.seq, a.registered, h);
     if (!store_->contains(kv_block_key(h))) store_->put(kv_block_key(h), export_block(pool, kv_, a.seq, a.registered), false);
   }
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <stdexcept>
 
 #include "serving/batch_scheduler.h"
@@ -119,6 +120,28 @@ BOOST_AUTO_TEST_CASE(full_kv_pool_preempts_and_the_victim_recomputes_its_tokens)
   BOOST_TEST(resumed->first == 0);
   BOOST_TEST(resumed->count == 8);
   BOOST_TEST(resumed->sample);
+}
+
+// One owner of KV blocks: the plan's items carry block tables the scheduler took from its pool
+// before the step, covering every slot the step writes, and no block is in two sequences.
+BOOST_AUTO_TEST_CASE(a_plan_carries_block_tables_taken_before_the_step) {
+  BatchScheduler s({64, 4, 4, 6}, make_policy("fcfs"));
+  s.add(req(1, 0.0), 6, 4);
+  s.add(req(2, 1.0), 9, 4);
+  for (int step = 0; step < 4; ++step) {
+    const StepPlan p = s.plan(2.0);
+    std::set<int32_t> blocks;
+    size_t held = 0;
+    for (const StepItem& item : p.items) {
+      BOOST_TEST(static_cast<int64_t>(item.blocks.size()) * 4 >= item.first + item.count);
+      BOOST_TEST(s.pool().length(item.seq) == item.first + item.count);
+      blocks.insert(item.blocks.begin(), item.blocks.end());
+      held += item.blocks.size();
+    }
+    BOOST_TEST(blocks.size() == held);
+    BOOST_TEST(s.used_blocks() == static_cast<int64_t>(held));
+    s.step_done(p);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(finish_frees_blocks_wherever_the_sequence_is) {
