@@ -1,9 +1,10 @@
 #include "model/sampler.h"
 
+#include "gpu/cpu/logit_rows.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <immintrin.h>
 #include <iterator>
 #include <limits>
 #include <numeric>
@@ -33,74 +34,9 @@ double sample_draw(uint64_t seed, uint64_t index) {
   return static_cast<double>(splitmix64(splitmix64(seed) ^ index) >> 11) * 0x1.0p-53;
 }
 
-namespace {
-
-constexpr size_t kLanes = 16;
-
-// The largest value (NaNs never win; -infinity for an empty row), by lanes the compiler
-// vectorises rather than a serial compare chain (a decode row has 151936 logits, taken on the
-// engine thread while the compute threads wait).
-float row_max(std::span<const float> logits) {
-  float lanes[kLanes];
-  std::fill(std::begin(lanes), std::end(lanes), -std::numeric_limits<float>::infinity());
-  const size_t n = logits.size(), full = n - n % kLanes;
-  for (size_t i = 0; i < full; i += kLanes)
-    for (size_t l = 0; l < kLanes; ++l) lanes[l] = logits[i + l] > lanes[l] ? logits[i + l] : lanes[l];
-  float best = *std::max_element(std::begin(lanes), std::end(lanes));
-  for (size_t i = full; i < n; ++i) best = logits[i] > best ? logits[i] : best;
-  return best;
-}
-
-// e^x for x <= 0 (NaN and x below -87 read as e^-87, about 1.6e-38): Cephes' expf (x = n ln 2
-// + r, a degree-6 polynomial in r, times 2^n), relative error about 2e-7. exp_sum runs the same
-// steps eight values at a time.
-constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f, kExpFloor = -87.0f;
-constexpr float kP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f,
-                         5.0000001201e-1f};
-
-float exp_nonpositive(float x) {
-  x = x > kExpFloor ? x : kExpFloor;
-  const float n = std::floor(x * kLog2e + 0.5f);
-  x = x - n * kLn2Hi - n * kLn2Lo;
-  float p = kP[0];
-  for (int i = 1; i < 6; ++i) p = p * x + kP[i];
-  p = p * x * x + x + 1.0f;
-  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-// The sum of e^((x - peak) * inv_t) over the row, summed in double (AVX2: eight at a time).
-double exp_sum(std::span<const float> logits, float peak, float inv_t) {
-  const size_t n = logits.size(), full = n - n % 8;
-  const __m256 vpeak = _mm256_set1_ps(peak), vt = _mm256_set1_ps(inv_t), floor_ = _mm256_set1_ps(kExpFloor);
-  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-  for (size_t i = 0; i < full; i += 8) {
-    __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(logits.data() + i), vpeak), vt);
-    x = _mm256_max_ps(x, floor_);  // a NaN gives the second operand
-    const __m256 k = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _mm256_set1_ps(0.5f)));
-    x = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(kLn2Hi))), _mm256_mul_ps(k, _mm256_set1_ps(kLn2Lo)));
-    __m256 p = _mm256_set1_ps(kP[0]);
-    for (int j = 1; j < 6; ++j) p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(kP[j]));
-    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, x), x), x), _mm256_set1_ps(1.0f));
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    const __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-  }
-  double lanes[4];
-  _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
-  double sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-  for (size_t i = full; i < n; ++i) sum += exp_nonpositive((logits[i] - peak) * inv_t);
-  return sum;
-}
-
-}  // namespace
-
 int32_t argmax(std::span<const float> logits) {
   // Two passes: the largest value, then its first index.
-  const float best = row_max(logits);
+  const float best = cpu::row_max(logits);
   const auto it = std::find(logits.begin(), logits.end(), best);
   return it == logits.end() ? 0 : static_cast<int32_t>(it - logits.begin());
 }
@@ -153,8 +89,8 @@ TokenLogprobs log_probabilities(std::span<const float> logits, float temperature
   const auto n = static_cast<int32_t>(logits.size());
   if (chosen < 0 || chosen >= n) throw std::invalid_argument("log_probabilities: the chosen id is outside the row");
   const double inv_t = 1.0 / static_cast<double>(temperature);
-  const float peak = row_max(logits);
-  const double log_sum = std::log(exp_sum(logits, peak, static_cast<float>(inv_t)));
+  const float peak = cpu::row_max(logits);
+  const double log_sum = std::log(cpu::exp_sum(logits, peak, static_cast<float>(inv_t)));
   const auto logprob = [&](int32_t id) {
     const double x = logits[static_cast<size_t>(id)];
     return static_cast<float>(std::isnan(x) ? -std::numeric_limits<double>::infinity() : (x - peak) * inv_t - log_sum);
@@ -169,10 +105,11 @@ TokenLogprobs log_probabilities(std::span<const float> logits, float temperature
   std::vector<int32_t> best;
   const auto k = static_cast<size_t>(std::clamp(top, 0, n));
   float cut = -std::numeric_limits<float>::infinity();  // the last kept logit, once k are kept
-  // Blocks of kLanes whose largest value cannot enter (nearly all, once k are kept) are skipped.
-  for (int32_t start = 0; start < n && k > 0; start += static_cast<int32_t>(kLanes)) {
-    const int32_t end = std::min(n, start + static_cast<int32_t>(kLanes));
-    if (best.size() == k && !(row_max(logits.subspan(static_cast<size_t>(start), static_cast<size_t>(end - start))) > cut))
+  // Blocks of 16 whose largest value cannot enter (nearly all, once k are kept) are skipped.
+  constexpr int32_t kBlock = 16;
+  for (int32_t start = 0; start < n && k > 0; start += kBlock) {
+    const int32_t end = std::min(n, start + kBlock);
+    if (best.size() == k && !(cpu::row_max(logits.subspan(static_cast<size_t>(start), static_cast<size_t>(end - start))) > cut))
       continue;
     for (int32_t id = start; id < end; ++id) {
       const float x = logits[static_cast<size_t>(id)];

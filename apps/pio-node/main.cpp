@@ -42,7 +42,7 @@ constexpr int64_t kDefaultMaxPixels = 640 * 640;
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs", kv_dtype = "auto";
-  std::string role = "all", join, router = "prefix_affinity";
+  std::string role = "all", join, router = "prefix_affinity", device = "auto";
   std::vector<std::string> plugins;
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
@@ -79,6 +79,7 @@ void add_options(CLI::App& app, Args& a) {
   app.add_flag("--insecure", a.insecure, "serve the client-API port beyond loopback without TLS (anyone who reaches it can use the node)");
   add_threads_option(&app, a.threads);
   app.add_flag("--pin", a.pin, "bind each compute thread to its own core");
+  add_device_option(&app, a.device);
   add_weights_option(&app, a.weights);
   add_mmap_flags(&app, a.map_pack);
   app.add_option("--policy", a.policy, "scheduling policy: fcfs, priority, fair, or one a plug-in adds")->default_val("fcfs");
@@ -328,11 +329,15 @@ std::pair<std::string, uint16_t> join_address(const std::string& join) {
   return {host, static_cast<uint16_t>(port)};
 }
 
-// The checkpoint's weights, and a CPU backend of --threads threads for the engine group's
-// runners (the backend must outlive the node). Packed weights are cached beside the tiered
-// cache (--no-cache: packed in memory).
-std::shared_ptr<const pio::ModelWeights> load_model(const Args& a, std::unique_ptr<pio::Backend>& backend) {
-  backend = pio::make_cpu_backend(a.threads, a.pin);
+// The --device backend (the CPU one of --threads threads): its log line (the CUDA device, its
+// compute capability and memory, or why auto runs on the CPU) comes before the loading line.
+std::unique_ptr<pio::Backend> make_backend(const Args& a) {
+  return pio::cli::make_device_backend(a.device, a.threads, a.pin, "pio-node");
+}
+
+// The checkpoint's weights, shared by the engine group's runners on the --device backend.
+// Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
+std::shared_ptr<const pio::ModelWeights> load_model(const Args& a) {
   return std::make_shared<const pio::ModelWeights>(
       a.model, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
 }
@@ -354,12 +359,11 @@ int run_worker(const Args& a) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::unique_ptr<pio::Backend> backend = make_backend(a);
   std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
   const auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<pio::Backend> backend;
   std::string configuration = "role worker, ";
-  auto weights = load_model(a, backend);  // sets backend first
-  pio::WorkerSettings worker{engine_settings(a, std::move(weights), *backend, configuration), checkpoint_fingerprint(a), ""};
+  pio::WorkerSettings worker{engine_settings(a, load_model(a), *backend, configuration), checkpoint_fingerprint(a), ""};
   char hostname[256] = {};
   gethostname(hostname, sizeof hostname - 1);
   worker.name = std::string(hostname) + ":" + std::to_string(getpid());
@@ -438,11 +442,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   try {
+    std::unique_ptr<pio::Backend> backend;  // none for a frontend: it never computes
+    if (a.role == "all") backend = make_backend(a);
     std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
     const auto t0 = std::chrono::steady_clock::now();
-    std::unique_ptr<pio::Backend> backend;
     std::shared_ptr<const pio::ModelWeights> model;  // none for a frontend: it never maps the weights
-    if (a.role == "all") model = load_model(a, backend);
+    if (a.role == "all") model = load_model(a);
     std::string configuration;
     pio::NodeSettings settings = node_settings(a, model, backend.get(), configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"

@@ -107,7 +107,7 @@ void add_decode_traffic(nlohmann::ordered_json& out, const TextWeights& weights,
 void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prefill and decode tokens/s (median of several runs) and peak RSS");
   struct Args {
-    std::string model, weights = "auto";
+    std::string model, weights = "auto", device = "auto";
     int threads = 0, gen_tokens = 32, runs = 3;
     std::vector<int64_t> prompt_tokens{128, 512};
     std::vector<std::string> image_sizes{"448x448", "1280x720"};
@@ -117,6 +117,7 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   add_threads_option(cmd, a->threads);
+  add_device_option(cmd, a->device);
   add_weights_option(cmd, a->weights);
   add_mmap_flags(cmd, a->map_pack);
   cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")
@@ -133,7 +134,7 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--no-vision", a->no_vision, "measure the text decoder only");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] {
-    auto backend = make_cpu_backend(a->threads);
+    auto backend = make_device_backend(a->device, a->threads, false, "pio");
     auto t0 = std::chrono::steady_clock::now();
     const ModelWeights model(a->model, model_options(a->weights, default_cache_dir(), a->map_pack));
     TextModel text(model, *backend);

@@ -52,9 +52,9 @@ std::optional<ImageFeatures> image_features(const ModelWeights& weights, Backend
   return features;
 }
 
-LoadedPrompt::LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options,
+LoadedPrompt::LoadedPrompt(const std::string& model_dir, std::unique_ptr<Backend> compute, const ModelOptions& options,
                            std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings)
-    : backend(make_cpu_backend(threads)),
+    : backend(std::move(compute)),
       weights(model_dir, options),
       text(weights, *backend),
       images(image_features(weights, *backend, model_dir, args, timings)),

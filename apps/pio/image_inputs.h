@@ -41,12 +41,12 @@ std::vector<PixelValues> preprocess_images(const std::string& model_dir, const s
 std::optional<ImageFeatures> image_features(const ModelWeights& weights, Backend& backend, const std::string& model_dir,
                                             const ImageArgs& args, ImageTimings* timings = nullptr);
 
-// What generate, logits and chat share: the weights, a text runner on a CPU backend, the prompt's image
+// What generate, logits and chat share: the weights, a text runner on `backend` (--device), the prompt's image
 // features (from --image or --image-embeds) and the prompt prepared over them. Not copyable:
 // the prompt points into the features.
 struct LoadedPrompt {
-  LoadedPrompt(const std::string& model_dir, int threads, const ModelOptions& options, std::span<const int32_t> ids,
-               const ImageArgs& args, ImageTimings* timings = nullptr);
+  LoadedPrompt(const std::string& model_dir, std::unique_ptr<Backend> backend, const ModelOptions& options,
+               std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings = nullptr);
   LoadedPrompt(const LoadedPrompt&) = delete;
   LoadedPrompt& operator=(const LoadedPrompt&) = delete;
 

@@ -4,9 +4,11 @@
 
 #include <charconv>
 #include <cmath>
+#include <iostream>
 #include <limits>
 
 #include "apps/pio/cli_util.h"
+#include "gpu/device.h"
 
 namespace pio::cli {
 
@@ -94,6 +96,21 @@ CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& 
   return cmd->add_option("--threads", threads, what + " (0: all cores)")
       ->default_val(0)
       ->check(integer_in(0, kMaxThreads, "0: all cores"));
+}
+
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
+  return cmd->add_option("--device", device,
+                         "compute device: cpu, cuda (fails without a usable CUDA device) or auto (CUDA when usable, "
+                         "else the CPU, saying why)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+}
+
+std::unique_ptr<Backend> make_device_backend(const std::string& device, int threads, bool pin,
+                                             const std::string& program) {
+  BackendChoice choice = make_backend(parse_device_kind(device), threads, pin);
+  if (!choice.log_line.empty()) std::cerr << program << ": " << choice.log_line << "\n" << std::flush;
+  return std::move(choice.backend);
 }
 
 CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights) {

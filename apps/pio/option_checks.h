@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "actors/tls.h"
+#include "gpu/backend.h"
 #include "model/kv_cache.h"
 #include "model/model_weights.h"
 #include "model/sampler.h"
@@ -51,6 +53,13 @@ CLI::Validator image_size();
 // The options several subcommands share, each declared once with its range.
 CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& what = "compute threads");
 CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb);
+// --device cpu|cuda|auto (default auto): the backend a command computes on (gpu/device.h).
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
+// The backend a checked --device value names, the CPU one with `threads` threads (pinned when
+// `pin`). Writes its one log line to stderr as "<program>: device: ..." (the CUDA device, or why
+// auto runs on the CPU; nothing for cpu). Throws BackendError for cuda without a usable device.
+std::unique_ptr<Backend> make_device_backend(const std::string& device, int threads, bool pin,
+                                             const std::string& program);
 // --kv-dtype auto|bf16|f16|q8|f32: the KV cache's element type (gpu/kv_dtype.h); auto, the
 // default, is the checkpoint's weight dtype, as transformers keeps its cache in the model's.
 CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype);

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "gpu/backend.h"
+#include "gpu/quant_offsets.h"
 
 namespace pio::cpu::quant_layout {
 
@@ -20,14 +21,14 @@ inline int64_t panels(int64_t rows) { return (rows + kPanelRows - 1) / kPanelRow
 // blocks' scales (64 bytes) before their quants (2 x 512), Q4 one block's scales and minima
 // (64 bytes) before its quants (256).
 inline int64_t quant_offset(WeightFormat f, int64_t b) {
-  return f == WeightFormat::Q8 ? b / 2 * 1088 + 64 + b % 2 * 512 : b * 320 + 64;
+  return f == WeightFormat::Q8 ? quant_offsets::q8_quant(b) : quant_offsets::q4_quant(b);
 }
 // Where block b's 16 f16 scales lie in a panel; Q4's 16 minima follow 32 bytes on.
 inline int64_t scale_offset(WeightFormat f, int64_t b) {
-  return f == WeightFormat::Q8 ? b / 2 * 1088 + b % 2 * 32 : b * 320;
+  return f == WeightFormat::Q8 ? quant_offsets::q8_scale(b) : quant_offsets::q4_scale(b);
 }
 inline int64_t panel_bytes(WeightFormat f, int64_t kb) {
-  return f == WeightFormat::Q8 ? (kb + 1) / 2 * 1088 : kb * 320;
+  return f == WeightFormat::Q8 ? quant_offsets::q8_panel_bytes(kb) : quant_offsets::q4_panel_bytes(kb);
 }
 // Decode streams the weights from memory once: asks for block b's bytes kPrefetchBlocks blocks
 // ahead of their use (a prefetch past the buffer's end never faults).

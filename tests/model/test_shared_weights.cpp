@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/errors.h"
+#include "model/kv_cache.h"
 #include "model/model_weights.h"
 #include "model/text_model.h"
 #include "model/vision_model.h"
@@ -32,7 +33,8 @@ const ModelWeights& tiny_weights() {
 class TextStream {
  public:
   TextStream(TextModel& text, uint32_t seed)
-      : text_(text), cache_(text.kv_shape(), 1 << 22, 4), seq_(cache_.add_sequence()), seed_(seed) {}
+      : text_(text), cache_(text.backend(), text.kv_shape(), 1 << 22, 4), seq_(cache_.pool().add_sequence()),
+        seed_(seed) {}
 
   // Runs the next n tokens; the span stays valid until this runner's next call.
   std::span<const float> step(int64_t n) {
@@ -41,11 +43,11 @@ class TextStream {
       ids_.push_back(static_cast<int32_t>((seed_ * 131 + static_cast<uint32_t>(done_ + i) * 17 + 3) % 500));
     text_positions(static_cast<int32_t>(done_), n, pos_);
     ForwardBatch batch;
-    batch.steps.push_back({seq_, n, true});
+    batch.steps.push_back({n, true, {}, 0});
     batch.ids = ids_;
     batch.positions = pos_;
     done_ += n;
-    return text_.forward(batch, cache_);
+    return cache_.forward(text_, batch, {&seq_, 1});
   }
 
  private:

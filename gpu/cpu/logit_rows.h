@@ -1,0 +1,16 @@
+// Reductions over one row of logits for the sampler (model/sampler.cpp), vectorised here because
+// only pio_gpu_cpu is compiled for AVX2.
+#pragma once
+
+#include <span>
+
+namespace pio::cpu {
+
+// The largest value of the row (NaNs never win; -infinity for an empty row).
+float row_max(std::span<const float> logits);
+
+// The sum over the row of e^((x - peak) * inv_t), each term at most 1 when peak is the row's
+// maximum, summed in double; each exponential has a relative error of about 2e-7.
+double exp_sum(std::span<const float> logits, float peak, float inv_t);
+
+}  // namespace pio::cpu
