@@ -67,7 +67,7 @@ float hmax(__m256 v) {
 
 // Slots [t0, t0 + n) of KV head kvh from `base` (kv.k or kv.v) as float rows of head_dim,
 // then zero rows up to `rows`.
-void load_tile(const PagedKvLayer& kv, const void* base, const int32_t* table, int kvh, int64_t t0, int64_t n,
+inline void load_tile(const PagedKvLayer& kv, const void* base, const int32_t* table, int kvh, int64_t t0, int64_t n,
                int64_t rows, float* out) {
   const int64_t row_bytes = kv.row_bytes(), hd = kv.head_dim;
   for (int64_t i = 0; i < n; ++i) {
@@ -80,7 +80,7 @@ void load_tile(const PagedKvLayer& kv, const void* base, const int32_t* table, i
 }
 
 // kt[d * T + t] = rows[t * hd + d] for t < cols (a multiple of 8), by 8x8 blocks.
-void transpose_tile(const float* rows, int hd, int64_t cols, float* kt) {
+inline void transpose_tile(const float* rows, int hd, int64_t cols, float* kt) {
   int d = 0;
   for (; d + 8 <= hd; d += 8)
     for (int64_t t = 0; t < cols; t += 8) {
@@ -179,7 +179,7 @@ void tile_values(float* const* o, const float* alpha, const float* const* p, con
 // The online-softmax step of one query over one tile whose first n slots it sees: its scores
 // s[0, n) become p = exp(score·scale - m') in place (0 beyond n), m and l are updated, and the
 // factor α = exp(m - m') that its output must be multiplied by is returned.
-float softmax_tile(float* s, int64_t n, float scale, float& m, float& l) {
+inline float softmax_tile(float* s, int64_t n, float scale, float& m, float& l) {
   const int64_t chunks = (n + 7) / 8;
   const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
