@@ -22,6 +22,7 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<std::vector<PixelValues>>("std::vector<pio::PixelValues>")
       .add_message_type<PreparedImage>("pio::PreparedImage")
       .add_message_type<EngineJob>("pio::EngineJob")
+      .add_message_type<KvBlocks>("pio::KvBlocks")
       .add_message_type<StepStats>("pio::StepStats")
       .add_message_type<EngineLoad>("pio::EngineLoad")
       .add_message_type<LatencySummary>("pio::LatencySummary")

@@ -6,16 +6,20 @@
 
 #include "actors/clock.h"
 #include "actors/workers.h"
+#include "serving/kv_replicas.h"
 #include "serving/prefix_keys.h"
 
 namespace pio {
 namespace {
+
+constexpr int64_t kReplicaMessageBytes = int64_t{16} << 20;  // about 9 KV blocks of 16 tokens of the 2B model (bf16)
 
 struct EngineState {
   std::unique_ptr<KvStorage> kv;  // the KV bytes; the group's scheduler owns their blocks
   std::unique_ptr<EngineGroup> group;
   prefetch_actor prefetcher;                // null without a cache
   std::unordered_set<uint64_t> prefetching;  // jobs waiting for their prefix blocks from disk
+  std::unordered_set<uint64_t> replicate_on_arrival;  // of those, jobs told to replicate meanwhile
   bool stepping = false;
 };
 
@@ -37,10 +41,17 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
     self->state.stepping = true;
     self->send(self, step_atom::value);
   };
-  const auto add = [self, events, wake](EngineJob job) {
+  // The KV blocks copied for replicas go to the front end, which passes them on, in messages of
+  // at most kReplicaMessageBytes.
+  const auto send_replica_blocks = [self, events] {
+    for (auto& blocks : self->state.group->take_replica_blocks())
+      for (auto& part : split_kv_blocks(std::move(blocks), kReplicaMessageBytes)) self->send(events, std::move(part));
+  };
+  const auto add = [self, events, wake, send_replica_blocks](EngineJob job) {
     const uint64_t id = job.id;
     try {
       self->state.group->add(std::move(job), monotonic_s());
+      if (self->state.replicate_on_arrival.erase(id) && self->state.group->replicate(id)) send_replica_blocks();
       wake();
     } catch (const std::exception& e) {
       StreamEvent ev;
@@ -70,8 +81,21 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
         self->request(self->state.prefetcher, std::chrono::seconds(30), prefetch_atom::value, std::move(keys))
             .then([go](uint64_t) { go(); }, [go](caf::error&) { go(); });
       },
+      [self, send_replica_blocks](replicate_atom, uint64_t id) {
+        if (self->state.group->replicate(id)) send_replica_blocks();
+        else if (self->state.prefetching.count(id)) self->state.replicate_on_arrival.insert(id);
+      },
+      [settings](KvBlocks& replica) {  // another worker's job: kept in case it moves here
+        if (!settings.cache) return;
+        // Hot (and through to disk): a moved job then joins the next step at once, with the
+        // others moved with it, instead of each after its own read from disk.
+        for (size_t i = 0; i < replica.keys.size() && i < replica.blocks.size(); ++i)
+          if (!settings.cache->in_memory(replica.keys[i]))
+            settings.cache->put(replica.keys[i], std::move(replica.blocks[i]));
+      },
       [self, events](cancel_atom, uint64_t id) {
         self->state.prefetching.erase(id);
+        self->state.replicate_on_arrival.erase(id);
         if (auto ev = self->state.group->cancel(id)) self->send(events, event_atom::value, std::move(*ev));
       },
       [self](load_atom) { return self->state.group->load(); },
@@ -83,9 +107,10 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
         self->state.group->set_admitting(admitting);
         if (admitting) wake();
       },
-      [self, events](step_atom) {
+      [self, events, send_replica_blocks](step_atom) {
         auto& group = *self->state.group;
         for (auto& ev : group.step(monotonic_s())) self->send(events, event_atom::value, std::move(ev));
+        send_replica_blocks();
         self->send(events, group.last_step());
         if (!group.has_work()) {  // only a message can create work now
           self->state.stepping = false;

@@ -47,6 +47,7 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using report_atom = caf::atom_constant<caf::atom("report")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
+using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
 
 // A client's receiver of one or more requests' stream events.
 using stream_sink = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>>;
@@ -58,14 +59,20 @@ using node_api = caf::typed_actor<caf::replies_to<submit_atom, ChatRequest, stre
                                   caf::replies_to<stats_atom>::with<StatsReport>>;
 
 // Where an engine group sends what it produces: its jobs' stream events (the job id in
-// request_id) and each step's figures. The front end it joined.
-using engine_events = caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>, caf::reacts_to<StepStats>>;
+// request_id), each step's figures, and the full KV blocks of the jobs it was told to replicate.
+// The front end it joined.
+using engine_events =
+    caf::typed_actor<caf::reacts_to<event_atom, StreamEvent>, caf::reacts_to<StepStats>, caf::reacts_to<KvBlocks>>;
 
 // An engine group (batcher + engine, one process; a worker): takes jobs and cancellations; its
 // events go to the front end it joined. Memory pressure: preempt the lowest-priority running
 // sequence, pause or resume admission, drop the KV blocks retained for prefix caching (shrink).
-// `step` is its own loop.
+// KV replicas (serving/kv_replicas.h): `replicate` a job: send its full KV blocks, from the first,
+// and every later one, as KvBlocks events; KvBlocks of another worker's job are kept in this
+// group's tiered cache. `step` is its own loop.
 using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
+                                      caf::reacts_to<replicate_atom, uint64_t>,
+                                      caf::reacts_to<KvBlocks>,
                                       caf::reacts_to<cancel_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,
                                       caf::reacts_to<preempt_atom>,
@@ -75,10 +82,13 @@ using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
 
 // The router: the seam between the pipeline and compute. Workers join (with a name; it replies
 // their id) and leave (it replies the jobs they held, which the caller places again). It places
-// each job (with its prefix-cache keys, for the routing policy) on a worker, or holds it until
-// one joins; sends cancellations and memory-pressure orders where they belong; `done` forgets a
-// job's placement; `drain` gives a worker no new jobs; `report` takes a worker's load.
-using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob, std::vector<std::string>>,
+// each job (with its prefix-cache keys, for the routing policy, and the placement it replaces
+// when it moves off a lost worker, else 0) on a worker, or holds it until one joins; sends
+// cancellations and memory-pressure orders where they belong; `done` forgets a job's placement;
+// `drain` gives a worker no new jobs; `report` takes a worker's load; KvBlocks go on to the job's
+// replica worker.
+using router_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob, std::vector<std::string>, uint64_t>,
+                                      caf::reacts_to<KvBlocks>,
                                       caf::reacts_to<cancel_atom, uint64_t>,
                                       caf::reacts_to<done_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,
@@ -99,7 +109,8 @@ using frontend_api = node_api::extend<caf::replies_to<join_atom, WorkerHello, en
                                       caf::reacts_to<report_atom, uint32_t, WorkerReport>,
                                       caf::reacts_to<drain_atom, uint32_t>,
                                       caf::reacts_to<event_atom, StreamEvent>,
-                                      caf::reacts_to<StepStats>>;
+                                      caf::reacts_to<StepStats>,
+                                      caf::reacts_to<KvBlocks>>;
 
 // Admission, the pipeline and supervision: the front end, plus the periodic memory and deadline
 // check, drain (stop admitting; replies once nothing runs), abort (every request in flight ends

@@ -12,10 +12,12 @@
 namespace pio {
 namespace {
 
-// A job that waits for a worker (none takes jobs), with its prefix keys.
+// A job that waits for a worker (none takes jobs), with its prefix keys and the placement it
+// replaces (0: none).
 struct Held {
   EngineJob job;
   std::vector<std::string> prefix_keys;
+  uint64_t previous = 0;
 };
 
 struct RouterState {
@@ -27,16 +29,25 @@ struct RouterState {
 
 using router_pointer = router_actor::stateful_pointer<RouterState>;
 
-// Sends the job to a worker, or holds it until one joins.
-void route(router_pointer self, EngineJob job, std::vector<std::string> prefix_keys) {
+// Tells each job's worker to copy its KV blocks to the job's (new) replica.
+void send_replica_orders(router_pointer self) {
   auto& st = self->state;
-  if (const auto worker = st.placement->place(job.id, prefix_keys)) {
+  for (const auto& order : st.placement->take_replica_orders())
+    if (const auto it = st.engines.find(order.primary); it != st.engines.end())
+      self->send(it->second, replicate_atom::value, order.job);
+}
+
+// Sends the job to a worker, or holds it until one joins.
+void route(router_pointer self, EngineJob job, std::vector<std::string> prefix_keys, uint64_t previous) {
+  auto& st = self->state;
+  if (const auto worker = st.placement->place(job.id, prefix_keys, previous)) {
     const engine_actor& engine = st.engines.at(*worker);
     if (engine.node() != self->node()) drop_pixels_with_files(job);  // another process: files cross, not pixels
     self->send(engine, enqueue_atom::value, std::move(job));
+    send_replica_orders(self);  // after the job: the order must find it there
     return;
   }
-  st.held.push_back({std::move(job), std::move(prefix_keys)});
+  st.held.push_back({std::move(job), std::move(prefix_keys), previous});
 }
 
 void release_held(router_pointer self) {
@@ -44,7 +55,7 @@ void release_held(router_pointer self) {
   while (!st.held.empty() && st.placement->accepting()) {
     Held h = std::move(st.held.front());
     st.held.pop_front();
-    route(self, std::move(h.job), std::move(h.prefix_keys));
+    route(self, std::move(h.job), std::move(h.prefix_keys), h.previous);
   }
 }
 
@@ -60,11 +71,17 @@ void to_all(router_pointer self, const Ts&... xs) {
   for (const auto& [id, engine] : self->state.engines) self->send(engine, xs...);
 }
 
-router_actor::behavior_type router_behavior(router_pointer self, const std::string& policy) {
-  self->state.placement = std::make_unique<EngineRouter>(make_routing_policy(policy));
+router_actor::behavior_type router_behavior(router_pointer self, const std::string& policy, bool kv_replicas) {
+  self->state.placement = std::make_unique<EngineRouter>(make_routing_policy(policy), kv_replicas);
   return {
-      [self](enqueue_atom, EngineJob& job, std::vector<std::string>& prefix_keys) {
-        route(self, std::move(job), std::move(prefix_keys));
+      [self](enqueue_atom, EngineJob& job, std::vector<std::string>& prefix_keys, uint64_t previous) {
+        route(self, std::move(job), std::move(prefix_keys), previous);
+      },
+      [self](KvBlocks& blocks) {  // from a job's worker, for its replica
+        auto& st = self->state;
+        const auto replica = st.placement->replica_of(blocks.job);
+        if (!replica || !st.engines.count(*replica)) return;
+        self->send(st.engines.at(*replica), std::move(blocks));
       },
       [self](cancel_atom, uint64_t job) {
         if (drop_held(self->state, job)) return;
@@ -86,13 +103,19 @@ router_actor::behavior_type router_behavior(router_pointer self, const std::stri
         if (!self->state.admitting) self->send(engine, admit_atom::value, false);
         self->state.engines.emplace(id, std::move(engine));
         release_held(self);
+        send_replica_orders(self);
         return id;
       },
       [self](leave_atom, uint32_t worker) {
         self->state.engines.erase(worker);
-        return self->state.placement->leave(worker);
+        auto held = self->state.placement->leave(worker);
+        send_replica_orders(self);
+        return held;
       },
-      [self](drain_atom, uint32_t worker) { self->state.placement->drain(worker); },
+      [self](drain_atom, uint32_t worker) {
+        self->state.placement->drain(worker);
+        send_replica_orders(self);
+      },
       [self](report_atom, uint32_t worker, WorkerReport& report) {
         self->state.placement->report(worker, std::move(report));
       },
@@ -122,9 +145,9 @@ router_actor::behavior_type router_behavior(router_pointer self, const std::stri
 
 }  // namespace
 
-router_actor spawn_router(caf::actor_system& sys, const std::string& policy) {
+router_actor spawn_router(caf::actor_system& sys, const std::string& policy, bool kv_replicas) {
   make_routing_policy(policy);  // an unknown name throws here, not inside the actor
-  return sys.spawn(router_behavior, policy);
+  return sys.spawn(router_behavior, policy, kv_replicas);
 }
 
 }  // namespace pio

@@ -11,7 +11,8 @@
 namespace pio {
 
 // policy: round_robin, least_loaded or prefix_affinity (serving/routing_policy.h); throws
-// std::invalid_argument for another name.
-router_actor spawn_router(caf::actor_system& sys, const std::string& policy);
+// std::invalid_argument for another name. kv_replicas: copy each job's KV blocks to a second
+// worker (serving/kv_replicas.h).
+router_actor spawn_router(caf::actor_system& sys, const std::string& policy, bool kv_replicas = false);
 
 }  // namespace pio

@@ -81,7 +81,7 @@ class Supervisor {
     st_.kids->profiler = spawn_profiler(sys, s.profiler);
     st_.kids->tokenizer = spawn_tokenizer_pool(sys, s.engine.tokenizer, s.tokenizer_workers);
     st_.kids->preprocessor = spawn_preprocessor_pool(sys, s.preprocessor, s.max_pixels, s.preprocessor_workers, s.engine.cache);
-    st_.kids->router = spawn_router(sys, s.router);
+    st_.kids->router = spawn_router(sys, s.router, s.kv_replicas);
     // Monitored, not linked: a killed child must not take the supervisor with it.
     self_->monitor(st_.kids->router);
     self_->monitor(st_.kids->profiler);
@@ -157,6 +157,9 @@ class Supervisor {
   }
 
   void step_stats(const StepStats& s) { self_->send(st_.kids->profiler, s); }
+
+  // A worker's KV blocks for its job's replica: the router knows where that is.
+  void replica_blocks(KvBlocks& blocks) { self_->send(st_.kids->router, std::move(blocks)); }
 
   // A worker joins with its engine group: refused (the reply says why) unless its protocol and
   // model equal this front end's.
@@ -311,8 +314,10 @@ class Supervisor {
             [this, worker, why](const std::vector<uint64_t>& placements) {
               std::cerr << "pio-node: worker " << worker << " left (" << why << "); " << placements.size()
                         << " of its requests move to other workers\n";
-              for (uint64_t placement : placements)
+              for (uint64_t placement : placements) {
                 if (const auto id = st_.table->request_of_placement(placement)) place(*id);
+                else self_->send(st_.kids->router, done_atom::value, placement);  // ended meanwhile: forget its replica
+              }
             },
             [](caf::error&) {});  // the router died: router_lost() places everything again
   }
@@ -320,7 +325,7 @@ class Supervisor {
   // The router died with every placement: a new one, the workers join it again, and every
   // request that was at a worker is placed again (the old placements' events are then stale).
   void router_lost() {
-    st_.kids->router = spawn_router(self_->system(), st_.settings.router);
+    st_.kids->router = spawn_router(self_->system(), st_.settings.router, st_.settings.kv_replicas);
     self_->monitor(st_.kids->router);
     auto workers = std::exchange(st_.workers, {});
     st_.worker_of_engine.clear();
@@ -513,10 +518,11 @@ class Supervisor {
                           "the request lost " + std::to_string(r->placements) + " workers; it is not moved again"));
       return;
     }
+    const uint64_t previous = r->placement;  // a moved request's lost placement: its replica holds its blocks
     auto job = st_.table->place(id);
     if (!job) return;
     auto keys = prefix_block_keys(*job, *st_.settings.config, st_.settings.engine.kv_block_size);
-    self_->send(st_.kids->router, enqueue_atom::value, std::move(*job), std::move(keys));
+    self_->send(st_.kids->router, enqueue_atom::value, std::move(*job), std::move(keys), previous);
   }
 
   // Sends the final event, records the outcome, and lets waiting requests in.
@@ -560,6 +566,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Nod
       [sup](drain_atom, uint32_t worker) { sup->worker_drains(worker); },
       [sup](event_atom, StreamEvent& e) { sup->on_event(e); },
       [sup](const StepStats& s) { sup->step_stats(s); },
+      [sup](KvBlocks& blocks) { sup->replica_blocks(blocks); },
       [sup](tick_atom) { sup->tick(); },
       [sup](drain_atom) { return sup->drain(); },
       [sup](abort_atom, const std::string& why) {

@@ -31,6 +31,7 @@ struct NodeSettings {
   std::shared_ptr<const ModelConfig> config;  // the checkpoint's; default: engine.weights'
   std::string fingerprint;           // workers must present the same (storage/fingerprint.h)
   std::string router = "least_loaded";  // the routing policy (serving/routing_policy.h)
+  bool kv_replicas = true;           // copy each job's KV blocks to a second worker (serving/kv_replicas.h)
   PreprocessorConfig preprocessor;
   int64_t max_pixels = 0;            // per image, the node's cap (0: the preprocessor config's)
   size_t tokenizer_workers = 2;

@@ -62,6 +62,16 @@ struct EngineJob {
   StructuredOutput structured;          // the request's (ChatRequest::structured)
 };
 
+// Full KV blocks of one job, copied from the worker that computes it to its replica worker (through
+// the front end, serving/kv_replicas.h), so that the job can resume there without computing them
+// again. keys[i] is block i's tiered-cache key ("kv/" + its prefix hash, serving/prefix_keys.h),
+// blocks[i] its bytes (model/kv_cache.h export_block); they land in the replica's tiered cache.
+struct KvBlocks {
+  uint64_t job = 0;  // the placement id of the job they belong to
+  std::vector<std::string> keys;
+  std::vector<std::string> blocks;
+};
+
 // One engine step, for the profiler.
 struct StepStats {
   int64_t sequences = 0;
@@ -111,6 +121,11 @@ typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
   return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.image_keys,
            x.image_features, x.image_files, x.image_limits, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream,
            x.show_special_tokens, x.timings, x.resume_ids, x.structured);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, KvBlocks& x) {
+  return f(caf::meta::type_name("pio::KvBlocks"), x.job, x.keys, x.blocks);
 }
 
 template <class Inspector>

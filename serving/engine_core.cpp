@@ -135,6 +135,34 @@ void EngineCore::keep_full_blocks(Active& a) {
     pool.register_block(a.seq, a.registered, h);
     if (!store_->contains(kv_block_key(h))) store_->put(kv_block_key(h), export_block(pool, kv_, a.seq, a.registered), false);
   }
+  copy_for_replica(a);
+}
+
+void EngineCore::copy_for_replica(Active& a) {
+  if (!a.replicate || a.seq < 0 || a.replicated >= a.registered) return;
+  KvBlocks& out = replica_blocks_[a.request.queue.id];
+  out.job = a.request.queue.id;
+  for (; a.replicated < a.registered; ++a.replicated) {
+    out.keys.push_back(kv_block_key(a.hasher.hashes()[static_cast<size_t>(a.replicated)]));
+    out.blocks.push_back(export_block(scheduler_.pool(), kv_, a.seq, a.replicated));
+  }
+}
+
+bool EngineCore::replicate(uint64_t id) {
+  const auto it = active_.find(id);
+  if (it == active_.end() || !store_) return false;
+  it->second.replicate = true;
+  it->second.replicated = 0;
+  replica_blocks_.erase(id);
+  copy_for_replica(it->second);
+  return true;
+}
+
+std::vector<KvBlocks> EngineCore::take_replica_blocks() {
+  std::vector<KvBlocks> out;
+  for (auto& [id, blocks] : replica_blocks_) out.push_back(std::move(blocks));
+  replica_blocks_.clear();
+  return out;
 }
 
 void EngineCore::end(uint64_t id) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "messages/chat.h"
+#include "messages/pipeline.h"
 #include "model/config.h"
 #include "model/image_features.h"
 #include "model/kv_block_pool.h"
@@ -91,6 +93,14 @@ class EngineCore {
   // Ends a request wherever it is and frees its KV blocks. False when the id is unknown.
   bool cancel(uint64_t id);
 
+  // KV replicas (serving/kv_replicas.h): from now on every full KV block of request `id`, from
+  // its first, is copied for take_replica_blocks() as the request's steps fill them. A second call
+  // starts over from the first block (a new replica). False (nothing changes) for an unknown id
+  // or without a store: blocks are named by their prefix hashes, which only prefix caching keeps.
+  bool replicate(uint64_t id);
+  // The blocks copied since the last call, one KvBlocks per request (its id in `job`).
+  std::vector<KvBlocks> take_replica_blocks();
+
   // Memory pressure: preempts the policy's victim (its KV blocks are freed now; it is recomputed
   // when readmitted, its output unchanged) and returns its id, or nothing when none runs.
   std::optional<uint64_t> preempt_one();
@@ -123,12 +133,16 @@ class EngineCore {
     int64_t cached_tokens = -1;  // found in the prefix cache at its first admission
     std::shared_ptr<GrammarMasks> grammar;   // structured output, or null
     std::optional<GrammarMatcher> matcher;   // its output's place in the grammar
+    bool replicate = false;      // its full blocks are copied for a replica worker...
+    int64_t replicated = 0;      // ...and this many leading ones were (kept across a preemption: same bytes)
   };
   // Prefix caching: attaching the longest run of a request's leading blocks found in the pool or
   // in the store's memory to its new pool sequence (the scheduler's attach, at admission);
   // registering and storing the blocks a step filled.
   void attach_prefix(uint64_t id, SequenceId seq);
   void keep_full_blocks(Active& a);
+  // Copies a's registered blocks past those already copied, when it is replicated.
+  void copy_for_replica(Active& a);
   void release_kv(Active& a);
   void end(uint64_t id);
   // Samples from one logits row for an item that reached its last known token.
@@ -151,6 +165,7 @@ class EngineCore {
   std::shared_ptr<const TokenVocabulary> vocabulary_;  // built from it at the first use
   std::unordered_map<std::string, std::shared_ptr<GrammarMasks>> grammars_;  // by prefix, schema, suffix
   std::vector<float> masked_;                          // constrain()'s row
+  std::map<uint64_t, KvBlocks> replica_blocks_;        // copied since take_replica_blocks(), by request
 };
 
 }  // namespace pio

@@ -84,6 +84,15 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   er.resumed = r.job.resume_ids;
   er.structured = r.job.structured;
   r.prompt_tokens = core_.submit(std::move(er));
+  if (r.replicate) core_.replicate(id);
+}
+
+bool EngineGroup::replicate(uint64_t id) {
+  const auto it = requests_.find(id);
+  if (it == requests_.end() || !store_) return false;
+  it->second.replicate = true;
+  core_.replicate(id);  // false while the job waits for the vision encoder
+  return true;
 }
 
 std::optional<StreamEvent> EngineGroup::cancel(uint64_t id) {
@@ -105,7 +114,8 @@ StreamEvent EngineGroup::final_event(Request& r, const std::string& reason, doub
   StreamEvent e = r.output.finish(reason);
   const uint64_t id = r.job.id;
   e.usage.prompt_tokens = r.prompt_tokens;
-  e.usage.cached_tokens = r.cached_tokens;
+  // A moved request starts past its streamed ids too; usage counts the prompt's share only.
+  e.usage.cached_tokens = std::min(r.cached_tokens, r.prompt_tokens);
   e.timings = r.job.timings;
   if (r.vision_start_s >= 0 && r.vision_end_s >= 0) e.timings.vision_ms = (r.vision_end_s - r.vision_start_s) * 1000;
   if (r.first_token_s >= 0) {

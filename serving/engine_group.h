@@ -61,6 +61,11 @@ class EngineGroup {
   // Memory pressure: forgets the retained prefix blocks (KvBlockPool::drop_retained).
   void drop_retained_kv() { core_.pool().drop_retained(); }
 
+  // KV replicas: see EngineCore::replicate; a job still in the vision queue starts once it reaches
+  // the core. False for an unknown id or without a store.
+  bool replicate(uint64_t id);
+  std::vector<KvBlocks> take_replica_blocks() { return core_.take_replica_blocks(); }
+
   // Runs a piece of the vision queue and one text step. Returns the events to send, in order;
   // a request's last event has final set.
   std::vector<StreamEvent> step(double now_s);
@@ -85,6 +90,7 @@ class EngineGroup {
     std::vector<std::optional<ImageFeatures>> images{};  // per image, once known (cached or encoded)
     std::vector<size_t> encoding{};                      // the images the encoder runs on
     std::vector<PixelValues> encoder_input{};            // their pixels
+    bool replicate = false;                              // told to replicate before it reached the core
   };
   // A moved request whose streamed ids already end it (a stop id or string, or max_tokens: its
   // worker was lost between its last token and its final event): the finish reason.

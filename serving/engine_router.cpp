@@ -21,7 +21,8 @@ EngineLoad sum_loads(const std::vector<WorkerStats>& workers) {
   return sum;
 }
 
-EngineRouter::EngineRouter(std::unique_ptr<RoutingPolicy> policy) : policy_(std::move(policy)) {
+EngineRouter::EngineRouter(std::unique_ptr<RoutingPolicy> policy, bool kv_replicas)
+    : policy_(std::move(policy)), kv_replicas_(kv_replicas) {
   if (!policy_) throw std::invalid_argument("engine router: no routing policy");
 }
 
@@ -31,6 +32,7 @@ uint32_t EngineRouter::join(std::string name) {
   w.id = id;
   w.name = std::move(name);
   workers_.emplace(id, std::move(w));
+  if (kv_replicas_) add_orders(replicas_.joined(by_load()));
   return id;
 }
 
@@ -42,11 +44,15 @@ std::vector<uint64_t> EngineRouter::leave(uint32_t worker) {
   std::sort(held.begin(), held.end());
   workers_.erase(worker);
   policy_->left(worker);
+  if (kv_replicas_) add_orders(replicas_.left(worker, by_load()));
   return held;
 }
 
 void EngineRouter::drain(uint32_t worker) {
-  if (const auto it = workers_.find(worker); it != workers_.end()) it->second.draining = true;
+  const auto it = workers_.find(worker);
+  if (it == workers_.end()) return;
+  it->second.draining = true;
+  if (kv_replicas_) add_orders(replicas_.draining(worker, by_load()));
 }
 
 void EngineRouter::report(uint32_t worker, WorkerReport report) {
@@ -61,8 +67,7 @@ bool EngineRouter::accepting() const {
   return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return !w.second.draining; });
 }
 
-std::optional<uint32_t> EngineRouter::place(uint64_t job, const std::vector<std::string>& prefix_keys) {
-  if (const auto w = worker_of(job)) return w;
+std::vector<WorkerView> EngineRouter::views() const {
   std::vector<WorkerView> views;
   for (const auto& [id, w] : workers_) {
     if (w.draining) continue;
@@ -70,13 +75,35 @@ std::optional<uint32_t> EngineRouter::place(uint64_t job, const std::vector<std:
     views.push_back({id, w.in_flight, l.running, l.waiting, l.kv_blocks_total - l.kv_blocks_used, l.kv_blocks_total,
                      l.step_ms});
   }
+  return views;
+}
+
+std::vector<uint32_t> EngineRouter::by_load() const {
+  auto v = views();
+  std::sort(v.begin(), v.end(), [](const WorkerView& a, const WorkerView& b) { return load_key(a) < load_key(b); });
+  std::vector<uint32_t> ids;
+  for (const auto& w : v) ids.push_back(w.id);
+  return ids;
+}
+
+void EngineRouter::add_orders(std::vector<KvReplicaPlan::Order> orders) {
+  orders_.insert(orders_.end(), orders.begin(), orders.end());
+}
+
+std::optional<uint32_t> EngineRouter::place(uint64_t job, const std::vector<std::string>& prefix_keys, uint64_t previous) {
+  if (const auto w = worker_of(job)) return w;
+  const auto views = this->views();
   if (views.empty()) return std::nullopt;
-  const uint32_t chosen = policy_->choose(views, prefix_keys);
+  const auto warm = previous ? replicas_.takeover(previous) : std::nullopt;
+  const bool warm_takes_jobs = warm && std::any_of(views.begin(), views.end(), [&](const WorkerView& v) { return v.id == *warm; });
+  const uint32_t chosen = warm_takes_jobs ? *warm : policy_->choose(views, prefix_keys);
   WorkerStats& w = workers_.at(chosen);
   ++w.in_flight;
   ++w.placed;
   placed_[job] = chosen;
   policy_->placed(chosen, prefix_keys);
+  if (kv_replicas_)
+    if (const auto order = replicas_.placed(job, chosen, by_load())) orders_.push_back(*order);
   return chosen;
 }
 
@@ -87,6 +114,7 @@ std::optional<uint32_t> EngineRouter::worker_of(uint64_t job) const {
 }
 
 void EngineRouter::ended(uint64_t job) {
+  replicas_.ended(job);
   const auto it = placed_.find(job);
   if (it == placed_.end()) return;
   if (const auto w = workers_.find(it->second); w != workers_.end()) --w->second.in_flight;

@@ -13,9 +13,11 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "messages/stats.h"
+#include "serving/kv_replicas.h"
 #include "serving/routing_policy.h"
 
 namespace pio {
@@ -25,8 +27,9 @@ EngineLoad sum_loads(const std::vector<WorkerStats>& workers);
 
 class EngineRouter {
  public:
-  // Throws std::invalid_argument for a null policy.
-  explicit EngineRouter(std::unique_ptr<RoutingPolicy> policy);
+  // Throws std::invalid_argument for a null policy. kv_replicas: give every job a replica worker
+  // (serving/kv_replicas.h) whenever two or more take jobs.
+  explicit EngineRouter(std::unique_ptr<RoutingPolicy> policy, bool kv_replicas = false);
 
   // A worker joined: its id (1, 2, ...; never reused).
   uint32_t join(std::string name);
@@ -38,10 +41,19 @@ class EngineRouter {
   // A fresher load than the worker's last report (asked for a stats request).
   void update_load(uint32_t worker, const EngineLoad& load);
 
-  // The worker for a new job with these prefix keys, or nothing when no worker takes jobs.
-  std::optional<uint32_t> place(uint64_t job, const std::vector<std::string>& prefix_keys);
+  // The worker for a new job with these prefix keys, or nothing when no worker takes jobs. A job
+  // that replaces placement `previous` (moved off a lost worker) goes to that placement's replica
+  // when it still takes jobs (it holds the job's blocks), else where the policy says.
+  std::optional<uint32_t> place(uint64_t job, const std::vector<std::string>& prefix_keys, uint64_t previous = 0);
   std::optional<uint32_t> worker_of(uint64_t job) const;
+  // The job ended, or a moved one is given up (then `job` is its old placement).
   void ended(uint64_t job);
+
+  // KV replicas: the worker that keeps copies of the job's blocks, if any; and the orders
+  // (tell `primary` to copy the job's blocks from the first) that joins, leaves, drains and
+  // placements gave since the last call.
+  std::optional<uint32_t> replica_of(uint64_t job) const { return replicas_.replica_of(job); }
+  std::vector<KvReplicaPlan::Order> take_replica_orders() { return std::exchange(orders_, {}); }
 
   bool has_worker(uint32_t worker) const { return workers_.count(worker) > 0; }
   // Whether some worker takes jobs (joined and not draining).
@@ -51,7 +63,15 @@ class EngineRouter {
   std::vector<WorkerStats> workers() const;
 
  private:
+  // The workers that take jobs; by_load(): their ids, least loaded first.
+  std::vector<WorkerView> views() const;
+  std::vector<uint32_t> by_load() const;
+  void add_orders(std::vector<KvReplicaPlan::Order> orders);
+
   std::unique_ptr<RoutingPolicy> policy_;
+  bool kv_replicas_;
+  KvReplicaPlan replicas_;
+  std::vector<KvReplicaPlan::Order> orders_;
   uint32_t next_id_ = 1;
   std::map<uint32_t, WorkerStats> workers_;
   std::unordered_map<uint64_t, uint32_t> placed_;

@@ -29,6 +29,7 @@ std::vector<std::string> prefix_block_keys(const EngineJob& job, const ModelConf
   } catch (const std::exception&) {
     return {};  // the engine refuses this job with the reason
   }
+  ids.insert(ids.end(), job.resume_ids.begin(), job.resume_ids.end());  // a moved job's blocks go on through its output
   PrefixHasher hasher(block_size, cfg.image_token_id, job.image_keys);
   hasher.extend(ids);
   const auto usable = std::min(hasher.hashes().size(), (ids.size() - std::min<size_t>(ids.size(), 1)) / static_cast<size_t>(block_size));

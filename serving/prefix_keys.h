@@ -16,7 +16,8 @@ namespace pio {
 std::string kv_block_key(const std::string& hash);
 
 // The keys of the job's full prompt blocks that the engine can take from the cache, in order
-// (the block holding the prompt's last token is always computed, so it is left out). Image
+// (the block holding the prompt's last token is always computed, so it is left out). A moved
+// job's prompt goes on through its resume_ids (the engine prefills them after the prompt). Image
 // placeholders count their grid's tokens (from the job's pixels, or its cached features' grids).
 // The keys stop before the first block holding an image without a cache key (it cannot be
 // named); empty when the job's images and placeholders disagree (the engine refuses it).

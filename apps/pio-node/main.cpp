@@ -47,7 +47,7 @@ struct Args {
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
   int64_t max_queued = 256;
-  bool pin = false, insecure = false;
+  bool pin = false, insecure = false, no_kv_replicas = false;
   pio::TlsFiles tls;
   double target_step_ms = 250, ageing_s = 10, drain_timeout_s = 30;
   // The HTTP gateway (off unless --http-port).
@@ -73,6 +73,8 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--join", a.join, "worker: the frontend's client-API address, HOST:PORT");
   app.add_option("--router", a.router, "frontend: how requests are placed on workers: round_robin, least_loaded, prefix_affinity")
       ->default_val("prefix_affinity")->check(CLI::IsMember({"round_robin", "least_loaded", "prefix_affinity"}));
+  app.add_flag("--no-kv-replicas", a.no_kv_replicas,
+               "frontend: do not copy each request's KV blocks to a second worker (a request moved off a lost worker then prefills its prompt and output again)");
   app.add_option("--host", a.host, "address to listen on (loopback unless told otherwise)")->default_val("127.0.0.1");
   app.add_option("--port", a.port, "port (0: any free port)")->default_val(7070)->check(integer_in(0, 65535));
   add_tls_options(&app, a.tls);
@@ -287,9 +289,10 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<const pio::ModelW
   } else {
     s.engine.tokenizer = pio::load_tokenizer(a.model);
     s.config = std::make_shared<const pio::ModelConfig>(pio::load_model_config(a.model));
-    configuration += "role frontend (no weights), router " + a.router;
+    configuration += "role frontend (no weights), router " + a.router + (a.no_kv_replicas ? ", no KV replicas" : ", KV replicas");
   }
   s.router = a.router;
+  s.kv_replicas = !a.no_kv_replicas;
   s.fingerprint = checkpoint_fingerprint(a);
   s.preprocessor = pio::load_preprocessor_config(a.model);
   s.max_pixels = std::min(a.max_pixels > 0 ? a.max_pixels : kDefaultMaxPixels, s.preprocessor.max_pixels);

@@ -53,6 +53,7 @@ void stream_from_node(const std::string& host_port, const ClientOptions& options
               << " ms, prefill (to first token): " << t.prefill_ms << " ms, time to first token: " << t.ttft_ms
               << " ms, total: " << t.total_ms << " ms\n";
     if (last.seed) std::cerr << "seed: " << *last.seed << "\n";
+    std::cerr << "prompt tokens from the prefix cache: " << last.usage.cached_tokens << "\n";
   }
 }
 

@@ -2,7 +2,7 @@
 // read back into a fresh value and serialised again, the bytes are equal, and the fields a
 // front end and its workers rely on read back unchanged. EngineJob with images (pixels, files,
 // cached features, limits), resume ids, logit_bias and logprobs options, StreamEvent with a seed and logprobs, the join, load and stats
-// messages included.
+// messages and a replica's KV blocks included.
 #define BOOST_TEST_MODULE messages
 #include <boost/test/unit_test.hpp>
 
@@ -184,6 +184,17 @@ BOOST_AUTO_TEST_CASE(join_load_and_stats_messages) {
   BOOST_TEST(round_trip(step).ms == 6.5);
   NodeHealth health{{"workers (none joined)"}};
   BOOST_TEST(round_trip(health).down.at(0) == "workers (none joined)");
+}
+
+BOOST_AUTO_TEST_CASE(kv_blocks_for_a_replica) {
+  KvBlocks blocks;
+  blocks.job = uint64_t{1} << 41;
+  blocks.keys = {"kv/a", "kv/b"};
+  blocks.blocks = {std::string("\0\1\2", 3), std::string(70000, '\x7f')};  // bytes with NULs, and a large one
+  const KvBlocks back = round_trip(blocks);
+  BOOST_TEST(back.job == blocks.job);
+  BOOST_TEST(back.keys == blocks.keys);
+  BOOST_TEST(back.blocks == blocks.blocks);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

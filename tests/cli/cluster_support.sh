@@ -57,10 +57,11 @@ wait_joined() {
   fail "$1 did not join"
 }
 
-# The request of index I: prompt, length, sampling, and an image for every fourth.
+# The request of index I: prompt, length, sampling, and an image for every fourth. $topic, when
+# set, makes the prompts (and their reference answers) differ from those of other phases.
 request_args() {
   local i="$1"
-  args=(--prompt "Question number $i: what comes next?" --max-tokens "${tokens:-24}" --seed $((100 + i)))
+  args=(--prompt "Question number $i${topic:+ on $topic}: what comes next?" --max-tokens "${tokens:-24}" --seed $((100 + i)))
   [ $((i % 2)) = 1 ] && args+=(--temperature 0.8 --top-p 0.9)
   [ $((i % 4)) = 0 ] && args+=(--image "$image" --max-pixels 40000)
   return 0
@@ -69,9 +70,9 @@ request_args() {
 # reference N: `pio chat --model` answers of requests 1..N in $work/ref-$tokens-I.txt.
 reference() {
   for i in $(seq 1 "$1"); do
-    [ -f "$work/ref-$tokens-$i.txt" ] && continue
+    [ -f "$work/ref-$tokens${topic:+-$topic}-$i.txt" ] && continue
     request_args "$i"
-    "$pio" chat --model "$work/tiny" --threads 1 "${args[@]}" >"$work/ref-$tokens-$i.txt" 2>"$work/reference.log" \
+    "$pio" chat --model "$work/tiny" --threads 1 "${args[@]}" >"$work/ref-$tokens${topic:+-$topic}-$i.txt" 2>"$work/reference.log" \
       || fail "reference $i failed: $(tail -5 "$work/reference.log")"
   done
 }
@@ -84,7 +85,7 @@ streams() {
   in_ns_prefix
   for i in $(seq 1 "$2"); do
     request_args "$i"
-    timeout 300 "${pre[@]}" "$pio" chat --node "$front_host:$front_port" "${client_tls[@]}" "${args[@]}" \
+    timeout 300 "${pre[@]}" "$pio" chat --node "$front_host:$front_port" "${client_tls[@]}" "${args[@]}" --verbose \
       >"$work/$1-$i.txt" 2>"$work/$1-$i.err" &
     stream_pids+=($!)
     pids+=($!)
@@ -102,13 +103,25 @@ until_streaming() {
   fail "$1: the streams did not start"
 }
 
+# replica_resumed TAG N: some text-only stream's final usage counts prompt tokens from the prefix
+# cache: it was moved and resumed past the KV blocks its replica worker held. Run with a $topic of
+# its own: each text prompt then differs from every other before its first full block, so nothing
+# else puts its blocks in a worker's cache (an image, the same in every request, comes first).
+replica_resumed() {
+  for i in $(seq 1 "$2"); do
+    [ $((i % 4)) = 0 ] && continue
+    grep -q '^prompt tokens from the prefix cache: [1-9]' "$work/$1-$i.err" && return 0
+  done
+  fail "$1: no moved stream resumed from its KV replica: $(grep -h 'prefix cache' "$work/$1"-*.err | sort | uniq -c)"
+}
+
 # finish TAG N: every stream exits 0 with the reference text.
 finish() {
   local i=1
   for p in "${stream_pids[@]}"; do
     wait "$p" || fail "$1: stream $i failed: $(cat "$work/$1-$i.err")"
-    cmp -s "$work/ref-$tokens-$i.txt" "$work/$1-$i.txt" ||
-      fail "$1: stream $i differs from the undisturbed answer: $(diff "$work/ref-$tokens-$i.txt" "$work/$1-$i.txt" | head -5)"
+    cmp -s "$work/ref-$tokens${topic:+-$topic}-$i.txt" "$work/$1-$i.txt" ||
+      fail "$1: stream $i differs from the undisturbed answer: $(diff "$work/ref-$tokens${topic:+-$topic}-$i.txt" "$work/$1-$i.txt" | head -5)"
     i=$((i + 1))
   done
 }

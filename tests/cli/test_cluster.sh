@@ -5,7 +5,8 @@
 #     to `pio chat --model` with the same seed, and `pio stats` shows both served some;
 #   * while 8 streams run: kill -9 of a worker, SIGSTOP of a worker (SIGCONT once its requests
 #     moved: it must not double-answer), a worker joining under load, a draining worker (SIGTERM):
-#     every stream completes with text identical to the undisturbed run;
+#     every stream completes with text identical to the undisturbed run, and the moved ones
+#     resume past the KV blocks their replica worker kept;
 #   * no worker left: streams wait and resume when a worker joins; new requests get 503 with
 #     Retry-After over HTTP; /metrics shows each worker with a `worker` label, not one that left;
 #   * a frontend killed and restarted on its port: its clients get an error, the workers join
@@ -57,16 +58,18 @@ grep -q '^pio_worker_requests{worker="1"}' "$work/metrics" && grep -q '^pio_work
   fail "/metrics has no per-worker series: $(grep worker "$work/metrics" | head -5)"
 
 # kill -9 of a worker while 8 streams run: they continue on the other, unchanged.
-tokens=160 reference 8
-tokens=160 streams kill9 8
+tokens=160 topic=kill9 reference 8
+tokens=160 topic=kill9 streams kill9 8
 until_streaming kill9 8
 kill -9 "$w1"
-tokens=160 finish kill9 8
+tokens=160 topic=kill9 finish kill9 8
 grep -q "worker 1 left" "$work/front.err" || fail "the frontend did not notice the killed worker"
+replica_resumed kill9 8
 "$pio" stats --node "127.0.0.1:$front_port" >/dev/null
 curl -s "http://127.0.0.1:$http/metrics" | grep -q 'worker="1"' && fail "/metrics still shows the killed worker"
 
 # A worker joining under load takes new requests.
+tokens=160 reference 8
 tokens=160 streams join 8
 join_pids=("${stream_pids[@]}")
 start_worker w3; w3=$worker_pid
@@ -84,10 +87,12 @@ EOF
 
 # SIGSTOP of a worker: noticed after the heartbeat timeout, its streams move; after SIGCONT
 # it must not answer them again (the texts stay identical), and it rejoins by itself.
-tokens=160 streams stop 8
+tokens=160 topic=stop reference 8
+tokens=160 topic=stop streams stop 8
 until_streaming stop 8
 kill -STOP "$w2"
-tokens=160 finish stop 8
+tokens=160 topic=stop finish stop 8
+replica_resumed stop 8
 kill -CONT "$w2"
 wait_joined w2 2
 

@@ -326,6 +326,82 @@ BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
   BOOST_TEST(prefix_block_keys(job, weights.config(), 4).empty());
 }
 
+// KV replicas: a request told to replicate copies every full block of its prompt and output as
+// its steps fill them. Kept in another engine's store (as a replica worker keeps them), they let
+// the request, moved there with its streamed ids, start past all of them, and it answers exactly
+// as if undisturbed; prefix_block_keys() names those blocks from the moved job alone.
+BOOST_AUTO_TEST_CASE(a_replicated_request_resumes_past_its_copied_blocks_and_answers_the_same) {
+  test::TempDir primary_dir("engine-replica-primary"), replica_dir("engine-replica");
+  const auto store = [](const test::TempDir& dir) {
+    return std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26});
+  };
+  auto primary_store = store(primary_dir), replica_store = store(replica_dir);
+  std::vector<int32_t> ids{VS, IMG, VE};
+  for (int32_t i = 0; i < 21; ++i) ids.push_back(300 + i);
+  ids.insert(ids.end(), {7, 8});  // 31 tokens expanded
+  EngineRequest r = request(1, ids, wide, 12, 0.8f);
+  r.image_keys = {"img/wide"};
+  const std::vector<int32_t> whole = alone(r);
+
+  KvStorage primary_kv(text.backend(), text.kv_shape(), 1 << 24, 4);
+  EngineCore primary(text, weights.config(), primary_kv, {8, 8}, make_policy("fcfs"), 0, primary_store);
+  primary.submit(r);
+  BOOST_TEST(!primary.replicate(99));
+  BOOST_TEST(primary.replicate(1));
+  BOOST_TEST(primary.take_replica_blocks().empty());  // nothing computed yet
+  std::vector<int32_t> streamed;
+  std::vector<std::string> copied;
+  for (int step = 0; streamed.size() < 6; ++step) {
+    BOOST_REQUIRE(step < 100);
+    for (const auto& e : primary.step(step)) streamed.push_back(e.token);
+    for (auto& blocks : primary.take_replica_blocks()) {
+      BOOST_TEST(blocks.job == 1u);
+      BOOST_REQUIRE(blocks.keys.size() == blocks.blocks.size());
+      for (size_t i = 0; i < blocks.keys.size(); ++i) {
+        copied.push_back(blocks.keys[i]);
+        replica_store->put(blocks.keys[i], blocks.blocks[i]);
+      }
+    }
+  }
+  // 31 prompt tokens and 5 of the 6 streamed ones are computed: 9 full blocks of 4.
+  BOOST_TEST(copied.size() == 9u);
+  BOOST_TEST(primary.replicate(1));  // a new replica: from the first block again
+  const auto again = primary.take_replica_blocks();
+  BOOST_REQUIRE(again.size() == 1u);
+  BOOST_TEST(again[0].keys == copied);
+  BOOST_TEST(primary.cancel(1));
+
+  EngineJob job;
+  job.ids = ids;
+  job.images = {vtest::random_image(vcfg, 1, 4, 6, 1)};  // wide's grid
+  job.image_keys = r.image_keys;
+  job.resume_ids = streamed;
+  BOOST_TEST(prefix_block_keys(job, weights.config(), 4) == copied);
+
+  const auto resume = [&](const std::shared_ptr<TieredCache>& at, int64_t& cached) {
+    KvStorage kv(text.backend(), text.kv_shape(), 1 << 24, 4);
+    EngineCore replica(text, weights.config(), kv, {8, 8}, make_policy("fcfs"), 0, at);
+    EngineRequest moved = r;
+    moved.resumed = streamed;
+    replica.submit(moved);
+    std::vector<int32_t> out = streamed;
+    for (int step = 0; !replica.idle(); ++step) {
+      BOOST_REQUIRE(step < 500);
+      for (const auto& e : replica.step(step)) {
+        out.push_back(e.token);
+        cached = e.cached_tokens;
+      }
+    }
+    return out;
+  };
+  int64_t cached = -1;
+  BOOST_TEST(resume(replica_store, cached) == whole);
+  BOOST_TEST(cached == 36);  // every copied block; only the last streamed token is computed
+  test::TempDir empty_dir("engine-replica-none");
+  BOOST_TEST(resume(store(empty_dir), cached) == whole);  // no copies: all of it computed again
+  BOOST_TEST(cached == 0);
+}
+
 BOOST_AUTO_TEST_CASE(preempted_requests_with_prefix_caching_answer_the_same) {
   test::TempDir dir("engine-prefix-preempt");
   auto store = std::make_shared<TieredCache>(TieredCacheOptions{dir.path(), "fp", 1 << 24, 1 << 26, 1 << 26});
