@@ -47,11 +47,12 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
     for (auto& blocks : self->state.group->take_replica_blocks())
       for (auto& part : split_kv_blocks(std::move(blocks), kReplicaMessageBytes)) self->send(events, std::move(part));
   };
-  const auto add = [self, events, wake, send_replica_blocks](EngineJob job) {
+  const auto add = [self, events, wake](EngineJob job) {
     const uint64_t id = job.id;
+    const bool replicate = self->state.replicate_on_arrival.erase(id) > 0;
     try {
       self->state.group->add(std::move(job), monotonic_s());
-      if (self->state.replicate_on_arrival.erase(id) && self->state.group->replicate(id)) send_replica_blocks();
+      if (replicate) self->state.group->replicate(id);
       wake();
     } catch (const std::exception& e) {
       StreamEvent ev;
@@ -81,9 +82,10 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
         self->request(self->state.prefetcher, std::chrono::seconds(30), prefetch_atom::value, std::move(keys))
             .then([go](uint64_t) { go(); }, [go](caf::error&) { go(); });
       },
-      [self, send_replica_blocks](replicate_atom, uint64_t id) {
-        if (self->state.group->replicate(id)) send_replica_blocks();
-        else if (self->state.prefetching.count(id)) self->state.replicate_on_arrival.insert(id);
+      [self](replicate_atom, uint64_t id, bool copy) {
+        if (self->state.group->replicate(id, copy)) return;
+        if (copy && self->state.prefetching.count(id)) self->state.replicate_on_arrival.insert(id);
+        else self->state.replicate_on_arrival.erase(id);
       },
       [settings](KvBlocks& replica) {  // another worker's job: kept in case it moves here
         if (!settings.cache) return;

@@ -67,11 +67,11 @@ using engine_events =
 // An engine group (batcher + engine, one process; a worker): takes jobs and cancellations; its
 // events go to the front end it joined. Memory pressure: preempt the lowest-priority running
 // sequence, pause or resume admission, drop the KV blocks retained for prefix caching (shrink).
-// KV replicas (serving/kv_replicas.h): `replicate` a job: send its full KV blocks, from the first,
-// and every later one, as KvBlocks events; KvBlocks of another worker's job are kept in this
-// group's tiered cache. `step` is its own loop.
+// KV replicas (serving/kv_replicas.h): `replicate` a job, true: send its full KV blocks, from the
+// first, and every later one, as KvBlocks events; false: stop. KvBlocks of another worker's job
+// are kept in this group's tiered cache. `step` is its own loop.
 using engine_actor = caf::typed_actor<caf::reacts_to<enqueue_atom, EngineJob>,
-                                      caf::reacts_to<replicate_atom, uint64_t>,
+                                      caf::reacts_to<replicate_atom, uint64_t, bool>,
                                       caf::reacts_to<KvBlocks>,
                                       caf::reacts_to<cancel_atom, uint64_t>,
                                       caf::replies_to<load_atom>::with<EngineLoad>,

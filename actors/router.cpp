@@ -1,5 +1,6 @@
 #include "actors/router.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -29,12 +30,12 @@ struct RouterState {
 
 using router_pointer = router_actor::stateful_pointer<RouterState>;
 
-// Tells each job's worker to copy its KV blocks to the job's (new) replica.
+// Tells each job's worker to copy its KV blocks to the job's (new) replica, or to stop.
 void send_replica_orders(router_pointer self) {
   auto& st = self->state;
   for (const auto& order : st.placement->take_replica_orders())
     if (const auto it = st.engines.find(order.primary); it != st.engines.end())
-      self->send(it->second, replicate_atom::value, order.job);
+      self->send(it->second, replicate_atom::value, order.job, order.copy);
 }
 
 // Sends the job to a worker, or holds it until one joins.
@@ -59,11 +60,13 @@ void release_held(router_pointer self) {
   }
 }
 
-// Forgets a held job; true when it was held.
+// Forgets a held job (and the replica of the placement it replaces); true when it was held.
 bool drop_held(RouterState& st, uint64_t job) {
-  const auto before = st.held.size();
-  std::erase_if(st.held, [job](const Held& h) { return h.job.id == job; });
-  return st.held.size() != before;
+  const auto it = std::find_if(st.held.begin(), st.held.end(), [job](const Held& h) { return h.job.id == job; });
+  if (it == st.held.end()) return false;
+  if (it->previous) st.placement->ended(it->previous);
+  st.held.erase(it);
+  return true;
 }
 
 template <class... Ts>

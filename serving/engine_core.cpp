@@ -139,22 +139,21 @@ void EngineCore::keep_full_blocks(Active& a) {
 }
 
 void EngineCore::copy_for_replica(Active& a) {
-  if (!a.replicate || a.seq < 0 || a.replicated >= a.registered) return;
+  if (!a.replicate || a.seq < 0 || a.replicated >= a.registered || copy_budget_ <= 0) return;
   KvBlocks& out = replica_blocks_[a.request.queue.id];
   out.job = a.request.queue.id;
-  for (; a.replicated < a.registered; ++a.replicated) {
+  for (; a.replicated < a.registered && copy_budget_ > 0; ++a.replicated, --copy_budget_) {
     out.keys.push_back(kv_block_key(a.hasher.hashes()[static_cast<size_t>(a.replicated)]));
     out.blocks.push_back(export_block(scheduler_.pool(), kv_, a.seq, a.replicated));
   }
 }
 
-bool EngineCore::replicate(uint64_t id) {
+bool EngineCore::replicate(uint64_t id, bool copy) {
   const auto it = active_.find(id);
   if (it == active_.end() || !store_) return false;
-  it->second.replicate = true;
+  it->second.replicate = copy;
   it->second.replicated = 0;
   replica_blocks_.erase(id);
-  copy_for_replica(it->second);
   return true;
 }
 
@@ -212,6 +211,7 @@ TokenEvent EngineCore::sample(Active& a, std::span<const float> row) {
 std::vector<TokenEvent> EngineCore::step(double now_s) {
   const auto t0 = std::chrono::steady_clock::now();
   report_ = {};
+  copy_budget_ = std::max<int64_t>(1, replica_bytes_per_step_ / kv_.bytes_per_block());
   const StepPlan plan = scheduler_.plan(now_s);
   for (uint64_t id : plan.preempted) release_kv(active_.at(id));
   report_.preempted = plan.preempted;

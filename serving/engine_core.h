@@ -93,11 +93,16 @@ class EngineCore {
   // Ends a request wherever it is and frees its KV blocks. False when the id is unknown.
   bool cancel(uint64_t id);
 
-  // KV replicas (serving/kv_replicas.h): from now on every full KV block of request `id`, from
-  // its first, is copied for take_replica_blocks() as the request's steps fill them. A second call
-  // starts over from the first block (a new replica). False (nothing changes) for an unknown id
-  // or without a store: blocks are named by their prefix hashes, which only prefix caching keeps.
-  bool replicate(uint64_t id);
+  // KV replicas (serving/kv_replicas.h): from the next step on, every full KV block of request
+  // `id`, from its first, is copied for take_replica_blocks() at the end of each step it runs
+  // in, at most replica_bytes_per_step of blocks per step in all (a new replica catches up over
+  // a few steps instead of getting a whole KV pool at once). A second call starts over from the
+  // first block (a new replica); copy false stops the copies. False (nothing changes) for an
+  // unknown id or without a store: blocks are named by their prefix hashes, which only prefix
+  // caching keeps.
+  bool replicate(uint64_t id, bool copy = true);
+  static constexpr int64_t kReplicaBytesPerStep = int64_t{32} << 20;
+  void set_replica_bytes_per_step(int64_t bytes) { replica_bytes_per_step_ = bytes; }
   // The blocks copied since the last call, one KvBlocks per request (its id in `job`).
   std::vector<KvBlocks> take_replica_blocks();
 
@@ -134,7 +139,7 @@ class EngineCore {
     std::shared_ptr<GrammarMasks> grammar;   // structured output, or null
     std::optional<GrammarMatcher> matcher;   // its output's place in the grammar
     bool replicate = false;      // its full blocks are copied for a replica worker...
-    int64_t replicated = 0;      // ...and this many leading ones were (kept across a preemption: same bytes)
+    int64_t replicated = 0;      // ...and this many leading ones were (kept across a preemption: same keys)
   };
   // Prefix caching: attaching the longest run of a request's leading blocks found in the pool or
   // in the store's memory to its new pool sequence (the scheduler's attach, at admission);
@@ -166,6 +171,8 @@ class EngineCore {
   std::unordered_map<std::string, std::shared_ptr<GrammarMasks>> grammars_;  // by prefix, schema, suffix
   std::vector<float> masked_;                          // constrain()'s row
   std::map<uint64_t, KvBlocks> replica_blocks_;        // copied since take_replica_blocks(), by request
+  int64_t replica_bytes_per_step_ = kReplicaBytesPerStep;
+  int64_t copy_budget_ = 0;                            // blocks that may still be copied in this step
 };
 
 }  // namespace pio

@@ -87,11 +87,11 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   if (r.replicate) core_.replicate(id);
 }
 
-bool EngineGroup::replicate(uint64_t id) {
+bool EngineGroup::replicate(uint64_t id, bool copy) {
   const auto it = requests_.find(id);
   if (it == requests_.end() || !store_) return false;
-  it->second.replicate = true;
-  core_.replicate(id);  // false while the job waits for the vision encoder
+  it->second.replicate = copy;
+  core_.replicate(id, copy);  // false while the job waits for the vision encoder
   return true;
 }
 

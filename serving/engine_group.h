@@ -63,7 +63,7 @@ class EngineGroup {
 
   // KV replicas: see EngineCore::replicate; a job still in the vision queue starts once it reaches
   // the core. False for an unknown id or without a store.
-  bool replicate(uint64_t id);
+  bool replicate(uint64_t id, bool copy = true);
   std::vector<KvBlocks> take_replica_blocks() { return core_.take_replica_blocks(); }
 
   // Runs a piece of the vision queue and one text step. Returns the events to send, in order;

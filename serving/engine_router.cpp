@@ -32,7 +32,7 @@ uint32_t EngineRouter::join(std::string name) {
   w.id = id;
   w.name = std::move(name);
   workers_.emplace(id, std::move(w));
-  if (kv_replicas_) add_orders(replicas_.joined(by_load()));
+  if (kv_replicas_) add_orders(replicas_.joined(replica_candidates()));
   return id;
 }
 
@@ -43,8 +43,9 @@ std::vector<uint64_t> EngineRouter::leave(uint32_t worker) {
   for (uint64_t job : held) placed_.erase(job);
   std::sort(held.begin(), held.end());
   workers_.erase(worker);
+  without_cache_.erase(worker);
   policy_->left(worker);
-  if (kv_replicas_) add_orders(replicas_.left(worker, by_load()));
+  if (kv_replicas_) add_orders(replicas_.left(worker, replica_candidates()));
   return held;
 }
 
@@ -52,11 +53,19 @@ void EngineRouter::drain(uint32_t worker) {
   const auto it = workers_.find(worker);
   if (it == workers_.end()) return;
   it->second.draining = true;
-  if (kv_replicas_) add_orders(replicas_.draining(worker, by_load()));
+  if (kv_replicas_) add_orders(replicas_.draining(worker, replica_candidates()));
 }
 
 void EngineRouter::report(uint32_t worker, WorkerReport report) {
-  if (const auto it = workers_.find(worker); it != workers_.end()) it->second.report = std::move(report);
+  const auto it = workers_.find(worker);
+  if (it == workers_.end()) return;
+  const bool cacheless = report.cache.empty();
+  it->second.report = std::move(report);
+  if (!cacheless) {
+    without_cache_.erase(worker);
+  } else if (without_cache_.insert(worker).second && kv_replicas_) {
+    add_orders(replicas_.draining(worker, replica_candidates()));  // its copies go nowhere: another keeps them
+  }
 }
 
 void EngineRouter::update_load(uint32_t worker, const EngineLoad& load) {
@@ -78,8 +87,9 @@ std::vector<WorkerView> EngineRouter::views() const {
   return views;
 }
 
-std::vector<uint32_t> EngineRouter::by_load() const {
+std::vector<uint32_t> EngineRouter::replica_candidates() const {
   auto v = views();
+  std::erase_if(v, [this](const WorkerView& w) { return without_cache_.count(w.id) > 0; });
   std::sort(v.begin(), v.end(), [](const WorkerView& a, const WorkerView& b) { return load_key(a) < load_key(b); });
   std::vector<uint32_t> ids;
   for (const auto& w : v) ids.push_back(w.id);
@@ -103,7 +113,7 @@ std::optional<uint32_t> EngineRouter::place(uint64_t job, const std::vector<std:
   placed_[job] = chosen;
   policy_->placed(chosen, prefix_keys);
   if (kv_replicas_)
-    if (const auto order = replicas_.placed(job, chosen, by_load())) orders_.push_back(*order);
+    if (const auto order = replicas_.placed(job, chosen, replica_candidates())) orders_.push_back(*order);
   return chosen;
 }
 

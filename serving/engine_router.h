@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -50,8 +51,9 @@ class EngineRouter {
   void ended(uint64_t job);
 
   // KV replicas: the worker that keeps copies of the job's blocks, if any; and the orders
-  // (tell `primary` to copy the job's blocks from the first) that joins, leaves, drains and
-  // placements gave since the last call.
+  // (tell `primary` to copy the job's blocks from the first, or to stop) that joins, leaves,
+  // drains, placements and reports (a worker without a cache keeps no copies) gave since the
+  // last call.
   std::optional<uint32_t> replica_of(uint64_t job) const { return replicas_.replica_of(job); }
   std::vector<KvReplicaPlan::Order> take_replica_orders() { return std::exchange(orders_, {}); }
 
@@ -63,14 +65,16 @@ class EngineRouter {
   std::vector<WorkerStats> workers() const;
 
  private:
-  // The workers that take jobs; by_load(): their ids, least loaded first.
+  // The workers that take jobs; replica_candidates(): those of them that can keep KV copies (not
+  // known to lack a tiered cache), least loaded first.
   std::vector<WorkerView> views() const;
-  std::vector<uint32_t> by_load() const;
+  std::vector<uint32_t> replica_candidates() const;
   void add_orders(std::vector<KvReplicaPlan::Order> orders);
 
   std::unique_ptr<RoutingPolicy> policy_;
   bool kv_replicas_;
   KvReplicaPlan replicas_;
+  std::set<uint32_t> without_cache_;  // workers whose last report showed no cache tiers: no copies there
   std::vector<KvReplicaPlan::Order> orders_;
   uint32_t next_id_ = 1;
   std::map<uint32_t, WorkerStats> workers_;

@@ -33,6 +33,11 @@ std::optional<KvReplicaPlan::Order> KvReplicaPlan::assign(uint64_t job, Job& j, 
   return Order{j.primary, job};
 }
 
+KvReplicaPlan::Order KvReplicaPlan::reassign(uint64_t job, Job& j, const std::vector<uint32_t>& by_load) {
+  if (const auto order = assign(job, j, by_load)) return *order;
+  return Order{j.primary, job, false};
+}
+
 std::optional<KvReplicaPlan::Order> KvReplicaPlan::placed(uint64_t job, uint32_t primary,
                                                           const std::vector<uint32_t>& by_load) {
   Job& j = jobs_[job];
@@ -51,8 +56,7 @@ std::vector<KvReplicaPlan::Order> KvReplicaPlan::joined(const std::vector<uint32
 std::vector<KvReplicaPlan::Order> KvReplicaPlan::draining(uint32_t worker, const std::vector<uint32_t>& by_load) {
   std::vector<Order> orders;
   for (auto& [job, j] : jobs_)
-    if (!j.orphaned && j.replica == worker)
-      if (const auto order = assign(job, j, by_load)) orders.push_back(*order);
+    if (!j.orphaned && j.replica == worker) orders.push_back(reassign(job, j, by_load));
   return orders;
 }
 

@@ -26,14 +26,17 @@ std::vector<KvBlocks> split_kv_blocks(KvBlocks blocks, int64_t max_bytes);
 
 class KvReplicaPlan {
  public:
-  // Tell worker `primary` to copy every full KV block of `job`, from the first, to its replica.
+  // Tell worker `primary` to copy every full KV block of `job`, from the first, to its replica;
+  // with copy false, to stop copying (its replica is gone and no other worker can take it).
   struct Order {
     uint32_t primary = 0;
     uint64_t job = 0;
+    bool copy = true;
     bool operator==(const Order&) const = default;
   };
 
-  // by_load below: the workers that take jobs (joined, not draining), least loaded first.
+  // by_load below: the workers that can keep copies (joined, not draining, with a tiered cache),
+  // least loaded first.
 
   // A job was placed on `primary`: its replica is the first of by_load that is not the primary.
   // Returns the order, or nothing when no other worker takes jobs (it waits for one).
@@ -41,8 +44,9 @@ class KvReplicaPlan {
   // A worker joined (it is in by_load): the jobs that had no replica get one.
   std::vector<Order> joined(const std::vector<uint32_t>& by_load);
   // The worker drains (it leaves soon, and its cache with it) or left: the jobs it was the replica
-  // of get another. A worker that left is also the primary of nothing now: each of its jobs
-  // remembers its replica for takeover() (the job is placed again under a new id).
+  // of get another, or, when none is left, an order to stop copying. A worker that left is also
+  // the primary of nothing now: each of its jobs remembers its replica for takeover() (the job
+  // is placed again under a new id).
   std::vector<Order> draining(uint32_t worker, const std::vector<uint32_t>& by_load);
   std::vector<Order> left(uint32_t worker, const std::vector<uint32_t>& by_load);
   // The replica of a job whose primary left, to place it on (forgotten now); nothing when it had none.
@@ -61,6 +65,8 @@ class KvReplicaPlan {
   };
   // Gives `job` the first worker of by_load that is not its primary; the order, if one was found.
   std::optional<Order> assign(uint64_t job, Job& j, const std::vector<uint32_t>& by_load);
+  // assign() for a job whose replica is lost: its order, or the order to stop copying.
+  Order reassign(uint64_t job, Job& j, const std::vector<uint32_t>& by_load);
 
   std::unordered_map<uint64_t, Job> jobs_;
 };

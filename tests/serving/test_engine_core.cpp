@@ -327,9 +327,10 @@ BOOST_AUTO_TEST_CASE(prefix_block_keys_name_the_blocks_the_engine_stores) {
 }
 
 // KV replicas: a request told to replicate copies every full block of its prompt and output as
-// its steps fill them. Kept in another engine's store (as a replica worker keeps them), they let
-// the request, moved there with its streamed ids, start past all of them, and it answers exactly
-// as if undisturbed; prefix_block_keys() names those blocks from the moved job alone.
+// its steps fill them, a bounded number per step, once each (a preemption between copies none
+// twice). Kept in another engine's store (as a replica worker keeps them), they let the request,
+// moved there with its streamed ids, start past all of them, and it answers exactly as if
+// undisturbed; prefix_block_keys() names those blocks from the moved job alone.
 BOOST_AUTO_TEST_CASE(a_replicated_request_resumes_past_its_copied_blocks_and_answers_the_same) {
   test::TempDir primary_dir("engine-replica-primary"), replica_dir("engine-replica");
   const auto store = [](const test::TempDir& dir) {
@@ -345,30 +346,47 @@ BOOST_AUTO_TEST_CASE(a_replicated_request_resumes_past_its_copied_blocks_and_ans
 
   KvStorage primary_kv(text.backend(), text.kv_shape(), 1 << 24, 4);
   EngineCore primary(text, weights.config(), primary_kv, {8, 8}, make_policy("fcfs"), 0, primary_store);
+  primary.set_replica_bytes_per_step(2 * primary_kv.bytes_per_block());
   primary.submit(r);
   BOOST_TEST(!primary.replicate(99));
   BOOST_TEST(primary.replicate(1));
   BOOST_TEST(primary.take_replica_blocks().empty());  // nothing computed yet
   std::vector<int32_t> streamed;
   std::vector<std::string> copied;
-  for (int step = 0; streamed.size() < 6; ++step) {
-    BOOST_REQUIRE(step < 100);
-    for (const auto& e : primary.step(step)) streamed.push_back(e.token);
-    for (auto& blocks : primary.take_replica_blocks()) {
+  bool preempted = false;
+  const auto step = [&](int at) {
+    std::vector<int32_t> tokens;
+    for (const auto& e : primary.step(at)) tokens.push_back(e.token);
+    std::vector<KvBlocks> out = primary.take_replica_blocks();
+    BOOST_TEST(out.size() <= 1u);
+    for (const auto& blocks : out) {
       BOOST_TEST(blocks.job == 1u);
+      BOOST_TEST(blocks.keys.size() <= 2u);  // the bound per step
       BOOST_REQUIRE(blocks.keys.size() == blocks.blocks.size());
+    }
+    return std::make_pair(tokens, out);
+  };
+  for (int at = 0; streamed.size() < 6; ++at) {
+    BOOST_REQUIRE(at < 100);
+    if (at == 5) preempted = primary.preempt_one().has_value();  // readmitted with its retained blocks
+    auto [tokens, out] = step(at);
+    streamed.insert(streamed.end(), tokens.begin(), tokens.end());
+    for (auto& blocks : out)
       for (size_t i = 0; i < blocks.keys.size(); ++i) {
         copied.push_back(blocks.keys[i]);
         replica_store->put(blocks.keys[i], blocks.blocks[i]);
       }
-    }
   }
-  // 31 prompt tokens and 5 of the 6 streamed ones are computed: 9 full blocks of 4.
+  BOOST_TEST(preempted);
+  // 31 prompt tokens and 5 of the 6 streamed ones are computed: 9 full blocks of 4, each copied once.
   BOOST_TEST(copied.size() == 9u);
-  BOOST_TEST(primary.replicate(1));  // a new replica: from the first block again
-  const auto again = primary.take_replica_blocks();
+  BOOST_TEST(primary.replicate(1));  // a new replica: from the first block again, from the next step
+  BOOST_TEST(primary.take_replica_blocks().empty());
+  auto [extra, again] = step(100);
   BOOST_REQUIRE(again.size() == 1u);
-  BOOST_TEST(again[0].keys == copied);
+  BOOST_TEST(again[0].keys == std::vector<std::string>(copied.begin(), copied.begin() + 2));
+  BOOST_TEST(primary.replicate(1, false));  // stopped: nothing more
+  BOOST_TEST(step(101).second.empty());
   BOOST_TEST(primary.cancel(1));
 
   EngineJob job;
@@ -385,9 +403,9 @@ BOOST_AUTO_TEST_CASE(a_replicated_request_resumes_past_its_copied_blocks_and_ans
     moved.resumed = streamed;
     replica.submit(moved);
     std::vector<int32_t> out = streamed;
-    for (int step = 0; !replica.idle(); ++step) {
-      BOOST_REQUIRE(step < 500);
-      for (const auto& e : replica.step(step)) {
+    for (int at_step = 0; !replica.idle(); ++at_step) {
+      BOOST_REQUIRE(at_step < 500);
+      for (const auto& e : replica.step(at_step)) {
         out.push_back(e.token);
         cached = e.cached_tokens;
       }

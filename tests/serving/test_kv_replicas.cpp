@@ -42,7 +42,9 @@ BOOST_AUTO_TEST_CASE(a_replica_that_drains_or_leaves_is_replaced_and_the_primary
   BOOST_TEST(*plan.replica_of(11) == 1u);
   BOOST_TEST((plan.draining(2, {1, 3}) == Orders{{1, 10}}));
   BOOST_TEST(*plan.replica_of(10) == 3u);
-  BOOST_TEST((plan.left(1, {3}) == Orders{}));  // job 11 loses its replica; job 10 its primary
+  // Job 11 loses its replica and no other worker can take it: its primary stops copying. Job 10
+  // loses its primary.
+  BOOST_TEST((plan.left(1, {3}) == Orders{{3, 11, false}}));
   BOOST_TEST(!plan.replica_of(11));
   BOOST_TEST(!plan.replica_of(10));  // orphaned: only takeover() names it
   BOOST_TEST((plan.joined({4, 3}) == Orders{{3, 11}}));
@@ -60,6 +62,14 @@ BOOST_AUTO_TEST_CASE(a_job_whose_primary_and_replica_are_both_lost_is_forgotten)
   BOOST_TEST(plan.size() == 0u);
 }
 
+// A report with cache tiers: the worker can keep copies.
+pio::WorkerReport with_cache(int64_t running) {
+  pio::WorkerReport report;
+  report.load.running = running;
+  report.cache.push_back({"hot", 0, 0, 0, 0, 0, 0, 0, 0});
+  return report;
+}
+
 BOOST_AUTO_TEST_CASE(the_router_moves_a_lost_workers_job_to_its_replica_whatever_the_policy) {
   EngineRouter r(pio::make_routing_policy("round_robin"), true);
   const uint32_t a = r.join("a");
@@ -68,12 +78,12 @@ BOOST_AUTO_TEST_CASE(the_router_moves_a_lost_workers_job_to_its_replica_whatever
   const uint32_t b = r.join("b"), c = r.join("c");
   BOOST_TEST((r.take_replica_orders() == Orders{{a, 1}}));  // b joined: it holds job 1's copy
   BOOST_TEST(*r.replica_of(1) == b);
-  pio::WorkerReport busy;
-  busy.load.running = 5;
-  r.report(c, busy);  // b and c both free of the router's jobs; c reports more load
+  BOOST_TEST(*r.place(2, {}) == b);  // round robin's turn: b, so c is next
+  r.take_replica_orders();
+  r.report(b, with_cache(9));  // busy, yet it holds job 1's blocks
+  r.report(c, with_cache(0));
   BOOST_TEST(r.leave(a) == std::vector<uint64_t>{1});
-  // Round robin would pick another; the replica b holds the blocks.
-  BOOST_TEST(*r.place(100, {}, 1) == b);
+  BOOST_TEST(*r.place(100, {}, 1) == b);  // round robin (and the load) would take c
   BOOST_TEST((r.take_replica_orders() == Orders{{b, 100}}));
   BOOST_TEST(*r.replica_of(100) == c);
   r.ended(100);
@@ -85,6 +95,24 @@ BOOST_AUTO_TEST_CASE(the_router_moves_a_lost_workers_job_to_its_replica_whatever
   plain.join("y");
   BOOST_TEST(plain.take_replica_orders().empty());
   BOOST_TEST(!plain.replica_of(1));
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_without_a_cache_keeps_no_copies) {
+  EngineRouter r(pio::make_routing_policy("least_loaded"), true);
+  const uint32_t a = r.join("a"), b = r.join("b"), c = r.join("c");
+  r.place(1, {});
+  BOOST_TEST(*r.replica_of(1) == b);
+  r.take_replica_orders();
+  r.report(b, pio::WorkerReport{});  // no cache tiers (--no-cache): job 1's copies go to c
+  BOOST_TEST((r.take_replica_orders() == Orders{{a, 1}}));
+  BOOST_TEST(*r.replica_of(1) == c);
+  r.report(c, pio::WorkerReport{});  // nobody else can: a stops copying
+  BOOST_TEST((r.take_replica_orders() == Orders{{a, 1, false}}));
+  BOOST_TEST(!r.replica_of(1));
+  r.report(b, with_cache(0));  // b has a cache after all: a candidate again at the next change
+  r.join("d");
+  BOOST_TEST((r.take_replica_orders() == Orders{{a, 1}}));
+  BOOST_TEST(*r.replica_of(1) == b);  // least loaded among b and d: the lower id
 }
 
 BOOST_AUTO_TEST_CASE(a_move_whose_replica_no_longer_takes_jobs_follows_the_policy) {
