@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "gpu/backend.h"
 #include "model/text_weights.h"
@@ -17,5 +19,9 @@ int64_t stored_weight_bytes(const WeightView& w);
 // token looks up are left out (under 0.01% of the 2B model's traffic); so is the vision tower,
 // which decode never runs.
 int64_t decode_weight_bytes(const TextWeights& w);
+
+// The memory of those same matrices, one byte range each (stored_weight_bytes long): what
+// `pio bench` streams to probe the read bandwidth decode can reach.
+std::vector<std::span<const uint8_t>> decode_weight_ranges(const TextWeights& w);
 
 }  // namespace pio

@@ -35,11 +35,6 @@ std::vector<int32_t> bench_prompt(int64_t n, int64_t vocab) {
   return ids;
 }
 
-// The read-bandwidth probe: 512 MiB (16x this Zen 4's 32 MiB L3, more past a laptop's), 5 passes,
-// the best reported (the attainable ceiling; the median too, in --json).
-constexpr int64_t kProbeBytes = int64_t{512} << 20;
-constexpr int kProbePasses = 5;
-
 struct RunTimes {
   double prefill_s = 0, decode_s = 0;
 };
@@ -82,25 +77,46 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
   return t;
 }
 
-// Probes the read bandwidth with `threads` threads (as many as the backend's, no pinning either)
-// and sets out["decode_tok_s"] against it: the weight bytes a decode step reads, the GB/s they
-// make and their share of the probed bandwidth (its best pass).
-void add_decode_traffic(nlohmann::ordered_json& out, const TextWeights& weights, int threads) {
-  std::vector<double> probe;
-  {
-    cpu::ThreadPool pool(threads);
-    probe = cpu::probe_read_bandwidth(pool, kProbeBytes, kProbePasses);
+// Decode's share of the memory read bandwidth. Every decode run is bracketed by two probes that
+// stream the very weights a decode step reads (decode_weight_ranges) with as many threads as the
+// backend (no pinning either), and set against the faster of the two: on a shared machine the
+// bandwidth drifts by half within minutes, and a probe taken apart from the run would measure
+// another machine.
+class DecodeTraffic {
+ public:
+  DecodeTraffic(const TextWeights& weights, int threads)
+      : pool_(threads), ranges_(decode_weight_ranges(weights)), step_bytes_(decode_weight_bytes(weights)) {}
+
+  // Before the first run.
+  void start() { probes_.push_back(cpu::probe_read_bandwidth(pool_, ranges_)); }
+  // After each run, its tokens/s.
+  void add_run(double tok_s) {
+    rates_.push_back(tok_s);
+    probes_.push_back(cpu::probe_read_bandwidth(pool_, ranges_));
   }
-  const double bandwidth = *std::max_element(probe.begin(), probe.end());
-  const int64_t step_bytes = decode_weight_bytes(weights);
-  const double gb_s = out["decode_tok_s"].get<double>() * static_cast<double>(step_bytes) / 1e9;
-  out["decode_weight_bytes_per_token"] = step_bytes;
-  out["decode_weight_gb_s"] = gb_s;
-  out["decode_bandwidth_pct"] = 100.0 * gb_s / bandwidth;
-  out["read_bandwidth_gb_s"] = bandwidth;
-  out["read_bandwidth_median_gb_s"] = median(probe);
-  out["read_bandwidth_probe_mb"] = kProbeBytes >> 20;
-}
+
+  // Sets decode_tok_s and, each the median over the runs, the weights' GB/s, their share of the
+  // bracketing bandwidth and that bandwidth.
+  void report(nlohmann::ordered_json& out) const {
+    std::vector<double> gb_s, pct, bandwidth;
+    for (size_t r = 0; r < rates_.size(); ++r) {
+      bandwidth.push_back(std::max(probes_[r], probes_[r + 1]));
+      gb_s.push_back(rates_[r] * static_cast<double>(step_bytes_) / 1e9);
+      pct.push_back(100.0 * gb_s.back() / bandwidth.back());
+    }
+    out["decode_tok_s"] = median(rates_);
+    out["decode_weight_bytes_per_token"] = step_bytes_;
+    out["decode_weight_gb_s"] = median(gb_s);
+    out["decode_bandwidth_pct"] = median(pct);
+    out["read_bandwidth_gb_s"] = median(bandwidth);
+  }
+
+ private:
+  cpu::ThreadPool pool_;
+  std::vector<std::span<const uint8_t>> ranges_;
+  int64_t step_bytes_;
+  std::vector<double> rates_, probes_;
+};
 
 }  // namespace
 
@@ -150,16 +166,17 @@ void add_bench(CLI::App& app) {
     out["weights"] = weight_scheme_name(model.weight_scheme());
     out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
     out["kv_dtype"] = std::string(kv_dtype_name(cache.storage().dtype()));
-    std::vector<double> decode_rates;
+    DecodeTraffic decode(model.text(), a->threads);
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
       run_once(text, cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
       std::vector<double> prefill;
+      if (p == 0) decode.start();
       for (int r = 0; r < a->runs; ++r) {
         // Decode is measured after the first (shortest) prompt only.
         const RunTimes t = run_once(text, cache, prompt, p == 0 ? a->gen_tokens : 1);
         prefill.push_back(static_cast<double>(prompt.size()) / t.prefill_s);
-        if (p == 0) decode_rates.push_back((a->gen_tokens) / t.decode_s);
+        if (p == 0) decode.add_run(a->gen_tokens / t.decode_s);
       }
       const double rate = median(prefill);
       out["prefill_tok_s_" + std::to_string(prompt.size())] = rate;
@@ -167,20 +184,17 @@ void add_bench(CLI::App& app) {
       if (!a->json)
         std::cout << "prefill " << prompt.size() << " tokens: " << rate << " tok/s (median of " << a->runs << ")\n";
     }
-    out["decode_tok_s"] = median(decode_rates);
+    decode.report(out);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
     if (!a->no_vision) bench_vision(model, text, *backend, a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
-    // Last, so that its buffer counts in no figure above (peak RSS included).
-    add_decode_traffic(out, model.text(), a->threads);
     if (!a->json)
       std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens << " tokens after a "
                 << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << "); "
                 << out["decode_weight_bytes_per_token"].get<double>() / 1e9 << " GB of weights per token: "
                 << out["decode_weight_gb_s"].get<double>() << " GB/s, " << out["decode_bandwidth_pct"].get<double>()
-                << "% of the read bandwidth probed (" << out["read_bandwidth_gb_s"].get<double>() << " GB/s, best of "
-                << kProbePasses << " passes over " << (kProbeBytes >> 20) << " MiB, median "
-                << out["read_bandwidth_median_gb_s"].get<double>() << ")\n";
+                << "% of the read bandwidth probed around each run by streaming those weights ("
+                << out["read_bandwidth_gb_s"].get<double>() << " GB/s; medians)\n";
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {

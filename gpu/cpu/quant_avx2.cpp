@@ -52,8 +52,6 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t h0, int64_t n0, int64_t 
   for (int64_t b = 0; b < kb; ++b) {
     __m256i dot[MR][NH];
     const int64_t qoff = quant_offset(f, b);
-#pragma GCC unroll 8
-    for (int c = 0; c < NH; ++c) prefetch_ahead(panel[c], f, b);  // a panel's two halves ask twice: harmless
     if constexpr (kQ4) {
       const __m256i low4 = _mm256_set1_epi8(0x0f);
       __m256i sum16[MR][NH];

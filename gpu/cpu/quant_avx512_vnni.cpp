@@ -51,8 +51,6 @@ void tile(const QuantMatmulArgs& a, int64_t i0, int64_t p0, int64_t n0, int64_t 
       for (int c = 0; c < NP; ++c) dot[r][c] = init;
     }
     const int64_t qoff = quant_offset(f, b);
-#pragma GCC unroll 8
-    for (int c = 0; c < NP; ++c) prefetch_ahead(panel[c], f, b);
     if constexpr (kQ4) {
       const __m512i low4 = _mm512_set1_epi8(0x0f);
 #pragma GCC unroll 8

@@ -46,3 +46,16 @@ BOOST_AUTO_TEST_CASE(stored_bytes_follow_format_and_dtype) {
   // A bf16 panel pads rows to 16 and cols to even: [17, 3] takes 2 panels x 2 pairs x 64 bytes.
   BOOST_TEST(stored_weight_bytes(WeightView{DType::BF16, nullptr, 17, 3, WeightFormat::BF16Packed}) == 256);
 }
+
+BOOST_AUTO_TEST_CASE(ranges_cover_the_counted_bytes_in_the_weights_memory) {
+  test::TempDir dir{"traffic"};
+  write_random_checkpoint(test::small_text_config("bfloat16"), 3, dir.path());
+  const ModelWeights weights(dir.path(), ModelOptions{WeightScheme::Q4, {}, true});
+  const auto ranges = decode_weight_ranges(weights.text());
+  BOOST_TEST(ranges.size() == 1u + 4u * 7u);  // lm_head, then 7 matrices in each of 4 layers
+  BOOST_TEST(ranges.front().data() == weights.text().lm_head.data);
+  BOOST_TEST(ranges.back().data() == weights.text().layers.back().down_proj.data);
+  int64_t bytes = 0;
+  for (const auto r : ranges) bytes += static_cast<int64_t>(r.size());
+  BOOST_TEST(bytes == decode_weight_bytes(weights.text()));
+}
