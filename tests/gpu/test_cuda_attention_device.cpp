@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
-#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,10 +20,12 @@
 #include "gpu/cuda/attention.h"
 #include "gpu/cuda/kv.h"
 #include "tests/gpu/cuda_attention_emulation.h"
+#include "tests/gpu/paged_kv_fixture.h"
 
 using namespace pio;
 using pio::cuda::testing::emulate_paged_attention;
 using pio::cuda::testing::emulate_segment_attention;
+using namespace pio::testing;
 
 namespace attention_device_test {
 
@@ -72,23 +73,13 @@ struct DeviceCopy {
   }
 };
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-const KvDType kDtypes[] = {KvDType::F32, KvDType::BF16, KvDType::F16, KvDType::Q8};
-
 }  // namespace attention_device_test
 
 using namespace attention_device_test;
 
 // store_kv through a scrambled block table from slot 5: the CPU backend's bytes, every dtype.
 BOOST_AUTO_TEST_CASE(store_kv_writes_the_cpu_backends_bytes, *boost::unit_test::precondition(has_device)) {
-  for (KvDType dtype : kDtypes)
+  for (KvDType dtype : kKvDtypes)
     for (int head_dim : {128, 64}) {
       const int kv_heads = 3, block_size = 5, blocks = 8;
       const int64_t first = 5, n = 23;
@@ -118,34 +109,24 @@ BOOST_AUTO_TEST_CASE(paged_attention_gives_the_emulations_bits, *boost::unit_tes
     int n_heads, kv_heads, head_dim, block_size;
   };
   for (const Shape shape : {Shape{16, 8, 128, 16}, Shape{24, 2, 64, 5}})
-    for (KvDType dtype : kDtypes) {
+    for (KvDType dtype : kKvDtypes) {
       const auto [n_heads, kv_heads, head_dim, block_size] = shape;
       const int64_t cached[3] = {0, 600, 250}, fresh[3] = {75, 1, 9};
       const int per_seq = 601 / block_size + 1, blocks = 3 * per_seq;
-      const int64_t kv_width = int64_t{kv_heads} * head_dim, q_width = int64_t{n_heads} * head_dim;
-      const auto bytes = static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim));
-      std::vector<unsigned char> pool_k(bytes);
-      std::vector<unsigned char> pool_v(pool_k.size());
-      const PagedKvLayer host_layer{pool_k.data(), pool_v.data(), dtype, block_size, kv_heads, head_dim};
-      std::vector<std::vector<int32_t>> tables(3);
-      for (int b = 0; b < blocks; ++b) tables[static_cast<size_t>(b % 3)].push_back(blocks - 1 - b);
-      std::vector<AttentionSequence> seqs, decode_seqs;
-      int64_t rows = 0;
-      for (int s = 0; s < 3; ++s) {
-        const int64_t total = cached[s] + fresh[s];
-        const auto k = random_floats(static_cast<size_t>(total * kv_width), 10 + s);
-        const auto v = random_floats(k.size(), 20 + s);
-        cpu::store_kv(host_layer, tables[static_cast<size_t>(s)].data(), 0, total, k.data(), v.data());
-        seqs.push_back({tables[static_cast<size_t>(s)].data(), rows, fresh[s], cached[s]});
-        decode_seqs.push_back({tables[static_cast<size_t>(s)].data(), s, 1, total - 1});
-        rows += fresh[s];
-      }
-      const auto q = random_floats(static_cast<size_t>(rows * q_width), 30);
+      const int64_t q_width = int64_t{n_heads} * head_dim;
+      KvPool pool(dtype, blocks, block_size, kv_heads, head_dim);
+      const ScrambledSequences in(pool.layer, blocks, cached, fresh, n_heads);
+      const auto& q = in.q;
+      const auto& seqs = in.seqs;
+      const auto& tables = in.tables;
+      std::vector<AttentionSequence> decode_seqs;  // each sequence's last row alone
+      for (int s = 0; s < 3; ++s)
+        decode_seqs.push_back({tables[static_cast<size_t>(s)].data(), s, 1, cached[s] + fresh[s] - 1});
       const float scale = 1.0f / std::sqrt(float(head_dim));
       std::vector<float> want(q.size());
-      emulate_paged_attention(q.data(), n_heads, host_layer, seqs, scale, want.data(), false);
+      emulate_paged_attention(q.data(), n_heads, pool.layer, seqs, scale, want.data(), false);
 
-      DeviceCopy<unsigned char> dev_k(pool_k), dev_v(pool_v);
+      DeviceCopy<unsigned char> dev_k(pool.k), dev_v(pool.v);
       const cuda::DeviceKvLayer layer{dev_k.p, dev_v.p, dtype, block_size, kv_heads, head_dim};
       DeviceCopy<int32_t> t0(tables[0]), t1(tables[1]), t2(tables[2]);
       const int32_t* dev_tables[3] = {t0.p, t1.p, t2.p};

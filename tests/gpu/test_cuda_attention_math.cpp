@@ -21,9 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <ostream>
-#include <random>
 #include <vector>
 
 #include "gpu/cpu/attention.h"
@@ -31,9 +29,11 @@
 #include "gpu/cpu/paged_attention.h"
 #include "gpu/cuda/attention_shape.h"
 #include "tests/gpu/cuda_attention_emulation.h"
+#include "tests/gpu/paged_kv_fixture.h"
 
 using namespace pio;
 using pio::cpu::ThreadPool;
+using namespace pio::testing;
 using pio::cuda::testing::emulate_paged_attention;
 using pio::cuda::testing::emulate_segment_attention;
 namespace bdata = boost::unit_test::data;
@@ -42,60 +42,11 @@ namespace pio {
 std::ostream& operator<<(std::ostream& os, KvDType t) { return os << kv_dtype_name(t); }
 }  // namespace pio
 
-namespace attention_test {  // named: the test cases' lambdas capture its types
-
-const KvDType kDtypes[] = {KvDType::F32, KvDType::BF16, KvDType::F16, KvDType::Q8};
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+namespace {
 
 bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, sizeof(float) * n) == 0; }
 
-// A pool of cache blocks for one layer, K and V, in `dtype`.
-struct Pool {
-  std::vector<unsigned char> k, v;
-  PagedKvLayer layer;
-  Pool(KvDType dtype, int blocks, int block_size, int kv_heads, int head_dim)
-      : k(static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim))), v(k.size()),
-        layer{k.data(), v.data(), dtype, block_size, kv_heads, head_dim} {}
-  // Slot t's row for KV head h as stored, read back as double.
-  std::vector<double> row(const std::vector<unsigned char>& base, const int32_t* table, int64_t t, int h) const {
-    const cuda::PagedRows rows{table, layer.block_size, layer.kv_heads, layer.row_bytes()};
-    std::vector<float> f(static_cast<size_t>(layer.head_dim));
-    cpu::load_kv_row(layer.dtype, base.data() + rows.offset(t, h), layer.head_dim, f.data());
-    return {f.begin(), f.end()};
-  }
-};
-
-// softmax(q·kᵀ · scale) · v in double over rows `ctx` of k/v (each head_dim values).
-std::vector<double> reference_row(const float* q, int head_dim, int64_t ctx, double scale,
-                                  const std::function<std::vector<double>(int64_t)>& key,
-                                  const std::function<std::vector<double>(int64_t)>& value) {
-  std::vector<double> score(static_cast<size_t>(ctx)), want(static_cast<size_t>(head_dim), 0.0);
-  double mx = -1e300, sum = 0;
-  for (int64_t p = 0; p < ctx; ++p) {
-    const auto kr = key(p);
-    double dot = 0;
-    for (int d = 0; d < head_dim; ++d) dot += double(q[d]) * kr[static_cast<size_t>(d)];
-    mx = std::max(mx, score[static_cast<size_t>(p)] = dot * scale);
-  }
-  for (auto& e : score) sum += (e = std::exp(e - mx));
-  for (int64_t p = 0; p < ctx; ++p) {
-    const auto vr = value(p);
-    const double weight = score[static_cast<size_t>(p)] / sum;
-    for (int d = 0; d < head_dim; ++d) want[static_cast<size_t>(d)] += weight * vr[static_cast<size_t>(d)];
-  }
-  return want;
-}
-
-}  // namespace attention_test
-
-using namespace attention_test;
+}  // namespace
 
 // e^x as the CPU kernel's: within 2 ulp of exp in double over the softmax's range, 0 below -87,
 // exactly 1 at 0 (a single split's merge then changes nothing).
@@ -121,22 +72,12 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_reference_and_cpu,
                      n_heads, kv_heads, head_dim, block_size) {
   const int64_t cached[3] = {0, 600, 250}, fresh[3] = {75, 1, 9};
   const int per_seq = static_cast<int>(601 / block_size + 1), blocks = 3 * per_seq;
-  for (KvDType t : kDtypes) {
-    Pool pool(t, blocks, block_size, kv_heads, head_dim);
-    std::vector<std::vector<int32_t>> tables(3);
-    for (int b = 0; b < blocks; ++b) tables[static_cast<size_t>(b % 3)].push_back(blocks - 1 - b);
-    const int64_t kv_width = int64_t{kv_heads} * head_dim, q_width = int64_t{n_heads} * head_dim;
-    std::vector<AttentionSequence> seqs;
-    int64_t rows = 0;
-    for (int s = 0; s < 3; ++s) {
-      const int64_t total = cached[s] + fresh[s];
-      const auto k = random_floats(static_cast<size_t>(total * kv_width), 10 + s);
-      const auto v = random_floats(k.size(), 20 + s);
-      cpu::store_kv(pool.layer, tables[static_cast<size_t>(s)].data(), 0, total, k.data(), v.data());
-      seqs.push_back({tables[static_cast<size_t>(s)].data(), rows, fresh[s], cached[s]});
-      rows += fresh[s];
-    }
-    const auto q = random_floats(static_cast<size_t>(rows * q_width), 30);
+  for (KvDType t : kKvDtypes) {
+    KvPool pool(t, blocks, block_size, kv_heads, head_dim);
+    const ScrambledSequences in(pool.layer, blocks, cached, fresh, n_heads);
+    const auto& q = in.q;
+    const auto& seqs = in.seqs;
+    const int64_t q_width = int64_t{n_heads} * head_dim;
     const double scale = 1 / std::sqrt(double(head_dim));
     std::vector<float> out(q.size(), -1.0f), out_reversed(q.size(), -2.0f), cpu_out(q.size());
     emulate_paged_attention(q.data(), n_heads, pool.layer, seqs, static_cast<float>(scale), out.data(), false);
@@ -158,11 +99,11 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_reference_and_cpu,
                      kv_dtype_name(t) << ": the CPU's bits, sequence " << s << " row " << i);
         for (int h = 0; h < n_heads; ++h) {
           const int kvh = h / (n_heads / kv_heads);
-          const int32_t* table = tables[static_cast<size_t>(s)].data();
-          const auto want = reference_row(
+          const int32_t* table = in.tables[static_cast<size_t>(s)].data();
+          const auto want = reference_attention_row(
               q.data() + at + h * head_dim, head_dim, ctx, scale,
-              [&](int64_t p) { return pool.row(pool.k, table, p, kvh); },
-              [&](int64_t p) { return pool.row(pool.v, table, p, kvh); });
+              [&](int64_t p) { return stored_row(pool.layer, pool.k.data(), table, p, kvh); },
+              [&](int64_t p) { return stored_row(pool.layer, pool.v.data(), table, p, kvh); });
           for (int d = 0; d < head_dim; ++d) {
             const size_t o = at + static_cast<size_t>(h * head_dim + d);
             worst = std::max(worst, std::abs(out[o] - want[static_cast<size_t>(d)]));
@@ -188,7 +129,7 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_reference_and_cpu,
 // queries (two splits) come in one call, in a chunk, beside another sequence's queries, or one at
 // a time through the flash-decode kernel (alone or beside another decode row) or through the
 // prefill kernel beside another sequence's 21 queries; with any block size and thread order.
-BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtypes), dtype) {
+BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kKvDtypes), dtype) {
   const int n_heads = 4, kv_heads = 2, head_dim = 64;
   const int64_t len = 300, other_len = 21, kv_width = kv_heads * head_dim, q_width = n_heads * head_dim;
   const auto k = random_floats(static_cast<size_t>(len * kv_width), 1), v = random_floats(k.size(), 2);
@@ -200,7 +141,7 @@ BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtyp
   // `other`, another sequence's queries (other_n of them, its last ones) come first in the call.
   const auto run = [&](int block_size, int64_t first, int64_t n, int64_t other_n, bool decode, bool reversed) {
     const int blocks = 2 * static_cast<int>((len + other_len) / block_size + 2);
-    Pool pool(dtype, blocks, block_size, kv_heads, head_dim);
+    KvPool pool(dtype, blocks, block_size, kv_heads, head_dim);
     std::vector<int32_t> table, other_table;  // interleaved physical blocks
     for (int i = 0; i < blocks / 2; ++i) table.push_back(2 * i + 1), other_table.push_back(2 * i);
     cpu::store_kv(pool.layer, table.data(), 0, first + n, k.data(), v.data());
@@ -267,8 +208,8 @@ BOOST_AUTO_TEST_CASE(segment_attention_matches_reference_cpu_and_splits) {
           return std::vector<double>(row, row + head_dim);
         };
       };
-      const auto want = reference_row(q.data() + r * row_stride + h * head_dim, head_dim, len, scale, rows_of(k),
-                                      rows_of(v));
+      const auto want =
+          reference_attention_row(q.data() + r * row_stride + h * head_dim, head_dim, len, scale, rows_of(k), rows_of(v));
       for (int d = 0; d < head_dim; ++d) {
         const size_t o = at + static_cast<size_t>(d);
         worst = std::max(worst, std::abs(whole[o] - want[static_cast<size_t>(d)]));

@@ -19,9 +19,11 @@
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cpu/paged_attention.h"
 #include "gpu/kernel_math.h"
+#include "tests/gpu/paged_kv_fixture.h"
 
 using namespace pio;
 using pio::cpu::ThreadPool;
+using namespace pio::testing;
 namespace bdata = boost::unit_test::data;
 
 namespace pio {
@@ -30,39 +32,12 @@ std::ostream& operator<<(std::ostream& os, KvDType t) { return os << kv_dtype_na
 
 namespace {
 
-const KvDType kDtypes[] = {KvDType::F32, KvDType::BF16, KvDType::F16, KvDType::Q8};
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-// A pool of `blocks` cache blocks for one layer, K and V, in `dtype`.
-struct Pool {
-  std::vector<char> k, v;
-  PagedKvLayer layer;
-  Pool(KvDType dtype, int blocks, int block_size, int kv_heads, int head_dim)
-      : k(static_cast<size_t>(blocks * block_size * kv_heads * kv_row_bytes(dtype, head_dim))), v(k.size()),
-        layer{k.data(), v.data(), dtype, block_size, kv_heads, head_dim} {}
-  // Slot t's row for KV head h as stored, read back as floats.
-  std::vector<float> row(const std::vector<char>& base, const std::vector<int32_t>& table, int64_t t, int h) const {
-    const int64_t phys = int64_t{table[static_cast<size_t>(t / layer.block_size)]} * layer.block_size + t % layer.block_size;
-    std::vector<float> out(static_cast<size_t>(layer.head_dim));
-    cpu::load_kv_row(layer.dtype, base.data() + (phys * layer.kv_heads + h) * layer.row_bytes(), layer.head_dim,
-                     out.data());
-    return out;
-  }
-};
-
 std::string name(KvDType t) { return std::string(kv_dtype_name(t)); }
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(kv_dtype_names_and_row_bytes) {
-  for (KvDType t : kDtypes) {
+  for (KvDType t : kKvDtypes) {
     KvDType parsed = KvDType::F32;
     BOOST_TEST(parse_kv_dtype(kv_dtype_name(t), parsed));
     BOOST_TEST((parsed == t));
@@ -85,7 +60,7 @@ BOOST_AUTO_TEST_CASE(kv_dtype_names_and_row_bytes) {
 BOOST_DATA_TEST_CASE(kv_rows_round_trip, bdata::make({14, 64, 128}), head_dim) {
   auto x = random_floats(static_cast<size_t>(head_dim), static_cast<uint32_t>(head_dim));
   x[3] = -4.5f;  // the row's largest magnitude
-  for (KvDType t : kDtypes) {
+  for (KvDType t : kKvDtypes) {
     std::vector<char> row(static_cast<size_t>(kv_row_bytes(t, head_dim)));
     cpu::store_kv_row(t, x.data(), head_dim, row.data());
     std::vector<float> back(static_cast<size_t>(head_dim));
@@ -128,30 +103,19 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_double_reference,
                      n_heads, kv_heads, head_dim, block_size) {
   const int64_t cached[3] = {0, 70, 130}, fresh[3] = {67, 1, 9};
   const int blocks = 3 * ((139 + block_size - 1) / block_size + 1);  // every sequence holds at most 139 slots
-  for (KvDType t : kDtypes) {
-    Pool pool(t, blocks, block_size, kv_heads, head_dim);
-    std::vector<std::vector<int32_t>> tables(3);
-    for (int b = 0; b < blocks; ++b) tables[static_cast<size_t>(b % 3)].push_back(blocks - 1 - b);
-    const int64_t kv_width = int64_t{kv_heads} * head_dim, q_width = int64_t{n_heads} * head_dim;
-    std::vector<AttentionSequence> seqs;
-    int64_t rows = 0;
-    for (int s = 0; s < 3; ++s) {
-      const int64_t total = cached[s] + fresh[s];
-      const auto k = random_floats(static_cast<size_t>(total * kv_width), 10 + s);
-      const auto v = random_floats(k.size(), 20 + s);
-      cpu::store_kv(pool.layer, tables[static_cast<size_t>(s)].data(), 0, total, k.data(), v.data());
-      seqs.push_back({tables[static_cast<size_t>(s)].data(), rows, fresh[s], cached[s]});
-      rows += fresh[s];
-    }
-    const auto q = random_floats(static_cast<size_t>(rows * q_width), 30);
-    std::vector<float> out(q.size());
+  for (KvDType t : kKvDtypes) {
+    KvPool pool(t, blocks, block_size, kv_heads, head_dim);
+    const ScrambledSequences in(pool.layer, blocks, cached, fresh, n_heads);
+    const int64_t q_width = int64_t{n_heads} * head_dim;
+    std::vector<float> out(in.q.size());
     ThreadPool threads(2);
     cpu::AttentionScratch scratch;
     const double scale = 1 / std::sqrt(double(head_dim));
-    cpu::paged_attention(threads, scratch, q.data(), n_heads, pool.layer, seqs, static_cast<float>(scale), out.data());
+    cpu::paged_attention(threads, scratch, in.q.data(), n_heads, pool.layer, in.seqs, static_cast<float>(scale),
+                         out.data());
     // AVX2's 8-lane kernels give the same bits as the widest (every head_dim tail included).
-    std::vector<float> out_avx2(q.size());
-    cpu::paged_attention(threads, scratch, q.data(), n_heads, pool.layer, seqs, static_cast<float>(scale),
+    std::vector<float> out_avx2(in.q.size());
+    cpu::paged_attention(threads, scratch, in.q.data(), n_heads, pool.layer, in.seqs, static_cast<float>(scale),
                          out_avx2.data(), cpu::AttentionLanes::Avx2);
     BOOST_TEST(std::memcmp(out.data(), out_avx2.data(), sizeof(float) * out.size()) == 0, name(t));
     double worst = 0;
@@ -159,21 +123,12 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_double_reference,
       for (int64_t i = 0; i < fresh[s]; ++i)
         for (int h = 0; h < n_heads; ++h) {
           const int kvh = h / (n_heads / kv_heads);
-          const int64_t row = seqs[static_cast<size_t>(s)].q_begin + i, ctx = cached[s] + i + 1;
-          const float* qh = q.data() + row * q_width + int64_t{h} * head_dim;
-          std::vector<double> score(static_cast<size_t>(ctx)), want(static_cast<size_t>(head_dim), 0.0);
-          double mx = -1e300, sum = 0;
-          for (int64_t p = 0; p < ctx; ++p) {
-            const auto kr = pool.row(pool.k, tables[static_cast<size_t>(s)], p, kvh);
-            double dot = 0;
-            for (int d = 0; d < head_dim; ++d) dot += double(qh[d]) * kr[static_cast<size_t>(d)];
-            mx = std::max(mx, score[static_cast<size_t>(p)] = dot * scale);
-          }
-          for (auto& e : score) sum += (e = std::exp(e - mx));
-          for (int64_t p = 0; p < ctx; ++p) {
-            const auto vr = pool.row(pool.v, tables[static_cast<size_t>(s)], p, kvh);
-            for (int d = 0; d < head_dim; ++d) want[static_cast<size_t>(d)] += score[static_cast<size_t>(p)] / sum * vr[static_cast<size_t>(d)];
-          }
+          const int64_t row = in.seqs[static_cast<size_t>(s)].q_begin + i, ctx = cached[s] + i + 1;
+          const float* qh = in.q.data() + row * q_width + int64_t{h} * head_dim;
+          const int32_t* table = in.tables[static_cast<size_t>(s)].data();
+          const auto want = reference_attention_row(
+              qh, head_dim, ctx, scale, [&](int64_t p) { return stored_row(pool.layer, pool.k.data(), table, p, kvh); },
+              [&](int64_t p) { return stored_row(pool.layer, pool.v.data(), table, p, kvh); });
           for (int d = 0; d < head_dim; ++d)
             worst = std::max(worst, std::abs(out[static_cast<size_t>(row * q_width + int64_t{h} * head_dim + d)] - want[static_cast<size_t>(d)]));
         }
@@ -186,7 +141,7 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_double_reference,
 // 64-slot tiles anywhere, or one at a time (decode), alone or after another sequence's queries,
 // with any block size or thread count; and the same with AVX2's 8-lane kernels as with the
 // widest (AVX-512's 16 lanes where the CPU has them).
-BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtypes), dtype) {
+BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kKvDtypes), dtype) {
   const int n_heads = 4, kv_heads = 2, head_dim = 64;
   const int64_t len = 150, other_len = 21, kv_width = kv_heads * head_dim, q_width = n_heads * head_dim;
   const auto k = random_floats(static_cast<size_t>(len * kv_width), 1), v = random_floats(k.size(), 2);
@@ -201,7 +156,7 @@ BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kDtyp
   const auto run = [&](ThreadPool& threads, int block_size, int64_t first, int64_t n, bool other,
                        cpu::AttentionLanes lanes = cpu::AttentionLanes::Widest) {
     const int blocks = 2 * static_cast<int>((len + other_len) / block_size + 2);
-    Pool pool(dtype, blocks, block_size, kv_heads, head_dim);
+    KvPool pool(dtype, blocks, block_size, kv_heads, head_dim);
     std::vector<int32_t> table, other_table;  // interleaved physical blocks
     for (int i = 0; i < blocks / 2; ++i) table.push_back(2 * i + 1), other_table.push_back(2 * i);
     cpu::store_kv(pool.layer, table.data(), 0, first + n, k.data(), v.data());
