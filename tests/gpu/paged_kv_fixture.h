@@ -101,4 +101,29 @@ struct ScrambledSequences {
   ScrambledSequences& operator=(const ScrambledSequences&) = delete;
 };
 
+// One sequence of `len` slots (K and V from seeds 1 and 2, q from seed 3) and another of
+// other_len (its K and V both seed 4, q seed 5), for the batch-invariance tests: n_heads query
+// heads and kv_heads KV heads of head_dim values.
+struct TwoSequenceInputs {
+  std::vector<float> k, v, q, other_kv, other_q;
+  TwoSequenceInputs(int64_t len, int64_t other_len, int n_heads, int kv_heads, int head_dim)
+      : k(random_floats(static_cast<size_t>(len * kv_heads * head_dim), 1)),
+        v(random_floats(k.size(), 2)),
+        q(random_floats(static_cast<size_t>(len * n_heads * head_dim), 3)),
+        other_kv(random_floats(static_cast<size_t>(other_len * kv_heads * head_dim), 4)),
+        other_q(random_floats(static_cast<size_t>(other_len * n_heads * head_dim), 5)) {}
+};
+
+// The vision encoder's segment attention case: three heads of 80 values in rows with padded
+// strides, segments of 37, 300 (two 256-slot splits) and 1 rows from row 3, random q, k and v
+// (seeds 7, 8, 9).
+struct SegmentCase {
+  static constexpr int heads = 3, head_dim = 80;
+  static constexpr int64_t row_stride = heads * head_dim + 5, out_stride = heads * head_dim + 3, rows = 345;
+  std::vector<int64_t> bounds{3, 40, 340, 341};
+  std::vector<float> q = random_floats(static_cast<size_t>(rows * row_stride), 7);
+  std::vector<float> k = random_floats(q.size(), 8), v = random_floats(q.size(), 9);
+  float scale = 1.0f / std::sqrt(float(head_dim));
+};
+
 }  // namespace pio::testing

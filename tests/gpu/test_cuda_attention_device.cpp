@@ -170,12 +170,10 @@ BOOST_AUTO_TEST_CASE(paged_attention_gives_the_emulations_bits, *boost::unit_tes
 // Segment attention (segments of 37, 300 and 1 rows from row 3, padded strides): the emulation's
 // bits, whole and with the query rows split over two calls.
 BOOST_AUTO_TEST_CASE(segment_attention_gives_the_emulations_bits, *boost::unit_test::precondition(has_device)) {
-  const int heads = 3, head_dim = 80;
-  const int64_t row_stride = heads * head_dim + 5, out_stride = heads * head_dim + 3, rows = 345;
-  const std::vector<int64_t> bounds{3, 40, 340, 341};
-  const auto q = random_floats(static_cast<size_t>(rows * row_stride), 7);
-  const auto k = random_floats(q.size(), 8), v = random_floats(q.size(), 9);
-  const float scale = 1.0f / std::sqrt(float(head_dim));
+  const SegmentCase segment_case;
+  const auto& [bounds, q, k, v, scale] = segment_case;
+  constexpr int heads = SegmentCase::heads, head_dim = SegmentCase::head_dim;
+  constexpr int64_t row_stride = SegmentCase::row_stride, out_stride = SegmentCase::out_stride, rows = SegmentCase::rows;
   std::vector<float> want(static_cast<size_t>(rows * out_stride), -7.0f);
   emulate_segment_attention(q.data(), k.data(), v.data(), row_stride, heads, head_dim, bounds, scale, 0, rows,
                             want.data(), out_stride);

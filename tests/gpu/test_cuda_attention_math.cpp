@@ -131,11 +131,9 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_reference_and_cpu,
 // prefill kernel beside another sequence's 21 queries; with any block size and thread order.
 BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kKvDtypes), dtype) {
   const int n_heads = 4, kv_heads = 2, head_dim = 64;
-  const int64_t len = 300, other_len = 21, kv_width = kv_heads * head_dim, q_width = n_heads * head_dim;
-  const auto k = random_floats(static_cast<size_t>(len * kv_width), 1), v = random_floats(k.size(), 2);
-  const auto q = random_floats(static_cast<size_t>(len * q_width), 3);
-  const auto other_kv = random_floats(static_cast<size_t>(other_len * kv_width), 4);
-  const auto other_q = random_floats(static_cast<size_t>(other_len * q_width), 5);
+  const int64_t len = 300, other_len = 21, q_width = n_heads * head_dim;
+  const TwoSequenceInputs inputs(len, other_len, n_heads, kv_heads, head_dim);
+  const auto& [k, v, q, other_kv, other_q] = inputs;
 
   // Output rows of queries [first, first + n), the cache holding slots [0, first + n); with
   // `other`, another sequence's queries (other_n of them, its last ones) come first in the call.
@@ -172,12 +170,10 @@ BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kKvDt
 // and of the CPU backend's segment_attention, and with the same bits however the query rows are
 // split over calls and in either thread order; rows outside [query_begin, query_end) untouched.
 BOOST_AUTO_TEST_CASE(segment_attention_matches_reference_cpu_and_splits) {
-  const int heads = 3, head_dim = 80;
-  const int64_t row_stride = heads * head_dim + 5, out_stride = heads * head_dim + 3, rows = 345;
-  const std::vector<int64_t> bounds{3, 40, 340, 341};
-  const auto q = random_floats(static_cast<size_t>(rows * row_stride), 7);
-  const auto k = random_floats(q.size(), 8), v = random_floats(q.size(), 9);
-  const float scale = 1.0f / std::sqrt(float(head_dim));
+  const SegmentCase segment_case;
+  const auto& [bounds, q, k, v, scale] = segment_case;
+  constexpr int heads = SegmentCase::heads, head_dim = SegmentCase::head_dim;
+  constexpr int64_t row_stride = SegmentCase::row_stride, out_stride = SegmentCase::out_stride, rows = SegmentCase::rows;
   std::vector<float> whole(static_cast<size_t>(rows * out_stride), -7.0f);
   emulate_segment_attention(q.data(), k.data(), v.data(), row_stride, heads, head_dim, bounds, scale, 0, rows,
                             whole.data(), out_stride);

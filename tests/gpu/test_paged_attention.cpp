@@ -143,11 +143,9 @@ BOOST_DATA_TEST_CASE(paged_attention_matches_double_reference,
 // widest (AVX-512's 16 lanes where the CPU has them).
 BOOST_DATA_TEST_CASE(paged_attention_rows_are_batch_invariant, bdata::make(kKvDtypes), dtype) {
   const int n_heads = 4, kv_heads = 2, head_dim = 64;
-  const int64_t len = 150, other_len = 21, kv_width = kv_heads * head_dim, q_width = n_heads * head_dim;
-  const auto k = random_floats(static_cast<size_t>(len * kv_width), 1), v = random_floats(k.size(), 2);
-  const auto q = random_floats(static_cast<size_t>(len * q_width), 3);
-  const auto other_kv = random_floats(static_cast<size_t>(other_len * kv_width), 4);
-  const auto other_q = random_floats(static_cast<size_t>(other_len * q_width), 5);
+  const int64_t len = 150, other_len = 21, q_width = n_heads * head_dim;
+  const TwoSequenceInputs inputs(len, other_len, n_heads, kv_heads, head_dim);
+  const auto& [k, v, q, other_kv, other_q] = inputs;
   ThreadPool one_thread(1), three_threads(3);
   cpu::AttentionScratch scratch;
 
