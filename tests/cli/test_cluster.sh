@@ -87,14 +87,24 @@ EOF
 
 # SIGSTOP of a worker: noticed after the heartbeat timeout, its streams move; after SIGCONT
 # it must not answer them again (the texts stay identical), and it rejoins by itself.
+# The worker frozen is the one holding more of the streams: a worker that runs alone can finish
+# its share of them before the freeze. The roles (and log names) of w2 and w3 below follow it.
 tokens=160 topic=stop reference 8
 tokens=160 topic=stop streams stop 8
 until_streaming stop 8
+n2=w2 n3=w3
+"$pio" stats --node "127.0.0.1:$front_port" --json >"$work/stats-stop.json"
+if python3 -c 'import json, sys
+held = {w["worker"]: w["requests"] for w in json.load(open(sys.argv[1]))["workers"]}
+sys.exit(0 if held.get(3, 0) > held.get(2, 0) else 1)' "$work/stats-stop.json"; then
+  n2=w3 n3=w2
+  swap=$w2 w2=$w3 w3=$swap
+fi
 kill -STOP "$w2"
 tokens=160 topic=stop finish stop 8
 replica_resumed stop 8
 kill -CONT "$w2"
-wait_joined w2 2
+wait_joined "$n2" 2
 
 # A draining worker (SIGTERM) finishes what it runs, loses none, and leaves.
 tokens=160 streams drain 8
@@ -103,7 +113,7 @@ kill -TERM "$w3"
 tokens=160 finish drain 8
 for _ in $(seq 1 100); do kill -0 "$w3" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$w3" 2>/dev/null && fail "the drained worker did not exit"
-grep -q "leaving" "$work/w3.err" || fail "w3: $(tail -3 "$work/w3.err")"
+grep -q "leaving" "$work/$n3.err" || fail "$n3: $(tail -3 "$work/$n3.err")"
 
 # No worker left: the streams wait (within their deadline: none here) and resume on the next
 # worker to join, unchanged.
