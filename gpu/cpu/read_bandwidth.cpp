@@ -25,8 +25,10 @@ uint64_t sum_words(const uint8_t* p, int64_t bytes) {
     s3 = _mm256_add_epi64(s3, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
   }
   const __m256i s = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
-  return static_cast<uint64_t>(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 1) + _mm256_extract_epi64(s, 2) +
-                               _mm256_extract_epi64(s, 3));
+  // Unsigned: the sum wraps, as the vector adds do (a signed one would overflow).
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
 }
 
 }  // namespace
