@@ -13,10 +13,6 @@
 #include "gpu/cpu/quant_layout.h"
 #include "gpu/cpu/weight_access.h"
 
-
-
-
-
 namespace pio::cpu {
 namespace {
 

@@ -132,12 +132,16 @@ void row_strip(const QuantMatmulArgs& a, int64_t i0, int64_t n0, int64_t n1) {
 // lone row (decode) streams its weights from memory: Q4 one panel at a time, Q8 four, the widths
 // that kept up with memory best (on Zen 4, 0.97 and 0.98 of the read bandwidth with two threads;
 // Q4 read four panels at a time at 0.88).
+template <bool kQ4, int MR>
+constexpr int panels_per_tile() {
+  if constexpr (MR >= 3) return 2;
+  else if constexpr (MR == 1 && kQ4) return 1;
+  else return 4;
+}
+
 template <bool kQ4>
 void block(const QuantMatmulArgs& a, int64_t n0, int64_t n1) {
-  for_row_strips<4>(a.x->m, [&]<int MR>(int64_t i) {
-    constexpr int panels = MR >= 3 ? 2 : MR == 2 || !kQ4 ? 4 : 1;
-    row_strip<kQ4, MR, panels>(a, i, n0, n1);
-  });
+  for_row_strips<4>(a.x->m, [&]<int MR>(int64_t i) { row_strip<kQ4, MR, panels_per_tile<kQ4, MR>()>(a, i, n0, n1); });
 }
 
 }  // namespace
