@@ -29,7 +29,8 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
   auto& st = self->state;
   KvCacheShape shape = kv_cache_shape(*settings.weights);
   if (settings.kv_dtype) shape.dtype = *settings.kv_dtype;
-  st.kv = std::make_unique<KvStorage>(*settings.backend, shape, settings.kv_bytes, settings.kv_block_size);
+  const auto ranges = settings.options.layer_split(*settings.backend).kv_layers(shape.layers);
+  st.kv = std::make_unique<KvStorage>(ranges, shape, settings.kv_bytes, settings.kv_block_size);
   st.group = std::make_unique<EngineGroup>(*settings.weights, *settings.backend, settings.tokenizer, *st.kv,
                                            settings.options, settings.cache);
   if (settings.cache) {

@@ -1,5 +1,5 @@
 // The compute interface the model is written against. One implementation per device kind:
-// `cpu/` now, `cuda/` later. All activations are float32 row-major; weights stay in their
+// `cpu/` and `cuda/`. All activations are float32 row-major; weights stay in their
 // checkpoint dtype and are converted inside the kernels.
 //
 // Batch invariance: every kernel computes each output row (of attention: each query row) by a
@@ -66,16 +66,30 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
-  // Memory the backend owns (KV storage now; activations and weights later). allocate gives
-  // `bytes` of zero-filled memory aligned to 256 bytes, or throws std::bad_alloc; release frees
-  // it (null is ignored). The CPU backend maps anonymous pages: untouched, they cost no resident
-  // memory until written. upload copies host memory into backend memory, download the reverse;
-  // either may be asynchronous on a device, and synchronize waits for everything issued.
+  // Memory the backend owns: the KV storage, the runners' activations and, on a device, the
+  // weights. allocate gives `bytes` of zero-filled memory aligned to 256 bytes, or throws
+  // std::bad_alloc; release frees it (null is ignored). The CPU backend maps anonymous pages:
+  // untouched, they cost no resident memory until written. upload copies host memory into
+  // backend memory, download the reverse, copy from backend memory to backend memory (in order
+  // with the kernels); any may be asynchronous on a device, and synchronize waits for everything
+  // issued. Every pointer an operation below takes is backend memory unless it says otherwise.
   virtual void* allocate(size_t bytes) = 0;
   virtual void release(void* p) noexcept = 0;
   virtual void upload(void* dst, const void* src, size_t bytes) = 0;
   virtual void download(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // Whether backend memory is host memory that the host may read and write directly (the CPU):
+  // then the runners hand the kernels the mapped weights and read results in place; otherwise
+  // (a device) they upload the weights once and move inputs and results with upload/download.
+  virtual bool shares_host_memory() const = 0;
+  // Device memory in use and in all, in bytes (both 0 for host memory: the supervisor watches
+  // that through the process's resident set).
+  struct MemoryUse {
+    size_t used_bytes = 0;
+    size_t total_bytes = 0;
+  };
+  virtual MemoryUse device_memory() const { return {}; }
 
   // y[m, w.rows] = x[m, w.cols] · Wᵀ (+ bias[w.rows] when bias.data is set).
   virtual void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) = 0;
@@ -95,7 +109,7 @@ class Backend {
   virtual void gelu_erf(float* x, int64_t n) = 0;
   // x[i] += y[i]
   virtual void add(float* x, const float* y, int64_t n) = 0;
-  // out[i] = table row ids[i], converted to float.
+  // out[i] = table row ids[i], converted to float. ids are host memory.
   virtual void embed(const WeightView& table, std::span<const int32_t> ids, float* out) = 0;
   // Stores n rows of k and v (kv_heads * head_dim floats each) into cache slots
   // [first_slot, first_slot + n), converted to the cache's dtype (PagedKvLayer).
@@ -103,6 +117,7 @@ class Backend {
                         const float* k, const float* v) = 0;
   // Causal attention over the paged cache; q and out are [rows, n_heads * head_dim].
   // Query head h reads KV head h / (n_heads / kv_heads). The cache is read in its own dtype.
+  // seqs is host memory; each sequence's block_table (as store_kv's) is backend memory.
   virtual void paged_attention(const float* q, int n_heads, const PagedKvLayer& kv,
                                std::span<const AttentionSequence> seqs, float scale, float* out) = 0;
   // Full (non-causal) attention within each segment [begin, end) of rows: the vision encoder's
@@ -110,6 +125,7 @@ class Backend {
   // prepare_segment_attention keeps k and v ([rows, heads * head_dim], row stride row_stride)
   // in the backend; segment_attention then writes the output rows [query_begin, query_end)
   // from q (the same layout) to out. A row's result does not depend on how the rows are split.
+  // segment_bounds is host memory.
   virtual void prepare_segment_attention(const float* k, const float* v, int64_t row_stride, int heads,
                                          int head_dim, std::span<const int64_t> segment_bounds) = 0;
   virtual void segment_attention(const float* q, int64_t row_stride, float scale, int64_t query_begin,

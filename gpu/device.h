@@ -1,6 +1,7 @@
 // Which backend a command runs on: --device cpu | cuda | auto.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +11,10 @@
 namespace pio {
 
 enum class DeviceKind { Cpu, Cuda, Auto };
+
+// The least free device memory a CUDA backend starts with, and the margin --gpu-vision auto
+// leaves on the device.
+inline constexpr size_t kCudaMinFreeBytes = size_t{512} << 20;
 
 // "cpu", "cuda" or "auto". Throws std::invalid_argument for anything else.
 DeviceKind parse_device_kind(std::string_view name);
@@ -22,9 +27,10 @@ struct BackendChoice {
 };
 
 // The backend for `kind`; the CPU one has `threads` threads, pinned when `pin` (make_cpu_backend).
-// Cuda: the CUDA backend on device 0; throws BackendError when this build has no CUDA backend,
-// there is no usable device, or the model cannot run on it yet (device.cpp says why).
+// Cuda: the CUDA backend on device 0, whose prefill GEMMs take the fixed-order kernel instead of
+// cuBLAS when `deterministic` (the CPU backend always computes in a fixed order); throws
+// BackendError when this build has no CUDA backend or there is no usable device.
 // Auto: Cuda when that works, else the CPU backend with log_line saying why.
-BackendChoice make_backend(DeviceKind kind, int threads, bool pin = false);
+BackendChoice make_backend(DeviceKind kind, int threads, bool pin = false, bool deterministic = false);
 
 }  // namespace pio

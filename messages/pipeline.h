@@ -93,6 +93,8 @@ struct EngineLoad {
   int64_t kv_blocks_touched = 0;  // the pool's high-water mark (resident pages)
   int64_t image_bytes = 0;        // pixels of the images waiting for or in the vision encoder
   double step_ms = 0;             // its last step's time (0 before its first)
+  int64_t device_memory_used = 0;   // its CUDA device's memory in use and in all, bytes (0 on the CPU)
+  int64_t device_memory_total = 0;
 };
 
 template <class Inspector>
@@ -137,7 +139,8 @@ typename Inspector::result_type inspect(Inspector& f, StepStats& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineLoad& x) {
   return f(caf::meta::type_name("pio::EngineLoad"), x.running, x.waiting, x.kv_blocks_used, x.kv_blocks_total,
-           x.kv_bytes_per_block, x.kv_blocks_touched, x.image_bytes, x.step_ms);
+           x.kv_bytes_per_block, x.kv_blocks_touched, x.image_bytes, x.step_ms, x.device_memory_used,
+           x.device_memory_total);
 }
 
 }  // namespace pio

@@ -23,6 +23,10 @@ bool load_block(KvBlockPool& pool, KvStorage& storage, SequenceId seq, std::stri
 PagedKvCache::PagedKvCache(Backend& backend, KvCacheShape shape, int64_t budget_bytes, int block_size)
     : storage_(backend, shape, budget_bytes, block_size), pool_(storage_.total_blocks(), block_size) {}
 
+PagedKvCache::PagedKvCache(std::span<const KvLayerRange> ranges, KvCacheShape shape, int64_t budget_bytes,
+                           int block_size)
+    : storage_(ranges, shape, budget_bytes, block_size), pool_(storage_.total_blocks(), block_size) {}
+
 std::span<const float> PagedKvCache::forward(TextModel& model, const ForwardBatch& batch, std::span<const SequenceId> seqs) {
   if (seqs.size() != batch.steps.size())
     throw ModelError("batch has " + std::to_string(batch.steps.size()) + " steps but " + std::to_string(seqs.size()) +

@@ -28,6 +28,8 @@ class PagedKvCache {
   // The storage takes budget_bytes through the backend; the pool has as many blocks. Throws
   // ModelError when the budget cannot hold a single block.
   PagedKvCache(Backend& backend, KvCacheShape shape, int64_t budget_bytes, int block_size = 16);
+  // The same with the layers split over backends (TextModel::kv_layers()).
+  PagedKvCache(std::span<const KvLayerRange> ranges, KvCacheShape shape, int64_t budget_bytes, int block_size = 16);
 
   KvBlockPool& pool() { return pool_; }
   const KvBlockPool& pool() const { return pool_; }

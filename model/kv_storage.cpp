@@ -11,7 +11,10 @@ int64_t KvStorage::bytes_per_block(KvCacheShape s, int block_size) {
 }
 
 KvStorage::KvStorage(Backend& backend, KvCacheShape shape, int64_t budget_bytes, int block_size)
-    : backend_(backend), shape_(shape), block_size_(block_size) {
+    : KvStorage(std::vector<KvLayerRange>{{&backend, shape.layers}}, shape, budget_bytes, block_size) {}
+
+KvStorage::KvStorage(std::span<const KvLayerRange> ranges, KvCacheShape shape, int64_t budget_bytes, int block_size)
+    : shape_(shape), block_size_(block_size) {
   if (block_size <= 0) throw ModelError("KV cache block size must be positive");
   total_blocks_ = budget_bytes / bytes_per_block(shape, block_size);
   if (total_blocks_ < 1)
@@ -19,14 +22,28 @@ KvStorage::KvStorage(Backend& backend, KvCacheShape shape, int64_t budget_bytes,
                      std::to_string(bytes_per_block(shape, block_size)) + " bytes");
   block_bytes_ = int64_t{block_size} * shape.kv_heads * kv_row_bytes(shape.dtype, shape.head_dim);
   layer_stride_ = total_blocks_ * block_bytes_;
-  const auto bytes = static_cast<size_t>(layer_stride_ * shape.layers);
-  k_ = BackendBuffer(backend, bytes);
-  v_ = BackendBuffer(backend, bytes);
+  int first = 0;
+  for (const KvLayerRange& r : ranges) {
+    if (r.layers <= 0) continue;
+    const auto bytes = static_cast<size_t>(layer_stride_ * r.layers);
+    parts_.push_back({r.backend, first, r.layers, BackendBuffer(*r.backend, bytes), BackendBuffer(*r.backend, bytes)});
+    first += r.layers;
+  }
+  if (first != shape.layers)
+    throw ModelError("KV cache: the layer ranges hold " + std::to_string(first) + " layers, the model has " +
+                     std::to_string(shape.layers));
+}
+
+const KvStorage::Part& KvStorage::part_of(int layer) const {
+  for (const Part& p : parts_)
+    if (layer < p.first_layer + p.layers) return p;
+  throw ModelError("KV cache: no layer " + std::to_string(layer));
 }
 
 PagedKvLayer KvStorage::layer(int index) const {
-  return PagedKvLayer{k_.data() + index * layer_stride_, v_.data() + index * layer_stride_, shape_.dtype, block_size_,
-                      shape_.kv_heads, shape_.head_dim};
+  const Part& p = part_of(index);
+  const int64_t at = offset(p, index, 0);
+  return PagedKvLayer{p.k.data() + at, p.v.data() + at, shape_.dtype, block_size_, shape_.kv_heads, shape_.head_dim};
 }
 
 std::string KvStorage::export_block(int32_t block) const {
@@ -34,12 +51,14 @@ std::string KvStorage::export_block(int32_t block) const {
   std::string out(static_cast<size_t>(1 + bytes_per_block()), '\0');
   out[0] = static_cast<char>(shape_.dtype);
   char* p = out.data() + 1;
-  for (int l = 0; l < shape_.layers; ++l)
-    for (const BackendBuffer* base : {&k_, &v_}) {
-      backend_.download(p, base->data() + offset(l, block), static_cast<size_t>(block_bytes_));
-      p += block_bytes_;
-    }
-  backend_.synchronize();  // the bytes are read as soon as this returns
+  for (const Part& part : parts_) {
+    for (int l = part.first_layer; l < part.first_layer + part.layers; ++l)
+      for (const BackendBuffer* base : {&part.k, &part.v}) {
+        part.backend->download(p, base->data() + offset(part, l, block), static_cast<size_t>(block_bytes_));
+        p += block_bytes_;
+      }
+    part.backend->synchronize();  // the bytes are read as soon as this returns
+  }
   return out;
 }
 
@@ -51,12 +70,14 @@ void KvStorage::import_block(int32_t block, std::string_view bytes) {
   if (block < 0 || block >= total_blocks_) throw ModelError("KV cache: no block " + std::to_string(block));
   if (!accepts(bytes)) throw ModelError("KV cache: a stored block of another size or KV dtype");
   const char* p = bytes.data() + 1;
-  for (int l = 0; l < shape_.layers; ++l)
-    for (BackendBuffer* base : {&k_, &v_}) {
-      backend_.upload(base->data() + offset(l, block), p, static_cast<size_t>(block_bytes_));
-      p += block_bytes_;
-    }
-  backend_.synchronize();  // bytes may be freed once this returns
+  for (Part& part : parts_) {
+    for (int l = part.first_layer; l < part.first_layer + part.layers; ++l)
+      for (BackendBuffer* base : {&part.k, &part.v}) {
+        part.backend->upload(base->data() + offset(part, l, block), p, static_cast<size_t>(block_bytes_));
+        p += block_bytes_;
+      }
+    part.backend->synchronize();  // bytes may be freed once this returns
+  }
 }
 
 }  // namespace pio

@@ -24,14 +24,20 @@ std::vector<int32_t> load_stop_ids(const std::filesystem::path& dir) {
 
 namespace {
 
-// The matmul weights' format under a scheme. The vision tower is never quantised.
-WeightFormat format_for(WeightScheme scheme, DType dtype, bool quantisable) {
-  if (quantisable && scheme == WeightScheme::Q8) return WeightFormat::Q8;
-  if (quantisable && scheme == WeightScheme::Q4) return WeightFormat::Q4;
-  return scheme == WeightScheme::BF16 || dtype == DType::BF16 ? WeightFormat::BF16Packed : WeightFormat::Plain;
+// The matmul weights' format under the options' scheme. The vision tower is never quantised.
+WeightFormat format_for(const ModelOptions& options, DType dtype, bool quantisable) {
+  if (quantisable && options.weights == WeightScheme::Q8) return WeightFormat::Q8;
+  if (quantisable && options.weights == WeightScheme::Q4) return WeightFormat::Q4;
+  const bool bf16 = options.weights == WeightScheme::BF16 || dtype == DType::BF16;
+  return bf16 && options.bf16_panels ? WeightFormat::BF16Packed : WeightFormat::Plain;
 }
 
 }  // namespace
+
+ModelOptions options_for(ModelOptions options, const Backend& backend) {
+  if (!backend.shares_host_memory()) options.bf16_panels = false;
+  return options;
+}
 
 ModelWeights::LoadedWeights ModelWeights::load_weights(const ModelConfig& config, const Checkpoint& ckpt) {
   LoadedWeights w{load_text_weights(ckpt, config.text), nullptr};
@@ -44,7 +50,7 @@ std::unique_ptr<PackedWeights> ModelWeights::pack(const std::filesystem::path& d
                                                   LoadedWeights& w, const ModelOptions& options) {
   std::vector<PackRequest> requests;
   auto add = [&](WeightView& v, bool quantisable) {
-    const WeightFormat f = format_for(options.weights, v.dtype, quantisable);
+    const WeightFormat f = format_for(options, v.dtype, quantisable);
     if (f != WeightFormat::Plain) requests.push_back({&v, f});
   };
   for (auto& l : w.text.layers)
@@ -61,7 +67,8 @@ std::unique_ptr<PackedWeights> ModelWeights::pack(const std::filesystem::path& d
       for (WeightView* v : {&m.fc1_weight, &m.fc2_weight}) add(*v, false);
   }
   if (requests.empty()) return nullptr;
-  const std::string key = model_fingerprint(dir, std::string(weight_scheme_name(options.weights)));
+  const std::string layout = std::string(weight_scheme_name(options.weights)) + (options.bf16_panels ? "" : "-plain-bf16");
+  const std::string key = model_fingerprint(dir, layout);
   return std::make_unique<PackedWeights>(ckpt, requests, key, options.pack_cache_dir, options.map_pack);
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "gpu/backend.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "model/packed_weights.h"
@@ -26,7 +27,14 @@ struct ModelOptions {
   // into private memory in huge pages (--no-mmap: batched decode runs faster from it where file
   // mappings get 4 KiB pages).
   bool map_pack = true;
+  // Pack bf16 matrices into the CPU's column panels (WeightFormat::BF16Packed). Off for a
+  // device backend, whose kernels read bf16 (and the vision tower under q8/q4) as stored.
+  bool bf16_panels = true;
 };
+
+// The options for runners on `backend`: bf16_panels off where it does not share host memory
+// (a device's kernels read bf16 as stored, not in the CPU's panels).
+ModelOptions options_for(ModelOptions options, const Backend& backend);
 
 class ModelWeights {
  public:

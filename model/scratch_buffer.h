@@ -1,31 +1,45 @@
-// A float work buffer that grows without zero-filling: a fresh allocation's pages are first
-// touched by the pass that writes them, so a large image's page faults (costly in a VM) are
-// spread over the pieces of its encode instead of one long stall when the buffers grow.
+// A work buffer of T in a backend's memory that only grows, keeping no contents when it does.
+// On the CPU a fresh allocation's pages are first touched by the pass that writes them, so a
+// large image's page faults (costly in a VM) are spread over the pieces of its encode instead
+// of one long stall when the buffers grow.
 #pragma once
 
 #include <cstddef>
-#include <memory>
+
+#include "gpu/backend.h"
+#include "gpu/backend_buffer.h"
 
 namespace pio {
 
-class ScratchBuffer {
+template <typename T>
+class BackendScratch {
  public:
-  // Makes room for at least n floats; the contents are unspecified afterwards.
+  explicit BackendScratch(Backend& backend) : backend_(&backend) {}
+
+  // Makes room for at least n values; the contents are unspecified afterwards. Throws
+  // std::bad_alloc when the backend has no memory for them.
   void resize(size_t n) {
     if (n <= size_) return;
-    data_ = std::make_unique_for_overwrite<float[]>(n);
+    buffer_ = BackendBuffer();  // the old memory goes back before the new is taken
+    size_ = 0;
+    buffer_ = BackendBuffer(*backend_, n * sizeof(T));
     size_ = n;
   }
-  float* data() { return data_.get(); }
-  // Returns the memory (to the allocator, which gives a buffer this large back to the system).
+  // Backend memory (Backend::shares_host_memory says whether the host may read it).
+  T* data() const { return reinterpret_cast<T*>(buffer_.data()); }
+  size_t size() const { return size_; }
+  // Returns the memory to the backend.
   void release() {
-    data_.reset();
+    buffer_ = BackendBuffer();
     size_ = 0;
   }
 
  private:
-  std::unique_ptr<float[]> data_;
+  Backend* backend_;
+  BackendBuffer buffer_;
   size_t size_ = 0;
 };
+
+using ScratchBuffer = BackendScratch<float>;
 
 }  // namespace pio

@@ -27,19 +27,33 @@ const VisionConfig& vision_config(const ModelWeights& weights) {
 
 VisionModel::VisionModel(const VisionConfig& cfg, const VisionWeights& weights, Backend& backend)
     : cfg_(cfg),
-      w_(weights),
       be_(backend),
+      placement_(backend),
+      w_(placement_.place(weights)),
       head_dim_(cfg.hidden_size / cfg.num_heads),
       merged_dim_(cfg.hidden_size * cfg.spatial_merge_size * cfg.spatial_merge_size),
       pos_side_(static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(cfg.num_position_embeddings))))),
+      pos_table_(position_table()),
       inv_freq_(rope_inverse_frequencies(kRopeTheta, static_cast<int>(head_dim_ / 2))),
-      deepstack_(cfg.deepstack_visual_indexes.size()) {
-  // Interpolation reads four rows per patch, so the table is converted once up front.
-  std::vector<int32_t> ids(static_cast<size_t>(cfg.num_position_embeddings));
-  std::iota(ids.begin(), ids.end(), 0);
-  pos_table_.resize(ids.size() * static_cast<size_t>(cfg.hidden_size));
-  be_.embed(w_.pos_embed, ids, pos_table_.data());
+      pixels_(backend), x_(backend), xn_(backend), qkv_(backend), attn_(backend), mlp_(backend), pos_(backend),
+      cos_(backend), sin_(backend), merge_hidden_(backend), embeds_(backend),
+      deepstack_host_(cfg.deepstack_visual_indexes.size()) {
+  deepstack_.reserve(cfg.deepstack_visual_indexes.size());
+  for (size_t k = 0; k < cfg.deepstack_visual_indexes.size(); ++k) deepstack_.emplace_back(backend);
   out_.deepstack.resize(deepstack_.size());
+}
+
+// Interpolation reads four rows per patch, so the table is converted once up front.
+std::vector<float> VisionModel::position_table() {
+  std::vector<int32_t> ids(static_cast<size_t>(cfg_.num_position_embeddings));
+  std::iota(ids.begin(), ids.end(), 0);
+  const size_t values = ids.size() * static_cast<size_t>(cfg_.hidden_size);
+  ScratchBuffer rows(be_);
+  rows.resize(values);
+  be_.embed(w_.pos_embed, ids, rows.data());
+  std::vector<float> table(values);
+  be_.download(table.data(), rows.data(), values * sizeof(float));
+  return table;
 }
 
 VisionModel::VisionModel(const ModelWeights& weights, Backend& backend)
@@ -67,6 +81,7 @@ void VisionModel::reserve(int64_t rows) {
   if (rows <= capacity_) return;
   const auto n = [rows](int64_t width) { return static_cast<size_t>(rows * width); };
   const int64_t h = cfg_.hidden_size, tokens = rows * h / merged_dim_;
+  pixels_.resize(n(int64_t{cfg_.in_channels} * cfg_.temporal_patch_size * cfg_.patch_size * cfg_.patch_size));
   x_.resize(n(h));
   xn_.resize(n(h));
   qkv_.resize(n(3 * h));
@@ -85,40 +100,48 @@ void VisionModel::reserve(int64_t rows) {
 void VisionModel::release_buffers_over(int64_t rows) {
   if (capacity_ <= rows) return;
   pass_ = Pass::done;  // an encode left unfinished is abandoned: the next one begins anew
-  for (ScratchBuffer* b : {&x_, &xn_, &qkv_, &attn_, &mlp_, &pos_, &cos_, &sin_, &merge_hidden_, &embeds_}) b->release();
+  for (ScratchBuffer* b : {&pixels_, &x_, &xn_, &qkv_, &attn_, &mlp_, &pos_, &cos_, &sin_, &merge_hidden_, &embeds_})
+    b->release();
   for (auto& d : deepstack_) d.release();
+  for (std::vector<float>* v : {&pos_host_, &cos_host_, &sin_host_, &embeds_host_}) *v = {};
+  for (auto& d : deepstack_host_) d = {};
   capacity_ = 0;
   out_ = {};
+  out_.deepstack.resize(deepstack_.size());
 }
 
-// The position embeddings, the rotary tables and the attention segments (the patch embedding
-// itself is the first pass).
+// The pixel rows, the position embeddings, the rotary tables and the attention segments (the
+// patch embedding itself is the first pass).
 void VisionModel::prepare(std::span<const PixelValues> images) {
   const int64_t h = cfg_.hidden_size, half = head_dim_ / 2;
   const int m = cfg_.spatial_merge_size;
+  pos_host_.resize(static_cast<size_t>(rows_ * h));
+  cos_host_.resize(static_cast<size_t>(rows_ * half));
+  sin_host_.resize(static_cast<size_t>(rows_ * half));
   segments_.assign(1, 0);
   int64_t row = 0;
+  float* pixels = pixels_.data();
   for (const PixelValues& im : images) {
     const PatchGrid grid{im.grid_t, im.grid_h, im.grid_w};
-    interpolate_position_embedding(pos_table_.data(), pos_side_, h, grid, m, pos_.data() + row * h);
-    vision_rotary_tables(grid, m, inv_freq_, cos_.data() + row * half, sin_.data() + row * half);
+    be_.upload(pixels, im.data.data(), im.data.size() * sizeof(float));
+    pixels += im.data.size();
+    interpolate_position_embedding(pos_table_.data(), pos_side_, h, grid, m, pos_host_.data() + row * h);
+    vision_rotary_tables(grid, m, inv_freq_, cos_host_.data() + row * half, sin_host_.data() + row * half);
     // Every frame of every image attends only to itself.
     for (int64_t t = 0; t < im.grid_t; ++t) segments_.push_back(segments_.back() + im.grid_h * im.grid_w);
     row += im.rows();
   }
+  be_.upload(pos_.data(), pos_host_.data(), pos_host_.size() * sizeof(float));
+  be_.upload(cos_.data(), cos_host_.data(), cos_host_.size() * sizeof(float));
+  be_.upload(sin_.data(), sin_host_.data(), sin_host_.size() * sizeof(float));
 }
 
 // Rows [r0, r0 + n) of the patch embedding plus their position embedding.
 void VisionModel::embed(int64_t r0, int64_t n) {
   const int64_t h = cfg_.hidden_size;
-  int64_t first = 0;  // the first row of each image in turn
-  for (const PixelValues& im : images_) {
-    const int64_t lo = std::max(r0, first), hi = std::min(r0 + n, first + im.rows());
-    if (lo < hi)
-      be_.matmul(im.data.data() + (lo - first) * im.row_width(), hi - lo, w_.patch_weight, w_.patch_bias,
-                 x_.data() + lo * h);
-    first += im.rows();
-  }
+  // Every image's rows have the config's width, so the uploaded pixel rows are one matrix.
+  const int64_t width = int64_t{cfg_.in_channels} * cfg_.temporal_patch_size * cfg_.patch_size * cfg_.patch_size;
+  be_.matmul(pixels_.data() + r0 * width, n, w_.patch_weight, w_.patch_bias, x_.data() + r0 * h);
   be_.add(x_.data() + r0 * h, pos_.data() + r0 * h, n * h);
 }
 
@@ -178,7 +201,6 @@ void VisionModel::begin(std::span<const PixelValues> images) {
     check(images[i], i);
     rows += images[i].rows();
   }
-  images_ = images;
   rows_ = rows;
   next_block_ = 0;
   next_row_ = 0;
@@ -253,9 +275,16 @@ const VisionOutput& VisionModel::finish() {
   while (!finished()) advance(std::numeric_limits<int64_t>::max());
   out_.tokens = rows_ * cfg_.hidden_size / merged_dim_;
   const auto out_values = static_cast<size_t>(out_.tokens * cfg_.out_hidden_size);
-  out_.image_embeds = {embeds_.data(), out_values};
-  for (size_t k = 0; k < deepstack_.size(); ++k) out_.deepstack[k] = {deepstack_[k].data(), out_values};
+  out_.image_embeds = host_output(embeds_, out_values, embeds_host_);
+  for (size_t k = 0; k < deepstack_.size(); ++k) out_.deepstack[k] = host_output(deepstack_[k], out_values, deepstack_host_[k]);
   return out_;
+}
+
+std::span<const float> VisionModel::host_output(const ScratchBuffer& buffer, size_t values, std::vector<float>& host) {
+  if (be_.shares_host_memory()) return {buffer.data(), values};
+  host.resize(values);
+  be_.download(host.data(), buffer.data(), values * sizeof(float));
+  return host;
 }
 
 const VisionOutput& VisionModel::encode(std::span<const PixelValues> images) {

@@ -22,8 +22,11 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 EngineGroup::EngineGroup(const ModelWeights& weights, Backend& backend, std::shared_ptr<const Tokenizer> tokenizer,
                          KvStorage& kv, const EngineGroupOptions& options, std::shared_ptr<TieredCache> store)
     : weights_(weights),
-      text_(weights, backend),
-      vision_(weights.has_vision() ? std::make_unique<VisionModel>(weights, backend) : nullptr),
+      backend_(backend),
+      text_(weights, options.layer_split(backend)),
+      vision_(weights.has_vision()
+                  ? std::make_unique<VisionModel>(weights, options.vision_backend ? *options.vision_backend : backend)
+                  : nullptr),
       tokenizer_(std::move(tokenizer)),
       store_(std::move(store)),
       options_(options),
@@ -292,9 +295,17 @@ EngineLoad EngineGroup::load() const {
     for (const auto& image : r.job.images) image_bytes += static_cast<int64_t>(image.data.size() * sizeof(float));
     for (const auto& image : r.encoder_input) image_bytes += static_cast<int64_t>(image.data.size() * sizeof(float));
   }
-  return {static_cast<int64_t>(core_.running()), static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
-          core_.pool().total_blocks() - core_.pool().free_blocks(), core_.pool().total_blocks(),
-          core_.storage().bytes_per_block(), core_.pool().touched_blocks(), image_bytes, stats_.ms};
+  const Backend::MemoryUse device = backend_.device_memory();
+  return {static_cast<int64_t>(core_.running()),
+          static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
+          core_.pool().total_blocks() - core_.pool().free_blocks(),
+          core_.pool().total_blocks(),
+          core_.storage().bytes_per_block(),
+          core_.pool().touched_blocks(),
+          image_bytes,
+          stats_.ms,
+          static_cast<int64_t>(device.used_bytes),
+          static_cast<int64_t>(device.total_bytes)};
 }
 
 }  // namespace pio

@@ -38,6 +38,15 @@ struct EngineGroupOptions {
   // To preprocess images that arrive as files (a job from a front end in another process, or a
   // moved request); without it such a job fails.
   std::optional<PreprocessorConfig> preprocessor;
+  // Where the vision tower's runner computes (--gpu-vision off: a CPU backend beside a device);
+  // null: the text runner's backend. It must outlive the group.
+  Backend* vision_backend = nullptr;
+  // Partial offload (--gpu-layers): the text runner's first gpu_layers decoder layers on the
+  // group's backend, the rest on host_backend (null or gpu_layers < 0: all on the backend).
+  Backend* host_backend = nullptr;
+  int gpu_layers = -1;
+  // The text runner's split over `backend` (the group's) and host_backend.
+  LayerSplit layer_split(Backend& backend) const { return {&backend, host_backend, gpu_layers}; }
 };
 
 class EngineGroup {
@@ -111,6 +120,7 @@ class EngineGroup {
   StreamEvent final_event(Request& r, const std::string& reason, double now_s);
 
   const ModelWeights& weights_;
+  Backend& backend_;  // the group's (a device's, or the CPU's): its memory is reported in load()
   TextModel text_;
   std::unique_ptr<VisionModel> vision_;  // none for a text-only checkpoint
   std::shared_ptr<const Tokenizer> tokenizer_;

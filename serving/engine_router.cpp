@@ -17,6 +17,8 @@ EngineLoad sum_loads(const std::vector<WorkerStats>& workers) {
     sum.kv_blocks_touched += l.kv_blocks_touched;
     sum.image_bytes += l.image_bytes;
     sum.step_ms = std::max(sum.step_ms, l.step_ms);
+    sum.device_memory_used += l.device_memory_used;
+    sum.device_memory_total += l.device_memory_total;
   }
   return sum;
 }

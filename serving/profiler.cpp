@@ -53,6 +53,10 @@ Profiler::Profiler(std::string hardware, std::string configuration)
   kv_blocks_used_ = &kv.Add({{"state", "used"}});
   kv_blocks_total_ = &kv.Add({{"state", "total"}});
   rss_bytes_ = &prometheus::BuildGauge().Name("pio_resident_memory_bytes").Help("Resident set size of the node").Register(*registry_).Add({});
+  device_memory_ = &prometheus::BuildGauge()
+                        .Name("pio_device_memory_bytes")
+                        .Help("The workers' CUDA device memory in use and in all (0 on the CPU)")
+                        .Register(*registry_);
   batch_size_ = &prometheus::BuildHistogram().Name("pio_batch_sequences").Help("Sequences per engine step").Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
   token_budget_ = &prometheus::BuildGauge().Name("pio_token_budget").Help("The batcher's tokens per step").Register(*registry_).Add({});
@@ -101,6 +105,8 @@ void Profiler::load(const std::vector<WorkerStats>& workers, int64_t running, in
   kv_blocks_total_->Set(static_cast<double>(load.kv_blocks_total));
   worker_metrics(workers);
   rss_bytes_->Set(resident_mb() * 1024 * 1024);
+  device_memory_->Add({{"state", "used"}}).Set(static_cast<double>(load.device_memory_used));
+  device_memory_->Add({{"state", "total"}}).Set(static_cast<double>(load.device_memory_total));
   if (!cache_) return;
   for (const CacheTierStats& t : cache_->stats()) {
     cache_bytes_->Add({{"tier", t.tier}}).Set(static_cast<double>(t.bytes));
@@ -153,6 +159,8 @@ StatsReport Profiler::report(const std::vector<WorkerStats>& workers, int64_t ru
   r.kv_blocks_used = load.kv_blocks_used;
   r.kv_blocks_total = load.kv_blocks_total;
   r.rss_mb = resident_mb();
+  r.device_memory_used_mb = static_cast<double>(load.device_memory_used) / (1 << 20);
+  r.device_memory_total_mb = static_cast<double>(load.device_memory_total) / (1 << 20);
   r.prompt_tokens = static_cast<int64_t>(prompt_tokens_->Value());
   r.generated_tokens = static_cast<int64_t>(generated_tokens_->Value());
   r.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -186,11 +194,11 @@ double resident_mb() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
-std::string describe_hardware() {
+std::string describe_hardware(const Backend* device) {
   const double mem_gb = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e9;
   return std::to_string(std::thread::hardware_concurrency()) + " cores, SIMD " +
          (cpu::has_avx512_bf16() ? "AVX-512 BF16" : "AVX2+FMA") + ", " + std::to_string(static_cast<int>(mem_gb + 0.5)) +
-         " GB memory, GPU: none (CPU backend)";
+         " GB memory, GPU: " + (device && !device->shares_host_memory() ? device->name() : "none (CPU backend)");
 }
 
 }  // namespace pio

@@ -15,6 +15,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/summary.h>
 
+#include "gpu/backend.h"
 #include "messages/events.h"
 #include "messages/pipeline.h"
 #include "messages/stats.h"
@@ -62,6 +63,7 @@ class Profiler {
   prometheus::Gauge* kv_blocks_used_;
   prometheus::Gauge* kv_blocks_total_;
   prometheus::Gauge* rss_bytes_;
+  prometheus::Family<prometheus::Gauge>* device_memory_;  // state: used, total
   prometheus::Histogram* batch_size_;
   prometheus::Gauge* token_budget_;
   int64_t max_batch_size_ = 0;
@@ -88,7 +90,8 @@ class Profiler {
 // Resident set size of this process in MiB (from /proc/self/statm), 0 if unknown.
 double resident_mb();
 
-// The machine as the node sees it at start: cores, SIMD path, memory.
-std::string describe_hardware();
+// The machine as the node sees it at start: cores, SIMD path, memory, and the GPU that `device`
+// (the engine's backend; null for a front end) computes on.
+std::string describe_hardware(const Backend* device = nullptr);
 
 }  // namespace pio

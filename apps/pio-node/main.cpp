@@ -42,7 +42,8 @@ constexpr int64_t kDefaultMaxPixels = 640 * 640;
 
 struct Args {
   std::string model, host = "127.0.0.1", policy = "fcfs", kv_dtype = "auto";
-  std::string role = "all", join, router = "prefix_affinity", device = "auto";
+  std::string role = "all", join, router = "prefix_affinity";
+  pio::cli::DeviceArgs device;
   std::vector<std::string> plugins;
   int port = 7070, threads = 0, max_sequences = 32, tokenizer_workers = 0, preprocessor_workers = 0;
   int64_t max_batch_tokens = 256, kv_memory_mb = 1024, memory_soft_mb = 0, memory_hard_mb = 0, max_pixels = 0;
@@ -81,7 +82,7 @@ void add_options(CLI::App& app, Args& a) {
   app.add_flag("--insecure", a.insecure, "serve the client-API port beyond loopback without TLS (anyone who reaches it can use the node)");
   add_threads_option(&app, a.threads);
   app.add_flag("--pin", a.pin, "bind each compute thread to its own core");
-  add_device_option(&app, a.device);
+  add_device_options(&app, a.device);
   add_weights_option(&app, a.weights);
   add_mmap_flags(&app, a.map_pack);
   app.add_option("--policy", a.policy, "scheduling policy: fcfs, priority, fair, or one a plug-in adds")->default_val("fcfs");
@@ -250,8 +251,9 @@ PortMode client_port_mode(const Args& a) {
 }
 
 // The engine group's settings (a worker's, or the in-process worker of role all), and its part
-// of the configuration line. The engine group's runners compute on `backend`.
-pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<const pio::ModelWeights> model, pio::Backend& backend,
+// of the configuration line. The engine group's runners compute on `backends`.
+pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<const pio::ModelWeights> model,
+                                    pio::cli::ComputeBackends& backends,
                                     std::string& configuration) {
   pio::EngineSettings e;
   e.kv_dtype = pio::cli::kv_shape(pio::kv_cache_shape(*model), a.kv_dtype).dtype;
@@ -271,21 +273,26 @@ pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<const pio::Mo
                    ", policy " + a.policy + ", max batch tokens " + std::to_string(a.max_batch_tokens) + ", target step " +
                    std::to_string(static_cast<int>(a.target_step_ms)) + " ms, KV " + std::to_string(a.kv_memory_mb) + " MiB " +
                    std::string(pio::kv_dtype_name(*e.kv_dtype)) + ", cache " + cache_description(a, e.cache.get());
+  const pio::LayerSplit split = backends.plan(*model, e.kv_bytes);
   e.weights = std::move(model);
-  e.backend = &backend;
+  e.backend = split.device;
+  e.options.host_backend = split.host;
+  e.options.gpu_layers = split.device_layers;
+  e.options.vision_backend = &backends.vision();
   return e;
 }
 
 // What workers and their front end must agree on: the checkpoint (config, weights files).
 std::string checkpoint_fingerprint(const Args& a) { return pio::model_fingerprint(a.model, "checkpoint"); }
 
-// The front end's settings; with a model (role all) its in-process worker's too, on `backend`.
-pio::NodeSettings node_settings(const Args& a, std::shared_ptr<const pio::ModelWeights> model, pio::Backend* backend,
+// The front end's settings; with a model (role all) its in-process worker's too, on `backends`.
+pio::NodeSettings node_settings(const Args& a, std::shared_ptr<const pio::ModelWeights> model,
+                                pio::cli::ComputeBackends& backends,
                                 std::string& configuration) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   pio::NodeSettings s;
   if (model) {
-    s.engine = engine_settings(a, std::move(model), *backend, configuration);
+    s.engine = engine_settings(a, std::move(model), backends, configuration);
   } else {
     s.engine.tokenizer = pio::load_tokenizer(a.model);
     s.config = std::make_shared<const pio::ModelConfig>(pio::load_model_config(a.model));
@@ -308,7 +315,7 @@ pio::NodeSettings node_settings(const Args& a, std::shared_ptr<const pio::ModelW
                    ", tokenizer workers " + std::to_string(s.tokenizer_workers) + ", preprocessor workers " +
                    std::to_string(s.preprocessor_workers) + ", memory soft/hard " + std::to_string(a.memory_soft_mb) + "/" +
                    std::to_string(a.memory_hard_mb) + " MiB";
-  s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(), configuration);
+  s.profiler = std::make_shared<pio::Profiler>(pio::describe_hardware(s.engine.backend), configuration);
   auto plugins = std::make_shared<pio::PluginRegistry>();
   pio::load_plugins(a.plugins, *plugins);
   s.plugins = plugins;
@@ -334,15 +341,15 @@ std::pair<std::string, uint16_t> join_address(const std::string& join) {
 
 // The --device backend (the CPU one of --threads threads): its log line (the CUDA device, its
 // compute capability and memory, or why auto runs on the CPU) comes before the loading line.
-std::unique_ptr<pio::Backend> make_backend(const Args& a) {
-  return pio::cli::make_device_backend(a.device, a.threads, a.pin, "pio-node");
+pio::cli::ComputeBackends make_backends(const Args& a) {
+  return pio::cli::ComputeBackends(a.device, a.threads, a.pin, "pio-node");
 }
 
 // The checkpoint's weights, shared by the engine group's runners on the --device backend.
 // Packed weights are cached beside the tiered cache (--no-cache: packed in memory).
-std::shared_ptr<const pio::ModelWeights> load_model(const Args& a) {
+std::shared_ptr<const pio::ModelWeights> load_model(const Args& a, const pio::Backend& backend) {
   return std::make_shared<const pio::ModelWeights>(
-      a.model, pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack));
+      a.model, pio::options_for(pio::cli::model_options(a.weights, a.no_cache ? "" : a.cache_dir, a.map_pack), backend));
 }
 
 // --role worker: loads the model, joins the frontend at --join (reconnecting whenever it is
@@ -362,16 +369,17 @@ int run_worker(const Args& a) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::unique_ptr<pio::Backend> backend = make_backend(a);
+  pio::cli::ComputeBackends backends = make_backends(a);
   std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
   const auto t0 = std::chrono::steady_clock::now();
   std::string configuration = "role worker, ";
-  pio::WorkerSettings worker{engine_settings(a, load_model(a), *backend, configuration), checkpoint_fingerprint(a), ""};
+  pio::WorkerSettings worker{engine_settings(a, load_model(a, backends.device()), backends, configuration), checkpoint_fingerprint(a), ""};
   char hostname[256] = {};
   gethostname(hostname, sizeof hostname - 1);
   worker.name = std::string(hostname) + ":" + std::to_string(getpid());
   std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
-            << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration << "\n";
+            << "pio-node: hardware: " << pio::describe_hardware(&backends.device()) << "\npio-node: configuration: "
+            << configuration << "\n";
   auto config = pio::make_actor_system_config(a.tls);
   caf::actor_system system{*config};
   pio::FrontendAddress frontend{host, port, a.tls.enabled(), [](const std::string& why) {
@@ -405,6 +413,12 @@ int main(int argc, char** argv) {
   }
   if (a.memory_soft_mb && a.memory_hard_mb && a.memory_hard_mb < a.memory_soft_mb) {
     std::cerr << "pio-node: error: --memory-hard must be at least --memory-soft\n";
+    return 2;
+  }
+  try {
+    pio::cli::check_device_args(a.device);
+  } catch (const CLI::ValidationError& e) {
+    std::cerr << "pio-node: error: " << e.what() << "\n";
     return 2;
   }
   if (a.role == "worker" && a.join.empty()) {
@@ -445,16 +459,17 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   try {
-    std::unique_ptr<pio::Backend> backend;  // none for a frontend: it never computes
-    if (a.role == "all") backend = make_backend(a);
+    pio::cli::ComputeBackends backends;  // none for a frontend: it never computes
+    if (a.role == "all") backends = make_backends(a);
     std::cerr << "pio-node: loading " << a.model << " ..." << std::flush;
     const auto t0 = std::chrono::steady_clock::now();
     std::shared_ptr<const pio::ModelWeights> model;  // none for a frontend: it never maps the weights
-    if (a.role == "all") model = load_model(a);
+    if (a.role == "all") model = load_model(a, backends.device());
     std::string configuration;
-    pio::NodeSettings settings = node_settings(a, model, backend.get(), configuration);
+    pio::NodeSettings settings = node_settings(a, model, backends, configuration);
     std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
-              << "pio-node: hardware: " << pio::describe_hardware() << "\npio-node: configuration: " << configuration
+              << "pio-node: hardware: " << pio::describe_hardware(model ? &backends.device() : nullptr)
+              << "\npio-node: configuration: " << configuration
               << "\n";
     if (port_mode == PortMode::plain && !loopback(a.host))
       std::cerr << "pio-node: warning: --insecure: the client-API port on " << a.host

@@ -54,7 +54,7 @@ double time_to_first_token(VisionModel& vision, TextModel& decoder, const ModelC
   const PreparedPrompt prompt = prepare_prompt(decoder, config, ids, &features);
   KvCacheShape shape = decoder.kv_shape();
   shape.dtype = kv_dtype;
-  PagedKvCache cache(decoder.backend(), shape,
+  PagedKvCache cache(decoder.kv_layers(), shape,
                      KvStorage::bytes_per_block(shape, 16) * (static_cast<int64_t>(prompt.ids.size()) / 16 + 2));
   generate(decoder, cache, prompt, {1, {}, {}, 0, {}});
   return seconds_since(t0);
@@ -62,14 +62,14 @@ double time_to_first_token(VisionModel& vision, TextModel& decoder, const ModelC
 
 }  // namespace
 
-void bench_vision(const ModelWeights& weights, TextModel& decoder, Backend& backend, const std::string& model_dir,
+void bench_vision(const ModelWeights& weights, TextModel& decoder, Backend& vision_backend, const std::string& model_dir,
                   const VisionBenchOptions& options, nlohmann::ordered_json& out, std::ostream* text) {
   if (!weights.has_vision()) {
     if (text) *text << "vision: not measured (text-only checkpoint)\n";
     return;
   }
   if (options.sizes.empty()) return;
-  VisionModel vision(weights, backend);
+  VisionModel vision(weights, vision_backend);
   const PreprocessorConfig cfg = load_preprocessor_config(model_dir);
   std::vector<RgbImage> images;
   for (const auto& size : options.sizes) images.push_back(synthetic_image(size));

@@ -19,8 +19,9 @@ struct VisionBenchOptions {
   KvDType kv_dtype = KvDType::F32;  // the TTFT prompt's KV cache
 };
 
-// Adds its figures to `out`; prints them to `text` when it is set.
-void bench_vision(const ModelWeights& weights, TextModel& decoder, Backend& backend, const std::string& model_dir, const VisionBenchOptions& options,
+// Adds its figures to `out`; prints them to `text` when it is set. The vision runner computes on
+// `vision_backend`, the TTFT prompt's prefill on the decoder's.
+void bench_vision(const ModelWeights& weights, TextModel& decoder, Backend& vision_backend, const std::string& model_dir, const VisionBenchOptions& options,
                   nlohmann::ordered_json& out, std::ostream* text);
 
 }  // namespace pio::cli

@@ -81,18 +81,21 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
 // stream the very weights a decode step reads (decode_weight_ranges) with as many threads as the
 // backend (no pinning either), and set against the faster of the two: on a shared machine the
 // bandwidth drifts by half within minutes, and a probe taken apart from the run would measure
-// another machine.
+// another machine. Decode on a device reads device memory, which the host cannot probe: there
+// (probe false) only the weights' GB/s is reported.
 class DecodeTraffic {
  public:
-  DecodeTraffic(const TextWeights& weights, int threads)
-      : pool_(threads), ranges_(decode_weight_ranges(weights)), step_bytes_(decode_weight_bytes(weights)) {}
+  DecodeTraffic(const TextWeights& weights, int threads, bool probe)
+      : pool_(threads), ranges_(decode_weight_ranges(weights)), step_bytes_(decode_weight_bytes(weights)), probe_(probe) {}
 
   // Before the first run.
-  void start() { probes_.push_back(cpu::probe_read_bandwidth(pool_, ranges_)); }
+  void start() {
+    if (probe_) probes_.push_back(cpu::probe_read_bandwidth(pool_, ranges_));
+  }
   // After each run, its tokens/s.
   void add_run(double tok_s) {
     rates_.push_back(tok_s);
-    probes_.push_back(cpu::probe_read_bandwidth(pool_, ranges_));
+    if (probe_) probes_.push_back(cpu::probe_read_bandwidth(pool_, ranges_));
   }
 
   // Sets decode_tok_s and, each the median over the runs, the weights' GB/s, their share of the
@@ -100,13 +103,15 @@ class DecodeTraffic {
   void report(nlohmann::ordered_json& out) const {
     std::vector<double> gb_s, pct, bandwidth;
     for (size_t r = 0; r < rates_.size(); ++r) {
-      bandwidth.push_back(std::max(probes_[r], probes_[r + 1]));
       gb_s.push_back(rates_[r] * static_cast<double>(step_bytes_) / 1e9);
+      if (!probe_) continue;
+      bandwidth.push_back(std::max(probes_[r], probes_[r + 1]));
       pct.push_back(100.0 * gb_s.back() / bandwidth.back());
     }
     out["decode_tok_s"] = median(rates_);
     out["decode_weight_bytes_per_token"] = step_bytes_;
     out["decode_weight_gb_s"] = median(gb_s);
+    if (!probe_) return;
     out["decode_bandwidth_pct"] = median(pct);
     out["read_bandwidth_gb_s"] = median(bandwidth);
   }
@@ -115,6 +120,7 @@ class DecodeTraffic {
   cpu::ThreadPool pool_;
   std::vector<std::span<const uint8_t>> ranges_;
   int64_t step_bytes_;
+  bool probe_;
   std::vector<double> rates_, probes_;
 };
 
@@ -123,7 +129,8 @@ class DecodeTraffic {
 void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prefill and decode tokens/s (median of several runs) and peak RSS");
   struct Args {
-    std::string model, weights = "auto", device = "auto";
+    std::string model, weights = "auto";
+    DeviceArgs device;
     int threads = 0, gen_tokens = 32, runs = 3;
     std::vector<int64_t> prompt_tokens{128, 512};
     std::vector<std::string> image_sizes{"448x448", "1280x720"};
@@ -133,7 +140,7 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
   add_threads_option(cmd, a->threads);
-  add_device_option(cmd, a->device);
+  add_device_options(cmd, a->device);
   add_weights_option(cmd, a->weights);
   add_mmap_flags(cmd, a->map_pack);
   cmd->add_option("--prompt-tokens", a->prompt_tokens, "prompt lengths to prefill")
@@ -150,10 +157,11 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--no-vision", a->no_vision, "measure the text decoder only");
   cmd->add_flag("--json", a->json, "print one JSON object");
   cmd->callback([a] {
-    auto backend = make_device_backend(a->device, a->threads, false, "pio");
+    ComputeBackends backends(a->device, a->threads, false, "pio");
+    Backend& backend = backends.device();
     auto t0 = std::chrono::steady_clock::now();
-    const ModelWeights model(a->model, model_options(a->weights, default_cache_dir(), a->map_pack));
-    TextModel text(model, *backend);
+    const ModelWeights model(a->model, options_for(model_options(a->weights, default_cache_dir(), a->map_pack), backend));
+    TextModel text(model, backends.plan(model, 0));
     const double load_s = seconds_since(t0);
     const int64_t longest = *std::max_element(a->prompt_tokens.begin(), a->prompt_tokens.end());
     PagedKvCache cache = sequence_kv_cache(text, longest, a->gen_tokens, "--prompt-tokens", 0, a->kv_dtype);
@@ -161,12 +169,16 @@ void add_bench(CLI::App& app) {
 
     nlohmann::ordered_json out;
     out["model"] = a->model;
-    out["backend"] = backend->name();
+    out["backend"] = backend.name();
+    if (!backend.shares_host_memory()) {
+      out["device_weight_mb"] = static_cast<double>(text.device_weight_bytes()) / (1 << 20);
+      out["device_memory_used_mb"] = static_cast<double>(backend.device_memory().used_bytes) / (1 << 20);
+    }
     out["load_s"] = load_s;
     out["weights"] = weight_scheme_name(model.weight_scheme());
     out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
     out["kv_dtype"] = std::string(kv_dtype_name(cache.storage().dtype()));
-    DecodeTraffic decode(model.text(), a->threads);
+    DecodeTraffic decode(model.text(), a->threads, backend.shares_host_memory());
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
       run_once(text, cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
@@ -186,20 +198,24 @@ void add_bench(CLI::App& app) {
     }
     decode.report(out);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
-    if (!a->no_vision) bench_vision(model, text, *backend, a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
+    if (!a->no_vision) bench_vision(model, text, backends.vision(), a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     if (!a->json)
       std::cout << "decode: " << out["decode_tok_s"].get<double>() << " tok/s (" << a->gen_tokens << " tokens after a "
                 << a->prompt_tokens.front() << "-token prompt, median of " << a->runs << "); "
                 << out["decode_weight_bytes_per_token"].get<double>() / 1e9 << " GB of weights per token: "
-                << out["decode_weight_gb_s"].get<double>() << " GB/s, " << out["decode_bandwidth_pct"].get<double>()
+                << out["decode_weight_gb_s"].get<double>() << " GB/s";
+    if (!a->json && out.contains("decode_bandwidth_pct"))
+      std::cout << ", " << out["decode_bandwidth_pct"].get<double>()
                 << "% of the read bandwidth probed around each run by streaming those weights ("
                 << out["read_bandwidth_gb_s"].get<double>() << " GB/s; medians)\n";
+    else if (!a->json)
+      std::cout << " (median)\n";
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {
       std::cout << "peak RSS: " << out["peak_rss_mb"].get<double>() << " MB\n"
-                << "backend: " << backend->name() << ", weights " << out["weights"].get<std::string>() << " ("
+                << "backend: " << backend.name() << ", weights " << out["weights"].get<std::string>() << " ("
                 << out["weights_origin"].get<std::string>() << "), KV " << kv_dtype_name(cache.storage().dtype()) << ", load "
                 << load_s << " s\n";
     }

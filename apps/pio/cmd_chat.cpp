@@ -19,7 +19,8 @@ void add_chat(CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Ask about images and stream the model's answer");
   struct Args {
     std::string weights = "auto";
-    std::string model, prompt, system, messages, node, device = "auto";
+    std::string model, prompt, system, messages, node;
+    DeviceArgs device;
     int max_tokens = 256, threads = 0;
     SamplingOptions sampling;
     int64_t kv_mb = kDefaultKvBudgetMb;
@@ -43,7 +44,7 @@ void add_chat(CLI::App& app) {
   auto* max_tokens = add_max_tokens_option(cmd, a->max_tokens, 256);
   add_sampling_options(cmd, a->sampling);
   add_threads_option(cmd, a->threads);
-  add_device_option(cmd, a->device)->excludes(node);  // the node's own --device decides
+  for (CLI::Option* o : add_device_options(cmd, a->device)) o->excludes(node);  // the node's own options decide
   add_weights_option(cmd, a->weights)->excludes(node);  // the node's own --weights decides
   add_kv_cache_option(cmd, a->kv_mb);
   add_kv_dtype_option(cmd, a->kv_dtype);
@@ -81,8 +82,8 @@ void add_chat(CLI::App& app) {
                                  a->prompt, a->image.images.size());
     }
     ImageTimings timings;
-    LoadedPrompt run(a->model, make_device_backend(a->device, a->threads, false, "pio"),
-                     model_options(a->weights), ids, a->image, &timings);
+    LoadedPrompt run(a->model, ComputeBackends(a->device, a->threads, false, "pio"),
+                     model_options(a->weights), a->kv_mb << 20, ids, a->image, &timings);
     const PreparedPrompt& prompt_ids = run.prompt;
     PagedKvCache cache = sequence_kv_cache(run.text, static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,
                                            "--max-tokens", a->kv_mb, a->kv_dtype);

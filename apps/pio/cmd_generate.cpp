@@ -12,7 +12,8 @@ void add_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Greedy generation from token ids; prints the new ids as a JSON array");
   struct Args {
     std::string weights = "auto";
-    std::string model, ids, device = "auto";
+    std::string model, ids;
+    DeviceArgs device;
     int max_tokens = 16, threads = 0;
     int64_t kv_mb = kDefaultKvBudgetMb;
     std::string kv_dtype;
@@ -24,14 +25,14 @@ void add_generate(CLI::App& app) {
       ->required();
   add_max_tokens_option(cmd, a->max_tokens, 16);
   add_threads_option(cmd, a->threads);
-  add_device_option(cmd, a->device);
+  add_device_options(cmd, a->device);
   add_weights_option(cmd, a->weights);
   add_kv_cache_option(cmd, a->kv_mb);
   add_kv_dtype_option(cmd, a->kv_dtype);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
-    LoadedPrompt run(a->model, make_device_backend(a->device, a->threads, false, "pio"),
-                     model_options(a->weights), parse_ids(a->ids), a->image);
+    LoadedPrompt run(a->model, ComputeBackends(a->device, a->threads, false, "pio"),
+                     model_options(a->weights), a->kv_mb << 20, parse_ids(a->ids), a->image);
     PagedKvCache cache = sequence_kv_cache(run.text, static_cast<int64_t>(run.prompt.ids.size()),
                                            a->max_tokens, "--max-tokens", a->kv_mb, a->kv_dtype);
     const auto out = generate(run.text, cache, run.prompt, {a->max_tokens, run.weights.stop_ids(), {}, 0, {}});

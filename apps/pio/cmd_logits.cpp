@@ -13,7 +13,8 @@ namespace pio::cli {
 void add_logits(CLI::App& app) {
   auto* cmd = app.add_subcommand("logits", "Write the float32 logits of every prompt position as JSON");
   struct Args {
-    std::string model, ids, out, kv_dtype, weights = "auto", device = "auto";
+    std::string model, ids, out, kv_dtype, weights = "auto";
+    DeviceArgs device;
     int threads = 0;
     ImageArgs image;
   };
@@ -22,13 +23,13 @@ void add_logits(CLI::App& app) {
   cmd->add_option("--ids", a->ids, "token ids, comma separated")->required();
   cmd->add_option("--out", a->out, "output JSON file")->required();
   add_threads_option(cmd, a->threads);
-  add_device_option(cmd, a->device);
+  add_device_options(cmd, a->device);
   add_weights_option(cmd, a->weights);
   add_kv_dtype_option(cmd, a->kv_dtype);
   add_image_options(cmd, a->image, true);
   cmd->callback([a] {
-    LoadedPrompt run(a->model, make_device_backend(a->device, a->threads, false, "pio"),
-                     model_options(a->weights), parse_ids(a->ids), a->image);
+    LoadedPrompt run(a->model, ComputeBackends(a->device, a->threads, false, "pio"),
+                     model_options(a->weights), 0, parse_ids(a->ids), a->image);
     const PreparedPrompt& prompt = run.prompt;
     const auto n = static_cast<int64_t>(prompt.ids.size());
     PagedKvCache cache = sequence_kv_cache(run.text, n, 0, "--ids", 0, a->kv_dtype);

@@ -47,6 +47,8 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
           {"kv_blocks_used", r.kv_blocks_used},
           {"kv_blocks_total", r.kv_blocks_total},
           {"rss_mb", r.rss_mb},
+          {"device_memory_used_mb", r.device_memory_used_mb},
+          {"device_memory_total_mb", r.device_memory_total_mb},
           {"prompt_tokens", r.prompt_tokens},
           {"generated_tokens", r.generated_tokens},
           {"generated_tok_s", r.generated_tok_s},
@@ -82,7 +84,10 @@ void add_stats(CLI::App& app) {
     std::cout << "\nrunning: " << r.running << ", queued: " << r.queued << ", largest batch: " << r.max_batch_size
               << " sequences, token budget: " << r.token_budget << ", preemptions: " << r.preemptions
               << "\nKV blocks: " << r.kv_blocks_used << " / " << r.kv_blocks_total << ", RSS: " << std::fixed
-              << std::setprecision(1) << r.rss_mb << " MiB\ntokens: " << r.prompt_tokens << " prompt, "
+              << std::setprecision(1) << r.rss_mb << " MiB";
+    if (r.device_memory_total_mb > 0)
+      std::cout << ", device memory: " << r.device_memory_used_mb << " / " << r.device_memory_total_mb << " MiB";
+    std::cout << "\ntokens: " << r.prompt_tokens << " prompt, "
               << r.generated_tokens << " generated (" << r.generated_tok_s << " tok/s over " << r.uptime_s << " s)\n"
               << "latency (ms)      count     p50     p90     p99     max\n";
     for (const auto& l : r.latencies)

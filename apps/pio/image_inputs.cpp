@@ -52,12 +52,13 @@ std::optional<ImageFeatures> image_features(const ModelWeights& weights, Backend
   return features;
 }
 
-LoadedPrompt::LoadedPrompt(const std::string& model_dir, std::unique_ptr<Backend> compute, const ModelOptions& options,
-                           std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings)
-    : backend(std::move(compute)),
-      weights(model_dir, options),
-      text(weights, *backend),
-      images(image_features(weights, *backend, model_dir, args, timings)),
+LoadedPrompt::LoadedPrompt(const std::string& model_dir, ComputeBackends compute, const ModelOptions& options,
+                           int64_t kv_bytes, std::span<const int32_t> ids, const ImageArgs& args,
+                           ImageTimings* timings)
+    : backends(std::move(compute)),
+      weights(model_dir, options_for(options, backends.device())),
+      text(weights, backends.plan(weights, kv_bytes)),
+      images(image_features(weights, backends.vision(), model_dir, args, timings)),
       prompt(prepare_prompt(text, weights.config(), ids, images ? &*images : nullptr)) {}
 
 }  // namespace pio::cli

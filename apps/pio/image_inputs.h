@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/pio/option_checks.h"
 #include "model/image_features.h"
 #include "model/model_weights.h"
 #include "model/prompt.h"
@@ -41,16 +42,17 @@ std::vector<PixelValues> preprocess_images(const std::string& model_dir, const s
 std::optional<ImageFeatures> image_features(const ModelWeights& weights, Backend& backend, const std::string& model_dir,
                                             const ImageArgs& args, ImageTimings* timings = nullptr);
 
-// What generate, logits and chat share: the weights, a text runner on `backend` (--device), the prompt's image
-// features (from --image or --image-embeds) and the prompt prepared over them. Not copyable:
-// the prompt points into the features.
+// What generate, logits and chat share: the weights, a text runner on the --device backend (or
+// split with the CPU), the prompt's image features (from --image or --image-embeds, encoded on
+// the vision backend) and the prompt prepared over them. Not copyable: the prompt points into the features.
 struct LoadedPrompt {
-  LoadedPrompt(const std::string& model_dir, std::unique_ptr<Backend> backend, const ModelOptions& options,
-               std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings = nullptr);
+  // The model is offloaded as `backends` plan it, with a KV cache of up to kv_bytes.
+  LoadedPrompt(const std::string& model_dir, ComputeBackends backends, const ModelOptions& options,
+               int64_t kv_bytes, std::span<const int32_t> ids, const ImageArgs& args, ImageTimings* timings = nullptr);
   LoadedPrompt(const LoadedPrompt&) = delete;
   LoadedPrompt& operator=(const LoadedPrompt&) = delete;
 
-  std::unique_ptr<Backend> backend;
+  ComputeBackends backends;
   ModelWeights weights;
   TextModel text;
   std::optional<ImageFeatures> images;

@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 #include <cmath>
 #include <iostream>
 #include <limits>
 
 #include "apps/pio/cli_util.h"
+#include "gpu/backend_error.h"
 #include "gpu/device.h"
+#include "model/offload_plan.h"
 
 namespace pio::cli {
 
@@ -98,19 +101,59 @@ CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& 
       ->check(integer_in(0, kMaxThreads, "0: all cores"));
 }
 
-CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
-  return cmd->add_option("--device", device,
-                         "compute device: cpu, cuda (fails without a usable CUDA device) or auto (CUDA when usable, "
-                         "else the CPU, saying why)")
-      ->default_val("auto")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+std::vector<CLI::Option*> add_device_options(CLI::App* cmd, DeviceArgs& args) {
+  return {cmd->add_option("--device", args.device,
+                          "compute device: cpu, cuda (fails without a usable CUDA device) or auto (CUDA when usable, "
+                          "else the CPU, saying why)")
+              ->default_val("auto")
+              ->check(CLI::IsMember({"cpu", "cuda", "auto"})),
+          cmd->add_option("--gpu-layers", args.gpu_layers,
+                          "decoder layers on the CUDA device, the rest on the CPU: a count, or auto (as many as its "
+                          "free memory holds)")
+              ->default_val("auto")
+              ->check(CLI::IsMember({"auto"}) | CLI::Range(0, kMaxGpuLayers)),
+          cmd->add_option("--gpu-vision", args.gpu_vision,
+                          "the vision tower on the CUDA device (on), on the CPU beside it (off), or on the device "
+                          "when its free memory holds it after the decoder (auto)")
+              ->default_val("auto")
+              ->check(CLI::IsMember({"on", "off", "auto"})),
+          cmd->add_flag("--deterministic", args.deterministic,
+                        "on a CUDA device, prefill through the fixed-order GEMM instead of cuBLAS, so every "
+                        "answer has the same bits whatever shares its batch (slower prefill)")};
 }
 
-std::unique_ptr<Backend> make_device_backend(const std::string& device, int threads, bool pin,
-                                             const std::string& program) {
-  BackendChoice choice = make_backend(parse_device_kind(device), threads, pin);
-  if (!choice.log_line.empty()) std::cerr << program << ": " << choice.log_line << "\n" << std::flush;
-  return std::move(choice.backend);
+void check_device_args(const DeviceArgs& args) {
+  if (args.device != "cpu") return;
+  if (args.gpu_vision == "on") throw CLI::ValidationError("--gpu-vision", "on needs --device cuda or auto, not cpu");
+  if (args.gpu_layers != "auto" && args.gpu_layers != "0")
+    throw CLI::ValidationError("--gpu-layers", args.gpu_layers + " needs --device cuda or auto, not cpu");
+}
+
+ComputeBackends::ComputeBackends(const DeviceArgs& args, int threads, bool pin, std::string program)
+    : args_(args), threads_(threads), pin_(pin), program_(std::move(program)) {
+  check_device_args(args);
+  BackendChoice choice = make_backend(parse_device_kind(args.device), threads, pin, args.deterministic);
+  if (!choice.log_line.empty()) std::cerr << program_ << ": " << choice.log_line << "\n" << std::flush;
+  device_ = std::move(choice.backend);
+}
+
+LayerSplit ComputeBackends::plan(const ModelWeights& weights, int64_t kv_bytes) {
+  if (device_->shares_host_memory()) {
+    if (args_.gpu_vision == "on") throw BackendError("--gpu-vision on needs a CUDA device, and this runs on the CPU");
+    if (args_.gpu_layers != "auto" && args_.gpu_layers != "0")
+      throw BackendError("--gpu-layers " + args_.gpu_layers + " needs a CUDA device, and this runs on the CPU");
+    return layer_split();
+  }
+  const Backend::MemoryUse use = device_->device_memory();
+  const OffloadSizes sizes = offload_sizes(weights, kv_bytes);
+  const int64_t free_bytes = static_cast<int64_t>(use.total_bytes - use.used_bytes) - int64_t{kCudaMinFreeBytes};
+  const OffloadPlan p = plan_offload(sizes, free_bytes, args_.gpu_layers, args_.gpu_vision);
+  gpu_layers_ = p.gpu_layers;
+  vision_on_device_ = p.vision_on_device;
+  if (gpu_layers_ < sizes.layers() || (sizes.vision_bytes > 0 && !vision_on_device_))
+    host_ = make_cpu_backend(threads_, pin_);
+  std::cerr << program_ << ": offload: " << describe(p, sizes, free_bytes) << "\n" << std::flush;
+  return layer_split();
 }
 
 CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights) {
@@ -265,7 +308,7 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, in
                                    (machine ? "the machine's " : "the budget of ") + std::to_string(limit_mb) +
                                    " MiB");
   }
-  return PagedKvCache(model.backend(), shape, blocks * block_bytes, kBlock);
+  return PagedKvCache(model.kv_layers(), shape, blocks * block_bytes, kBlock);
 }
 
 }  // namespace pio::cli

@@ -26,6 +26,7 @@ constexpr int kMaxThreads = 1024;
 // (max_position_embeddings) bounds them once it is loaded.
 constexpr int64_t kMaxTokens = int64_t{1} << 20;
 constexpr int kMaxRuns = 1000;
+constexpr int kMaxGpuLayers = 4096;  // --gpu-layers, before the checkpoint's own layer count bounds it
 constexpr int kMaxTopK = 1 << 20;
 constexpr double kMaxTemperature = 100;
 constexpr int64_t kMaxPixels = int64_t{1} << 28;  // 16384 x 16384
@@ -53,13 +54,57 @@ CLI::Validator image_size();
 // The options several subcommands share, each declared once with its range.
 CLI::Option* add_threads_option(CLI::App* cmd, int& threads, const std::string& what = "compute threads");
 CLI::Option* add_kv_cache_option(CLI::App* cmd, int64_t& mb);
-// --device cpu|cuda|auto (default auto): the backend a command computes on (gpu/device.h).
-CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
-// The backend a checked --device value names, the CPU one with `threads` threads (pinned when
-// `pin`). Writes its one log line to stderr as "<program>: device: ..." (the CUDA device, or why
-// auto runs on the CPU; nothing for cpu). Throws BackendError for cuda without a usable device.
-std::unique_ptr<Backend> make_device_backend(const std::string& device, int threads, bool pin,
-                                             const std::string& program);
+// Where a command's runners compute: --device cpu|cuda|auto (gpu/device.h), --gpu-layers
+// N|auto (the first N decoder layers on the device, the rest on the CPU), --gpu-vision
+// on|off|auto (the vision tower on the device, or on the CPU beside it) and --deterministic
+// (fixed-order prefill GEMMs on a device; the CPU always computes in a fixed order).
+struct DeviceArgs {
+  std::string device = "auto";
+  std::string gpu_layers = "auto";
+  std::string gpu_vision = "auto";
+  bool deterministic = false;
+};
+// Adds the four options (defaults auto, auto, auto, off); returns them.
+std::vector<CLI::Option*> add_device_options(CLI::App* cmd, DeviceArgs& args);
+// Throws CLI::ValidationError for --gpu-layers or --gpu-vision on with --device cpu.
+void check_device_args(const DeviceArgs& args);
+
+// The backends a command's runners compute on, as DeviceArgs decide.
+class ComputeBackends {
+ public:
+  ComputeBackends() = default;
+  // The --device backend, the CPU one with `threads` threads (pinned when `pin`). Writes its log
+  // line to stderr as "<program>: device: ..." (the CUDA device, or why auto runs on the CPU;
+  // nothing for cpu). Throws BackendError for cuda without a usable device, CLI::ValidationError
+  // as check_device_args.
+  ComputeBackends(const DeviceArgs& args, int threads, bool pin, std::string program);
+
+  // Decides, once the weights are loaded (options_for(device())), how many decoder layers and
+  // whether the vision tower run on a device, and makes the CPU backend for what stays on the
+  // CPU. auto fills the device's free memory less kCudaMinFreeBytes: layers first (each with
+  // its share of kv_bytes), the embedding and lm_head when every layer fits, then the tower.
+  // Writes one line saying what it chose and why. Throws BackendError for --gpu-layers or
+  // --gpu-vision on without a device, ModelError for --gpu-layers beyond the decoder's layers.
+  // Returns layer_split().
+  LayerSplit plan(const ModelWeights& weights, int64_t kv_bytes);
+
+  Backend& device() const { return *device_; }
+  // The text runner's split (everything on device() before plan() or without a device).
+  LayerSplit layer_split() const { return {device_.get(), host_.get(), gpu_layers_}; }
+  // Where the vision tower runs.
+  Backend& vision() const { return vision_on_device_ || !host_ ? *device_ : *host_; }
+
+ private:
+  DeviceArgs args_;
+  int threads_ = 0;
+  bool pin_ = false;
+  std::string program_;
+  std::unique_ptr<Backend> device_;
+  std::unique_ptr<Backend> host_;  // the CPU beside a device, when plan() left work there
+  int gpu_layers_ = -1;
+  bool vision_on_device_ = true;
+};
+
 // --kv-dtype auto|bf16|f16|q8|f32: the KV cache's element type (gpu/kv_dtype.h); auto, the
 // default, is the checkpoint's weight dtype, as transformers keeps its cache in the model's.
 CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype);

@@ -34,7 +34,11 @@ class CpuBackend final : public Backend {
   void download(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memcpy(dst, src, bytes);
   }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes) std::memcpy(dst, src, bytes);
+  }
   void synchronize() override {}
+  bool shares_host_memory() const override { return true; }
 
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
     cpu::matmul(pool_, matmul_scratch_, x, m, w, bias, y);

@@ -84,6 +84,20 @@ class CudaBackend final : public Backend {
     check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
     check(cudaStreamSynchronize(stream_), "download");
   }
+  // In stream order: after the work queued before it, before the work queued after it.
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes == 0) return;
+    use_device();
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
+  }
+  bool shares_host_memory() const override { return false; }
+  // The whole device's use (other processes' included), as cudaMemGetInfo reports it.
+  MemoryUse device_memory() const override {
+    use_device();
+    size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
+    return {total_bytes - free_bytes, total_bytes};
+  }
   // Waits for every operation queued so far; throws BackendError for a failed kernel.
   void synchronize() override {
     use_device();

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gpu/backend.h"
+#include "gpu/device.h"
 
 namespace pio {
 
@@ -23,9 +24,6 @@ struct CudaDeviceInfo {
   // "CUDA device 0: NVIDIA H100 80GB HBM3, compute capability 9.0, 79.2 GiB free of 79.6 GiB"
   std::string describe() const;
 };
-
-// The least free device memory a backend starts with.
-inline constexpr size_t kCudaMinFreeBytes = size_t{512} << 20;
 
 // Device `ordinal`'s properties. Throws BackendError when there is no such device, the driver
 // fails, this build has no kernels for its compute capability, or less than min_free_bytes is free.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --device on pio generate/logits/bench and pio-node, on a machine without a usable CUDA device:
 # cuda exits 1 with a clear error, auto runs on the CPU with one log line saying why and answers
-# as --device cpu does (which prints no device line), an unknown device is refused (exit 2).
+# as --device cpu does (which prints no device line), an unknown device is refused (exit 2);
+# --gpu-layers, --gpu-vision and --deterministic are checked as below.
 # On a machine with an NVIDIA device the cuda refusal is skipped, with a line saying so.
 #   test_device.sh PIO PIO_NODE
 set -euo pipefail
@@ -30,6 +31,27 @@ gen --device gpu >/dev/null 2>"$work/bad.err"; rc=$?
 set -e
 [ "$rc" = 2 ] || fail "--device gpu: exit $rc, not 2"
 
+# --gpu-layers, --gpu-vision and --deterministic: on the CPU the whole model already runs there
+# and every kernel has a fixed order, so auto, 0, off and the flag change nothing (the same
+# answer, no offload line); asking for the device with --device cpu is a usage error (exit 2),
+# as is a value that is neither a count nor auto/on/off.
+gen --device cpu --gpu-layers 0 --gpu-vision off --deterministic >"$work/flags.out" 2>"$work/flags.err" ||
+  fail "generate --gpu-layers 0 --gpu-vision off --deterministic failed: $(cat "$work/flags.err")"
+cmp -s "$work/cpu.out" "$work/flags.out" || fail "--gpu-layers 0 --gpu-vision off --deterministic changed the CPU's answer"
+! grep -q 'offload: ' "$work/flags.err" || fail "an offload line on the CPU: $(cat "$work/flags.err")"
+expect_usage_error() {  # WHAT COMMAND...: exit 2 naming WHAT
+  local what="$1"; shift
+  set +e; "$@" >/dev/null 2>"$work/usage.err"; local rc=$?; set -e
+  [ "$rc" = 2 ] && grep -q -- "$what" "$work/usage.err" || fail "$*: exit $rc: $(cat "$work/usage.err")"
+}
+expect_usage_error gpu-vision gen --device cpu --gpu-vision on
+expect_usage_error gpu-layers gen --device cpu --gpu-layers 3
+expect_usage_error gpu-vision gen --gpu-vision sideways
+expect_usage_error gpu-layers gen --gpu-layers many
+expect_usage_error gpu-layers gen --gpu-layers -1
+expect_usage_error gpu-vision "$node_bin" --model "$work/tiny" --port 0 --no-cache --device cpu --gpu-vision on
+expect_usage_error gpu-layers "$node_bin" --model "$work/tiny" --port 0 --no-cache --device cpu --gpu-layers 2
+
 if nvidia-smi -L >/dev/null 2>&1; then
   echo "SKIP: the --device cuda refusals: this machine has an NVIDIA device"
 else
@@ -45,6 +67,16 @@ else
     fail "bench --device cuda: exit $bench_rc: $(cat "$work/bench.err")"
   [ "$node_rc" = 1 ] && grep -q 'pio-node: error: .*CUDA' "$work/node-cuda.err" ||
     fail "pio-node --device cuda: exit $node_rc: $(cat "$work/node-cuda.err")"
+  # auto fell back to the CPU: layers or the tower cannot be asked onto a device there (exit 1,
+  # saying why).
+  set +e
+  gen --device auto --gpu-vision on >/dev/null 2>"$work/auto-vis.err"; rc=$?
+  gen --device auto --gpu-layers 1 >/dev/null 2>"$work/auto-layers.err"; layers_rc=$?
+  set -e
+  [ "$rc" = 1 ] && grep -q '^pio: error: --gpu-vision on needs a CUDA device' "$work/auto-vis.err" ||
+    fail "--device auto --gpu-vision on without a device: exit $rc: $(cat "$work/auto-vis.err")"
+  [ "$layers_rc" = 1 ] && grep -q '^pio: error: --gpu-layers 1 needs a CUDA device' "$work/auto-layers.err" ||
+    fail "--device auto --gpu-layers 1 without a device: exit $layers_rc: $(cat "$work/auto-layers.err")"
 fi
 
 # The node on auto serves on the CPU and says why once, before loading.

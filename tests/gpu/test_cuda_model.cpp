@@ -1,0 +1,171 @@
+// The model on a CUDA device against the same model on the CPU backend: the tiny checkpoint's
+// logits (prefill and decode, f32/bf16/q8 weights), the decoder split between the device and the
+// CPU (--gpu-layers), the vision tower's features, and decode bits that do not depend on what
+// shares the step. Without a usable device every case is skipped and the run prints one line
+// saying why. Written and compiled without a device: it has never run.
+// Tolerance: max |device - cpu| / max |cpu| <= 2e-3 over a whole output. The two backends sum
+// each dot product in different orders (f32 accumulation both, cuBLAS's blocking against the
+// CPU's panels; the q8/q4 paths quantise x identically and sum integers exactly), each of the
+// tiny model's layers adds ~1e-5 relative, and softmax and RMSNorm do not amplify it by more
+// than a few times; 2e-3 leaves a margin of ~10x over that and still catches a wrong operation
+// (which moves logits by O(1) of their scale).
+#define BOOST_TEST_MODULE cuda_model
+#include <boost/test/unit_test.hpp>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gpu/backend_error.h"
+#include "gpu/cuda/cuda_backend.h"
+#include "model/kv_cache.h"
+#include "model/model_weights.h"
+#include "model/rope.h"
+#include "model/text_model.h"
+#include "model/vision_model.h"
+#include "tests/support/relative_error.h"
+#include "tests/vision/vision_support.h"
+
+using namespace pio;
+
+namespace {
+
+constexpr double kTolerance = 2e-3;
+
+struct Device {
+  std::unique_ptr<Backend> cuda;
+  std::string why_not;
+  Device() {
+    try {
+      cuda = make_cuda_backend();
+    } catch (const BackendError& e) {
+      why_not = e.what();
+      std::cout << "test_cuda_model: every case skipped: " << why_not << "\n";
+    }
+  }
+};
+
+Device& device() {
+  static Device d;
+  return d;
+}
+
+boost::test_tools::assertion_result has_device(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(device().cuda != nullptr);
+  r.message() << device().why_not;
+  return r;
+}
+
+// The tiny checkpoint as a device reads it (bf16 unpacked), in a scheme.
+const ModelWeights& weights(WeightScheme scheme) {
+  static std::vector<std::unique_ptr<ModelWeights>> loaded(4);
+  auto& w = loaded[static_cast<size_t>(scheme)];
+  if (!w) {
+    ModelOptions o;
+    o.weights = scheme;
+    o.bf16_panels = false;
+    w = std::make_unique<ModelWeights>(vtest::tiny(DType::BF16).dir.path(), o);
+  }
+  return *w;
+}
+
+// A 19-token prefill (all logits), then 4 decode steps fed fixed ids: every logit, in order.
+// Prefill runs more than 16 rows, so it takes cuBLAS; decode takes the GEMV.
+std::vector<float> run(TextModel& text) {
+  PagedKvCache cache(text.kv_layers(), text.kv_shape(), 1 << 22, 4);
+  const SequenceId seq = cache.pool().add_sequence();
+  std::vector<float> out;
+  int32_t done = 0;
+  for (const int n : {19, 1, 1, 1, 1}) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < n; ++i) ids.push_back((done + i) * 37 % 400 + 3);
+    std::vector<Pos3> positions;
+    text_positions(done, n, positions);
+    ForwardBatch batch;
+    batch.steps.push_back({n, true, {}, 0});
+    batch.ids = ids;
+    batch.positions = positions;
+    const auto logits = cache.forward(text, batch, {&seq, 1});
+    out.insert(out.end(), logits.begin(), logits.end());
+    done += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cuda_model, *boost::unit_test::precondition(has_device))
+
+BOOST_AUTO_TEST_CASE(text_logits_equal_the_cpu) {
+  const auto cpu = make_cpu_backend(2);
+  for (const WeightScheme scheme : {WeightScheme::Auto, WeightScheme::Q8, WeightScheme::Q4}) {
+    TextModel on_cpu(weights(scheme), *cpu), on_device(weights(scheme), *device().cuda);
+    const double err = test::max_relative_error(run(on_device), run(on_cpu));
+    BOOST_TEST(err <= kTolerance, "scheme " << weight_scheme_name(scheme) << ": relative error " << err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(layers_split_with_the_cpu_equal_the_cpu) {
+  const auto cpu = make_cpu_backend(2);
+  const ModelWeights& w = weights(WeightScheme::Auto);
+  TextModel on_cpu(w, *cpu);
+  const std::vector<float> expected = run(on_cpu);
+  for (int n = 0; n <= w.config().text.num_hidden_layers; ++n) {
+    TextModel split(w, LayerSplit{device().cuda.get(), cpu.get(), n});
+    const double err = test::max_relative_error(run(split), expected);
+    BOOST_TEST(err <= kTolerance, n << " layers on the device: relative error " << err);
+  }
+}
+
+// A decode row's bits on the device whatever else shares the step (the GEMV and flash-decode
+// kernels sum in a fixed order).
+BOOST_AUTO_TEST_CASE(decode_bits_do_not_depend_on_the_batch) {
+  const ModelWeights& w = weights(WeightScheme::Auto);
+  TextModel text(w, *device().cuda);
+  PagedKvCache cache(text.kv_layers(), text.kv_shape(), 1 << 22, 4);
+  const std::vector<SequenceId> seqs{cache.pool().add_sequence(), cache.pool().add_sequence()};
+  const std::vector<int32_t> prompt{5, 6, 7, 8, 9, 10, 11};
+  std::vector<Pos3> positions;
+  text_positions(0, 7, positions);
+  for (const SequenceId s : seqs) {
+    ForwardBatch batch;
+    batch.steps.push_back({7, false, {}, 0});
+    batch.ids = prompt;
+    batch.positions = positions;
+    cache.forward(text, batch, {&s, 1});
+  }
+  const std::vector<int32_t> next{42};
+  text_positions(7, 1, positions);
+  ForwardBatch alone;
+  alone.steps.push_back({1, false, {}, 0});
+  alone.ids = next;
+  alone.positions = positions;
+  const auto one = cache.forward(text, alone, {&seqs[0], 1});
+  const std::vector<float> first(one.begin(), one.end());
+  // The same step of the other sequence, now beside a second row.
+  const std::vector<int32_t> two_ids{42, 42};
+  std::vector<Pos3> two_positions(positions.begin(), positions.end());
+  two_positions.insert(two_positions.end(), positions.begin(), positions.end());
+  ForwardBatch together;
+  together.steps = {{1, false, {}, 0}, {1, false, {}, 0}};
+  together.ids = two_ids;
+  together.positions = two_positions;
+  const auto two = cache.forward(text, together, seqs);
+  BOOST_TEST((std::vector<float>(two.begin() + static_cast<std::ptrdiff_t>(first.size()), two.end()) == first));
+}
+
+BOOST_AUTO_TEST_CASE(vision_features_equal_the_cpu) {
+  const auto cpu = make_cpu_backend(2);
+  const ModelWeights& w = weights(WeightScheme::Auto);
+  const VisionConfig& cfg = *w.config().vision;
+  const std::vector<PixelValues> images{vtest::random_image(cfg, 1, 4, 6, 1), vtest::random_image(cfg, 2, 8, 4, 2)};
+  VisionModel on_cpu(w, *cpu), on_device(w, *device().cuda);
+  const VisionOutput& want = on_cpu.encode(images);
+  const VisionOutput& got = on_device.encode(images);
+  BOOST_TEST(test::max_relative_error(got.image_embeds, want.image_embeds) <= kTolerance);
+  for (size_t k = 0; k < want.deepstack.size(); ++k)
+    BOOST_TEST(test::max_relative_error(got.deepstack[k], want.deepstack[k]) <= kTolerance, "DeepStack tap " << k);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
