@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include "gpu/backend.h"
 #include "gpu/backend_buffer.h"
@@ -20,23 +21,27 @@ class BackendScratch {
   // std::bad_alloc when the backend has no memory for them.
   void resize(size_t n) {
     if (n <= size_) return;
-    buffer_ = BackendBuffer();  // the old memory goes back before the new is taken
-    size_ = 0;
-    buffer_ = BackendBuffer(*backend_, n * sizeof(T));
+    release();  // the old memory goes back before the new is taken
+    if (backend_->shares_host_memory()) host_ = std::make_unique_for_overwrite<T[]>(n);
+    else device_ = BackendBuffer(*backend_, n * sizeof(T));
     size_ = n;
   }
   // Backend memory (Backend::shares_host_memory says whether the host may read it).
-  T* data() const { return reinterpret_cast<T*>(buffer_.data()); }
+  T* data() const { return host_ ? host_.get() : reinterpret_cast<T*>(device_.data()); }
   size_t size() const { return size_; }
   // Returns the memory to the backend.
   void release() {
-    buffer_ = BackendBuffer();
+    host_.reset();
+    device_ = BackendBuffer();
     size_ = 0;
   }
 
  private:
   Backend* backend_;
-  BackendBuffer buffer_;
+  // On host memory the heap's (its blocks are not page-aligned: buffers read and written
+  // together do not alias in the caches' sets), else the backend's.
+  std::unique_ptr<T[]> host_;
+  BackendBuffer device_;
   size_t size_ = 0;
 };
 
