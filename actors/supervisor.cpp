@@ -272,8 +272,9 @@ class Supervisor {
   }
 
  private:
-  // What the thresholds judge (MiB): what pio holds (the memory it started with, KV blocks in
-  // use, the cache's hot tier, images' pixels here and at the engine). Process RSS is the
+  // What the thresholds judge (MiB): what pio holds in host memory (the memory it started with,
+  // the host part of the KV blocks in use (layers on a device hold theirs in its memory, taken
+  // whole at start), the cache's hot tier, images' pixels here and at the engine). Process RSS is the
   // backstop against what that misses, judged against the hard threshold only (RSS keeps what
   // the allocator and libraries do not give back, so against soft it would hold admission shut
   // for good): when it reaches hard, freed heap memory goes back to the system first

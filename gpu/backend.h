@@ -90,6 +90,9 @@ class Backend {
     size_t total_bytes = 0;
   };
   virtual MemoryUse device_memory() const { return {}; }
+  // Seconds the device has spent on upload and download copies since the backend was made, as
+  // its own clock measures them (0 for host memory).
+  virtual double transfer_seconds() const { return 0; }
 
   // y[m, w.rows] = x[m, w.cols] · Wᵀ (+ bias[w.rows] when bias.data is set).
   virtual void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) = 0;

@@ -89,12 +89,13 @@ struct EngineLoad {
   int64_t waiting = 0;       // admitted to the group, not yet running (vision included)
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_total = 0;
-  int64_t kv_bytes_per_block = 0;
+  int64_t kv_bytes_per_block = 0;  // in host memory (KV layers on a device do not count)
   int64_t kv_blocks_touched = 0;  // the pool's high-water mark (resident pages)
   int64_t image_bytes = 0;        // pixels of the images waiting for or in the vision encoder
   double step_ms = 0;             // its last step's time (0 before its first)
   int64_t device_memory_used = 0;   // its CUDA device's memory in use and in all, bytes (0 on the CPU)
   int64_t device_memory_total = 0;
+  double device_transfer_s = 0;     // its device's upload/download copy time since start
 };
 
 template <class Inspector>
@@ -140,7 +141,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineLoad& x) {
   return f(caf::meta::type_name("pio::EngineLoad"), x.running, x.waiting, x.kv_blocks_used, x.kv_blocks_total,
            x.kv_bytes_per_block, x.kv_blocks_touched, x.image_bytes, x.step_ms, x.device_memory_used,
-           x.device_memory_total);
+           x.device_memory_total, x.device_transfer_s);
 }
 
 }  // namespace pio

@@ -51,6 +51,7 @@ struct StatsReport {
   double rss_mb = 0;
   double device_memory_used_mb = 0;   // the workers' CUDA devices (0 on the CPU)
   double device_memory_total_mb = 0;
+  double device_transfer_s = 0;       // their upload/download copy time since start
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
   double generated_tok_s = 0;  // since start
@@ -88,7 +89,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, StatsReport& x) {
   return f(caf::meta::type_name("pio::StatsReport"), x.requests, x.running, x.queued, x.engine_sequences,
            x.engine_waiting, x.max_batch_size,
-           x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.device_memory_used_mb, x.device_memory_total_mb, x.prompt_tokens, x.generated_tokens,
+           x.token_budget, x.preemptions, x.kv_blocks_used, x.kv_blocks_total, x.rss_mb, x.device_memory_used_mb, x.device_memory_total_mb, x.device_transfer_s, x.prompt_tokens, x.generated_tokens,
            x.generated_tok_s, x.uptime_s, x.latencies, x.hardware, x.configuration, x.cache, x.cache_status, x.workers);
 }
 

@@ -34,6 +34,13 @@ KvStorage::KvStorage(std::span<const KvLayerRange> ranges, KvCacheShape shape, i
                      std::to_string(shape.layers));
 }
 
+int64_t KvStorage::host_bytes_per_block() const {
+  int64_t bytes = 0;
+  for (const Part& p : parts_)
+    if (p.backend->shares_host_memory()) bytes += 2 * int64_t{p.layers} * block_bytes_;
+  return bytes;
+}
+
 const KvStorage::Part& KvStorage::part_of(int layer) const {
   for (const Part& p : parts_)
     if (layer < p.first_layer + p.layers) return p;

@@ -63,6 +63,9 @@ class KvStorage {
   // K and V of one block in every layer: 2 · layers · block_size · kv_heads · kv_row_bytes.
   static int64_t bytes_per_block(KvCacheShape shape, int block_size);
   int64_t bytes_per_block() const { return bytes_per_block(shape_, block_size_); }
+  // The part of a block's bytes in host memory (its layers on backends that share it): all of
+  // them on the CPU, none with every layer on a device.
+  int64_t host_bytes_per_block() const;
 
  private:
   // One backend's layers [first_layer, first_layer + layers) and their K and V.

@@ -300,12 +300,13 @@ EngineLoad EngineGroup::load() const {
           static_cast<int64_t>(core_.waiting() + vision_queue_.size()),
           core_.pool().total_blocks() - core_.pool().free_blocks(),
           core_.pool().total_blocks(),
-          core_.storage().bytes_per_block(),
+          core_.storage().host_bytes_per_block(),
           core_.pool().touched_blocks(),
           image_bytes,
           stats_.ms,
           static_cast<int64_t>(device.used_bytes),
-          static_cast<int64_t>(device.total_bytes)};
+          static_cast<int64_t>(device.total_bytes),
+          backend_.transfer_seconds()};
 }
 
 }  // namespace pio

@@ -19,6 +19,7 @@ EngineLoad sum_loads(const std::vector<WorkerStats>& workers) {
     sum.step_ms = std::max(sum.step_ms, l.step_ms);
     sum.device_memory_used += l.device_memory_used;
     sum.device_memory_total += l.device_memory_total;
+    sum.device_transfer_s += l.device_transfer_s;
   }
   return sum;
 }

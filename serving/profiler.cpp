@@ -57,6 +57,11 @@ Profiler::Profiler(std::string hardware, std::string configuration)
                         .Name("pio_device_memory_bytes")
                         .Help("The workers' CUDA device memory in use and in all (0 on the CPU)")
                         .Register(*registry_);
+  device_transfer_s_ = &prometheus::BuildGauge()
+                            .Name("pio_device_transfer_seconds")
+                            .Help("Seconds the workers' CUDA devices spent on host-device copies since they started")
+                            .Register(*registry_)
+                            .Add({});
   batch_size_ = &prometheus::BuildHistogram().Name("pio_batch_sequences").Help("Sequences per engine step").Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
   token_budget_ = &prometheus::BuildGauge().Name("pio_token_budget").Help("The batcher's tokens per step").Register(*registry_).Add({});
@@ -107,6 +112,7 @@ void Profiler::load(const std::vector<WorkerStats>& workers, int64_t running, in
   rss_bytes_->Set(resident_mb() * 1024 * 1024);
   device_memory_->Add({{"state", "used"}}).Set(static_cast<double>(load.device_memory_used));
   device_memory_->Add({{"state", "total"}}).Set(static_cast<double>(load.device_memory_total));
+  device_transfer_s_->Set(load.device_transfer_s);
   if (!cache_) return;
   for (const CacheTierStats& t : cache_->stats()) {
     cache_bytes_->Add({{"tier", t.tier}}).Set(static_cast<double>(t.bytes));
@@ -161,6 +167,7 @@ StatsReport Profiler::report(const std::vector<WorkerStats>& workers, int64_t ru
   r.rss_mb = resident_mb();
   r.device_memory_used_mb = static_cast<double>(load.device_memory_used) / (1 << 20);
   r.device_memory_total_mb = static_cast<double>(load.device_memory_total) / (1 << 20);
+  r.device_transfer_s = load.device_transfer_s;
   r.prompt_tokens = static_cast<int64_t>(prompt_tokens_->Value());
   r.generated_tokens = static_cast<int64_t>(generated_tokens_->Value());
   r.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -64,6 +64,7 @@ class Profiler {
   prometheus::Gauge* kv_blocks_total_;
   prometheus::Gauge* rss_bytes_;
   prometheus::Family<prometheus::Gauge>* device_memory_;  // state: used, total
+  prometheus::Gauge* device_transfer_s_;
   prometheus::Histogram* batch_size_;
   prometheus::Gauge* token_budget_;
   int64_t max_batch_size_ = 0;

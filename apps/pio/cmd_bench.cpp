@@ -179,6 +179,7 @@ void add_bench(CLI::App& app) {
     out["weights_origin"] = model.packed_weights() ? model.packed_weights()->origin() : "checkpoint";
     out["kv_dtype"] = std::string(kv_dtype_name(cache.storage().dtype()));
     DecodeTraffic decode(model.text(), a->threads, backend.shares_host_memory());
+    double run_s = 0, transfer_s = 0;  // over the timed runs: on a device, the share spent copying
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
       run_once(text, cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
@@ -186,7 +187,10 @@ void add_bench(CLI::App& app) {
       if (p == 0) decode.start();
       for (int r = 0; r < a->runs; ++r) {
         // Decode is measured after the first (shortest) prompt only.
+        const double transfer_before = backend.transfer_seconds();
         const RunTimes t = run_once(text, cache, prompt, p == 0 ? a->gen_tokens : 1);
+        transfer_s += backend.transfer_seconds() - transfer_before;
+        run_s += t.prefill_s + t.decode_s;
         prefill.push_back(static_cast<double>(prompt.size()) / t.prefill_s);
         if (p == 0) decode.add_run(a->gen_tokens / t.decode_s);
       }
@@ -198,6 +202,7 @@ void add_bench(CLI::App& app) {
     }
     decode.report(out);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
+    if (!backend.shares_host_memory()) out["transfer_share_pct"] = 100.0 * transfer_s / run_s;
     if (!a->no_vision) bench_vision(model, text, backends.vision(), a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
     if (!a->json)

@@ -49,6 +49,7 @@ nlohmann::ordered_json stats_json(const StatsReport& r) {
           {"rss_mb", r.rss_mb},
           {"device_memory_used_mb", r.device_memory_used_mb},
           {"device_memory_total_mb", r.device_memory_total_mb},
+          {"device_transfer_s", r.device_transfer_s},
           {"prompt_tokens", r.prompt_tokens},
           {"generated_tokens", r.generated_tokens},
           {"generated_tok_s", r.generated_tok_s},
@@ -86,7 +87,8 @@ void add_stats(CLI::App& app) {
               << "\nKV blocks: " << r.kv_blocks_used << " / " << r.kv_blocks_total << ", RSS: " << std::fixed
               << std::setprecision(1) << r.rss_mb << " MiB";
     if (r.device_memory_total_mb > 0)
-      std::cout << ", device memory: " << r.device_memory_used_mb << " / " << r.device_memory_total_mb << " MiB";
+      std::cout << ", device memory: " << r.device_memory_used_mb << " / " << r.device_memory_total_mb
+                << " MiB, transfers: " << r.device_transfer_s << " s";
     std::cout << "\ntokens: " << r.prompt_tokens << " prompt, "
               << r.generated_tokens << " generated (" << r.generated_tok_s << " tok/s over " << r.uptime_s << " s)\n"
               << "latency (ms)      count     p50     p90     p99     max\n";

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <filesystem>
 #include <cmath>
 #include <iostream>
 #include <limits>

@@ -41,10 +41,18 @@ class CudaBackend final : public Backend {
       cudaStreamDestroy(stream_);
       check(s, "cublasCreate");
     }
+    if (cudaEventCreate(&copy_start_) != cudaSuccess || cudaEventCreate(&copy_end_) != cudaSuccess) {
+      cudaEventDestroy(copy_start_);
+      cublasDestroy(cublas_);
+      cudaStreamDestroy(stream_);
+      check(cudaGetLastError(), "cudaEventCreate");
+    }
   }
   ~CudaBackend() override {
     cudaSetDevice(info_.ordinal);
     cudaStreamSynchronize(stream_);
+    cudaEventDestroy(copy_start_);
+    cudaEventDestroy(copy_end_);
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
@@ -74,16 +82,13 @@ class CudaBackend final : public Backend {
   }
   // After the work queued before it; src may be reused when it returns (it waits for the copy).
   void upload(void* dst, const void* src, size_t bytes) override {
-    use_device();
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "upload");
-    check(cudaStreamSynchronize(stream_), "upload");
+    timed_copy(dst, src, bytes, cudaMemcpyHostToDevice, "upload");
   }
   // After the work queued before it; dst holds the bytes when it returns.
   void download(void* dst, const void* src, size_t bytes) override {
-    use_device();
-    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "download");
-    check(cudaStreamSynchronize(stream_), "download");
+    timed_copy(dst, src, bytes, cudaMemcpyDeviceToHost, "download");
   }
+  double transfer_seconds() const override { return transfer_ms_ / 1e3; }
   // In stream order: after the work queued before it, before the work queued after it.
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
@@ -228,6 +233,19 @@ class CudaBackend final : public Backend {
   // The CUDA runtime's current device is per host thread: set it on every call.
   void use_device() const { check(cudaSetDevice(info_.ordinal), "cudaSetDevice"); }
 
+  // A host<->device copy in stream order, waited for, its time on the device (between two
+  // events around it, not the wait for earlier kernels) added to transfer_ms_.
+  void timed_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* what) {
+    use_device();
+    check(cudaEventRecord(copy_start_, stream_), what);
+    check(cudaMemcpyAsync(dst, src, bytes, kind, stream_), what);
+    check(cudaEventRecord(copy_end_, stream_), what);
+    check(cudaStreamSynchronize(stream_), what);
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, copy_start_, copy_end_), what);
+    transfer_ms_ += ms;
+  }
+
   // What prepare_segment_attention keeps for segment_attention.
   struct Segments {
     const float* k = nullptr;
@@ -242,6 +260,8 @@ class CudaBackend final : public Backend {
   bool deterministic_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  cudaEvent_t copy_start_ = nullptr, copy_end_ = nullptr;
+  double transfer_ms_ = 0;
   cuda::DeviceScratch ids_, seqs_, bounds_, work_;
   std::vector<cuda::DeviceSequence> host_seqs_;  // paged_attention's sequences, reused
   Segments segments_;

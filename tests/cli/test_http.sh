@@ -160,7 +160,7 @@ curl -s "http://127.0.0.1:$http/metrics" >"$work/metrics.txt"
 promtool check metrics <"$work/metrics.txt" || fail "promtool check metrics: $(promtool check metrics <"$work/metrics.txt" 2>&1 | head)"
 for name in pio_requests_total pio_tokens_total pio_stage_latency_seconds_bucket pio_sequences pio_batch_sequences_bucket \
             pio_kv_blocks pio_resident_memory_bytes pio_http_requests_total pio_cache_bytes pio_cache_entries \
-            pio_cache_events_total; do
+            pio_cache_events_total pio_device_memory_bytes pio_device_transfer_seconds; do
   grep -q "^$name" "$work/metrics.txt" || fail "/metrics lacks $name"
 done
 stop_before="$(metric 'pio_requests_total{outcome="length"}')"

@@ -126,13 +126,14 @@ want 400 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content":
 [ "$(error_field message)" = "temperature must be in [0, 2]" ] || fail "range: $(cat "$work/body")"
 want 400 "$(post /v1/chat/completions '{"messages": [')" "malformed JSON"
 ! grep -qE 'json\.exception|syntax error while parsing' "$work/body" || fail "library text: $(cat "$work/body")"
-base64 -w0 "$root/assets/demo.jpg" | head -c 4000 >"$work/b64.txt"
+base64 -w0 "$root/assets/demo.jpg" >"$work/b64-full.txt"  # not piped into head: its early exit would be a SIGPIPE
+head -c 4000 "$work/b64-full.txt" >"$work/b64.txt"
 printf '{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,%s\n%s"}}]}]}' \
   "$(cat "$work/b64.txt")" "$(cat "$work/b64.txt")" >"$work/raw-newline.json"
 want 400 "$(status POST /v1/chat/completions --data-binary "@$work/raw-newline.json" -H "Content-Type: application/json")" "a raw line break"
 ! grep -q "$(head -c 40 "$work/b64.txt")" "$work/body" || fail "the base64 came back: $(head -c 300 "$work/body")"
 want 400 "$(post_image ../outside.jpg)" "outside, existing"
-outside="$(error_field message)"
+outside="$(error_field message)" || fail "outside, existing: no error message: $(head -c 400 "$work/body")"
 want 400 "$(post_image ../missing.jpg)" "outside, missing"
 [ "$(error_field message)" = "$outside" ] || fail "outside paths: '$outside' vs '$(error_field message)'"
 want 400 "$(post_image "file://$work/outside.jpg")" "outside, absolute"

@@ -49,9 +49,13 @@ done
 grep -q '"errors": 0' "$work/bench.json" || fail "bench-serve had errors: $(cat "$work/bench.json")"
 grep -Eq '"decode_tok_s": [1-9]' "$work/bench.json" || fail "bench-serve measured no decoding: $(cat "$work/bench.json")"
 timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/stats.json"
-for key in requests running queued max_batch_size kv_blocks_used kv_blocks_total rss_mb; do
+for key in requests running queued max_batch_size kv_blocks_used kv_blocks_total rss_mb device_memory_used_mb \
+           device_memory_total_mb device_transfer_s; do
   grep -q "\"$key\"" "$work/stats.json" || fail "stats JSON lacks $key"
 done
+# On the CPU there is no device memory and no transfer.
+grep -Eq '"device_memory_total_mb": 0(\.0)?,' "$work/stats.json" && grep -Eq '"device_transfer_s": 0(\.0)?,' "$work/stats.json" ||
+  fail "device figures on the CPU: $(cat "$work/stats.json")"
 grep -q '"max_batch_size": [2-9]' "$work/stats.json" || fail "4 concurrent clients never shared a step: $(cat "$work/stats.json")"
 grep -q '"error": 1' "$work/stats.json" || fail "stats do not count the refused request: $(cat "$work/stats.json")"
 

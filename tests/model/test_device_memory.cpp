@@ -188,6 +188,9 @@ BOOST_AUTO_TEST_CASE(layers_split_between_device_and_cpu_equal_the_cpu) {
       {
         TextModel split(loaded->weights, LayerSplit{&device, cpu.get(), n});
         const auto ranges = split.kv_layers();
+        // The host's share of a KV block: the layers left on the CPU.
+        const KvStorage storage(ranges, split.kv_shape(), 1 << 20, 4);
+        BOOST_TEST(storage.host_bytes_per_block() * layers == storage.bytes_per_block() * (layers - n));
         BOOST_TEST(ranges.front().backend == (n > 0 ? static_cast<Backend*>(&device) : cpu.get()));
         BOOST_TEST(ranges.size() == (n == 0 || n == layers ? 1u : 2u));
         BOOST_TEST(&split.backend() == (n == layers ? static_cast<Backend*>(&device) : cpu.get()));
