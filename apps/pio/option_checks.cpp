@@ -121,11 +121,21 @@ std::vector<CLI::Option*> add_device_options(CLI::App* cmd, DeviceArgs& args) {
                         "answer has the same bits whatever shares its batch (slower prefill)")};
 }
 
+namespace {
+
+// The option that asks for work on a device (--gpu-vision on, --gpu-layers N > 0), or "".
+std::string device_request(const DeviceArgs& args) {
+  if (args.gpu_vision == "on") return "--gpu-vision on";
+  if (args.gpu_layers != "auto" && args.gpu_layers != "0") return "--gpu-layers " + args.gpu_layers;
+  return "";
+}
+
+}  // namespace
+
 void check_device_args(const DeviceArgs& args) {
-  if (args.device != "cpu") return;
-  if (args.gpu_vision == "on") throw CLI::ValidationError("--gpu-vision", "on needs --device cuda or auto, not cpu");
-  if (args.gpu_layers != "auto" && args.gpu_layers != "0")
-    throw CLI::ValidationError("--gpu-layers", args.gpu_layers + " needs --device cuda or auto, not cpu");
+  const std::string request = device_request(args);
+  if (args.device == "cpu" && !request.empty())
+    throw CLI::ValidationError(request + " needs --device cuda or auto, not cpu");
 }
 
 ComputeBackends::ComputeBackends(const DeviceArgs& args, int threads, bool pin, std::string program)
@@ -138,9 +148,8 @@ ComputeBackends::ComputeBackends(const DeviceArgs& args, int threads, bool pin, 
 
 LayerSplit ComputeBackends::plan(const ModelWeights& weights, int64_t kv_bytes) {
   if (device_->shares_host_memory()) {
-    if (args_.gpu_vision == "on") throw BackendError("--gpu-vision on needs a CUDA device, and this runs on the CPU");
-    if (args_.gpu_layers != "auto" && args_.gpu_layers != "0")
-      throw BackendError("--gpu-layers " + args_.gpu_layers + " needs a CUDA device, and this runs on the CPU");
+    if (const std::string request = device_request(args_); !request.empty())
+      throw BackendError(request + " needs a CUDA device, and this runs on the CPU");
     return layer_split();
   }
   const Backend::MemoryUse use = device_->device_memory();

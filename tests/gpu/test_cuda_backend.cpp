@@ -19,36 +19,16 @@
 
 #include "gpu/backend_error.h"
 #include "gpu/cuda/cuda_backend.h"
+#include "tests/gpu/cuda_backend_fixture.h"
 #include "gpu/kernel_math.h"
 
 using namespace pio;
 
 namespace {
 
-// The backend under test, or why there is none.
-struct Device {
-  std::unique_ptr<Backend> cuda;
-  std::string why_not;
-  Device() {
-    try {
-      cuda = make_cuda_backend();
-    } catch (const BackendError& e) {
-      why_not = e.what();
-      std::cout << "test_cuda_backend: every case skipped: " << why_not << "\n";
-    }
-  }
-};
+using pio::testing::has_cuda_backend;
 
-Device& device() {
-  static Device d;
-  return d;
-}
-
-boost::test_tools::assertion_result has_device(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result r(device().cuda != nullptr);
-  r.message() << device().why_not;
-  return r;
-}
+Backend& cuda() { return *pio::testing::cuda_test_backend().cuda; }
 
 std::mt19937 rng(77);
 
@@ -93,8 +73,8 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(allocate_gives_zeroed_aligned_memory, *boost::unit_test::precondition(has_device)) {
-  Backend& b = *device().cuda;
+BOOST_AUTO_TEST_CASE(allocate_gives_zeroed_aligned_memory, *boost::unit_test::precondition(has_cuda_backend)) {
+  Backend& b = cuda();
   for (const size_t bytes : {size_t{1}, size_t{1000}, size_t{1} << 20}) {
     void* p = b.allocate(bytes);
     BOOST_TEST(reinterpret_cast<uintptr_t>(p) % 256 == 0u);
@@ -113,8 +93,8 @@ BOOST_AUTO_TEST_CASE(allocate_gives_zeroed_aligned_memory, *boost::unit_test::pr
 // Decode rows (the GEMV) and a prefill chunk (cuBLAS, x rounded to bf16) of a bf16 weight with an
 // odd shape and a bias. Tolerance: 8e-3 of the sum of |x·w| terms, four times the rounding of x
 // to bf16 (2^-9 relative per product) that either side may apply; the GEMV alone is far closer.
-BOOST_AUTO_TEST_CASE(matmul_matches_the_cpu_backend, *boost::unit_test::precondition(has_device)) {
-  Backend& gpu = *device().cuda;
+BOOST_AUTO_TEST_CASE(matmul_matches_the_cpu_backend, *boost::unit_test::precondition(has_cuda_backend)) {
+  Backend& gpu = cuda();
   const auto cpu = make_cpu_backend(1);
   const int64_t n = 77, k = 129;
   const auto w = to_bf16(random_floats(static_cast<size_t>(n * k), 0.5f));
@@ -138,8 +118,8 @@ BOOST_AUTO_TEST_CASE(matmul_matches_the_cpu_backend, *boost::unit_test::precondi
   }
 }
 
-BOOST_AUTO_TEST_CASE(row_and_pointwise_ops_match_the_cpu_backend, *boost::unit_test::precondition(has_device)) {
-  Backend& gpu = *device().cuda;
+BOOST_AUTO_TEST_CASE(row_and_pointwise_ops_match_the_cpu_backend, *boost::unit_test::precondition(has_cuda_backend)) {
+  Backend& gpu = cuda();
   const auto cpu = make_cpu_backend(1);
   for (const int64_t dim : {int64_t{1}, int64_t{257}, int64_t{2048}, int64_t{3001}}) {
     const int64_t rows = 3;
@@ -177,8 +157,8 @@ BOOST_AUTO_TEST_CASE(row_and_pointwise_ops_match_the_cpu_backend, *boost::unit_t
   }
 }
 
-BOOST_AUTO_TEST_CASE(rotary_and_embed_match_the_cpu_backend, *boost::unit_test::precondition(has_device)) {
-  Backend& gpu = *device().cuda;
+BOOST_AUTO_TEST_CASE(rotary_and_embed_match_the_cpu_backend, *boost::unit_test::precondition(has_cuda_backend)) {
+  Backend& gpu = cuda();
   const auto cpu = make_cpu_backend(1);
   const int64_t rows = 5, heads = 3, head_dim = 80, stride = heads * head_dim + 7, half = head_dim / 2;
   auto x = random_floats(static_cast<size_t>(rows * stride), 1.0f);

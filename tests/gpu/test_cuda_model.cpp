@@ -19,6 +19,7 @@
 
 #include "gpu/backend_error.h"
 #include "gpu/cuda/cuda_backend.h"
+#include "tests/gpu/cuda_backend_fixture.h"
 #include "model/kv_cache.h"
 #include "model/model_weights.h"
 #include "model/rope.h"
@@ -33,29 +34,9 @@ namespace {
 
 constexpr double kTolerance = 2e-3;
 
-struct Device {
-  std::unique_ptr<Backend> cuda;
-  std::string why_not;
-  Device() {
-    try {
-      cuda = make_cuda_backend();
-    } catch (const BackendError& e) {
-      why_not = e.what();
-      std::cout << "test_cuda_model: every case skipped: " << why_not << "\n";
-    }
-  }
-};
+using pio::testing::has_cuda_backend;
 
-Device& device() {
-  static Device d;
-  return d;
-}
-
-boost::test_tools::assertion_result has_device(boost::unit_test::test_unit_id) {
-  boost::test_tools::assertion_result r(device().cuda != nullptr);
-  r.message() << device().why_not;
-  return r;
-}
+Backend& cuda() { return *pio::testing::cuda_test_backend().cuda; }
 
 // The tiny checkpoint as a device reads it (bf16 unpacked), in a scheme.
 const ModelWeights& weights(WeightScheme scheme) {
@@ -95,12 +76,12 @@ std::vector<float> run(TextModel& text) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(cuda_model, *boost::unit_test::precondition(has_device))
+BOOST_AUTO_TEST_SUITE(cuda_model, *boost::unit_test::precondition(has_cuda_backend))
 
 BOOST_AUTO_TEST_CASE(text_logits_equal_the_cpu) {
   const auto cpu = make_cpu_backend(2);
   for (const WeightScheme scheme : {WeightScheme::Auto, WeightScheme::Q8, WeightScheme::Q4}) {
-    TextModel on_cpu(weights(scheme), *cpu), on_device(weights(scheme), *device().cuda);
+    TextModel on_cpu(weights(scheme), *cpu), on_device(weights(scheme), cuda());
     const double err = test::max_relative_error(run(on_device), run(on_cpu));
     BOOST_TEST(err <= kTolerance, "scheme " << weight_scheme_name(scheme) << ": relative error " << err);
   }
@@ -112,7 +93,7 @@ BOOST_AUTO_TEST_CASE(layers_split_with_the_cpu_equal_the_cpu) {
   TextModel on_cpu(w, *cpu);
   const std::vector<float> expected = run(on_cpu);
   for (int n = 0; n <= w.config().text.num_hidden_layers; ++n) {
-    TextModel split(w, LayerSplit{device().cuda.get(), cpu.get(), n});
+    TextModel split(w, LayerSplit{&cuda(), cpu.get(), n});
     const double err = test::max_relative_error(run(split), expected);
     BOOST_TEST(err <= kTolerance, n << " layers on the device: relative error " << err);
   }
@@ -122,7 +103,7 @@ BOOST_AUTO_TEST_CASE(layers_split_with_the_cpu_equal_the_cpu) {
 // kernels sum in a fixed order).
 BOOST_AUTO_TEST_CASE(decode_bits_do_not_depend_on_the_batch) {
   const ModelWeights& w = weights(WeightScheme::Auto);
-  TextModel text(w, *device().cuda);
+  TextModel text(w, cuda());
   PagedKvCache cache(text.kv_layers(), text.kv_shape(), 1 << 22, 4);
   const std::vector<SequenceId> seqs{cache.pool().add_sequence(), cache.pool().add_sequence()};
   const std::vector<int32_t> prompt{5, 6, 7, 8, 9, 10, 11};
@@ -160,7 +141,7 @@ BOOST_AUTO_TEST_CASE(vision_features_equal_the_cpu) {
   const ModelWeights& w = weights(WeightScheme::Auto);
   const VisionConfig& cfg = *w.config().vision;
   const std::vector<PixelValues> images{vtest::random_image(cfg, 1, 4, 6, 1), vtest::random_image(cfg, 2, 8, 4, 2)};
-  VisionModel on_cpu(w, *cpu), on_device(w, *device().cuda);
+  VisionModel on_cpu(w, *cpu), on_device(w, cuda());
   const VisionOutput& want = on_cpu.encode(images);
   const VisionOutput& got = on_device.encode(images);
   BOOST_TEST(test::max_relative_error(got.image_embeds, want.image_embeds) <= kTolerance);
