@@ -393,6 +393,7 @@ class Supervisor {
         .then([this, stage](StreamEvent& processed) { through_outputs(std::move(processed), stage + 1); },
               [this, id, stage, copy, target, name = plugins.output_name(stage)](caf::error& err) {
                 if (err != caf::sec::request_receiver_down) plugin_failed(id, stage_failure(name, err, ErrorCode::internal));
+                else if (!st_.table->find(id)) return;  // the request ended meanwhile (its own event made the stage throw)
                 else if (st_.kids->plugins.output(stage) != target) through_outputs(std::move(*copy), stage);  // restarted
                 else st_.parked.outputs.emplace_back(stage, std::move(*copy));  // its restart comes next
               });

@@ -130,7 +130,10 @@ BOOST_AUTO_TEST_CASE(a_stage_that_keeps_failing_is_held_down_and_reported) {
   plugins->add_output_processor(std::make_shared<Output>(Thrower{false, always}));
   const auto n = node(plugins);
   Client client(*n);
-  for (int i = 0; i < 4; ++i) BOOST_TEST(contains(ask(client, hello()).error.message, "failed (it threw"), i);
+  for (int i = 0; i < 4; ++i) {
+    const std::string message = ask(client, hello()).error.message;
+    BOOST_TEST(contains(message, "failed (it threw"), i << ": " << message);
+  }
   const ChatResult down = ask(client, hello());
   BOOST_TEST((down.error.code == ErrorCode::internal));
   BOOST_TEST(contains(down.error.message, "plug-in output processor 1 is down"), down.error.message);
