@@ -96,6 +96,18 @@ class Backend {
 
   // y[m, w.rows] = x[m, w.cols] · Wᵀ (+ bias[w.rows] when bias.data is set).
   virtual void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) = 0;
+  // One x through several weights of the same cols (attention's q/k/v projections, the MLP's
+  // gate/up): each output as matmul(x, m, w, bias, y) gives it, bit for bit. A backend may share
+  // the work on x and the threads' job among them (the CPU rounds or quantises x once); this
+  // default runs them one after another.
+  struct MatmulOutput {
+    WeightView w;
+    WeightView bias;
+    float* y = nullptr;
+  };
+  virtual void matmul_shared(const float* x, int64_t m, std::span<const MatmulOutput> outputs) {
+    for (const MatmulOutput& o : outputs) matmul(x, m, o.w, o.bias, o.y);
+  }
   // Per row of `dim` values: y = x / sqrt(mean(x²) + eps) * weight.
   virtual void rms_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight, float eps,
                         float* y) = 0;

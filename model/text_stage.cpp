@@ -69,9 +69,8 @@ void TextStage::run_layer(int l, int64_t rows, KvStorage& kv_storage) {
 
   // Attention block.
   be_.rms_norm(x_.data(), rows, h, w.input_norm, eps, xn_.data());
-  be_.matmul(xn_.data(), rows, w.q_proj, {}, q_.data());
-  be_.matmul(xn_.data(), rows, w.k_proj, {}, k_.data());
-  be_.matmul(xn_.data(), rows, w.v_proj, {}, v_.data());
+  const Backend::MatmulOutput qkv[] = {{w.q_proj, {}, q_.data()}, {w.k_proj, {}, k_.data()}, {w.v_proj, {}, v_.data()}};
+  be_.matmul_shared(xn_.data(), rows, qkv);
   be_.rms_norm(q_.data(), rows * nh, hd, w.q_norm, eps, q_.data());
   be_.rms_norm(k_.data(), rows * nkv, hd, w.k_norm, eps, k_.data());
   be_.rotary(q_.data(), rows, int64_t{nh} * hd, nh, hd, cos_.data(), sin_.data());
@@ -86,8 +85,8 @@ void TextStage::run_layer(int l, int64_t rows, KvStorage& kv_storage) {
 
   // MLP block.
   be_.rms_norm(x_.data(), rows, h, w.post_attention_norm, eps, xn_.data());
-  be_.matmul(xn_.data(), rows, w.gate_proj, {}, gate_.data());
-  be_.matmul(xn_.data(), rows, w.up_proj, {}, up_.data());
+  const Backend::MatmulOutput gate_up[] = {{w.gate_proj, {}, gate_.data()}, {w.up_proj, {}, up_.data()}};
+  be_.matmul_shared(xn_.data(), rows, gate_up);
   be_.silu_mul(gate_.data(), up_.data(), rows * cfg_.intermediate_size);
   be_.matmul(gate_.data(), rows, w.down_proj, {}, xn_.data());
   be_.add(x_.data(), xn_.data(), rows * h);

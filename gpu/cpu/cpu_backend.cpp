@@ -43,6 +43,9 @@ class CpuBackend final : public Backend {
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
     cpu::matmul(pool_, matmul_scratch_, x, m, w, bias, y);
   }
+  void matmul_shared(const float* x, int64_t m, std::span<const MatmulOutput> outputs) override {
+    cpu::matmul_shared(pool_, matmul_scratch_, x, m, outputs);
+  }
 
   void rms_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight, float eps, float* y) override {
     for_rows(rows, dim, [&](int64_t b, int64_t e) { cpu::rms_norm_rows(x, b, e, dim, weight, eps, y); });

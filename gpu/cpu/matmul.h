@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "gpu/backend.h"
@@ -45,5 +46,10 @@ struct MatmulScratch {
 // pool. Q8/Q4 weights (quant.h) take the AVX-512 VNNI path where the CPU has it, else AVX2.
 void matmul(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t m, const WeightView& w,
             const WeightView& bias, float* y);
+// Backend::matmul_shared: x rounded or quantised once and all the outputs' columns split over the
+// pool in one job when the weights share format, dtype and cols (else one matmul each); every
+// output bit-identical to its own matmul.
+void matmul_shared(ThreadPool& pool, MatmulScratch& scratch, const float* x, int64_t m,
+                   std::span<const Backend::MatmulOutput> outputs);
 
 }  // namespace pio::cpu

@@ -90,15 +90,33 @@ void rotary_rows(float* x, int64_t row_begin, int64_t row_end, int64_t row_strid
   }
 }
 
-void silu_mul_range(float* gate, const float* up, int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) gate[i] = math::silu(gate[i]) * up[i];
-}
-
 namespace {
 
+// An element's bits never depend on where it falls: the body runs f over 8 lanes of x (and of y,
+// when given) at a time, a ragged tail through the same f on a zero-padded copy.
+template <class F>
+void map8(float* x, const float* y, int64_t begin, int64_t end, F f) {
+  const auto lanes_of = [](const float* p) { return p ? _mm256_loadu_ps(p) : _mm256_setzero_ps(); };
+  int64_t i = begin;
+  for (; i + 8 <= end; i += 8) _mm256_storeu_ps(x + i, f(_mm256_loadu_ps(x + i), lanes_of(y ? y + i : nullptr)));
+  if (i == end) return;
+  alignas(32) float tail[8] = {}, tail_y[8] = {};
+  const auto bytes = sizeof(float) * static_cast<size_t>(end - i);
+  std::memcpy(tail, x + i, bytes);
+  if (y) std::memcpy(tail_y, y + i, bytes);
+  _mm256_store_ps(tail, f(_mm256_load_ps(tail), _mm256_load_ps(tail_y)));
+  std::memcpy(x + i, tail, bytes);
+}
+
+// silu(g)·u = g / (1 + e^-g) · u on 8 lanes (transformers' SiLU times the up projection). Not
+// inlined, so that the body and the tail run the very same instructions.
+[[gnu::noinline]] __m256 silu_mul8(__m256 g, __m256 u) {
+  const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
 // gelu_pytorch_tanh on 8 lanes: 0.5x(1 + tanh u) = x / (1 + e^(-2u)), u = √(2/π)(x + 0.044715x³).
-// Not inlined, so that the vector body and the tail run the very same instructions.
-[[gnu::noinline]] __m256 gelu_tanh8(__m256 x) {
+[[gnu::noinline]] __m256 gelu_tanh8(__m256 x, __m256) {
   const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
   const __m256 u = _mm256_add_ps(x, _mm256_mul_ps(_mm256_set1_ps(0.044715f), x3));
   const __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f * 0.7978845608028654f), u));
@@ -107,17 +125,9 @@ namespace {
 
 }  // namespace
 
-// An element's bits never depend on where it falls: a ragged tail goes through the same lanes.
-void gelu_tanh_range(float* x, int64_t begin, int64_t end) {
-  int64_t i = begin;
-  for (; i + 8 <= end; i += 8) _mm256_storeu_ps(x + i, gelu_tanh8(_mm256_loadu_ps(x + i)));
-  if (i == end) return;
-  alignas(32) float tail[8] = {};
-  const auto bytes = sizeof(float) * static_cast<size_t>(end - i);
-  std::memcpy(tail, x + i, bytes);
-  _mm256_store_ps(tail, gelu_tanh8(_mm256_load_ps(tail)));
-  std::memcpy(x + i, tail, bytes);
-}
+void silu_mul_range(float* gate, const float* up, int64_t begin, int64_t end) { map8(gate, up, begin, end, silu_mul8); }
+
+void gelu_tanh_range(float* x, int64_t begin, int64_t end) { map8(x, nullptr, begin, end, gelu_tanh8); }
 
 void gelu_erf_range(float* x, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) x[i] = math::gelu_erf(x[i]);

@@ -171,7 +171,7 @@ void dequantize_weight(const WeightView& w, float* out) {
   }
 }
 
-void quantize_rows(const float* x, int64_t m, int64_t k, QuantizedRows& out) {
+void size_quantized_rows(int64_t m, int64_t k, QuantizedRows& out) {
   const int64_t kb = blocks(k);
   out.m = m;
   out.blocks = kb;
@@ -182,10 +182,19 @@ void quantize_rows(const float* x, int64_t m, int64_t k, QuantizedRows& out) {
     out.ds.resize(need);
     out.s.resize(need);
   }
+}
+
+void quantize_rows(const float* x, int64_t m, int64_t k, QuantizedRows& out) {
+  size_quantized_rows(m, k, out);
+  quantize_row_range(x, k, 0, m, out);
+}
+
+void quantize_row_range(const float* x, int64_t k, int64_t row_begin, int64_t row_end, QuantizedRows& out) {
+  const int64_t kb = out.blocks;
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes the packs' lane interleave
   float tail[kBlock];
-  for (int64_t i = 0; i < m; ++i) {
+  for (int64_t i = row_begin; i < row_end; ++i) {
     for (int64_t b = 0; b < kb; ++b) {
       // Every block, the last one included, goes through the same vector code.
       const float* src = x + i * k + b * kBlock;

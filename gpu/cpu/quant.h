@@ -58,6 +58,10 @@ struct QuantizedRows {
 };
 // Fills out from x [m, k] (out's buffers only grow).
 void quantize_rows(const float* x, int64_t m, int64_t k, QuantizedRows& out);
+// The two halves of quantize_rows, so that threads can share the rows: sizes out for x [m, k],
+// then fills rows [row_begin, row_end) of it.
+void size_quantized_rows(int64_t m, int64_t k, QuantizedRows& out);
+void quantize_row_range(const float* x, int64_t k, int64_t row_begin, int64_t row_end, QuantizedRows& out);
 
 struct QuantMatmulArgs {
   const QuantizedRows* x = nullptr;  // the m rows of x, quantised

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "gpu/cpu/cpu_features.h"
 #include "gpu/cpu/matmul.h"
 #include "gpu/cpu/packed_bf16.h"
+#include "gpu/cpu/quant.h"
 #include "gpu/cpu/row_strips.h"
 #include "gpu/cpu/thread_pool.h"
 #include "gpu/kernel_math.h"
@@ -300,15 +302,18 @@ BOOST_AUTO_TEST_CASE(backend_matmul_splits_large_products_correctly) {
   check_close(y, want, bound, 1e-5);
 }
 
-// A weight in the BF16Packed format, in 64-byte aligned memory as the kernels require.
+// A weight in the BF16Packed format (or, given, Q8/Q4), in 64-byte aligned memory as the kernels
+// require.
 struct PackedWeights {
   std::unique_ptr<uint16_t[], decltype(&std::free)> data{nullptr, &std::free};
   WeightView view;
-  explicit PackedWeights(const WeightView& w) {
-    const auto bytes = static_cast<size_t>(cpu::packed_bf16_bytes(w.rows, w.cols));
-    data.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
-    cpu::pack_bf16(w, data.get());
-    view = {DType::BF16, data.get(), w.rows, w.cols, WeightFormat::BF16Packed};
+  explicit PackedWeights(const WeightView& w, WeightFormat format = WeightFormat::BF16Packed) {
+    const int64_t size = format == WeightFormat::BF16Packed ? cpu::packed_bf16_bytes(w.rows, w.cols)
+                                                            : cpu::quantized_bytes(format, w.rows, w.cols);
+    data.reset(static_cast<uint16_t*>(std::aligned_alloc(64, static_cast<size_t>((size + 63) / 64 * 64))));
+    if (format == WeightFormat::BF16Packed) cpu::pack_bf16(w, data.get());
+    else cpu::quantize_weight(w, format, data.get());
+    view = {w.dtype, data.get(), w.rows, w.cols, format};
   }
 };
 
@@ -404,6 +409,64 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
   }
 }
 
+// Backend::matmul_shared: several weights through one x (q/k/v, gate/up) in one job give every
+// output the bits its own matmul gives, for every weight format, prompt and decode row counts, on
+// odd shapes; and x itself is left as it was.
+BOOST_AUTO_TEST_CASE(every_output_has_the_bits_of_its_own_matmul) {
+  auto be = make_cpu_backend(2);
+  // k = 1031: an odd last input pair and a ragged last quantisation block; outputs of 300, 150
+  // and 13 columns: full and narrow panel groups, several column tasks, a lone partial panel.
+  const int64_t k = 1031;
+  const int64_t ns[] = {300, 150, 13};
+  for (WeightFormat format : {WeightFormat::Plain, WeightFormat::BF16Packed, WeightFormat::Q8, WeightFormat::Q4}) {
+    std::vector<TestWeights> plain;  // the views below point into these vectors, moved but not copied
+    std::vector<std::unique_ptr<PackedWeights>> laid_out;
+    std::vector<WeightView> weights;
+    for (int64_t n : ns) {
+      plain.push_back(make_weights(DType::BF16, n, k, 0.05f));
+      if (format != WeightFormat::Plain) laid_out.push_back(std::make_unique<PackedWeights>(plain.back().view(), format));
+      weights.push_back(format == WeightFormat::Plain ? plain.back().view() : laid_out.back()->view);
+    }
+    const auto bias = random_floats(150, 1.0f);
+    for (int64_t m : {1, 5, 37}) {
+      BOOST_TEST_CONTEXT("format " << static_cast<int>(format) << ", " << m << " rows") {
+        const auto x = random_floats(static_cast<size_t>(m * k), 1.0f);
+        const auto x_before = x;
+        std::vector<std::vector<float>> alone, shared;
+        std::vector<Backend::MatmulOutput> outputs;
+        for (size_t i = 0; i < weights.size(); ++i) {
+          const WeightView b = i == 1 ? WeightView{DType::F32, bias.data(), 1, 150} : WeightView{};
+          alone.emplace_back(static_cast<size_t>(m * ns[i]));
+          be->matmul(x.data(), m, weights[i], b, alone.back().data());
+          shared.emplace_back(static_cast<size_t>(m * ns[i]), -1.0f);
+          outputs.push_back({weights[i], b, nullptr});
+        }
+        for (size_t i = 0; i < shared.size(); ++i) outputs[i].y = shared[i].data();
+        be->matmul_shared(x.data(), m, outputs);
+        for (size_t i = 0; i < shared.size(); ++i) BOOST_TEST(same_bits(shared[i], alone[i], 0), "output " << i);
+        BOOST_TEST(same_bits(x, x_before, 0));
+      }
+    }
+  }
+}
+
+// Weights of different formats cannot share x's rounding or quantisation: each still gets its own
+// matmul's bits.
+BOOST_AUTO_TEST_CASE(outputs_of_different_formats_each_get_their_own_matmul) {
+  auto be = make_cpu_backend(2);
+  const int64_t m = 3, k = 96;
+  const auto q4_plain = make_weights(DType::BF16, 64, k, 0.05f), packed_plain = make_weights(DType::BF16, 40, k, 0.05f);
+  const PackedWeights q4(q4_plain.view(), WeightFormat::Q4), packed(packed_plain.view());
+  const auto x = random_floats(static_cast<size_t>(m * k), 1.0f);
+  std::vector<float> alone_q4(m * 64), alone_packed(m * 40), shared_q4(m * 64), shared_packed(m * 40);
+  be->matmul(x.data(), m, q4.view, {}, alone_q4.data());
+  be->matmul(x.data(), m, packed.view, {}, alone_packed.data());
+  const Backend::MatmulOutput outputs[] = {{q4.view, {}, shared_q4.data()}, {packed.view, {}, shared_packed.data()}};
+  be->matmul_shared(x.data(), m, outputs);
+  BOOST_TEST(same_bits(shared_q4, alone_q4, 0));
+  BOOST_TEST(same_bits(shared_packed, alone_packed, 0));
+}
+
 BOOST_AUTO_TEST_CASE(norms_match_reference) {
   auto be = make_cpu_backend(2);
   for (int64_t dim : {1, 5, 8, 16, 127}) {
@@ -448,15 +511,40 @@ BOOST_AUTO_TEST_CASE(elementwise_ops_match_reference) {
     BOOST_TEST_REQUIRE(std::abs(ge[i] - want_ge) <= 1e-5 * (1 + std::abs(want_ge)));
     BOOST_TEST_REQUIRE(std::abs(sum[i] - (x + b[i])) <= 1e-6 * (1 + std::abs(x + b[i])));
   }
-  // An element's GELU bits do not depend on where it falls (vector body or ragged tail): the
-  // same values one place later, and the last 5 alone, give the same bits.
-  std::vector<float> shifted(a.size() + 1);
+  // An element's GELU and SiLU bits do not depend on where it falls (vector body or ragged
+  // tail): the same values one place later, and the last 5 alone, give the same bits.
+  std::vector<float> shifted(a.size() + 1), shifted_up(a.size() + 1);
   std::copy(a.begin(), a.end(), shifted.begin() + 1);
+  std::copy(b.begin(), b.end(), shifted_up.begin() + 1);
+  auto shifted_silu = shifted;
   be->gelu_tanh(shifted.data(), n + 1);
+  be->silu_mul(shifted_silu.data(), shifted_up.data(), n + 1);
   BOOST_TEST(std::equal(gt.begin(), gt.end(), shifted.begin() + 1));
-  std::vector<float> last(a.end() - 5, a.end());
+  BOOST_TEST(std::equal(silu.begin(), silu.end(), shifted_silu.begin() + 1));
+  std::vector<float> last(a.end() - 5, a.end()), last_silu = last;
   be->gelu_tanh(last.data(), 5);
+  be->silu_mul(last_silu.data(), b.data() + n - 5, 5);
   BOOST_TEST(std::equal(last.begin(), last.end(), gt.end() - 5));
+  BOOST_TEST(std::equal(last_silu.begin(), last_silu.end(), silu.end() - 5));
+}
+
+// SiLU's exponential saturates without overflow or NaN: e^-g for g far below zero is clamped to
+// e^88 (the result, g / e^88, is as near zero as float allows), e^-g for g far above is 0 (the
+// result g); a NaN stays NaN.
+BOOST_AUTO_TEST_CASE(silu_mul_saturates_at_the_extremes) {
+  auto be = make_cpu_backend(1);
+  std::vector<float> g = {-1000.0f, -100.0f, -88.5f, -87.0f, -20.0f, 20.0f, 87.0f, 88.5f, 100.0f, 1000.0f,
+                          std::numeric_limits<float>::quiet_NaN()};
+  const std::vector<float> up(g.size(), 2.0f);
+  const auto x = g;
+  be->silu_mul(g.data(), up.data(), static_cast<int64_t>(g.size()));
+  for (size_t i = 0; i + 1 < g.size(); ++i) {
+    const double want = 2.0 * x[i] / (1 + std::exp(-double(x[i])));
+    BOOST_TEST_INFO("g = " << x[i]);
+    BOOST_TEST(std::isfinite(g[i]));
+    BOOST_TEST(std::abs(g[i] - want) <= 1e-6 * std::abs(want) + 1e-33);
+  }
+  BOOST_TEST(std::isnan(g.back()));
 }
 
 BOOST_AUTO_TEST_CASE(rotary_and_embedding_match_reference) {
