@@ -414,10 +414,11 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
 // odd shapes; and x itself is left as it was.
 BOOST_AUTO_TEST_CASE(every_output_has_the_bits_of_its_own_matmul) {
   auto be = make_cpu_backend(2);
-  // k = 1031: an odd last input pair and a ragged last quantisation block; outputs of 300, 150
-  // and 13 columns: full and narrow panel groups, several column tasks, a lone partial panel.
+  // k = 1031: an odd last input pair and a ragged last quantisation block; outputs of 1700, 150
+  // and 13 columns: full and narrow panel groups, several column tasks (a decode row's long Q8/Q4
+  // tasks of 512 KB included), a lone partial panel.
   const int64_t k = 1031;
-  const int64_t ns[] = {300, 150, 13};
+  const int64_t ns[] = {1700, 150, 13};
   for (WeightFormat format : {WeightFormat::Plain, WeightFormat::BF16Packed, WeightFormat::Q8, WeightFormat::Q4}) {
     std::vector<TestWeights> plain;  // the views below point into these vectors, moved but not copied
     std::vector<std::unique_ptr<PackedWeights>> laid_out;
