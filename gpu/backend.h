@@ -17,6 +17,7 @@
 
 #include "gpu/dtype.h"
 #include "gpu/kv_dtype.h"
+#include "gpu/kv_layout.h"
 
 namespace pio {
 
@@ -42,7 +43,8 @@ struct WeightView {
 
 // One layer's share of the paged KV cache: K and V each hold num_blocks blocks of
 // block_size slots; slot p (physical: block * block_size + offset) holds kv_heads rows of
-// head_dim values in `dtype`, row (p, h) at byte (p * kv_heads + h) * row_bytes().
+// head_dim values in `dtype`, row (p, h) at byte row_offset(p, h) (gpu/kv_layout.h: a block
+// holds each head's rows in one run).
 struct PagedKvLayer {
   void* k = nullptr;
   void* v = nullptr;
@@ -51,6 +53,10 @@ struct PagedKvLayer {
   int kv_heads = 0;
   int head_dim = 0;
   int64_t row_bytes() const { return kv_row_bytes(dtype, head_dim); }
+  // Byte offset in k (or v) of the row (physical slot, KV head): kv_row_offset.
+  int64_t row_offset(int64_t phys_slot, int head) const {
+    return kv_row_offset(phys_slot, head, block_size, kv_heads, row_bytes());
+  }
 };
 
 // The queries of one sequence inside a batched attention call.

@@ -17,7 +17,7 @@ enum class KvDType : uint8_t {
 };
 
 // Bytes of one (slot, KV head) row of head_dim values: 4·head_dim (f32), 2·head_dim (bf16,
-// f16), head_dim + 4 (q8). A slot holds kv_heads such rows, head 0 first.
+// f16), head_dim + 4 (q8). A slot holds kv_heads such rows (where: gpu/kv_layout.h).
 int64_t kv_row_bytes(KvDType t, int head_dim);
 // "f32", "bf16", "f16", "q8": the spelling of --kv-dtype.
 std::string_view kv_dtype_name(KvDType t);

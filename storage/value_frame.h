@@ -11,7 +11,9 @@
 
 namespace pio {
 
-inline constexpr uint32_t kCacheFormatVersion = 1;
+// 2: a KV block holds each head's rows in one run (gpu/kv_layout.h); blocks of version 1 were
+// slot-major and are dropped.
+inline constexpr uint32_t kCacheFormatVersion = 2;
 inline constexpr size_t kValueFrameHeader = 24;  // magic 4, version 4, length 8, checksum 8
 
 // key: the full key the value is stored under.

@@ -70,14 +70,21 @@ void load_kv_row(KvDType dtype, const void* row, int head_dim, float* out) {
   }
 }
 
+void load_kv_rows(KvDType dtype, const void* first_row, int64_t rows, int head_dim, float* out) {
+  if (dtype != KvDType::Q8) return load_kv_row(dtype, first_row, static_cast<int>(rows * head_dim), out);
+  const int64_t row_bytes = kv_row_bytes(dtype, head_dim);  // q8 rows end in their scale: one at a time
+  for (int64_t r = 0; r < rows; ++r)
+    load_kv_row(dtype, static_cast<const char*>(first_row) + r * row_bytes, head_dim, out + r * head_dim);
+}
+
 void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,
               const float* v) {
-  const int64_t row_bytes = kv.row_bytes(), stride = int64_t{kv.kv_heads} * kv.head_dim;
+  const int64_t stride = int64_t{kv.kv_heads} * kv.head_dim;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t slot = first_slot + i;
     const int64_t phys = int64_t{block_table[slot / kv.block_size]} * kv.block_size + slot % kv.block_size;
     for (int h = 0; h < kv.kv_heads; ++h) {
-      const int64_t at = (phys * kv.kv_heads + h) * row_bytes, from = i * stride + int64_t{h} * kv.head_dim;
+      const int64_t at = kv.row_offset(phys, h), from = i * stride + int64_t{h} * kv.head_dim;
       store_kv_row(kv.dtype, k + from, kv.head_dim, static_cast<char*>(kv.k) + at);
       store_kv_row(kv.dtype, v + from, kv.head_dim, static_cast<char*>(kv.v) + at);
     }

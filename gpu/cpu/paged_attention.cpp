@@ -48,8 +48,8 @@ void paged_attention(ThreadPool& pool, AttentionScratch& scratch, const float* q
   std::vector<AttentionRowBlock> blocks;
   for (size_t s = 0; s < seqs.size(); ++s)
     for (int64_t r0 = 0; r0 < seqs[s].n_queries; r0 += kAttentionRowBlock) blocks.push_back({s, r0});
-  // Per worker: K rows, Kᵀ, V rows (a tile each); per query: scores, output, m, l, α.
-  const auto need = static_cast<size_t>(3 * kAttentionTile * hd + max_queries * (kAttentionTile + hd + 3));
+  // Per worker: Kᵀ and V rows (a tile each); per query: scores, output, m, l, α.
+  const auto need = static_cast<size_t>(2 * kAttentionTile * hd + max_queries * (kAttentionTile + hd + 3));
   scratch.resize(static_cast<size_t>(pool.size()));
   for (auto& s : scratch)
     if (s.size() < need) s.resize(need);

@@ -65,52 +65,105 @@ float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-// A KV head's rows lie kv_heads rows apart and, in decode, come from memory (the weights streamed
-// since they were written pushed them out of the caches): each row asks for the row this many
-// slots on, which made 2B q4 decode at 512 tokens of context 6-8% faster on Zen 4.
-constexpr int64_t kRowsAhead = 8;
-
-// Slots [t0, t0 + n) of KV head kvh from `base` (kv.k or kv.v) as float rows of head_dim,
-// then zero rows up to `rows`.
-inline void load_tile(const PagedKvLayer& kv, const void* base, const int32_t* table, int kvh, int64_t t0, int64_t n,
-               int64_t rows, float* out) {
-  const int64_t row_bytes = kv.row_bytes(), hd = kv.head_dim;
-  const auto row_at = [&](int64_t t) {
-    const int64_t phys = int64_t{table[t / kv.block_size]} * kv.block_size + t % kv.block_size;
-    return static_cast<const char*>(base) + (phys * kv.kv_heads + kvh) * row_bytes;
+// Where the rows of slots [t0, t0 + n) of KV head kvh lie in `base` (kv.k or kv.v): rows[i] for
+// slot t0 + i. A head's rows of one block are one run (gpu/kv_layout.h), read as one stream; in
+// decode they come from memory (the weights streamed since they were written pushed them out of
+// the caches), so each run asks for the next one, up to slot `end`, meanwhile.
+inline void tile_rows(const PagedKvLayer& kv, const void* base, const int32_t* table, int kvh, int64_t t0, int64_t n,
+                      int64_t end, const char** rows) {
+  const int64_t row_bytes = kv.row_bytes(), bs = kv.block_size;
+  const auto run_at = [&](int64_t t) {
+    return static_cast<const char*>(base) + kv.row_offset(int64_t{table[t / bs]} * bs + t % bs, kvh);
   };
-  for (int64_t i = 0; i < n; ++i) {
-    if (i + kRowsAhead < n)
-      for (int64_t b = 0; b < row_bytes; b += 64) _mm_prefetch(row_at(t0 + i + kRowsAhead) + b, _MM_HINT_T0);
-    load_kv_row(kv.dtype, row_at(t0 + i), kv.head_dim, out + i * hd);
+  for (int64_t i = 0; i < n;) {
+    const int64_t t = t0 + i, run = std::min(bs - t % bs, n - i);
+    if (t + run < end) {
+      const char* next = run_at(t + run);
+      const int64_t bytes = std::min(bs, end - t - run) * row_bytes;
+      for (int64_t b = 0; b < bytes; b += 64) _mm_prefetch(next + b, _MM_HINT_T1);
+    }
+    const char* first = run_at(t);
+    for (int64_t r = 0; r < run; ++r) rows[i + r] = first + r * row_bytes;
+    i += run;
   }
-  std::memset(out + n * hd, 0, sizeof(float) * static_cast<size_t>((rows - n) * hd));
 }
 
-// kt[d * T + t] = rows[t * hd + d] for t < cols (a multiple of 8), by 8x8 blocks.
-inline void transpose_tile(const float* rows, int hd, int64_t cols, float* kt) {
+// The n rows as float rows of head_dim (load_kv_row), then zero rows up to `padded`.
+inline void load_rows(const PagedKvLayer& kv, const char* const* rows, int64_t n, int64_t padded, float* out) {
+  const int64_t hd = kv.head_dim;
+  for (int64_t i = 0; i < n;) {  // rows of one run lie back to back: one call each
+    int64_t run = 1;
+    while (i + run < n && rows[i + run] == rows[i] + run * kv.row_bytes()) ++run;
+    load_kv_rows(kv.dtype, rows[i], run, kv.head_dim, out + i * hd);
+    i += run;
+  }
+  std::memset(out + n * hd, 0, sizeof(float) * static_cast<size_t>((padded - n) * hd));
+}
+
+// Elements [d, d + 8) of a cache row of dtype D, and element d alone, as load_kv_row reads them.
+template <KvDType D>
+inline __m256 kv_load8(const char* row, int d, int hd) {
+  if constexpr (D == KvDType::F32) return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
+  if constexpr (D == KvDType::BF16) return BF16Weights::load8(reinterpret_cast<const uint16_t*>(row) + d);
+  if constexpr (D == KvDType::F16) return F16Weights::load8(reinterpret_cast<const uint16_t*>(row) + d);
+  if constexpr (D == KvDType::Q8) {
+    float scale;
+    std::memcpy(&scale, row + hd, sizeof scale);
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + d));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), _mm256_set1_ps(scale));
+  }
+}
+template <KvDType D>
+inline float kv_load1(const char* row, int d, int hd) {
+  if constexpr (D == KvDType::F32) return reinterpret_cast<const float*>(row)[d];
+  if constexpr (D == KvDType::BF16) return BF16Weights::load1(reinterpret_cast<const uint16_t*>(row) + d);
+  if constexpr (D == KvDType::F16) return F16Weights::load1(reinterpret_cast<const uint16_t*>(row) + d);
+  if constexpr (D == KvDType::Q8) {
+    float scale;
+    std::memcpy(&scale, row + hd, sizeof scale);
+    return static_cast<float>(reinterpret_cast<const int8_t*>(row)[d]) * scale;
+  }
+}
+
+// kt[d * T + t] = element d of rows[t] for t < n, 0 for n <= t < cols (a multiple of 8): each
+// 8 x 8 block converted and transposed in registers.
+template <KvDType D>
+void keys_transposed(const char* const* rows, int64_t n, int64_t cols, int hd, float* kt) {
   int d = 0;
   for (; d + 8 <= hd; d += 8)
     for (int64_t t = 0; t < cols; t += 8) {
       __m256 r[8], u[8];
-      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(rows + (t + i) * hd + d);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) r[i] = t + i < n ? kv_load8<D>(rows[t + i], d, hd) : _mm256_setzero_ps();
+#pragma GCC unroll 8
       for (int i = 0; i < 8; i += 2) {
         u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
         u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
       }
+#pragma GCC unroll 8
       for (int i = 0; i < 8; i += 4) {
         r[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
         r[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xee);
         r[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
         r[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xee);
       }
+#pragma GCC unroll 8
       for (int i = 0; i < 4; ++i) {
         _mm256_storeu_ps(kt + (d + i) * T + t, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
         _mm256_storeu_ps(kt + (d + i + 4) * T + t, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
       }
     }
   for (; d < hd; ++d)
-    for (int64_t t = 0; t < cols; ++t) kt[d * T + t] = rows[t * hd + d];
+    for (int64_t t = 0; t < cols; ++t) kt[d * T + t] = t < n ? kv_load1<D>(rows[t], d, hd) : 0.0f;
+}
+
+inline void load_keys_transposed(KvDType dtype, const char* const* rows, int64_t n, int64_t cols, int hd, float* kt) {
+  switch (dtype) {
+    case KvDType::F32: return keys_transposed<KvDType::F32>(rows, n, cols, hd, kt);
+    case KvDType::BF16: return keys_transposed<KvDType::BF16>(rows, n, cols, hd, kt);
+    case KvDType::F16: return keys_transposed<KvDType::F16>(rows, n, cols, hd, kt);
+    case KvDType::Q8: return keys_transposed<KvDType::Q8>(rows, n, cols, hd, kt);
+  }
 }
 
 // s[r * T + c] = q_r · k_c for the W·L slots from c: one FMA chain over d from 0 per score.
@@ -235,9 +288,9 @@ void run_attention_task(const AttentionTaskArgs& a, int64_t task, int worker) {
   const AttentionSequence& s = a.seqs[b.seq];
   const int64_t rows = std::min<int64_t>(kAttentionRowBlock, s.n_queries - b.row0), nv = rows * group;
   const int64_t first = s.cached_before + b.row0;  // the last slot the block's first row sees
-  float* krows = (*a.scratch)[static_cast<size_t>(worker)].data();
-  float* kt = krows + T * hd;
+  float* kt = (*a.scratch)[static_cast<size_t>(worker)].data();
   float* vrows = kt + T * hd;
+  const char* row_ptrs[T];
   float* sc = vrows + T * hd;
   float* o = sc + max_queries * T;
   float* m = o + max_queries * hd;
@@ -252,9 +305,10 @@ void run_attention_task(const AttentionTaskArgs& a, int64_t task, int worker) {
   std::fill(o, o + nv * hd, 0.0f);
   for (int64_t t0 = 0; t0 <= first + rows - 1; t0 += T) {
     const int64_t n = std::min<int64_t>(T, first + rows - t0), cols = (n + S::L - 1) / S::L * S::L;
-    load_tile(kv, kv.k, s.block_table, kvh, t0, n, cols, krows);
-    transpose_tile(krows, hd, cols, kt);
-    load_tile(kv, kv.v, s.block_table, kvh, t0, n, n, vrows);
+    tile_rows(kv, kv.k, s.block_table, kvh, t0, n, first + rows, row_ptrs);
+    load_keys_transposed(kv.dtype, row_ptrs, n, cols, hd, kt);
+    tile_rows(kv, kv.v, s.block_table, kvh, t0, n, first + rows, row_ptrs);
+    load_rows(kv, row_ptrs, n, n, vrows);
     const int64_t j0 = std::max<int64_t>(0, t0 - first) * group;  // the queries that see slot t0
     const auto seen = [&](int64_t j) { return std::min<int64_t>(T, first + j / group + 1 - t0); };
     for_each_run(j0, nv, [&]<int R>(int64_t j) {

@@ -10,7 +10,7 @@
 namespace pio::cuda {
 
 // One layer's paged cache: K and V each hold blocks of block_size slots; slot p holds kv_heads
-// rows of head_dim values in `dtype`, row (p, h) at byte (p · kv_heads + h) · kv_row_bytes.
+// rows of head_dim values in `dtype`, row (p, h) at byte kv_row_offset (gpu/kv_layout.h).
 struct DeviceKvLayer {
   void* k;  // device memory
   void* v;  // device memory

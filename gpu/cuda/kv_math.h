@@ -12,6 +12,7 @@
 
 #include "gpu/kernel_math.h"
 #include "gpu/kv_dtype.h"
+#include "gpu/kv_layout.h"
 
 namespace pio::cuda {
 
@@ -101,7 +102,7 @@ struct PagedRows {
   int64_t row_bytes;
   PIO_HD int64_t offset(int64_t slot, int head) const {
     const int64_t phys = int64_t{table[slot / block_size]} * block_size + slot % block_size;
-    return (phys * kv_heads + head) * row_bytes;
+    return kv_row_offset(phys, head, block_size, kv_heads, row_bytes);
   }
 };
 

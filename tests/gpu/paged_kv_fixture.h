@@ -44,7 +44,7 @@ inline std::vector<double> stored_row(const PagedKvLayer& layer, const void* bas
                                       int h) {
   const int64_t slot = int64_t{table[t / layer.block_size]} * layer.block_size + t % layer.block_size;
   std::vector<float> f(static_cast<size_t>(layer.head_dim));
-  cpu::load_kv_row(layer.dtype, static_cast<const unsigned char*>(base) + (slot * layer.kv_heads + h) * layer.row_bytes(),
+  cpu::load_kv_row(layer.dtype, static_cast<const unsigned char*>(base) + layer.row_offset(slot, h),
                    layer.head_dim, f.data());
   return {f.begin(), f.end()};
 }

@@ -101,7 +101,7 @@ struct GoldenModel {
     for (int h = 0; h < kv.kv_heads; ++h)
       for (int64_t t = 0; t < n; ++t) {
         const int64_t row = int64_t{cache.pool().block_table(seq)[static_cast<size_t>(t / kv.block_size)]} * kv.block_size + t % kv.block_size;
-        const char* base = static_cast<const char*>(keys ? kv.k : kv.v) + (row * kv.kv_heads + h) * kv.row_bytes();
+        const char* base = static_cast<const char*>(keys ? kv.k : kv.v) + kv.row_offset(row, h);
         out.resize(out.size() + static_cast<size_t>(kv.head_dim));
         cpu::load_kv_row(kv.dtype, base, kv.head_dim, out.data() + out.size() - kv.head_dim);
       }

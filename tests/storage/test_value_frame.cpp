@@ -23,8 +23,10 @@ BOOST_AUTO_TEST_CASE(damage_of_any_kind_is_refused) {
   flipped[60] ^= 0x01;
   BOOST_TEST(!unframe_value("fp/key", flipped));                             // one bit in the payload
   std::string other_version = framed;
-  other_version[4] = 2;
+  other_version[4] = static_cast<char>(kCacheFormatVersion + 1);
   BOOST_TEST(!unframe_value("fp/key", other_version));                       // a future format
+  other_version[4] = static_cast<char>(kCacheFormatVersion - 1);
+  BOOST_TEST(!unframe_value("fp/key", other_version));                       // an older one
   BOOST_TEST(!unframe_value("other-fp/key", framed));                        // stored under another model
   BOOST_TEST(!unframe_value("fp/key", ""));
 }
