@@ -54,6 +54,26 @@ BOOST_AUTO_TEST_CASE(kv_dtype_names_and_row_bytes) {
   BOOST_TEST((kv_dtype_for_weights(DType::F32) == KvDType::F32));
 }
 
+// A block holds one run of block_size rows per KV head, head 0's first, and spans exactly its own
+// block_size · kv_heads rows: the blocks tile the layer without gaps or overlaps.
+BOOST_AUTO_TEST_CASE(kv_row_offset_keeps_a_heads_rows_of_a_block_in_one_run) {
+  const int block_size = 5, kv_heads = 3;
+  const int64_t row_bytes = 132, block_bytes = int64_t{block_size} * kv_heads * row_bytes;
+  std::vector<int64_t> seen;
+  for (int64_t phys = 0; phys < 4 * block_size; ++phys)
+    for (int h = 0; h < kv_heads; ++h) {
+      const int64_t at = kv_row_offset(phys, h, block_size, kv_heads, row_bytes);
+      const int64_t block = phys / block_size, slot = phys % block_size;
+      BOOST_TEST(at == block * block_bytes + (int64_t{h} * block_size + slot) * row_bytes);
+      if (slot > 0) BOOST_TEST(at == kv_row_offset(phys - 1, h, block_size, kv_heads, row_bytes) + row_bytes);
+      seen.push_back(at);
+    }
+  std::sort(seen.begin(), seen.end());
+  for (size_t i = 0; i < seen.size(); ++i) BOOST_TEST(seen[i] == static_cast<int64_t>(i) * row_bytes);
+  const PagedKvLayer layer{nullptr, nullptr, KvDType::Q8, block_size, kv_heads, 128};
+  BOOST_TEST(layer.row_offset(7, 2) == kv_row_offset(7, 2, block_size, kv_heads, 132));
+}
+
 // A stored row reads back as the dtype's rounding of each value: f32 exact, bf16 and f16 the
 // nearest-even value (kernel_math's converters, checked against torch elsewhere), q8 within half
 // a step of its scale max|x| / 127, the largest value exactly ±127 steps.
