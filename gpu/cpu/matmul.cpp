@@ -39,9 +39,6 @@ const uint16_t* round_rows_to_bf16(ThreadPool& pool, std::vector<uint16_t>& scra
   return out;
 }
 
-// How many output columns one task takes from weights w for m rows: a panel group of packed bf16
-// (so a 1024-output matrix still makes 8 tasks for the threads to share), else kColumnsPerTask
-// (four 16-row panels of Q8/Q4), or all of them when the product is too small to split.
 // Up to 4 rows of x (one row strip of the Q8/Q4 kernels, a decode step) read each task's weights
 // once, front to back: a task then takes at least kStreamBytes of them, since a longer stream keeps
 // the hardware prefetchers at full rate (2B q4 decode matmuls on Zen 4, 2 threads: 64-column
@@ -49,6 +46,10 @@ const uint16_t* round_rows_to_bf16(ThreadPool& pool, std::vector<uint16_t>& scra
 constexpr int64_t kStreamRows = 4;
 constexpr int64_t kStreamBytes = int64_t{512} << 10;
 
+// How many output columns one task takes from weights w for m rows: a panel group of packed bf16
+// (so a 1024-output matrix still makes 8 tasks for the threads to share), all of them when the
+// product is too small to split, Q8/Q4 panels of at least kStreamBytes for a decode step, else
+// kColumnsPerTask.
 int64_t columns_per_task(int64_t m, const WeightView& w) {
   if (w.format == WeightFormat::BF16Packed) return kGroupPanels * kPanelWidth;
   if (m * w.rows * w.cols < kSerialFlops) return w.rows;

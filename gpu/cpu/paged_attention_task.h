@@ -88,8 +88,8 @@ inline void tile_rows(const PagedKvLayer& kv, const void* base, const int32_t* t
   }
 }
 
-// The n rows as float rows of head_dim (load_kv_row), then zero rows up to `padded`.
-inline void load_rows(const PagedKvLayer& kv, const char* const* rows, int64_t n, int64_t padded, float* out) {
+// The n rows as float rows of head_dim, as load_kv_row reads them.
+inline void load_rows(const PagedKvLayer& kv, const char* const* rows, int64_t n, float* out) {
   const int64_t hd = kv.head_dim;
   for (int64_t i = 0; i < n;) {  // rows of one run lie back to back: one call each
     int64_t run = 1;
@@ -97,7 +97,6 @@ inline void load_rows(const PagedKvLayer& kv, const char* const* rows, int64_t n
     load_kv_rows(kv.dtype, rows[i], run, kv.head_dim, out + i * hd);
     i += run;
   }
-  std::memset(out + n * hd, 0, sizeof(float) * static_cast<size_t>((padded - n) * hd));
 }
 
 // Elements [d, d + 8) of a cache row of dtype D, and element d alone, as load_kv_row reads them.
@@ -290,12 +289,12 @@ void run_attention_task(const AttentionTaskArgs& a, int64_t task, int worker) {
   const int64_t first = s.cached_before + b.row0;  // the last slot the block's first row sees
   float* kt = (*a.scratch)[static_cast<size_t>(worker)].data();
   float* vrows = kt + T * hd;
-  const char* row_ptrs[T];
   float* sc = vrows + T * hd;
   float* o = sc + max_queries * T;
   float* m = o + max_queries * hd;
   float* l = m + max_queries;
   float* alpha = l + max_queries;
+  const char* row_ptrs[T];  // the tile's K rows, then its V rows, where they lie in the cache
   // Query j: row b.row0 + j / group of the sequence, head kvh * group + j % group.
   const auto offset = [&](int64_t j) {
     return (s.q_begin + b.row0 + j / group) * q_stride + (int64_t{kvh} * group + j % group) * hd;
@@ -308,7 +307,7 @@ void run_attention_task(const AttentionTaskArgs& a, int64_t task, int worker) {
     tile_rows(kv, kv.k, s.block_table, kvh, t0, n, first + rows, row_ptrs);
     load_keys_transposed(kv.dtype, row_ptrs, n, cols, hd, kt);
     tile_rows(kv, kv.v, s.block_table, kvh, t0, n, first + rows, row_ptrs);
-    load_rows(kv, row_ptrs, n, n, vrows);
+    load_rows(kv, row_ptrs, n, vrows);
     const int64_t j0 = std::max<int64_t>(0, t0 - first) * group;  // the queries that see slot t0
     const auto seen = [&](int64_t j) { return std::min<int64_t>(T, first + j / group + 1 - t0); };
     for_each_run(j0, nv, [&]<int R>(int64_t j) {
