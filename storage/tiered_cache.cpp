@@ -308,9 +308,11 @@ CacheValue TieredCache::read_disk(std::unique_lock<std::mutex>& lock, const std:
     std::string error;
     try {
       read = disk->get(t, full, framed);
-      // A demotion or promotion still queued: the value is in the other tier for now.
+      // A demotion or promotion still queued: the value is in the other tier for now. Or the move
+      // (one atomic batch) committed between those two reads: then it is in t.
       if (read == DiskRead::missing)
         read = disk->get(t == DiskTier::warm ? DiskTier::cold : DiskTier::warm, full, framed);
+      if (read == DiskRead::missing) read = disk->get(t, full, framed);
     } catch (const std::exception& e) {
       error = e.what();
     }
