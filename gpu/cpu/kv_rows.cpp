@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "gpu/cpu/weight_access.h"
+#include "gpu/cpu/kv_lanes.h"
 #include "gpu/kernel_math.h"
 
 namespace pio::cpu {
@@ -37,44 +37,25 @@ void store_kv_row(KvDType dtype, const float* x, int head_dim, void* row) {
   }
 }
 
-void load_kv_row(KvDType dtype, const void* row, int head_dim, float* out) {
+namespace {
+
+template <KvDType D>
+void load_row(const char* row, int head_dim, float* out) {
   int d = 0;
-  switch (dtype) {
-    case KvDType::F32:
-      std::memcpy(out, row, sizeof(float) * static_cast<size_t>(head_dim));
-      return;
-    case KvDType::BF16: {
-      const auto* p = static_cast<const uint16_t*>(row);
-      for (; d + 8 <= head_dim; d += 8) _mm256_storeu_ps(out + d, BF16Weights::load8(p + d));
-      for (; d < head_dim; ++d) out[d] = math::bf16_to_f32(p[d]);
-      return;
-    }
-    case KvDType::F16: {
-      const auto* p = static_cast<const uint16_t*>(row);
-      for (; d + 8 <= head_dim; d += 8) _mm256_storeu_ps(out + d, F16Weights::load8(p + d));
-      for (; d < head_dim; ++d) out[d] = math::f16_to_f32(p[d]);
-      return;
-    }
-    case KvDType::Q8: {
-      const auto* q = static_cast<const int8_t*>(row);
-      float scale;
-      std::memcpy(&scale, q + head_dim, sizeof scale);
-      const __m256 vs = _mm256_set1_ps(scale);
-      for (; d + 8 <= head_dim; d += 8) {
-        const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + d));
-        _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), vs));
-      }
-      for (; d < head_dim; ++d) out[d] = static_cast<float>(q[d]) * scale;
-      return;
-    }
-  }
+  for (; d + 8 <= head_dim; d += 8) _mm256_storeu_ps(out + d, kv_load8<D>(row, d, head_dim));
+  for (; d < head_dim; ++d) out[d] = kv_load1<D>(row, d, head_dim);
 }
 
-void load_kv_rows(KvDType dtype, const void* first_row, int64_t rows, int head_dim, float* out) {
-  if (dtype != KvDType::Q8) return load_kv_row(dtype, first_row, static_cast<int>(rows * head_dim), out);
-  const int64_t row_bytes = kv_row_bytes(dtype, head_dim);  // q8 rows end in their scale: one at a time
-  for (int64_t r = 0; r < rows; ++r)
-    load_kv_row(dtype, static_cast<const char*>(first_row) + r * row_bytes, head_dim, out + r * head_dim);
+}  // namespace
+
+void load_kv_row(KvDType dtype, const void* row, int head_dim, float* out) {
+  const auto* bytes = static_cast<const char*>(row);
+  switch (dtype) {
+    case KvDType::F32: return load_row<KvDType::F32>(bytes, head_dim, out);
+    case KvDType::BF16: return load_row<KvDType::BF16>(bytes, head_dim, out);
+    case KvDType::F16: return load_row<KvDType::F16>(bytes, head_dim, out);
+    case KvDType::Q8: return load_row<KvDType::Q8>(bytes, head_dim, out);
+  }
 }
 
 void store_kv(const PagedKvLayer& kv, const int32_t* block_table, int64_t first_slot, int64_t n, const float* k,

@@ -15,9 +15,6 @@ namespace pio::cpu {
 void store_kv_row(KvDType dtype, const float* x, int head_dim, void* row);
 // Reads one row back as head_dim floats: exact for f32, bf16, f16; q * s for q8.
 void load_kv_row(KvDType dtype, const void* row, int head_dim, float* out);
-// Reads `rows` consecutive rows (kv_row_bytes apart, as a head's run of a block lies) into rows ·
-// head_dim floats, each as load_kv_row reads it.
-void load_kv_rows(KvDType dtype, const void* first_row, int64_t rows, int head_dim, float* out);
 
 // Backend::store_kv: n rows of k and v (kv_heads * head_dim floats each) into cache slots
 // [first_slot, first_slot + n) through block_table, converted to kv.dtype.

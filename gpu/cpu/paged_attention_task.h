@@ -18,6 +18,7 @@
 #include <limits>
 #include <span>
 
+#include "gpu/cpu/kv_lanes.h"
 #include "gpu/cpu/kv_rows.h"
 #include "gpu/cpu/paged_attention.h"
 #include "gpu/cpu/vector_exp.h"
@@ -90,38 +91,7 @@ inline void tile_rows(const PagedKvLayer& kv, const void* base, const int32_t* t
 
 // The n rows as float rows of head_dim, as load_kv_row reads them.
 inline void load_rows(const PagedKvLayer& kv, const char* const* rows, int64_t n, float* out) {
-  const int64_t hd = kv.head_dim;
-  for (int64_t i = 0; i < n;) {  // rows of one run lie back to back: one call each
-    int64_t run = 1;
-    while (i + run < n && rows[i + run] == rows[i] + run * kv.row_bytes()) ++run;
-    load_kv_rows(kv.dtype, rows[i], run, kv.head_dim, out + i * hd);
-    i += run;
-  }
-}
-
-// Elements [d, d + 8) of a cache row of dtype D, and element d alone, as load_kv_row reads them.
-template <KvDType D>
-inline __m256 kv_load8(const char* row, int d, int hd) {
-  if constexpr (D == KvDType::F32) return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
-  if constexpr (D == KvDType::BF16) return BF16Weights::load8(reinterpret_cast<const uint16_t*>(row) + d);
-  if constexpr (D == KvDType::F16) return F16Weights::load8(reinterpret_cast<const uint16_t*>(row) + d);
-  if constexpr (D == KvDType::Q8) {
-    float scale;
-    std::memcpy(&scale, row + hd, sizeof scale);
-    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + d));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), _mm256_set1_ps(scale));
-  }
-}
-template <KvDType D>
-inline float kv_load1(const char* row, int d, int hd) {
-  if constexpr (D == KvDType::F32) return reinterpret_cast<const float*>(row)[d];
-  if constexpr (D == KvDType::BF16) return BF16Weights::load1(reinterpret_cast<const uint16_t*>(row) + d);
-  if constexpr (D == KvDType::F16) return F16Weights::load1(reinterpret_cast<const uint16_t*>(row) + d);
-  if constexpr (D == KvDType::Q8) {
-    float scale;
-    std::memcpy(&scale, row + hd, sizeof scale);
-    return static_cast<float>(reinterpret_cast<const int8_t*>(row)[d]) * scale;
-  }
+  for (int64_t i = 0; i < n; ++i) load_kv_row(kv.dtype, rows[i], kv.head_dim, out + i * kv.head_dim);
 }
 
 // kt[d * T + t] = element d of rows[t] for t < n, 0 for n <= t < cols (a multiple of 8): each
