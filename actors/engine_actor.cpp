@@ -6,6 +6,7 @@
 
 #include "actors/clock.h"
 #include "actors/workers.h"
+#include "gpu/backend_error.h"
 #include "serving/kv_replicas.h"
 #include "serving/prefix_keys.h"
 
@@ -112,7 +113,14 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
       },
       [self, events, send_replica_blocks](step_atom) {
         auto& group = *self->state.group;
-        for (auto& ev : group.step(monotonic_s())) self->send(events, event_atom::value, std::move(ev));
+        std::vector<StreamEvent> stepped;
+        try {
+          stepped = group.step(monotonic_s());
+        } catch (const DeviceLost& e) {
+          self->quit(device_lost_error(e.what()));
+          return;
+        }
+        for (auto& ev : stepped) self->send(events, event_atom::value, std::move(ev));
         send_replica_blocks();
         self->send(events, group.last_step());
         if (!group.has_work()) {  // only a message can create work now
@@ -124,7 +132,33 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
   };
 }
 
+constexpr uint8_t kDeviceLostCode = 1;
+const caf::atom_value kDeviceCategory = caf::atom("device");
+
 }  // namespace
+
+caf::error device_lost_error(const std::string& why) {
+  return {kDeviceLostCode, kDeviceCategory, caf::make_message("the device failed: " + why)};
+}
+
+bool is_device_lost(const caf::error& reason) {
+  return reason.category() == kDeviceCategory && reason.code() == kDeviceLostCode;
+}
+
+void add_device_error_category(caf::actor_system_config& cfg) {
+  cfg.add_error_category(kDeviceCategory, [](uint8_t, caf::atom_value, const caf::message& context) {
+    return context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string("the device failed");
+  });
+}
+
+EngineSettings engine_on_fallback(EngineSettings settings) {
+  settings.backend = settings.fallback;
+  settings.fallback = nullptr;
+  settings.options.host_backend = nullptr;
+  settings.options.gpu_layers = -1;
+  settings.options.vision_backend = nullptr;
+  return settings;
+}
 
 engine_actor spawn_engine(caf::actor_system& sys, const EngineSettings& settings, engine_events events) {
   return sys.spawn<caf::detached>(engine_behavior, settings, events);

@@ -8,8 +8,11 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
 
 #include "actors/interfaces.h"
 #include "model/model_weights.h"
@@ -27,7 +30,22 @@ struct EngineSettings {
   std::optional<KvDType> kv_dtype;  // the KV cache's element type; none: the checkpoint's (auto)
   EngineGroupOptions options;
   std::shared_ptr<TieredCache> cache;  // vision embeddings and prefix KV; null with --no-cache
+  // The CPU backend a new engine group starts on when this one's device fails (DeviceLost);
+  // null: none. It must outlive the engine.
+  Backend* fallback = nullptr;
 };
+
+// The reason an engine exits with when its backend's device failed (DeviceLost). The worker that
+// spawned it then starts a new engine group on the fallback (engine_on_fallback), or stops when
+// there is none, and the front end moves the lost group's requests on as from any lost worker:
+// each resumes from what its stream delivered, so its answer is the one it would have had.
+caf::error device_lost_error(const std::string& why);
+bool is_device_lost(const caf::error& reason);
+// Renders device_lost_error as its message ("the device failed: <why>") in cfg's actor system.
+void add_device_error_category(caf::actor_system_config& cfg);
+// `settings` with everything on its fallback (the CPU: no partial offload, the vision tower
+// there too) and no fallback left.
+EngineSettings engine_on_fallback(EngineSettings settings);
 
 engine_actor spawn_engine(caf::actor_system& sys, const EngineSettings& settings, engine_events events);
 

@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/actor_types.h"
+#include "actors/engine_actor.h"
 #include "actors/tls_error_queue.h"
 #include "actors/worker.h"
 
@@ -19,6 +20,7 @@ std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFile
   auto cfg = std::make_unique<caf::actor_system_config>();
   cfg->load<caf::io::middleman>();
   register_message_types(*cfg);
+  add_device_error_category(*cfg);
   cfg->set("middleman.heartbeat-interval", caf::timespan{kHeartbeatInterval});
   cfg->set("middleman.connection-timeout", caf::timespan{kConnectionTimeout});
   if (tls.enabled()) {

@@ -152,6 +152,15 @@ worker_actor::behavior_type worker_behavior(worker_pointer self, WorkerSettings 
     if (st.engine && down.source == st.engine.address()) {  // the engine group died: a new one joins
       st.engine = nullptr;
       st.id = 0;
+      if (is_device_lost(down.reason)) {
+        if (!st.settings.engine.fallback) {
+          log(self, self->system().render(down.reason) + "; with no CPU backend to go on with, the worker stops");
+          self->quit(down.reason);
+          return;
+        }
+        log(self, self->system().render(down.reason) + "; a new engine group goes on on the CPU");
+        st.settings.engine = engine_on_fallback(std::move(st.settings.engine));
+      }
       if (st.frontend) join(self);
     } else if (st.frontend && down.source == st.frontend.address()) {
       if (st.address) frontend_lost(self, down.reason);

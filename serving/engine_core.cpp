@@ -6,6 +6,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "gpu/backend_error.h"
 #include "model/kv_cache.h"
 #include "model/prefill_batch.h"
 #include "serving/json_schema.h"
@@ -238,6 +239,8 @@ std::vector<TokenEvent> EngineCore::step(double now_s) {
       if (!plan.items[i].sample) continue;
       events.push_back(sample(active_.at(plan.items[i].id), logits.subspan(i * vocab, vocab)));
     }
+  } catch (const DeviceLost&) {
+    throw;  // not these sequences' fault: they move on with the engine (engine_actor.h)
   } catch (const std::exception& e) {
     report_.error = e.what();
     for (const auto& item : plan.items) {

@@ -113,7 +113,8 @@ class EngineCore {
   bool admitting() const { return scheduler_.admitting(); }
 
   // Runs one step at monotonic time now_s; returns the sampled tokens in plan order, and an
-  // error event for each sequence of a step whose forward pass failed.
+  // error event for each sequence of a step whose forward pass failed. Throws DeviceLost when the
+  // backend's device failed: the core is then unusable, and its requests go elsewhere whole.
   std::vector<TokenEvent> step(double now_s);
 
   bool idle() const { return active_.empty(); }

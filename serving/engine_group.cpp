@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "gpu/backend_error.h"
 #include "model/errors.h"
 #include "serving/vision_cache.h"
 
@@ -218,6 +219,8 @@ void EngineGroup::advance_vision(double budget_ms, double now_s, std::vector<Str
     vision_queue_.pop_front();
     r.vision_end_s = now_s + ms_since(t0) / 1000;
     encoded(id, out, now_s);
+  } catch (const DeviceLost&) {
+    throw;  // as in EngineCore::step
   } catch (const std::exception& e) {
     vision_started_ = false;
     std::erase(vision_queue_, id);

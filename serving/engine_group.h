@@ -76,7 +76,7 @@ class EngineGroup {
   std::vector<KvBlocks> take_replica_blocks() { return core_.take_replica_blocks(); }
 
   // Runs a piece of the vision queue and one text step. Returns the events to send, in order;
-  // a request's last event has final set.
+  // a request's last event has final set. Throws DeviceLost as EngineCore::step does.
   std::vector<StreamEvent> step(double now_s);
 
   // Liveness: true when a step would advance some request (a job complete on arrival, a job in

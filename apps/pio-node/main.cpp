@@ -279,6 +279,7 @@ pio::EngineSettings engine_settings(const Args& a, std::shared_ptr<const pio::Mo
   e.options.host_backend = split.host;
   e.options.gpu_layers = split.device_layers;
   e.options.vision_backend = &backends.vision();
+  e.fallback = backends.fallback();
   return e;
 }
 

@@ -158,8 +158,10 @@ LayerSplit ComputeBackends::plan(const ModelWeights& weights, int64_t kv_bytes) 
   const OffloadPlan p = plan_offload(sizes, free_bytes, args_.gpu_layers, args_.gpu_vision);
   gpu_layers_ = p.gpu_layers;
   vision_on_device_ = p.vision_on_device;
-  if (gpu_layers_ < sizes.layers() || (sizes.vision_bytes > 0 && !vision_on_device_))
-    host_ = make_cpu_backend(threads_, pin_);
+  // Made even when nothing stays on the CPU: it is also where work goes if the device fails
+  // (its threads sleep until then).
+  host_ = make_cpu_backend(threads_, pin_);
+  host_work_ = gpu_layers_ < sizes.layers() || (sizes.vision_bytes > 0 && !vision_on_device_);
   std::cerr << program_ << ": offload: " << describe(p, sizes, free_bytes) << "\n" << std::flush;
   return layer_split();
 }

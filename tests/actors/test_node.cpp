@@ -25,6 +25,7 @@
 #include "model/vision_model.h"
 #include "serving/chat_request.h"
 #include "storage/tiered_cache.h"
+#include "tests/support/device_memory_backend.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/tiny_checkpoint.h"
 
@@ -80,7 +81,9 @@ struct Fixture {
   std::unique_ptr<Backend> direct_backend = make_cpu_backend(2);
   TextModel direct_text{*weights, *direct_backend};
   VisionModel direct_vision{*weights, *direct_backend};
-  std::vector<int32_t> direct(const ChatRequest& r) {
+  std::vector<int32_t> direct(const ChatRequest& r) { return direct_on(*weights, direct_text, direct_vision, r); }
+  // The same on runners over other weights `w` (the same checkpoint in another format).
+  std::vector<int32_t> direct_on(const ModelWeights& w, TextModel& text, VisionModel& vision, const ChatRequest& r) {
     const PromptTokens tokens = tokenize_chat(*tokenizer, r);
     std::vector<PixelValues> pixels;
     const auto cfg = load_preprocessor_config(tiny_dir());
@@ -88,11 +91,10 @@ struct Fixture {
       for (const auto& part : turn.parts)
         if (part.is_image) pixels.push_back(preprocess_image(part.image, cfg, request_image_limits(cfg, 40000, 0)));
     std::optional<ImageFeatures> features;
-    if (!pixels.empty()) features = encode_images(direct_vision, pixels);
-    PagedKvCache cache(direct_text.backend(), direct_text.kv_shape(), 64 << 20, 16);
-    const PreparedPrompt p = prepare_prompt(direct_text, weights->config(), tokens.ids, features ? &*features : nullptr);
-    return generate(direct_text, cache, p,
-                    {r.max_tokens, weights->stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})
+    if (!pixels.empty()) features = encode_images(vision, pixels);
+    PagedKvCache cache(text.backend(), text.kv_shape(), 64 << 20, 16);
+    const PreparedPrompt p = prepare_prompt(text, w.config(), tokens.ids, features ? &*features : nullptr);
+    return generate(text, cache, p, {r.max_tokens, w.stop_ids(), r.sampling, static_cast<int32_t>(tokenizer->vocab_size()), {}})
         .tokens;
   }
 };
@@ -256,6 +258,62 @@ BOOST_AUTO_TEST_CASE(a_killed_engine_is_restarted_and_its_streams_continue_uncha
   BOOST_TEST(got[0] == greedy_want);
   BOOST_TEST(got[1] == sampled_want);
   BOOST_TEST(client.stats().workers.size() == 1u);  // the dead engine's worker left, the new one joined
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_device_hands_its_streams_to_the_cpu_and_their_answers_are_unchanged) {
+  // The engine group computes on a "device" (DeviceMemoryBackend) that fails mid-stream as a CUDA
+  // device does after an illegal address: from then on every call throws DeviceLost. The worker
+  // starts a new group on the CPU fallback and every request resumes there from what it
+  // streamed: greedy, seeded and image answers equal undisturbed ones, a new request is served on
+  // the CPU (the device refuses everything), and the device's memory is all given back.
+  test::DeviceMemoryBackend device(2);
+  const auto plain = std::make_shared<const ModelWeights>(tiny_dir(), options_for(ModelOptions{}, device));
+  const std::vector<ChatRequest> requests{chat("Keep talking.", {}, 40, 0.0f, 0), chat("Tell me more.", {}, 40, 0.9f, 77),
+                                          chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 30, 0.0f, 0)};
+  const ChatRequest after = chat("Hello there, who are you?", {}, 12, 0.0f, 0);
+  std::vector<std::vector<int32_t>> wants;
+  {
+    TextModel text(*plain, *direct_backend);
+    VisionModel vision(*plain, *direct_backend);
+    for (const auto& r : requests) wants.push_back(direct_on(*plain, text, vision, r));
+    wants.push_back(direct_on(*plain, text, vision, after));
+  }
+  {
+    NodeSettings s = settings();
+    s.engine.weights = plain;
+    s.engine.backend = &device;
+    s.engine.fallback = backend.get();
+    Node node(std::move(s));
+    Client client(node);
+    std::atomic<int> tokens_seen{0};
+    std::vector<std::vector<int32_t>> got(requests.size());
+    std::vector<std::promise<StreamEvent>> finals(requests.size());
+    for (size_t k = 0; k < requests.size(); ++k)
+      client.submit(requests[k], [&, k](const StreamEvent& e) {
+        got[k].insert(got[k].end(), e.token_ids.begin(), e.token_ids.end());
+        tokens_seen += static_cast<int>(e.token_ids.size());
+        if (e.final) finals[k].set_value(e);
+      });
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (tokens_seen < 6 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    BOOST_REQUIRE(tokens_seen >= 6);
+    device.fail_from_now();
+    const int seen_before = tokens_seen;
+    for (size_t k = 0; k < requests.size(); ++k) {
+      auto f = finals[k].get_future();
+      BOOST_REQUIRE(f.wait_for(60s) == std::future_status::ready);
+      const StreamEvent e = f.get();
+      BOOST_TEST(e.finish_reason != "error", e.error.message);
+      BOOST_TEST(got[k] == wants[k], "request " << k);
+    }
+    size_t total = 0;
+    for (size_t k = 0; k < requests.size(); ++k) total += wants[k].size();
+    BOOST_TEST(static_cast<size_t>(seen_before) < total);  // the streams were still going when the device failed
+    auto f = client.complete(after);
+    BOOST_TEST(wait(f).token_ids == wants.back());
+    BOOST_TEST(client.stats().workers.size() == 1u);  // the failed group's worker left, the CPU's joined
+  }
+  BOOST_TEST(device.allocated_bytes() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_of_another_protocol_or_model_is_refused_naming_both_values) {

@@ -8,9 +8,12 @@
 // bias other than f32). Between operations its memory is unreadable to the host (mprotect PROT_NONE), so
 // a host read of device memory (a result read in place) crashes the test instead of passing
 // unnoticed. shares_host_memory() is false, so the runners take their device paths.
+// fail_from_now() injects a device failure: every later operation and allocation throws
+// pio::DeviceLost, as every CUDA call does after an illegal address.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <iterator>
 #include <map>
@@ -21,6 +24,7 @@
 #include <string>
 
 #include "gpu/backend.h"
+#include "gpu/backend_error.h"
 #include "model/weight_placement.h"
 
 namespace test {
@@ -33,6 +37,7 @@ class DeviceMemoryBackend final : public pio::Backend {
   bool shares_host_memory() const override { return false; }
 
   void* allocate(size_t bytes) override {
+    throw_if_failed();
     if (bytes == 0) return nullptr;
     void* p = cpu_->allocate(bytes);
     allocations_[address(p)] = bytes;
@@ -173,6 +178,9 @@ class DeviceMemoryBackend final : public pio::Backend {
     cpu_->segment_attention(q, row_stride, scale, query_begin, query_end, out, out_stride);
   }
 
+  // From now on (from any thread) every operation throws pio::DeviceLost.
+  void fail_from_now() { failed_ = true; }
+
   // Bytes allocated and not yet released.
   size_t allocated_bytes() const {
     size_t total = 0;
@@ -184,7 +192,10 @@ class DeviceMemoryBackend final : public pio::Backend {
   // Opens every allocation to the host while an operation runs (the CPU kernels compute in it).
   class HostAccess {
    public:
-    explicit HostAccess(const DeviceMemoryBackend& backend) : backend_(backend) { backend_.protect_all(PROT_READ | PROT_WRITE); }
+    explicit HostAccess(const DeviceMemoryBackend& backend) : backend_(backend) {
+      backend_.throw_if_failed();
+      backend_.protect_all(PROT_READ | PROT_WRITE);
+    }
     ~HostAccess() { backend_.protect_all(PROT_NONE); }
     HostAccess(const HostAccess&) = delete;
     HostAccess& operator=(const HostAccess&) = delete;
@@ -197,6 +208,10 @@ class DeviceMemoryBackend final : public pio::Backend {
   }
   void protect_all(int access) const {
     for (const auto& [begin, bytes] : allocations_) protect(reinterpret_cast<void*>(begin), bytes, access);
+  }
+
+  void throw_if_failed() const {
+    if (failed_) throw pio::DeviceLost("device-memory backend: injected device failure");
   }
 
   static uintptr_t address(const void* p) { return reinterpret_cast<uintptr_t>(p); }
@@ -233,6 +248,7 @@ class DeviceMemoryBackend final : public pio::Backend {
   std::unique_ptr<pio::Backend> cpu_;
   std::map<uintptr_t, size_t> allocations_;  // start -> bytes
   int64_t segment_width_ = 0;
+  std::atomic<bool> failed_{false};
 };
 
 }  // namespace test
