@@ -27,6 +27,18 @@ struct EngineState {
 using engine_pointer = engine_actor::stateful_pointer<EngineState>;
 
 engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings settings, engine_events events) {
+  // A device that fails anywhere (a step, a load report, building the group's KV storage) ends
+  // the engine with device_lost_error, which sends its work to the fallback; anything else
+  // escaping a handler ends it as CAF does by default (the worker then starts it again).
+  self->set_exception_handler([](caf::scheduled_actor* actor, std::exception_ptr& thrown) -> caf::error {
+    try {
+      std::rethrow_exception(thrown);
+    } catch (const DeviceLost& e) {
+      return device_lost_error(e.what());
+    } catch (...) {
+      return caf::scheduled_actor::default_exception_handler(actor, thrown);
+    }
+  });
   auto& st = self->state;
   KvCacheShape shape = kv_cache_shape(*settings.weights);
   if (settings.kv_dtype) shape.dtype = *settings.kv_dtype;
@@ -56,6 +68,8 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
       self->state.group->add(std::move(job), monotonic_s());
       if (replicate) self->state.group->replicate(id);
       wake();
+    } catch (const DeviceLost&) {
+      throw;  // not the job's fault: the exception handler moves everything to the fallback
     } catch (const std::exception& e) {
       StreamEvent ev;
       ev.request_id = id;
@@ -113,14 +127,7 @@ engine_actor::behavior_type engine_behavior(engine_pointer self, EngineSettings 
       },
       [self, events, send_replica_blocks](step_atom) {
         auto& group = *self->state.group;
-        std::vector<StreamEvent> stepped;
-        try {
-          stepped = group.step(monotonic_s());
-        } catch (const DeviceLost& e) {
-          self->quit(device_lost_error(e.what()));
-          return;
-        }
-        for (auto& ev : stepped) self->send(events, event_atom::value, std::move(ev));
+        for (auto& ev : group.step(monotonic_s())) self->send(events, event_atom::value, std::move(ev));
         send_replica_blocks();
         self->send(events, group.last_step());
         if (!group.has_work()) {  // only a message can create work now

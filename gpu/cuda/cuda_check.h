@@ -13,10 +13,11 @@ namespace pio::cuda {
 
 // The errors after which, in the CUDA runtime's documentation, "any further CUDA work will return
 // the same error" and the process must be restarted to use CUDA again, and an uncorrectable ECC
-// error (the device's memory can no longer be trusted).
+// error (the device's memory can no longer be trusted). The codes CUDA 12 toolkits (the Pascal
+// build) may lack are named from CUDA 13 on. cudaErrorUnknown is not among them: CUDA does not
+// say it ends the context.
 inline bool leaves_device_unusable(cudaError_t err) {
   switch (err) {
-    case cudaErrorContained:
     case cudaErrorIllegalAddress:
     case cudaErrorLaunchTimeout:
     case cudaErrorAssert:
@@ -26,10 +27,13 @@ inline bool leaves_device_unusable(cudaError_t err) {
     case cudaErrorInvalidAddressSpace:
     case cudaErrorInvalidPc:
     case cudaErrorLaunchFailure:
+    case cudaErrorECCUncorrectable:
+#if CUDART_VERSION >= 13000
+    case cudaErrorContained:
     case cudaErrorTensorMemoryLeak:
     case cudaErrorMpsClientTerminated:
     case cudaErrorExternalDevice:
-    case cudaErrorECCUncorrectable:
+#endif
       return true;
     default:
       return false;
@@ -46,13 +50,16 @@ inline void check(cudaError_t err, const char* what) {
 }
 
 // Throws "cuBLAS: <what>: <status name>" unless status is CUBLAS_STATUS_SUCCESS: DeviceLost when
-// the CUDA runtime's last error leaves the device unusable (cuBLAS reports such a failure of its
-// kernels as CUBLAS_STATUS_EXECUTION_FAILED), else BackendError.
+// the device is no longer usable, else BackendError. cuBLAS reports a failed kernel of its own as
+// CUBLAS_STATUS_EXECUTION_FAILED and keeps the CUDA error to itself (it may not even share this
+// code's runtime library), so the context is asked: a dead one fails cudaDeviceSynchronize with
+// its error.
 inline void check(cublasStatus_t status, const char* what) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
   const std::string message = std::string("cuBLAS: ") + what + ": " + cublasGetStatusName(status);
-  if (const cudaError_t last = cudaPeekAtLastError(); leaves_device_unusable(last))
-    throw DeviceLost(message + " (" + cudaGetErrorString(last) + ")");
+  if (status == CUBLAS_STATUS_EXECUTION_FAILED)
+    if (const cudaError_t context = cudaDeviceSynchronize(); leaves_device_unusable(context))
+      throw DeviceLost(message + " (" + cudaGetErrorString(context) + ")");
   throw BackendError(message);
 }
 

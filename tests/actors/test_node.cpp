@@ -1,8 +1,9 @@
 // The node in this process, through pio::Client: answers equal the model layer's generate()
 // (greedy and sampled, with and without images), concurrent requests are batched and still
 // equal their answers alone, and the supervisor's duties: memory thresholds (waiting,
-// preemption with unchanged output, refusal), a killed engine restarted, deadlines,
-// cancellation and a client that goes away, each freeing its KV blocks.
+// preemption with unchanged output, refusal), a killed engine restarted, a failed device's
+// work moved to the CPU, deadlines, cancellation and a client that goes away, each freeing its
+// KV blocks.
 #define BOOST_TEST_MODULE node
 #include <boost/test/unit_test.hpp>
 
@@ -82,7 +83,15 @@ struct Fixture {
   TextModel direct_text{*weights, *direct_backend};
   VisionModel direct_vision{*weights, *direct_backend};
   std::vector<int32_t> direct(const ChatRequest& r) { return direct_on(*weights, direct_text, direct_vision, r); }
-  // The same on runners over other weights `w` (the same checkpoint in another format).
+  // The answers over other weights `w` (the same checkpoint in another format), in order.
+  std::vector<std::vector<int32_t>> direct_on(const ModelWeights& w, const std::vector<ChatRequest>& rs) {
+    TextModel text(w, *direct_backend);
+    VisionModel vision(w, *direct_backend);
+    std::vector<std::vector<int32_t>> answers;
+    for (const auto& r : rs) answers.push_back(direct_on(w, text, vision, r));
+    return answers;
+  }
+  // One answer on runners over other weights `w`.
   std::vector<int32_t> direct_on(const ModelWeights& w, TextModel& text, VisionModel& vision, const ChatRequest& r) {
     const PromptTokens tokens = tokenize_chat(*tokenizer, r);
     std::vector<PixelValues> pixels;
@@ -103,6 +112,21 @@ ChatResult wait(std::future<ChatResult>& f) {
   BOOST_REQUIRE(f.wait_for(120s) == std::future_status::ready);
   return f.get();
 }
+
+// A "device" (DeviceMemoryBackend: the CPU's kernels over memory of its own) that a test makes
+// fail, the tiny checkpoint loaded as a device reads it, and node settings whose engine group
+// computes on the device with the fixture's CPU backend as its fallback.
+struct FailingDevice {
+  test::DeviceMemoryBackend backend{2};
+  std::shared_ptr<const ModelWeights> weights =
+      std::make_shared<const ModelWeights>(tiny_dir(), options_for(ModelOptions{}, backend));
+  NodeSettings settings(NodeSettings s, Backend& fallback) {
+    s.engine.weights = weights;
+    s.engine.backend = &backend;
+    s.engine.fallback = &fallback;
+    return s;
+  }
+};
 
 }  // namespace
 
@@ -264,56 +288,67 @@ BOOST_AUTO_TEST_CASE(a_failed_device_hands_its_streams_to_the_cpu_and_their_answ
   // The engine group computes on a "device" (DeviceMemoryBackend) that fails mid-stream as a CUDA
   // device does after an illegal address: from then on every call throws DeviceLost. The worker
   // starts a new group on the CPU fallback and every request resumes there from what it
-  // streamed: greedy, seeded and image answers equal undisturbed ones, a new request is served on
-  // the CPU (the device refuses everything), and the device's memory is all given back.
-  test::DeviceMemoryBackend device(2);
-  const auto plain = std::make_shared<const ModelWeights>(tiny_dir(), options_for(ModelOptions{}, device));
+  // streamed: greedy, seeded and image answers equal undisturbed ones (this device computes with
+  // the CPU's kernels), a new request is served on the CPU (the device refuses everything), and
+  // the failed group's device memory is all given back.
+  FailingDevice failing;
+  test::DeviceMemoryBackend& device = failing.backend;
   const std::vector<ChatRequest> requests{chat("Keep talking.", {}, 40, 0.0f, 0), chat("Tell me more.", {}, 40, 0.9f, 77),
-                                          chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 30, 0.0f, 0)};
-  const ChatRequest after = chat("Hello there, who are you?", {}, 12, 0.0f, 0);
-  std::vector<std::vector<int32_t>> wants;
-  {
-    TextModel text(*plain, *direct_backend);
-    VisionModel vision(*plain, *direct_backend);
-    for (const auto& r : requests) wants.push_back(direct_on(*plain, text, vision, r));
-    wants.push_back(direct_on(*plain, text, vision, after));
+                                          chat("Describe this image.", {image_bytes("assets/demo.jpg")}, 30, 0.0f, 0),
+                                          chat("Hello there, who are you?", {}, 12, 0.0f, 0)};  // the last one after
+  const std::vector<std::vector<int32_t>> wants = direct_on(*failing.weights, requests);
+  Node node(failing.settings(settings(), *backend));
+  Client client(node);
+  std::atomic<int> tokens_seen{0};
+  const size_t streams = requests.size() - 1;
+  std::vector<std::vector<int32_t>> got(streams);
+  std::vector<std::promise<StreamEvent>> finals(streams);
+  for (size_t k = 0; k < streams; ++k)
+    client.submit(requests[k], [&, k](const StreamEvent& e) {
+      got[k].insert(got[k].end(), e.token_ids.begin(), e.token_ids.end());
+      // The device fails once 6 tokens have reached the client, while the streams still go on.
+      if ((tokens_seen += static_cast<int>(e.token_ids.size())) >= 6) device.fail_from_now();
+      if (e.final) finals[k].set_value(e);
+    });
+  size_t total = 0;
+  for (size_t k = 0; k < streams; ++k) {
+    auto f = finals[k].get_future();
+    BOOST_REQUIRE(f.wait_for(60s) == std::future_status::ready);
+    const StreamEvent e = f.get();
+    BOOST_TEST(e.finish_reason != "error", e.error.message);
+    BOOST_TEST(got[k] == wants[k], "request " << k);
+    total += wants[k].size();
   }
-  {
-    NodeSettings s = settings();
-    s.engine.weights = plain;
-    s.engine.backend = &device;
-    s.engine.fallback = backend.get();
-    Node node(std::move(s));
-    Client client(node);
-    std::atomic<int> tokens_seen{0};
-    std::vector<std::vector<int32_t>> got(requests.size());
-    std::vector<std::promise<StreamEvent>> finals(requests.size());
-    for (size_t k = 0; k < requests.size(); ++k)
-      client.submit(requests[k], [&, k](const StreamEvent& e) {
-        got[k].insert(got[k].end(), e.token_ids.begin(), e.token_ids.end());
-        tokens_seen += static_cast<int>(e.token_ids.size());
-        if (e.final) finals[k].set_value(e);
-      });
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (tokens_seen < 6 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
-    BOOST_REQUIRE(tokens_seen >= 6);
-    device.fail_from_now();
-    const int seen_before = tokens_seen;
-    for (size_t k = 0; k < requests.size(); ++k) {
-      auto f = finals[k].get_future();
-      BOOST_REQUIRE(f.wait_for(60s) == std::future_status::ready);
-      const StreamEvent e = f.get();
-      BOOST_TEST(e.finish_reason != "error", e.error.message);
-      BOOST_TEST(got[k] == wants[k], "request " << k);
-    }
-    size_t total = 0;
-    for (size_t k = 0; k < requests.size(); ++k) total += wants[k].size();
-    BOOST_TEST(static_cast<size_t>(seen_before) < total);  // the streams were still going when the device failed
-    auto f = client.complete(after);
-    BOOST_TEST(wait(f).token_ids == wants.back());
-    BOOST_TEST(client.stats().workers.size() == 1u);  // the failed group's worker left, the CPU's joined
-  }
+  BOOST_TEST(total > 6u);  // tokens were still to come when the device failed
+  auto f = client.complete(requests.back());
+  BOOST_TEST(wait(f).token_ids == wants.back());
+  BOOST_TEST(client.stats().workers.size() == 1u);  // the failed group's worker left, the CPU's joined
   BOOST_TEST(device.allocated_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_device_that_fails_while_idle_is_left_for_the_cpu_before_the_next_request) {
+  // No step finds the failure this time: the worker's load report does (as cudaMemGetInfo
+  // would), and the group moves to the CPU all the same instead of starting again on the device.
+  FailingDevice failing;
+  test::DeviceMemoryBackend& device = failing.backend;
+  const ChatRequest request = chat("Hello there, who are you?", {}, 12, 0.0f, 0);
+  const std::vector<int32_t> want = direct_on(*failing.weights, {request}).front();
+  Node node(failing.settings(settings(), *backend));
+  Client client(node);
+  device.fail_from_now();
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (device.allocated_bytes() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  BOOST_TEST(device.allocated_bytes() == 0u);  // the device's group is gone before any request
+  // Until the CPU's group has joined, a new request is refused as with no worker at all ("retry
+  // later"); a client that retries is served.
+  ChatResult got;
+  do {
+    auto f = client.complete(request);
+    got = wait(f);
+  } while (got.finish_reason == "error" && got.error.message.find("retry later") != std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
+  BOOST_TEST(got.finish_reason != "error", got.error.message);
+  BOOST_TEST(got.token_ids == want);
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_of_another_protocol_or_model_is_refused_naming_both_values) {

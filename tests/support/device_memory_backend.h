@@ -34,6 +34,11 @@ class DeviceMemoryBackend final : public pio::Backend {
   explicit DeviceMemoryBackend(int threads = 2) : cpu_(pio::make_cpu_backend(threads)) {}
 
   std::string name() const override { return "device-memory(" + cpu_->name() + ")"; }
+  // Nothing to report (as the CPU), but a failed device fails here too, as cudaMemGetInfo does.
+  MemoryUse device_memory() const override {
+    throw_if_failed();
+    return {};
+  }
   bool shares_host_memory() const override { return false; }
 
   void* allocate(size_t bytes) override {
