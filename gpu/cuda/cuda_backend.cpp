@@ -3,12 +3,14 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <memory>
 #include <new>
 #include <vector>
 
 #include "gpu/backend_error.h"
 #include "gpu/cuda/attention.h"
 #include "gpu/cuda/cuda_check.h"
+#include "gpu/cuda/cuda_staging_port.h"
 #include "gpu/cuda/device_scratch.h"
 #include "gpu/cuda/kernels.h"
 #include "gpu/cuda/kv.h"
@@ -21,6 +23,12 @@ using cuda::check;
 
 // Rows up to which matmul runs the fixed-order GEMV (decode); more go through cuBLAS.
 constexpr int64_t kGemvRows = 16;
+
+// Pinned staging: 16 slots of 2 MiB (32 MiB page-locked). A step's small uploads (ids, positions,
+// block tables, each layer's attention sequences) take a slot each, so the host can run up to 16
+// uploads ahead of the device; weights and logits move in 2 MiB chunks, a few under way at once.
+constexpr int kStagingSlots = 16;
+constexpr size_t kStagingSlotBytes = size_t{2} << 20;
 
 cuda::DeviceKvLayer device_layer(const PagedKvLayer& kv) {
   return {kv.k, kv.v, kv.dtype, kv.block_size, kv.kv_heads, kv.head_dim};
@@ -41,18 +49,20 @@ class CudaBackend final : public Backend {
       cudaStreamDestroy(stream_);
       check(s, "cublasCreate");
     }
-    if (cudaEventCreate(&copy_start_) != cudaSuccess || cudaEventCreate(&copy_end_) != cudaSuccess) {
-      cudaEventDestroy(copy_start_);
+    try {
+      port_ = std::make_unique<cuda::CudaStagingPort>(stream_, kStagingSlots);
+    } catch (...) {
       cublasDestroy(cublas_);
       cudaStreamDestroy(stream_);
-      check(cudaGetLastError(), "cudaEventCreate");
+      throw;
     }
+    staging_ = std::make_unique<cuda::StagingRing>(*port_, kStagingSlots, kStagingSlotBytes);
   }
   ~CudaBackend() override {
     cudaSetDevice(info_.ordinal);
     cudaStreamSynchronize(stream_);
-    cudaEventDestroy(copy_start_);
-    cudaEventDestroy(copy_end_);
+    staging_.reset();
+    port_.reset();
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
@@ -80,15 +90,21 @@ class CudaBackend final : public Backend {
     cudaSetDevice(info_.ordinal);
     cudaFree(p);  // waits for the work that may still use p
   }
-  // After the work queued before it; src may be reused when it returns (it waits for the copy).
+  // In stream order, after the work queued before it. Returns once src's bytes are in pinned
+  // staging buffers (src may then be reused) without waiting for the device: the next step's
+  // inputs go up while the device still computes the last one.
   void upload(void* dst, const void* src, size_t bytes) override {
-    timed_copy(dst, src, bytes, cudaMemcpyHostToDevice, "upload");
+    use_device();
+    staging_->upload(dst, src, bytes);
   }
-  // After the work queued before it; dst holds the bytes when it returns.
+  // After the work queued before it, through the pinned buffers; dst holds the bytes when it returns.
   void download(void* dst, const void* src, size_t bytes) override {
-    timed_copy(dst, src, bytes, cudaMemcpyDeviceToHost, "download");
+    use_device();
+    staging_->download(dst, src, bytes);
   }
-  double transfer_seconds() const override { return transfer_ms_ / 1e3; }
+  // The device's time on the uploads and downloads waited for so far (each between two events
+  // around its copy, not the wait for the work before it).
+  double transfer_seconds() const override { return staging_->transfer_seconds(); }
   // In stream order: after the work queued before it, before the work queued after it.
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes == 0) return;
@@ -103,10 +119,11 @@ class CudaBackend final : public Backend {
     check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     return {total_bytes - free_bytes, total_bytes};
   }
-  // Waits for every operation queued so far; throws BackendError for a failed kernel.
+  // Waits for every operation queued so far; throws BackendError (DeviceLost) for a failed kernel.
   void synchronize() override {
     use_device();
     check(cudaStreamSynchronize(stream_), "synchronize");
+    staging_->settle();  // counts the finished copies' time
   }
 
   // Dense Plain weights: the fixed-order GEMV up to kGemvRows rows (and for every m when
@@ -181,7 +198,7 @@ class CudaBackend final : public Backend {
     check_plain(table, "embed");
     if (ids.empty()) return;
     use_device();
-    const auto* d_ids = static_cast<const int32_t*>(ids_.upload(ids.data(), ids.size_bytes(), stream_));
+    const auto* d_ids = static_cast<const int32_t*>(ids_.upload(ids.data(), ids.size_bytes(), *staging_));
     cuda::launch_embed(stream_, table.data, table.dtype, table.cols, d_ids, static_cast<int64_t>(ids.size()), out);
     check(cudaGetLastError(), "embed launch");
   }
@@ -202,7 +219,7 @@ class CudaBackend final : public Backend {
       host_seqs_.push_back({s.block_table, s.q_begin, s.n_queries, s.cached_before});
     const auto n = static_cast<int>(host_seqs_.size());
     const size_t bytes = host_seqs_.size() * sizeof(cuda::DeviceSequence);
-    const auto* d_seqs = static_cast<const cuda::DeviceSequence*>(seqs_.upload(host_seqs_.data(), bytes, stream_));
+    const auto* d_seqs = static_cast<const cuda::DeviceSequence*>(seqs_.upload(host_seqs_.data(), bytes, *staging_));
     const int64_t floats = cuda::paged_attention_workspace_floats(n_heads, kv.head_dim, host_seqs_.data(), n);
     auto* ws = floats > 0 ? static_cast<float*>(work_.get(static_cast<size_t>(floats) * sizeof(float))) : nullptr;
     cuda::paged_attention(q, n_heads, device_layer(kv), d_seqs, host_seqs_.data(), n, scale, out, ws, stream_);
@@ -215,7 +232,7 @@ class CudaBackend final : public Backend {
     segments_ = {k, v, row_stride, heads, head_dim,
                  std::vector<int64_t>(segment_bounds.begin(), segment_bounds.end()), nullptr};
     segments_.device_bounds =
-        static_cast<const int64_t*>(bounds_.upload(segment_bounds.data(), segment_bounds.size_bytes(), stream_));
+        static_cast<const int64_t*>(bounds_.upload(segment_bounds.data(), segment_bounds.size_bytes(), *staging_));
   }
   void segment_attention(const float* q, int64_t row_stride, float scale, int64_t query_begin, int64_t query_end,
                          float* out, int64_t out_stride) override {
@@ -233,19 +250,6 @@ class CudaBackend final : public Backend {
   // The CUDA runtime's current device is per host thread: set it on every call.
   void use_device() const { check(cudaSetDevice(info_.ordinal), "cudaSetDevice"); }
 
-  // A host<->device copy in stream order, waited for, its time on the device (between two
-  // events around it, not the wait for earlier kernels) added to transfer_ms_.
-  void timed_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* what) {
-    use_device();
-    check(cudaEventRecord(copy_start_, stream_), what);
-    check(cudaMemcpyAsync(dst, src, bytes, kind, stream_), what);
-    check(cudaEventRecord(copy_end_, stream_), what);
-    check(cudaStreamSynchronize(stream_), what);
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, copy_start_, copy_end_), what);
-    transfer_ms_ += ms;
-  }
-
   // What prepare_segment_attention keeps for segment_attention.
   struct Segments {
     const float* k = nullptr;
@@ -260,8 +264,8 @@ class CudaBackend final : public Backend {
   bool deterministic_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  cudaEvent_t copy_start_ = nullptr, copy_end_ = nullptr;
-  double transfer_ms_ = 0;
+  std::unique_ptr<cuda::CudaStagingPort> port_;
+  std::unique_ptr<cuda::StagingRing> staging_;  // host<->device copies through pinned buffers
   cuda::DeviceScratch ids_, seqs_, bounds_, work_;
   std::vector<cuda::DeviceSequence> host_seqs_;  // paged_attention's sequences, reused
   Segments segments_;

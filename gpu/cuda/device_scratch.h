@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "gpu/cuda/cuda_check.h"
+#include "gpu/cuda/staging_ring.h"
 
 namespace pio::cuda {
 
@@ -30,14 +31,12 @@ class DeviceScratch {
     return data_;
   }
 
-  // `bytes` of host memory copied into the scratch after the work queued on `stream`; the host
-  // copy may change when it returns (it waits for the copy: pinned staging is the transfer
-  // actor's later job).
-  void* upload(const void* host, size_t bytes, cudaStream_t stream) {
+  // `bytes` of host memory copied into the scratch through `staging`, in its stream's order
+  // after the work queued before; the host copy may change when it returns, and the device is
+  // not waited for (StagingRing::upload).
+  void* upload(const void* host, size_t bytes, StagingRing& staging) {
     void* d = get(bytes);
-    if (bytes == 0) return d;
-    check(cudaMemcpyAsync(d, host, bytes, cudaMemcpyHostToDevice, stream), "upload (scratch)");
-    check(cudaStreamSynchronize(stream), "upload (scratch)");
+    staging.upload(d, host, bytes);
     return d;
   }
 
