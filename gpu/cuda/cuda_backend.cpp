@@ -51,12 +51,13 @@ class CudaBackend final : public Backend {
     }
     try {
       port_ = std::make_unique<cuda::CudaStagingPort>(stream_, kStagingSlots);
+      staging_ = std::make_unique<cuda::StagingRing>(*port_, kStagingSlots, kStagingSlotBytes);
     } catch (...) {
+      port_.reset();
       cublasDestroy(cublas_);
       cudaStreamDestroy(stream_);
       throw;
     }
-    staging_ = std::make_unique<cuda::StagingRing>(*port_, kStagingSlots, kStagingSlotBytes);
   }
   ~CudaBackend() override {
     cudaSetDevice(info_.ordinal);
@@ -91,8 +92,8 @@ class CudaBackend final : public Backend {
     cudaFree(p);  // waits for the work that may still use p
   }
   // In stream order, after the work queued before it. Returns once src's bytes are in pinned
-  // staging buffers (src may then be reused) without waiting for the device: the next step's
-  // inputs go up while the device still computes the last one.
+  // staging buffers (src may then be reused) without waiting for the device, so the host goes on
+  // queueing the step's kernels (a step still ends waiting for its logits' download).
   void upload(void* dst, const void* src, size_t bytes) override {
     use_device();
     staging_->upload(dst, src, bytes);

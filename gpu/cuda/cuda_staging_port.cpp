@@ -37,7 +37,10 @@ void CudaStagingPort::queue(void* dst, const void* src, size_t bytes, cudaMemcpy
   const char* what = kind == cudaMemcpyHostToDevice ? "upload" : "download";
   check(cudaEventRecord(s.start, stream_), what);
   check(cudaMemcpyAsync(dst, src, bytes, kind, stream_), what);
-  check(cudaEventRecord(s.end, stream_), what);
+  if (const cudaError_t err = cudaEventRecord(s.end, stream_); err != cudaSuccess) {
+    cudaStreamSynchronize(stream_);  // the copy is queued without its fence: let it finish before the slot is free
+    check(err, what);
+  }
   s.pending = true;
 }
 

@@ -1,9 +1,10 @@
 // Host<->device copies through a ring of pinned (page-locked) host buffers, as the CUDA backend
-// makes them. An upload returns once its bytes are in pinned slots: the device copies them in
-// stream order while the host prepares the next step, and the caller may reuse its memory at
-// once. A download queues one slot's copy ahead of the slot it drains, so the device's copy of a
-// chunk overlaps the host's copy of the one before. Copies from pinned memory also run at the
-// bus's full rate, where pageable memory goes through the driver's own staging.
+// makes them. An upload returns once its bytes are in pinned slots, without waiting for the
+// device (which copies them in stream order), and the caller may reuse its memory at once: the
+// host goes on queueing a step's kernels instead of waiting at every upload. A download queues
+// one slot's copy ahead of the slot it drains, so the device's copy of a chunk overlaps the
+// host's copy of the one before. Copies from pinned memory also run at the bus's full rate, where
+// pageable memory goes through the driver's own staging.
 // A slot is reused only once the copy that last used it has completed (its fence). The ring
 // itself is plain C++ over a StagingPort, which makes the CUDA calls, so the CPU tests run it over
 // a port whose copies complete only when waited for.
@@ -43,7 +44,8 @@ class StagingRing {
   // Copies src (host) into slots chunk by chunk, queueing each chunk's copy to dst (device);
   // returns without waiting for the device, src reusable.
   void upload(void* dst, const void* src, size_t bytes);
-  // Copies src (device) to dst (host) through the slots; returns when dst holds every byte.
+  // Copies src (device) to dst (host) through the slots; returns when dst holds every byte, with
+  // the time of every copy before it counted.
   void download(void* dst, const void* src, size_t bytes);
   // Waits for every copy under way (a failed one throws as StagingPort::wait).
   void settle();
