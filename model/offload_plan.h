@@ -36,6 +36,12 @@ struct OffloadPlan {
 OffloadPlan plan_offload(const OffloadSizes& sizes, int64_t free_bytes, std::string_view gpu_layers,
                          std::string_view gpu_vision);
 
+// Whether what the plan puts on the device fits in free_bytes (nothing always does, even when the
+// margin leaves less than nothing): auto always fits, a count or --gpu-vision on asked for may not.
+inline bool fits(const OffloadPlan& plan, int64_t free_bytes) {
+  return plan.device_bytes == 0 || plan.device_bytes <= free_bytes;
+}
+
 // "20 of 28 decoder layers and the vision tower on the device (1.9 GiB of 2.0 GiB free), ..."
 std::string describe(const OffloadPlan& plan, const OffloadSizes& sizes, int64_t free_bytes);
 

@@ -156,6 +156,10 @@ LayerSplit ComputeBackends::plan(const ModelWeights& weights, int64_t kv_bytes) 
   const OffloadSizes sizes = offload_sizes(weights, kv_bytes);
   const int64_t free_bytes = static_cast<int64_t>(use.total_bytes - use.used_bytes) - int64_t{kCudaMinFreeBytes};
   const OffloadPlan p = plan_offload(sizes, free_bytes, args_.gpu_layers, args_.gpu_vision);
+  // A count or `on` asked for explicitly may not fit: say so now, not as a failed upload later.
+  if (!fits(p, free_bytes))
+    throw BackendError("the device cannot hold what --gpu-layers " + args_.gpu_layers + " --gpu-vision " + args_.gpu_vision +
+                       " asks: " + describe(p, sizes, free_bytes) + " (auto takes what fits)");
   gpu_layers_ = p.gpu_layers;
   vision_on_device_ = p.vision_on_device;
   // Made even when nothing stays on the CPU: it is also where work goes if the device fails

@@ -84,7 +84,8 @@ class ComputeBackends {
   // CPU. auto fills the device's free memory less kCudaMinFreeBytes: layers first (each with
   // its share of kv_bytes), the embedding and lm_head when every layer fits, then the tower.
   // Writes one line saying what it chose and why. Throws BackendError for --gpu-layers or
-  // --gpu-vision on without a device, ModelError for --gpu-layers beyond the decoder's layers.
+  // --gpu-vision on without a device or beyond its free memory, ModelError for --gpu-layers
+  // beyond the decoder's layers.
   // Returns layer_split().
   LayerSplit plan(const ModelWeights& weights, int64_t kv_bytes);
 

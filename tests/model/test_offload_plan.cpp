@@ -60,6 +60,17 @@ BOOST_AUTO_TEST_CASE(counts_and_on_off_are_taken_as_given) {
     BOOST_CHECK_THROW(plan_offload(sizes(), 1 << 30, bad, "auto"), ModelError);
 }
 
+BOOST_AUTO_TEST_CASE(auto_always_fits_and_what_is_asked_for_may_not) {
+  for (const int64_t free_bytes : {int64_t{-5}, int64_t{0}, int64_t{99}, int64_t{449}, int64_t{520}})
+    for (const char* vision : {"auto", "off"})
+      BOOST_TEST(fits(plan_offload(sizes(), free_bytes, "auto", vision), free_bytes), free_bytes << " " << vision);
+  BOOST_TEST(fits(plan_offload(sizes(), 300, "3", "off"), 300));
+  BOOST_TEST(!fits(plan_offload(sizes(), 299, "3", "off"), 299));
+  BOOST_TEST(!fits(plan_offload(sizes(), 369, "3", "on"), 369));  // the tower asked for does not fit beside them
+  BOOST_TEST(fits(plan_offload(sizes(), -5, "0", "off"), -5));     // nothing on the device
+  BOOST_TEST(!fits(plan_offload(sizes(), 449, "4", "off"), 449));  // all layers bring the head
+}
+
 BOOST_AUTO_TEST_CASE(the_plan_says_what_it_chose) {
   const std::string text = describe(plan_offload(sizes(), 449, "auto", "off"), sizes(), 449);
   BOOST_TEST(text.find("3 of 4 decoder layers") == 0u, text);
