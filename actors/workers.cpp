@@ -6,7 +6,7 @@
 
 #include "model/errors.h"
 #include "serving/chat_request.h"
-#include "serving/vision_cache.h"
+#include "serving/prepare_image.h"
 
 namespace pio {
 namespace {

@@ -1,18 +1,17 @@
 // The vision-embedding cache (issue 10): one entry per image, keyed by the image file's bytes
 // and the pixel limits it is preprocessed under (the model fingerprint is the cache's own
 // prefix); the value is exactly the file `pio encode-image` writes for that image alone.
-// The preprocessor pool looks images up (a hit skips preprocessing and the encoder); the engine
-// group looks them up again when a job reaches the encoder (an identical image encoded for an
-// earlier job in the queue is then a hit, so it is never encoded twice) and stores what it encodes.
+// The preprocessor pool looks images up (serving/prepare_image.h: a hit skips preprocessing and
+// the encoder); the engine group looks them up again when a job reaches the encoder (an
+// identical image encoded for an earlier job in the queue is then a hit, so it is never encoded
+// twice) and stores what it encodes.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
-#include "messages/pipeline.h"
 #include "model/image/preprocess.h"
 #include "model/image_features.h"
 #include "storage/tiered_cache.h"
@@ -21,14 +20,6 @@ namespace pio {
 
 // "img/" and the XXH3-128 of the bytes and the limits.
 std::string vision_cache_key(std::span<const uint8_t> image, const ImageLimits& limits);
-
-// The preprocessor's answer for one image: its key (with or without a cache: the router keys
-// prefix affinity on it) and, on a cache hit, the cached features (pixels left empty); otherwise
-// the preprocessed pixels, the file and the limits (for a worker in another process, which
-// preprocesses the file again). cache may be null.
-// Throws ModelError for an image that cannot be decoded (only on a miss: a hit is that image).
-PreparedImage prepare_image(const std::vector<uint8_t>& bytes, const PreprocessorConfig& config,
-                            const ImageLimits& limits, TieredCache* cache);
 
 // A cached value's features, or nothing when it does not parse (a value of an older writer).
 std::optional<ImageFeatures> parse_cached_features(const std::string& bytes);

@@ -11,6 +11,7 @@
 #include "model/prompt.h"
 #include "serving/engine_core.h"
 #include "serving/prefix_keys.h"
+#include "tests/serving/engine_scenario.h"
 #include "tests/support/temp_dir.h"
 #include "tests/vision/vision_support.h"
 
@@ -27,66 +28,13 @@ int64_t tier_hits(const TieredCache& store, const std::string& tier) {
 }
 const int32_t VS = kIds.vision_start_token_id, IMG = kIds.image_token_id, VE = kIds.vision_end_token_id;
 
-struct Fixture {
+// The tiny f32 checkpoint on the CPU, and the requests of engine_scenario.h over it.
+struct TinyOnCpu {
   std::unique_ptr<Backend> backend = make_cpu_backend(2);
   const ModelWeights weights{vtest::tiny(DType::F32).dir.path()};
-  TextModel text{weights, *backend};
-  VisionModel vision{weights, *backend};
-  const VisionConfig& vcfg = *weights.config().vision;
-  std::shared_ptr<const ImageFeatures> wide = std::make_shared<ImageFeatures>(
-      encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 4, 6, 1)}));
-  std::shared_ptr<const ImageFeatures> tall = std::make_shared<ImageFeatures>(
-      encode_images(vision, std::vector<PixelValues>{vtest::random_image(vcfg, 1, 6, 4, 2)}));
-
-  EngineRequest request(uint64_t id, std::vector<int32_t> ids, std::shared_ptr<const ImageFeatures> images,
-                        int32_t max_tokens, float temperature) {
-    EngineRequest r;
-    r.queue = {id, "client", 0, static_cast<double>(id)};
-    r.ids = std::move(ids);
-    r.images = std::move(images);
-    r.sampling = {temperature, 20, 0.9f, 1000 + id};
-    r.max_tokens = max_tokens;
-    return r;
-  }
-
-  // The model layer's answer for the request alone (no stop ids: full length).
-  std::vector<int32_t> alone(const EngineRequest& r) {
-    PagedKvCache cache(text.backend(), text.kv_shape(), 1 << 24, 4);
-    const PreparedPrompt p = prepare_prompt(text, weights.config(), r.ids, r.images.get());
-    return generate(text, cache, p, {r.max_tokens, r.stop_ids, r.sampling, 0, {}}).tokens;
-  }
-
-  // Runs the engine until every request ended; returns each one's tokens and finish reason.
-  std::map<uint64_t, std::vector<int32_t>> run(EngineCore& engine, std::map<uint64_t, FinishReason>* reasons = nullptr,
-                                               int64_t* max_sequences = nullptr, bool* preempted = nullptr) {
-    std::map<uint64_t, std::vector<int32_t>> out;
-    for (int step = 0; !engine.idle(); ++step) {
-      BOOST_REQUIRE(step < 2000);
-      for (const auto& e : engine.step(step)) {
-        BOOST_REQUIRE(e.finish != FinishReason::error);
-        out[e.id].push_back(e.token);
-        if (reasons && e.finish != FinishReason::none) (*reasons)[e.id] = e.finish;
-      }
-      if (max_sequences) *max_sequences = std::max(*max_sequences, engine.last_step().sequences);
-      if (preempted && !engine.last_step().preempted.empty()) *preempted = true;
-    }
-    return out;
-  }
-
-  std::vector<EngineRequest> eight_requests() {
-    std::vector<EngineRequest> rs;
-    rs.push_back(request(1, {1, 2, 3, 4, 5}, nullptr, 12, 0.0f));
-    rs.push_back(request(2, {VS, IMG, VE, 6, 7, 8}, wide, 9, 0.0f));
-    rs.push_back(request(3, {9, 10, VS, IMG, VE, 11, 12, 13, 14, 15, 16, 17}, tall, 14, 0.8f));
-    rs.push_back(request(4, {20, 21}, nullptr, 7, 0.7f));
-    std::vector<int32_t> long_ids;
-    for (int32_t i = 0; i < 90; ++i) long_ids.push_back(100 + i * 7);
-    rs.push_back(request(5, long_ids, nullptr, 5, 0.0f));
-    rs.push_back(request(6, {30, 31, 32, VS, IMG, VE}, wide, 10, 1.0f));
-    rs.push_back(request(7, {40}, nullptr, 16, 0.0f));
-    rs.push_back(request(8, {50, 51, 52, 53, 54, 55, 56, 57}, nullptr, 11, 0.9f));
-    return rs;
-  }
+};
+struct Fixture : TinyOnCpu, test::EngineScenario {
+  Fixture() : EngineScenario(TinyOnCpu::weights, *TinyOnCpu::backend) {}
 };
 
 }  // namespace
