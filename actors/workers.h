@@ -18,7 +18,7 @@ namespace pio {
 tokenizer_actor spawn_tokenizer_pool(caf::actor_system& sys, std::shared_ptr<const Tokenizer> tokenizer, size_t workers);
 
 // A pool of `workers` image preprocessors; node_max_pixels caps every request's (0: the config's).
-// With a cache, each looks the image up first (serving/vision_cache.h).
+// With a cache, each looks the image up first (serving/prepare_image.h).
 preprocessor_actor spawn_preprocessor_pool(caf::actor_system& sys, PreprocessorConfig config, int64_t node_max_pixels,
                                            size_t workers, std::shared_ptr<TieredCache> cache);
 

@@ -42,15 +42,17 @@ OffloadPlan plan_offload(const OffloadSizes& sizes, int64_t free_bytes, std::str
   OffloadPlan plan;
   int64_t layers_bytes = 0;
   if (gpu_layers == "auto") {
+    // A tower asked for comes first: the layers fill what it leaves.
+    const int64_t layer_budget = free_bytes - (gpu_vision == "on" ? sizes.vision_bytes : 0);
     int64_t all = sizes.head_bytes;
     for (const int64_t b : sizes.layer_bytes) all += b;
-    if (all <= free_bytes) {
+    if (all <= layer_budget) {
       plan.gpu_layers = sizes.layers();
       layers_bytes = all;
     } else {
       // Not everything: layers while they fit, leaving the last one (and with it the head) on the CPU.
       while (plan.gpu_layers + 1 < sizes.layers() &&
-             layers_bytes + sizes.layer_bytes[static_cast<size_t>(plan.gpu_layers)] <= free_bytes)
+             layers_bytes + sizes.layer_bytes[static_cast<size_t>(plan.gpu_layers)] <= layer_budget)
         layers_bytes += sizes.layer_bytes[static_cast<size_t>(plan.gpu_layers++)];
     }
   } else {

@@ -31,13 +31,15 @@ struct OffloadPlan {
 };
 
 // gpu_layers: "auto" or a count; gpu_vision: "on", "off" or "auto". auto layers: every layer and
-// the head when they fit in free_bytes, else as many layers as fit. auto vision: on when the tower
-// fits in what the layers leave. Throws ModelError for a count beyond the decoder's layers.
+// the head when they fit in free_bytes (less the tower when it is "on"), else as many layers as
+// fit. auto vision: on when the tower fits in what the layers leave. Throws ModelError for a count
+// beyond the decoder's layers.
 OffloadPlan plan_offload(const OffloadSizes& sizes, int64_t free_bytes, std::string_view gpu_layers,
                          std::string_view gpu_vision);
 
 // Whether what the plan puts on the device fits in free_bytes (nothing always does, even when the
-// margin leaves less than nothing): auto always fits, a count or --gpu-vision on asked for may not.
+// margin leaves less than nothing): auto layers with auto or off vision always fit; a count, or a
+// tower asked for that does not fit alone, may not.
 inline bool fits(const OffloadPlan& plan, int64_t free_bytes) {
   return plan.device_bytes == 0 || plan.device_bytes <= free_bytes;
 }

@@ -159,7 +159,9 @@ LayerSplit ComputeBackends::plan(const ModelWeights& weights, int64_t kv_bytes) 
   // A count or `on` asked for explicitly may not fit: say so now, not as a failed upload later.
   if (!fits(p, free_bytes))
     throw BackendError("the device cannot hold what --gpu-layers " + args_.gpu_layers + " --gpu-vision " + args_.gpu_vision +
-                       " asks: " + describe(p, sizes, free_bytes) + " (auto takes what fits)");
+                       " asks: " + describe(p, sizes, free_bytes) +
+                       (args_.gpu_layers == "auto" ? " (--gpu-vision auto puts the tower where it fits)"
+                                                   : " (--gpu-layers auto takes what fits)"));
   gpu_layers_ = p.gpu_layers;
   vision_on_device_ = p.vision_on_device;
   // Made even when nothing stays on the CPU: it is also where work goes if the device fails

@@ -68,6 +68,12 @@ BOOST_AUTO_TEST_CASE(auto_always_fits_and_what_is_asked_for_may_not) {
   BOOST_TEST(!fits(plan_offload(sizes(), 299, "3", "off"), 299));
   BOOST_TEST(!fits(plan_offload(sizes(), 369, "3", "on"), 369));  // the tower asked for does not fit beside them
   BOOST_TEST(fits(plan_offload(sizes(), -5, "0", "off"), -5));     // nothing on the device
+  // A tower asked for with auto layers: the layers fill what it leaves (3 layers, 370 bytes).
+  const OffloadPlan tower_first = plan_offload(sizes(), 500, "auto", "on");
+  BOOST_TEST(tower_first.gpu_layers == 3);
+  BOOST_TEST(tower_first.vision_on_device);
+  BOOST_TEST(fits(tower_first, 500));
+  BOOST_TEST(!fits(plan_offload(sizes(), 60, "auto", "on"), 60));  // the tower alone does not fit
   BOOST_TEST(!fits(plan_offload(sizes(), 449, "4", "off"), 449));  // all layers bring the head
 }
 

@@ -2,6 +2,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include "model/generate.h"
 #include "model/kv_cache.h"
 #include "model/prompt.h"
