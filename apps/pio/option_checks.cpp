@@ -164,12 +164,17 @@ LayerSplit ComputeBackends::plan(const ModelWeights& weights, int64_t kv_bytes) 
                                                    : " (--gpu-layers auto takes what fits)"));
   gpu_layers_ = p.gpu_layers;
   vision_on_device_ = p.vision_on_device;
-  // Made even when nothing stays on the CPU: it is also where work goes if the device fails
-  // (its threads sleep until then).
-  host_ = make_cpu_backend(threads_, pin_);
-  host_work_ = gpu_layers_ < sizes.layers() || (sizes.vision_bytes > 0 && !vision_on_device_);
+  if (gpu_layers_ < sizes.layers() || (sizes.vision_bytes > 0 && !vision_on_device_))
+    host_ = make_cpu_backend(threads_, pin_);
   std::cerr << program_ << ": offload: " << describe(p, sizes, free_bytes) << "\n" << std::flush;
   return layer_split();
+}
+
+Backend* ComputeBackends::fallback() {
+  if (device_->shares_host_memory()) return nullptr;
+  if (host_) return host_.get();
+  if (!fallback_) fallback_ = make_cpu_backend(threads_, pin_);
+  return fallback_.get();
 }
 
 CLI::Option* add_weights_option(CLI::App* cmd, std::string& weights) {

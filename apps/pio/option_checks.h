@@ -91,12 +91,13 @@ class ComputeBackends {
 
   Backend& device() const { return *device_; }
   // The text runner's split (everything on device() before plan() or without a device).
-  LayerSplit layer_split() const { return {device_.get(), host_work_ ? host_.get() : nullptr, gpu_layers_}; }
+  LayerSplit layer_split() const { return {device_.get(), host_.get(), gpu_layers_}; }
   // Where the vision tower runs.
-  Backend& vision() const { return vision_on_device_ || !host_work_ ? *device_ : *host_; }
-  // After plan() on a device: the CPU backend that takes over when the device fails
-  // (EngineSettings::fallback); null on the CPU.
-  Backend* fallback() const { return host_.get(); }
+  Backend& vision() const { return vision_on_device_ || !host_ ? *device_ : *host_; }
+  // On a device: the CPU backend that takes over when the device fails (EngineSettings::fallback),
+  // the one beside it when plan() left work there, else one made now whose threads sleep until
+  // then; null on the CPU.
+  Backend* fallback();
 
  private:
   DeviceArgs args_;
@@ -104,8 +105,8 @@ class ComputeBackends {
   bool pin_ = false;
   std::string program_;
   std::unique_ptr<Backend> device_;
-  std::unique_ptr<Backend> host_;  // the CPU beside a device (plan() makes it)...
-  bool host_work_ = false;         // ...and whether plan() left work there
+  std::unique_ptr<Backend> host_;      // the CPU beside a device, when plan() left work there
+  std::unique_ptr<Backend> fallback_;  // the CPU for a failed device, when host_ is none
   int gpu_layers_ = -1;
   bool vision_on_device_ = true;
 };
