@@ -6,6 +6,7 @@
 
 #include "gpu/cuda/attention.h"
 #include "gpu/cuda/attention_shape.h"
+#include "gpu/cuda/cuda_check.h"
 #include "gpu/cuda/device_cta.cuh"
 
 namespace pio::cuda {
@@ -38,10 +39,9 @@ void check_head_dim(const char* what, int head_dim) {
                                 std::to_string(kAttnMaxHeadDim) + "]");
 }
 
-void check_launch(const char* what) {
-  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
-    throw std::runtime_error(std::string(what) + ": launch failed: " + cudaGetErrorString(e));
-}
+// A failed launch, or an earlier kernel's fault that it is the first to see: BackendError, or
+// DeviceLost when the context is gone (the engine then moves its work to the CPU).
+void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 // gridDim.y and gridDim.z are at most 65535.
 unsigned grid_dim(const char* what, int64_t n) {

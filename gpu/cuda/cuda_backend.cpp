@@ -3,8 +3,10 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <cstring>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "gpu/backend_error.h"
@@ -128,7 +130,8 @@ class CudaBackend final : public Backend {
   }
 
   // Dense Plain weights: the fixed-order GEMV up to kGemvRows rows (and for every m when
-  // deterministic: launch_gemm_deterministic has the GEMV's bits), cuBLAS beyond. Q8/Q4: the
+  // deterministic: launch_gemm_deterministic has the GEMV's bits), cuBLAS beyond, or the
+  // fixed-order GEMM for a dtype cuBLAS does not multiply on this card. Q8/Q4: the
   // dp4a GEMV over the CPU's panels. The bias must be F32 (or absent).
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
     if (bias.data != nullptr && (bias.dtype != DType::F32 || bias.format != WeightFormat::Plain))
@@ -142,11 +145,19 @@ class CudaBackend final : public Backend {
     } else if (w.format == WeightFormat::Plain && is_float(w.dtype)) {
       if (m <= kGemvRows) {
         cuda::launch_gemv_dense(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
-      } else if (deterministic_) {
+      } else if (deterministic_ || cublas_refuses(w.dtype)) {
         cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
       } else {
         void* ws = work_.get(static_cast<size_t>(cuda::cublas_workspace_bytes(m, w.cols, w.dtype)));
-        check(cuda::gemm_cublas(stream_, cublas_, x, m, w.data, w.dtype, w.rows, w.cols, b, ws, y), "matmul");
+        const cublasStatus_t st = cuda::gemm_cublas(stream_, cublas_, x, m, w.data, w.dtype, w.rows, w.cols, b, ws, y);
+        if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
+          // cuBLAS has no GEMM for this dtype on this card (bf16 before Ampere may be refused):
+          // the fixed-order GEMM reads every dtype, so it takes this call and the later ones.
+          cublas_refused_mask_ |= dtype_bit(w.dtype);
+          cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
+        } else {
+          check(st, "matmul");
+        }
       }
     } else {
       throw BackendError("CUDA backend: matmul reads Plain F32/BF16/F16, Q8 or Q4 weights (not the CPU's packed bf16)");
@@ -219,8 +230,7 @@ class CudaBackend final : public Backend {
     for (const AttentionSequence& s : seqs)
       host_seqs_.push_back({s.block_table, s.q_begin, s.n_queries, s.cached_before});
     const auto n = static_cast<int>(host_seqs_.size());
-    const size_t bytes = host_seqs_.size() * sizeof(cuda::DeviceSequence);
-    const auto* d_seqs = static_cast<const cuda::DeviceSequence*>(seqs_.upload(host_seqs_.data(), bytes, *staging_));
+    const cuda::DeviceSequence* d_seqs = upload_sequences();
     const int64_t floats = cuda::paged_attention_workspace_floats(n_heads, kv.head_dim, host_seqs_.data(), n);
     auto* ws = floats > 0 ? static_cast<float*>(work_.get(static_cast<size_t>(floats) * sizeof(float))) : nullptr;
     cuda::paged_attention(q, n_heads, device_layer(kv), d_seqs, host_seqs_.data(), n, scale, out, ws, stream_);
@@ -248,8 +258,28 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  static unsigned dtype_bit(DType dtype) { return 1u << static_cast<unsigned>(dtype); }
+  bool cublas_refuses(DType dtype) const { return (cublas_refused_mask_ & dtype_bit(dtype)) != 0; }
+
   // The CUDA runtime's current device is per host thread: set it on every call.
   void use_device() const { check(cudaSetDevice(info_.ordinal), "cudaSetDevice"); }
+
+  // host_seqs_ on the device. Every layer of a step attends over the same sequences, so the copy
+  // made for the first layer serves the others (one upload a step instead of one a layer); nothing
+  // else writes seqs_, and the block tables the entries point to are the runner's own buffers.
+  const cuda::DeviceSequence* upload_sequences() {
+    static_assert(std::has_unique_object_representations_v<cuda::DeviceSequence>, "compared with memcmp");
+    const size_t bytes = host_seqs_.size() * sizeof(cuda::DeviceSequence);
+    const bool same = d_seqs_ != nullptr && uploaded_seqs_.size() == host_seqs_.size() &&
+                      std::memcmp(uploaded_seqs_.data(), host_seqs_.data(), bytes) == 0;
+    if (!same) {
+      d_seqs_ = nullptr;  // a failed upload below leaves no stale copy behind
+      const void* d = seqs_.upload(host_seqs_.data(), bytes, *staging_);
+      uploaded_seqs_ = host_seqs_;
+      d_seqs_ = static_cast<const cuda::DeviceSequence*>(d);
+    }
+    return d_seqs_;
+  }
 
   // What prepare_segment_attention keeps for segment_attention.
   struct Segments {
@@ -268,7 +298,10 @@ class CudaBackend final : public Backend {
   std::unique_ptr<cuda::CudaStagingPort> port_;
   std::unique_ptr<cuda::StagingRing> staging_;  // host<->device copies through pinned buffers
   cuda::DeviceScratch ids_, seqs_, bounds_, work_;
+  unsigned cublas_refused_mask_ = 0;  // dtype_bit of each weight dtype cuBLAS answered NOT_SUPPORTED
   std::vector<cuda::DeviceSequence> host_seqs_;  // paged_attention's sequences, reused
+  std::vector<cuda::DeviceSequence> uploaded_seqs_;  // what d_seqs_ holds
+  const cuda::DeviceSequence* d_seqs_ = nullptr;      // in seqs_
   Segments segments_;
 };
 

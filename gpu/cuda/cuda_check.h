@@ -44,6 +44,10 @@ inline bool leaves_device_unusable(cudaError_t err) {
 // device unusable, else BackendError.
 inline void check(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return;
+  // The runtime also keeps err as the thread's last error: clear it, or the next launch check
+  // would report an out-of-memory or bad argument met here as its own failure. (A sticky error
+  // stays whatever is done: every later call fails with it.)
+  cudaGetLastError();
   const std::string message = std::string("CUDA: ") + what + ": " + cudaGetErrorString(err);
   if (leaves_device_unusable(err)) throw DeviceLost(message);
   throw BackendError(message);

@@ -1,5 +1,6 @@
 // The decode GEMV kernels (dense and Q8/Q4 weights) and the activation quantiser: launch
 // geometry only; the arithmetic is gemv_math.h's.
+#include "gpu/backend_error.h"
 #include "gpu/cuda/gemv_math.h"
 #include "gpu/cuda/matmul.h"
 
@@ -33,7 +34,7 @@ __global__ void gemv_dense_kernel(const float* x, int64_t m, const void* w, int6
 // Block (b, i): row i's 32-block b, one value per lane.
 __global__ void quantize_rows_kernel(const float* x, int64_t k, int64_t kb, int8_t* q, float* d, float* ds) {
   const int t = static_cast<int>(threadIdx.x);
-  const int64_t b = blockIdx.x, i = blockIdx.y;
+  const int64_t i = blockIdx.x, b = blockIdx.y;  // rows in x: a vision encode may have over 65535
   const float v = quant_input(x, k, i, b, t);
   float amax = fabsf(v);
 #pragma unroll
@@ -109,8 +110,9 @@ void launch_gemv_quant(cudaStream_t stream, const float* x, int64_t m, const voi
   auto* q = static_cast<int8_t*>(workspace);
   auto* d = reinterpret_cast<float*>(q + m * kb * kQBlock);
   float* ds = d + m * kb;
+  if (kb > 65535) throw BackendError("CUDA backend: a Q8/Q4 matmul of over 2,097,120 inputs");  // gridDim.y
   if (kb > 0)
-    quantize_rows_kernel<<<dim3(static_cast<unsigned>(kb), static_cast<unsigned>(m)), kWarp, 0, stream>>>(x, k, kb, q,
+    quantize_rows_kernel<<<dim3(static_cast<unsigned>(m), static_cast<unsigned>(kb)), kWarp, 0, stream>>>(x, k, kb, q,
                                                                                                         d, ds);
   const dim3 grid(static_cast<unsigned>(ceil_div(n, kPanelRows)));
   const auto* wb = static_cast<const uint8_t*>(w);

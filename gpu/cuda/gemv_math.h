@@ -174,10 +174,11 @@ PIO_HD void dense_lane_partials(const float* x, int m, const void* w_row, int64_
   }
 }
 
-// The dtype that bf16 checkpoint weights take on a device of compute capability major.minor
-// for the dense kernels: BF16 from SM80 on (bf16 tensor cores), F16 on SM70-SM75 (f16 tensor
-// cores; a weight beyond ±65504 becomes ±inf), F32 below (Pascal: f16 runs at 1/64 of the f32
-// rate; bf16 -> f32 is exact, and the GEMV/deterministic results are then those of bf16).
+// The dtype of bf16 weights that a device of compute capability major suits best for the dense
+// kernels: BF16 from SM80 on (bf16 tensor cores), F16 on SM70-SM75 (f16 tensor cores; a weight
+// beyond ±65504 becomes ±inf), F32 below (Pascal: f16 runs at 1/64 of the f32 rate; bf16 -> f32
+// is exact, and the GEMV/deterministic results are then those of bf16). The device tests and the
+// matmul benchmark measure in it; the model's runners upload bf16 weights unconverted.
 inline DType dense_weight_dtype(int cc_major) {
   if (cc_major >= 8) return DType::BF16;
   if (cc_major == 7) return DType::F16;

@@ -2,6 +2,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gpu/cuda/cuda_check.h"
 #include "gpu/cuda/device_cta.cuh"
 #include "gpu/cuda/kv.h"
 #include "gpu/cuda/kv_math.h"
@@ -31,8 +32,7 @@ void store_kv(const DeviceKvLayer& kv, const int32_t* block_table, int64_t first
   store_kv_kernel<<<dim3(static_cast<unsigned>(n), static_cast<unsigned>(kv.kv_heads), 2), kStoreThreads, 0,
                     stream>>>(static_cast<unsigned char*>(kv.k), static_cast<unsigned char*>(kv.v), rows, kv.dtype,
                               kv.head_dim, first_slot, k, v);
-  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
-    throw std::runtime_error(std::string("store_kv: launch failed: ") + cudaGetErrorString(e));
+  check(cudaGetLastError(), "store_kv launch");  // DeviceLost when an earlier kernel's fault surfaces here
 }
 
 }  // namespace pio::cuda

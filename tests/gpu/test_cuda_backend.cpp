@@ -90,6 +90,22 @@ BOOST_AUTO_TEST_CASE(allocate_gives_zeroed_aligned_memory, *boost::unit_test::pr
                     BackendError);
 }
 
+// A matmul whose scratch cannot be had (a Q8 workspace of terabytes: m rows of its quantised x)
+// fails alone, before any launch. The runtime also keeps that out-of-memory as the thread's last
+// error, which every later launch checks: it must not fail the next, unrelated operation.
+BOOST_AUTO_TEST_CASE(a_failed_scratch_allocation_fails_only_its_call, *boost::unit_test::precondition(has_cuda_backend)) {
+  Backend& b = cuda();
+  const std::vector<float> x{1.0f, 2.0f, 3.0f}, y{0.5f, 0.25f, -1.0f};
+  DeviceBuffer dx(b, x), dy(b, y), dw(b, nullptr, 4096);
+  BOOST_CHECK_THROW(b.matmul(dx.f(), int64_t{1} << 36, WeightView{DType::BF16, dw.p, 16, 32, WeightFormat::Q8},
+                             WeightView{}, dy.f()),
+                    BackendError);
+  BOOST_CHECK_NO_THROW(b.add(dx.f(), dy.f(), 3));
+  BOOST_CHECK_NO_THROW(b.synchronize());
+  const std::vector<float> sum = dx.download();
+  BOOST_TEST(sum == (std::vector<float>{1.5f, 2.25f, 2.0f}), boost::test_tools::per_element());
+}
+
 // Decode rows (the GEMV) and a prefill chunk (cuBLAS, x rounded to bf16) of a bf16 weight with an
 // odd shape and a bias. Tolerance: 8e-3 of the sum of |x·w| terms, four times the rounding of x
 // to bf16 (2^-9 relative per product) that either side may apply; the GEMV alone is far closer.
