@@ -9,6 +9,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/error_words.h"
 #include "actors/node.h"
 
 namespace pio {
@@ -118,7 +119,7 @@ stream_sink::behavior_type sink(stream_sink::pointer self, std::shared_ptr<SinkS
   self->request(node, timeout, submit_atom::value, std::move(st->request), caf::actor_cast<stream_sink>(self))
       .then([st](uint64_t id) { st->take(id); },
             [self, st, node](caf::error& e) {
-              st->refuse("the node did not take the request: " + self->system().render(e));
+              st->refuse("the node did not take the request: " + error_words(self->system(), e));
               stop_watching(self, node);
             });
   return {[self, st, node](event_atom, const StreamEvent& e) {
@@ -207,7 +208,7 @@ StatsReport Client::stats(std::chrono::milliseconds timeout) {
                   out->set_value(std::move(r));
                   stop_watching(self, node);
                 },
-                [self, fail](caf::error& e) { fail(self->system().render(e)); });
+                [self, fail](caf::error& e) { fail(error_words(self->system(), e)); });
       },
       node_, name_, timeout, answer);
   return report.get();

@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/clock.h"
+#include "actors/error_words.h"
 #include "actors/plugin_stages.h"
 #include "actors/profiler_actor.h"
 #include "actors/router.h"
@@ -476,7 +477,7 @@ class Supervisor {
     InFlight& r = *st_.table->find(id);
     const auto failed = [this, id](const char* stage, ErrorCode code) {
       return [this, id, stage, code](caf::error& err) {
-        if (st_.table->find(id)) end(id, error_event(id, code, std::string(stage) + ": " + self_->system().render(err)));
+        if (st_.table->find(id)) end(id, error_event(id, code, std::string(stage) + ": " + error_words(self_->system(), err)));
       };
     };
     self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)

@@ -11,6 +11,8 @@
 #include <caf/openssl/manager.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/error_words.h"
+
 namespace pio {
 namespace {
 
@@ -87,7 +89,7 @@ void join(worker_pointer self) {
           [self](caf::error& e) {
             self->state.pending = false;
             if (e == caf::sec::invalid_argument && self->state.address && self->state.address->refused) {
-              self->state.address->refused(self->system().render(e));
+              self->state.address->refused(error_words(self->system(), e));
               return;
             }
             log(self, "join failed: " + self->system().render(e));

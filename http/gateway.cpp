@@ -21,6 +21,7 @@
 #include "http/openai_response.h"
 #include "http/routes.h"
 #include "http/tokenize.h"
+#include "model/sampler.h"
 
 namespace pio::http {
 
@@ -77,15 +78,23 @@ ApiError error_of(const StreamEvent& e) {
 
 bool answered(const StreamEvent& e) { return e.finish_reason == "stop" || e.finish_reason == "length"; }
 
-// The prompt a completion with echo starts its text with: as given, or its ids' text. Throws
-// ApiError 400 for an id outside the vocabulary.
-std::string echo_text(const Tokenizer& tokenizer, const ChatRequest& r) {
-  if (r.prompt_ids.empty()) return r.prompt;
+// ApiError 400 naming the field for a token id outside the vocabulary, a logit_bias key or a
+// prompt id, before anything runs (the tokenizer stage refuses them too, for every client).
+void check_token_ids(const Tokenizer& tokenizer, const ChatRequest& r) {
+  const int32_t last = tokenizer.vocab_size() - 1;
+  const auto refuse = [last](const std::string& what, int32_t id, const char* param) {
+    throw ApiError(400, what + " " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(last) + "]",
+                   param);
+  };
+  for (const LogitBias& b : r.sampling.logit_bias)
+    if (b.id < 0 || b.id > last) refuse("logit_bias: token id", b.id, "logit_bias");
   for (const int32_t id : r.prompt_ids)
-    if (id >= tokenizer.vocab_size())
-      throw ApiError(400, "prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                     std::to_string(tokenizer.vocab_size() - 1) + "]", "prompt");
-  return tokenizer.decode(r.prompt_ids);
+    if (id < 0 || id > last) refuse("prompt token id", id, "prompt");
+}
+
+// The prompt a completion with echo starts its text with: as given, or its ids' text (checked).
+std::string echo_text(const Tokenizer& tokenizer, const ChatRequest& r) {
+  return r.prompt_ids.empty() ? r.prompt : tokenizer.decode(r.prompt_ids);
 }
 
 int64_t unix_now() {
@@ -306,8 +315,10 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     ParsedRequest parsed = chat ? parse_chat_request(request.body, settings_.limits)
                                 : parse_completion_request(request.body, settings_.limits);
     check_model(parsed.model, model_names_);
+    check_token_ids(*settings_.tokenizer, parsed.request);
+    // The answer names the model as the request did (an alias from --served-model-name too), as vLLM's.
     ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + id_prefix_ + "-" + std::to_string(next_id_++), unix_now(),
-                      settings_.model_name, chat, parsed.tools};
+                      parsed.model.empty() ? settings_.model_name : parsed.model, chat, parsed.tools};
     if (parsed.request.sampling.logprobs)
       info.logprobs = [tokenizer = settings_.tokenizer](int32_t id) { return std::string(tokenizer->token_bytes(id, false)); };
     if (parsed.echo) info.echo = echo_text(*settings_.tokenizer, parsed.request);
@@ -324,8 +335,10 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
       for (uint64_t id : cancel) client_->cancel(id);
     });
     parsed.request.deadline_ms = settings_.deadline_ms;
-    // n choices: n requests of their own (seed + i when seeded; the prompt's blocks are shared
-    // through the prefix cache once the first has computed them).
+    // n choices: n requests of their own, choice i seeded seed + i (the prompt's blocks are
+    // shared through the prefix cache once the first has computed them). Without a seed the node
+    // draws one for all, so the answer's seed replays every choice, not only the first.
+    if (call->choices.size() > 1 && !parsed.request.sampling.seed) parsed.request.sampling.seed = fresh_seed();
     for (size_t k = 0; k < call->choices.size(); ++k) {
       ChatRequest choice = k + 1 < call->choices.size() ? parsed.request : std::move(parsed.request);
       if (choice.sampling.seed) *choice.sampling.seed += k;

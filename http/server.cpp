@@ -338,6 +338,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // A refusal while the header or body is read (413 for a declared length over the limit
     // comes before on_header): the head as far as it was parsed.
     if (head_.method.empty() && parser_ && parser_->got_some()) head_ = head_of(parser_->get());
+    if (path_.empty()) path_ = head_.path;  // counted under its endpoint, not "other"
     framing_ = Framing::whole;
     log(status);
     HttpResponse response = state_.handlers.error(status, message, head_);

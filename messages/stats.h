@@ -17,8 +17,9 @@ namespace pio {
 
 struct LatencySummary {
   std::string stage;  // queue_wait, preprocess, tokenize, vision_encode, prefill, ttft, itl, step
-  int64_t count = 0;
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  int64_t count = 0;     // since the node started, as max_ms
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;  // over the last 10 minutes; NaN when none fell in them
+  double max_ms = 0;
 };
 
 // What a worker reports every few hundred milliseconds.

@@ -27,7 +27,7 @@ uint64_t splitmix64(uint64_t x) {
 uint64_t fresh_seed() {
   std::random_device device;
   const uint64_t bits = (uint64_t{device()} << 32) ^ device();
-  return bits >> 1;
+  return bits % kFreshSeedLimit;
 }
 
 double sample_draw(uint64_t seed, uint64_t index) {

@@ -56,8 +56,10 @@ struct SamplingOptions {
   bool processes_logits() const { return has_penalties() || !logit_bias.empty(); }
 };
 
-// A seed from the system's entropy source (std::random_device), below 2^63 so that it reads the
-// same as a signed 64-bit integer (OpenAI's `seed`).
+// A seed from the system's entropy source (std::random_device), below 2^53: it reads the same as
+// a signed 64-bit integer (OpenAI's `seed`) and survives a JSON number in JavaScript (the OpenAI
+// JS SDK, the chat page), whose doubles round larger integers, so a client can send it back.
+constexpr uint64_t kFreshSeedLimit = uint64_t{1} << 53;
 uint64_t fresh_seed();
 
 // The uniform draw in [0, 1) that picks the token at `index` (0: the first generated token) of a

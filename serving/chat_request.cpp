@@ -40,7 +40,7 @@ PromptTokens raw_prompt(const Tokenizer& tokenizer, const ChatRequest& request) 
   for (const int32_t id : out.ids)
     if (id < 0 || id >= tokenizer.vocab_size())
       throw ModelError("prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                       std::to_string(tokenizer.vocab_size()) + ")");
+                       std::to_string(tokenizer.vocab_size() - 1) + "]");
   return out;
 }
 

@@ -22,7 +22,9 @@ struct ContextFit {
 // max_tokens for a prompt of `prompt_tokens` in a context of `context` tokens. When the request
 // gave no max_tokens (clip), the default is lowered to what fits; otherwise prompt + max_tokens
 // over the context is refused, as is a prompt that leaves no room for one token. A context of 0
-// (a config without max_position_embeddings) limits nothing.
-ContextFit fit_context(int64_t prompt_tokens, int32_t max_tokens, bool clip, int64_t context);
+// (a config without max_position_embeddings) limits nothing. input names what the client sent in
+// the messages (vLLM's words): "messages" for a chat, "prompt" for a completion.
+ContextFit fit_context(int64_t prompt_tokens, int32_t max_tokens, bool clip, int64_t context,
+                       const std::string& input = "messages");
 
 }  // namespace pio

@@ -20,6 +20,10 @@ prometheus::Histogram::BucketBoundaries latency_buckets() {
   return {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60};
 }
 
+// The quantiles' sliding window (prometheus-cpp's default is 60 s), in 5 steps of 2 minutes.
+constexpr std::chrono::minutes kQuantileWindow{10};
+constexpr int kQuantileWindowSteps = 5;
+
 const prometheus::Summary::Quantiles& quantiles() {
   static const prometheus::Summary::Quantiles q{{0.5, 0.01}, {0.9, 0.01}, {0.99, 0.001}};
   return q;
@@ -40,7 +44,8 @@ Profiler::Profiler(std::string hardware, std::string configuration)
   auto& hist = prometheus::BuildHistogram().Name("pio_stage_latency_seconds").Help("Latency per request stage").Register(*registry_);
   auto& sum = prometheus::BuildSummary().Name("pio_stage_latency_quantiles_seconds").Help("Latency quantiles per stage (10 min window)").Register(*registry_);
   for (const auto& name : stages())
-    stages_[name] = {&hist.Add({{"stage", name}}, latency_buckets()), &sum.Add({{"stage", name}}, quantiles()), 0};
+    stages_[name] = {&hist.Add({{"stage", name}}, latency_buckets()),
+                     &sum.Add({{"stage", name}}, quantiles(), kQuantileWindow, kQuantileWindowSteps), 0};
   outcomes_ = &prometheus::BuildCounter().Name("pio_requests_total").Help("Requests by outcome").Register(*registry_);
   auto& tokens = prometheus::BuildCounter().Name("pio_tokens_total").Help("Tokens by kind").Register(*registry_);
   prompt_tokens_ = &tokens.Add({{"kind", "prompt"}});
@@ -177,7 +182,7 @@ StatsReport Profiler::report(const std::vector<WorkerStats>& workers, int64_t ru
     const prometheus::ClientMetric m = s.summary->Collect();
     LatencySummary l{name, static_cast<int64_t>(m.summary.sample_count), 0, 0, 0, s.max_ms};
     for (const auto& q : m.summary.quantile) {
-      const double v = std::isnan(q.value) ? 0 : q.value * 1000;
+      const double v = q.value * 1000;  // NaN (no sample in the window) stays NaN
       if (q.quantile == 0.5) l.p50_ms = v;
       if (q.quantile == 0.9) l.p90_ms = v;
       if (q.quantile == 0.99) l.p99_ms = v;

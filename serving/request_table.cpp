@@ -62,7 +62,8 @@ std::optional<std::string> RequestTable::assemble(uint64_t id) {
   std::vector<int64_t> image_tokens;
   for (const auto& image : r.images) image_tokens.push_back(image.tokens);
   const ContextFit fit = fit_context(expanded_prompt_tokens(static_cast<int64_t>(r.tokens.ids.size()), image_tokens),
-                                     r.request.max_tokens, r.request.clip_max_tokens, context_);
+                                     r.request.max_tokens, r.request.clip_max_tokens, context_,
+                                     r.request.messages.empty() ? "prompt" : "messages");
   if (!fit.error.empty()) return fit.error;
   EngineJob job;
   job.id = id;

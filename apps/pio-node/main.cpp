@@ -405,6 +405,7 @@ int run_worker(const Args& a) {
 
 int main(int argc, char** argv) {
   CLI::App app{"pio-node: serve a Qwen3-VL checkpoint to pio clients"};
+  app.set_version_flag("--version", std::string("pio-node ") + PIO_VERSION);
   Args a;
   add_options(app, a);
   try {

@@ -5,7 +5,7 @@
 
 namespace pio::cli {
 
-std::vector<int32_t> parse_ids(const std::string& text) {
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& source) {
   std::vector<int32_t> ids;
   size_t start = 0;
   while (start <= text.size()) {
@@ -14,7 +14,7 @@ std::vector<int32_t> parse_ids(const std::string& text) {
     int32_t v = 0;
     const auto [ptr, ec] = std::from_chars(piece.data(), piece.data() + piece.size(), v);
     if (piece.empty() || ec != std::errc() || ptr != piece.data() + piece.size())
-      throw std::invalid_argument("not a token id: '" + piece + "' in --ids " + text);
+      throw std::invalid_argument("not a token id: '" + piece + "' in " + source + " '" + text + "'");
     ids.push_back(v);
     start = end + 1;
   }

@@ -43,11 +43,13 @@ void add_chat(CLI::App& app) {
                                    "{\"type\": \"image\", \"image\": PATH})");
   auto* max_tokens = add_max_tokens_option(cmd, a->max_tokens, 256);
   add_sampling_options(cmd, a->sampling);
-  add_threads_option(cmd, a->threads);
-  for (CLI::Option* o : add_device_options(cmd, a->device)) o->excludes(node);  // the node's own options decide
-  add_weights_option(cmd, a->weights)->excludes(node);  // the node's own --weights decides
-  add_kv_cache_option(cmd, a->kv_mb);
-  add_kv_dtype_option(cmd, a->kv_dtype);
+  // What computes is the node's own choice: asking for it here with --node is a usage error, not
+  // silently ignored.
+  add_threads_option(cmd, a->threads)->excludes(node);
+  for (CLI::Option* o : add_device_options(cmd, a->device)) o->excludes(node);
+  add_weights_option(cmd, a->weights)->excludes(node);
+  add_kv_cache_option(cmd, a->kv_mb)->excludes(node);
+  add_kv_dtype_option(cmd, a->kv_dtype)->excludes(node);
   cmd->add_flag("--show-special-tokens", a->show_special,
                 "print special tokens such as <|image_pad|> the model generates (default: skipped, as "
                 "skip_special_tokens=True)");

@@ -1,6 +1,9 @@
 // `pio stats --node HOST:PORT [--json]`: the node profiler's report.
+#include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -10,10 +13,26 @@
 
 namespace pio::cli {
 
+namespace {
+
+// A percentile over the last 10 minutes: null when no sample fell in them.
+nlohmann::ordered_json windowed(double ms) { return std::isnan(ms) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ms); }
+
+// The same in a text column: "-" when none.
+std::string windowed_text(double ms) {
+  if (std::isnan(ms)) return "-";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << ms;
+  return out.str();
+}
+
+}  // namespace
+
 nlohmann::ordered_json stats_json(const StatsReport& r) {
   nlohmann::ordered_json latencies = nlohmann::ordered_json::object();
   for (const auto& l : r.latencies)
-    latencies[l.stage] = {{"count", l.count}, {"p50", l.p50_ms}, {"p90", l.p90_ms}, {"p99", l.p99_ms}, {"max", l.max_ms}};
+    latencies[l.stage] = {{"count", l.count}, {"p50", windowed(l.p50_ms)}, {"p90", windowed(l.p90_ms)},
+                          {"p99", windowed(l.p99_ms)}, {"max", l.max_ms}};
   nlohmann::ordered_json cache = nlohmann::ordered_json::object();
   for (const auto& t : r.cache)
     cache[t.tier] = {{"entries", t.entries},       {"bytes", t.bytes},         {"limit_bytes", t.limit_bytes},
@@ -91,10 +110,12 @@ void add_stats(CLI::App& app) {
                 << " MiB, transfers: " << r.device_transfer_s << " s";
     std::cout << "\ntokens: " << r.prompt_tokens << " prompt, "
               << r.generated_tokens << " generated (" << r.generated_tok_s << " tok/s over " << r.uptime_s << " s)\n"
-              << "latency (ms)      count     p50     p90     p99     max\n";
+              << "latency (ms)      count     p50     p90     p99     max   (count and max since start; "
+                 "percentiles over the last 10 minutes, - when none)\n";
     for (const auto& l : r.latencies)
       std::cout << std::left << std::setw(16) << l.stage << std::right << std::setw(7) << l.count << std::setw(8)
-                << l.p50_ms << std::setw(8) << l.p90_ms << std::setw(8) << l.p99_ms << std::setw(8) << l.max_ms << "\n";
+                << windowed_text(l.p50_ms) << std::setw(8) << windowed_text(l.p90_ms) << std::setw(8)
+                << windowed_text(l.p99_ms) << std::setw(8) << l.max_ms << "\n";
     for (const auto& w : r.workers) {
       const EngineLoad& l = w.report.load;
       std::cout << "worker " << w.id << " (" << w.name << (w.draining ? ", draining" : "") << "): " << w.in_flight

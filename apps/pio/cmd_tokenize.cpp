@@ -75,7 +75,7 @@ void add_detokenize(CLI::App& app) {
   cmd->callback([a] {
     const auto tokenizer = load_tokenizer(a->model);
     const SpecialTokens special = a->skip_special ? SpecialTokens::skip : SpecialTokens::show;
-    std::cout << tokenizer->decode(parse_ids(a->ids), special) << "\n";
+    std::cout << tokenizer->decode(parse_ids(a->ids, "the ids"), special) << "\n";
   });
 }
 

@@ -2,12 +2,14 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "apps/pio/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"pio: run Qwen3-VL checkpoints (Inference-PIO)"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("pio ") + PIO_VERSION);
   pio::cli::add_make_checkpoint(app);
   pio::cli::add_generate(app);
   pio::cli::add_logits(app);
@@ -20,6 +22,15 @@ int main(int argc, char** argv) {
   pio::cli::add_encode_image(app);
   pio::cli::add_stats(app);
   pio::cli::add_bench_serve(app);
+  // A first word that names no subcommand: say so (CLI11 would only ask for a subcommand).
+  if (argc > 1 && argv[1][0] != '-') {
+    try {
+      app.get_subcommand(argv[1]);
+    } catch (const CLI::OptionNotFound&) {
+      std::cerr << "pio: error: no subcommand '" << argv[1] << "' (pio --help lists them)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

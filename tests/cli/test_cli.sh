@@ -148,6 +148,14 @@ expect_status 2 "--runs: '0' is not an integer in 1..1000" \
   "$pio" bench-tokenizer --model "$work/tiny" --text "$work/one.json" --runs 0
 expect_status 2 "--seed: '-1' is not an integer in 0..18446744073709551615" \
   "$pio" chat --model "$work/tiny" --prompt hi --seed -1
+expect_status 2 "pio: error: no subcommand 'nosuch' (pio --help lists them)" "$pio" nosuch --model x
+"$pio" --version | grep -qE '^pio [0-9]+\.[0-9]+\.[0-9]+$' || fail "pio --version: $("$pio" --version 2>&1)"
+
+# With --node the node decides what computes: its options here are refused, not ignored.
+for opt in "--threads 2" "--kv-cache-mb 10" "--kv-dtype q8" "--weights q8" "--device cpu"; do
+  # shellcheck disable=SC2086
+  expect_status 2 "--node excludes ${opt%% *}" "$pio" chat --node 127.0.0.1:1 --prompt hi $opt
+done
 
 # Refusals: clear messages, non-zero exit.
 expect_error "text-only checkpoint" "$pio" chat --model "$work/text" --image "$image" --prompt hi

@@ -141,7 +141,9 @@ status=0
 timeout 60 "$node_bin" --role worker --join "127.0.0.1:$front_port" --model "$work/other" --threads 1 --no-cache \
   >/dev/null 2>"$work/other.err" || status=$?
 [ "$status" = 3 ] || fail "a worker of another checkpoint: exit $status, $(cat "$work/other.err")"
-grep -q "fingerprint" "$work/other.err" || fail "the refusal does not name the fingerprint: $(cat "$work/other.err")"
+grep -q "refused this worker: join refused: the worker's model fingerprint" "$work/other.err" ||
+  fail "the refusal does not name the fingerprint in plain words: $(cat "$work/other.err")"
+! grep -q "system_error" "$work/other.err" || fail "the refusal shows CAF's wrapper: $(cat "$work/other.err")"
 status=0
 "$node_bin" --role worker --join 10.255.255.1:7070 --model "$work/tiny" >/dev/null 2>"$work/insecure.err" || status=$?
 [ "$status" = 2 ] && grep -q "not loopback" "$work/insecure.err" || fail "a plaintext non-loopback join: exit $status"

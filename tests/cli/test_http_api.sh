@@ -110,7 +110,12 @@ want 200 "$(post /v1/chat/completions '{"messages": [{"role": "user", "content":
 
 step "model: the served one or an alias, else 404"
 want 200 "$(post /v1/chat/completions "$(chat '"hi"' gpt-4o-mini)")" "an alias"
+answer_model() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"])' "$work/body"; }
+[ "$(answer_model)" = gpt-4o-mini ] || fail "the answer does not repeat the alias asked for: $(cat "$work/body")"
 want 200 "$(post /v1/completions '{"model": "local", "prompt": "x", "max_tokens": 1}')" "another alias"
+[ "$(answer_model)" = local ] || fail "the answer does not repeat the alias asked for: $(cat "$work/body")"
+want 200 "$(post /v1/completions '{"prompt": "x", "max_tokens": 1}')" "no model"
+[ "$(answer_model)" = tiny ] || fail "without a model the answer names the served one: $(cat "$work/body")"
 want 404 "$(post /v1/chat/completions "$(chat '"hi"' llama-3)")" "an unknown model"
 [ "$(error_field param)" = model ] && error_field message | grep -q 'The model `llama-3` does not exist' || fail "404: $(cat "$work/body")"
 want 200 "$(status GET /v1/models)" "models"

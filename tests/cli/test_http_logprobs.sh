@@ -116,9 +116,13 @@ assert banned["tokens"][0] != first and first not in banned["top_logprobs"][0], 
 refused /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"logit_bias":{"1":101}}' logit_bias
 refused /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"logit_bias":{"x":1}}' logit_bias
 refused /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"top_logprobs":21,"logprobs":true}' top_logprobs
-code="$(curl -s -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' \
-  --data-binary '{"messages":[{"role":"user","content":"hi"}],"logit_bias":{"999999":1}}' "http://127.0.0.1:$http/v1/chat/completions")"
-[ "$code" = 400 ] && grep -q 'logit_bias' "$work/body" || fail "a logit_bias id outside the vocabulary: $code $(cat "$work/body")"
+# Ids outside the vocabulary, as a bias or a prompt: 400 naming the field, in plain words.
+refused /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"logit_bias":{"999999":1}}' logit_bias
+grep -q '"message":"logit_bias: token id 999999 is outside the vocabulary \[0, [0-9]*\]"' "$work/body" ||
+  fail "a logit_bias id outside the vocabulary: $(cat "$work/body")"
+refused /v1/completions '{"prompt":[1,999999999]}' prompt
+grep -q '"message":"prompt token id 999999999 is outside the vocabulary \[0, [0-9]*\]"' "$work/body" ||
+  fail "a prompt id outside the vocabulary: $(cat "$work/body")"
 
 # echo: the prompt starts the text (whole and streamed).
 post /v1/completions '{"prompt":"Once upon a time","max_tokens":4,"temperature":0,"echo":true}' >"$work/echo.json"
@@ -153,6 +157,17 @@ assert [texts[i] for i in range(3)] == [c["message"]["content"] for c in n["choi
 assert chunks[-1]["usage"]["completion_tokens"] == n["usage"]["completion_tokens"], chunks[-1]
 assert sum(1 for ch in chunks for ev in ch["choices"] if ev["finish_reason"]) == 3
 g = load("ngreedy")["choices"]; assert len(g) == 2 and g[0]["text"] == g[1]["text"] and g[0]["logprobs"] == g[1]["logprobs"], g
+'
+# Without a seed the node draws one for all the choices, below 2^53 (a JavaScript number holds
+# it): sent back, it replays every choice, not only the first.
+unseeded='{"messages":[{"role":"user","content":"Tell a story."}],"max_tokens":8,"temperature":1,"n":3'
+post /v1/chat/completions "$unseeded}" >"$work/u.json"
+seed="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seed"])' "$work/u.json")"
+post /v1/chat/completions "$unseeded,\"seed\":$seed}" >"$work/ureplay.json"
+check "n choices without a seed replay from the answer's seed" '
+u, r = load("u"), load("ureplay")
+assert 0 <= u["seed"] < 2 ** 53, u["seed"]
+assert [c["message"]["content"] for c in u["choices"]] == [c["message"]["content"] for c in r["choices"]], (u, r)
 '
 refused /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"n":17}' n
 

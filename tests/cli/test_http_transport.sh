@@ -25,6 +25,15 @@ echo "  $out"
 [ "$(field status "$out")" = 413 ] || fail "chunked body over the limit: $out"
 [ "$(field rss_growth_mb "$out")" -lt 64 ] || fail "the node's RSS grew with the chunked body: $out"
 
+step "a declared length over --max-body-mb 1: 413; every 413 counted under its endpoint"
+head -c 1100000 /dev/zero | tr '\0' 'x' >"$work/big.txt"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data-binary @"$work/big.txt" \
+  "http://127.0.0.1:$http/v1/chat/completions")"
+[ "$code" = 413 ] || fail "a body over the limit with Content-Length: $code"
+curl -s "http://127.0.0.1:$http/metrics" >"$work/metrics.txt"
+grep -q '^pio_http_requests_total{code="413",endpoint="/v1/chat/completions"} 2' "$work/metrics.txt" ||
+  fail "the two 413s are not counted under /v1/chat/completions: $(grep 'code="413"' "$work/metrics.txt")"
+
 step "a 200 MiB header line with no newline: 431, not buffered"
 out="$(peer longline "$http" "$node_pid" 200)"
 echo "  $out"

@@ -207,7 +207,8 @@ BOOST_AUTO_TEST_CASE(without_a_seed_each_sampler_draws_a_fresh_one) {
   std::set<std::vector<int32_t>> answers;
   for (int i = 0; i < 4; ++i) {
     Sampler s(unseeded);
-    BOOST_TEST(s.seed() < (uint64_t{1} << 63));
+    BOOST_TEST(s.seed() < kFreshSeedLimit);
+    BOOST_TEST(static_cast<uint64_t>(static_cast<double>(s.seed())) == s.seed());  // exact in a JS number
     seeds.insert(s.seed());
     answers.insert(draws(s, kLogits, 64));
   }

@@ -42,6 +42,14 @@ BOOST_AUTO_TEST_CASE(a_prompt_that_fills_the_context_is_refused_either_way) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_completion_is_told_of_its_prompt_not_messages) {
+  const ContextFit full = fit_context(600, 16, true, 512, "prompt");
+  BOOST_TEST(full.error.find("your prompt resulted in 600 tokens") != std::string::npos);
+  BOOST_TEST(full.error.find("messages") == std::string::npos);
+  const ContextFit over = fit_context(109, 4096, false, 512, "prompt");
+  BOOST_TEST(over.error.find("(109 in the prompt, 4096 in the completion)") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_config_without_a_context_limits_nothing) {
   const ContextFit fit = fit_context(100000, 4096, false, 0);
   BOOST_TEST(fit.error.empty());
