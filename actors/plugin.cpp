@@ -63,7 +63,10 @@ StageFailure stage_failure(const std::string& stage, const caf::error& error, Er
 void load_plugins(const std::vector<std::string>& paths, PluginRegistry& registry) {
   for (const auto& path : paths) {
     check_shared_object(path);
-    void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // The file just checked, by its absolute path: a bare name would make dlopen search the
+    // system's library path instead (and load another file of that name).
+    const std::string file = std::filesystem::absolute(path).string();
+    void* library = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) throw std::runtime_error("cannot load plug-in " + path + ": " + dlerror());
     using Entry = void (*)(PluginRegistry&);
     const auto entry = reinterpret_cast<Entry>(dlsym(library, "pio_plugin_register"));

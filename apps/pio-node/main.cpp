@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <caf/scoped_actor.hpp>
@@ -98,9 +99,9 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--kv-memory", a.kv_memory_mb, "KV cache memory in MiB")
       ->default_val(1024)->check(integer_in(1, physical_memory_mb(), "MiB, at most the machine's memory"));
   add_kv_dtype_option(&app, a.kv_dtype);
-  app.add_option("--memory-soft", a.memory_soft_mb, "above this RSS (MiB) new requests wait (0: off)")
+  app.add_option("--memory-soft", a.memory_soft_mb, "above this much memory held (MiB: what it started with, KV blocks in use, the hot cache, images in flight) new requests wait (0: off)")
       ->default_val(0)->check(integer_in(0, physical_memory_mb(), "0: off"));
-  app.add_option("--memory-hard", a.memory_hard_mb, "above this RSS (MiB) running sequences are preempted and new ones refused (0: off)")
+  app.add_option("--memory-hard", a.memory_hard_mb, "above this much memory held (MiB, as --memory-soft; RSS too) running sequences are preempted and new ones refused (0: off)")
       ->default_val(0)->check(integer_in(0, physical_memory_mb(), "0: off"));
   app.add_option("--max-queued", a.max_queued, "requests waiting for admission before new ones are refused")
       ->default_val(256)->check(integer_in(1, 1 << 20));
@@ -210,6 +211,18 @@ bool loopback(const std::string& host) {
 // A client-API connection that brings no byte for this long is shut down (a live BASP peer
 // sends a heartbeat every 0.5 s; one that never finishes its handshake would hold a descriptor).
 constexpr std::chrono::seconds kIdleConnectionLimit{10};
+
+// A memory threshold at or below what the node holds before any request (its weights, code and
+// pools, which it never gives back) holds every request forever (soft) or refuses it (hard): a
+// warning names the figure to go above (an overloaded node is what some setups want to test).
+void warn_of_memory_thresholds(const Args& a, double held_mb) {
+  for (const auto& [name, mb, effect] : {std::tuple{"--memory-soft", a.memory_soft_mb, "waits"},
+                                         std::tuple{"--memory-hard", a.memory_hard_mb, "is refused"}})
+    if (mb > 0 && static_cast<double>(mb) <= held_mb)
+      std::cerr << "pio-node: warning: " << name << " " << mb << " MiB is at or below the "
+                << static_cast<int64_t>(held_mb) << " MiB the node holds before any request (weights, code, pools): "
+                << "every request " << effect << "; give more than that, or 0 for off\n";
+}
 
 // The HTTP API's options that cannot be checked one by one. Throws std::invalid_argument (exit 2).
 void check_http_options(const Args& a) {
@@ -483,10 +496,12 @@ int main(int argc, char** argv) {
     http.tokenizer = settings.engine.tokenizer;
     http.max_model_len = (settings.config ? *settings.config : settings.engine.weights->config()).text.max_position_embeddings;
     pio::Node node(std::move(settings), a.tls);
+    warn_of_memory_thresholds(a, pio::resident_mb());
     std::unique_ptr<pio::http::HttpGateway> gateway;
     if (a.http_port >= 0) {
       gateway = std::make_unique<pio::http::HttpGateway>(node, std::move(http));
-      std::cout << "http listening on " << a.http_host << ":" << gateway->start() << std::endl;
+      const uint16_t bound = gateway->start();  // before the line: a failed bind prints no half of it
+      std::cout << "http listening on " << a.http_host << ":" << bound << std::endl;
     }
     if (port_mode == PortMode::off) {
       std::cerr << "pio-node: the client-API port stays closed: --api-key protects HTTP only; give --tls-cert, "

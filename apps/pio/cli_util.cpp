@@ -6,11 +6,17 @@
 namespace pio::cli {
 
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& source) {
+  // `pio tokenize` prints a JSON array: "[9707,11]" (spaces allowed) is taken as "9707,11".
+  std::string list;
+  for (const char c : text)
+    if (c != ' ') list += c;
+  if (list.size() >= 2 && list.front() == '[' && list.back() == ']') list = list.substr(1, list.size() - 2);
   std::vector<int32_t> ids;
+  if (list.empty() && text.find('[') != std::string::npos) return ids;  // "[]": no ids
   size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = std::min(text.find(',', start), text.size());
-    const std::string piece = text.substr(start, end - start);
+  while (start <= list.size()) {
+    const size_t end = std::min(list.find(',', start), list.size());
+    const std::string piece = list.substr(start, end - start);
     int32_t v = 0;
     const auto [ptr, ec] = std::from_chars(piece.data(), piece.data() + piece.size(), v);
     if (piece.empty() || ec != std::errc() || ptr != piece.data() + piece.size())

@@ -9,8 +9,8 @@
 
 namespace pio::cli {
 
-// "1,2,3" -> {1, 2, 3}; throws std::invalid_argument naming the offending piece and where the
-// text came from (source: the option or argument, as the user wrote it).
+// "1,2,3" or tokenize's "[1, 2, 3]" -> {1, 2, 3} ("[]": none); throws std::invalid_argument
+// naming the offending piece and where the text came from (source: the option or argument).
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& source = "--ids");
 std::string ids_to_json(const std::vector<int32_t>& ids);
 

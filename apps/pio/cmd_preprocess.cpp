@@ -50,7 +50,7 @@ void add_preprocess(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory (only preprocessor_config.json is read)")
       ->required();
-  cmd->add_option("--image", a->image, "image file: PNG, JPEG, WebP or BMP")->required();
+  cmd->add_option("--image", a->image, "image file: PNG, JPEG, WebP, GIF or BMP")->required();
   add_max_pixels_option(cmd, a->max_pixels);
   cmd->add_option("--out", a->out, "output JSON file")->required();
   cmd->callback([a] {

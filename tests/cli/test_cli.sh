@@ -104,6 +104,10 @@ And the colour?<|im_end|>
 <|im_start|>assistant
 '
 text_ids="$("$pio" tokenize --model "$work/tiny" "$rendered")"
+# tokenize's output (a JSON array) is detokenize's input, back to the same text; [] is no text.
+[ "$("$pio" detokenize --model "$work/tiny" "$text_ids")" = "$(printf '%s' "$rendered")" ] ||
+  fail "detokenize of tokenize's output: $("$pio" detokenize --model "$work/tiny" "$text_ids" 2>&1)"
+[ -z "$("$pio" detokenize --model "$work/tiny" "[]")" ] || fail "detokenize []"
 commas="${text_ids//[^,]/}"
 want=$((${#commas} + 1 + 79))
 "$pio" chat --model "$work/tiny" --messages "$work/two.json" --max-tokens 2 --verbose >/dev/null 2>"$work/two.err"

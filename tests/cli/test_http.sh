@@ -127,6 +127,8 @@ expect_post 429 "over --max-connections" /v1/chat/completions '{"messages": [{"r
 grep -qi '^Retry-After: 1' "$work/headers" || fail "429 without Retry-After"
 kill "$long_pid" 2>/dev/null || true
 start_node overloaded --memory-hard 1
+grep -q "pio-node: warning: --memory-hard 1 MiB is at or below the [0-9]* MiB the node holds before any request" \
+  "$work/overloaded.err" || fail "no warning of a threshold below the node's own size: $(cat "$work/overloaded.err")"
 expect_post 503 "overloaded" /v1/chat/completions '{"messages": [{"role": "user", "content": "x"}]}'
 grep -qi '^Retry-After: 5' "$work/headers" || fail "503 without Retry-After"
 http="$(sed -n 's/^http listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/node.out")"  # back to the main node

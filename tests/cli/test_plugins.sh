@@ -77,6 +77,19 @@ refused "a truncated library" "$work/truncated.so" \
 refused "a throwing entry point" "$plugins/libpio_test_throwing_entry.so" \
   "pio_plugin_register threw an exception that is not a std::exception"
 
+# A bare file name is the file in the working directory that was checked, not a system library
+# of that name (dlopen alone would search the library path and load the system's libm).
+mkdir -p "$work/bare"
+cp "$whole" "$work/bare/libm.so.6"
+pushd "$work/bare" >/dev/null
+start_node bare --plugin libm.so.6
+popd >/dev/null
+ask "$work/bare.answer" "$work/bare.ask.err" || fail "a bare-named plug-in: $(cat "$work/bare.ask.err")"
+[ -s "$work/bare.answer" ] && [ "$(tr -d '\n' <"$work/bare.answer")" = "$(tr -d '\n' <"$work/bare.answer" | tr '[:lower:]' '[:upper:]')" ] ||
+  fail "the bare-named plug-in (uppercase) did not process the answer: $(cat "$work/bare.answer")"
+alive bare
+kill -TERM "$node_pid"
+
 # No seed: four identical requests at temperature 1 differ, each with its seed; a seed replays.
 start_node seeds
 for i in 1 2 3 4; do
