@@ -17,8 +17,11 @@ namespace pio {
 
 struct LatencySummary {
   std::string stage;  // queue_wait, preprocess, tokenize, vision_encode, prefill, ttft, itl, step
+  // No latency is negative: a percentile with no sample in its window. (Not NaN: CAF 0.17's
+  // float packing has no NaN and would deliver -1 to a remote `pio stats` anyway, by accident.)
+  static constexpr double kNoSample = -1;
   int64_t count = 0;     // since the node started, as max_ms
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0;  // over the last 10 minutes; NaN when none fell in them
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;  // over the last 10 minutes; kNoSample when none fell in them
   double max_ms = 0;
 };
 

@@ -182,7 +182,7 @@ StatsReport Profiler::report(const std::vector<WorkerStats>& workers, int64_t ru
     const prometheus::ClientMetric m = s.summary->Collect();
     LatencySummary l{name, static_cast<int64_t>(m.summary.sample_count), 0, 0, 0, s.max_ms};
     for (const auto& q : m.summary.quantile) {
-      const double v = q.value * 1000;  // NaN (no sample in the window) stays NaN
+      const double v = std::isnan(q.value) ? LatencySummary::kNoSample : q.value * 1000;  // NaN: none in the window
       if (q.quantile == 0.5) l.p50_ms = v;
       if (q.quantile == 0.9) l.p90_ms = v;
       if (q.quantile == 0.99) l.p99_ms = v;

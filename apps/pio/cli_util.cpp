@@ -5,14 +5,14 @@
 
 namespace pio::cli {
 
-std::vector<int32_t> parse_ids(const std::string& text, const std::string& source) {
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& source, bool allow_empty) {
   // `pio tokenize` prints a JSON array: "[9707,11]" (spaces allowed) is taken as "9707,11".
   std::string list;
   for (const char c : text)
     if (c != ' ') list += c;
   if (list.size() >= 2 && list.front() == '[' && list.back() == ']') list = list.substr(1, list.size() - 2);
   std::vector<int32_t> ids;
-  if (list.empty() && text.find('[') != std::string::npos) return ids;  // "[]": no ids
+  if (allow_empty && list.empty() && text.find('[') != std::string::npos) return ids;  // "[]"
   size_t start = 0;
   while (start <= list.size()) {
     const size_t end = std::min(list.find(',', start), list.size());

@@ -1,5 +1,4 @@
 // `pio stats --node HOST:PORT [--json]`: the node profiler's report.
-#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -16,11 +15,13 @@ namespace pio::cli {
 namespace {
 
 // A percentile over the last 10 minutes: null when no sample fell in them.
-nlohmann::ordered_json windowed(double ms) { return std::isnan(ms) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ms); }
+nlohmann::ordered_json windowed(double ms) {
+  return ms == LatencySummary::kNoSample ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(ms);
+}
 
 // The same in a text column: "-" when none.
 std::string windowed_text(double ms) {
-  if (std::isnan(ms)) return "-";
+  if (ms == LatencySummary::kNoSample) return "-";
   std::ostringstream out;
   out << std::fixed << std::setprecision(1) << ms;
   return out.str();

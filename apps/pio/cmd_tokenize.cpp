@@ -69,13 +69,13 @@ void add_detokenize(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "model directory")->required();
-  cmd->add_option("ids", a->ids, "token ids, e.g. 9707,11,1879")->required();
+  cmd->add_option("ids", a->ids, "token ids, e.g. 9707,11,1879, or tokenize's output [9707,11,1879]")->required();
   cmd->add_flag("--skip-special-tokens", a->skip_special,
                 "leave out special tokens such as <|im_start|> (Hugging Face's skip_special_tokens)");
   cmd->callback([a] {
     const auto tokenizer = load_tokenizer(a->model);
     const SpecialTokens special = a->skip_special ? SpecialTokens::skip : SpecialTokens::show;
-    std::cout << tokenizer->decode(parse_ids(a->ids, "the ids"), special) << "\n";
+    std::cout << tokenizer->decode(parse_ids(a->ids, "the ids", true), special) << "\n";
   });
 }
 

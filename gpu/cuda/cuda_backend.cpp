@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <new>
 #include <type_traits>
@@ -150,10 +151,12 @@ class CudaBackend final : public Backend {
       } else {
         void* ws = work_.get(static_cast<size_t>(cuda::cublas_workspace_bytes(m, w.cols, w.dtype)));
         const cublasStatus_t st = cuda::gemm_cublas(stream_, cublas_, x, m, w.data, w.dtype, w.rows, w.cols, b, ws, y);
-        if (st == CUBLAS_STATUS_NOT_SUPPORTED) {
+        if (st == CUBLAS_STATUS_NOT_SUPPORTED || st == CUBLAS_STATUS_ARCH_MISMATCH) {
           // cuBLAS has no GEMM for this dtype on this card (bf16 before Ampere may be refused):
           // the fixed-order GEMM reads every dtype, so it takes this call and the later ones.
           cublas_refused_mask_ |= dtype_bit(w.dtype);
+          std::cerr << "pio: cuBLAS does not multiply " << dtype_name(w.dtype) << " on " << info_.name << " ("
+                    << cublasGetStatusName(st) << "): prefill takes the fixed-order GEMM\n";
           cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
         } else {
           check(st, "matmul");

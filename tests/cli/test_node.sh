@@ -14,6 +14,17 @@ image="$root/assets/demo.jpg"
 "$pio" make-checkpoint --preset tiny --seed 5 --out "$work/tiny" 2>/dev/null
 start_node node
 
+# Before any request no stage has a percentile: null in JSON, "-" in text (not 0, nor a value
+# mangled on its way from the node).
+timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/fresh.json"
+python3 - "$work/fresh.json" <<'PY' || fail "percentiles of a fresh node: $(cat "$work/fresh.json")"
+import json, sys
+for stage, l in json.load(open(sys.argv[1]))["latency_ms"].items():
+    assert l["count"] == 0 and l["p50"] is None and l["p90"] is None and l["p99"] is None, (stage, l)
+PY
+timeout 60 "$pio" stats --node "127.0.0.1:$port" | grep -Eq '^prefill +0 +- +- +- ' ||
+  fail "a fresh node's text stats: $("$pio" stats --node "127.0.0.1:$port")"
+
 # The same answer through the node as from the model layer in this process.
 same() {  # same LABEL ARGS... (chat arguments without --model/--node)
   local label="$1"; shift
@@ -58,6 +69,12 @@ grep -Eq '"device_memory_total_mb": 0(\.0)?,' "$work/stats.json" && grep -Eq '"d
   fail "device figures on the CPU: $(cat "$work/stats.json")"
 grep -q '"max_batch_size": [2-9]' "$work/stats.json" || fail "4 concurrent clients never shared a step: $(cat "$work/stats.json")"
 grep -q '"error": 1' "$work/stats.json" || fail "stats do not count the refused request: $(cat "$work/stats.json")"
+python3 - "$work/stats.json" <<'PY' || fail "percentiles after requests: $(cat "$work/stats.json")"
+import json, sys
+for stage, l in json.load(open(sys.argv[1]))["latency_ms"].items():
+    if l["count"] > 0:  # all within the last minute: inside the 10-minute window
+        assert 0 <= l["p50"] <= l["p90"] <= l["p99"] <= l["max"] * 1.01 + 0.01, (stage, l)
+PY
 
 # SIGTERM during a stream: the stream finishes, the node exits 0.
 timeout 120 "$pio" chat --node "127.0.0.1:$port" --prompt "A long story." --max-tokens 400 >"$work/long.txt" 2>&1 &
