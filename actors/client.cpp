@@ -133,12 +133,11 @@ stream_sink::behavior_type sink(stream_sink::pointer self, std::shared_ptr<SinkS
 
 std::unique_ptr<Client> Client::connect(const std::string& host, uint16_t port, const ClientOptions& options) {
   if (options.tls.enabled()) check_tls_files(options.tls);
-  auto config = make_actor_system_config(options.tls);
-  auto system = std::make_unique<caf::actor_system>(*config);
+  auto system = std::make_unique<ActorSystem>(options.tls);
   const caf::io::middleman_actor middleman =
-      options.tls.enabled() ? system->openssl_manager().actor_handle() : system->middleman().actor_handle();
-  node_api node = connect_node(*system, middleman, host, port, options.tls.enabled(), options.connect_timeout);
-  return std::unique_ptr<Client>(new Client(std::move(config), std::move(system), std::move(node),
+      options.tls.enabled() ? (*system)->openssl_manager().actor_handle() : (*system)->middleman().actor_handle();
+  node_api node = connect_node(**system, middleman, host, port, options.tls.enabled(), options.connect_timeout);
+  return std::unique_ptr<Client>(new Client(std::move(system), std::move(node),
                                             "the node at " + host + ":" + std::to_string(port), options.request_timeout));
 }
 
@@ -147,11 +146,9 @@ Client::Client(Node& node) : Client(node.system(), node.api(), "the node") {}
 Client::Client(caf::actor_system& system, node_api node, std::string name, std::chrono::milliseconds request_timeout)
     : system_(system), node_(std::move(node)), name_(std::move(name)), request_timeout_(request_timeout) {}
 
-Client::Client(std::unique_ptr<caf::actor_system_config> config, std::unique_ptr<caf::actor_system> system, node_api node,
-               std::string name, std::chrono::milliseconds request_timeout)
-    : config_(std::move(config)),
-      owned_system_(std::move(system)),
-      system_(*owned_system_),
+Client::Client(std::unique_ptr<ActorSystem> system, node_api node, std::string name, std::chrono::milliseconds request_timeout)
+    : owned_system_(std::move(system)),
+      system_(**owned_system_),
       node_(std::move(node)),
       name_(std::move(name)),
       request_timeout_(request_timeout) {}

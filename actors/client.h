@@ -2,7 +2,7 @@
 // middleman, plain or mutual TLS). Submit a request and get its stream events through a
 // callback, or a future of the whole answer; cancel it; read the node's stats. The client
 // watches the node: when it is lost (killed, exited, frozen or cut off: noticed within
-// kConnectionTimeout + kHeartbeatInterval, actors/node.h), every pending request ends with a
+// kConnectionTimeout + kHeartbeatInterval, actors/actor_system.h), every pending request ends with a
 // final error event, and a request the node never takes fails after request_timeout.
 //
 //   auto client = pio::Client::connect("127.0.0.1", 7070);
@@ -20,8 +20,8 @@
 #include <string>
 
 #include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
 
+#include "actors/actor_system.h"
 #include "actors/interfaces.h"
 #include "actors/tls.h"
 
@@ -84,11 +84,9 @@ class Client {
   StatsReport stats(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
-  Client(std::unique_ptr<caf::actor_system_config> config, std::unique_ptr<caf::actor_system> system, node_api node,
-         std::string name, std::chrono::milliseconds request_timeout);
+  Client(std::unique_ptr<ActorSystem> system, node_api node, std::string name, std::chrono::milliseconds request_timeout);
 
-  std::unique_ptr<caf::actor_system_config> config_;  // owned for a remote client
-  std::unique_ptr<caf::actor_system> owned_system_;
+  std::unique_ptr<ActorSystem> owned_system_;  // for a remote client
   caf::actor_system& system_;
   node_api node_;
   std::string name_;  // "the node at HOST:PORT"

@@ -1,65 +1,35 @@
 #include "actors/node.h"
 
-#include <iostream>
 #include <stdexcept>
 #include <thread>
 
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 
 #include "actors/actor_types.h"
 #include "actors/engine_actor.h"
-#include "actors/tls_error_queue.h"
 #include "actors/worker.h"
 
 namespace pio {
-
-std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFiles& tls) {
-  auto cfg = std::make_unique<caf::actor_system_config>();
-  cfg->load<caf::io::middleman>();
-  register_message_types(*cfg);
-  add_device_error_category(*cfg);
-  cfg->set("middleman.heartbeat-interval", caf::timespan{kHeartbeatInterval});
-  cfg->set("middleman.connection-timeout", caf::timespan{kConnectionTimeout});
-  if (tls.enabled()) {
-    // Without this guard a stray peer's failed handshake closes healthy TLS connections.
-    if (!tls_error_queue_guarded())
-      std::cerr << "pio: warning: this executable does not export its OpenSSL guard (ENABLE_EXPORTS): a failed TLS "
-                   "handshake may close other TLS connections (actors/tls_error_queue.h)\n";
-    // Any of these set makes the module require and verify a certificate on both ends.
-    cfg->load<caf::openssl::manager>();
-    cfg->openssl_certificate = tls.cert;
-    cfg->openssl_key = tls.key;
-    cfg->openssl_cafile = tls.ca;
-  }
-  // Quiet: the node reports through its own output, not CAF's console logger.
-  cfg->set("logger.console", caf::atom("none"));
-  // Work sharing: idle scheduler threads sleep on a condition variable. Work stealing's polling
-  // took about a tenth of a core beside the compute threads, for a few messages per step.
-  cfg->set("scheduler.policy", caf::atom("sharing"));
-  return cfg;
-}
 
 Node::Node(NodeSettings settings, TlsFiles tls) : tls_(tls.enabled()) {
   if ((!settings.engine.weights && !settings.config) || !settings.engine.tokenizer)
     throw std::invalid_argument("node: no model (or config) or tokenizer");
   if (settings.engine.weights && !settings.engine.backend) throw std::invalid_argument("node: weights without a backend");
   if (tls_) check_tls_files(tls);
-  config_ = make_actor_system_config(tls);
   if (!settings.profiler) settings.profiler = std::make_shared<Profiler>(describe_hardware(), "");
   profiler_ = settings.profiler;
   if (settings.engine.cache) settings.profiler->watch_cache(settings.engine.cache);
-  system_ = std::make_unique<caf::actor_system>(*config_);
+  system_ = std::make_unique<ActorSystem>(tls);
   if (!settings.engine.options.preprocessor) settings.engine.options.preprocessor = settings.preprocessor;
   WorkerSettings worker{settings.engine, settings.fingerprint, "local"};
   const bool has_worker = settings.engine.weights != nullptr;
-  supervisor_ = spawn_supervisor(*system_, std::move(settings));
+  supervisor_ = spawn_supervisor(system(), std::move(settings));
   if (!has_worker) return;
-  local_worker_ = caf::actor_cast<caf::actor>(spawn_local_worker(*system_, std::move(worker), caf::actor_cast<frontend_api>(supervisor_)));
+  local_worker_ = caf::actor_cast<caf::actor>(spawn_local_worker(system(), std::move(worker), caf::actor_cast<frontend_api>(supervisor_)));
   // Serving starts once the worker joined (a request before that would find no worker).
-  caf::scoped_actor self{*system_};
+  caf::scoped_actor self{system()};
   for (int attempt = 0;; ++attempt) {
     bool joined = false;
     self->request(supervisor_, std::chrono::seconds(10), engine_atom::value)
@@ -75,7 +45,7 @@ Node::~Node() {
     // The worker first, and wait for it, then its engine group: a detached engine thread must
     // not outlive the node (it would use the caller's model and backend after they are gone),
     // and a worker still alive when its engine stops would spawn a new one.
-    caf::scoped_actor self{*system_};
+    caf::scoped_actor self{system()};
     engine_actor engine;
     self->request(supervisor_, std::chrono::seconds(2), engine_atom::value)
         .receive([&](const engine_actor& e) { engine = e; }, [](caf::error&) {});
@@ -95,25 +65,25 @@ uint16_t Node::publish(const std::string& host, uint16_t port) {
   // calls io::publish exposes a plain port beside the TLS one.
   const auto front = caf::actor_cast<frontend_api>(supervisor_);
   auto bound = tls_ ? caf::openssl::publish(front, port, host.c_str(), true)
-                    : system_->middleman().publish(front, port, host.c_str(), true);
-  if (!bound) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + system_->render(bound.error()));
+                    : system().middleman().publish(front, port, host.c_str(), true);
+  if (!bound) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + system().render(bound.error()));
   return *bound;
 }
 
 bool Node::drain(std::chrono::milliseconds timeout) {
-  caf::scoped_actor self{*system_};
+  caf::scoped_actor self{system()};
   bool drained = false;
   self->request(supervisor_, timeout, drain_atom::value).receive([&](bool done) { drained = done; }, [](caf::error&) {});
   return drained;
 }
 
 void Node::end_all(const std::string& why) {
-  caf::scoped_actor self{*system_};
+  caf::scoped_actor self{system()};
   self->request(supervisor_, std::chrono::seconds(5), abort_atom::value, why).receive([](bool) {}, [](caf::error&) {});
 }
 
 NodeHealth Node::health(std::chrono::milliseconds timeout) {
-  caf::scoped_actor self{*system_};
+  caf::scoped_actor self{system()};
   NodeHealth health{{"supervisor"}};
   self->request(supervisor_, timeout, health_atom::value)
       .receive([&](NodeHealth& h) { health = std::move(h); }, [](caf::error&) {});

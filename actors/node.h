@@ -10,9 +10,7 @@
 #include <memory>
 #include <string>
 
-#include <caf/actor_system.hpp>
-#include <caf/actor_system_config.hpp>
-
+#include "actors/actor_system.h"
 #include "actors/interfaces.h"
 #include "actors/supervisor.h"
 #include "actors/tls.h"
@@ -32,7 +30,7 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  caf::actor_system& system() { return *system_; }
+  caf::actor_system& system() { return **system_; }
   supervisor_actor supervisor() const { return supervisor_; }
   // The front door clients talk to (the supervisor, seen through its public interface).
   node_api api() const { return caf::actor_cast<node_api>(supervisor_); }
@@ -59,24 +57,10 @@ class Node {
 
  private:
   bool tls_;
-  std::unique_ptr<caf::actor_system_config> config_;
-  std::unique_ptr<caf::actor_system> system_;
+  std::unique_ptr<ActorSystem> system_;
   supervisor_actor supervisor_;
   caf::actor local_worker_;  // null for a front end only
   std::shared_ptr<Profiler> profiler_;
 };
-
-// Every process that talks over BASP (a node and its clients) sends a heartbeat this often and
-// drops a connection that brought no byte for kConnectionTimeout: a killed, frozen (SIGSTOP)
-// or cut-off peer is noticed within kConnectionTimeout + kHeartbeatInterval, and a connection
-// whose handshake has not answered by the next heartbeat tick is dropped.
-constexpr std::chrono::milliseconds kHeartbeatInterval{500};
-constexpr std::chrono::milliseconds kConnectionTimeout{2000};
-
-// An actor system configuration with pio's message types registered, the network module loaded
-// and heartbeats on: what every process that talks to a node needs. With `tls` enabled (files
-// checked by the caller), CAF's OpenSSL module too, set to present tls.cert/tls.key and accept
-// only peers that tls.ca signed.
-std::unique_ptr<caf::actor_system_config> make_actor_system_config(const TlsFiles& tls = {});
 
 }  // namespace pio

@@ -23,7 +23,7 @@ void guard_accept(int spare);
 // From here on (guard_accept first), a connection accepted on the listening `port` that brings
 // no byte for `limit` is shut down: its owner (CAF) sees it closed and frees the descriptor, so
 // a peer that connects and stays silent, or stalls its TLS handshake, cannot hold one for good.
-// A BASP peer sends a heartbeat every kHeartbeatInterval (actors/node.h), so a live one is never
+// A BASP peer sends a heartbeat every kHeartbeatInterval (actors/actor_system.h), so a live one is never
 // that quiet. A watchdog thread checks once a second (TCP_INFO's bytes received).
 void shut_idle_connections(uint16_t port, std::chrono::seconds limit);
 

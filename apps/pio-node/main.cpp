@@ -394,18 +394,17 @@ int run_worker(const Args& a) {
   std::cerr << " done in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n"
             << "pio-node: hardware: " << pio::describe_hardware(&backends.device()) << "\npio-node: configuration: "
             << configuration << "\n";
-  auto config = pio::make_actor_system_config(a.tls);
-  caf::actor_system system{*config};
+  pio::ActorSystem system{a.tls};
   pio::FrontendAddress frontend{host, port, a.tls.enabled(), [](const std::string& why) {
                                   std::cerr << "pio-node: error: the frontend refused this worker: " << why << "\n" << std::flush;
                                   std::_Exit(3);
                                 }};
-  const auto agent = pio::spawn_remote_worker(system, std::move(worker), std::move(frontend));
+  const auto agent = pio::spawn_remote_worker(*system, std::move(worker), std::move(frontend));
   std::cout << "worker joining " << host << ":" << port << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);
   std::cerr << "pio-node: " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << ": draining this worker\n";
-  caf::scoped_actor self{system};
+  caf::scoped_actor self{*system};
   bool drained = false;
   self->request(agent, std::chrono::milliseconds(static_cast<int64_t>(a.drain_timeout_s * 1000)), pio::drain_atom::value)
       .receive([&](bool done) { drained = done; }, [](caf::error&) {});

@@ -38,8 +38,8 @@ node_api::behavior_type stand_in(node_api::pointer, bool mute) {
 }
 
 struct Fixture {
-  std::unique_ptr<caf::actor_system_config> config = make_actor_system_config();
-  caf::actor_system system{*config};
+  ActorSystem actors;
+  caf::actor_system& system = *actors;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -19,8 +19,8 @@ using namespace pio;
 namespace {
 
 struct Fixture {
-  std::unique_ptr<caf::actor_system_config> cfg = make_actor_system_config();
-  caf::actor_system sys{*cfg};
+  ActorSystem actors;
+  caf::actor_system& sys = *actors;
 
   template <class T>
   std::vector<char> bytes(T& x) {
