@@ -22,6 +22,7 @@
 #include "http/routes.h"
 #include "http/tokenize.h"
 #include "model/sampler.h"
+#include "serving/chat_request.h"
 
 namespace pio::http {
 
@@ -78,18 +79,14 @@ ApiError error_of(const StreamEvent& e) {
 
 bool answered(const StreamEvent& e) { return e.finish_reason == "stop" || e.finish_reason == "length"; }
 
-// ApiError 400 naming the field for a token id outside the vocabulary, a logit_bias key or a
-// prompt id, before anything runs (the tokenizer stage refuses them too, for every client).
-void check_token_ids(const Tokenizer& tokenizer, const ChatRequest& r) {
-  const int32_t last = tokenizer.vocab_size() - 1;
-  const auto refuse = [last](const std::string& what, int32_t id, const char* param) {
-    throw ApiError(400, what + " " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(last) + "]",
-                   param);
-  };
-  for (const LogitBias& b : r.sampling.logit_bias)
-    if (b.id < 0 || b.id > last) refuse("logit_bias: token id", b.id, "logit_bias");
-  for (const int32_t id : r.prompt_ids)
-    if (id < 0 || id > last) refuse("prompt token id", id, "prompt");
+// ApiError 400 naming the field for a token id outside the vocabulary, before anything runs
+// (the tokenizer stage refuses them too, for every client, but cannot name the field).
+void check_token_ids_for_http(const Tokenizer& tokenizer, const ChatRequest& r) {
+  try {
+    check_token_ids(tokenizer, r);
+  } catch (const TokenIdError& e) {
+    throw ApiError(400, e.what(), e.field());
+  }
 }
 
 // The prompt a completion with echo starts its text with: as given, or its ids' text (checked).
@@ -315,7 +312,7 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     ParsedRequest parsed = chat ? parse_chat_request(request.body, settings_.limits)
                                 : parse_completion_request(request.body, settings_.limits);
     check_model(parsed.model, model_names_);
-    check_token_ids(*settings_.tokenizer, parsed.request);
+    check_token_ids_for_http(*settings_.tokenizer, parsed.request);
     // The answer names the model as the request did (an alias from --served-model-name too), as vLLM's.
     ResponseInfo info{(chat ? "chatcmpl-" : "cmpl-") + id_prefix_ + "-" + std::to_string(next_id_++), unix_now(),
                       parsed.model.empty() ? settings_.model_name : parsed.model, chat, parsed.tools};

@@ -32,27 +32,21 @@ std::vector<ChatMessage> chat_messages_of(const ChatRequest& request) {
   return out;
 }
 
-namespace {
-
-PromptTokens raw_prompt(const Tokenizer& tokenizer, const ChatRequest& request) {
-  PromptTokens out;
-  out.ids = request.prompt_ids.empty() ? tokenizer.encode(request.prompt) : request.prompt_ids;
-  for (const int32_t id : out.ids)
-    if (id < 0 || id >= tokenizer.vocab_size())
-      throw ModelError("prompt token id " + std::to_string(id) + " is outside the vocabulary [0, " +
-                       std::to_string(tokenizer.vocab_size() - 1) + "]");
-  return out;
+void check_token_ids(const Tokenizer& tokenizer, const ChatRequest& request) {
+  const int32_t last = tokenizer.vocab_size() - 1;
+  const auto refuse = [last](const std::string& what, int32_t id, const char* field) {
+    throw TokenIdError(what + " " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(last) + "]", field);
+  };
+  for (const LogitBias& b : request.sampling.logit_bias)
+    if (b.id < 0 || b.id > last) refuse("logit_bias: token id", b.id, "logit_bias");
+  for (const int32_t id : request.prompt_ids)
+    if (id < 0 || id > last) refuse("prompt token id", id, "prompt");
 }
 
-}  // namespace
-
 PromptTokens tokenize_chat(const Tokenizer& tokenizer, const ChatRequest& request) {
-  for (const LogitBias& b : request.sampling.logit_bias)
-    if (b.id < 0 || b.id >= tokenizer.vocab_size())
-      throw ModelError("logit_bias: token id " + std::to_string(b.id) + " is outside the vocabulary [0, " +
-                       std::to_string(tokenizer.vocab_size() - 1) + "]");
+  check_token_ids(tokenizer, request);
   if (request.messages.empty() && (!request.prompt.empty() || !request.prompt_ids.empty()))
-    return raw_prompt(tokenizer, request);
+    return {request.prompt_ids.empty() ? tokenizer.encode(request.prompt) : request.prompt_ids};
   const auto messages = chat_messages_of(request);
   PromptTokens out;
   ChatOptions options;

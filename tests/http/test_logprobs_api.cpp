@@ -244,15 +244,32 @@ BOOST_AUTO_TEST_CASE(tokenize_and_detokenize_as_vllm) {
   BOOST_TEST(refused(json{{"tokens", json::array()}}, true) == "0 ");
 }
 
-// The pipeline refuses a logit_bias id outside the vocabulary (any client, not only HTTP).
-BOOST_AUTO_TEST_CASE(logit_bias_ids_are_checked_against_the_vocabulary) {
+// The pipeline refuses a logit_bias or prompt id outside the vocabulary (any client, not only
+// HTTP), naming the field that held it.
+BOOST_AUTO_TEST_CASE(logit_bias_and_prompt_ids_are_checked_against_the_vocabulary) {
+  const auto refused_field = [](const ChatRequest& r) {
+    try {
+      tokenize_chat(qwen(), r);
+    } catch (const TokenIdError& e) {
+      return e.field() + ": " + e.what();
+    }
+    return std::string("accepted");
+  };
   ChatRequest r;
   r.prompt = "hi";
   r.sampling.logit_bias = {{qwen().vocab_size() - 1, 1.0f}};
-  BOOST_CHECK_NO_THROW(tokenize_chat(qwen(), r));
+  BOOST_TEST(refused_field(r) == "accepted");
   r.sampling.logit_bias = {{qwen().vocab_size(), 1.0f}};
-  BOOST_CHECK_EXCEPTION(tokenize_chat(qwen(), r), std::exception,
-                        [](const std::exception& e) { return std::string(e.what()).find("logit_bias") == 0; });
+  BOOST_TEST(refused_field(r).find("logit_bias: logit_bias: token id") == 0, refused_field(r));
+  r.sampling.logit_bias = {{-1, 1.0f}};
+  BOOST_TEST(refused_field(r).find("logit_bias: ") == 0, refused_field(r));
+  r.sampling.logit_bias.clear();
+  r.prompt_ids = {1, qwen().vocab_size() - 1};
+  BOOST_TEST(refused_field(r) == "accepted");
+  r.prompt_ids = {1, qwen().vocab_size()};
+  BOOST_TEST(refused_field(r).find("prompt: prompt token id") == 0, refused_field(r));
+  r.prompt_ids = {-5};
+  BOOST_TEST(refused_field(r).find("prompt: prompt token id -5") == 0, refused_field(r));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
