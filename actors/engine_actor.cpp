@@ -5,6 +5,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/clock.h"
+#include "actors/error_words.h"
 #include "actors/workers.h"
 #include "gpu/backend_error.h"
 #include "serving/kv_replicas.h"
@@ -154,7 +155,7 @@ bool is_device_lost(const caf::error& reason) {
 
 void add_device_error_category(caf::actor_system_config& cfg) {
   cfg.add_error_category(kDeviceCategory, [](uint8_t, caf::atom_value, const caf::message& context) {
-    return context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string("the device failed");
+    return context_text(context).value_or("the device failed");
   });
 }
 

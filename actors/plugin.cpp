@@ -7,6 +7,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/error_words.h"
 #include "actors/plugin_library.h"
 
 namespace pio {
@@ -51,8 +52,7 @@ output_actor spawn_stage(caf::actor_system& sys, const PluginStage<OutputProcess
 
 StageFailure stage_failure(const std::string& stage, const caf::error& error, ErrorCode refusal) {
   if (error == caf::sec::runtime_error) {
-    const caf::message& context = error.context();
-    const std::string why = context.match_elements<std::string>() ? context.get_as<std::string>(0) : std::string();
+    const std::string why = context_text(error.context()).value_or("");
     return {refusal, (refusal == ErrorCode::bad_request ? "refused by plug-in " : "plug-in ") + stage + ": " + why};
   }
   if (error == caf::exit_reason::unhandled_exception)
