@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "apps/pio-node/basp_guard.h"
+
 namespace {
 
 using accept4_fn = int (*)(int, sockaddr*, socklen_t*, int);
@@ -37,11 +39,6 @@ std::atomic<int> watched_port{-1};
 std::mutex watched_mutex;
 std::vector<Watched> watched;
 
-ino_t inode_of(int fd) {
-  struct stat st {};
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
-}
-
 uint64_t bytes_received(int fd) {
   tcp_info info{};
   socklen_t len = sizeof info;
@@ -50,15 +47,9 @@ uint64_t bytes_received(int fd) {
 
 void watch(int listener, int fd) {
   const int port = watched_port.load(std::memory_order_acquire);
-  if (port < 0) return;
-  sockaddr_storage local{};
-  socklen_t len = sizeof local;
-  if (getsockname(listener, reinterpret_cast<sockaddr*>(&local), &len) != 0) return;
-  const auto local_port = local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
-                                                      : reinterpret_cast<sockaddr_in&>(local).sin_port;
-  if (ntohs(local_port) != port) return;
+  if (port < 0 || pio::node::local_port(listener) != port) return;
   std::lock_guard lock(watched_mutex);
-  watched.push_back({fd, inode_of(fd), 0, std::chrono::steady_clock::now()});
+  watched.push_back({fd, pio::node::socket_inode(fd), 0, std::chrono::steady_clock::now()});
 }
 
 // One watchdog pass: forget closed connections, shut down those quiet for `limit`.
@@ -66,7 +57,7 @@ void shut_quiet(std::chrono::seconds limit) {
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(watched_mutex);
   std::erase_if(watched, [&](Watched& w) {
-    if (inode_of(w.fd) != w.inode) return true;  // closed by its owner (and perhaps reused)
+    if (pio::node::socket_inode(w.fd) != w.inode) return true;  // closed by its owner (and perhaps reused)
     const uint64_t received = bytes_received(w.fd);
     if (received != w.bytes_received) {
       w.bytes_received = received;
@@ -87,6 +78,7 @@ accept4_fn real_accept4() {
 // accept4 under the guard: see guard_accept.
 int guarded_accept(int listener, sockaddr* addr, socklen_t* len, int flags) {
   const int fd = real_accept4()(listener, addr, len, flags);
+  if (fd >= 0) pio::node::basp_connection_accepted(listener, fd);
   if (!guarded.load(std::memory_order_acquire)) return fd;
   if (fd >= 0) {
     // Descriptors are handed out lowest first: fd N means N descriptors below it are in use.
@@ -113,6 +105,19 @@ int guarded_accept(int listener, sockaddr* addr, socklen_t* len, int flags) {
 }  // namespace
 
 namespace pio::node {
+
+ino_t socket_inode(int fd) {
+  struct stat st {};
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? st.st_ino : 0;
+}
+
+int local_port(int socket) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (getsockname(socket, reinterpret_cast<sockaddr*>(&local), &len) != 0) return -1;
+  return ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(local).sin6_port
+                                           : reinterpret_cast<sockaddr_in&>(local).sin_port);
+}
 
 long raise_descriptor_limit() {
   rlimit limit{};

@@ -4,10 +4,19 @@
 // a core with `ulimit -n 64` and 100 idle connections), and every connection in flight stalls.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 
 namespace pio::node {
+
+// The socket's inode (0 for a descriptor that is no socket): tells a socket from a later one
+// that reuses its closed descriptor's number.
+ino_t socket_inode(int fd);
+
+// The local port a socket is bound to; -1 when it cannot be read.
+int local_port(int socket);
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force.
 long raise_descriptor_limit();

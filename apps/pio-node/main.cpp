@@ -25,6 +25,7 @@
 #include "actors/node.h"
 #include "actors/worker.h"
 #include "actors/plugin.h"
+#include "apps/pio-node/basp_guard.h"
 #include "apps/pio-node/descriptors.h"
 #include "apps/pio/option_checks.h"
 #include "http/gateway.h"
@@ -507,7 +508,11 @@ int main(int argc, char** argv) {
                    "--tls-key and --tls-ca to open it to clients with a certificate\n";
       std::cout << "client port: off (--api-key without TLS)" << std::endl;
     } else {
+      // A plain port's frames are checked from its first connection (a fixed port: even one
+      // that arrives before publish returns).
+      if (port_mode == PortMode::plain) pio::node::check_basp_frames_on(static_cast<uint16_t>(a.port));
       const uint16_t port = node.publish(a.host, static_cast<uint16_t>(a.port));
+      if (port_mode == PortMode::plain) pio::node::check_basp_frames_on(port);
       pio::node::shut_idle_connections(port, kIdleConnectionLimit);
       if (port_mode == PortMode::tls) std::cerr << "pio-node: client-API port: mutual TLS, peers signed by " << a.tls.ca << "\n";
       std::cout << "listening on " << a.host << ":" << port << std::endl;

@@ -7,6 +7,10 @@
                                         4 GiB payload (over an unauthenticated TLS session with
                                         `tls`), hold the connection 3 s and print the growth of
                                         PID's VmRSS in MiB
+  raw_peer.py frame PORT crash|empty   send one first frame that CAF 0.17.6 would trust: a server
+                                        handshake header without payload (crash: CAF read a null
+                                        payload) or a client handshake without one (empty); print
+                                        "closed" when the node closes the connection within 3 s
   raw_peer.py nocert PORT               a TLS handshake without a certificate; prints "refused:
                                         ..." or how many bytes the node sent after it
   raw_peer.py idle PORT COUNT SECONDS PID
@@ -72,6 +76,21 @@ def bomb(port, pid, tls=False):
     print(peak - before)
 
 
+def frame(port, how):
+    operation, operation_data = {"crash": (0, 1), "empty": (1, 0)}[how]
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(struct.pack(">BBBBIQQQ", operation, 0, 0, 0, 0, operation_data, 0, 0))
+    sock.settimeout(3)
+    try:
+        while sock.recv(4096):  # the node's own handshake comes first
+            pass
+        print("closed")
+    except ConnectionResetError:
+        print("closed")
+    except socket.timeout:
+        print("open after 3 s")
+
+
 def nocert(port):
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     try:
@@ -104,6 +123,8 @@ if __name__ == "__main__":
         mute(args[0])
     elif cmd == "bomb":
         bomb(int(args[0]), args[1], len(args) > 2 and args[2] == "tls")
+    elif cmd == "frame":
+        frame(int(args[0]), args[1])
     elif cmd == "nocert":
         nocert(int(args[0]))
     elif cmd == "idle":

@@ -3,9 +3,10 @@
 # node takes only clients whose certificate its CA signed (the answer equals the plain port's
 # with the same seed; pio chat --node, pio stats, pio bench-serve), and refuses a plain client,
 # a TLS client without a certificate and one from another CA with a clear error, serving on;
-# a BASP header announcing 4 GiB sent to the TLS port costs the node no memory; --api-key
-# without TLS leaves the port closed (HTTP only); a non-loopback --host without TLS, a partial
-# or mismatched set of TLS files exit 2; with `ulimit -n 64`, 100 idle connections neither make
+# a BASP header announcing 4 GiB sent to either port costs the node no memory, and the plain
+# port closes a connection whose first frame CAF would trust to its harm (a segfault before);
+# --api-key without TLS leaves the port closed (HTTP only); a non-loopback --host without TLS, a
+# partial or mismatched set of TLS files exit 2; with `ulimit -n 64`, 100 idle connections neither make
 # the node spin nor hang a client, and are shut down after 10 s of silence.
 #   test_client_port.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
@@ -23,6 +24,25 @@ ask() { timeout 60 "$pio" chat --node "127.0.0.1:$port" --prompt "Say something.
 start_node plain
 ask >"$work/plain.txt" || fail "plain port: chat failed"
 [ -s "$work/plain.txt" ] || fail "plain port: empty answer"
+
+# First frames that CAF 0.17.6 trusts, sent to the plain port: a server handshake header without
+# payload (CAF read a null payload: the node died of a segmentation fault), a client handshake
+# without one, and one announcing 4 GiB (CAF allocated it). Each connection is closed at its
+# header, said on stderr; the node allocates nothing and answers as before.
+for how in crash empty; do
+  closed="$(peer frame "$port" "$how")"
+  [ "$closed" = closed ] || fail "a $how first frame to the plain port: $closed"
+done
+grown="$(peer bomb "$port" "$node_pid")"
+echo "4 GiB header (raw) to the plain port: RSS grew $grown MiB"
+[ "$grown" -lt 64 ] || fail "a 4 GiB BASP header grew the plain node by $grown MiB"
+kill -0 "$node_pid" 2>/dev/null || fail "the plain node died of a hostile frame: $(tail -3 "$work/plain.err")"
+for why in "its first frame is not a client handshake (operation 0)" "a client handshake has no payload" \
+  "a client handshake announces 4294967295 bytes (at most 65536)"; do
+  grep -qF "pio-node: closed a client-API connection: $why" "$work/plain.err" || fail "not said: $why: $(cat "$work/plain.err")"
+done
+ask >"$work/plain-after.txt" || fail "plain port: chat failed after the hostile frames"
+cmp -s "$work/plain.txt" "$work/plain-after.txt" || fail "the answer changed after the hostile frames"
 kill -9 "$node_pid"
 
 # Mutual TLS: the same answer; stats and the serving benchmark work with the certificates.
