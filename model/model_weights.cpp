@@ -69,7 +69,10 @@ std::unique_ptr<PackedWeights> ModelWeights::pack(const std::filesystem::path& d
   if (requests.empty()) return nullptr;
   const std::string layout = std::string(weight_scheme_name(options.weights)) + (options.bf16_panels ? "" : "-plain-bf16");
   const std::string key = model_fingerprint(dir, layout);
-  return std::make_unique<PackedWeights>(ckpt, requests, key, options.pack_cache_dir, options.map_pack);
+  std::error_code ec;
+  const std::filesystem::path where = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
+  const std::string source = (ec ? std::filesystem::absolute(dir) : where).string() + "|" + layout;
+  return std::make_unique<PackedWeights>(ckpt, requests, key, source, options.pack_cache_dir, options.map_pack);
 }
 
 ModelWeights::ModelWeights(const std::filesystem::path& dir, const ModelOptions& options)

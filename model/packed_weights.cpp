@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "gpu/cpu/weight_packing.h"
@@ -21,7 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kMagic[8] = {'P', 'I', 'O', 'P', 'A', 'C', 'K', '1'};
+constexpr char kMagic[8] = {'P', 'I', 'O', 'P', 'A', 'C', 'K', '2'};
+constexpr size_t kMagicStem = 7;  // "PIOPACK": any format's, the last character its version
 // Part of every key: bump it whenever a packed layout (packed_bf16.h, quant.h) changes, so files
 // written in an older layout are never mapped.
 constexpr int kLayoutVersion = 1;
@@ -31,7 +34,8 @@ struct Header {
   char magic[8];
   uint64_t key_hash;
   uint64_t payload_bytes;
-  uint64_t checksum;  // XXH3-64 of the payload
+  uint64_t checksum;     // XXH3-64 of the payload
+  uint64_t source_hash;  // where the weights come from (see PackedWeights' `source`)
 };
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
@@ -73,6 +77,24 @@ void remove_stale_temporaries(const fs::path& dir) {
   }
 }
 
+// Deletes the pack files in `dir` other than `kept` that this one replaces: those of the same
+// source (the checkpoint changed since they were written) and those of an older format (no
+// version of pio maps them again). Returns how many went.
+int remove_replaced_packs(const fs::path& dir, uint64_t source_hash, const fs::path& kept) {
+  int removed = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() != ".pack" || it->path() == kept) continue;
+    Header h{};
+    std::ifstream in(it->path(), std::ios::binary);
+    if (!in.read(reinterpret_cast<char*>(&h), sizeof h) || std::memcmp(h.magic, kMagic, kMagicStem) != 0) continue;
+    const bool older_format = h.magic[kMagicStem] != kMagic[kMagicStem];
+    std::error_code removal;
+    if ((older_format || h.source_hash == source_hash) && fs::remove(it->path(), removal)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 bool parse_weight_scheme(std::string_view name, WeightScheme& out) {
@@ -95,7 +117,7 @@ std::string_view weight_scheme_name(WeightScheme scheme) {
 }
 
 PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
-                             const fs::path& cache_dir, bool map_file) {
+                             const std::string& source, const fs::path& cache_dir, bool map_file) {
   for (const auto& r : requests) {
     offsets_.push_back(payload_bytes_);
     payload_bytes_ += align64(static_cast<size_t>(cpu::packed_weight_bytes(r.format, r.weight->rows, r.weight->cols)));
@@ -107,7 +129,8 @@ PackedWeights::PackedWeights(const Checkpoint& ckpt, const std::vector<PackReque
   const fs::path path = cache_dir.empty() ? fs::path() : cache_dir / name;
   std::string why = cache_dir.empty() ? "no cache directory" : "";
   if (!path.empty()) remove_stale_temporaries(cache_dir);
-  if (!path.empty() && !map_existing(path, key_hash)) why = build_file(ckpt, path, key_hash, requests);
+  if (!path.empty() && !map_existing(path, key_hash))
+    why = build_file(ckpt, path, {key_hash, hash_key(source, requests)}, requests);
   if (map_ && !map_file) read_into_memory(path);
   unsigned char* payload = nullptr;
   if (map_) {
@@ -173,7 +196,7 @@ void PackedWeights::read_into_memory(const fs::path& path) {
 // half-written file under the final name), and maps the result read-only. The file's blocks are
 // allocated before it is mapped: writing a page of a sparse file that the disk has no room for
 // would be a SIGBUS.
-std::string PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, uint64_t key_hash,
+std::string PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, PackIdentity identity,
                                       const std::vector<PackRequest>& requests) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
@@ -197,7 +220,8 @@ std::string PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& pa
   pack_all(ckpt, requests, payload, true);
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof kMagic);
-  h.key_hash = key_hash;
+  h.key_hash = identity.key_hash;
+  h.source_hash = identity.source_hash;
   h.payload_bytes = payload_bytes_;
   h.checksum = checksum_of(payload, payload_bytes_);
   std::memcpy(m, &h, sizeof h);
@@ -211,8 +235,10 @@ std::string PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& pa
   // system has them (see map_existing).
   drop_cached_pages(path);
   const std::string rebuilt = origin_;
-  if (!map_existing(path, key_hash)) return "cannot map " + path.string() + " back";
+  if (!map_existing(path, identity.key_hash)) return "cannot map " + path.string() + " back";
   origin_ = (rebuilt.empty() ? "packed into " + path.string() : rebuilt);
+  if (const int removed = remove_replaced_packs(path.parent_path(), identity.source_hash, path); removed > 0)
+    origin_ += " (deleted " + std::to_string(removed) + " older pack file" + (removed > 1 ? "s" : "") + " it replaces)";
   return {};
 }
 

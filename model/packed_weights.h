@@ -40,20 +40,24 @@ class PackedWeights {
   // key, size) and XXH3 checksum agree; otherwise (missing, stale or corrupt) it is rebuilt
   // there (a temporary file that a dead process left there is deleted first). cache_dir empty,
   // or the file cannot be written (no space: its blocks are allocated before it is mapped):
-  // packed into memory, origin() saying why. `key` names the
-  // checkpoint and the scheme (model_fingerprint). Each source's mapped pages are given back to
-  // the checkpoint afterwards. map_file false (--no-mmap): the checked file is read into private
-  // memory (model/huge_pages.h) instead of staying mapped, and its page-cache copy is dropped.
-  // A mapped file is advised for huge pages too; a newly written one is dropped from the page
-  // cache first, so that it is read back in huge folios where the file system supports them.
+  // packed into memory, origin() saying why. `key` names the checkpoint's files and the scheme
+  // (model_fingerprint); `source` names where they are (the checkpoint's directory and the
+  // scheme). Once a new file is written, the cache's files of the same source under another key
+  // (written before the checkpoint changed) are deleted, as are files of an older format: the
+  // cache keeps one file per checkpoint directory and scheme. The checkpoint's mapped pages are
+  // given back as each weight is packed. map_file false (--no-mmap): the checked file is read
+  // into private memory (model/huge_pages.h) instead of staying mapped, and its page-cache copy
+  // is dropped. A mapped file is advised for huge pages too; a newly written one is dropped from
+  // the page cache first, so that it is read back in huge folios where the file system supports
+  // them.
   PackedWeights(const Checkpoint& ckpt, const std::vector<PackRequest>& requests, const std::string& key,
-                const std::filesystem::path& cache_dir, bool map_file = true);
+                const std::string& source, const std::filesystem::path& cache_dir, bool map_file = true);
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
 
   // How the weights were obtained: "mapped PATH", "read PATH into memory", "packed into PATH",
-  // "packed in memory" (+ why).
+  // "packed in memory" (+ why); a new file adds how many older ones it replaced.
   const std::string& origin() const { return origin_; }
   // The packed matrices' bytes, wherever they live (the mapped file or private memory).
   std::span<const unsigned char> payload() const { return {payload_, payload_ ? payload_bytes_ : 0}; }
@@ -62,8 +66,14 @@ class PackedWeights {
   bool map_existing(const std::filesystem::path& path, uint64_t key_hash);
   // The mapped file's payload copied into memory_, the mapping and the file's cached pages let go.
   void read_into_memory(const std::filesystem::path& path);
-  // Writes and maps the cache file; empty, or why it could not (the payload is then packed in memory).
-  std::string build_file(const Checkpoint& ckpt, const std::filesystem::path& path, uint64_t key_hash,
+  // A cache file's names: what it holds (its key's hash) and where that came from (its source's).
+  struct PackIdentity {
+    uint64_t key_hash;
+    uint64_t source_hash;
+  };
+  // Writes and maps the cache file, then deletes the files it replaces; empty, or why it could
+  // not (the payload is then packed in memory).
+  std::string build_file(const Checkpoint& ckpt, const std::filesystem::path& path, PackIdentity identity,
                          const std::vector<PackRequest>& requests);
   // Packs every request into payload, giving back each source's pages as soon as it is packed
   // and, when the payload is a file mapping (to_file), the packed pages once written, so a

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
@@ -219,4 +221,37 @@ BOOST_FIXTURE_TEST_CASE(stale_temporary_pack_files_are_removed, Fixture) {
   BOOST_TEST(!fs::exists(stale));
   BOOST_TEST(fs::exists(live));
   BOOST_TEST(starts_with(loaded.origin(), "packed into "), loaded.origin());
+}
+
+// A checkpoint whose files changed (rewritten: new modification times) gets a new pack file,
+// which replaces the one written before the change, and a file of the older format; the other
+// scheme's file of the same checkpoint stays until that scheme is loaded again, another
+// checkpoint's file stays.
+BOOST_FIXTURE_TEST_CASE(a_new_pack_file_replaces_the_one_of_its_checkpoint_before_it_changed, Fixture) {
+  { Loaded q8(dir.path(), WeightScheme::Q8, cache.path()); }
+  const fs::path before = pack_file();
+  BOOST_REQUIRE(!before.empty());
+  { Loaded q4(dir.path(), WeightScheme::Q4, cache.path()); }
+  test::TempDir other{"packed-other"};
+  write_random_checkpoint(test::small_text_config("bfloat16"), 8, other.path());
+  { Loaded other_q8(other.path(), WeightScheme::Q8, cache.path()); }
+  const fs::path older_format = cache.path() / "00000000000000aa.pack";
+  std::ofstream(older_format) << "PIOPACK1" << std::string(4096, '\0');
+  const auto pack_files = [&] {
+    return std::count_if(fs::directory_iterator(cache.path()), fs::directory_iterator(),
+                         [](const fs::directory_entry& e) { return e.path().extension() == ".pack"; });
+  };
+  BOOST_TEST(pack_files() == 4);
+  for (const auto& e : fs::directory_iterator(dir.path()))
+    if (e.path().extension() == ".safetensors") fs::last_write_time(e.path(), fs::last_write_time(e.path()) + std::chrono::hours(1));
+  Loaded changed(dir.path(), WeightScheme::Q8, cache.path());
+  BOOST_TEST(changed.origin().find("packed into ") == 0, changed.origin());
+  BOOST_TEST(changed.origin().find("(deleted 2 older pack files it replaces)") != std::string::npos, changed.origin());
+  BOOST_TEST(!fs::exists(before));
+  BOOST_TEST(!fs::exists(older_format));
+  BOOST_TEST(pack_files() == 3);  // the new q8, the q4 (stale now, kept until replaced), the other's
+  const std::string q4 = Loaded(dir.path(), WeightScheme::Q4, cache.path()).origin();
+  BOOST_TEST(q4.find("(deleted 1 older pack file it replaces)") != std::string::npos, q4);
+  BOOST_TEST(pack_files() == 3);
+  BOOST_TEST(starts_with(Loaded(other.path(), WeightScheme::Q8, cache.path()).origin(), "mapped "));
 }
