@@ -199,12 +199,13 @@ void PackedWeights::read_into_memory(const fs::path& path) {
 std::string PackedWeights::build_file(const Checkpoint& ckpt, const fs::path& path, PackIdentity identity,
                                       const std::vector<PackRequest>& requests) {
   std::error_code ec;
-  fs::create_directories(path.parent_path(), ec);
   const fs::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
   const auto failed = [&](const std::string& what, int error) {
     fs::remove(tmp, ec);
     return "cannot write " + path.string() + ": " + what + ": " + std::strerror(error);
   };
+  // Its own error (a read-only parent: permission denied), not open's "no such file" after it.
+  if (fs::create_directories(path.parent_path(), ec); ec) return failed("creating its directory", ec.value());
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return failed("open", errno);
   const size_t bytes = kHeaderBytes + payload_bytes_;
