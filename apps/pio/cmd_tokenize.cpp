@@ -14,7 +14,8 @@ namespace pio::cli {
 
 namespace {
 
-// One JSON string per line (blank lines skipped).
+// One JSON string per line. A blank line is refused: skipped, it would put every later answer
+// on the line of the text before it.
 std::vector<std::string> read_jsonl_strings(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError(path + ": cannot open");
@@ -22,7 +23,9 @@ std::vector<std::string> read_jsonl_strings(const std::string& path) {
   std::size_t line_no = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      throw ModelError(path + ":" + std::to_string(line_no) +
+                       ": a blank line (one JSON string per line, each answered on its line; \"\" is the empty text)");
     try {
       texts.push_back(nlohmann::json::parse(line).get<std::string>());
     } catch (const nlohmann::json::exception& e) {

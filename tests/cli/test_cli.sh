@@ -108,6 +108,13 @@ text_ids="$("$pio" tokenize --model "$work/tiny" "$rendered")"
 [ "$("$pio" detokenize --model "$work/tiny" "$text_ids")" = "$(printf '%s' "$rendered")" ] ||
   fail "detokenize of tokenize's output: $("$pio" detokenize --model "$work/tiny" "$text_ids" 2>&1)"
 [ -z "$("$pio" detokenize --model "$work/tiny" "[]")" ] || fail "detokenize []"
+# --jsonl answers line by line: "" is the empty text ([]); a blank line is refused, naming it.
+printf '"a b"\n""\n"c"\n' >"$work/texts.jsonl"
+[ "$("$pio" tokenize --model "$work/tiny" --jsonl "$work/texts.jsonl" | sed -n 2p)" = "[]" ] || fail "tokenize --jsonl of \"\""
+[ "$("$pio" tokenize --model "$work/tiny" --jsonl "$work/texts.jsonl" | wc -l)" = 3 ] || fail "tokenize --jsonl: not one line per text"
+printf '"a"\n\n"b"\n' >"$work/blank.jsonl"
+status=0; "$pio" tokenize --model "$work/tiny" --jsonl "$work/blank.jsonl" >/dev/null 2>"$work/blank.err" || status=$?
+[ "$status" = 1 ] && grep -q "blank.jsonl:2: a blank line" "$work/blank.err" || fail "a blank --jsonl line: exit $status: $(cat "$work/blank.err")"
 commas="${text_ids//[^,]/}"
 want=$((${#commas} + 1 + 79))
 "$pio" chat --model "$work/tiny" --messages "$work/two.json" --max-tokens 2 --verbose >/dev/null 2>"$work/two.err"
