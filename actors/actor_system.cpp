@@ -72,6 +72,9 @@ ActorSystem::ActorSystem(const TlsFiles& tls, std::chrono::milliseconds heartbea
     : config_(make_actor_system_config(tls, heartbeat)), system_(std::make_unique<caf::actor_system>(*config_)) {}
 
 ActorSystem::~ActorSystem() {
+  // CAF's own order: every actor ends first (what they still send to remote actors goes out),
+  // then the network.
+  system_->await_all_actors_done();
   stop_basp_broker(*system_);
   system_.reset();
 }
