@@ -1,5 +1,7 @@
 #include "model/model_weights.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -69,9 +71,13 @@ std::unique_ptr<PackedWeights> ModelWeights::pack(const std::filesystem::path& d
   if (requests.empty()) return nullptr;
   const std::string layout = std::string(weight_scheme_name(options.weights)) + (options.bf16_panels ? "" : "-plain-bf16");
   const std::string key = model_fingerprint(dir, layout);
+  // The host too: a cache shared over the network with a host whose checkpoint at the same
+  // path is another copy must not delete that host's file.
   std::error_code ec;
   const std::filesystem::path where = std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
-  const std::string source = (ec ? std::filesystem::absolute(dir) : where).string() + "|" + layout;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string source = std::string(host) + ":" + (ec ? std::filesystem::absolute(dir) : where).string() + "|" + layout;
   return std::make_unique<PackedWeights>(ckpt, requests, key, source, options.pack_cache_dir, options.map_pack);
 }
 

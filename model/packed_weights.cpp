@@ -30,13 +30,15 @@ constexpr size_t kMagicStem = 7;  // "PIOPACK": any format's, the last character
 constexpr int kLayoutVersion = 1;
 constexpr size_t kHeaderBytes = 4096;  // the payload starts page-aligned
 
-struct Header {
+struct Header {  // at the file's start, padded to kHeaderBytes
   char magic[8];
   uint64_t key_hash;
   uint64_t payload_bytes;
   uint64_t checksum;     // XXH3-64 of the payload
   uint64_t source_hash;  // where the weights come from (see PackedWeights' `source`)
 };
+
+static_assert(sizeof(Header) <= kHeaderBytes);
 
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 
@@ -84,11 +86,11 @@ int remove_replaced_packs(const fs::path& dir, uint64_t source_hash, const fs::p
   int removed = 0;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() != ".pack" || it->path() == kept) continue;
+    if (it->path().extension() != ".pack" || it->path().filename() == kept.filename()) continue;
     Header h{};
     std::ifstream in(it->path(), std::ios::binary);
     if (!in.read(reinterpret_cast<char*>(&h), sizeof h) || std::memcmp(h.magic, kMagic, kMagicStem) != 0) continue;
-    const bool older_format = h.magic[kMagicStem] != kMagic[kMagicStem];
+    const bool older_format = h.magic[kMagicStem] < kMagic[kMagicStem];  // a newer pio's stay
     std::error_code removal;
     if ((older_format || h.source_hash == source_hash) && fs::remove(it->path(), removal)) ++removed;
   }

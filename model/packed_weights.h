@@ -41,8 +41,8 @@ class PackedWeights {
   // there (a temporary file that a dead process left there is deleted first). cache_dir empty,
   // or the file cannot be written (no space: its blocks are allocated before it is mapped):
   // packed into memory, origin() saying why. `key` names the checkpoint's files and the scheme
-  // (model_fingerprint); `source` names where they are (the checkpoint's directory and the
-  // scheme). Once a new file is written, the cache's files of the same source under another key
+  // (model_fingerprint); `source` names where they are (the host, the checkpoint's
+  // directory and the scheme). Once a new file is written, the cache's files of the same source under another key
   // (written before the checkpoint changed) are deleted, as are files of an older format: the
   // cache keeps one file per checkpoint directory and scheme. The checkpoint's mapped pages are
   // given back as each weight is packed. map_file false (--no-mmap): the checked file is read

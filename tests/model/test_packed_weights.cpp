@@ -226,8 +226,8 @@ BOOST_FIXTURE_TEST_CASE(stale_temporary_pack_files_are_removed, Fixture) {
 }
 
 // A checkpoint whose files changed (rewritten: new modification times) gets a new pack file,
-// which replaces the one written before the change, and a file of the older format; the other
-// scheme's file of the same checkpoint stays until that scheme is loaded again, another
+// which replaces the one written before the change, and a file of an older format (not one of
+// a newer format: another pio's); the other scheme's file of the same checkpoint stays until that scheme is loaded again, another
 // checkpoint's file stays.
 BOOST_FIXTURE_TEST_CASE(a_new_pack_file_replaces_the_one_of_its_checkpoint_before_it_changed, Fixture) {
   { Loaded q8(dir.path(), WeightScheme::Q8, cache.path()); }
@@ -239,11 +239,13 @@ BOOST_FIXTURE_TEST_CASE(a_new_pack_file_replaces_the_one_of_its_checkpoint_befor
   { Loaded other_q8(other.path(), WeightScheme::Q8, cache.path()); }
   const fs::path older_format = cache.path() / "00000000000000aa.pack";
   std::ofstream(older_format) << "PIOPACK1" << std::string(4096, '\0');
+  const fs::path newer_format = cache.path() / "00000000000000bb.pack";  // a newer pio's: kept
+  std::ofstream(newer_format) << "PIOPACK9" << std::string(4096, '\0');
   const auto pack_files = [&] {
     return std::count_if(fs::directory_iterator(cache.path()), fs::directory_iterator(),
                          [](const fs::directory_entry& e) { return e.path().extension() == ".pack"; });
   };
-  BOOST_TEST(pack_files() == 4);
+  BOOST_TEST(pack_files() == 5);
   for (const auto& e : fs::directory_iterator(dir.path()))
     if (e.path().extension() == ".safetensors") fs::last_write_time(e.path(), fs::last_write_time(e.path()) + std::chrono::hours(1));
   Loaded changed(dir.path(), WeightScheme::Q8, cache.path());
@@ -251,6 +253,8 @@ BOOST_FIXTURE_TEST_CASE(a_new_pack_file_replaces_the_one_of_its_checkpoint_befor
   BOOST_TEST(changed.origin().find("(deleted 2 older pack files it replaces)") != std::string::npos, changed.origin());
   BOOST_TEST(!fs::exists(before));
   BOOST_TEST(!fs::exists(older_format));
+  BOOST_TEST(fs::exists(newer_format));
+  fs::remove(newer_format);
   BOOST_TEST(pack_files() == 3);  // the new q8, the q4 (stale now, kept until replaced), the other's
   const std::string q4 = Loaded(dir.path(), WeightScheme::Q4, cache.path()).origin();
   BOOST_TEST(q4.find("(deleted 1 older pack file it replaces)") != std::string::npos, q4);
