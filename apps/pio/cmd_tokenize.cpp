@@ -14,17 +14,21 @@ namespace pio::cli {
 
 namespace {
 
-// One JSON string per line. A blank line is refused: skipped, it would put every later answer
-// on the line of the text before it.
+// One JSON string per line. A blank line before another line is refused: skipped, it would put
+// every later answer on the line of the text before it (blank lines at the end shift nothing).
 std::vector<std::string> read_jsonl_strings(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError(path + ": cannot open");
   std::vector<std::string> texts;
-  std::size_t line_no = 0;
+  std::size_t line_no = 0, first_blank = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos)
-      throw ModelError(path + ":" + std::to_string(line_no) +
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      if (first_blank == 0) first_blank = line_no;
+      continue;
+    }
+    if (first_blank != 0)
+      throw ModelError(path + ":" + std::to_string(first_blank) +
                        ": a blank line (one JSON string per line, each answered on its line; \"\" is the empty text)");
     try {
       texts.push_back(nlohmann::json::parse(line).get<std::string>());

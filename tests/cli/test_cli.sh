@@ -108,8 +108,9 @@ text_ids="$("$pio" tokenize --model "$work/tiny" "$rendered")"
 [ "$("$pio" detokenize --model "$work/tiny" "$text_ids")" = "$(printf '%s' "$rendered")" ] ||
   fail "detokenize of tokenize's output: $("$pio" detokenize --model "$work/tiny" "$text_ids" 2>&1)"
 [ -z "$("$pio" detokenize --model "$work/tiny" "[]")" ] || fail "detokenize []"
-# --jsonl answers line by line: "" is the empty text ([]); a blank line is refused, naming it.
-printf '"a b"\n""\n"c"\n' >"$work/texts.jsonl"
+# --jsonl answers line by line: "" is the empty text ([]); a blank line before a text is refused,
+# naming it.
+printf '"a b"\n""\n"c"\n\n' >"$work/texts.jsonl"  # a blank line at the end shifts nothing
 [ "$("$pio" tokenize --model "$work/tiny" --jsonl "$work/texts.jsonl" | sed -n 2p)" = "[]" ] || fail "tokenize --jsonl of \"\""
 [ "$("$pio" tokenize --model "$work/tiny" --jsonl "$work/texts.jsonl" | wc -l)" = 3 ] || fail "tokenize --jsonl: not one line per text"
 printf '"a"\n\n"b"\n' >"$work/blank.jsonl"
