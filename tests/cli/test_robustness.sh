@@ -72,8 +72,10 @@ start_node budget
 grep -q "per-image pixel budget" "$work/budget.err" || fail "no pixel budget at start: $(cat "$work/budget.err")"
 kill -TERM "$node_pid"; wait "$node_pid" || fail "the node did not exit 0"
 
+# The deadline leaves a loaded machine (CI beside other builds) time to decode and resize the
+# image before it must be seen in the engine.
 step "an 8192x8192 image at HF's own pixel limit: other requests are served beside it, it ends at its deadline"
-start_node big --max-pixels 16777216 --request-timeout 20
+start_node big --max-pixels 16777216 --request-timeout 30
 (body="$work/big.body" post /v1/chat/completions "$work/big.json" >"$work/big.status") &
 big_client=$!
 sleep 3
@@ -82,12 +84,12 @@ for i in 1 2 3; do
   [ "$code" = 200 ] || fail "text request $i beside the image: status $code"
   python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 10 else 1)" "$secs" || fail "text request $i took $secs s beside the image"
 done
-for _ in $(seq 1 60); do [ "$(stat_field engine_waiting)" -ge 1 ] && break; sleep 0.25; done
+for _ in $(seq 1 100); do [ "$(stat_field engine_waiting)" -ge 1 ] && break; sleep 0.25; done
 [ "$(stat_field engine_waiting)" -ge 1 ] || fail "pio stats beside the image: the engine holds no image"
 wait "$big_client"
 read -r code secs <"$work/big.status"
 [ "$code" = 504 ] || fail "the image's deadline: status $code, expected 504: $(head -c 300 "$work/big.body")"
-python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 25 else 1)" "$secs" || fail "the 20 s deadline answered after $secs s"
+python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 35 else 1)" "$secs" || fail "the 30 s deadline answered after $secs s"
 wait_idle "after the deadline" 5
 
 step "a client that leaves during the encode cancels it"
