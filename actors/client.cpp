@@ -3,12 +3,14 @@
 #include <set>
 #include <stdexcept>
 
+#include <caf/detail/serialized_size.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/basp_frames.h"
 #include "actors/error_words.h"
 #include "actors/node.h"
 
@@ -137,8 +139,13 @@ std::unique_ptr<Client> Client::connect(const std::string& host, uint16_t port, 
   const caf::io::middleman_actor middleman =
       options.tls.enabled() ? (*system)->openssl_manager().actor_handle() : (*system)->middleman().actor_handle();
   node_api node = connect_node(**system, middleman, host, port, options.tls.enabled(), options.connect_timeout);
-  return std::unique_ptr<Client>(new Client(std::move(system), std::move(node),
-                                            "the node at " + host + ":" + std::to_string(port), options.request_timeout));
+  auto client = std::unique_ptr<Client>(new Client(std::move(system), std::move(node),
+                                                   "the node at " + host + ":" + std::to_string(port), options.request_timeout));
+  // A plain port closes a connection whose frame is larger (pio-node's check, actors/basp_frames.h);
+  // the frame's own fields (sender, receiver, type names) take far less than the margin.
+  constexpr uint64_t kFrameFieldsMargin = 64 << 10;
+  if (!options.tls.enabled()) client->max_request_bytes_ = BaspFrameLimits{}.max_payload - kFrameFieldsMargin;
+  return client;
 }
 
 Client::Client(Node& node) : Client(node.system(), node.api(), "the node") {}
@@ -159,6 +166,13 @@ Client::~Client() {
 }
 
 uint64_t Client::submit(ChatRequest request, std::function<void(const StreamEvent&)> on_event) {
+  if (max_request_bytes_ > 0) {
+    const uint64_t bytes = caf::detail::serialized_size(system_, request);
+    if (bytes > max_request_bytes_)
+      throw std::invalid_argument("the request takes " + std::to_string(bytes >> 20) + " MiB serialised; " + name_ +
+                                  " takes at most " + std::to_string(max_request_bytes_ >> 20) +
+                                  " MiB in one request on a plain port (fewer or smaller images, or a TLS port)");
+  }
   auto st = std::make_shared<SinkState>();
   st->request = std::move(request);
   st->on_event = std::move(on_event);

@@ -72,7 +72,8 @@ class Client {
   // on an actor thread (synchronise what it touches); when the node is lost, the final event
   // has finish_reason "error" and says so. Returns the request id. Throws std::runtime_error
   // (and calls on_event never) when the node refuses the request, does not take it within the
-  // request timeout, or is lost before it does.
+  // request timeout, or is lost before it does; std::invalid_argument, before sending, for a
+  // request over what a node's plain port takes in one frame (256 MiB less a margin).
   uint64_t submit(ChatRequest request, std::function<void(const StreamEvent&)> on_event);
   // The whole answer, once its final event arrived (an error result when the node was lost).
   // Throws as submit.
@@ -91,6 +92,7 @@ class Client {
   node_api node_;
   std::string name_;  // "the node at HOST:PORT"
   std::chrono::milliseconds request_timeout_;
+  uint64_t max_request_bytes_ = 0;  // serialised; 0: no limit (in this process, or over TLS)
 };
 
 }  // namespace pio

@@ -2,7 +2,8 @@
 // while a request streams ends it with a final error event (and complete()'s future with an
 // error result), a node lost before it takes a request or answers stats fails the call at once
 // rather than after its timeout, and a node that never takes a request fails submit after the
-// request timeout. Plus check_tls_files' refusals, with certificates from scripts/make-certs.
+// request timeout; a remote client over a plain port refuses a request larger than the port
+// takes. Plus check_tls_files' refusals, with certificates from scripts/make-certs.
 #define BOOST_TEST_MODULE client
 #include <boost/test/unit_test.hpp>
 
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <future>
 
+#include <caf/io/middleman.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/client.h"
@@ -115,6 +117,33 @@ BOOST_FIXTURE_TEST_CASE(a_request_never_taken_times_out, Fixture) {
   BOOST_TEST(seconds_since(t0) < 3.0);
   BOOST_CHECK_THROW(client.stats(300ms), std::runtime_error);
   caf::anon_send_exit(node, caf::exit_reason::kill);
+}
+
+// Over a plain port (published here by a stand-in's own system), a request larger than the
+// port's frame limit is refused before anything is sent, saying so; one just under it goes.
+BOOST_FIXTURE_TEST_CASE(a_plain_remote_client_refuses_a_request_over_the_ports_frame_limit, Fixture) {
+  auto node = system.spawn(stand_in, false);
+  auto port = system.middleman().publish(node, 0, "127.0.0.1");
+  BOOST_REQUIRE(port);
+  auto client = Client::connect("127.0.0.1", *port);
+  const auto with_image = [](size_t bytes) {
+    ChatRequest r;
+    r.messages = {{"user", {{"", std::vector<uint8_t>(bytes, 7), true}, {"What is it?", {}, false}}}};
+    return r;
+  };
+  BOOST_CHECK_EXCEPTION(client->submit(with_image(size_t{256} << 20), [](const StreamEvent&) {}), std::invalid_argument,
+                        [](const std::invalid_argument& e) {
+                          return std::string(e.what()).find("takes at most 255 MiB in one request on a plain port") !=
+                                 std::string::npos;
+                        });
+  std::promise<void> streamed;
+  std::atomic<int> events{0};
+  BOOST_TEST(client->submit(with_image(size_t{16} << 20), [&](const StreamEvent&) {
+    if (events++ == 0) streamed.set_value();
+  }) == 7u);
+  BOOST_TEST((streamed.get_future().wait_for(10s) == std::future_status::ready));
+  caf::anon_send_exit(node, caf::exit_reason::kill);  // ends the stream, so the client's sink ends too
+  client.reset();
 }
 
 BOOST_AUTO_TEST_CASE(tls_files_are_checked_before_use) {
