@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "model/image/byte_reader.h"
+
 namespace pio {
 
 namespace {
@@ -11,15 +13,9 @@ constexpr uint8_t kClientHandshake = 1;
 constexpr uint8_t kFirstMessage = 2;  // direct_message; routed, monitor, down follow
 constexpr uint8_t kHeartbeat = 6;
 
-uint32_t big_endian_u32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
-
 }  // namespace
 
-std::string BaspFrameCheck::check_header() const {
-  const unsigned operation = header_[0];
-  const uint32_t payload = big_endian_u32(&header_[4]);
+std::string BaspFrameCheck::check_header(unsigned operation, uint32_t payload) const {
   if (!handshake_seen_ && operation != kClientHandshake)
     return "its first frame is not a client handshake (operation " + std::to_string(operation) + ")";
   if (operation == kClientHandshake) {
@@ -51,10 +47,11 @@ const std::string& BaspFrameCheck::feed(std::span<const uint8_t> bytes) {
     header_bytes_ += taken;
     at += taken;
     if (header_bytes_ < header_.size()) break;
-    refusal_ = check_header();
+    const ByteReader header(header_, "BASP");
+    payload_left_ = header.be32(4);
+    refusal_ = check_header(header.u8(0), static_cast<uint32_t>(payload_left_));
     handshake_seen_ = true;
     header_bytes_ = 0;
-    payload_left_ = big_endian_u32(&header_[4]);
   }
   return refusal_;
 }

@@ -33,7 +33,8 @@ class BaspFrameCheck {
   const std::string& feed(std::span<const uint8_t> bytes);
 
  private:
-  std::string check_header() const;
+  // Why a complete header (its operation and payload_len) is refused; "" when it is not.
+  std::string check_header(unsigned operation, uint32_t payload) const;
 
   BaspFrameLimits limits_;
   std::array<uint8_t, 32> header_{};
