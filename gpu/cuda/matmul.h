@@ -52,13 +52,15 @@ void launch_gemm_deterministic(cudaStream_t stream, const float* x, int64_t m, c
 void launch_dequantize_weight(cudaStream_t stream, const void* w, WeightFormat format, int64_t n, int64_t k,
                               DType dtype, void* dst);
 
-// Bytes of the scratch gemm_cublas needs: x rounded to dtype (0 for F32).
+// Bytes of the scratch gemm_cublas needs: x rounded to dtype (0 for F32), and for F16 the rows'
+// scale exponents.
 int64_t cublas_workspace_bytes(int64_t m, int64_t k, DType dtype);
 
 // Prefill GEMM through cublasGemmEx with float32 accumulation (CUBLAS_COMPUTE_32F): x is rounded
 // to the weights' dtype (BF16 or F16; the CPU's AVX-512 BF16 path rounds it to bf16 too) into
-// workspace (cublas_workspace_bytes bytes, 16-byte aligned), W [n, k] of dtype F32, BF16 or
-// F16, bias [n] float32 or null. Binds `handle` to `stream`. m, n, k must fit an int. Returns
+// workspace (cublas_workspace_bytes bytes, 16-byte aligned); for F16, a row beyond f16's range
+// is scaled by a power of two first and its outputs back after, so none becomes inf
+// (activation_scale_math.h). W [n, k] of dtype F32, BF16 or F16, bias [n] float32 or null. Binds `handle` to `stream`. m, n, k must fit an int. Returns
 // cuBLAS's status (the conversion and bias launches are checked by the caller as above). The
 // bits may depend on m (cuBLAS picks its kernels by shape): launch_gemm_deterministic is the
 // invariant path.

@@ -2,7 +2,8 @@
 // warp, lane and barrier-separated phase of their launches, as gemv.cu and gemm_tiled.cu launch
 // them: against double-precision references, the activation quantiser against the CPU's bit
 // for bit, and batch invariance bit for bit (a row's outputs do not depend on m or on the other
-// rows; the deterministic GEMM equals the GEMV).
+// rows; the deterministic GEMM equals the GEMV); and the cuBLAS path's f16 row scaling
+// (activation_scale_math.h).
 //
 // Tolerances. A float32 sum of terms t_j rounded after each of L sequential operations is within
 // L · 2^-24 · Σ|t_j| of the exact sum (the classic γ_L bound to first order). For the dense
@@ -20,12 +21,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
 
 #include "gpu/backend.h"
 #include "gpu/cpu/quant.h"
+#include "gpu/cuda/activation_scale_math.h"
 #include "gpu/cuda/gemv_math.h"
 #include "tests/gpu/cuda_matmul_emulation.h"
 #include "gpu/kernel_math.h"
@@ -243,4 +246,57 @@ BOOST_AUTO_TEST_CASE(device_dtype_choice_and_conversions) {
              math::f16_to_f32(math::f32_to_f16(math::bf16_to_f32(one_third))));
   BOOST_TEST(round_activation(1.0f / 3.0f, DType::BF16) == one_third);
   BOOST_TEST(round_activation(1.0f / 3.0f, DType::F16) == math::f32_to_f16(1.0f / 3.0f));
+}
+
+// gemm_cublas's row exponents as its kernel computes them: one block of 256 threads per row,
+// max_abs_part, then the tree maximum.
+static int emulated_row_exponent(const float* row, int64_t k) {
+  constexpr int kThreads = 256;
+  float partial[kThreads];
+  for (int t = 0; t < kThreads; ++t) partial[t] = max_abs_part(row, k, t, kThreads);
+  for (int stride = kThreads / 2; stride > 0; stride /= 2)
+    for (int t = 0; t < kThreads; ++t) tree_max_step(partial, t, stride);
+  return f16_row_exponent(partial[0]);
+}
+
+// The F16 path of gemm_cublas (activation_scale_math.h) with its GEMM summed in double: a row with
+// values past f16's range, which the plain rounding turns into inf, comes out finite and within
+// the f16 rounding of each term (2^-11 relative, with a factor 2 margin) of the double product of
+// the unrounded x; rows within the limit take exponent 0 and the plain rounding's bits.
+BOOST_AUTO_TEST_CASE(f16_rows_past_its_range_are_scaled_by_a_power_of_two_not_made_inf) {
+  const int64_t k = 1031, n = 5;
+  std::vector<float> x = random_floats(static_cast<size_t>(4 * k));
+  for (int64_t c = 0; c < k; ++c) x[static_cast<size_t>(k + c)] *= 100.0f;
+  x[static_cast<size_t>(k + 5)] = 3.0e5f;  // row 1: beyond 65504
+  x[static_cast<size_t>(k + 700)] = -7.0e4f;
+  x[static_cast<size_t>(2 * k + 9)] = kF16RowLimit;  // row 2: at the limit
+  x[static_cast<size_t>(3 * k + 9)] = -std::nextafter(kF16RowLimit, 1e9f);  // row 3: just past it
+  BOOST_TEST(std::isinf(math::f16_to_f32(round_activation(3.0e5f, DType::F16))));  // the fault itself
+
+  const int want_exponent[] = {0, 5, 0, 1};  // row 1: 3e5 / 2^5 = 9375 <= 16384 < 3e5 / 2^4
+  const auto w = random_floats(static_cast<size_t>(n * k), 0.05f);
+  std::vector<uint16_t> wh(w.size());
+  for (size_t i = 0; i < w.size(); ++i) wh[i] = math::f32_to_f16(w[i]);
+  const auto bias = random_floats(static_cast<size_t>(n));
+  for (int64_t r = 0; r < 4; ++r) {
+    const float* row = x.data() + r * k;
+    const int e = emulated_row_exponent(row, k);
+    BOOST_TEST(e == want_exponent[r], "row " << r);
+    if (e == 0)
+      for (int64_t c = 0; c < k; ++c) BOOST_TEST(round_scaled_activation(row[c], 0, DType::F16) == round_activation(row[c], DType::F16));
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0, ref = bias[static_cast<size_t>(j)], mag = std::fabs(ref);
+      for (int64_t c = 0; c < k; ++c) {
+        const double wv = math::f16_to_f32(wh[static_cast<size_t>(j * k + c)]);
+        sum += math::f16_to_f32(round_scaled_activation(row[c], e, DType::F16)) * wv;
+        ref += row[c] * wv;
+        mag += std::fabs(row[c] * wv);
+      }
+      const float y = finish_scaled(static_cast<float>(sum), e, bias.data(), j);
+      BOOST_TEST(std::isfinite(y), "row " << r);
+      BOOST_TEST(std::fabs(y - ref) <= 2.0 * mag / 2048.0, "row " << r << " column " << j << ": " << y << " vs " << ref);
+    }
+  }
+  BOOST_TEST(f16_row_exponent(std::numeric_limits<float>::quiet_NaN()) == 0);
+  BOOST_TEST(f16_row_exponent(std::numeric_limits<float>::infinity()) == kMaxRowExponent);
 }

@@ -195,3 +195,37 @@ BOOST_AUTO_TEST_CASE(cublas_prefill_within_the_summation_bound, *boost::unit_tes
   }
   cublasDestroy(handle);
 }
+
+// F16 weights through cuBLAS with a row past f16's range (a decoder's outlier activations): the
+// row is scaled by a power of two around the GEMM (activation_scale_math.h), so its outputs are
+// finite and within the summation bound above plus f16's rounding of each term (2^-11) of the
+// double product of the unrounded x.
+BOOST_AUTO_TEST_CASE(cublas_f16_prefill_keeps_an_outlier_row_finite, *boost::unit_test::precondition(has_device)) {
+  const Shape s{3, 40, 1031};
+  const Dense w = dense_weight(DType::F16, random_floats(static_cast<size_t>(s.n * s.k), 0.05f));
+  auto x = random_floats(static_cast<size_t>(s.m * s.k));
+  x[static_cast<size_t>(s.k + 17)] = 3.0e5f;
+  x[static_cast<size_t>(s.k + 900)] = -1.0e5f;
+  cublasHandle_t handle = nullptr;
+  BOOST_REQUIRE(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS);
+  DeviceBuffer<uint16_t> dw(w.half);
+  DeviceBuffer<float> dx(x), dy(static_cast<size_t>(s.m * s.n));
+  DeviceBuffer<uint8_t> work(static_cast<size_t>(cuda::cublas_workspace_bytes(s.m, s.k, DType::F16)));
+  BOOST_REQUIRE(cuda::gemm_cublas(nullptr, handle, dx.p, s.m, dw.p, DType::F16, s.n, s.k, nullptr, work.p, dy.p) ==
+                CUBLAS_STATUS_SUCCESS);
+  finish_launch();
+  const auto y = dy.download();
+  for (int64_t i = 0; i < s.m; ++i)
+    for (int64_t j = 0; j < s.n; ++j) {
+      double ref = 0, mag = 0;
+      for (int64_t c = 0; c < s.k; ++c) {
+        const double t = static_cast<double>(x[i * s.k + c]) * w.values[j * s.k + c];
+        ref += t;
+        mag += std::fabs(t);
+      }
+      const double tol = 2.0 * (static_cast<double>(s.k + 1) / (1 << 24) + 1.0 / 2048) * mag;
+      BOOST_TEST_REQUIRE(std::fabs(y[i * s.n + j] - ref) <= tol, "y[" << i << "," << j << "] " << y[i * s.n + j]
+                                                                      << " vs " << ref);
+    }
+  cublasDestroy(handle);
+}
