@@ -51,6 +51,7 @@ struct EngineJob {
   ImageLimits image_limits{0, 0};
   SamplingOptions sampling;
   int32_t max_tokens = 256;
+  bool clip_max_tokens = false;         // the client named no max_tokens: the engine lowers it to fit its KV cache
   std::vector<int32_t> stop_ids;        // the request's (the engine group adds the model's own)
   std::vector<std::string> stop;
   bool stream = true;
@@ -122,7 +123,7 @@ typename Inspector::result_type inspect(Inspector& f, PreparedImage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EngineJob& x) {
   return f(caf::meta::type_name("pio::EngineJob"), x.id, x.client_id, x.priority, x.ids, x.images, x.image_keys,
-           x.image_features, x.image_files, x.image_limits, x.sampling, x.max_tokens, x.stop_ids, x.stop, x.stream,
+           x.image_features, x.image_files, x.image_limits, x.sampling, x.max_tokens, x.clip_max_tokens, x.stop_ids, x.stop, x.stream,
            x.show_special_tokens, x.timings, x.resume_ids, x.structured);
 }
 

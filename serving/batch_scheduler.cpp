@@ -33,10 +33,10 @@ int64_t BatchScheduler::blocks_held(const Sequence& s) const {
 void BatchScheduler::add(const QueuedRequest& request, int64_t prompt_tokens, int64_t max_new_tokens) {
   if (prompt_tokens <= 0 || max_new_tokens <= 0)
     throw std::invalid_argument("batch scheduler: prompt and max_new_tokens must be positive");
-  if (prompt_tokens > limits_.total_blocks * limits_.block_size - max_new_tokens)
-    throw std::invalid_argument("batch scheduler: " + std::to_string(prompt_tokens) + " prompt tokens plus " +
-                                std::to_string(max_new_tokens) + " new ones exceed the KV cache's " +
-                                std::to_string(limits_.total_blocks * limits_.block_size) + " slots");
+  if (prompt_tokens > capacity_tokens() - max_new_tokens)
+    throw std::invalid_argument(std::to_string(prompt_tokens) + " prompt tokens plus " + std::to_string(max_new_tokens) +
+                                " new ones exceed the KV cache's " + std::to_string(capacity_tokens()) +
+                                " slots: ask for fewer tokens or send a shorter prompt");
   waiting_.push_back({request, prompt_tokens, 0, 0, max_new_tokens, -1});
 }
 

@@ -89,6 +89,8 @@ class BatchScheduler {
   KvBlockPool& pool() { return pool_; }
   const KvBlockPool& pool() const { return pool_; }
   int64_t max_batch_tokens() const { return limits_.max_batch_tokens; }
+  // KV slots in all: the most a sequence's prompt plus new tokens may take.
+  int64_t capacity_tokens() const { return limits_.total_blocks * limits_.block_size; }
 
  private:
   struct Sequence {

@@ -39,6 +39,7 @@ struct EngineRequest {
   std::shared_ptr<const ImageFeatures> images;   // the images' features in prompt order, or null
   SamplingOptions sampling;
   int32_t max_tokens = 256;
+  bool clip_max_tokens = false;                  // a default max_tokens: lowered to what the KV cache holds
   std::vector<int32_t> stop_ids;                 // generation ends after emitting one of these
   std::vector<std::string> image_keys;           // the images' vision cache keys (prefix hashes), if any
   std::vector<int32_t> resumed;                  // ids generated elsewhere already (a moved request)

@@ -83,6 +83,7 @@ void EngineGroup::submit_to_core(uint64_t id, std::shared_ptr<const ImageFeature
   er.images = std::move(images);
   er.sampling = r.job.sampling;
   er.max_tokens = r.job.max_tokens;
+  er.clip_max_tokens = r.job.clip_max_tokens;
   er.stop_ids = r.job.stop_ids;
   er.image_keys = r.job.image_keys;
   er.resumed = r.job.resume_ids;

@@ -80,6 +80,7 @@ std::optional<std::string> RequestTable::assemble(uint64_t id) {
   r.images.clear();
   job.sampling = r.request.sampling;
   job.max_tokens = fit.max_tokens;
+  job.clip_max_tokens = r.request.clip_max_tokens;
   job.stop_ids = r.request.stop_ids;
   job.stop = r.request.stop;
   job.stream = r.request.stream;

@@ -159,6 +159,22 @@ BOOST_AUTO_TEST_CASE(stop_ids_end_a_request_and_cancel_frees_its_blocks) {
   BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
 }
 
+// A default max_tokens (the client named none: clip_max_tokens) is lowered to what the KV cache
+// holds beside the prompt, 16 slots here; a named one that does not fit is refused as before.
+BOOST_AUTO_TEST_CASE(a_default_max_tokens_is_lowered_to_what_the_kv_cache_holds) {
+  KvStorage cache(text.backend(), text.kv_shape(), 4 * KvStorage::bytes_per_block(text.kv_shape(), 4), 4);
+  EngineCore engine(text, weights.config(), cache, {32, 8}, make_policy("fcfs"), 0);
+  BOOST_CHECK_THROW(engine.submit(request(1, {1, 2, 3, 4, 5}, nullptr, 50, 0.0f)), std::invalid_argument);
+  EngineRequest defaulted = request(2, {1, 2, 3, 4, 5}, nullptr, 50, 0.0f);
+  defaulted.clip_max_tokens = true;
+  engine.submit(defaulted);
+  std::map<uint64_t, FinishReason> reasons;
+  const auto out = run(engine, &reasons);
+  BOOST_TEST(out.at(2) == alone(request(2, {1, 2, 3, 4, 5}, nullptr, 11, 0.0f)));  // 16 - 5 slots
+  BOOST_TEST((reasons.at(2) == FinishReason::length));
+  BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
+}
+
 // Prefix caching (a tiered cache as the store): a request sharing a prefix with an earlier one
 // starts past the prefix's full blocks, from the pool or, in a new engine, from the store, and
 // every answer equals the uncached one exactly; under preemption too.
