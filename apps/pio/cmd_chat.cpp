@@ -87,8 +87,17 @@ void add_chat(CLI::App& app) {
     LoadedPrompt run(a->model, ComputeBackends(a->device, a->threads, false, "pio"),
                      model_options(a->weights), a->kv_mb << 20, ids, a->image, &timings);
     const PreparedPrompt& prompt_ids = run.prompt;
-    PagedKvCache cache = sequence_kv_cache(run.text, static_cast<int64_t>(prompt_ids.ids.size()), a->max_tokens,
-                                           "--max-tokens", a->kv_mb, a->kv_dtype);
+    const auto prompt_tokens = static_cast<int64_t>(prompt_ids.ids.size());
+    // Without --max-tokens the default is lowered to what fits, as over --node; a prompt that
+    // leaves no room even for one token is refused naming where it came from.
+    if (max_tokens->count() == 0) {
+      const int64_t room = new_tokens_that_fit(run.text, prompt_tokens, a->kv_mb, a->kv_dtype);
+      a->max_tokens = static_cast<int>(std::clamp<int64_t>(room, 1, a->max_tokens));
+    }
+    const std::string length_option =
+        max_tokens->count() > 0 ? "--max-tokens" : (messages->count() > 0 ? "--messages" : "--prompt");
+    PagedKvCache cache =
+        sequence_kv_cache(run.text, prompt_tokens, a->max_tokens, length_option, a->kv_mb, a->kv_dtype);
     StreamDetokenizer detok(*tokenizer, a->show_special ? SpecialTokens::show : SpecialTokens::skip);
     const auto& stops = run.weights.stop_ids();
     GenerateOptions options{a->max_tokens, stops, a->sampling, tokenizer->vocab_size(), [&](int32_t id) {

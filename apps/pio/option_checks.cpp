@@ -306,6 +306,38 @@ CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels) {
       ->check(integer_in(1, kMaxPixels));
 }
 
+namespace {
+
+constexpr int kBlock = 16;  // a one-sequence cache's KV block
+
+// The KV memory a one-sequence cache may take: budget_mb, or the machine's memory when 0.
+struct KvBudget {
+  KvCacheShape shape;
+  int64_t block_bytes = 0;
+  bool machine = false;
+  int64_t limit_mb = 0;
+  int64_t blocks() const { return (limit_mb << 20) / block_bytes; }  // limit_mb << 20 fits: at most the machine's memory
+};
+
+KvBudget kv_budget(const TextModel& model, int64_t budget_mb, const std::string& kv_dtype) {
+  KvBudget b;
+  b.shape = kv_shape(model.kv_shape(), kv_dtype);
+  b.block_bytes = KvStorage::bytes_per_block(b.shape, kBlock);
+  b.machine = budget_mb == 0;
+  b.limit_mb = b.machine ? physical_memory_mb() : budget_mb;
+  return b;
+}
+
+}  // namespace
+
+int64_t new_tokens_that_fit(const TextModel& model, int64_t prompt_tokens, int64_t budget_mb,
+                            const std::string& kv_dtype) {
+  int64_t room = kv_budget(model, budget_mb, kv_dtype).blocks() * kBlock - prompt_tokens;
+  if (const int64_t context = model.config().max_position_embeddings; context > 0)
+    room = std::min(room, context - prompt_tokens);
+  return std::max<int64_t>(0, room);
+}
+
 PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, int64_t new_tokens,
                                const std::string& length_option, int64_t budget_mb, const std::string& kv_dtype) {
   const int64_t tokens = prompt_tokens + new_tokens;  // both far below 2^62: no overflow
@@ -315,21 +347,16 @@ PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, in
   if (context > 0 && tokens > context)
     throw CLI::ValidationError(length_option, sequence + " exceed the model's context of " + std::to_string(context) +
                                                   " tokens (max_position_embeddings)");
-  const KvCacheShape shape = kv_shape(model.kv_shape(), kv_dtype);
-  constexpr int kBlock = 16;
-  const int64_t block_bytes = KvStorage::bytes_per_block(shape, kBlock);
+  const KvBudget b = kv_budget(model, budget_mb, kv_dtype);
   const int64_t blocks = (tokens + kBlock - 1) / kBlock;
-  const bool machine = budget_mb == 0;
-  const int64_t limit_mb = machine ? physical_memory_mb() : budget_mb;
-  // limit_mb << 20 fits: it is at most the machine's memory.
-  if (blocks > (limit_mb << 20) / block_bytes) {
-    const int64_t need_mb = static_cast<int64_t>(std::ceil(static_cast<double>(blocks) * block_bytes / (1 << 20)));
-    throw CLI::ValidationError(machine ? length_option : "--kv-cache-mb",
+  if (blocks > b.blocks()) {
+    const int64_t need_mb = static_cast<int64_t>(std::ceil(static_cast<double>(blocks) * b.block_bytes / (1 << 20)));
+    throw CLI::ValidationError(b.machine ? length_option : "--kv-cache-mb",
                                sequence + " need " + std::to_string(need_mb) + " MiB of KV cache, more than " +
-                                   (machine ? "the machine's " : "the budget of ") + std::to_string(limit_mb) +
+                                   (b.machine ? "the machine's " : "the budget of ") + std::to_string(b.limit_mb) +
                                    " MiB");
   }
-  return PagedKvCache(model.kv_layers(), shape, blocks * block_bytes, kBlock);
+  return PagedKvCache(model.kv_layers(), b.shape, blocks * b.block_bytes, kBlock);
 }
 
 }  // namespace pio::cli

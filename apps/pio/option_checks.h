@@ -147,5 +147,9 @@ CLI::Option* add_max_pixels_option(CLI::App* cmd, int64_t& max_pixels);
 // vLLM refuses prompt + max_tokens beyond the context in the same way.
 PagedKvCache sequence_kv_cache(const TextModel& model, int64_t prompt_tokens, int64_t new_tokens,
                                const std::string& length_option, int64_t budget_mb, const std::string& kv_dtype);
+// The most new tokens sequence_kv_cache accepts after a prompt of prompt_tokens (0 when none):
+// what the model's context and the KV budget leave, for a default --max-tokens lowered to fit.
+int64_t new_tokens_that_fit(const TextModel& model, int64_t prompt_tokens, int64_t budget_mb,
+                            const std::string& kv_dtype);
 
 }  // namespace pio::cli

@@ -152,6 +152,17 @@ expect_status 2 "--kv-cache-mb: 9 prompt + 2000 new tokens need 2 MiB of KV cach
 # The tiny checkpoint's own dtype (bf16, --kv-dtype auto) takes half the bytes per token.
 expect_status 2 "--kv-cache-mb: 9 prompt + 4000 new tokens need 2 MiB of KV cache, more than the budget of 1 MiB" \
   "$pio" chat --model "$work/tiny" --prompt hi --max-tokens 4000 --kv-cache-mb 1
+# Without --max-tokens the default (256) is lowered to what fits: a context of 16 tokens leaves 7
+# after the 9-token prompt; a prompt that leaves no room is refused naming --prompt.
+cp -r "$work/tiny" "$work/tiny16"
+sed -i 's/"max_position_embeddings": [0-9]*/"max_position_embeddings": 16/' "$work/tiny16/config.json"
+"$pio" chat --model "$work/tiny16" --prompt hi --seed 1 --verbose >/dev/null 2>"$work/ctx16.err" ||
+  fail "chat with a default --max-tokens in a 16-token context: $(cat "$work/ctx16.err")"
+grep -q "prompt tokens: 9, images: 0, generated: 7$" "$work/ctx16.err" || fail "not 7 tokens: $(cat "$work/ctx16.err")"
+expect_status 2 "--prompt: 17 prompt + 1 new tokens exceed the model's context of 16 tokens" \
+  "$pio" chat --model "$work/tiny16" --prompt "hi there how are you doing today my friend"
+expect_status 2 "--max-tokens: 9 prompt + 20 new tokens exceed the model's context of 16 tokens" \
+  "$pio" chat --model "$work/tiny16" --prompt hi --max-tokens 20
 expect_status 2 "--prompt-tokens: '9223372036854775807' is not an integer in 1..1048576" \
   "$pio" bench --model "$work/tiny" --prompt-tokens 9223372036854775807
 expect_status 2 "--prompt-tokens: 262144 prompt + 32 new tokens exceed the model's context" \
