@@ -252,10 +252,12 @@ class Supervisor {
     return promise;
   }
 
-  // The stages that are down (empty: healthy); no worker joined counts as one.
+  // The stages that are down (empty: healthy); no worker joined counts as one, and so does a
+  // drain (SIGTERM), which refuses every new request: a load balancer should stop sending them.
   NodeHealth health() const {
     NodeHealth h{st_.kids->plugins.down()};
     if (st_.workers.empty()) h.down.push_back("workers (none joined)");
+    if (st_.draining) h.down.push_back("admission (the node is shutting down)");
     return h;
   }
 

@@ -1,5 +1,6 @@
 // The node's health as /health reports it: the stages that are down (a plug-in stage that
-// stopped too often and is held down). Healthy when none is.
+// stopped too often and is held down, no worker joined, admission closed by a drain). Healthy
+// when none is.
 #pragma once
 
 #include <string>

@@ -425,6 +425,35 @@ BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free
   BOOST_TEST(stats.requests.at("cancelled") == 2);
 }
 
+// A drain (SIGTERM) closes admission: /health's answer turns unhealthy, naming it, so that a load
+// balancer stops sending requests that would be refused, and a new request is refused while the
+// running one goes on.
+BOOST_AUTO_TEST_CASE(a_draining_node_reports_itself_unhealthy_and_refuses_new_requests) {
+  Node node(settings());
+  Client client(node);
+  for (int i = 0; i < 1000 && !node.health(5s).healthy(); ++i) std::this_thread::sleep_for(10ms);  // the worker joins
+  BOOST_REQUIRE(node.health(5s).healthy());
+  std::atomic<int> seen{0};
+  std::promise<StreamEvent> ended;
+  const uint64_t id = client.submit(chat("A long one.", {}, 2000, 0.0f, 0), [&](const StreamEvent& e) {
+    seen += static_cast<int>(e.token_ids.size());
+    if (e.final) ended.set_value(e);
+  });
+  while (seen < 2) std::this_thread::sleep_for(1ms);
+  BOOST_TEST(!node.drain(10ms));  // the long request still runs
+  const NodeHealth health = node.health(5s);
+  BOOST_TEST(!health.healthy());
+  BOOST_TEST((std::find(health.down.begin(), health.down.end(), "admission (the node is shutting down)") !=
+              health.down.end()));
+  auto refused = client.complete(chat("Too late.", {}, 4, 0.0f, 0));
+  const ChatResult late = wait(refused);
+  BOOST_TEST((late.error.code == ErrorCode::overloaded));
+  client.cancel(id);
+  auto end = ended.get_future();
+  BOOST_REQUIRE(end.wait_for(60s) == std::future_status::ready);
+  BOOST_TEST(end.get().finish_reason == "cancelled");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // The tiered cache through the node (issue 10): vision embeddings and prefix KV blocks are
