@@ -51,6 +51,11 @@ class Slot {
   std::atomic<int>& in_flight_;
 };
 
+// One entry of /v1/models, and the answer of /v1/models/<id> (OpenAI's model object).
+nlohmann::json model_object(const std::string& id, int64_t created) {
+  return {{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "pio"}};
+}
+
 HttpResponse error_response(int status, const std::string& message, const std::string& param = "") {
   HttpResponse r{status, "application/json", error_body(status, message, param), {}};
   if (status == 429 || status == 503) r.headers.emplace_back("Retry-After", status == 429 ? "1" : "5");
@@ -252,8 +257,9 @@ HttpGateway::HttpGateway(Node& node, HttpSettings settings)
     return r;
   };
   handlers.log = [this](const std::string& path, int status) {
-    const bool known = !allowed_methods(path).empty();
-    http_requests_->Add({{"endpoint", known ? path : "other"}, {"code", std::to_string(status)}}).Increment();
+    const std::string_view route = route_of(path);  // one label per route, whatever the path's id
+    http_requests_->Add({{"endpoint", route.empty() ? "other" : std::string(route)}, {"code", std::to_string(status)}})
+        .Increment();
   };
   server_ = std::make_unique<HttpServer>(std::move(server), std::move(handlers));
 }
@@ -273,9 +279,13 @@ void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
     });
   } else if (path == "/v1/models") {
     nlohmann::json models = {{"object", "list"}, {"data", nlohmann::json::array()}};
-    for (const std::string& name : model_names_)
-      models["data"].push_back({{"id", name}, {"object", "model"}, {"created", created_}, {"owned_by", "pio"}});
+    for (const std::string& name : model_names_) models["data"].push_back(model_object(name, created_));
     reply->respond({200, "application/json", models.dump(), {}});
+  } else if (const auto model = model_of(path)) {
+    guarded(*reply, [&] {
+      check_model(std::string(*model), model_names_);
+      reply->respond({200, "application/json", model_object(std::string(*model), created_).dump(), {}});
+    });
   } else if (path == "/tokenize" || path == "/detokenize") {
     boost::asio::post(*workers_, [this, request = std::move(request), reply = std::move(reply)] {
       guarded(*reply, [&] {

@@ -23,10 +23,18 @@ constexpr Route kRoutes[] = {{"/v1/chat/completions", "POST, OPTIONS"},
                              {"/detokenize", "POST, OPTIONS"},
                              {"/", "GET, HEAD, OPTIONS"}};
 
+// One served model's path: /v1/models/<id> (OpenAI's "retrieve model"; an id may hold '/').
+constexpr std::string_view kModelPrefix = "/v1/models/";
+constexpr std::string_view kModelRoute = "/v1/models/{model}";
+
+// Authorization: Bearer <key>, the scheme in any case (RFC 7235 §2.1), the key compared in
+// constant time.
 bool bearer_matches(const HttpRequest& req, const std::string& key) {
   const std::string header = req.header("Authorization");
-  const std::string prefix = "Bearer ";
-  if (header.size() != prefix.size() + key.size() || header.compare(0, prefix.size(), prefix) != 0) return false;
+  constexpr std::string_view prefix = "bearer ";
+  if (header.size() != prefix.size() + key.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != prefix[i]) return false;
   return CRYPTO_memcmp(header.data() + prefix.size(), key.data(), key.size()) == 0;
 }
 
@@ -48,9 +56,23 @@ HttpResponse refusal(int status, const std::string& message, const HttpRequest& 
 
 }  // namespace
 
-std::string allowed_methods(std::string_view path) {
+std::string_view route_of(std::string_view path) {
   for (const Route& r : kRoutes)
-    if (path == r.path) return r.methods;
+    if (path == r.path) return r.path;
+  if (path.size() > kModelPrefix.size() && path.starts_with(kModelPrefix)) return kModelRoute;
+  return "";
+}
+
+std::optional<std::string_view> model_of(std::string_view path) {
+  if (route_of(path) != kModelRoute) return std::nullopt;
+  return path.substr(kModelPrefix.size());
+}
+
+std::string allowed_methods(std::string_view path) {
+  const std::string_view route = route_of(path);
+  if (route == kModelRoute) return "GET, HEAD, OPTIONS";
+  for (const Route& r : kRoutes)
+    if (route == r.path) return r.methods;
   return "";
 }
 

@@ -1,5 +1,5 @@
 // Drives a running pio-node through the official `openai` npm client (tools/test-node):
-// models.list(), a non-streamed and a streamed chat completion with an image (the same request,
+// models.list() and models.retrieve(), a non-streamed and a streamed chat completion with an image (the same request,
 // so the same answer), and a tool-call round trip. Writes the answers for the caller to compare
 // with `pio chat --node`; exits non-zero on any failed check.
 //   node openai_client.mjs BASE_URL IMAGE OUT_DIR
@@ -17,6 +17,11 @@ function check(ok, what) {
 
 const models = await client.models.list();
 check(models.data.length === 1 && models.data[0].id === "tiny", `models.list: ${JSON.stringify(models.data)}`);
+const model = await client.models.retrieve("tiny");
+check(model.id === "tiny" && model.object === "model", `models.retrieve: ${JSON.stringify(model)}`);
+let missing = null;
+try { await client.models.retrieve("other"); } catch (e) { missing = e; }
+check(missing instanceof OpenAI.NotFoundError, `models.retrieve of an unknown model: ${missing}`);
 
 const image = `data:image/jpeg;base64,${readFileSync(imagePath).toString("base64")}`;
 const request = {
@@ -65,4 +70,4 @@ const second = await client.chat.completions.create({ model: "tiny", tools, max_
   { role: "tool", tool_call_id: "call_1", content: "{\"temp_c\": 21}" }] });
 check(typeof second.choices[0].message.content === "string", "answer after the tool result");
 check(second.usage.prompt_tokens > withTools, "the call and its result are in the prompt");
-console.log(`openai client: models.list, chat (whole and ${chunks} chunks), tool round trip ok`);
+console.log(`openai client: models.list and retrieve, chat (whole and ${chunks} chunks), tool round trip ok`);

@@ -99,6 +99,32 @@ BOOST_AUTO_TEST_CASE(a_method_a_path_does_not_take_is_405_with_allow) {
   BOOST_TEST(admit(head("GET", "/v1/chat/completions", {{"Authorization", "Bearer sekrit"}}), "sekrit", off)->status == 405);
 }
 
+// /v1/models/<id> (OpenAI's model retrieval; an id may hold '/') is one route, as /metrics
+// labels it, whatever the id; /v1/models/ alone is not a model's path.
+BOOST_AUTO_TEST_CASE(one_models_path_is_one_route_whatever_its_id) {
+  BOOST_TEST(route_of("/v1/models/tiny") == "/v1/models/{model}");
+  BOOST_TEST(route_of("/v1/models/Qwen/Qwen3-VL-2B-Instruct") == "/v1/models/{model}");
+  BOOST_TEST(*model_of("/v1/models/Qwen/Qwen3-VL-2B-Instruct") == "Qwen/Qwen3-VL-2B-Instruct");
+  BOOST_TEST(route_of("/v1/models") == "/v1/models");
+  BOOST_TEST(!model_of("/v1/models").has_value());
+  BOOST_TEST(route_of("/v1/models/").empty());
+  BOOST_TEST(route_of("/v1/nothing").empty());
+  const CorsPolicy off;
+  BOOST_TEST(!admit(head("GET", "/v1/models/tiny"), "", off).has_value());
+  BOOST_TEST(header(*admit(head("POST", "/v1/models/tiny"), "", off), "Allow") == "GET, HEAD, OPTIONS");
+}
+
+// The Bearer scheme is matched in any case (RFC 7235 §2.1); the key exactly.
+BOOST_AUTO_TEST_CASE(the_api_key_scheme_is_matched_in_any_case_and_the_key_exactly) {
+  const CorsPolicy off;
+  for (const std::string scheme : {"Bearer", "bearer", "BEARER"})
+    BOOST_TEST(!admit(head("GET", "/v1/models", {{"Authorization", scheme + " sekrit"}}), "sekrit", off).has_value(),
+               scheme);
+  BOOST_TEST(admit(head("GET", "/v1/models", {{"Authorization", "Bearer Sekrit"}}), "sekrit", off)->status == 401);
+  BOOST_TEST(admit(head("GET", "/v1/models", {{"Authorization", "Basic sekrit"}}), "sekrit", off)->status == 401);
+  BOOST_TEST(admit(head("GET", "/v1/models", {{"Authorization", "Bearer sekrit2"}}), "sekrit", off)->status == 401);
+}
+
 BOOST_AUTO_TEST_CASE(post_bodies_must_be_json) {
   const CorsPolicy off;
   for (const std::string& type : {std::string("text/plain"), std::string("application/x-www-form-urlencoded"),
