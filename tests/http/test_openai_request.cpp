@@ -119,6 +119,18 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_400_naming_the_field) {
   }
 }
 
+// A number with no fractional part counts as an integer (JavaScript clients send 3.0; vLLM's
+// pydantic models take it), within the same range; a fractional one is still refused above.
+BOOST_AUTO_TEST_CASE(integral_floats_count_as_integers) {
+  const ParsedRequest r = parse_chat_request(with({{"max_tokens", 3.0}, {"n", 2.0}, {"seed", 7.0}}), {});
+  BOOST_TEST(r.request.max_tokens == 3);
+  BOOST_TEST(r.n == 2);
+  BOOST_TEST((r.request.sampling.seed == std::optional<uint64_t>(7)));
+  BOOST_TEST(refusal(with({{"max_tokens", 0.0}})) == "400 max_tokens");
+  BOOST_TEST(refusal(with({{"max_tokens", 9.3e18}})) == "400 max_tokens");
+  BOOST_TEST(refusal(with({{"max_tokens", -1e300}})) == "400 max_tokens");
+}
+
 BOOST_AUTO_TEST_CASE(fields_pio_does_not_implement_are_400_naming_them) {
   const std::vector<std::pair<json, std::string>> chat = {
       {{{"some_future_field", {{"x", 1}}}}, "some_future_field"},
