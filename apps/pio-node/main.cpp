@@ -70,6 +70,7 @@ struct Args {
 void add_options(CLI::App& app, Args& a) {
   using namespace pio::cli;
   app.set_config("--config", "", "read options from this TOML or INI file (command-line flags win)");
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, as a misspelt flag is
   app.add_option("--model", a.model, "model directory (Hugging Face layout)")->required();
   app.add_option("--role", a.role, "all: one process; frontend: clients and routing, no weights; worker: an engine group that joins a frontend")
       ->default_val("all")->check(CLI::IsMember({"all", "frontend", "worker"}));
@@ -423,6 +424,14 @@ int main(int argc, char** argv) {
   add_options(app, a);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 words an unknown key "INI was not able to parse KEY"; say which file and what to do.
+    std::string what = e.what();
+    const std::string extras = "INI was not able to parse ";
+    if (what.rfind(extras, 0) == 0)
+      what = "--config: unknown key '" + what.substr(extras.size()) + "' (keys are the long flags without their dashes, e.g. kv-memory = 512)";
+    std::cerr << "pio-node: error: " << what << "\n";
+    return 2;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help exits 0; a refused option exits 2, as `pio` does
   }

@@ -118,6 +118,12 @@ timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/rstats.json"
 kill -TERM "$node_pid"
 if "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
 grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
+# A misspelt key in a --config file is refused as a misspelt flag is, not ignored.
+printf 'thread = 1\n' >"$work/misspelt.toml"
+if "$node_bin" --model "$work/tiny" --port 0 --config "$work/misspelt.toml" >/dev/null 2>"$work/misspelt.err"; then
+  fail "a misspelt --config key was accepted"
+fi
+grep -q "unknown key 'thread'" "$work/misspelt.err" || fail "misspelt --config key: $(cat "$work/misspelt.err")"
 
 # --kv-dtype, here from the --config file: a node with an f32 KV cache (and, --mmap, its packed
 # weights mapped) answers as `pio chat --kv-dtype f32` does and says so at start; on the cache directory that the nodes above filled
