@@ -477,9 +477,10 @@ class Supervisor {
   // Tokenize and preprocess in parallel; the job goes to a worker when both are in.
   void run_pipeline(uint64_t id) {
     InFlight& r = *st_.table->find(id);
-    const auto failed = [this, id](const char* stage, ErrorCode code) {
-      return [this, id, stage, code](caf::error& err) {
-        if (st_.table->find(id)) end(id, error_event(id, code, std::string(stage) + ": " + error_words(self_->system(), err)));
+    // what: the request's part that failed, as the client knows it ("the request's image 2").
+    const auto failed = [this, id](std::string what, ErrorCode code) {
+      return [this, id, what = std::move(what), code](caf::error& err) {
+        if (st_.table->find(id)) end(id, error_event(id, code, what + ": " + error_words(self_->system(), err)));
       };
     };
     self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)
@@ -487,7 +488,7 @@ class Supervisor {
             [this, id](PromptTokens& tokens) {
               if (st_.table->find(id) && st_.table->tokens_done(id, std::move(tokens), monotonic_s())) to_worker(id);
             },
-            failed("tokenize", ErrorCode::bad_request));
+            failed("the request's text cannot be tokenized", ErrorCode::bad_request));
     size_t index = 0;
     for (auto& turn : r.request.messages) {
       for (auto& part : turn.parts) {
@@ -499,7 +500,7 @@ class Supervisor {
                 [this, id, i](PreparedImage& image) {
                   if (st_.table->find(id) && st_.table->image_done(id, i, std::move(image), monotonic_s())) to_worker(id);
                 },
-                failed("image", ErrorCode::bad_image));
+                failed("the request's image " + std::to_string(i + 1) + " cannot be used", ErrorCode::bad_image));
         part.image.clear();  // the bytes moved to the preprocessor
       }
     }

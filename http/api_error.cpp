@@ -12,11 +12,11 @@ ApiError::ApiError(int status, std::string message, std::string param)
 
 const char* error_type(int status) {
   switch (status) {
-    case 400: case 404: case 405: case 413: case 415: case 422: return "invalid_request_error";
     case 401: return "authentication_error";
     case 429: return "rate_limit_error";
-    case 503: case 504: return "overloaded_error";
-    default: return "server_error";
+    case 503: return "overloaded_error";
+    case 504: return "timeout_error";
+    default: return status >= 400 && status < 500 ? "invalid_request_error" : "server_error";
   }
 }
 

@@ -22,8 +22,9 @@ class ApiError : public std::runtime_error {
   std::string param_;
 };
 
-// The OpenAI error type for a status: invalid_request_error (400, 404, 405, 413, 415, 422),
-// authentication_error (401), rate_limit_error (429), overloaded_error (503, 504), server_error.
+// The OpenAI error type for a status: authentication_error (401), rate_limit_error (429),
+// invalid_request_error (any other 4xx: 400, 404, 405, 413, 415, 422, 431), overloaded_error
+// (503), timeout_error (504, a passed deadline), server_error (the rest).
 const char* error_type(int status);
 
 // The error JSON for a status and message (param null when empty).

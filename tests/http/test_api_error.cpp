@@ -26,10 +26,17 @@ BOOST_AUTO_TEST_CASE(caf_codes_become_words) {
   BOOST_TEST(plain_words("the prompt is 9 tokens (over 8)") == "the prompt is 9 tokens (over 8)");
 }
 
-BOOST_AUTO_TEST_CASE(new_statuses_are_invalid_requests) {
-  for (int status : {405, 415}) {
+// Every client error (4xx) is an invalid request but the key (401) and the rate (429); a full node
+// (503) is overloaded, a passed deadline (504) a timeout, the rest the server's.
+BOOST_AUTO_TEST_CASE(each_status_has_its_type) {
+  const std::pair<int, const char*> cases[] = {
+      {400, "invalid_request_error"}, {404, "invalid_request_error"}, {405, "invalid_request_error"},
+      {413, "invalid_request_error"}, {415, "invalid_request_error"}, {422, "invalid_request_error"},
+      {431, "invalid_request_error"}, {401, "authentication_error"},  {429, "rate_limit_error"},
+      {503, "overloaded_error"},      {504, "timeout_error"},         {500, "server_error"}};
+  for (const auto& [status, type] : cases) {
     const auto body = nlohmann::json::parse(error_body(status, "m", "p"));
-    BOOST_TEST(body["error"]["type"] == "invalid_request_error");
+    BOOST_TEST(body["error"]["type"] == type, status);
     BOOST_TEST(body["error"]["code"] == status);
   }
 }
