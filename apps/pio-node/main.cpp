@@ -71,7 +71,7 @@ void add_options(CLI::App& app, Args& a) {
   using namespace pio::cli;
   app.set_config("--config", "", "read options from this TOML or INI file (command-line flags win)");
   app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error, as a misspelt flag is
-  app.add_option("--model", a.model, "model directory (Hugging Face layout)")->required();
+  app.add_option("--model", a.model, "model directory (Hugging Face layout)")->required()->check(CLI::ExistingDirectory);
   app.add_option("--role", a.role, "all: one process; frontend: clients and routing, no weights; worker: an engine group that joins a frontend")
       ->default_val("all")->check(CLI::IsMember({"all", "frontend", "worker"}));
   app.add_option("--join", a.join, "worker: the frontend's client-API address, HOST:PORT");

@@ -138,7 +138,7 @@ void add_bench(CLI::App& app) {
     bool json = false, no_vision = false, map_pack = true;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   add_threads_option(cmd, a->threads);
   add_device_options(cmd, a->device);
   add_weights_option(cmd, a->weights);

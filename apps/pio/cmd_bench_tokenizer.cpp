@@ -47,7 +47,7 @@ void add_bench_tokenizer(CLI::App& app) {
     int threads = 0;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   cmd->add_option("--text", a->text, "text file (see tools/goldens/bench_reference.mjs)")->required();
   cmd->add_option("--runs", a->runs, "timed runs; the median is reported")->default_val(5)->check(integer_in(1, kMaxRuns));
   add_threads_option(cmd, a->threads, "threads of the parallel run");

@@ -30,7 +30,7 @@ void add_chat(CLI::App& app) {
     ClientOptions client;
   };
   auto a = std::make_shared<Args>();
-  auto* model_dir = cmd->add_option("--model", a->model, "model directory");
+  auto* model_dir = add_model_option(cmd, a->model);
   auto* node = cmd->add_option("--node", a->node, "stream the answer from a running pio-node instead (HOST:PORT)")
                    ->check(host_port());
   model_dir->excludes(node);

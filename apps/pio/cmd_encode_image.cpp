@@ -17,7 +17,7 @@ void add_encode_image(CLI::App& app) {
     ImageArgs image;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   cmd->add_option("--out", a->out, "output .safetensors file")->required();
   add_threads_option(cmd, a->threads);
   add_image_options(cmd, a->image, false);

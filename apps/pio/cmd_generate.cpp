@@ -20,7 +20,7 @@ void add_generate(CLI::App& app) {
     ImageArgs image;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   cmd->add_option("--ids", a->ids, "prompt token ids, comma separated; image placeholders are filled from --image")
       ->required();
   add_max_tokens_option(cmd, a->max_tokens, 16);

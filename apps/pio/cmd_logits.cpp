@@ -19,7 +19,7 @@ void add_logits(CLI::App& app) {
     ImageArgs image;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   cmd->add_option("--ids", a->ids, "token ids, comma separated")->required();
   cmd->add_option("--out", a->out, "output JSON file")->required();
   add_threads_option(cmd, a->threads);

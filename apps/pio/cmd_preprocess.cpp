@@ -48,8 +48,7 @@ void add_preprocess(CLI::App& app) {
     int64_t max_pixels = 0;  // 0: the config's
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory (only preprocessor_config.json is read)")
-      ->required();
+  add_model_option(cmd, a->model, "model directory (only preprocessor_config.json is read)")->required();
   cmd->add_option("--image", a->image, "image file: PNG, JPEG, WebP, GIF or BMP")->required();
   add_max_pixels_option(cmd, a->max_pixels);
   cmd->add_option("--out", a->out, "output JSON file")->required();

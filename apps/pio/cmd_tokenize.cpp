@@ -49,7 +49,7 @@ void add_tokenize(CLI::App& app) {
     int threads = 0;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   auto* text = cmd->add_option("text", a->text, "text to tokenize");
   auto* jsonl = cmd->add_option("--jsonl", a->jsonl, "file with one JSON string per line");
   text->excludes(jsonl);
@@ -75,7 +75,7 @@ void add_detokenize(CLI::App& app) {
     bool skip_special = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--model", a->model, "model directory")->required();
+  add_model_option(cmd, a->model)->required();
   cmd->add_option("ids", a->ids, "token ids, e.g. 9707,11,1879, or tokenize's output [9707,11,1879]")->required();
   cmd->add_flag("--skip-special-tokens", a->skip_special,
                 "leave out special tokens such as <|im_start|> (Hugging Face's skip_special_tokens)");

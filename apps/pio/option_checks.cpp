@@ -239,6 +239,10 @@ KvCacheShape kv_shape(KvCacheShape shape, const std::string& kv_dtype) {
   return shape;
 }
 
+CLI::Option* add_model_option(CLI::App* cmd, std::string& dir, const std::string& description) {
+  return cmd->add_option("--model", dir, description)->check(CLI::ExistingDirectory);
+}
+
 CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value) {
   return cmd->add_option("--max-tokens", max_tokens, "most tokens to generate (prompt + these fit the model's context)")
       ->default_val(default_value)

@@ -117,6 +117,8 @@ CLI::Option* add_kv_dtype_option(CLI::App* cmd, std::string& kv_dtype);
 // The checkpoint's KV cache shape (kv_cache_shape) in the dtype a checked --kv-dtype value names.
 KvCacheShape kv_shape(KvCacheShape checkpoint_shape, const std::string& kv_dtype);
 CLI::Option* add_max_tokens_option(CLI::App* cmd, int& max_tokens, int default_value);
+// --model DIR: a directory that exists (else exit 2 saying so, before anything is read).
+CLI::Option* add_model_option(CLI::App* cmd, std::string& dir, const std::string& description = "model directory");
 // --temperature [0, 100] (0: greedy), --top-p (0, 1], --top-k 0..2^20 (0: no limit), --seed
 // any 64-bit value, --min-p [0, 1], --repetition-penalty (0, 10]: the ranges transformers'
 // logits processors accept (they refuse nan); --presence-penalty and --frequency-penalty

@@ -137,6 +137,8 @@ expect_status() {  # expect_status STATUS "message part" command...
   [ "$rc" -eq "$want" ] || fail "'$*' exited $rc, not $want: $(cat "$work/err")"
   grep -qF -- "$part" "$work/err" || fail "error of '$*' lacks '$part': $(cat "$work/err")"
 }
+expect_status 2 "--model: Directory does not exist: $work/nowhere" "$pio" chat --model "$work/nowhere" --prompt hi
+expect_status 2 "--model: Directory does not exist: $work/nowhere" "$pio" generate --model "$work/nowhere" --ids 1
 expect_status 2 "--temperature: 'nan' is not a number in [0, 100]" \
   "$pio" chat --model "$work/tiny" --prompt hi --temperature nan
 expect_status 2 "--threads: '100000' is not an integer in 0..1024" \
