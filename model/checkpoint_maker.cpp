@@ -217,15 +217,16 @@ void make_checkpoint(const CheckpointRequest& req) {
   ModelConfig cfg = preset_config(req.preset);
   if (req.dtype) cfg.text.dtype = config_dtype(*req.dtype);
   if (req.text_only) cfg.vision.reset();
-  write_random_checkpoint(cfg, req.seed, req.out, req.max_shard_bytes);
-  if (!req.tokenizer_source.empty()) {
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
-      const auto src = req.tokenizer_source / f;
-      if (!std::filesystem::exists(src))
+  constexpr const char* kTokenizerFiles[] = {"tokenizer.json", "tokenizer_config.json"};
+  // Checked before anything is written: a missing tokenizer leaves no checkpoint without one.
+  if (!req.tokenizer_source.empty())
+    for (const char* f : kTokenizerFiles)
+      if (const auto src = req.tokenizer_source / f; !std::filesystem::exists(src))
         throw ModelError(src.string() + " not found: run scripts/setup, or pass --tokenizer-from DIR / --no-tokenizer");
-      std::filesystem::copy_file(src, req.out / f, std::filesystem::copy_options::overwrite_existing);
-    }
-  }
+  write_random_checkpoint(cfg, req.seed, req.out, req.max_shard_bytes);
+  if (!req.tokenizer_source.empty())
+    for (const char* f : kTokenizerFiles)
+      std::filesystem::copy_file(req.tokenizer_source / f, req.out / f, std::filesystem::copy_options::overwrite_existing);
 }
 
 }  // namespace pio

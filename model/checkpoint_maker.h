@@ -31,6 +31,8 @@ struct CheckpointRequest {
   bool text_only = false;                   // leave out the model.visual.* tensors
 };
 
+// Writes the preset's random checkpoint (and the tokenizer's files) to req.out. Throws ModelError
+// for an unknown preset, or for a tokenizer source without its files before writing anything.
 void make_checkpoint(const CheckpointRequest& req);
 
 // Weights (dtype from cfg.text.dtype), config.json, generation_config.json and

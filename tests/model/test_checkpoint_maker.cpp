@@ -6,11 +6,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "model/checkpoint_maker.h"
+#include "model/errors.h"
 #include "model/safetensors.h"
 #include "tests/support/temp_dir.h"
 
@@ -92,4 +94,16 @@ BOOST_AUTO_TEST_CASE(a_shifted_copy_is_found) {
   BOOST_TEST(repeated_runs(v.data(), 4096) == 0);
   std::copy(v.begin() + 100, v.begin() + 140, v.begin() + 3001);
   BOOST_TEST(repeated_runs(v.data(), 4096) > 0);
+}
+
+// A tokenizer source without its files is refused before anything is written: no half-made
+// checkpoint (weights and config but no tokenizer) is left behind.
+BOOST_AUTO_TEST_CASE(a_missing_tokenizer_source_writes_nothing) {
+  test::TempDir dir("no-tokenizer");
+  CheckpointRequest req;
+  req.preset = "tiny";
+  req.out = dir.path() / "ckpt";
+  req.tokenizer_source = dir.path() / "nowhere";
+  BOOST_CHECK_THROW(make_checkpoint(req), ModelError);
+  BOOST_TEST(!std::filesystem::exists(req.out));
 }
