@@ -6,6 +6,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include <caf/typed_event_based_actor.hpp>
@@ -48,6 +49,7 @@ struct SupervisorState {
   std::shared_ptr<Children> kids = std::make_shared<Children>();
   std::unique_ptr<RequestTable> table;
   std::map<uint32_t, engine_actor> workers;              // joined workers' engine groups, by id
+  std::set<uint32_t> draining_workers;                   // of those, the ones that drain (no new jobs)
   std::map<caf::actor_addr, uint32_t> worker_of_engine;
   std::unordered_map<uint64_t, stream_sink> sinks;       // each request's client
   bool draining = false;
@@ -195,6 +197,7 @@ class Supervisor {
 
   void worker_drains(uint32_t worker) {
     if (!st_.workers.count(worker)) return;
+    st_.draining_workers.insert(worker);
     std::cerr << "pio-node: worker " << worker << " drains: it gets no new requests\n";
     self_->send(st_.kids->router, drain_atom::value, worker);
   }
@@ -252,11 +255,13 @@ class Supervisor {
     return promise;
   }
 
-  // The stages that are down (empty: healthy); no worker joined counts as one, and so does a
-  // drain (SIGTERM), which refuses every new request: a load balancer should stop sending them.
+  // The stages that are down (empty: healthy); no worker joined counts as one, every worker
+  // draining too (new requests would wait for one), and so does the node's own drain (SIGTERM),
+  // which refuses every new request: a load balancer should stop sending them.
   NodeHealth health() const {
     NodeHealth h{st_.kids->plugins.down()};
     if (st_.workers.empty()) h.down.push_back("workers (none joined)");
+    else if (st_.draining_workers.size() == st_.workers.size()) h.down.push_back("workers (all draining)");
     if (st_.draining) h.down.push_back("admission (the node is shutting down)");
     return h;
   }
@@ -313,6 +318,7 @@ class Supervisor {
   void worker_lost(uint32_t worker, const std::string& why) {
     st_.worker_of_engine.erase(st_.workers.at(worker).address());
     st_.workers.erase(worker);
+    st_.draining_workers.erase(worker);
     self_->request(st_.kids->router, caf::infinite, leave_atom::value, worker)
         .then(
             [this, worker, why](const std::vector<uint64_t>& placements) {
@@ -333,6 +339,7 @@ class Supervisor {
     self_->monitor(st_.kids->router);
     auto workers = std::exchange(st_.workers, {});
     st_.worker_of_engine.clear();
+    st_.draining_workers.clear();  // the ids change, and the new router knows of no drain
     for (auto& [old_id, engine] : workers) {
       self_->request(st_.kids->router, caf::infinite, join_atom::value, "worker " + std::to_string(old_id), engine)
           .then(
@@ -477,10 +484,15 @@ class Supervisor {
   // Tokenize and preprocess in parallel; the job goes to a worker when both are in.
   void run_pipeline(uint64_t id) {
     InFlight& r = *st_.table->find(id);
-    // what: the request's part that failed, as the client knows it ("the request's image 2").
-    const auto failed = [this, id](std::string what, ErrorCode code) {
-      return [this, id, what = std::move(what), code](caf::error& err) {
-        if (st_.table->find(id)) end(id, error_event(id, code, what + ": " + error_words(self_->system(), err)));
+    // A stage that refused the request's input (its runtime_error: "the request's image 2 cannot
+    // be used: ...") ends it with `code`; a stage that failed itself (down, timed out) is the
+    // node's fault, not the request's: internal.
+    const auto failed = [this, id](std::string what, std::string stage, ErrorCode code) {
+      return [this, id, what = std::move(what), stage = std::move(stage), code](caf::error& err) {
+        if (!st_.table->find(id)) return;
+        const std::string words = error_words(self_->system(), err);
+        if (err == caf::sec::runtime_error) end(id, error_event(id, code, what + ": " + words));
+        else end(id, error_event(id, ErrorCode::internal, "the node's " + stage + " failed: " + words));
       };
     };
     self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)
@@ -488,7 +500,7 @@ class Supervisor {
             [this, id](PromptTokens& tokens) {
               if (st_.table->find(id) && st_.table->tokens_done(id, std::move(tokens), monotonic_s())) to_worker(id);
             },
-            failed("the request's text cannot be tokenized", ErrorCode::bad_request));
+            failed("the request's text cannot be tokenized", "tokenizer", ErrorCode::bad_request));
     size_t index = 0;
     for (auto& turn : r.request.messages) {
       for (auto& part : turn.parts) {
@@ -500,7 +512,8 @@ class Supervisor {
                 [this, id, i](PreparedImage& image) {
                   if (st_.table->find(id) && st_.table->image_done(id, i, std::move(image), monotonic_s())) to_worker(id);
                 },
-                failed("the request's image " + std::to_string(i + 1) + " cannot be used", ErrorCode::bad_image));
+                failed("the request's image " + std::to_string(i + 1) + " cannot be used", "image preprocessor",
+                       ErrorCode::bad_image));
         part.image.clear();  // the bytes moved to the preprocessor
       }
     }

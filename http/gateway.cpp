@@ -281,10 +281,12 @@ void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
     nlohmann::json models = {{"object", "list"}, {"data", nlohmann::json::array()}};
     for (const std::string& name : model_names_) models["data"].push_back(model_object(name, created_));
     reply->respond({200, "application/json", models.dump(), {}});
-  } else if (const auto model = model_of(path)) {
+  } else if (route_of(path) == "/v1/models/{model}") {
     guarded(*reply, [&] {
-      check_model(std::string(*model), model_names_);
-      reply->respond({200, "application/json", model_object(std::string(*model), created_).dump(), {}});
+      const std::optional<std::string> model = model_of(path);
+      if (!model) throw ApiError(404, "no such model: the path's id has a bad percent escape", "model");
+      check_model(*model, model_names_);
+      reply->respond({200, "application/json", model_object(*model, created_).dump(), {}});
     });
   } else if (path == "/tokenize" || path == "/detokenize") {
     boost::asio::post(*workers_, [this, request = std::move(request), reply = std::move(reply)] {

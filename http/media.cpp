@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "http/api_error.h"
+#include "http/percent_decode.h"
 #include "model/errors.h"
 #include "model/image/image_probe.h"
 
@@ -26,32 +27,17 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// RFC 3986 §2.1 percent-decoding of a file:// URL's path. Throws ApiError 400 for a bad escape
-// or an encoded NUL.
-std::string percent_decoded(std::string_view s, const std::string& param) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    const auto hex = [&](size_t at) { return at < s.size() && std::isxdigit(static_cast<unsigned char>(s[at])); };
-    if (!hex(i + 1) || !hex(i + 2)) throw ApiError(400, "the file:// URL has a '%' that is not followed by two hex digits", param);
-    const char c = static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-    if (c == '\0') throw ApiError(400, "the file:// URL encodes a NUL byte", param);
-    out += c;
-    i += 2;
-  }
-  return out;
-}
-
 // The path of a file:// URL: file:///abs/path or file://localhost/abs/path, percent-decoded.
 std::string file_url_path(std::string_view url, const std::string& param) {
   std::string_view rest = url.substr(7);
   if (starts_with(rest, "localhost/")) rest.remove_prefix(9);
   if (rest.empty() || rest.front() != '/')
     throw ApiError(400, "a file:// URL names a file on this machine: file:///path or file://localhost/path", param);
-  return percent_decoded(rest, param);
+  auto path = percent_decoded(rest);
+  if (!path)
+    throw ApiError(400, "the file:// URL has a bad escape: a '%' not followed by two hex digits, or an encoded NUL byte",
+                   param);
+  return std::move(*path);
 }
 
 // Whether `path` is `root` or under it, component by component (so /media2 is not in /media).

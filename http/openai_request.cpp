@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/api_error.h"
+#include "http/json_integer.h"
 #include "http/python_json.h"
 #include "serving/json_schema.h"
 
@@ -105,27 +106,6 @@ double number_in(const json& v, const std::string& param, double lo, double hi, 
   const double x = v.get<double>();
   if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x == lo))
     throw ApiError(400, param + " must be in " + (lo_open ? "(" : "[") + number_words(lo) + ", " + number_words(hi) + "]", param);
-  return x;
-}
-
-// An integer, or a number with no fractional part (3.0, as JavaScript clients send; vLLM's
-// pydantic models take it too), in [lo, hi].
-int64_t integer_in(const json& v, const std::string& param, int64_t lo, int64_t hi) {
-  const auto out_of_range = [&] {
-    return ApiError(400, param + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", param);
-  };
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (!std::isfinite(d) || d != std::trunc(d)) throw ApiError(400, param + " must be an integer", param);
-    if (d < -0x1p63 || d >= 0x1p63) throw out_of_range();  // beyond int64_t: its cast would be undefined
-    const auto x = static_cast<int64_t>(d);
-    if (x < lo || x > hi) throw out_of_range();
-    return x;
-  }
-  if (!v.is_number_integer()) throw ApiError(400, param + " must be an integer", param);
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)) throw out_of_range();
-  const int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi) throw out_of_range();
   return x;
 }
 

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "http/api_error.h"
+#include "http/percent_decode.h"
 
 namespace pio::http {
 namespace {
@@ -63,9 +64,9 @@ std::string_view route_of(std::string_view path) {
   return "";
 }
 
-std::optional<std::string_view> model_of(std::string_view path) {
+std::optional<std::string> model_of(std::string_view path) {
   if (route_of(path) != kModelRoute) return std::nullopt;
-  return path.substr(kModelPrefix.size());
+  return percent_decoded(path.substr(kModelPrefix.size()));
 }
 
 std::string allowed_methods(std::string_view path) {

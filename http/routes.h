@@ -16,8 +16,9 @@ namespace pio::http {
 // The route that serves a path, as /metrics labels it: the path itself, "/v1/models/{model}"
 // for one model's (/v1/models/<id>), "" when no route has it.
 std::string_view route_of(std::string_view path);
-// The model id in a /v1/models/<id> path, nullopt for another path.
-std::optional<std::string_view> model_of(std::string_view path);
+// The model id in a /v1/models/<id> path, percent-decoded (the openai SDKs send a '/' in an id
+// as %2F); nullopt for another path or a bad escape.
+std::optional<std::string> model_of(std::string_view path);
 // The methods a path takes, as an Allow header lists them ("POST, OPTIONS", "GET, HEAD,
 // OPTIONS"); "" when no route has the path.
 std::string allowed_methods(std::string_view path);

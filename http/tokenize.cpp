@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/api_error.h"
+#include "http/json_integer.h"
 #include "model/errors.h"
 #include "serving/chat_request.h"
 
@@ -57,10 +58,12 @@ std::string detokenize_body(std::string_view body, const Tokenizer& tokenizer, i
   if (!j.contains("tokens") || !j["tokens"].is_array()) throw ApiError(400, "tokens must be a list of token ids", "tokens");
   std::vector<int32_t> ids;
   for (const json& id : j["tokens"]) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= tokenizer.vocab_size())
+    try {
+      ids.push_back(static_cast<int32_t>(integer_in(id, "tokens", 0, tokenizer.vocab_size() - 1)));
+    } catch (const ApiError&) {
       throw ApiError(400, "tokens: each must be a token id in [0, " + std::to_string(tokenizer.vocab_size() - 1) + "]",
                      "tokens");
-    ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
   }
   return json{{"prompt", tokenizer.decode(ids)}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -67,8 +67,10 @@ int64_t EngineCore::submit(EngineRequest request) {
   // A default max_tokens (the client named none) is lowered to what the KV cache holds beside the
   // prompt, as the context check lowered it to the context (serving/context_limit.h).
   const int64_t room = scheduler_.capacity_tokens() - static_cast<int64_t>(known.ids.size()) + resumed;
-  if (request.clip_max_tokens && room > resumed && request.max_tokens > room)
-    request.max_tokens = static_cast<int32_t>(room);
+  if (request.clip_max_tokens && room <= resumed)
+    throw std::invalid_argument(std::to_string(known.ids.size()) + " prompt tokens leave no room in the KV cache's " +
+                                std::to_string(scheduler_.capacity_tokens()) + " slots: send a shorter prompt");
+  if (request.clip_max_tokens && request.max_tokens > room) request.max_tokens = static_cast<int32_t>(room);
   scheduler_.add(request.queue, static_cast<int64_t>(known.ids.size()), request.max_tokens - resumed);
   PrefixHasher hasher(kv_.block_size(), config_.image_token_id, request.image_keys);
   active_.emplace(id, Active{std::move(request), std::move(known), std::move(sampler), -1, resumed, std::move(hasher), 0, -1,

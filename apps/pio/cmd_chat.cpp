@@ -94,8 +94,10 @@ void add_chat(CLI::App& app) {
       const int64_t room = new_tokens_that_fit(run.text, prompt_tokens, a->kv_mb, a->kv_dtype);
       a->max_tokens = static_cast<int>(std::clamp<int64_t>(room, 1, a->max_tokens));
     }
-    const std::string length_option =
-        max_tokens->count() > 0 ? "--max-tokens" : (messages->count() > 0 ? "--messages" : "--prompt");
+    const std::string length_option = max_tokens->count() > 0 ? "--max-tokens"
+                                      : messages->count() > 0  ? "--messages"
+                                      : a->image.images.empty() ? "--prompt"
+                                                                : "--prompt and --image";
     PagedKvCache cache =
         sequence_kv_cache(run.text, prompt_tokens, a->max_tokens, length_option, a->kv_mb, a->kv_dtype);
     StreamDetokenizer detok(*tokenizer, a->show_special ? SpecialTokens::show : SpecialTokens::skip);

@@ -439,7 +439,14 @@ BOOST_AUTO_TEST_CASE(a_draining_node_reports_itself_unhealthy_and_refuses_new_re
     seen += static_cast<int>(e.token_ids.size());
     if (e.final) ended.set_value(e);
   });
-  while (seen < 2) std::this_thread::sleep_for(1ms);
+  for (int i = 0; i < 60000 && seen < 2; ++i) std::this_thread::sleep_for(1ms);
+  BOOST_REQUIRE(seen >= 2);
+  // Every worker draining (here the one local worker) is unhealthy too: new requests would wait.
+  caf::anon_send(node.supervisor(), drain_atom::value, uint32_t{1});
+  NodeHealth workers_drain;
+  for (int i = 0; i < 500 && workers_drain.healthy(); ++i, std::this_thread::sleep_for(10ms)) workers_drain = node.health(5s);
+  BOOST_TEST((std::find(workers_drain.down.begin(), workers_drain.down.end(), "workers (all draining)") !=
+              workers_drain.down.end()));
   BOOST_TEST(!node.drain(10ms));  // the long request still runs
   const NodeHealth health = node.health(5s);
   BOOST_TEST(!health.healthy());

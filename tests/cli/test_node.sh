@@ -116,14 +116,16 @@ grep -q "weights auto (read .*\.pack into memory)" "$work/restarted.err" || fail
 timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/rstats.json"
 [ "$(tier "$work/rstats.json" warm hits)" -ge 1 ] || fail "no warm hit after a restart: $(cat "$work/rstats.json")"
 kill -TERM "$node_pid"
-if "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
+if timeout 30 "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
 grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
 # A misspelt key in a --config file is refused as a misspelt flag is, not ignored.
 printf 'thread = 1\n' >"$work/misspelt.toml"
-if "$node_bin" --model "$work/tiny" --port 0 --config "$work/misspelt.toml" >/dev/null 2>"$work/misspelt.err"; then
+if timeout 30 "$node_bin" --model "$work/tiny" --port 0 --config "$work/misspelt.toml" >/dev/null 2>"$work/misspelt.err"; then
   fail "a misspelt --config key was accepted"
 fi
 grep -q "unknown key 'thread'" "$work/misspelt.err" || fail "misspelt --config key: $(cat "$work/misspelt.err")"
+if timeout 30 "$node_bin" --model "$work/nowhere" --port 0 >/dev/null 2>"$work/nowhere.err"; then fail "a missing --model was accepted"; fi
+grep -q "Directory does not exist: $work/nowhere" "$work/nowhere.err" || fail "missing --model: $(cat "$work/nowhere.err")"
 
 # --kv-dtype, here from the --config file: a node with an f32 KV cache (and, --mmap, its packed
 # weights mapped) answers as `pio chat --kv-dtype f32` does and says so at start; on the cache directory that the nodes above filled

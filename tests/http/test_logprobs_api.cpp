@@ -239,6 +239,10 @@ BOOST_AUTO_TEST_CASE(tokenize_and_detokenize_as_vllm) {
   BOOST_TEST(refused(json{{"messages", json::array()}}) == "400 messages");
   BOOST_TEST(refused(json{{"tokens", {1, tok.vocab_size()}}}, true) == "400 tokens");
   BOOST_TEST(refused(json{{"tokens", {1, -1}}}, true) == "400 tokens");
+  BOOST_TEST(refused(json{{"tokens", {1, 2.5}}}, true) == "400 tokens");
+  const std::vector<int32_t> first = {ids[0]};  // ids[0] * 1.0 is that id, as in every integer field
+  BOOST_TEST(nlohmann::json::parse(detokenize_body(json{{"tokens", {ids[0] * 1.0}}}.dump(), tok, 64))["prompt"] ==
+             tok.decode(first));
   BOOST_TEST(refused(json{{"tokens", "1 2"}}, true) == "400 tokens");
   BOOST_TEST(refused(json{{"tokens", {1}}, {"x", 1}}, true) == "400 x");
   BOOST_TEST(refused(json{{"tokens", json::array()}}, true) == "0 ");

@@ -105,6 +105,10 @@ BOOST_AUTO_TEST_CASE(one_models_path_is_one_route_whatever_its_id) {
   BOOST_TEST(route_of("/v1/models/tiny") == "/v1/models/{model}");
   BOOST_TEST(route_of("/v1/models/Qwen/Qwen3-VL-2B-Instruct") == "/v1/models/{model}");
   BOOST_TEST(*model_of("/v1/models/Qwen/Qwen3-VL-2B-Instruct") == "Qwen/Qwen3-VL-2B-Instruct");
+  BOOST_TEST(*model_of("/v1/models/Qwen%2FQwen3-VL-2B-Instruct") == "Qwen/Qwen3-VL-2B-Instruct");  // as the SDK sends it
+  BOOST_TEST(*model_of("/v1/models/my%20model") == "my model");
+  BOOST_TEST(!model_of("/v1/models/bad%2").has_value());
+  BOOST_TEST(!model_of("/v1/models/nul%00").has_value());
   BOOST_TEST(route_of("/v1/models") == "/v1/models");
   BOOST_TEST(!model_of("/v1/models").has_value());
   BOOST_TEST(route_of("/v1/models/").empty());

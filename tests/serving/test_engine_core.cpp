@@ -173,6 +173,15 @@ BOOST_AUTO_TEST_CASE(a_default_max_tokens_is_lowered_to_what_the_kv_cache_holds)
   BOOST_TEST(out.at(2) == alone(request(2, {1, 2, 3, 4, 5}, nullptr, 11, 0.0f)));  // 16 - 5 slots
   BOOST_TEST((reasons.at(2) == FinishReason::length));
   BOOST_TEST(engine.pool().free_blocks() == engine.pool().total_blocks());
+  // A prompt that fills the cache alone is refused naming the prompt, not a max_tokens never sent.
+  EngineRequest full = request(3, std::vector<int32_t>(16, 7), nullptr, 50, 0.0f);
+  full.clip_max_tokens = true;
+  try {
+    engine.submit(full);
+    BOOST_FAIL("a prompt of 16 tokens in 16 slots was taken");
+  } catch (const std::invalid_argument& e) {
+    BOOST_TEST(std::string(e.what()) == "16 prompt tokens leave no room in the KV cache's 16 slots: send a shorter prompt");
+  }
 }
 
 // Prefix caching (a tiered cache as the store): a request sharing a prefix with an earlier one
