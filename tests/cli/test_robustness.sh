@@ -93,8 +93,8 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 35 else 1)" "$secs" |
 wait_idle "after the deadline" 5
 
 step "a client that leaves during the encode cancels it"
-(curl -s -m 3 -o /dev/null -H "Content-Type: application/json" --data-binary "@$work/big-stream.json" \
-  "http://127.0.0.1:$http/v1/chat/completions" || true) &
+(curl -s -m 3 -o "$work/left.body" -w '%{http_code} %{time_total}' -H "Content-Type: application/json" \
+  --data-binary "@$work/big-stream.json" "http://127.0.0.1:$http/v1/chat/completions" >"$work/left.status" || true) &
 wait $!
 wait_idle "a streaming client left during the image" 3
 
@@ -105,7 +105,7 @@ curl -s -m 1 -o /dev/null -H "Content-Type: application/json" --data-binary "@$w
   "http://127.0.0.1:$http/v1/chat/completions" || true
 wait_idle "a non-streaming client left" 3
 [ "$(curl -s "http://127.0.0.1:$http/metrics" | awk '$1 ~ /^pio_requests_total/ && /cancelled/ { n += $2 } END { print n + 0 }')" -ge 2 ] \
-  || fail "the two clients that left are not counted as cancelled"
+  || fail "the two clients that left are not counted as cancelled: $(curl -s "http://127.0.0.1:$http/metrics" | grep '^pio_requests_total'); the streaming one got $(cat "$work/left.status"): $(head -c 300 "$work/left.body")"
 
 step "prompts beyond the context (512) are refused on every path; a default max_tokens is clipped"
 kill -TERM "$node_pid"; wait "$node_pid" || fail "the node did not exit 0"
