@@ -281,7 +281,7 @@ void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
     nlohmann::json models = {{"object", "list"}, {"data", nlohmann::json::array()}};
     for (const std::string& name : model_names_) models["data"].push_back(model_object(name, created_));
     reply->respond({200, "application/json", models.dump(), {}});
-  } else if (route_of(path) == "/v1/models/{model}") {
+  } else if (route_of(path) == kModelRoute) {
     guarded(*reply, [&] {
       const std::optional<std::string> model = model_of(path);
       if (!model) throw ApiError(404, "no such model: the path's id has a bad percent escape", "model");

@@ -26,7 +26,6 @@ constexpr Route kRoutes[] = {{"/v1/chat/completions", "POST, OPTIONS"},
 
 // One served model's path: /v1/models/<id> (OpenAI's "retrieve model"; an id may hold '/').
 constexpr std::string_view kModelPrefix = "/v1/models/";
-constexpr std::string_view kModelRoute = "/v1/models/{model}";
 
 // Authorization: Bearer <key>, the scheme in any case (RFC 7235 §2.1), the key compared in
 // constant time.

@@ -16,6 +16,7 @@ namespace pio::http {
 // The route that serves a path, as /metrics labels it: the path itself, "/v1/models/{model}"
 // for one model's (/v1/models/<id>), "" when no route has it.
 std::string_view route_of(std::string_view path);
+inline constexpr std::string_view kModelRoute = "/v1/models/{model}";
 // The model id in a /v1/models/<id> path, percent-decoded (the openai SDKs send a '/' in an id
 // as %2F); nullopt for another path or a bad escape.
 std::optional<std::string> model_of(std::string_view path);
