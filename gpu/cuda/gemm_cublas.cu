@@ -91,10 +91,16 @@ cublasStatus_t gemm_cublas(cudaStream_t stream, cublasHandle_t handle, const flo
                            DType dtype, int64_t n, int64_t k, const float* bias, void* workspace, float* y) {
   if (m <= 0 || n <= 0) return CUBLAS_STATUS_SUCCESS;
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX) return CUBLAS_STATUS_INVALID_VALUE;
+  if (k <= 0) {  // an empty sum: y is the bias, or zero (cuBLAS refuses k = 0: its leading dimensions must be >= 1)
+    if (cudaMemsetAsync(y, 0, static_cast<size_t>(m * n) * sizeof(float), stream) != cudaSuccess)
+      return CUBLAS_STATUS_EXECUTION_FAILED;
+    if (bias) finish_rows_kernel<<<blocks(m * n), kThreads, 0, stream>>>(y, m, n, nullptr, bias);
+    return CUBLAS_STATUS_SUCCESS;
+  }
   if (const cublasStatus_t st = cublasSetStream(handle, stream); st != CUBLAS_STATUS_SUCCESS) return st;
   const void* b = x;
   int* exponents = nullptr;  // F16's row scales (activation_scale_math.h)
-  if (dtype == DType::F16 && k > 0) {
+  if (dtype == DType::F16) {
     exponents = reinterpret_cast<int*>(static_cast<char*>(workspace) + exponents_offset(m, k));
     row_exponent_kernel<<<static_cast<unsigned>(m), kThreads, 0, stream>>>(x, k, exponents);
   }

@@ -60,8 +60,9 @@ int64_t cublas_workspace_bytes(int64_t m, int64_t k, DType dtype);
 // to the weights' dtype (BF16 or F16; the CPU's AVX-512 BF16 path rounds it to bf16 too) into
 // workspace (cublas_workspace_bytes bytes, 16-byte aligned); for F16, a row beyond f16's range
 // is scaled by a power of two first and its outputs back after, so none becomes inf
-// (activation_scale_math.h). W [n, k] of dtype F32, BF16 or F16, bias [n] float32 or null. Binds `handle` to `stream`. m, n, k must fit an int. Returns
-// cuBLAS's status (the conversion and bias launches are checked by the caller as above). The
+// (activation_scale_math.h). W [n, k] of dtype F32, BF16 or F16, bias [n] float32 or null; k = 0
+// gives y = bias (or zeros) without cuBLAS. Binds `handle` to `stream`. m, n, k must fit an int.
+// Returns cuBLAS's status (EXECUTION_FAILED when k = 0's clearing of y cannot be queued) (the conversion and bias launches are checked by the caller as above). The
 // bits may depend on m (cuBLAS picks its kernels by shape): launch_gemm_deterministic is the
 // invariant path.
 cublasStatus_t gemm_cublas(cudaStream_t stream, cublasHandle_t handle, const float* x, int64_t m, const void* w,

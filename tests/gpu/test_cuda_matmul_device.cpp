@@ -196,6 +196,26 @@ BOOST_AUTO_TEST_CASE(cublas_prefill_within_the_summation_bound, *boost::unit_tes
   cublasDestroy(handle);
 }
 
+// k = 0 (an empty sum): cuBLAS refuses it, so gemm_cublas writes the bias itself; y held stale
+// values before, and every dtype's path gives exactly the bias.
+BOOST_AUTO_TEST_CASE(cublas_prefill_of_no_inputs_is_the_bias, *boost::unit_test::precondition(has_device)) {
+  const int64_t m = 20, n = 300;
+  const auto bias = random_floats(static_cast<size_t>(n));
+  cublasHandle_t handle = nullptr;
+  BOOST_REQUIRE(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS);
+  for (const DType dtype : {DType::F32, DType::BF16, DType::F16}) {
+    DeviceBuffer<float> dbias(bias), dy(std::vector<float>(static_cast<size_t>(m * n), 7.0f));
+    DeviceBuffer<uint8_t> work(static_cast<size_t>(cuda::cublas_workspace_bytes(m, 0, dtype)));
+    DeviceBuffer<uint16_t> dw(1);
+    BOOST_REQUIRE(cuda::gemm_cublas(nullptr, handle, nullptr, m, dw.p, dtype, n, 0, dbias.p, work.p, dy.p) ==
+                  CUBLAS_STATUS_SUCCESS);
+    finish_launch();
+    const auto y = dy.download();
+    for (int64_t i = 0; i < m * n; ++i) BOOST_TEST_REQUIRE(y[i] == bias[i % n], "y[" << i << "] " << y[i]);
+  }
+  cublasDestroy(handle);
+}
+
 // F16 weights through cuBLAS with a row past f16's range (a decoder's outlier activations): the
 // row is scaled by a power of two around the GEMM (activation_scale_math.h), so its outputs are
 // finite and within the summation bound above plus f16's rounding of each term (2^-11) of the
