@@ -42,8 +42,10 @@ text_req() {  # text_req FILE MAX_TOKENS [STREAM]: a one-turn chat
 cp -r "$work/tiny" "$work/tiny512"
 sed -i 's/"max_position_embeddings": [0-9]*/"max_position_embeddings": 512/' "$work/tiny512/config.json"
 
-# An all-zero 8192x8192 RGB PNG (about 200 KB), written without an imaging library.
-python3 - "$work/big.png" <<'PY'
+# An all-zero 8192x8192 RGB PNG (about 200 KB), written without an imaging library, and the same
+# pixels with a text chunk: other bytes, so the leaving client's image misses the vision cache
+# (and its prompt the prefix cache) that the deadline's request may have filled on a fast machine.
+python3 - "$work/big.png" "$work/big-other.png" <<'PY'
 import struct, sys, zlib
 w = h = 8192
 def chunk(kind, data):
@@ -51,11 +53,12 @@ def chunk(kind, data):
 z = zlib.compressobj(9)
 row = b'\0' * (1 + 3 * w)
 idat = b''.join(z.compress(row) for _ in range(h)) + z.flush()
-open(sys.argv[1], 'wb').write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
-                              + chunk(b'IDAT', idat) + chunk(b'IEND', b''))
+head = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0))
+open(sys.argv[1], 'wb').write(head + chunk(b'IDAT', idat) + chunk(b'IEND', b''))
+open(sys.argv[2], 'wb').write(head + chunk(b'tEXt', b'Comment\0another file') + chunk(b'IDAT', idat) + chunk(b'IEND', b''))
 PY
-big_req() {  # big_req FILE STREAM
-  python3 - "$work/big.png" "$2" >"$1" <<'PY'
+big_req() {  # big_req FILE STREAM PNG
+  python3 - "$3" "$2" >"$1" <<'PY'
 import base64, json, sys
 url = 'data:image/png;base64,' + base64.b64encode(open(sys.argv[1], 'rb').read()).decode()
 print(json.dumps({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
@@ -63,8 +66,8 @@ print(json.dumps({"messages": [{"role": "user", "content": [{"type": "image_url"
                   "max_tokens": 8, "stream": sys.argv[2] == "true"}))
 PY
 }
-big_req "$work/big.json" false
-big_req "$work/big-stream.json" true
+big_req "$work/big.json" false "$work/big.png"
+big_req "$work/big-stream.json" true "$work/big-other.png"
 text_req "$work/hi.json" 8
 
 step "the node's default pixel budget is stated at start"
