@@ -106,12 +106,16 @@ class Backend {
   // gate/up): each output as matmul(x, m, w, bias, y) gives it, bit for bit. A backend may share
   // the work on x and the threads' job among them (the CPU rounds or quantises x once); this
   // default runs them one after another.
+  // Rows [0, fixed_rows) are decode rows: each must have the bits it has alone, whatever m. A
+  // backend whose matmul may sum in an order that depends on m (a device's cuBLAS prefill) keeps
+  // those rows out of it; the CPU sums every row in one order, so there it changes nothing.
   struct MatmulOutput {
     WeightView w;
     WeightView bias;
     float* y = nullptr;
   };
-  virtual void matmul_shared(const float* x, int64_t m, std::span<const MatmulOutput> outputs) {
+  virtual void matmul_shared(const float* x, int64_t m, int64_t fixed_rows, std::span<const MatmulOutput> outputs) {
+    (void)fixed_rows;  // this default is for backends whose matmul keeps every row's bits
     for (const MatmulOutput& o : outputs) matmul(x, m, o.w, o.bias, o.y);
   }
   // Per row of `dim` values: y = x / sqrt(mean(x²) + eps) * weight.

@@ -134,6 +134,11 @@ void TextModel::cross(Backend& from, const float* src, Backend& to, float* dst, 
   }
 }
 
+int64_t leading_decode_rows(const ForwardBatch& batch) {
+  const auto decode = std::find_if(batch.steps.begin(), batch.steps.end(), [](const SequenceStep& s) { return s.n_tokens != 1; });
+  return decode - batch.steps.begin();
+}
+
 std::span<const float> TextModel::forward(const ForwardBatch& batch, KvStorage& kv) {
   int64_t rows = 0;
   for (const auto& s : batch.steps) {
@@ -182,7 +187,8 @@ std::span<const float> TextModel::logits(const ForwardBatch& batch, const float*
                   sizeof(float) * static_cast<size_t>(h));
   head_be_.rms_norm(final_rows_.data(), n_out, h, head_.final_norm, static_cast<float>(cfg_.rms_norm_eps),
                     final_rows_.data());
-  head_be_.matmul(final_rows_.data(), n_out, head_.lm_head, WeightView{}, logits_.data());
+  const Backend::MatmulOutput lm_head[] = {{head_.lm_head, {}, logits_.data()}};
+  head_be_.matmul_shared(final_rows_.data(), n_out, leading_decode_rows(batch), lm_head);
   if (head_be_.shares_host_memory()) return {logits_.data(), values};
   logits_host_.resize(values);
   head_be_.download(logits_host_.data(), logits_.data(), values * sizeof(float));

@@ -49,6 +49,11 @@ struct ForwardBatch {
   const DeepstackInput* deepstack = nullptr;
 };
 
+// The rows of the batch's leading one-token steps: its decode rows (the scheduler puts decodes
+// first), which must have the bits they have alone whatever shares the step
+// (Backend::matmul_shared's fixed_rows). They are also its first logit rows, one per step.
+int64_t leading_decode_rows(const ForwardBatch& batch);
+
 // The KV cache's shape for a text decoder, in its weights' dtype (--kv-dtype auto: bf16 for a
 // bf16 checkpoint, as transformers keeps its cache in the model's dtype); callers may change dtype.
 KvCacheShape kv_cache_shape(const TextConfig& cfg, const TextWeights& weights);

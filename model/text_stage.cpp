@@ -38,6 +38,7 @@ void TextStage::prepare(const ForwardBatch& batch, std::span<const float> cos, s
   for (const auto& s : batch.steps) block_tables_host_.insert(block_tables_host_.end(), s.blocks.begin(), s.blocks.end());
   block_tables_.resize(std::max<size_t>(1, block_tables_host_.size()));
   be_.upload(block_tables_.data(), block_tables_host_.data(), block_tables_host_.size() * sizeof(int32_t));
+  decode_rows_ = leading_decode_rows(batch);
   seqs_.clear();
   first_slots_.clear();
   int64_t row = 0;
@@ -70,7 +71,7 @@ void TextStage::run_layer(int l, int64_t rows, KvStorage& kv_storage) {
   // Attention block.
   be_.rms_norm(x_.data(), rows, h, w.input_norm, eps, xn_.data());
   const Backend::MatmulOutput qkv[] = {{w.q_proj, {}, q_.data()}, {w.k_proj, {}, k_.data()}, {w.v_proj, {}, v_.data()}};
-  be_.matmul_shared(xn_.data(), rows, qkv);
+  be_.matmul_shared(xn_.data(), rows, decode_rows_, qkv);
   be_.rms_norm(q_.data(), rows * nh, hd, w.q_norm, eps, q_.data());
   be_.rms_norm(k_.data(), rows * nkv, hd, w.k_norm, eps, k_.data());
   be_.rotary(q_.data(), rows, int64_t{nh} * hd, nh, hd, cos_.data(), sin_.data());
@@ -80,15 +81,17 @@ void TextStage::run_layer(int l, int64_t rows, KvStorage& kv_storage) {
     be_.store_kv(kv, seqs_[s].block_table, first_slots_[s], seqs_[s].n_queries,
                  k_.data() + seqs_[s].q_begin * nkv * hd, v_.data() + seqs_[s].q_begin * nkv * hd);
   be_.paged_attention(q_.data(), nh, kv, seqs_, 1.0f / std::sqrt(static_cast<float>(hd)), attn_.data());
-  be_.matmul(attn_.data(), rows, w.o_proj, {}, xn_.data());
+  const Backend::MatmulOutput o_proj[] = {{w.o_proj, {}, xn_.data()}};
+  be_.matmul_shared(attn_.data(), rows, decode_rows_, o_proj);
   be_.add(x_.data(), xn_.data(), rows * h);
 
   // MLP block.
   be_.rms_norm(x_.data(), rows, h, w.post_attention_norm, eps, xn_.data());
   const Backend::MatmulOutput gate_up[] = {{w.gate_proj, {}, gate_.data()}, {w.up_proj, {}, up_.data()}};
-  be_.matmul_shared(xn_.data(), rows, gate_up);
+  be_.matmul_shared(xn_.data(), rows, decode_rows_, gate_up);
   be_.silu_mul(gate_.data(), up_.data(), rows * cfg_.intermediate_size);
-  be_.matmul(gate_.data(), rows, w.down_proj, {}, xn_.data());
+  const Backend::MatmulOutput down_proj[] = {{w.down_proj, {}, xn_.data()}};
+  be_.matmul_shared(gate_.data(), rows, decode_rows_, down_proj);
   be_.add(x_.data(), xn_.data(), rows * h);
 }
 

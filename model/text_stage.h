@@ -58,6 +58,7 @@ class TextStage {
   ScratchBuffer x_, xn_, q_, k_, v_, attn_, gate_, up_, cos_, sin_, deepstack_;
   BackendScratch<int32_t> block_tables_;
   std::vector<int32_t> block_tables_host_;
+  int64_t decode_rows_ = 0;  // the step's leading decode rows (leading_decode_rows)
   std::vector<AttentionSequence> seqs_;
   std::vector<int64_t> first_slots_;
 };

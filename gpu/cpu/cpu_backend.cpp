@@ -43,7 +43,8 @@ class CpuBackend final : public Backend {
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
     cpu::matmul(pool_, matmul_scratch_, x, m, w, bias, y);
   }
-  void matmul_shared(const float* x, int64_t m, std::span<const MatmulOutput> outputs) override {
+  // Every row is summed in one order whatever m, so decode rows need nothing of their own.
+  void matmul_shared(const float* x, int64_t m, int64_t /*fixed_rows*/, std::span<const MatmulOutput> outputs) override {
     cpu::matmul_shared(pool_, matmul_scratch_, x, m, outputs);
   }
 

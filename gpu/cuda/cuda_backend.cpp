@@ -18,14 +18,12 @@
 #include "gpu/cuda/kernels.h"
 #include "gpu/cuda/kv.h"
 #include "gpu/cuda/matmul.h"
+#include "gpu/cuda/matmul_rows.h"
 
 namespace pio {
 namespace {
 
 using cuda::check;
-
-// Rows up to which matmul runs the fixed-order GEMV (decode); more go through cuBLAS.
-constexpr int64_t kGemvRows = 16;
 
 // Pinned staging: 16 slots of 2 MiB (32 MiB page-locked). A step's small uploads (ids, positions,
 // block tables, each layer's attention sequences) take a slot each, so the host can run up to 16
@@ -130,42 +128,16 @@ class CudaBackend final : public Backend {
     staging_->settle();  // counts the finished copies' time
   }
 
-  // Dense Plain weights: the fixed-order GEMV up to kGemvRows rows (and for every m when
-  // deterministic: launch_gemm_deterministic has the GEMV's bits), cuBLAS beyond, or the
-  // fixed-order GEMM for a dtype cuBLAS does not multiply on this card. Q8/Q4: the
-  // dp4a GEMV over the CPU's panels. The bias must be F32 (or absent).
+  // Dense Plain weights: the fixed-order GEMV up to kGemvRows rows and the fixed-order GEMM
+  // beyond (the GEMV's bits) for the rows that must keep their lone bits, cuBLAS for the others
+  // (cuda/matmul_rows.h), or the fixed-order GEMM for a dtype cuBLAS does not multiply on this
+  // card. Q8/Q4: the dp4a GEMV over the CPU's panels, fixed-order for every m. The bias must be
+  // F32 (or absent).
   void matmul(const float* x, int64_t m, const WeightView& w, const WeightView& bias, float* y) override {
-    if (bias.data != nullptr && (bias.dtype != DType::F32 || bias.format != WeightFormat::Plain))
-      throw BackendError("CUDA backend: matmul needs an F32 bias on the device");
-    if (m == 0) return;
-    use_device();
-    const auto* b = static_cast<const float*>(bias.data);
-    if (w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4) {
-      void* ws = work_.get(static_cast<size_t>(cuda::quant_workspace_bytes(m, w.cols)));
-      cuda::launch_gemv_quant(stream_, x, m, w.data, w.format, w.rows, w.cols, b, ws, y);
-    } else if (w.format == WeightFormat::Plain && is_float(w.dtype)) {
-      if (m <= kGemvRows) {
-        cuda::launch_gemv_dense(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
-      } else if (deterministic_ || cublas_refuses(w.dtype)) {
-        cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
-      } else {
-        void* ws = work_.get(static_cast<size_t>(cuda::cublas_workspace_bytes(m, w.cols, w.dtype)));
-        const cublasStatus_t st = cuda::gemm_cublas(stream_, cublas_, x, m, w.data, w.dtype, w.rows, w.cols, b, ws, y);
-        if (st == CUBLAS_STATUS_NOT_SUPPORTED || st == CUBLAS_STATUS_ARCH_MISMATCH) {
-          // cuBLAS has no GEMM for this dtype on this card (bf16 before Ampere may be refused):
-          // the fixed-order GEMM reads every dtype, so it takes this call and the later ones.
-          cublas_refused_mask_ |= dtype_bit(w.dtype);
-          std::cerr << "pio: cuBLAS does not multiply " << dtype_name(w.dtype) << " on " << info_.name << " ("
-                    << cublasGetStatusName(st) << "): prefill takes the fixed-order GEMM\n";
-          cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, b, y);
-        } else {
-          check(st, "matmul");
-        }
-      }
-    } else {
-      throw BackendError("CUDA backend: matmul reads Plain F32/BF16/F16, Q8 or Q4 weights (not the CPU's packed bf16)");
-    }
-    check(cudaGetLastError(), "matmul launch");
+    matmul_rows(x, m, 0, {w, bias, y});
+  }
+  void matmul_shared(const float* x, int64_t m, int64_t fixed_rows, std::span<const MatmulOutput> outputs) override {
+    for (const MatmulOutput& o : outputs) matmul_rows(x, m, fixed_rows, o);
   }
 
   void rms_norm(const float* x, int64_t rows, int64_t dim, const WeightView& weight, float eps, float* y) override {
@@ -266,6 +238,49 @@ class CudaBackend final : public Backend {
 
   // The CUDA runtime's current device is per host thread: set it on every call.
   void use_device() const { check(cudaSetDevice(info_.ordinal), "cudaSetDevice"); }
+
+  // One output of matmul_shared: rows [0, fixed) through the fixed-order kernels, the rest
+  // through cuBLAS (fixed_order_rows says how many; see matmul above).
+  void matmul_rows(const float* x, int64_t m, int64_t fixed_rows, const MatmulOutput& o) {
+    const WeightView& w = o.w;
+    if (o.bias.data != nullptr && (o.bias.dtype != DType::F32 || o.bias.format != WeightFormat::Plain))
+      throw BackendError("CUDA backend: matmul needs an F32 bias on the device");
+    if (m == 0) return;
+    use_device();
+    const auto* b = static_cast<const float*>(o.bias.data);
+    if (w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4) {
+      void* ws = work_.get(static_cast<size_t>(cuda::quant_workspace_bytes(m, w.cols)));
+      cuda::launch_gemv_quant(stream_, x, m, w.data, w.format, w.rows, w.cols, b, ws, o.y);
+    } else if (w.format == WeightFormat::Plain && is_float(w.dtype)) {
+      const int64_t fixed = cuda::fixed_order_rows(m, fixed_rows, deterministic_ || cublas_refuses(w.dtype));
+      if (fixed > 0) fixed_order_matmul(x, fixed, w, b, o.y);
+      if (fixed < m) cublas_matmul(x + fixed * w.cols, m - fixed, w, b, o.y + fixed * w.rows);
+    } else {
+      throw BackendError("CUDA backend: matmul reads Plain F32/BF16/F16, Q8 or Q4 weights (not the CPU's packed bf16)");
+    }
+    check(cudaGetLastError(), "matmul launch");
+  }
+
+  // The GEMV in one pass up to kGemvRows rows, else the tiled GEMM with its bits.
+  void fixed_order_matmul(const float* x, int64_t m, const WeightView& w, const float* bias, float* y) {
+    if (m <= cuda::kGemvRows) cuda::launch_gemv_dense(stream_, x, m, w.data, w.dtype, w.rows, w.cols, bias, y);
+    else cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, bias, y);
+  }
+
+  void cublas_matmul(const float* x, int64_t m, const WeightView& w, const float* bias, float* y) {
+    void* ws = work_.get(static_cast<size_t>(cuda::cublas_workspace_bytes(m, w.cols, w.dtype)));
+    const cublasStatus_t st = cuda::gemm_cublas(stream_, cublas_, x, m, w.data, w.dtype, w.rows, w.cols, bias, ws, y);
+    if (st == CUBLAS_STATUS_NOT_SUPPORTED || st == CUBLAS_STATUS_ARCH_MISMATCH) {
+      // cuBLAS has no GEMM for this dtype on this card (bf16 before Ampere may be refused): the
+      // fixed-order GEMM reads every dtype, so it takes this call and the later ones.
+      cublas_refused_mask_ |= dtype_bit(w.dtype);
+      std::cerr << "pio: cuBLAS does not multiply " << dtype_name(w.dtype) << " on " << info_.name << " ("
+                << cublasGetStatusName(st) << "): prefill takes the fixed-order GEMM\n";
+      cuda::launch_gemm_deterministic(stream_, x, m, w.data, w.dtype, w.rows, w.cols, bias, y);
+    } else {
+      check(st, "matmul");
+    }
+  }
 
   // host_seqs_ on the device. Every layer of a step attends over the same sequences, so the copy
   // made for the first layer serves the others (one upload a step instead of one a layer); nothing

@@ -2,8 +2,8 @@
 // warp, lane and barrier-separated phase of their launches, as gemv.cu and gemm_tiled.cu launch
 // them: against double-precision references, the activation quantiser against the CPU's bit
 // for bit, and batch invariance bit for bit (a row's outputs do not depend on m or on the other
-// rows; the deterministic GEMM equals the GEMV); and the cuBLAS path's f16 row scaling
-// (activation_scale_math.h).
+// rows; the deterministic GEMM equals the GEMV); the cuBLAS path's f16 row scaling
+// (activation_scale_math.h); and which rows the backend keeps from cuBLAS (matmul_rows.h).
 //
 // Tolerances. A float32 sum of terms t_j rounded after each of L sequential operations is within
 // L · 2^-24 · Σ|t_j| of the exact sum (the classic γ_L bound to first order). For the dense
@@ -30,6 +30,7 @@
 #include "gpu/cpu/quant.h"
 #include "gpu/cuda/activation_scale_math.h"
 #include "gpu/cuda/gemv_math.h"
+#include "gpu/cuda/matmul_rows.h"
 #include "tests/gpu/cuda_matmul_emulation.h"
 #include "gpu/kernel_math.h"
 
@@ -299,4 +300,19 @@ BOOST_AUTO_TEST_CASE(f16_rows_past_its_range_are_scaled_by_a_power_of_two_not_ma
   }
   BOOST_TEST(f16_row_exponent(std::numeric_limits<float>::quiet_NaN()) == 0);
   BOOST_TEST(f16_row_exponent(std::numeric_limits<float>::infinity()) == kMaxRowExponent);
+}
+
+// Decode rows never reach cuBLAS: they go to the fixed-order kernels with every row when the rest
+// is a GEMV pass or less, else as a prefix with the prefill rows beside them on cuBLAS.
+BOOST_AUTO_TEST_CASE(decode_rows_stay_with_the_fixed_order_kernels) {
+  using cuda::fixed_order_rows;
+  for (int64_t m : {1, 7, 16}) BOOST_TEST(fixed_order_rows(m, 0, false) == m);  // one GEMV pass
+  BOOST_TEST(fixed_order_rows(17, 0, false) == 0);   // a prefill chunk alone: cuBLAS
+  BOOST_TEST(fixed_order_rows(300, 0, true) == 300);  // --deterministic, or a dtype cuBLAS refuses
+  BOOST_TEST(fixed_order_rows(21, 1, false) == 1);   // a decode beside a 20-token chunk
+  BOOST_TEST(fixed_order_rows(38, 18, false) == 18);
+  BOOST_TEST(fixed_order_rows(18, 18, false) == 18);  // 18 decodes: the fixed-order GEMM
+  BOOST_TEST(fixed_order_rows(20, 5, false) == 20);   // 15 prefill rows beside: one fixed call
+  BOOST_TEST(fixed_order_rows(40, 100, false) == 40);
+  BOOST_TEST(fixed_order_rows(40, -3, false) == 0);
 }

@@ -19,6 +19,7 @@
 #include "model/rope.h"
 #include "model/text_model.h"
 #include "model/vision_model.h"
+#include "tests/support/decode_beside.h"
 #include "tests/support/device_memory_backend.h"
 #include "tests/vision/vision_support.h"
 
@@ -263,6 +264,30 @@ BOOST_AUTO_TEST_CASE(options_for_a_device_leave_bf16_unpacked) {
   BOOST_TEST((all_weights()[1]->weights.text().layers[0].q_proj.format == WeightFormat::Plain));
   TextModel reading_panels(for_cpu, device);
   BOOST_CHECK_THROW(text_run(reading_panels), std::logic_error);  // the device cannot read the panels
+}
+
+// Batch invariance for decode on a device whose prefill GEMM sums in an order of its own (cuBLAS,
+// emulated: the rows cuda::fixed_order_rows leaves to it take x rounded to bf16): the runner names
+// a step's decode rows (Backend::matmul_shared's fixed_rows), so a decode step beside a 20-token
+// prefill chunk, among 18 decode steps, or both, has the logits it has alone. The emulation does
+// change what it is given: a decode row among rows it took would differ.
+BOOST_AUTO_TEST_CASE(decode_rows_keep_their_bits_beside_a_device_prefill_gemm) {
+  // f32 weights: the CPU kernels then read x unrounded, so the emulated GEMM's rounding shows
+  // (with bf16 weights the AVX-512 BF16 kernels round x to bf16 themselves).
+  const ModelWeights& weights = all_weights()[0]->weights;
+  test::DeviceMemoryBackend device(2);
+  device.emulate_free_order_rows();
+  TextModel text(weights, device);
+  const Rows alone = test::decode_beside(text, 0, 0).decode;
+  BOOST_TEST((test::decode_beside(text, 0, 20).decode == alone));
+  BOOST_TEST((test::decode_beside(text, 17, 0).decode == alone));
+  BOOST_TEST((test::decode_beside(text, 17, 20).decode == alone));
+
+  test::DeviceMemoryBackend plain(2);
+  TextModel exact(weights, plain);
+  const test::StepLogits both = test::decode_beside(exact, 0, 20);
+  BOOST_TEST((both.decode == alone));
+  BOOST_TEST((test::decode_beside(text, 0, 20).last != both.last), "the emulated GEMM changes nothing");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -22,9 +22,12 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "gpu/backend.h"
 #include "gpu/backend_error.h"
+#include "gpu/cuda/matmul_rows.h"
+#include "gpu/kernel_math.h"
 #include "model/weight_placement.h"
 
 namespace test {
@@ -88,6 +91,21 @@ class DeviceMemoryBackend final : public pio::Backend {
     floats(y, m * w.rows, "matmul y");
     cpu_->matmul(x, m, w, bias, y);
   }
+  // With emulate_free_order_rows, the rows the CUDA backend would give cuBLAS
+  // (cuda::fixed_order_rows) take x rounded to bf16 first, as its cuBLAS path does: they get other
+  // bits than alone, while the decode rows named by fixed_rows keep theirs.
+  void matmul_shared(const float* x, int64_t m, int64_t fixed_rows,
+                     std::span<const pio::Backend::MatmulOutput> outputs) override {
+    const int64_t fixed = free_order_ ? pio::cuda::fixed_order_rows(m, fixed_rows, false) : m;
+    for (const pio::Backend::MatmulOutput& o : outputs) {
+      matmul(x, fixed, o.w, o.bias, o.y);
+      if (fixed < m) matmul_rounded(x + fixed * o.w.cols, m - fixed, o.w, o.bias, o.y + fixed * o.w.rows);
+    }
+  }
+  // From now on, matmul_shared sums the rows it may in another order than alone, as a device's
+  // cuBLAS does (above).
+  void emulate_free_order_rows() { free_order_ = true; }
+
   void rms_norm(const float* x, int64_t rows, int64_t dim, const pio::WeightView& weight_view, float eps,
                 float* y) override {
     const HostAccess access(*this);
@@ -215,6 +233,15 @@ class DeviceMemoryBackend final : public pio::Backend {
     for (const auto& [begin, bytes] : allocations_) protect(reinterpret_cast<void*>(begin), bytes, access);
   }
 
+  void matmul_rounded(const float* x, int64_t m, const pio::WeightView& w, const pio::WeightView& bias, float* y) {
+    const HostAccess access(*this);
+    floats(x, m * w.cols, "matmul x");
+    floats(y, m * w.rows, "matmul y");
+    std::vector<float> rounded(x, x + m * w.cols);
+    for (float& v : rounded) v = pio::math::bf16_to_f32(pio::math::f32_to_bf16(v));
+    cpu_->matmul(rounded.data(), m, w, bias, y);
+  }
+
   void throw_if_failed() const {
     if (failed_) throw pio::DeviceLost("device-memory backend: injected device failure");
   }
@@ -254,6 +281,7 @@ class DeviceMemoryBackend final : public pio::Backend {
   std::map<uintptr_t, size_t> allocations_;  // start -> bytes
   int64_t segment_width_ = 0;
   std::atomic<bool> failed_{false};
+  bool free_order_ = false;
 };
 
 }  // namespace test
