@@ -32,6 +32,9 @@ if(PIO_CUDA_ENABLED)
     set(CMAKE_CUDA_COMPILER ${PIO_NVCC})
   endif()
   set(CMAKE_CUDA_ARCHITECTURES ${PIO_CUDA_ARCHITECTURES})
+  # The shared runtime that CUDA::cudart links, not nvcc's default static one beside it: one
+  # runtime (one set of contexts and sticky errors) per process.
+  set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
   # C++20 as the host code (gpu/backend.h uses std::span). CMake 3.25 does not know nvcc 13's
