@@ -53,15 +53,22 @@ inline void check(cudaError_t err, const char* what) {
   throw BackendError(message);
 }
 
+// Whether a cuBLAS status may hide a dead context: all but the refusals of an argument or of
+// what the card cannot do, which cuBLAS finds before touching the device.
+inline bool may_hide_a_device_error(cublasStatus_t status) {
+  return status != CUBLAS_STATUS_SUCCESS && status != CUBLAS_STATUS_INVALID_VALUE &&
+         status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_ARCH_MISMATCH;
+}
+
 // Throws "cuBLAS: <what>: <status name>" unless status is CUBLAS_STATUS_SUCCESS: DeviceLost when
-// the device is no longer usable, else BackendError. cuBLAS reports a failed kernel of its own as
-// CUBLAS_STATUS_EXECUTION_FAILED and keeps the CUDA error to itself (it may not even share this
-// code's runtime library), so the context is asked: a dead one fails cudaDeviceSynchronize with
-// its error.
+// the device is no longer usable, else BackendError. cuBLAS keeps the CUDA error behind its status
+// to itself (a failed kernel is EXECUTION_FAILED; a dead context may also give INTERNAL_ERROR,
+// NOT_INITIALIZED or ALLOC_FAILED), so the context is asked: a dead one fails
+// cudaDeviceSynchronize with its error.
 inline void check(cublasStatus_t status, const char* what) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
   const std::string message = std::string("cuBLAS: ") + what + ": " + cublasGetStatusName(status);
-  if (status == CUBLAS_STATUS_EXECUTION_FAILED)
+  if (may_hide_a_device_error(status))
     if (const cudaError_t context = cudaDeviceSynchronize(); leaves_device_unusable(context))
       throw DeviceLost(message + " (" + cudaGetErrorString(context) + ")");
   throw BackendError(message);

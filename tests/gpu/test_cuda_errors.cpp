@@ -47,12 +47,27 @@ BOOST_AUTO_TEST_CASE(errors_that_end_the_context_are_device_lost_and_the_rest_fa
 BOOST_AUTO_TEST_CASE(a_cublas_failure_without_a_dead_context_fails_only_the_call) {
   // No device here, or a healthy one: cudaDeviceSynchronize does not report a dead context.
   BOOST_CHECK_NO_THROW(cuda::check(CUBLAS_STATUS_SUCCESS, "gemm"));
-  try {
-    cuda::check(CUBLAS_STATUS_EXECUTION_FAILED, "gemm");
-    BOOST_FAIL("no error thrown");
-  } catch (const DeviceLost&) {
-    BOOST_FAIL("DeviceLost without a failed CUDA call");
-  } catch (const BackendError& e) {
-    BOOST_TEST(std::string(e.what()) == "cuBLAS: gemm: CUBLAS_STATUS_EXECUTION_FAILED");
+  for (const cublasStatus_t status : {CUBLAS_STATUS_EXECUTION_FAILED, CUBLAS_STATUS_INTERNAL_ERROR,
+                                      CUBLAS_STATUS_ALLOC_FAILED, CUBLAS_STATUS_INVALID_VALUE}) {
+    try {
+      cuda::check(status, "gemm");
+      BOOST_FAIL("no error thrown");
+    } catch (const DeviceLost&) {
+      BOOST_FAIL("DeviceLost without a failed CUDA call");
+    } catch (const BackendError& e) {
+      BOOST_TEST(std::string(e.what()) == std::string("cuBLAS: gemm: ") + cublasGetStatusName(status));
+    }
   }
+}
+
+// Which statuses send the check to the context: those a dead one can cause, not the refusals
+// cuBLAS makes before any device work.
+BOOST_AUTO_TEST_CASE(only_statuses_that_may_come_from_the_device_ask_the_context) {
+  for (const cublasStatus_t status : {CUBLAS_STATUS_EXECUTION_FAILED, CUBLAS_STATUS_INTERNAL_ERROR,
+                                      CUBLAS_STATUS_NOT_INITIALIZED, CUBLAS_STATUS_ALLOC_FAILED,
+                                      CUBLAS_STATUS_MAPPING_ERROR})
+    BOOST_TEST(cuda::may_hide_a_device_error(status), cublasGetStatusName(status));
+  for (const cublasStatus_t status : {CUBLAS_STATUS_SUCCESS, CUBLAS_STATUS_INVALID_VALUE, CUBLAS_STATUS_NOT_SUPPORTED,
+                                      CUBLAS_STATUS_ARCH_MISMATCH})
+    BOOST_TEST(!cuda::may_hide_a_device_error(status), cublasGetStatusName(status));
 }
