@@ -35,6 +35,14 @@ inline CudaTestBackend& cuda_test_backend() {
   return d;
 }
 
+// Gives the backend back after the last case, while the CUDA runtime is surely still loaded: a
+// static's destructor at exit may run after the runtime has been torn down.
+struct ReleaseCudaTestBackend {
+  void setup() {}
+  void teardown() { cuda_test_backend().cuda.reset(); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(ReleaseCudaTestBackend);
+
 inline boost::test_tools::assertion_result has_cuda_backend(boost::unit_test::test_unit_id) {
   boost::test_tools::assertion_result r(cuda_test_backend().cuda != nullptr);
   r.message() << cuda_test_backend().why_not;
