@@ -90,7 +90,9 @@ class CudaBackend final : public Backend {
   void release(void* p) noexcept override {
     if (p == nullptr) return;
     cudaSetDevice(info_.ordinal);
-    cudaFree(p);  // waits for the work that may still use p
+    // cudaFree waits for the work that may still use p. A failed free's error is cleared so that
+    // the next launch check does not take it for its own (a sticky one comes back anyway).
+    if (cudaFree(p) != cudaSuccess) cudaGetLastError();
   }
   // In stream order, after the work queued before it. Returns once src's bytes are in pinned
   // staging buffers (src may then be reused) without waiting for the device, so the host goes on

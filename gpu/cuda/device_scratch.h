@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
+#include <utility>
 
 #include "gpu/cuda/cuda_check.h"
 #include "gpu/cuda/staging_ring.h"
@@ -16,16 +17,20 @@ class DeviceScratch {
   DeviceScratch() = default;
   DeviceScratch(const DeviceScratch&) = delete;
   DeviceScratch& operator=(const DeviceScratch&) = delete;
-  ~DeviceScratch() { cudaFree(data_); }
+  // A failed free's error is cleared so that the next launch check does not take it for its own
+  // (a sticky error comes back at every later call anyway).
+  ~DeviceScratch() {
+    if (cudaFree(data_) != cudaSuccess) cudaGetLastError();
+  }
 
   // At least `bytes` of device memory (256-byte aligned), valid until the next get(). Growing
   // frees the old buffer, which waits for the work queued on the device (cudaFree synchronises),
   // so kernels queued earlier never see it vanish. Throws BackendError.
   void* get(size_t bytes) {
     if (bytes <= capacity_) return data_;
-    cudaFree(data_);
-    data_ = nullptr;
+    void* old = std::exchange(data_, nullptr);
     capacity_ = 0;
+    check(cudaFree(old), "cudaFree (scratch)");
     check(cudaMalloc(&data_, bytes), "cudaMalloc (scratch)");
     capacity_ = bytes;
     return data_;
