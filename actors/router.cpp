@@ -124,11 +124,13 @@ router_actor::behavior_type router_behavior(router_pointer self, const std::stri
       },
       [self](workers_atom) -> caf::result<std::vector<WorkerStats>> {
         // Fresh loads for the report: each worker asked now; one that does not answer within a
-        // second keeps its last report.
+        // second keeps its last report. No worker: the answer now, before a promise takes over
+        // the reply (a value returned after make_response_promise is dropped, and the asker of a
+        // front end without workers waited for its timeout).
+        if (self->state.engines.empty()) return self->state.placement->workers();
         auto promise = std::make_shared<caf::typed_response_promise<std::vector<WorkerStats>>>(
             self->make_response_promise<std::vector<WorkerStats>>());
         auto pending = std::make_shared<size_t>(self->state.engines.size());
-        if (*pending == 0) return self->state.placement->workers();
         const auto answered = [self, promise, pending] {
           if (--*pending == 0) promise->deliver(self->state.placement->workers());
         };

@@ -428,6 +428,19 @@ BOOST_AUTO_TEST_CASE(deadline_cancel_and_a_vanished_client_end_requests_and_free
 // A drain (SIGTERM) closes admission: /health's answer turns unhealthy, naming it, so that a load
 // balancer stops sending requests that would be refused, and a new request is refused while the
 // running one goes on.
+// A front end that no worker has joined (or whose last worker left) answers its stats at once,
+// with no worker: /metrics and `pio stats` are what an operator reads then. They timed out.
+BOOST_AUTO_TEST_CASE(a_front_end_without_workers_reports_its_stats_at_once) {
+  NodeSettings s = settings();
+  s.config = std::make_shared<const ModelConfig>(weights->config());
+  s.engine.weights = nullptr;  // a front end only
+  Node node(s);
+  const auto start = std::chrono::steady_clock::now();
+  const StatsReport stats = Client(node).stats(3s);
+  BOOST_TEST(stats.workers.empty());
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 2s));
+}
+
 BOOST_AUTO_TEST_CASE(a_draining_node_reports_itself_unhealthy_and_refuses_new_requests) {
   Node node(settings());
   Client client(node);
