@@ -1,5 +1,7 @@
 #include "model/safetensors_writer.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,9 +18,23 @@ size_t TensorSpec::bytes() const {
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
                        const TensorFiller& fill) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw ModelError(path.string() + ": cannot write");
-  write_safetensors(out, path.string(), tensors, fill);
+  // Written beside and renamed over the old file: a process that maps the old one (a running
+  // pio-node) keeps reading it, where a rewrite in place would truncate its mapping (SIGBUS).
+  const std::filesystem::path partial = path.string() + ".partial-" + std::to_string(::getpid());
+  try {
+    {
+      std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+      if (!out) throw ModelError(path.string() + ": cannot write");
+      write_safetensors(out, path.string(), tensors, fill);
+      out.close();
+      if (!out) throw ModelError(path.string() + ": write failed (disk full?)");
+    }
+    std::filesystem::rename(partial, path);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(partial, ignored);
+    throw;
+  }
 }
 
 void write_safetensors(std::ostream& out, const std::string& where, const std::vector<TensorSpec>& tensors,

@@ -107,3 +107,25 @@ BOOST_AUTO_TEST_CASE(a_missing_tokenizer_source_writes_nothing) {
   BOOST_CHECK_THROW(make_checkpoint(req), ModelError);
   BOOST_TEST(!std::filesystem::exists(req.out));
 }
+
+// A checkpoint written again over one that a process maps (a serving pio-node) replaces its files
+// by renaming: the old mapping keeps the old values, where a rewrite in place changed them under
+// it (and killed the node with SIGBUS while the file was shorter than the mapping).
+BOOST_AUTO_TEST_CASE(writing_over_a_mapped_checkpoint_leaves_the_mapping_as_it_was) {
+  test::TempDir dir("rewrite");
+  CheckpointRequest req;
+  req.out = dir.path();
+  req.seed = 1;
+  make_checkpoint(req);
+  const auto old_file = SafetensorsFile::open(dir.path() / "model.safetensors");
+  const TensorInfo& old_embed = old_file->tensors().at("model.language_model.embed_tokens.weight");
+  const std::string before(static_cast<const char*>(old_embed.data), old_embed.bytes);
+  req.seed = 2;
+  make_checkpoint(req);
+  BOOST_TEST((std::string(static_cast<const char*>(old_embed.data), old_embed.bytes) == before));
+  const auto new_file = SafetensorsFile::open(dir.path() / "model.safetensors");
+  const TensorInfo& new_embed = new_file->tensors().at("model.language_model.embed_tokens.weight");
+  BOOST_TEST((std::string(static_cast<const char*>(new_embed.data), new_embed.bytes) != before));
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    BOOST_TEST(entry.path().string().find(".partial-") == std::string::npos, entry.path());
+}
