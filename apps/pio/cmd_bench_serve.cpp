@@ -21,13 +21,6 @@
 namespace pio::cli {
 namespace {
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const auto at = static_cast<size_t>(std::min<double>(static_cast<double>(v.size()) - 1, p * static_cast<double>(v.size())));
-  return v[at];
-}
-
 struct Latencies {
   std::mutex m;
   std::vector<double> ttft_ms, itl_ms;
@@ -120,6 +113,7 @@ void add_bench_serve(CLI::App& app) {
     std::atomic<int> next{0};
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
+    a->clients = std::min(a->clients, a->requests);  // a client with no request to send is none
     std::vector<DecodeTotals> decode(static_cast<size_t>(a->clients));
     for (int c = 0; c < a->clients; ++c) {
       threads.emplace_back([&, c] {

@@ -54,6 +54,9 @@ timeout 60 "$pio" stats --node "127.0.0.1:$port" --json "${tls_client[@]}" | gre
 timeout 60 "$pio" bench-serve --node "127.0.0.1:$port" --requests 2 --max-tokens 4 --json "${tls_client[@]}" >"$work/bench.json" \
   || fail "TLS: bench-serve failed"
 grep -q '"errors": 0' "$work/bench.json" || fail "TLS bench-serve: $(cat "$work/bench.json")"
+# Nearest-rank percentiles: of two requests' TTFTs, p50 is the lower and p99 the higher.
+python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if r["ttft_ms_p50"] < r["ttft_ms_p99"] else 1)' \
+  "$work/bench.json" || fail "bench-serve's p50 is not below its p99 over two requests: $(cat "$work/bench.json")"
 
 # Refused, quickly and clearly; the node serves on.
 refused() {  # refused LABEL EXPECTED CHAT_ARGS...
