@@ -53,7 +53,8 @@ void reject_unknown(const json& obj, const char* const (&known)[N], const std::s
 // nlohmann's parse error in a reader's words: where, and what was wrong, without the library's
 // prefix or the text it last read (which may be a whole image's base64).
 std::string parse_error_words(std::string message) {
-  if (const size_t at = message.find("parse error "); at != std::string::npos) message.erase(0, at + 12);
+  if (message.starts_with("[json.exception.")) message.erase(0, message.find("] ") + 2);
+  if (message.starts_with("parse error ")) message.erase(0, 12);
   if (const size_t at = message.find("syntax error while parsing"); at != std::string::npos) {
     const size_t dash = message.find(" - ", at);
     if (dash != std::string::npos) message.erase(at, dash + 3 - at);
@@ -151,6 +152,8 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
     if (!v->is_object()) throw ApiError(400, "stream_options must be an object", "stream_options");
     reject_unknown(*v, kStreamOptions, "stream_options.");
     if (const json* u = field(*v, "include_usage")) out.include_usage = bool_of(*u, "stream_options.include_usage");
+    // As OpenAI and vLLM: options of a stream that is not asked for are a mistake to point out.
+    if (!out.stream) throw ApiError(400, "stream_options is only allowed when stream is true", "stream_options");
   }
   if (const json* v = field(j, "user")) r.client_id = string_of(*v, "user");
   r.stream = true;  // the gateway collects the deltas itself when the client did not ask for a stream
@@ -259,6 +262,11 @@ ChatTurn parse_message(const json& m, const std::string& where, const RequestLim
       throw ApiError(400, where + ".content must be a string or a list of parts", where + ".content");
     }
   }
+  // A user turn has content, as OpenAI requires: missing, null or [] is a 400 ("" is text, if
+  // none); others may go without (an assistant turn that only calls tools).
+  const json* content = field(m, "content");
+  if (turn.role == "user" && (!content || (content->is_array() && content->empty())))
+    throw ApiError(400, where + ".content is missing: a user message needs text or an image", where + ".content");
   if (const json* calls = field(m, "tool_calls")) {
     if (turn.role != "assistant") throw ApiError(400, "only assistant messages carry tool_calls", where + ".tool_calls");
     turn.tool_calls = parse_tool_call_list(*calls, where + ".tool_calls");

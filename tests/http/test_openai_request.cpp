@@ -101,6 +101,10 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_400_naming_the_field) {
       {{{"n", 17}}, "n"},                          {{{"stop", 3}}, "stop"},
       {{{"stop", {"a", 1}}}, "stop[1]"},           {{{"stream", "yes"}}, "stream"},
       {{{"stream_options", {{"include_usage", 1}}}}, "stream_options.include_usage"},
+      {{{"stream_options", {{"include_usage", true}}}}, "stream_options"},  // without stream: true
+      {{{"stream", false}, {"stream_options", {{"include_usage", true}}}}, "stream_options"},
+      {{{"messages", {{{"role", "user"}}}}}, "messages[0].content"},
+      {{{"messages", {{{"role", "user"}, {"content", json::array()}}}}}, "messages[0].content"},
       {{{"messages", "hi"}}, "messages"},          {{{"messages", json::array()}}, "messages"},
       {{{"messages", {{{"role", "robot"}, {"content", "x"}}}}}, "messages[0].role"},
       {{{"messages", {{{"content", "x"}}}}}, "messages[0].role"},
@@ -199,6 +203,8 @@ BOOST_AUTO_TEST_CASE(errors_read_as_people_write) {
   BOOST_TEST(m.find("AAAAAAAA") == std::string::npos, m);
   BOOST_TEST(m.find("json.exception") == std::string::npos, m);
   BOOST_TEST(m.size() < 200u, m);
+  const std::string overflow = message_of(R"({"max_tokens": 1e400})");
+  BOOST_TEST(overflow == "the body is not valid JSON: number overflow parsing '1e400'", overflow);
   const std::string truncated = message_of("{\"messages\": [");
   BOOST_TEST(truncated.find("json.exception") == std::string::npos, truncated);
   BOOST_TEST(truncated.find("syntax error while parsing") == std::string::npos, truncated);
