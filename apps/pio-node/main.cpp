@@ -415,6 +415,18 @@ int run_worker(const Args& a) {
   std::_Exit(0);  // the frontend notices the connection close at once and forgets this worker
 }
 
+// The first option given (on the command line or in --config) that only a front end uses: its
+// HTTP API and its routing. A worker would ignore it, so it is refused rather than dropped.
+std::string front_end_option_given(const CLI::App& app) {
+  constexpr const char* kFrontEndOnly[] = {
+      "--http-port",       "--http-host",        "--api-key",       "--cors-origin",    "--served-model-name",
+      "--allowed-media-dir", "--max-body-mb",    "--max-images",    "--max-image-pixels", "--http-max-tokens",
+      "--max-connections", "--http-read-timeout", "--request-timeout", "--router",       "--no-kv-replicas"};
+  for (const char* name : kFrontEndOnly)
+    if (app.count(name) > 0) return name;
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -453,6 +465,12 @@ int main(int argc, char** argv) {
     std::cerr << "pio-node: error: --join is for --role worker\n";
     return 2;
   }
+  if (a.role == "worker")
+    if (const std::string front = front_end_option_given(app); !front.empty()) {
+      std::cerr << "pio-node: error: " << front << " is the front end's (--role all or frontend); a worker serves "
+                << "only its front end, whose clients reach it through the front end's options\n";
+      return 2;
+    }
   if (a.role == "worker") {
     try {
       return run_worker(a);

@@ -118,6 +118,13 @@ timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/rstats.json"
 kill -TERM "$node_pid"
 if timeout 30 "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
 grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
+# A worker refuses the front end's options (it would ignore them: no HTTP API on a worker).
+status=0
+timeout 30 "$node_bin" --role worker --join 127.0.0.1:1 --model "$work/tiny" --http-port 0 >/dev/null 2>"$work/worker-http.err" ||
+  status=$?
+[ "$status" = 2 ] || fail "--role worker --http-port: exit $status: $(cat "$work/worker-http.err")"
+grep -q -- "--http-port is the front end's" "$work/worker-http.err" || fail "--role worker --http-port: $(cat "$work/worker-http.err")"
+
 # A misspelt key in a --config file is refused as a misspelt flag is, not ignored.
 printf 'thread = 1\n' >"$work/misspelt.toml"
 if timeout 30 "$node_bin" --model "$work/tiny" --port 0 --config "$work/misspelt.toml" >/dev/null 2>"$work/misspelt.err"; then
