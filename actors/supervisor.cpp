@@ -487,12 +487,18 @@ class Supervisor {
     // A stage that refused the request's input (its runtime_error: "the request's image 2 cannot
     // be used: ...") ends it with `code`; a stage that failed itself (down, timed out) is the
     // node's fault, not the request's: internal.
-    const auto failed = [this, id](std::string what, std::string stage, ErrorCode code) {
-      return [this, id, what = std::move(what), stage = std::move(stage), code](caf::error& err) {
+    // image: the request's image the stage worked on (-1: none), named in the error for its param.
+    const auto failed = [this, id](std::string what, std::string stage, ErrorCode code, int32_t image = -1) {
+      return [this, id, what = std::move(what), stage = std::move(stage), code, image](caf::error& err) {
         if (!st_.table->find(id)) return;
         const std::string words = error_words(self_->system(), err);
-        if (err == caf::sec::runtime_error) end(id, error_event(id, code, what + ": " + words));
-        else end(id, error_event(id, ErrorCode::internal, "the node's " + stage + " failed: " + words));
+        if (err == caf::sec::runtime_error) {
+          StreamEvent e = error_event(id, code, what + ": " + words);
+          e.error.image = image;
+          end(id, std::move(e));
+        } else {
+          end(id, error_event(id, ErrorCode::internal, "the node's " + stage + " failed: " + words));
+        }
       };
     };
     self_->request(st_.kids->tokenizer, caf::infinite, tokenize_atom::value, r.request)
@@ -513,7 +519,7 @@ class Supervisor {
                   if (st_.table->find(id) && st_.table->image_done(id, i, std::move(image), monotonic_s())) to_worker(id);
                 },
                 failed("the request's image " + std::to_string(i + 1) + " cannot be used", "image preprocessor",
-                       ErrorCode::bad_image));
+                       ErrorCode::bad_image, static_cast<int32_t>(i)));
         part.image.clear();  // the bytes moved to the preprocessor
       }
     }

@@ -76,10 +76,13 @@ void guarded(Reply& reply, F&& handler) {
   }
 }
 
-// The node's error for a final event that is not an answer.
-ApiError error_of(const StreamEvent& e) {
+// The node's error for a final event that is not an answer; an image it names is the param, by
+// its field in the body (image_fields: ParsedRequest's).
+ApiError error_of(const StreamEvent& e, std::span<const std::string> image_fields) {
   if (e.finish_reason == "cancelled") return ApiError(500, "the request was cancelled: " + plain_words(e.error.message));
-  return ApiError(status_of(e.error.code), plain_words(e.error.message));
+  const auto image = static_cast<size_t>(e.error.image);
+  const std::string param = e.error.image >= 0 && image < image_fields.size() ? image_fields[image] : "";
+  return ApiError(status_of(e.error.code), plain_words(e.error.message), param);
 }
 
 bool answered(const StreamEvent& e) { return e.finish_reason == "stop" || e.finish_reason == "length"; }
@@ -157,7 +160,7 @@ struct HttpGateway::Call {
     Choice& c = choices[k];
     if (done || c.ended) return {};
     c.ended = e.final;
-    if (e.final && !answered(e)) return failed(error_of(e));
+    if (e.final && !answered(e)) return failed(error_of(e, image_fields));
     if (!stream) {
       c.out.text += e.text;
       c.out.logprobs.insert(c.out.logprobs.end(), e.logprobs.begin(), e.logprobs.end());
@@ -217,6 +220,7 @@ struct HttpGateway::Call {
   const bool stream;
   std::mutex mutex;
   std::vector<StreamFormatter> formats;  // one per choice
+  std::vector<std::string> image_fields;  // ParsedRequest's: the param of an error in image i
   std::shared_ptr<Slot> slot;  // released once the answer is written or abandoned
   std::vector<Choice> choices;
   bool started = false, done = false, gone = false;
@@ -332,6 +336,7 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
       info.logprobs = [tokenizer = settings_.tokenizer](int32_t id) { return std::string(tokenizer->token_bytes(id, false)); };
     if (parsed.echo) info.echo = echo_text(*settings_.tokenizer, parsed.request);
     auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot), parsed.n);
+    call->image_fields = std::move(parsed.image_fields);  // before any choice is submitted
     // A client that leaves before its answer is written (queued, prefill, mid-stream) cancels it.
     reply->on_done([this, call](bool completed) {
       std::vector<uint64_t> cancel;

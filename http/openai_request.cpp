@@ -197,8 +197,9 @@ void parse_logprobs(const json& j, bool chat, SamplingOptions& s) {
 }
 
 // One content part: text, or an image_url loaded and probed.
+// images: each image's field so far ("messages[0].content[1].image_url"), this one's added.
 ContentPart parse_part(const json& part, const std::string& where, bool images_allowed, const RequestLimits& limits,
-                       int& images) {
+                       std::vector<std::string>& images) {
   if (!part.is_object()) throw ApiError(400, where + " must be an object", where);
   const std::string type = field(part, "type") ? string_of(part["type"], where + ".type") : "";
   if (type == "text") {
@@ -210,7 +211,8 @@ ContentPart parse_part(const json& part, const std::string& where, bool images_a
   if (type != "image_url") throw ApiError(400, where + ".type must be text or image_url", where + ".type");
   if (!images_allowed) throw ApiError(400, "images are allowed in user messages only", where);
   reject_unknown(part, kImagePart, where + ".");
-  if (++images > limits.max_images)
+  images.push_back(where + ".image_url");
+  if (std::ssize(images) > limits.max_images)
     throw ApiError(400, "more than " + std::to_string(limits.max_images) + " images in one request", where);
   const json* image = field(part, "image_url");
   if (!image) throw ApiError(400, where + ".image_url is missing", where + ".image_url");
@@ -242,7 +244,8 @@ std::vector<ToolCall> parse_tool_call_list(const json& calls, const std::string&
   return out;
 }
 
-ChatTurn parse_message(const json& m, const std::string& where, const RequestLimits& limits, int& images) {
+ChatTurn parse_message(const json& m, const std::string& where, const RequestLimits& limits,
+                       std::vector<std::string>& images) {
   if (!m.is_object()) throw ApiError(400, where + " must be an object", where);
   reject_unknown(m, kMessageFields, where + ".");
   const json* role = field(m, "role");
@@ -376,10 +379,9 @@ ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& lim
   const json* messages = field(j, "messages");
   if (!messages) throw ApiError(400, "messages is missing", "messages");
   if (!messages->is_array() || messages->empty()) throw ApiError(400, "messages must be a non-empty list", "messages");
-  int images = 0;
   for (size_t i = 0; i < messages->size(); ++i) {
     const std::string where = "messages[" + std::to_string(i) + "]";
-    out.request.messages.push_back(parse_message((*messages)[i], where, limits, images));
+    out.request.messages.push_back(parse_message((*messages)[i], where, limits, out.image_fields));
     if (out.request.messages.back().role == "system" && i != 0)
       throw ApiError(400, where + ": a system message must come first", where);
   }

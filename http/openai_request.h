@@ -37,6 +37,9 @@ struct ParsedRequest {
   bool tools = false;          // tool calls are parsed out of the answer
   bool echo = false;           // completions: the prompt is prepended to the answer's text
   int32_t n = 1;               // choices, each its own request (seed + i when seeded)
+  // Each image's field in the body, in the order the node numbers them ("messages[0].content[1].image_url"):
+  // the param of an error the node finds in image i later.
+  std::vector<std::string> image_fields;
 };
 
 // A request's `model` checked against the names the node serves ("" is taken as the first).

@@ -11,7 +11,7 @@ namespace pio {
 
 // The version of the messages a front end and its workers exchange; a worker of another version
 // is refused. Raise it whenever a message crossing the process boundary changes.
-constexpr uint32_t kClusterProtocolVersion = 3;  // 2: logprobs, top_logprobs, logit_bias, EngineJob::structured; 3: KV replicas
+constexpr uint32_t kClusterProtocolVersion = 4;  // 2: logprobs, top_logprobs, logit_bias, EngineJob::structured; 3: KV replicas; 4: ErrorInfo::image
 
 // A worker's introduction: refused unless protocol and model fingerprint equal the front end's.
 struct WorkerHello {

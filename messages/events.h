@@ -22,6 +22,7 @@ const char* error_code_name(ErrorCode c);
 struct ErrorInfo {
   ErrorCode code = ErrorCode::none;
   std::string message;
+  int32_t image = -1;  // bad_image: the request's image at fault (0-based, in the order of its parts), else -1
 };
 
 struct Usage {
@@ -60,7 +61,7 @@ struct StreamEvent {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ErrorInfo& x) {
-  return f(caf::meta::type_name("pio::ErrorInfo"), x.code, x.message);
+  return f(caf::meta::type_name("pio::ErrorInfo"), x.code, x.message, x.image);
 }
 
 template <class Inspector>

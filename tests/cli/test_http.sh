@@ -108,7 +108,12 @@ head -c 1100000 /dev/zero | tr '\0' ' ' >"$work/big.json"
 expect 413 "body too large" POST /v1/chat/completions --data-binary "@$work/big.json" -H "Content-Type: application/json"
 expect_post 422 "not an image" /v1/chat/completions "$(image_req data:image/png\;base64,bm90IGFuIGltYWdl)"
 expect_post 422 "declared pixels over the cap" /v1/chat/completions "$(image_req "data:image/png;base64,$big_png")"
-expect_post 422 "truncated image" /v1/chat/completions "$(image_req "data:image/jpeg;base64,$(base64 -w0 "$root/tests/data/image/user-inputs/min_truncated_64.jpg")")"
+# A good image, then one whose header passes and whose data ends early: the node finds it while
+# decoding, after the request was queued, and its error names that image's field.
+truncated="$(base64 -w0 "$root/tests/data/image/user-inputs/min_truncated_64.jpg")"
+expect_post 422 "truncated image" /v1/chat/completions "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"image_url\", \"image_url\": {\"url\": \"data:image/png;base64,$png\"}}, {\"type\": \"image_url\", \"image_url\": {\"url\": \"data:image/jpeg;base64,$truncated\"}}]}], \"max_tokens\": 1}"
+grep -q '"param":"messages\[0\].content\[1\].image_url"' "$work/body" || fail "the truncated image's error names its field: $(cat "$work/body")"
+grep -q "image 2 cannot be used" "$work/body" || fail "the truncated image's error names it: $(cat "$work/body")"
 expect_post 200 "still serving" /v1/chat/completions '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}'
 
 step "401, 429, 503"
