@@ -1,5 +1,7 @@
 #include "actors/client.h"
 
+#include <netdb.h>
+
 #include <set>
 #include <stdexcept>
 
@@ -41,6 +43,11 @@ node_api connect_node(caf::actor_system& system, const caf::io::middleman_actor&
   const std::string where = "cannot reach a node at " + host + ":" + std::to_string(port) + ": ";
   const std::string hint = tls ? " (the node refused this certificate, --tls-ca did not sign the node's, or the port is not TLS)"
                                : " (a TLS port needs --tls-cert, --tls-key and --tls-ca; a node out of descriptors also closes new connections)";
+  // CAF reports a name that does not resolve as it does a closed port: resolved here first.
+  addrinfo* resolved = nullptr;
+  if (const int err = ::getaddrinfo(host.c_str(), nullptr, nullptr, &resolved); err != 0)
+    throw std::runtime_error(where + "the host name does not resolve (" + ::gai_strerror(err) + ")");
+  ::freeaddrinfo(resolved);
   caf::scoped_actor self{system};
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
@@ -60,6 +67,9 @@ node_api connect_node(caf::actor_system& system, const caf::io::middleman_actor&
       throw std::runtime_error(where + "no handshake within " + seconds_text(timeout) + hint);
     if (failure == caf::sec::cannot_connect_to_node)
       throw std::runtime_error(where + "nothing accepts connections there (is the node running?)");
+    if (failure == caf::sec::malformed_basp_message)
+      throw std::runtime_error(where + "the peer there does not speak pio's client protocol (is it the node's HTTP "
+                                       "port? pio commands take its client-API port, --port)");
     if (failure == caf::sec::disconnect_during_handshake)
       throw std::runtime_error(where + "the peer closed the connection during the handshake" + hint);
     if (failure) throw std::runtime_error(where + system.render(failure));

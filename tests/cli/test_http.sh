@@ -116,6 +116,15 @@ grep -q '"param":"messages\[0\].content\[1\].image_url"' "$work/body" || fail "t
 grep -q "image 2 cannot be used" "$work/body" || fail "the truncated image's error names it: $(cat "$work/body")"
 expect_post 200 "still serving" /v1/chat/completions '{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}'
 
+step "pio commands pointed at the HTTP port or at a name that does not resolve"
+# Said plainly (it was CAF's malformed_basp_message, and "nothing accepts connections there").
+status=0; timeout 30 "$pio" chat --node "127.0.0.1:$http" --prompt hi >/dev/null 2>"$work/wrong-port.err" || status=$?
+[ "$status" = 1 ] || fail "chat --node on the HTTP port: exit $status"
+grep -q "is it the node's HTTP port" "$work/wrong-port.err" || fail "chat --node on the HTTP port: $(cat "$work/wrong-port.err")"
+status=0; timeout 30 "$pio" stats --node no-such-host.invalid:7070 >/dev/null 2>"$work/no-host.err" || status=$?
+[ "$status" = 1 ] || fail "stats --node on a name that does not resolve: exit $status"
+grep -q "does not resolve" "$work/no-host.err" || fail "stats --node on a name that does not resolve: $(cat "$work/no-host.err")"
+
 step "401, 429, 503"
 # 401 (an API key), 429 (--max-connections) and 503 (overloaded) on nodes of their own.
 printf 'api-key = "sekrit"\nmax-connections = 1\n' >"$work/keyed.toml"  # the HTTP flags in --config too
