@@ -27,6 +27,7 @@
 #include "actors/plugin.h"
 #include "apps/pio-node/basp_guard.h"
 #include "apps/pio-node/descriptors.h"
+#include "apps/pio-node/port_probe.h"
 #include "apps/pio/option_checks.h"
 #include "http/gateway.h"
 #include "model/errors.h"
@@ -236,6 +237,9 @@ void check_http_options(const Args& a) {
     if (origin != "*" && origin.find("://") == std::string::npos)
       throw std::invalid_argument("--cors-origin " + origin + ": an origin is scheme://host[:port], as browsers send it "
                                   "(https://app.example.com), or *");
+  if (a.http_port > 0 && a.http_port == a.port)
+    throw std::invalid_argument("--http-port and --port are both " + std::to_string(a.port) +
+                                ": the HTTP API and the client-API port need a port each");
 }
 
 // How the client-API port opens: plain (loopback, or beyond with --insecure), mutual TLS, or
@@ -427,6 +431,20 @@ std::string front_end_option_given(const CLI::App& app) {
   return "";
 }
 
+// Why a fixed port of the node's cannot be listened on, checked before the model loads; "" when
+// both can (or are 0: any free port).
+std::string busy_port(const Args& a, PortMode port_mode) {
+  const auto check = [](const std::string& host, int port, const char* option) -> std::string {
+    if (port <= 0) return "";
+    const std::string why = pio::node::port_unavailable(host, static_cast<uint16_t>(port));
+    return why.empty() ? "" : std::string(option) + " " + std::to_string(port) + ": cannot listen on " + host + ":" +
+                                  std::to_string(port) + " (" + why + "; another pio-node?)";
+  };
+  if (port_mode != PortMode::off)
+    if (std::string busy = check(a.host, a.port, "--port"); !busy.empty()) return busy;
+  return check(a.http_host, a.http_port, "--http-port");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -489,6 +507,10 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "pio-node: error: " << e.what() << "\n";
     return 2;
+  }
+  if (const std::string busy = busy_port(a, port_mode); !busy.empty()) {
+    std::cerr << "pio-node: error: " << busy << "\n";
+    return 1;
   }
   // Client connections never take the last descriptors, and never make the network thread spin.
   const long open_files = pio::node::raise_descriptor_limit();

@@ -118,6 +118,25 @@ timeout 60 "$pio" stats --node "127.0.0.1:$port" --json >"$work/rstats.json"
 kill -TERM "$node_pid"
 if timeout 30 "$node_bin" --model "$work/tiny" --port 0 --cache-hot-mb -1 >/dev/null 2>"$work/hot.err"; then fail "--cache-hot-mb -1 accepted"; fi
 grep -q "cache-hot-mb" "$work/hot.err" || fail "--cache-hot-mb -1: $(cat "$work/hot.err")"
+# A port in use is said before the model loads (it was said after, once loaded and packed), and
+# one port for both APIs is a usage error.
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True); time.sleep(60)' \
+  >"$work/busy.port" &
+busy_pid=$!
+pids+=("$busy_pid")
+for _ in $(seq 1 100); do [ -s "$work/busy.port" ] && break; sleep 0.1; done
+busy="$(cat "$work/busy.port")"
+status=0
+timeout 30 "$node_bin" --model "$work/tiny" --port "$busy" >/dev/null 2>"$work/busy.err" || status=$?
+[ "$status" = 1 ] || fail "--port in use: exit $status: $(cat "$work/busy.err")"
+grep -q -- "--port $busy: cannot listen" "$work/busy.err" || fail "--port in use: $(cat "$work/busy.err")"
+! grep -q "loading" "$work/busy.err" || fail "--port in use was said after loading: $(cat "$work/busy.err")"
+kill "$busy_pid" 2>/dev/null || true
+status=0
+timeout 30 "$node_bin" --model "$work/tiny" --port 18555 --http-port 18555 >/dev/null 2>"$work/same.err" || status=$?
+[ "$status" = 2 ] || fail "--port and --http-port the same: exit $status: $(cat "$work/same.err")"
+
 # A worker refuses the front end's options (it would ignore them: no HTTP API on a worker).
 status=0
 timeout 30 "$node_bin" --role worker --join 127.0.0.1:1 --model "$work/tiny" --http-port 0 >/dev/null 2>"$work/worker-http.err" ||
