@@ -125,6 +125,7 @@ std::vector<uint8_t> decode_base64(std::string_view text, const std::string& par
 }
 
 std::vector<uint8_t> load_image(const std::string& url, const MediaPolicy& policy, const std::string& param) {
+  if (url.empty()) throw ApiError(400, "the image's url is empty (send a data: URI)", param);
   std::vector<uint8_t> bytes;
   if (starts_with(url, "data:")) {
     bytes = from_data_uri(url, param);

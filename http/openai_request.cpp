@@ -441,6 +441,8 @@ ParsedRequest parse_completion_request(std::string_view body, const RequestLimit
   // A list of one prompt is that prompt; several are a batch, which a request here is not.
   const json* p = prompt;
   if (p->is_array() && p->size() == 1 && ((*p)[0].is_string() || (*p)[0].is_array())) p = &(*p)[0];
+  if (p->is_array() && std::any_of(p->begin(), p->end(), [](const json& e) { return e.is_string() || e.is_array(); }))
+    throw ApiError(400, "prompt holds several prompts: a batch is not supported, send one prompt per request", "prompt");
   if (p->is_string()) {
     out.request.prompt = p->get<std::string>();
     if (out.request.prompt.empty()) throw ApiError(400, "prompt is empty", "prompt");

@@ -458,8 +458,15 @@ int main(int argc, char** argv) {
     // CLI11 words an unknown key "INI was not able to parse KEY"; say which file and what to do.
     std::string what = e.what();
     const std::string extras = "INI was not able to parse ";
-    if (what.rfind(extras, 0) == 0)
-      what = "--config: unknown key '" + what.substr(extras.size()) + "' (keys are the long flags without their dashes, e.g. kv-memory = 512)";
+    if (what.rfind(extras, 0) == 0) {
+      const std::string key = what.substr(extras.size());
+      const std::string keys = "keys are the long flags without their dashes, e.g. kv-memory = 512";
+      // CLI11 names a section's keys section.key (a [node] header comes as node.++ first).
+      if (const size_t dot = key.find('.'); dot != std::string::npos)
+        what = "--config: section [" + key.substr(0, dot) + "] is not read (write the keys at the top level; " + keys + ")";
+      else
+        what = "--config: unknown key '" + key + "' (" + keys + ")";
+    }
     std::cerr << "pio-node: error: " << what << "\n";
     return 2;
   } catch (const CLI::ParseError& e) {

@@ -32,8 +32,8 @@ std::vector<std::string> read_jsonl_strings(const std::string& path) {
                        ": a blank line (one JSON string per line, each answered on its line; \"\" is the empty text)");
     try {
       texts.push_back(nlohmann::json::parse(line).get<std::string>());
-    } catch (const nlohmann::json::exception& e) {
-      throw ModelError(path + ":" + std::to_string(line_no) + ": expected a JSON string: " + e.what());
+    } catch (const nlohmann::json::exception&) {  // its words are the library's; what was wrong is plain
+      throw ModelError(path + ":" + std::to_string(line_no) + ": not a JSON string (one per line, e.g. \"Hello\")");
     }
   }
   return texts;
@@ -50,9 +50,11 @@ void add_tokenize(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   add_model_option(cmd, a->model)->required();
-  auto* text = cmd->add_option("text", a->text, "text to tokenize");
-  auto* jsonl = cmd->add_option("--jsonl", a->jsonl, "file with one JSON string per line");
-  text->excludes(jsonl);
+  // One of the two: without either there is nothing to tokenize (it printed [] for no text).
+  auto* input = cmd->add_option_group("input", "the text, or --jsonl");
+  input->add_option("text", a->text, "text to tokenize");
+  auto* jsonl = input->add_option("--jsonl", a->jsonl, "file with one JSON string per line");
+  input->require_option(1);
   cmd->add_flag("--no-special", a->no_special, "treat added tokens such as <|im_end|> as plain text");
   add_threads_option(cmd, a->threads, "threads for --jsonl");
   cmd->callback([a, jsonl] {

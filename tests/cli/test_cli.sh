@@ -116,6 +116,12 @@ printf '"a b"\n""\n"c"\n\n' >"$work/texts.jsonl"  # a blank line at the end shif
 printf '"a"\n\n"b"\n' >"$work/blank.jsonl"
 status=0; "$pio" tokenize --model "$work/tiny" --jsonl "$work/blank.jsonl" >/dev/null 2>"$work/blank.err" || status=$?
 [ "$status" = 1 ] && grep -q "blank.jsonl:2: a blank line" "$work/blank.err" || fail "a blank --jsonl line: exit $status: $(cat "$work/blank.err")"
+printf '"a"\nhello\n' >"$work/bare.jsonl"  # not JSON: said without the JSON library's words
+status=0; "$pio" tokenize --model "$work/tiny" --jsonl "$work/bare.jsonl" >/dev/null 2>"$work/bare.err" || status=$?
+[ "$status" = 1 ] && grep -q 'bare.jsonl:2: not a JSON string' "$work/bare.err" && ! grep -q 'json.exception' "$work/bare.err" ||
+  fail "a --jsonl line that is not JSON: exit $status: $(cat "$work/bare.err")"
+status=0; "$pio" tokenize --model "$work/tiny" >/dev/null 2>&1 || status=$?  # nothing to tokenize: a usage error
+[ "$status" = 2 ] || fail "tokenize without text or --jsonl: exit $status"
 commas="${text_ids//[^,]/}"
 want=$((${#commas} + 1 + 79))
 "$pio" chat --model "$work/tiny" --messages "$work/two.json" --max-tokens 2 --verbose >/dev/null 2>"$work/two.err"

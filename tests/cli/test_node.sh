@@ -150,6 +150,10 @@ if timeout 30 "$node_bin" --model "$work/tiny" --port 0 --config "$work/misspelt
   fail "a misspelt --config key was accepted"
 fi
 grep -q "unknown key 'thread'" "$work/misspelt.err" || fail "misspelt --config key: $(cat "$work/misspelt.err")"
+printf '[node]\nthreads = 1\n' >"$work/section.toml"
+timeout 30 "$node_bin" --model "$work/tiny" --port 0 --config "$work/section.toml" >/dev/null 2>"$work/section.err" &&
+  fail "a --config section was accepted"
+grep -q "section \[node\] is not read" "$work/section.err" || fail "--config section: $(cat "$work/section.err")"
 if timeout 30 "$node_bin" --model "$work/nowhere" --port 0 >/dev/null 2>"$work/nowhere.err"; then fail "a missing --model was accepted"; fi
 grep -q "Directory does not exist: $work/nowhere" "$work/nowhere.err" || fail "missing --model: $(cat "$work/nowhere.err")"
 

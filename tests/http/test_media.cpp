@@ -141,6 +141,16 @@ BOOST_AUTO_TEST_CASE(no_outbound_fetches) {
   BOOST_TEST(status("ftp://example.com/cat.png") == 400);
 }
 
+// An empty url says so, not that file paths are refused.
+BOOST_AUTO_TEST_CASE(an_empty_url_is_named_as_such) {
+  BOOST_TEST(status("") == 400);
+  try {
+    load_image("", MediaPolicy{}, "image_url");
+  } catch (const ApiError& e) {
+    BOOST_TEST(std::string(e.what()) == "the image's url is empty (send a data: URI)");
+  }
+}
+
 // The message of load_image's refusal.
 std::string message_of(const std::string& url, const MediaPolicy& policy) {
   try {

@@ -307,6 +307,11 @@ BOOST_AUTO_TEST_CASE(completions_take_text_or_token_ids) {
   BOOST_TEST(parse_completion_request(R"({"prompt": [[5, 6]]})", {}).request.prompt_ids == (std::vector<int32_t>{5, 6}),
              boost::test_tools::per_element());
   BOOST_TEST(parse_completion_request(R"({"prompt": ["x"]})", {}).request.prompt == "x");
+  try {
+    parse_completion_request(R"({"prompt": ["a", "b"]})", {});
+  } catch (const ApiError& e) {
+    BOOST_TEST(std::string(e.what()).find("a batch is not supported") != std::string::npos, e.what());
+  }
   for (const char* bad : {R"({})", R"({"prompt": ""})", R"({"prompt": []})", R"({"prompt": ["a", "b"]})",
                           R"({"prompt": [1, -2]})", R"({"prompt": [1, 3000000000]})", R"({"prompt": [1.5]})", R"({"prompt": 7})"}) {
     BOOST_TEST_CONTEXT(bad) { BOOST_TEST(status(bad, false) == 400); }
