@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -263,6 +264,7 @@ class Session : public std::enable_shared_from_this<Session> {
     head_only_ = h.method() == bhttp::verb::head;
     version_ = h.version() >= 11 ? 11 : 10;
     keep_alive_ = parser_->keep_alive();
+    if (const auto refusal = framing_refusal(h)) return transport_error(refusal->status, refusal->message);
     if (state_.handlers.check) {
       if (auto answer = state_.handlers.check(head_)) {
         // A body left unread ends the connection; without one, the next request may follow.
@@ -318,11 +320,33 @@ class Session : public std::enable_shared_from_this<Session> {
     transport_error(400, "a malformed HTTP request: " + ec.message());
   }
 
-  // The head of a request as far as `h` holds it, at most max_header_fields of its fields.
+  struct Refusal {
+    int status;
+    std::string message;
+  };
+  // What RFC 9112 has a server refuse in a request's head: an HTTP/1.1 request without Host
+  // (§3.2: 400), a transfer coding other than chunked (§6.1: 501); and a compressed body (415:
+  // bodies are read as sent). Nothing when the head is fine.
+  static std::optional<Refusal> framing_refusal(const bhttp::request_header<>& h) {
+    if (h.version() >= 11 && h.find(bhttp::field::host) == h.end())
+      return Refusal{400, "an HTTP/1.1 request needs a Host header"};
+    if (const auto te = h.find(bhttp::field::transfer_encoding); te != h.end() && !beast::iequals(te->value(), "chunked"))
+      return Refusal{501, "Transfer-Encoding " + std::string(te->value()) + ": only chunked is supported"};
+    if (const auto ce = h.find(bhttp::field::content_encoding); ce != h.end() && !beast::iequals(ce->value(), "identity"))
+      return Refusal{415, "Content-Encoding " + std::string(ce->value()) + ": the body must be sent uncompressed"};
+    return std::nullopt;
+  }
+
+  // The head of a request as far as `h` holds it, at most max_header_fields of its fields. A
+  // target in absolute form (http://host/path, RFC 9112 §3.2.2) is taken as its path.
   HttpRequest head_of(const bhttp::request_header<>& h) const {
     HttpRequest head;
     head.method = std::string(h.method_string());
-    const std::string_view target(h.target().data(), h.target().size());
+    std::string_view target(h.target().data(), h.target().size());
+    if (const size_t scheme = target.find("://"); scheme != std::string_view::npos && target.front() != '/') {
+      const size_t path = target.find('/', scheme + 3);
+      target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+    }
     head.path = std::string(target.substr(0, target.find('?')));
     head.version = static_cast<int>(h.version());
     for (const auto& field : h) {

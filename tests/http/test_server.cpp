@@ -141,9 +141,9 @@ BOOST_AUTO_TEST_SUITE(http_server)
 BOOST_AUTO_TEST_CASE(pipelined_requests_are_answered_in_order) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\none"
-            "GET /stream HTTP/1.1\r\n\r\n"
-            "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nthr\r\n2\r\nee\r\n0\r\n\r\n");
+  peer.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none"
+            "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"
+            "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nthr\r\n2\r\nee\r\n0\r\n\r\n");
   const std::string got = peer.read_until("POST /c three");
   const auto a = got.find("POST /a one"), b = got.find("2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"), c = got.find("POST /c three");
   BOOST_TEST(a != std::string::npos);
@@ -172,7 +172,7 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_over_the_limit_gets_413_unread) {
   Peer peer(f.port);
   std::string chunks;
   for (int i = 0; i < 100; ++i) chunks += "64\r\n" + std::string(100, 'x') + "\r\n";
-  peer.send("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks);
+  peer.send("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks);
   const std::string got = peer.read_until();
   BOOST_TEST(got.rfind("HTTP/1.1 413", 0) == 0);
   BOOST_TEST(got.find("(POST /a)") != std::string::npos, got);  // the refusal knows the request (its CORS headers)
@@ -186,11 +186,34 @@ BOOST_AUTO_TEST_CASE(a_declared_length_over_the_limit_gets_413_knowing_the_reque
   settings.max_body_bytes = 1000;
   Fixture f(settings);
   Peer peer(f.port);
-  peer.send("POST /b HTTP/1.1\r\nContent-Length: 5000\r\n\r\n");
+  peer.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
   const std::string got = peer.read_until();
   BOOST_TEST(got.rfind("HTTP/1.1 413", 0) == 0);
   BOOST_TEST(got.find("(POST /b)") != std::string::npos, got);
   BOOST_TEST(f.handled == 0);
+}
+
+// RFC 9112 in a request's head: a target in absolute form is served as its path (§3.2.2); an
+// HTTP/1.1 request without Host is a 400 (§3.2), a transfer coding other than chunked a 501
+// (§6.1), and a compressed body a 415 (bodies are read as sent); HTTP/1.0 needs no Host.
+BOOST_AUTO_TEST_CASE(request_heads_are_read_and_refused_as_rfc_9112_says) {
+  Fixture f;
+  Peer absolute(f.port);
+  absolute.send("GET http://127.0.0.1/a?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const std::string got = absolute.read_until("GET /a");
+  BOOST_TEST(got.rfind("HTTP/1.1 200", 0) == 0, got);
+  const auto status_of = [&](const std::string& request) {
+    Peer peer(f.port);
+    peer.send(request);
+    return peer.read_until().substr(0, 12);
+  };
+  BOOST_TEST(status_of("GET /a HTTP/1.1\r\n\r\n") == "HTTP/1.1 400");
+  BOOST_TEST(status_of("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n") ==
+             "HTTP/1.1 501");
+  BOOST_TEST(status_of("POST /a HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab") ==
+             "HTTP/1.1 415");
+  BOOST_TEST(status_of("GET /a HTTP/1.0\r\n\r\n") == "HTTP/1.0 200");
+  BOOST_TEST(f.handled == 2);
 }
 
 BOOST_AUTO_TEST_CASE(a_header_over_the_limit_or_with_too_many_fields_gets_431) {
@@ -199,15 +222,16 @@ BOOST_AUTO_TEST_CASE(a_header_over_the_limit_or_with_too_many_fields_gets_431) {
   settings.max_header_fields = 10;
   Fixture f(settings);
   Peer long_line(f.port);
-  long_line.send("GET /a HTTP/1.1\r\nX-Long: " + std::string(100000, 'a'));
+  long_line.send("GET /a HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(100000, 'a'));
   BOOST_TEST(long_line.read_until().rfind("HTTP/1.1 431", 0) == 0);
   std::string fields;
   for (int i = 0; i < 11; ++i) fields += "X-" + std::to_string(i) + ": 1\r\n";
   Peer many(f.port);
-  many.send("GET /a HTTP/1.1\r\n" + fields + "\r\n");
+  many.send("GET /a HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n");
   BOOST_TEST(many.read_until().rfind("HTTP/1.1 431", 0) == 0);
-  Peer ten(f.port);
-  ten.send("GET /a HTTP/1.1\r\n" + fields.substr(fields.find('\n') + 1) + "\r\n");
+  Peer ten(f.port);  // Host and 9 more
+  const std::string nine = fields.substr(fields.find('\n', fields.find('\n') + 1) + 1);
+  ten.send("GET /a HTTP/1.1\r\nHost: x\r\n" + nine + "\r\n");
   BOOST_TEST(ten.read_until("GET /a").rfind("HTTP/1.1 200", 0) == 0);
   BOOST_TEST(f.handled == 1);
 }
@@ -217,7 +241,7 @@ BOOST_AUTO_TEST_CASE(a_request_not_sent_within_the_read_timeout_is_closed) {
   settings.read_timeout = std::chrono::milliseconds(300);
   Fixture f(settings);
   Peer peer(f.port);
-  peer.send("GET /a HTTP/1.1\r\n");
+  peer.send("GET /a HTTP/1.1\r\nHost: x\r\n");
   const auto t0 = std::chrono::steady_clock::now();
   peer.read_until();
   BOOST_TEST(peer.closed());
@@ -228,7 +252,7 @@ BOOST_AUTO_TEST_CASE(a_request_not_sent_within_the_read_timeout_is_closed) {
 BOOST_AUTO_TEST_CASE(the_check_answers_before_the_body_is_read) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("POST /secret HTTP/1.1\r\nContent-Length: 10000000\r\n\r\npartial");
+  peer.send("POST /secret HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\npartial");
   const std::string got = peer.read_until();
   BOOST_TEST(got.rfind("HTTP/1.1 401", 0) == 0);
   BOOST_TEST(peer.closed());
@@ -240,8 +264,8 @@ BOOST_AUTO_TEST_CASE(connections_past_the_cap_get_429) {
   settings.max_open_connections = 2;
   Fixture f(settings);
   Peer one(f.port), two(f.port);
-  one.send("GET /a HTTP/1.1\r\n\r\n");
-  two.send("GET /b HTTP/1.1\r\n\r\n");
+  one.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  two.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
   BOOST_TEST(one.read_until("GET /a").find("200 OK") != std::string::npos);
   BOOST_TEST(two.read_until("GET /b").find("200 OK") != std::string::npos);
   Peer three(f.port);
@@ -254,7 +278,7 @@ BOOST_AUTO_TEST_CASE(connections_past_the_cap_get_429) {
 BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("POST /a HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  peer.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
   BOOST_TEST(peer.read_until("\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n");
   peer.send("body");
   BOOST_TEST(peer.read_until("POST /a body").find("HTTP/1.1 200 OK") != std::string::npos);
@@ -263,7 +287,7 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered_before_the_body) {
 BOOST_AUTO_TEST_CASE(a_head_request_gets_the_header_only) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("HEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+  peer.send("HEAD /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
   const std::string got = peer.read_until("GET /b");
   BOOST_TEST(got.find("Content-Length: 8\r\n") != std::string::npos);  // "HEAD /a "
   BOOST_TEST(got.find("HEAD /a") == std::string::npos);
@@ -273,7 +297,7 @@ BOOST_AUTO_TEST_CASE(a_head_request_gets_the_header_only) {
 BOOST_AUTO_TEST_CASE(a_client_that_leaves_abandons_its_pending_answer) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("GET /hold HTTP/1.1\r\n\r\n");
+  peer.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
   const auto reply = f.wait_held();
   BOOST_REQUIRE(reply);
   peer.close();
@@ -284,7 +308,7 @@ BOOST_AUTO_TEST_CASE(a_client_that_leaves_abandons_its_pending_answer) {
 BOOST_AUTO_TEST_CASE(a_held_answer_completes_and_the_connection_serves_on) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("GET /hold HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+  peer.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
   const auto reply = f.wait_held();
   BOOST_REQUIRE(reply);
   reply->respond({200, "text/plain", "held", {}});
@@ -297,7 +321,7 @@ BOOST_AUTO_TEST_CASE(a_held_answer_survives_a_client_sending_far_ahead) {
   Fixture f;
   Peer peer(f.port);
   // The pipelined request behind fills the read buffer: the connection stops reading, and lives.
-  peer.send("GET /hold HTTP/1.1\r\n\r\nPOST /big HTTP/1.1\r\nContent-Length: 300000\r\n\r\n" + std::string(300000, 'x'));
+  peer.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\nPOST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" + std::string(300000, 'x'));
   const auto reply = f.wait_held();
   BOOST_REQUIRE(reply);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -310,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_held_answer_survives_a_client_sending_far_ahead) {
 BOOST_AUTO_TEST_CASE(stopping_abandons_pending_answers) {
   Fixture f;
   Peer peer(f.port);
-  peer.send("GET /hold HTTP/1.1\r\n\r\n");
+  peer.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
   const auto reply = f.wait_held();
   BOOST_REQUIRE(reply);
   f.server->stop();
