@@ -418,7 +418,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ec) buffer_.commit(n);
     if (resume_) {
       resume_ = false;
-      return read_header();  // the next request (a closed connection shows up there)
+      // The client closed after its answer: nothing more can come, so the connection ends here.
+      // A read started now would never see it: Boost 1.74's reactor stops trying reads at once
+      // after one returned end of stream and waits for an epoll edge that already came (the
+      // connection sat in CLOSE-WAIT until the read timeout).
+      if (ec == net::error::eof && buffer_.size() == 0) return gone();
+      return read_header();  // the next request (pipelined bytes may be buffered already)
     }
     if (!ec) return watch();
     gone();

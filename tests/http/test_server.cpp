@@ -12,8 +12,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -234,6 +237,41 @@ BOOST_AUTO_TEST_CASE(a_header_over_the_limit_or_with_too_many_fields_gets_431) {
   ten.send("GET /a HTTP/1.1\r\nHost: x\r\n" + nine + "\r\n");
   BOOST_TEST(ten.read_until("GET /a").rfind("HTTP/1.1 200", 0) == 0);
   BOOST_TEST(f.handled == 1);
+}
+
+// Sockets of this process on local port `port` in CLOSE-WAIT: the peer closed, this side not.
+int close_wait_sockets(uint16_t port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the header
+  int count = 0;
+  char local_port[5];
+  std::snprintf(local_port, sizeof local_port, "%04X", port);
+  while (std::getline(tcp, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    count += local.substr(local.find(':') + 1) == local_port && state == "08";  // 08: CLOSE_WAIT
+  }
+  return count;
+}
+
+// Clients that close as soon as they have read their answer: the server closes its side at once,
+// every time. It left some in CLOSE-WAIT until the read timeout (the client's end of stream
+// raced the end of the answer, and the next read never saw it).
+BOOST_AUTO_TEST_CASE(a_client_that_closes_after_its_answer_is_closed_at_once) {
+  ServerSettings settings;
+  settings.read_timeout = std::chrono::seconds(60);
+  Fixture f(settings);
+  for (int i = 0; i < 300; ++i) {
+    Peer peer(f.port);
+    peer.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    BOOST_TEST_REQUIRE(peer.read_until("GET /a").rfind("HTTP/1.1 200", 0) == 0);
+  }
+  int left = close_wait_sockets(f.port);
+  for (int i = 0; i < 100 && left > 0; ++i, left = close_wait_sockets(f.port))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(left == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_request_not_sent_within_the_read_timeout_is_closed) {
