@@ -1,5 +1,7 @@
 // The fixed-order tiled GEMM of `--deterministic` prefill: launch geometry and barriers only;
 // the staging and the per-lane arithmetic are gemv_math.h's (tile_stage, tile_step).
+#include <algorithm>
+
 #include "gpu/cuda/gemv_math.h"
 #include "gpu/cuda/matmul.h"
 
@@ -44,11 +46,19 @@ __global__ void gemm_tiled_kernel(const float* x, int64_t m, const void* w, int6
 void launch_gemm_deterministic(cudaStream_t stream, const float* x, int64_t m, const void* w, DType dtype, int64_t n,
                                int64_t k, const float* bias, float* y) {
   if (m <= 0 || n <= 0) return;
-  const dim3 grid(static_cast<unsigned>(ceil_div(n, kTileCols)), static_cast<unsigned>(ceil_div(m, kTileRows)));
-  switch (dtype) {
-    case DType::BF16: gemm_tiled_kernel<DType::BF16><<<grid, kTileThreads, 0, stream>>>(x, m, w, n, k, bias, y); break;
-    case DType::F16: gemm_tiled_kernel<DType::F16><<<grid, kTileThreads, 0, stream>>>(x, m, w, n, k, bias, y); break;
-    default: gemm_tiled_kernel<DType::F32><<<grid, kTileThreads, 0, stream>>>(x, m, w, n, k, bias, y); break;
+  // gridDim.y is at most 65535 (a million rows: a 2^28-pixel image's patches): more rows go in
+  // further launches, which changes no row's bits (each is its own).
+  constexpr int64_t kMaxLaunchRows = int64_t{65535} * kTileRows;
+  for (int64_t r0 = 0; r0 < m; r0 += kMaxLaunchRows) {
+    const int64_t rows = std::min(kMaxLaunchRows, m - r0);
+    const float* xs = x + r0 * k;
+    float* ys = y + r0 * n;
+    const dim3 grid(static_cast<unsigned>(ceil_div(n, kTileCols)), static_cast<unsigned>(ceil_div(rows, kTileRows)));
+    switch (dtype) {
+      case DType::BF16: gemm_tiled_kernel<DType::BF16><<<grid, kTileThreads, 0, stream>>>(xs, rows, w, n, k, bias, ys); break;
+      case DType::F16: gemm_tiled_kernel<DType::F16><<<grid, kTileThreads, 0, stream>>>(xs, rows, w, n, k, bias, ys); break;
+      default: gemm_tiled_kernel<DType::F32><<<grid, kTileThreads, 0, stream>>>(xs, rows, w, n, k, bias, ys); break;
+    }
   }
 }
 
