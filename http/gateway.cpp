@@ -150,8 +150,10 @@ struct HttpGateway::Call {
     bool submitted = false, ended = false;
   };
 
-  Call(std::shared_ptr<Reply> r, const ResponseInfo& i, bool s, bool include_usage, std::shared_ptr<Slot> sl, int32_t n)
-      : reply(std::move(r)), info(i), stream(s), slot(std::move(sl)), choices(static_cast<size_t>(n)) {
+  Call(std::shared_ptr<Reply> r, const ResponseInfo& i, bool s, bool include_usage, std::shared_ptr<Slot> sl, int32_t n,
+       std::vector<std::string> images)
+      : reply(std::move(r)), info(i), stream(s), image_fields(std::move(images)), slot(std::move(sl)),
+        choices(static_cast<size_t>(n)) {
     for (size_t k = 0; k < choices.size(); ++k) formats.emplace_back(i, include_usage, k);
   }
 
@@ -218,9 +220,9 @@ struct HttpGateway::Call {
   const std::shared_ptr<Reply> reply;
   const ResponseInfo info;
   const bool stream;
+  const std::vector<std::string> image_fields;  // ParsedRequest's: the param of an error in image i
   std::mutex mutex;
   std::vector<StreamFormatter> formats;  // one per choice
-  std::vector<std::string> image_fields;  // ParsedRequest's: the param of an error in image i
   std::shared_ptr<Slot> slot;  // released once the answer is written or abandoned
   std::vector<Choice> choices;
   bool started = false, done = false, gone = false;
@@ -335,8 +337,8 @@ void HttpGateway::generate(const HttpRequest& request, bool chat, const std::sha
     if (parsed.request.sampling.logprobs)
       info.logprobs = [tokenizer = settings_.tokenizer](int32_t id) { return std::string(tokenizer->token_bytes(id, false)); };
     if (parsed.echo) info.echo = echo_text(*settings_.tokenizer, parsed.request);
-    auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot), parsed.n);
-    call->image_fields = std::move(parsed.image_fields);  // before any choice is submitted
+    auto call = std::make_shared<Call>(reply, info, parsed.stream, parsed.include_usage, std::move(slot), parsed.n,
+                                       std::move(parsed.image_fields));
     // A client that leaves before its answer is written (queued, prefill, mid-stream) cancels it.
     reply->on_done([this, call](bool completed) {
       std::vector<uint64_t> cancel;

@@ -254,7 +254,8 @@ ChatTurn parse_message(const json& m, const std::string& where, const RequestLim
   if (turn.role == "developer") turn.role = "system";  // OpenAI's newer name for it
   if (turn.role != "system" && turn.role != "user" && turn.role != "assistant" && turn.role != "tool")
     throw ApiError(400, where + ".role must be system, developer, user, assistant or tool", where + ".role");
-  if (const json* content = field(m, "content")) {
+  const json* content = field(m, "content");
+  if (content) {
     if (content->is_string()) {
       if (!content->get<std::string>().empty()) turn.parts.push_back({content->get<std::string>(), {}, false});
     } else if (content->is_array()) {
@@ -267,7 +268,6 @@ ChatTurn parse_message(const json& m, const std::string& where, const RequestLim
   }
   // A user turn has content, as OpenAI requires: missing, null or [] is a 400 ("" is text, if
   // none); others may go without (an assistant turn that only calls tools).
-  const json* content = field(m, "content");
   if (turn.role == "user" && (!content || (content->is_array() && content->empty())))
     throw ApiError(400, where + ".content is missing: a user message needs text or an image", where + ".content");
   if (const json* calls = field(m, "tool_calls")) {
