@@ -3,9 +3,9 @@
 #include "gpu/cpu/logit_rows.h"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <cmath>
-#include <cstring>
-#include <iterator>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -123,49 +123,73 @@ TokenLogprobs log_probabilities(std::span<const float> logits, float temperature
   return out;
 }
 
-int32_t Sampler::sample(std::span<const float> logits) {
-  const auto n = static_cast<int32_t>(logits.size());
-  const int32_t k = opt_.top_k > 0 ? std::min(opt_.top_k, n) : n;
-  const auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b]; };
-  order_.resize(static_cast<size_t>(n));
-  std::iota(order_.begin(), order_.end(), 0);
-  // Top-p and min-p need the survivors in order; top-k alone only needs to know which they are.
-  // Either way the first candidate is the largest logit (the softmax's shift).
-  const bool ordered = opt_.top_p < 1.0f || opt_.min_p > 0.0f;
-  if (ordered) {
-    std::partial_sort(order_.begin(), order_.begin() + k, order_.end(), by_logit);
-  } else {
-    if (k < n) std::nth_element(order_.begin(), order_.begin() + k - 1, order_.end(), by_logit);
-    std::iter_swap(order_.begin(), std::min_element(order_.begin(), order_.begin() + k, by_logit));
-  }
-  probs_.resize(static_cast<size_t>(k));
-  const double top = logits[order_[0]];
-  double sum = 0;
-  for (int32_t i = 0; i < k; ++i) sum += probs_[i] = std::exp((logits[order_[i]] - top) / opt_.temperature);
-  // Top-p: keep the smallest prefix whose mass reaches top_p (always at least one token).
-  int32_t keep = k;
-  if (opt_.top_p < 1.0f) {
-    double mass = 0;
-    for (int32_t i = 0; i < k; ++i) {
-      mass += probs_[i] / sum;
-      if (mass >= opt_.top_p) {
-        keep = i + 1;
-        break;
-      }
+namespace {
+
+// The largest weight t such that the weights >= t (of those at least `floor` and above 0) reach
+// `need`, in count (by_mass false) or in mass. A radix select: a positive float's bits order as
+// its value, so each pass buckets the candidates by the next bits, most significant first, walks
+// the buckets from the top until `need` is reached, and keeps only the bucket it was reached in.
+// After the last pass the candidates left share every bit: they are t. Linear in the row, no
+// sort. A need the rounding of the sums leaves past the total gives the smallest candidate.
+float select_threshold(std::span<const float> weights, float floor, double need, bool by_mass,
+                       std::vector<float>& candidates) {
+  candidates.clear();
+  for (float w : weights)
+    if (w > 0 && w >= floor) candidates.push_back(w);
+  if (candidates.empty()) return floor;
+  constexpr struct {
+    int shift;
+    uint32_t mask;
+  } kPasses[] = {{20, 0x7ff}, {10, 0x3ff}, {0, 0x3ff}};  // bit 31 (the sign) is 0
+  const auto bucket = [](float w, int shift, uint32_t mask) { return (std::bit_cast<uint32_t>(w) >> shift) & mask; };
+  std::array<double, 0x800> sums;
+  double above = 0;  // the count or mass of the candidates already known to be above t
+  for (const auto& pass : kPasses) {
+    sums.fill(0);
+    for (float w : candidates) sums[bucket(w, pass.shift, pass.mask)] += by_mass ? static_cast<double>(w) : 1.0;
+    uint32_t chosen = 0;
+    for (uint32_t b = pass.mask + 1; b-- > 0;) {
+      if (sums[b] == 0) continue;
+      chosen = b;
+      if (above + sums[b] >= need) break;
+      above += sums[b];
     }
+    std::erase_if(candidates, [&](float w) { return bucket(w, pass.shift, pass.mask) != chosen; });
   }
-  // Min-p: of those, the ids at least min_p times as likely as the top one (probs_[0] is 1).
-  if (opt_.min_p > 0.0f) {
-    int32_t above = 1;
-    while (above < keep && probs_[above] >= opt_.min_p) ++above;
-    keep = above;
+  return candidates.front();
+}
+
+}  // namespace
+
+void truncated_weights(std::span<const float> logits, const SamplingOptions& o, std::vector<float>& weights,
+                       std::vector<float>& scratch) {
+  weights.resize(logits.size());
+  cpu::exp_row(logits, cpu::row_max(logits), 1.0f / o.temperature, weights);  // the largest is 1
+  float threshold = 0;
+  if (o.top_k > 0) threshold = select_threshold(weights, 0, o.top_k, false, scratch);
+  if (o.top_p < 1.0f) {
+    double mass = 0;
+    for (float w : weights) mass += w >= threshold ? w : 0;
+    threshold = select_threshold(weights, threshold, static_cast<double>(o.top_p) * mass, true, scratch);
   }
-  // The draw's point on the kept ids' cumulative mass.
-  const double target = sample_draw(seed_, index_) * std::accumulate(probs_.begin(), probs_.begin() + keep, 0.0);
+  threshold = std::max(threshold, o.min_p);
+  for (float& w : weights)
+    if (w < threshold) w = 0;
+}
+
+// The draw's point on the kept ids' cumulative mass, the ids taken in id order.
+int32_t Sampler::sample(std::span<const float> logits) {
+  if (!std::isfinite(cpu::row_max(logits))) return argmax(logits);  // no finite logit, or an infinite one
+  truncated_weights(logits, opt_, weights_, scratch_);
+  const double target = sample_draw(seed_, index_) * std::accumulate(weights_.begin(), weights_.end(), 0.0);
   double mass = 0;
-  for (int32_t i = 0; i < keep - 1; ++i)
-    if (target < (mass += probs_[i])) return order_[static_cast<size_t>(i)];
-  return order_[static_cast<size_t>(keep - 1)];
+  int32_t last = 0;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    if (weights_[i] == 0) continue;
+    last = static_cast<int32_t>(i);
+    if (target < (mass += weights_[i])) return last;
+  }
+  return last;  // the rounding of the sums left the target past the end
 }
 
 }  // namespace pio

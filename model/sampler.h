@@ -3,6 +3,7 @@
 // penalties (OpenAI / vLLM semantics), then temperature, top-k, top-p, min-p (MinPLogitsWarper,
 // applied after top-p as transformers orders its warpers), then a draw that is a function of the
 // seed and the token's index alone (sample_draw), so a sequence resumed anywhere draws the same.
+// No sort: each cut is a threshold found by selection, in time linear in the vocabulary.
 // OpenAI's logit_bias is added to the raw logits before the penalties (vLLM's order). On request
 // it also gives the log-probabilities of the distribution the token was drawn from: the
 // processed logits (bias, penalties) over the temperature (1 when greedy), log-softmaxed over the
@@ -91,9 +92,17 @@ class Sampler {
   std::unordered_map<int32_t, int32_t> generated_;  // id -> occurrences among generated ids
   std::vector<int32_t> prompt_ids_;                  // distinct prompt ids (penalties only)
   std::vector<float> work_;                          // processed logits (bias, penalties)
-  std::vector<int32_t> order_;                       // candidate ids, reused between calls
-  std::vector<double> probs_;
+  std::vector<float> weights_, scratch_;             // truncated_weights' buffers, reused
 };
+
+// The distribution a sampled token is drawn from, unnormalised: weights[i] =
+// e^((logits[i] - max) / temperature) for the ids that top-k, top-p and min-p keep, 0 for the
+// others and for NaN or -infinity logits (transformers' TopK, TopP and MinP logits warpers, in
+// that order). Each cut is a threshold on the weight, so every id tied at a cut is kept. Top-p
+// keeps the fewest most likely ids whose mass reaches top_p of the top-k ids' mass. weights
+// becomes as long as logits; scratch is working memory. Needs temperature > 0 and a finite max.
+void truncated_weights(std::span<const float> logits, const SamplingOptions& o, std::vector<float>& weights,
+                       std::vector<float>& scratch);
 
 // The index of the largest logit, the first of equals (std::max_element's choice); NaNs are
 // never chosen, and 0 is returned when there is nothing else.

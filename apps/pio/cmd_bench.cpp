@@ -17,6 +17,7 @@
 #include "gpu/cpu/read_bandwidth.h"
 #include "model/decode_traffic.h"
 #include "model/model_weights.h"
+#include "model/sampler.h"
 #include "model/text_model.h"
 
 namespace pio::cli {
@@ -37,6 +38,7 @@ std::vector<int32_t> bench_prompt(int64_t n, int64_t vocab) {
 
 struct RunTimes {
   double prefill_s = 0, decode_s = 0;
+  std::vector<float> last_logits;  // the row the last decode step gave (the sampling figure's)
 };
 
 // Prompt tokens per prefill forward pass, as llama.cpp's default micro-batch (and a node's
@@ -73,8 +75,22 @@ RunTimes run_once(TextModel& model, PagedKvCache& cache, const std::vector<int32
     logits = cache.forward(model, batch, {&seq, 1});
   }
   t.decode_s = seconds_since(t0);
+  t.last_logits.assign(logits.begin(), logits.begin() + vocab);
   cache.pool().release(seq);
   return t;
+}
+
+// Milliseconds the engine thread spends choosing one sampled token (temperature 0.8, top-p 0.95,
+// common client settings) from a row of logits: median of `runs` rounds of 64 draws.
+double sample_ms(std::span<const float> row, int runs) {
+  Sampler sampler({0.8f, 0, 0.95f, 1});
+  std::vector<double> ms;
+  for (int r = 0; r < runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 64; ++i) sampler.next(row);
+    ms.push_back(seconds_since(t0) * 1000 / 64);
+  }
+  return median(ms);
 }
 
 // Decode's share of the memory read bandwidth. Every decode run is bracketed by two probes that
@@ -180,6 +196,7 @@ void add_bench(CLI::App& app) {
     out["kv_dtype"] = std::string(kv_dtype_name(cache.storage().dtype()));
     DecodeTraffic decode(model.text(), a->threads, backend.shares_host_memory());
     double run_s = 0, transfer_s = 0;  // over the timed runs: on a device, the share spent copying
+    std::vector<float> last_logits;
     for (size_t p = 0; p < a->prompt_tokens.size(); ++p) {
       const auto prompt = bench_prompt(a->prompt_tokens[p], vocab);
       run_once(text, cache, prompt, 1);  // warm-up: pages weights in, sizes buffers
@@ -188,7 +205,8 @@ void add_bench(CLI::App& app) {
       for (int r = 0; r < a->runs; ++r) {
         // Decode is measured after the first (shortest) prompt only.
         const double transfer_before = backend.transfer_seconds();
-        const RunTimes t = run_once(text, cache, prompt, p == 0 ? a->gen_tokens : 1);
+        RunTimes t = run_once(text, cache, prompt, p == 0 ? a->gen_tokens : 1);
+        if (p == 0 && r == 0) last_logits = std::move(t.last_logits);
         transfer_s += backend.transfer_seconds() - transfer_before;
         run_s += t.prefill_s + t.decode_s;
         prefill.push_back(static_cast<double>(prompt.size()) / t.prefill_s);
@@ -202,6 +220,7 @@ void add_bench(CLI::App& app) {
     }
     decode.report(out);
     out["decode_after_prompt_tokens"] = a->prompt_tokens.front();
+    out["sample_top_p_ms"] = sample_ms(last_logits, a->runs);
     if (!backend.shares_host_memory()) out["transfer_share_pct"] = 100.0 * transfer_s / run_s;
     if (!a->no_vision) bench_vision(model, text, backends.vision(), a->model, {a->image_sizes, a->runs, cache.storage().dtype()}, out, a->json ? nullptr : &std::cout);
     out["peak_rss_mb"] = peak_rss_mb();
@@ -216,6 +235,9 @@ void add_bench(CLI::App& app) {
                 << out["read_bandwidth_gb_s"].get<double>() << " GB/s; medians)\n";
     else if (!a->json)
       std::cout << " (median)\n";
+    if (!a->json)
+      std::cout << "sampling (temperature 0.8, top-p 0.95, on the last decode step's logits): "
+                << out["sample_top_p_ms"].get<double>() << " ms per token (median of " << a->runs << ")\n";
     if (a->json) {
       std::cout << out.dump() << std::endl;
     } else {

@@ -51,6 +51,17 @@ float exp_nonpositive(float x) {
   return p * scale;
 }
 
+// e^x of eight x already at or above kExpFloor, the steps of exp_nonpositive.
+__m256 exp8(__m256 x) {
+  const __m256 k = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _mm256_set1_ps(0.5f)));
+  x = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(kLn2Hi))), _mm256_mul_ps(k, _mm256_set1_ps(kLn2Lo)));
+  __m256 p = _mm256_set1_ps(kP[0]);
+  for (int j = 1; j < 6; ++j) p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(kP[j]));
+  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, x), x), x), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
 }  // namespace
 
 // AVX2: eight at a time, the tail by exp_nonpositive.
@@ -59,15 +70,8 @@ double exp_sum(std::span<const float> logits, float peak, float inv_t) {
   const __m256 vpeak = _mm256_set1_ps(peak), vt = _mm256_set1_ps(inv_t), floor_ = _mm256_set1_ps(kExpFloor);
   __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
   for (size_t i = 0; i < full; i += 8) {
-    __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(logits.data() + i), vpeak), vt);
-    x = _mm256_max_ps(x, floor_);  // a NaN gives the second operand
-    const __m256 k = _mm256_floor_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _mm256_set1_ps(0.5f)));
-    x = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(kLn2Hi))), _mm256_mul_ps(k, _mm256_set1_ps(kLn2Lo)));
-    __m256 p = _mm256_set1_ps(kP[0]);
-    for (int j = 1; j < 6; ++j) p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(kP[j]));
-    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, x), x), x), _mm256_set1_ps(1.0f));
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    const __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    const __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(logits.data() + i), vpeak), vt);
+    const __m256 e = exp8(_mm256_max_ps(x, floor_));  // a NaN gives the second operand
     lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
     hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
   }
@@ -76,6 +80,21 @@ double exp_sum(std::span<const float> logits, float peak, float inv_t) {
   double sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
   for (size_t i = full; i < n; ++i) sum += exp_nonpositive((logits[i] - peak) * inv_t);
   return sum;
+}
+
+// AVX2: eight at a time; the arguments below the floor (and NaNs, which compare false) masked to 0.
+void exp_row(std::span<const float> logits, float peak, float inv_t, std::span<float> out) {
+  const size_t n = logits.size(), full = n - n % 8;
+  const __m256 vpeak = _mm256_set1_ps(peak), vt = _mm256_set1_ps(inv_t), floor_ = _mm256_set1_ps(kExpFloor);
+  for (size_t i = 0; i < full; i += 8) {
+    const __m256 x = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(logits.data() + i), vpeak), vt);
+    const __m256 in_range = _mm256_cmp_ps(x, floor_, _CMP_GE_OQ);
+    _mm256_storeu_ps(out.data() + i, _mm256_and_ps(exp8(_mm256_max_ps(x, floor_)), in_range));
+  }
+  for (size_t i = full; i < n; ++i) {
+    const float x = (logits[i] - peak) * inv_t;
+    out[i] = x >= kExpFloor ? exp_nonpositive(x) : 0.0f;
+  }
 }
 
 }  // namespace pio::cpu

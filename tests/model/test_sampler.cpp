@@ -71,6 +71,97 @@ BOOST_AUTO_TEST_CASE(top_k_and_top_p_bound_the_candidates) {
   BOOST_TEST(ratio < 1.35);
 }
 
+namespace {
+// The ids transformers' warpers keep, in double over a sorted row: TopK (the k largest, and every
+// id tied with the k-th), TopP (the fewest most likely ids whose share of the top-k mass reaches
+// top_p, and every id tied with the last), MinP (p >= min_p * p_max), with each id's weight
+// e^((x - max) / T). `ambiguous` is set when the top-p boundary lies within the float weights'
+// rounding of top_p (each e^a is off by up to 2e-7 + |a| 6e-8, a = (x - max) / T rounded to
+// float): then either side of it is right.
+std::map<int32_t, double> reference_kept(const std::vector<float>& logits, const SamplingOptions& o, bool& ambiguous) {
+  double peak = -std::numeric_limits<double>::infinity();
+  for (float x : logits)
+    if (!std::isnan(x)) peak = std::max(peak, static_cast<double>(x));
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < logits.size(); ++i)
+    if (!std::isnan(logits[i]) && !std::isinf(logits[i])) ids.push_back(static_cast<int32_t>(i));
+  std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  const auto weight = [&](int32_t id) { return std::exp((logits[id] - peak) / o.temperature); };
+  size_t keep = ids.size();
+  if (o.top_k > 0 && static_cast<size_t>(o.top_k) < keep) keep = static_cast<size_t>(o.top_k);
+  while (keep < ids.size() && logits[ids[keep]] == logits[ids[keep - 1]]) ++keep;
+  ambiguous = false;
+  if (o.top_p < 1.0f) {
+    double total = 0, mass = 0, rounding = 0;
+    for (size_t i = 0; i < keep; ++i) {
+      total += weight(ids[i]);
+      rounding += weight(ids[i]) * (2e-7 + 6e-8 * std::abs(std::log(weight(ids[i]))));
+    }
+    size_t n = 0;
+    while (n < keep && mass < o.top_p * total) mass += weight(ids[n++]);
+    ambiguous = mass - o.top_p * total < rounding || o.top_p * total - (mass - weight(ids[n - 1])) < rounding;
+    while (n < keep && logits[ids[n]] == logits[ids[n - 1]]) ++n;
+    keep = n;
+  }
+  std::map<int32_t, double> kept;
+  for (size_t i = 0; i < keep; ++i)
+    if (weight(ids[i]) >= o.min_p) kept[ids[i]] = weight(ids[i]);
+  return kept;
+}
+}  // namespace
+
+// The kept ids and their weights equal the sorted double reference's, over vocabulary-sized rows
+// flat and peaked, with ties, -infinity and NaN logits; and each draw picks the id whose span of
+// the kept mass, the ids in id order, holds sample_draw * total.
+BOOST_AUTO_TEST_CASE(truncation_and_draw_match_a_sorted_double_reference) {
+  std::mt19937 rng(31);
+  int compared = 0;
+  for (float sigma : {0.05f, 1.0f, 4.0f}) {
+    std::normal_distribution<float> normal(0.0f, sigma);
+    std::vector<float> logits(151936);
+    for (auto& l : logits) l = normal(rng);
+    for (size_t i = 0; i < 3000; ++i) logits[i * 50] = logits[7];  // ties, the top ones among them
+    logits[11] = -std::numeric_limits<float>::infinity();
+    logits[12] = std::nanf("");
+    for (const SamplingOptions& o : {SamplingOptions{1.0f, 0, 0.9f, 1}, SamplingOptions{0.7f, 50, 1.0f, 2},
+                                     SamplingOptions{1.3f, 40, 0.8f, 3}, SamplingOptions{0.9f, 0, 0.5f, 4, 0.2f},
+                                     SamplingOptions{1.0f, 0, 1.0f, 5}, SamplingOptions{0.5f, 1, 1.0f, 6},
+                                     SamplingOptions{2.0f, 0, 0.3f, 7}}) {
+      bool ambiguous = false;
+      const auto want = reference_kept(logits, o, ambiguous);
+      std::vector<float> weights, scratch;
+      truncated_weights(logits, o, weights, scratch);
+      std::map<int32_t, double> got;
+      for (size_t i = 0; i < weights.size(); ++i)
+        if (weights[i] > 0) got[static_cast<int32_t>(i)] = weights[i];
+      if (ambiguous) continue;
+      ++compared;
+      BOOST_TEST_REQUIRE(got.size() == want.size(), "sigma " << sigma << ", seed " << *o.seed);
+      for (const auto& [id, w] : want) {
+        BOOST_TEST_REQUIRE(got.count(id) == 1u, "id " << id);
+        // The float argument a = (x - max) / T is off by |a| 6e-8, e^a by 2e-7 more; a >= -87.
+        BOOST_TEST(got[id] == w, boost::test_tools::tolerance(2e-7 + 6e-8 * std::abs(std::log(w))));
+      }
+      double total = 0;
+      for (const auto& [id, w] : got) total += w;
+      for (uint64_t seed = 0; seed < 20; ++seed) {
+        SamplingOptions seeded = o;
+        seeded.seed = seed;
+        const double target = sample_draw(seed, 0) * total;
+        double mass = 0;
+        int32_t expected = got.rbegin()->first;
+        for (const auto& [id, w] : got)
+          if (target < (mass += w)) {
+            expected = id;
+            break;
+          }
+        BOOST_TEST(Sampler(seeded).next(logits) == expected, "sigma " << sigma << ", seed " << seed);
+      }
+    }
+  }
+  BOOST_TEST(compared >= 19);  // at most a few boundaries within rounding
+}
+
 BOOST_AUTO_TEST_CASE(temperature_flattens_and_seed_reproduces) {
   Sampler hot({100.0f, 0, 1.0f, 5});
   std::map<int32_t, int> seen;
