@@ -58,25 +58,25 @@ grep -q '^pio_worker_requests{worker="1"}' "$work/metrics" && grep -q '^pio_work
   fail "/metrics has no per-worker series: $(grep worker "$work/metrics" | head -5)"
 
 # kill -9 of a worker while 8 streams run: they continue on the other, unchanged.
-tokens=160 topic=kill9 reference 8
-tokens=160 topic=kill9 streams kill9 8
+tokens=$long_tokens topic=kill9 reference 8
+tokens=$long_tokens topic=kill9 streams kill9 8
 until_streaming kill9 8
 kill -9 "$w1"
-tokens=160 topic=kill9 finish kill9 8
+tokens=$long_tokens topic=kill9 finish kill9 8
 grep -q "worker 1 left" "$work/front.err" || fail "the frontend did not notice the killed worker"
 replica_resumed kill9 8
 "$pio" stats --node "127.0.0.1:$front_port" >/dev/null
 curl -s "http://127.0.0.1:$http/metrics" | grep -q 'worker="1"' && fail "/metrics still shows the killed worker"
 
 # A worker joining under load takes new requests.
-tokens=160 reference 8
-tokens=160 streams join 8
+tokens=$long_tokens reference 8
+tokens=$long_tokens streams join 8
 join_pids=("${stream_pids[@]}")
 start_worker w3; w3=$worker_pid
 tokens=24 streams after-join 16
 tokens=24 finish after-join 16
 stream_pids=("${join_pids[@]}")
-tokens=160 finish join 8
+tokens=$long_tokens finish join 8
 "$pio" stats --node "127.0.0.1:$front_port" --json >"$work/stats2.json"
 python3 - "$work/stats2.json" <<'EOF' || fail "the joined worker took nothing: $(cat "$work/stats2.json")"
 import json, sys
@@ -89,8 +89,8 @@ EOF
 # it must not answer them again (the texts stay identical), and it rejoins by itself.
 # The worker frozen is the one holding more of the streams: a worker that runs alone can finish
 # its share of them before the freeze. The roles (and log names) of w2 and w3 below follow it.
-tokens=160 topic=stop reference 8
-tokens=160 topic=stop streams stop 8
+tokens=$long_tokens topic=stop reference 8
+tokens=$long_tokens topic=stop streams stop 8
 until_streaming stop 8
 n2=w2 n3=w3
 "$pio" stats --node "127.0.0.1:$front_port" --json >"$work/stats-stop.json"
@@ -101,28 +101,28 @@ sys.exit(0 if held.get(3, 0) > held.get(2, 0) else 1)' "$work/stats-stop.json"; 
   swap=$w2 w2=$w3 w3=$swap
 fi
 kill -STOP "$w2"
-tokens=160 topic=stop finish stop 8
+tokens=$long_tokens topic=stop finish stop 8
 replica_resumed stop 8
 kill -CONT "$w2"
 wait_joined "$n2" 2
 
 # A draining worker (SIGTERM) finishes what it runs, loses none, and leaves.
-tokens=160 streams drain 8
+tokens=$long_tokens streams drain 8
 until_streaming drain 8
 kill -TERM "$w3"
-tokens=160 finish drain 8
+tokens=$long_tokens finish drain 8
 for _ in $(seq 1 100); do kill -0 "$w3" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$w3" 2>/dev/null && fail "the drained worker did not exit"
 grep -q "leaving" "$work/$n3.err" || fail "$n3: $(tail -3 "$work/$n3.err")"
 
 # No worker left: the streams wait (within their deadline: none here) and resume on the next
 # worker to join, unchanged.
-tokens=160 streams orphans 4
+tokens=$long_tokens streams orphans 4
 until_streaming orphans 4
 kill -9 "$w2"
 sleep 2
 start_worker w4; w4=$worker_pid
-tokens=160 finish orphans 4
+tokens=$long_tokens finish orphans 4
 
 # The frontend killed mid-stream: its clients fail cleanly; a new frontend on the same port is
 # joined by the workers by themselves and serves.

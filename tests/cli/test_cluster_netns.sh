@@ -79,8 +79,8 @@ for i in 1 2; do
 done
 
 # Cut worker 1's link while 8 streams run; time from the cut to the frontend's "left" line.
-tokens=160 reference 8
-tokens=160 streams cut 8
+tokens=$long_tokens reference 8
+tokens=$long_tokens streams cut 8
 until_streaming cut 8
 cut_ns="$(date +%s%N)"
 ip -n "$ns_front" link set p1 down
@@ -96,7 +96,7 @@ echo "link cut -> '$left_line' after $((ms / 1000)).$(printf %03d $((ms % 1000))
 [ "$ms" -le 4000 ] || fail "the cut-off worker was noticed after $ms ms"
 moved="$(sed -n "s/.*worker $w1_id left (.*); \([0-9]*\) of its requests move.*/\1/p" "$work/front.err")"
 [ "${moved:-0}" -gt 0 ] || fail "the cut-off worker held no stream: $left_line"
-tokens=160 finish cut 8
+tokens=$long_tokens finish cut 8
 grep -q "lost the front end" "$work/w1.err" || fail "the cut-off worker did not notice: $(tail -3 "$work/w1.err")"
 grep -q "worker $w2_id left" "$work/front.err" && fail "the worker still linked was dropped"
 
