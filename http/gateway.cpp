@@ -298,8 +298,10 @@ void HttpGateway::handle(HttpRequest request, std::shared_ptr<Reply> reply) {
     boost::asio::post(*workers_, [this, request = std::move(request), reply = std::move(reply)] {
       guarded(*reply, [&] {
         const auto body = request.path == "/tokenize"
-                              ? tokenize_body(request.body, *settings_.tokenizer, settings_.limits, settings_.max_model_len)
-                              : detokenize_body(request.body, *settings_.tokenizer, settings_.limits.max_depth);
+                              ? tokenize_body(request.body, *settings_.tokenizer, settings_.limits,
+                                              settings_.max_model_len, model_names_)
+                              : detokenize_body(request.body, *settings_.tokenizer, settings_.limits.max_depth,
+                                                model_names_);
         reply->respond({200, "application/json", body, {}});
       });
     });

@@ -338,7 +338,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // The head of a request as far as `h` holds it, at most max_header_fields of its fields. A
-  // target in absolute form (http://host/path, RFC 9112 §3.2.2) is taken as its path.
+  // target in absolute form (http://host/path, RFC 9112 §3.2.2) is taken as its path, and a
+  // path's trailing '/' is dropped (/v1/models/ is /v1/models: vLLM's FastAPI redirects there).
   HttpRequest head_of(const bhttp::request_header<>& h) const {
     HttpRequest head;
     head.method = std::string(h.method_string());
@@ -347,7 +348,9 @@ class Session : public std::enable_shared_from_this<Session> {
       const size_t path = target.find('/', scheme + 3);
       target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
     }
-    head.path = std::string(target.substr(0, target.find('?')));
+    target = target.substr(0, target.find('?'));
+    if (target.size() > 1 && target.back() == '/') target.remove_suffix(1);
+    head.path = std::string(target);
     head.version = static_cast<int>(h.version());
     for (const auto& field : h) {
       if (head.headers.size() >= state_.settings.max_header_fields) break;

@@ -22,12 +22,20 @@ void only_fields(const json& j, std::initializer_list<const char*> known) {
   }
 }
 
+// The request's `model`, when given: a string naming a model the node serves (check_model).
+void check_model_field(const json& j, const std::vector<std::string>& served) {
+  if (!j.contains("model")) return;
+  if (!j["model"].is_string()) throw ApiError(400, "model must be a string", "model");
+  check_model(j["model"].get<std::string>(), served);
+}
+
 }  // namespace
 
 std::string tokenize_body(std::string_view body, const Tokenizer& tokenizer, const RequestLimits& limits,
-                          int64_t max_model_len) {
+                          int64_t max_model_len, const std::vector<std::string>& served) {
   const json j = parse_json_object(body, limits.max_depth);
   only_fields(j, {"prompt", "messages", "tools", "add_special_tokens", "model"});
+  check_model_field(j, served);
   if (j.contains("add_special_tokens") && !j["add_special_tokens"].is_boolean())
     throw ApiError(400, "add_special_tokens must be a boolean", "add_special_tokens");
   if (j.contains("prompt") == j.contains("messages")) throw ApiError(400, "give either prompt or messages", "prompt");
@@ -52,9 +60,11 @@ std::string tokenize_body(std::string_view body, const Tokenizer& tokenizer, con
   return json{{"tokens", ids}, {"count", ids.size()}, {"max_model_len", max_model_len}}.dump();
 }
 
-std::string detokenize_body(std::string_view body, const Tokenizer& tokenizer, int max_depth) {
+std::string detokenize_body(std::string_view body, const Tokenizer& tokenizer, int max_depth,
+                            const std::vector<std::string>& served) {
   const json j = parse_json_object(body, max_depth);
   only_fields(j, {"tokens", "model"});
+  check_model_field(j, served);
   if (!j.contains("tokens") || !j["tokens"].is_array()) throw ApiError(400, "tokens must be a list of token ids", "tokens");
   std::vector<int32_t> ids;
   for (const json& id : j["tokens"]) {

@@ -52,6 +52,13 @@ expect 200 health GET /health
 grep -q '"ok"' "$work/body" || fail "health body: $(cat "$work/body")"
 expect 200 page GET /
 grep -q "<title>pio chat</title>" "$work/body" || fail "GET / is not the chat page"
+# A trailing slash names the same route (vLLM's FastAPI redirects to it); /tokenize checks the
+# model as a chat request does.
+expect 200 "models with a slash" GET /v1/models/
+grep -q '"object":"list"' "$work/body" || fail "/v1/models/: $(cat "$work/body")"
+expect_post 200 "tokenize with a slash" /tokenize/ '{"prompt": "hi"}'
+expect_post 404 "tokenize of another model" /tokenize '{"prompt": "hi", "model": "other"}'
+grep -q '"param":"model"' "$work/body" || fail "tokenize of another model: $(cat "$work/body")"
 
 step "the openai client"
 # The openai client; its answers equal `pio chat --node` with the same seed.

@@ -204,28 +204,29 @@ BOOST_AUTO_TEST_CASE(several_choices_carry_their_index) {
 
 BOOST_AUTO_TEST_CASE(tokenize_and_detokenize_as_vllm) {
   const Tokenizer& tok = qwen();
+  const std::vector<std::string> served{"qwen", "alias"};
   const std::string text = "Hello, wörld! <|im_end|>";
-  const auto t = nlohmann::json::parse(tokenize_body(json{{"prompt", text}, {"add_special_tokens", true}}.dump(), tok, {}, 262144));
+  const auto t = nlohmann::json::parse(tokenize_body(json{{"prompt", text}, {"add_special_tokens", true}}.dump(), tok, {}, 262144, served));
   const std::vector<int32_t> ids = t["tokens"].get<std::vector<int32_t>>();
   BOOST_TEST(ids == tok.encode(text));
   BOOST_TEST(ids.back() == *tok.token_id("<|im_end|>"));  // added tokens parsed, as a completion's prompt
   BOOST_TEST(t["count"] == ids.size());
   BOOST_TEST(t["max_model_len"] == 262144);
-  const auto d = nlohmann::json::parse(detokenize_body(json{{"tokens", ids}}.dump(), tok, 64));
+  const auto d = nlohmann::json::parse(detokenize_body(json{{"tokens", ids}}.dump(), tok, 64, served));
   BOOST_TEST(d["prompt"] == text);
 
   // Messages: the chat template's ids with the generation prompt, as a chat request gets.
   const json messages = {{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Hi"}}};
-  const auto m = nlohmann::json::parse(tokenize_body(json{{"messages", messages}}.dump(), tok, {}, 0));
+  const auto m = nlohmann::json::parse(tokenize_body(json{{"messages", messages}}.dump(), tok, {}, 0, served));
   ChatRequest r;
   r.messages = {{"system", {{"Be brief.", {}, false}}}, {"user", {{"Hi", {}, false}}}};
   BOOST_TEST(m["tokens"].get<std::vector<int32_t>>() == tokenize_chat(tok, r).ids);
-  const std::string rendered = nlohmann::json::parse(detokenize_body(json{{"tokens", m["tokens"]}}.dump(), tok, 64))["prompt"];
+  const std::string rendered = nlohmann::json::parse(detokenize_body(json{{"tokens", m["tokens"]}}.dump(), tok, 64, served))["prompt"];
   BOOST_TEST(rendered.find("<|im_start|>assistant\n") != std::string::npos);
 
   const auto refused = [&](const json& body, bool detok = false) {
     try {
-      detok ? detokenize_body(body.dump(), tok, 64) : tokenize_body(body.dump(), tok, {}, 0);
+      detok ? detokenize_body(body.dump(), tok, 64, served) : tokenize_body(body.dump(), tok, {}, 0, served);
     } catch (const ApiError& e) {
       return std::to_string(e.status()) + " " + e.param();
     }
@@ -241,11 +242,17 @@ BOOST_AUTO_TEST_CASE(tokenize_and_detokenize_as_vllm) {
   BOOST_TEST(refused(json{{"tokens", {1, -1}}}, true) == "400 tokens");
   BOOST_TEST(refused(json{{"tokens", {1, 2.5}}}, true) == "400 tokens");
   const std::vector<int32_t> first = {ids[0]};  // ids[0] * 1.0 is that id, as in every integer field
-  BOOST_TEST(nlohmann::json::parse(detokenize_body(json{{"tokens", {ids[0] * 1.0}}}.dump(), tok, 64))["prompt"] ==
+  BOOST_TEST(nlohmann::json::parse(detokenize_body(json{{"tokens", {ids[0] * 1.0}}}.dump(), tok, 64, served))["prompt"] ==
              tok.decode(first));
   BOOST_TEST(refused(json{{"tokens", "1 2"}}, true) == "400 tokens");
   BOOST_TEST(refused(json{{"tokens", {1}}, {"x", 1}}, true) == "400 x");
   BOOST_TEST(refused(json{{"tokens", json::array()}}, true) == "0 ");
+  // The model, when named, is one the node serves (any of its names), as for a chat request.
+  BOOST_TEST(refused(json{{"prompt", "a"}, {"model", "alias"}}) == "0 ");
+  BOOST_TEST(refused(json{{"tokens", {1}}, {"model", "qwen"}}, true) == "0 ");
+  BOOST_TEST(refused(json{{"prompt", "a"}, {"model", "other"}}) == "404 model");
+  BOOST_TEST(refused(json{{"tokens", {1}}, {"model", "other"}}, true) == "404 model");
+  BOOST_TEST(refused(json{{"prompt", "a"}, {"model", 3}}) == "400 model");
 }
 
 // The pipeline refuses a logit_bias or prompt id outside the vocabulary (any client, not only
