@@ -161,10 +161,12 @@ float select_threshold(std::span<const float> weights, float floor, double need,
 
 }  // namespace
 
-void truncated_weights(std::span<const float> logits, const SamplingOptions& o, std::vector<float>& weights,
+bool truncated_weights(std::span<const float> logits, const SamplingOptions& o, std::vector<float>& weights,
                        std::vector<float>& scratch) {
+  const float peak = cpu::row_max(logits);
+  if (!std::isfinite(peak)) return false;  // no finite logit, or an infinite one
   weights.resize(logits.size());
-  cpu::exp_row(logits, cpu::row_max(logits), 1.0f / o.temperature, weights);  // the largest is 1
+  cpu::exp_row(logits, peak, 1.0f / o.temperature, weights);  // the largest is 1
   float threshold = 0;
   if (o.top_k > 0) threshold = select_threshold(weights, 0, o.top_k, false, scratch);
   if (o.top_p < 1.0f) {
@@ -175,12 +177,12 @@ void truncated_weights(std::span<const float> logits, const SamplingOptions& o, 
   threshold = std::max(threshold, o.min_p);
   for (float& w : weights)
     if (w < threshold) w = 0;
+  return true;
 }
 
 // The draw's point on the kept ids' cumulative mass, the ids taken in id order.
 int32_t Sampler::sample(std::span<const float> logits) {
-  if (!std::isfinite(cpu::row_max(logits))) return argmax(logits);  // no finite logit, or an infinite one
-  truncated_weights(logits, opt_, weights_, scratch_);
+  if (!truncated_weights(logits, opt_, weights_, scratch_)) return argmax(logits);
   const double target = sample_draw(seed_, index_) * std::accumulate(weights_.begin(), weights_.end(), 0.0);
   double mass = 0;
   int32_t last = 0;

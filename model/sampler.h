@@ -100,8 +100,10 @@ class Sampler {
 // others and for NaN or -infinity logits (transformers' TopK, TopP and MinP logits warpers, in
 // that order). Each cut is a threshold on the weight, so every id tied at a cut is kept. Top-p
 // keeps the fewest most likely ids whose mass reaches top_p of the top-k ids' mass. weights
-// becomes as long as logits; scratch is working memory. Needs temperature > 0 and a finite max.
-void truncated_weights(std::span<const float> logits, const SamplingOptions& o, std::vector<float>& weights,
+// becomes as long as logits; scratch is working memory. Needs temperature > 0. Returns false,
+// leaving weights as they were, when the row's largest logit is not finite (none is, or one is
+// infinite): then there is no distribution to draw from.
+bool truncated_weights(std::span<const float> logits, const SamplingOptions& o, std::vector<float>& weights,
                        std::vector<float>& scratch);
 
 // The index of the largest logit, the first of equals (std::max_element's choice); NaNs are
