@@ -115,7 +115,11 @@ void parse_common(const json& j, const RequestLimits& limits, int32_t default_ma
   ChatRequest& r = out.request;
   if (const json* v = field(j, "model")) out.model = string_of(*v, "model");
   SamplingOptions& s = r.sampling;
-  s.temperature = 1.0f;  // OpenAI's default
+  s.temperature = limits.sampling.temperature;
+  s.top_p = limits.sampling.top_p;
+  s.top_k = limits.sampling.top_k;
+  s.min_p = limits.sampling.min_p;
+  s.repetition_penalty = limits.sampling.repetition_penalty;
   if (const json* v = field(j, "temperature")) s.temperature = static_cast<float>(number_in(*v, "temperature", 0, 2));
   if (const json* v = field(j, "top_p")) s.top_p = static_cast<float>(number_in(*v, "top_p", 0, 1, true));
   if (const json* v = field(j, "top_k")) {  // vLLM: -1 or 0 is no limit

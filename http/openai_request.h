@@ -21,9 +21,21 @@
 
 namespace pio::http {
 
+// What a request's sampling starts from for the fields it leaves out: OpenAI's (temperature 1,
+// no truncation), or the checkpoint's generation_config.json (pio-node --generation-config auto,
+// as vLLM).
+struct SamplingDefaults {
+  float temperature = 1.0f;
+  float top_p = 1.0f;
+  int top_k = 0;
+  float min_p = 0.0f;
+  float repetition_penalty = 1.0f;
+};
+
 struct RequestLimits {
   int32_t max_tokens = 4096;      // the largest max_tokens a request may ask
   int32_t default_max_tokens = 1024;  // when a chat request gives none (completions: 16, as OpenAI)
+  SamplingDefaults sampling;
   int max_images = 8;             // per request
   int max_depth = 64;             // JSON nesting
   MediaPolicy media;
@@ -52,7 +64,7 @@ constexpr int32_t kMaxChoices = 16;
 // The most entries a request's logit_bias may hold.
 constexpr size_t kMaxLogitBias = 1024;
 
-// A chat completion. Sampling defaults are OpenAI's (temperature 1, top_p 1) unless given.
+// A chat completion; a sampling field it leaves out takes limits.sampling's value.
 // Throws ApiError (400 for malformed or out-of-range fields and JSON that does not parse,
 // media.h's statuses for images).
 ParsedRequest parse_chat_request(std::string_view body, const RequestLimits& limits);

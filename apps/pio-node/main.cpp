@@ -31,6 +31,7 @@
 #include "apps/pio/option_checks.h"
 #include "http/gateway.h"
 #include "model/errors.h"
+#include "model/generation_defaults.h"
 #include "model/image/preprocessor_config.h"
 #include "serving/profiler.h"
 #include "storage/fingerprint.h"
@@ -57,6 +58,7 @@ struct Args {
   // The HTTP gateway (off unless --http-port).
   int http_port = -1, max_images = 8, max_connections = 64, http_max_tokens = 4096;
   std::string http_host = "127.0.0.1", api_key, allowed_media_dir;
+  std::string generation_config = "auto", override_generation_config;
   std::vector<std::string> cors_origins, served_model_names;
   int64_t max_body_mb = 64, max_image_pixels = int64_t(1) << 26;
   double request_timeout_s = 600;
@@ -130,6 +132,13 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--max-images", a.max_images, "HTTP API: images per request")->default_val(8)->check(integer_in(1, 256));
   app.add_option("--max-image-pixels", a.max_image_pixels, "HTTP API: largest declared width x height of an image, checked before decoding")
       ->default_val(int64_t(1) << 26)->check(integer_in(1, int64_t(1) << 30));
+  app.add_option("--generation-config", a.generation_config,
+                 "HTTP API: the sampling defaults of a request that leaves temperature, top_p, top_k, min_p, "
+                 "repetition_penalty or max_tokens out: auto (the checkpoint's generation_config.json, as vLLM), vllm "
+                 "(OpenAI's: temperature 1, no truncation), or a directory holding a generation_config.json")
+      ->default_val("auto");
+  app.add_option("--override-generation-config", a.override_generation_config,
+                 "HTTP API: a JSON object of sampling defaults laid over --generation-config's, e.g. '{\"temperature\": 0.5}'");
   app.add_option("--http-max-tokens", a.http_max_tokens, "HTTP API: the largest max_tokens a request may ask")
       ->default_val(4096)->check(integer_in(1, 32768));
   app.add_option("--max-connections", a.max_connections, "HTTP API: requests served at once (more get 429)")
@@ -178,8 +187,28 @@ std::string cache_description(const Args& a, const pio::TieredCache* cache) {
   return out + ")";
 }
 
-// descriptor_reserve: descriptors the HTTP API leaves free (past them a connection gets 429).
-pio::http::HttpSettings http_settings(const Args& a, long descriptor_reserve) {
+// The HTTP API's sampling defaults (--generation-config, --override-generation-config). Throws
+// std::invalid_argument for a --generation-config that is neither a keyword nor a directory and
+// for an override that does not read, std::runtime_error for a generation config that does not.
+pio::GenerationDefaults generation_defaults(const Args& a) {
+  pio::GenerationDefaults d;
+  if (a.generation_config == "auto") d = pio::load_generation_defaults(a.model);
+  else if (std::filesystem::is_directory(a.generation_config)) d = pio::load_generation_defaults(a.generation_config);
+  else if (a.generation_config != "vllm")
+    throw std::invalid_argument("--generation-config " + a.generation_config + ": auto, vllm or a directory");
+  if (!a.override_generation_config.empty()) {
+    try {
+      d = pio::override_generation_defaults(d, a.override_generation_config);
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(e.what());  // the flag's text, not the checkpoint, is wrong: exit 2
+    }
+  }
+  return d;
+}
+
+// descriptor_reserve: descriptors the HTTP API leaves free (past them a connection gets 429);
+// generation: the sampling defaults of requests that leave fields out.
+pio::http::HttpSettings http_settings(const Args& a, long descriptor_reserve, const pio::GenerationDefaults& generation) {
   pio::http::HttpSettings h;
   h.host = a.http_host;
   h.port = static_cast<uint16_t>(a.http_port);
@@ -189,7 +218,13 @@ pio::http::HttpSettings http_settings(const Args& a, long descriptor_reserve) {
   const std::filesystem::path model(a.model);
   h.model_name = (model.has_filename() ? model.filename() : model.parent_path().filename()).string();
   h.limits.max_tokens = a.http_max_tokens;
-  h.limits.default_max_tokens = std::min(1024, a.http_max_tokens);
+  h.limits.default_max_tokens = std::min(generation.max_tokens.value_or(1024), a.http_max_tokens);
+  pio::http::SamplingDefaults& d = h.limits.sampling;
+  d.temperature = generation.temperature.value_or(d.temperature);
+  d.top_p = generation.top_p.value_or(d.top_p);
+  d.top_k = generation.top_k.value_or(d.top_k);
+  d.min_p = generation.min_p.value_or(d.min_p);
+  d.repetition_penalty = generation.repetition_penalty.value_or(d.repetition_penalty);
   h.limits.max_images = a.max_images;
   h.limits.media.allowed_dir = a.allowed_media_dir;
   h.limits.media.max_pixels = a.max_image_pixels;
@@ -508,12 +543,17 @@ int main(int argc, char** argv) {
     }
   }
   PortMode port_mode = PortMode::plain;
+  pio::GenerationDefaults generation;
   try {
     check_http_options(a);
     port_mode = client_port_mode(a);
+    generation = generation_defaults(a);
   } catch (const std::invalid_argument& e) {
     std::cerr << "pio-node: error: " << e.what() << "\n";
     return 2;
+  } catch (const std::runtime_error& e) {
+    std::cerr << "pio-node: error: " << e.what() << "\n";
+    return 1;
   }
   if (const std::string busy = busy_port(a, port_mode); !busy.empty()) {
     std::cerr << "pio-node: error: " << busy << "\n";
@@ -548,7 +588,10 @@ int main(int argc, char** argv) {
     if (a.http_port >= 0 && !loopback(a.http_host) && a.api_key.empty())
       std::cerr << "pio-node: warning: the HTTP API listens on " << a.http_host
                 << ", not loopback, without --api-key: anyone who reaches it can use the model\n";
-    pio::http::HttpSettings http = http_settings(a, 2 * spare_descriptors);  // 429 before the guard
+    if (a.http_port >= 0 && !generation.empty())  // vLLM says so too: an answer's sampling is not OpenAI's
+      std::cerr << "pio-node: HTTP requests that leave them out sample with " << generation.describe()
+                << " (the generation config; --generation-config vllm for OpenAI's defaults)\n";
+    pio::http::HttpSettings http = http_settings(a, 2 * spare_descriptors, generation);  // 429 before the guard
     http.tokenizer = settings.engine.tokenizer;
     http.max_model_len = (settings.config ? *settings.config : settings.engine.weights->config()).text.max_position_embeddings;
     pio::Node node(std::move(settings), a.tls);

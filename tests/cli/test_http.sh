@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end checks of pio-node's HTTP API on the tiny checkpoint: the official openai npm
-# client (answers equal `pio chat --node` with the same seed), the README's curl examples as
+# client (answers equal `pio chat --node` with the same seed and sampling), the README's curl examples as
 # written, every error status, a fuzz run of malformed bodies and images (the node keeps
 # serving, RSS stays bounded), a client that disconnects mid-stream, `promtool check metrics`
 # with counters that move, and the chat page streaming an answer in headless Chromium.
@@ -61,11 +61,12 @@ expect_post 404 "tokenize of another model" /tokenize '{"prompt": "hi", "model":
 grep -q '"param":"model"' "$work/body" || fail "tokenize of another model: $(cat "$work/body")"
 
 step "the openai client"
-# The openai client; its answers equal `pio chat --node` with the same seed.
+# The openai client; its answers equal `pio chat --node` with the same seed and the top_p and
+# top_k the client leaves out, which come from the checkpoint's generation_config.json.
 timeout 300 node "$root/tests/http/openai_client.mjs" "http://127.0.0.1:$http/v1" "$root/assets/demo.jpg" "$work" \
   || fail "the openai client script failed"
 timeout 120 "$pio" chat --node "127.0.0.1:$port" --image "$root/assets/demo.jpg" --prompt "Describe this image." \
-  --max-tokens 10 --temperature 0.7 --seed 3 >"$work/cli.txt"
+  --max-tokens 10 --temperature 0.7 --top-p 0.8 --top-k 20 --seed 3 >"$work/cli.txt"
 [ "$(cat "$work/cli.txt")" = "$(cat "$work/openai_whole.txt")" ] ||
   fail "HTTP answer differs from pio chat --node: $(cat "$work/openai_whole.txt") vs $(cat "$work/cli.txt")"
 

@@ -6,7 +6,8 @@
 # errors without library text, server paths or echoed base64, and one error for a path outside
 # --allowed-media-dir whether or not it exists; image URLs as clients write them (file://localhost,
 # percent-encoding, DATA:, wrapped and URL-safe base64, 415 for a non-image data: URI); response
-# ids unique across restarts and /v1/models' created; --cors-origin '*' with --api-key exits 2.
+# ids unique across restarts and /v1/models' created; --cors-origin '*' with --api-key exits 2;
+# sampling defaults from the checkpoint's generation_config.json unless --generation-config vllm.
 #   test_http_api.sh PIO PIO_NODE REPO_ROOT
 set -euo pipefail
 pio="$1"; node_bin="$2"; root="$3"
@@ -156,15 +157,44 @@ want 200 "$(post_image "data:image/jpeg;base64,$(base64 -w0 "$root/assets/demo.j
 want 415 "$(post_image "data:text/plain;base64,$(base64 -w0 "$root/assets/demo.jpg")")" "a text/plain data: URI"
 ! grep -q "$(head -c 40 "$work/b64.txt")" "$work/body" || fail "the base64 came back: $(head -c 300 "$work/body")"
 
+step "sampling defaults from generation_config.json (vLLM's --generation-config auto)"
+# A request that leaves the sampling fields out samples as the checkpoint's generation config
+# says (Qwen3-VL's temperature 0.7, top_p 0.8, top_k 20), not with OpenAI's defaults.
+sampled() {  # sampled FIELDS: the answer's text to a seeded request with those sampling fields
+  want 200 "$(post /v1/chat/completions "{\"max_tokens\": 24, \"seed\": 5${1:+, $1}, \"messages\": [{\"role\": \"user\", \"content\": \"Tell a story.\"}]}")" "sampled: $1"
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["choices"][0]["message"]["content"])' "$work/body"
+}
+grep -q "HTTP requests that leave them out sample with temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1 " \
+  "$work/main.err" || fail "no generation-config line: $(cat "$work/main.err")"
+implicit="$(sampled "")"
+[ "$implicit" = "$(sampled '"temperature": 0.7, "top_p": 0.8, "top_k": 20')" ] ||
+  fail "left out is not the generation config's: $implicit"
+openai="$(sampled '"temperature": 1, "top_p": 1, "top_k": -1')"
+[ "$implicit" != "$openai" ] || fail "the generation config changed nothing: $implicit"
+[ "$(sampled '"temperature": 0.7, "top_k": 20')" = "$implicit" ] || fail "a field given does not keep the others' defaults"
+
 step "response ids differ across restarts; --cors-origin '*'"
 want 200 "$(post /v1/chat/completions "$(chat '"hi"')")" "an id"
 id_a="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/body")"
-start_node again --max-pixels 40000 --kv-memory 4 --cors-origin '*'
+start_node again --max-pixels 40000 --kv-memory 4 --cors-origin '*' --generation-config vllm
 want 200 "$(post /v1/chat/completions "$(chat '"hi"')" -H "Origin: https://anywhere.example")" "an id after a restart"
 id_b="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/body")"
 [[ "$id_a" =~ ^chatcmpl-[0-9a-f]{12}-[0-9]+$ ]] && [[ "$id_b" =~ ^chatcmpl-[0-9a-f]{12}-1$ ]] || fail "ids: $id_a, $id_b"
 [ "${id_a%-*}" != "${id_b%-*}" ] || fail "two processes share an id prefix: $id_a, $id_b"
 [ "$(header Access-Control-Allow-Origin)" = "*" ] || fail "--cors-origin '*': $(cat "$work/headers")"
+# --generation-config vllm: OpenAI's defaults, and no line about a generation config.
+[ "$(sampled "")" = "$openai" ] || fail "--generation-config vllm: not OpenAI's defaults"
+! grep -q "HTTP requests that leave them out" "$work/again.err" || fail "vllm: $(cat "$work/again.err")"
+
+step "--generation-config and --override-generation-config errors: exit 2"
+for bad in "--generation-config $work/nowhere" "--override-generation-config {\"temprature\":1}" \
+    "--override-generation-config {\"top_p\":0}"; do
+  rc=0
+  # shellcheck disable=SC2086 # each case is a flag and its value
+  timeout 60 "$node_bin" --model "$work/tiny" --port 0 --http-port 0 $bad >/dev/null 2>"$work/gen.err" || rc=$?
+  [ "$rc" = 2 ] && grep -q "pio-node: error: .*\(generation-config\|temprature\|top_p\)" "$work/gen.err" ||
+    fail "$bad: rc $rc: $(cat "$work/gen.err")"
+done
 
 step "--cors-origin '*' with --api-key: exit 2"
 rc=0

@@ -91,6 +91,31 @@ BOOST_AUTO_TEST_CASE(defaults_are_openais) {
   BOOST_TEST(parse_chat_request(with({{"temperature", nullptr}}), limits).request.sampling.temperature == 1.0f);
 }
 
+BOOST_AUTO_TEST_CASE(left_out_sampling_fields_take_the_node_defaults) {
+  RequestLimits limits;  // as pio-node sets them from a generation config (Qwen3-VL's values)
+  limits.sampling = {0.7f, 0.8f, 20, 0.05f, 1.1f};
+  const SamplingOptions d = parse_chat_request(with({{"temperature", nullptr}}), limits).request.sampling;
+  BOOST_TEST(d.temperature == 0.7f);
+  BOOST_TEST(d.top_p == 0.8f);
+  BOOST_TEST(d.top_k == 20);
+  BOOST_TEST(d.min_p == 0.05f);
+  BOOST_TEST(d.repetition_penalty == 1.1f);
+  // A field the request gives wins, 0 and "no limit" (-1) included; the others keep the defaults.
+  const SamplingOptions given =
+      parse_chat_request(with({{"temperature", 0}, {"top_k", -1}, {"repetition_penalty", 1}}), limits).request.sampling;
+  BOOST_TEST(given.temperature == 0.0f);
+  BOOST_TEST(given.top_k == 0);
+  BOOST_TEST(given.repetition_penalty == 1.0f);
+  BOOST_TEST(given.top_p == 0.8f);
+  BOOST_TEST(given.min_p == 0.05f);
+  // Completions start from the same defaults.
+  const SamplingOptions completion =
+      parse_completion_request(json{{"prompt", "a"}, {"top_p", 0.5}}.dump(), limits).request.sampling;
+  BOOST_TEST(completion.temperature == 0.7f);
+  BOOST_TEST(completion.top_p == 0.5f);
+  BOOST_TEST(completion.top_k == 20);
+}
+
 BOOST_AUTO_TEST_CASE(wrong_types_and_ranges_are_400_naming_the_field) {
   const std::vector<std::pair<json, std::string>> cases = {
       {{{"temperature", "hot"}}, "temperature"},   {{{"temperature", 2.5}}, "temperature"},
