@@ -1,8 +1,10 @@
 // The tiled GEMM over panel-packed bf16 weights with AVX2 + FMA (layout in packed_bf16.h), for
 // CPUs without AVX-512 BF16. x stays float32. Half a panel pair (8 outputs x 2 inputs) is one
 // 256-bit load; shifting and masking give its even and odd inputs as float32, and each row
-// adds x[2j] * even + x[2j + 1] * odd by two FMAs. From 16 rows on, a task widens each block of
-// its panels once and runs plain float32 6x16 tiles over it (wide_panels below).
+// adds x[2j] * even + x[2j + 1] * odd by two FMAs. One row reads a panel group as one stream
+// with every panel in registers; 2 to 63 rows read it in windows of a few pairs (windowed_group);
+// from 64 rows on, a task widens each block of its panels once and runs plain float32 6x16 tiles
+// over it (wide_panels below).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -17,12 +19,6 @@ namespace pio::cpu {
 namespace {
 
 constexpr int kMaxRows = 6;
-
-// Panels per tile: two accumulators of 8 outputs per panel and row, each taking two dependent
-// FMAs per input pair, so 8 or more chains keep both FMA pipes busy. One row takes the whole
-// group (16 accumulators, a few spilled) because reading the group as one sequential stream
-// measured 1.6x faster on lm_head than two half-group passes; more rows keep 8 to 12.
-constexpr int panels_for(int mr) { return mr == 1 ? 8 : mr == 2 ? 2 : 1; }
 
 // Stores one row's 16 outputs of the panel at column col (the last panel's pad dropped), adding
 // the bias when asked.
@@ -89,7 +85,10 @@ void tile(const MatmulArgs& a, int64_t m0, int64_t p0) {
 // (a contiguous 16-float row per input) and every 6-row tile reads them from cache with plain
 // FMAs, instead of each tile widening them again. The per-output FMA order (input by input from
 // zero, then + bias) is the same as tile()'s, so rows come out bit-identical either way.
-constexpr int64_t kWideRows = 16;  // measured crossover: fewer rows widen more cheaply per tile
+// From this many rows on. Below it the windowed tiles (windowed_group), which widen each pair as
+// they read it, took 0.65-0.8x the time at 16 to 48 rows and the same from 64 to 128 (2b decode
+// matrices, 2 threads, Zen 4 on the AVX2 path).
+constexpr int64_t kWideRows = 64;
 
 // Inputs per widened block: a group's block (8 panels x inputs x 64 bytes) takes a quarter of this
 // CPU's L2, the rest left for the next block's bf16 stream, x's rows and y's partial sums
@@ -212,13 +211,64 @@ void wide_panels(const MatmulArgs& a, int64_t p0, int64_t p1) {
   }
 }
 
-// Tiles never straddle two panel groups: NP divides kGroupPanels and p0 starts a group.
+// Pairs per window of windowed_group: 8 pairs of a full group are 4 KiB, read panel by panel
+// within the window and so all of it soon after its first line.
+constexpr int64_t kWindowPairs = 8;
+
+// 2 to 63 rows (a batched decode step, a short prompt): the MR rows x every panel of the group at
+// p0 (up to kGroupPanels), window by window of kWindowPairs input pairs, each window's lines
+// prefetched while the one before computes. In a window, panel by panel, the panel's
+// accumulators come from memory, take the window's pairs and go back. A panel's lines lie 512
+// bytes apart, which the hardware prefetchers do not follow: tiles of one or two panels over all
+// the inputs waited on memory at every line (a 4-row step took 3.7x the time of a 1-row one on
+// the 2b decode matrices, 2 threads, Zen 4; now 1.3x; windows without the prefetch gained
+// nothing). Each output's FMA order is tile()'s (pair by pair from zero, even input then odd,
+// + bias), so rows come out bit-identical.
+template <int MR>
+void windowed_group(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
+  const int64_t k = a.k, pairs = packed_bf16_pairs(k), full_pairs = k / 2, np = p1 - p0;
+  const PanelAddress at = packed_bf16_panel(p0, packed_bf16_panels(a.w.rows), pairs);
+  const float* x = a.x + m0 * k;
+  const auto* w = static_cast<const uint16_t*>(a.w.data) + at.offset;
+  __m256 sums[kGroupPanels][MR][1][2];
+  for (int64_t c = 0; c < np; ++c)
+    for (int r = 0; r < MR; ++r) sums[c][r][0][0] = sums[c][r][0][1] = _mm256_setzero_ps();
+  const char* stream = reinterpret_cast<const char*>(w);
+  const int64_t pair_bytes = at.pair_stride * 2, end_bytes = pairs * pair_bytes;
+  const auto window = [&]<bool HasOdd>(int64_t j0, int64_t j1) {
+    // The next window's lines on their way while this one computes.
+    const int64_t from = (j0 + kWindowPairs) * pair_bytes, to = std::min(end_bytes, from + kWindowPairs * pair_bytes);
+    for (int64_t b = from; b < to; b += 64) _mm_prefetch(stream + b, _MM_HINT_T0);
+    for (int64_t c = 0; c < np; ++c) {
+      __m256 acc[MR][1][2];
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) acc[r][0][0] = sums[c][r][0][0], acc[r][0][1] = sums[c][r][0][1];
+      for (int64_t j = j0; j < j1; ++j) pair_step<MR, 1, HasOdd>(acc, w + j * at.pair_stride + c * 32, x, k, j);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; ++r) sums[c][r][0][0] = acc[r][0][0], sums[c][r][0][1] = acc[r][0][1];
+    }
+  };
+  for (int64_t j0 = 0; j0 < full_pairs; j0 += kWindowPairs)
+    window.template operator()<true>(j0, std::min(full_pairs, j0 + kWindowPairs));
+  if (pairs > full_pairs) window.template operator()<false>(full_pairs, pairs);
+  for (int64_t c = 0; c < np; ++c)
+    for (int r = 0; r < MR; ++r)
+      store_outputs(a, m0 + r, (p0 + c) * kPanelWidth, sums[c][r][0][0], sums[c][r][0][1], true);
+}
+
+// One row reads the group as one stream with all its panels in registers (tile<1, 8>: 16
+// accumulators, a few spilled, measured 1.6x faster on lm_head than two half-group passes); more
+// rows take it in windows. p0 starts a group and [p0, p1) holds whole groups (the last may be
+// narrower).
 template <int MR>
 void row_strip(const MatmulArgs& a, int64_t m0, int64_t p0, int64_t p1) {
-  constexpr int NP = panels_for(MR);
-  int64_t p = p0;
-  for (; p + NP <= p1; p += NP) tile<MR, NP>(a, m0, p);
-  for (; p < p1; ++p) tile<MR, 1>(a, m0, p);
+  if constexpr (MR == 1) {
+    int64_t p = p0;
+    for (; p + kGroupPanels <= p1; p += kGroupPanels) tile<1, kGroupPanels>(a, m0, p);
+    for (; p < p1; ++p) tile<1, 1>(a, m0, p);
+  } else {
+    for (int64_t g = p0; g < p1; g += kGroupPanels) windowed_group<MR>(a, m0, g, std::min(p1, g + kGroupPanels));
+  }
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ void pack_bf16(const WeightView& w, void* dst);
 // AVX-512 BF16: needs a.x_bf16, x rounded to bf16 with row stride 2 * packed_bf16_pairs(k)
 // (an odd k's pad zeroed); only on CPUs with AVX-512 BF16.
 void matmul_panels_avx512_bf16(const MatmulArgs& a, int64_t p0, int64_t p1);
-// AVX2 + FMA: reads x in float32, widening the weights two bf16 at a time (for 16+ rows, a block
+// AVX2 + FMA: reads x in float32, widening the weights two bf16 at a time (for 64+ rows, a block
 // of panels at a time into float32 that every row tile then reads).
 void matmul_panels_avx2(const MatmulArgs& a, int64_t p0, int64_t p1);
 

@@ -345,13 +345,14 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
   // 4 to 12 rows take AVX-512's chunked decode path over full panel groups (n = 150: one full
   // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 13 and more AVX-512's prompt
-  // path and 16 and more AVX2's widened path (remainders of 1 to 5 rows), both in input blocks
-  // sized from the L2 (a short first one): 512, 1024 and 3000 span several blocks on any L2 up to
-  // 1 MiB, 3000 at least three on AVX-512 with 1 MiB (partial sums kept between blocks).
+  // path. On AVX2, 2 to 63 rows take the windowed tiles (k = 7, 100, 1031: a part window last)
+  // and 64 and more the widened path (remainders of 2 to 5 rows), both prompt paths in input
+  // blocks sized from the L2 (a short first one): 512, 1024 and 3000 span several blocks on any
+  // L2 up to 1 MiB, 3000 at least three on AVX-512 with 1 MiB (partial sums kept between blocks).
   std::vector<int64_t> ks = kKs;
   ks.insert(ks.end(), {512, 1024, 1031, 3000});
   for (DType dt : {DType::BF16, DType::F32})
-    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 20, 21, 23})
+    for (int64_t m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 20, 21, 23, 64, 65, 69})
       for (int64_t k : ks)
         for (int64_t n : {1, 13, 16, 17, 67, 150}) {
           auto w = make_weights(dt, n, k);
@@ -381,9 +382,10 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
 }
 
 // Batch invariance on the packed format: a row's outputs have the same bits alone or inside
-// any block of rows (every tile height), over any panel split and thread count, on both paths.
+// any block of rows (every tile height; on AVX2 the windowed tiles up to 19 rows and the widened
+// path from 64), over any panel split and thread count, on both paths.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
-  const int64_t m = 19, n = 301;
+  const int64_t m = 70, n = 301;
   auto one_thread = make_cpu_backend(1), three_threads = make_cpu_backend(3);
   for (int64_t k : {7, 100, 1031, 3000}) {  // 1031, 3000: the prompt paths over several input blocks
     const auto w = make_weights(DType::BF16, n, k);
@@ -396,16 +398,19 @@ BOOST_AUTO_TEST_CASE(packed_bf16_matmul_rows_are_batch_invariant) {
       one_thread->matmul(x.data() + i * k, 1, p.view, b.view(), alone.data() + i * n);
       cpu::matmul_panels_avx2({x.data() + i * k, nullptr, 1, k, p.view, b.view(), alone_avx2.data() + i * n}, 0, panels);
     }
-    for (int64_t first = 0; first < m; first += 2)
-      for (int64_t rows = 1; first + rows <= m; ++rows) {
-        std::vector<float> y(static_cast<size_t>(rows * n)), y_avx2(y.size());
-        three_threads->matmul(x.data() + first * k, rows, p.view, b.view(), y.data());
-        const cpu::MatmulArgs a{x.data() + first * k, nullptr, rows, k, p.view, b.view(), y_avx2.data()};
-        cpu::matmul_panels_avx2(a, 0, 8);  // split at a panel group, as the tasks are
-        cpu::matmul_panels_avx2(a, 8, panels);
-        BOOST_TEST_REQUIRE(same_bits(y, alone, first * n), "k " << k << ", rows " << first << "+" << rows);
-        BOOST_TEST_REQUIRE(same_bits(y_avx2, alone_avx2, first * n), "k " << k << ", rows " << first << "+" << rows);
-      }
+    std::vector<std::pair<int64_t, int64_t>> blocks;  // (first row, rows)
+    for (int64_t first = 0; first < 19; first += 2)
+      for (int64_t rows = 1; first + rows <= 19; ++rows) blocks.emplace_back(first, rows);
+    for (int64_t rows : {64, 65, 69}) blocks.emplace_back(m - rows, rows);
+    for (const auto& [first, rows] : blocks) {
+      std::vector<float> y(static_cast<size_t>(rows * n)), y_avx2(y.size());
+      three_threads->matmul(x.data() + first * k, rows, p.view, b.view(), y.data());
+      const cpu::MatmulArgs a{x.data() + first * k, nullptr, rows, k, p.view, b.view(), y_avx2.data()};
+      cpu::matmul_panels_avx2(a, 0, 8);  // split at a panel group, as the tasks are
+      cpu::matmul_panels_avx2(a, 8, panels);
+      BOOST_TEST_REQUIRE(same_bits(y, alone, first * n), "k " << k << ", rows " << first << "+" << rows);
+      BOOST_TEST_REQUIRE(same_bits(y_avx2, alone_avx2, first * n), "k " << k << ", rows " << first << "+" << rows);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <limits>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -229,22 +230,28 @@ BOOST_AUTO_TEST_CASE(a_required_tool_call_parses_as_one_call_of_a_listed_tool) {
 
 BOOST_AUTO_TEST_CASE(constrained_decoding_costs_little_per_token) {
   // Decode time per token (the steps after the prefill's) of a request alone on the engine:
-  // free, under kSchema, and under json_object (whose strings take the plain-token path).
+  // free, under kSchema, and under json_object (whose strings take the plain-token path). The
+  // least of three runs, so that a moment of load from another test (ctest -j2, which once
+  // failed this case with one run each) does not decide the comparison.
   const auto per_token_ms = [&](const EngineRequest& r, size_t* tokens) {
-    const auto kv = cache();
-    auto e = engine(*kv);
-    e->submit(r);
-    double ms = 0;
-    *tokens = 0;
-    for (int step = 0; !e->idle(); ++step) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const auto events = e->step(step);
-      if (step > 0) {
-        ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        *tokens += events.size();
+    double best = std::numeric_limits<double>::infinity();
+    for (int run = 0; run < 3; ++run) {
+      const auto kv = cache();
+      auto e = engine(*kv);
+      e->submit(r);
+      double ms = 0;
+      *tokens = 0;
+      for (int step = 0; !e->idle(); ++step) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto events = e->step(step);
+        if (step > 0) {
+          ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          *tokens += events.size();
+        }
       }
+      best = std::min(best, ms / static_cast<double>(std::max<size_t>(*tokens, 1)));
     }
-    return ms / static_cast<double>(std::max<size_t>(*tokens, 1));
+    return best;
   };
   size_t n = 0, n_free = 0, n_object = 0;
   const double constrained = per_token_ms(request(1, kSchema), &n);
