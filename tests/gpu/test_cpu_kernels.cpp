@@ -343,8 +343,8 @@ BOOST_AUTO_TEST_CASE(packed_bf16_layout_interleaves_input_pairs_of_16_outputs) {
 // BF16 rounds it to bf16 first (the reference sees the same x). f32 weights are rounded to
 // bf16 by the packer.
 BOOST_AUTO_TEST_CASE(packed_bf16_matmul_matches_reference_on_both_paths) {
-  // 4 to 12 rows take AVX-512's chunked decode path over full panel groups (n = 150: one full
-  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 13 and more AVX-512's prompt
+  // 4 to 24 rows take AVX-512's chunked decode path over full panel groups (n = 150: one full
+  // group and a narrow one; k = 1031: 516 pairs, a part chunk last); 25 and more AVX-512's prompt
   // path. On AVX2, 2 to 63 rows take the windowed tiles (k = 7, 100, 1031: a part window last)
   // and 64 and more the widened path (remainders of 2 to 5 rows), both prompt paths in input
   // blocks sized from the L2 (a short first one): 512, 1024 and 3000 span several blocks on any
